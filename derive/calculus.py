@@ -1,0 +1,207 @@
+"""The SymPy vocabulary of backpropagation: the indicator, the activations and the losses.
+
+Each activation and loss is one entry of a registry (name -> forward rule); its
+derivative is not typed anywhere but obtained with ``sympy.diff`` from the
+forward rule, and each function states its local derivative next to its
+definition (``fdiff``), as micrograd's ops do. Unknown names raise a
+``KeyError`` listing the valid ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import sympy as sp
+
+
+class Indicator(sp.Function):
+    """I[cond]: 1 where cond holds, 0 elsewhere (an Iverson bracket).
+
+    Piecewise constant, so its derivative is 0 everywhere away from the
+    boundary of cond; backpropagation is only ever evaluated there.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, cond):
+        if cond is sp.true:
+            return sp.S.One
+        if cond is sp.false:
+            return sp.S.Zero
+        return None
+
+    def _eval_derivative(self, s):
+        return sp.S.Zero
+
+    def _eval_rewrite_as_Piecewise(self, cond, **kwargs):
+        return sp.Piecewise((1, cond), (0, True))
+
+    def _eval_is_real(self):
+        return True
+
+
+class relu(sp.Function):
+    """ReLU(z) = max(0, z); ReLU'(z) = I[z > 0]."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_number and z.is_real:
+            return sp.Max(0, z)
+        return None
+
+    def fdiff(self, argindex=1):
+        return Indicator(self.args[0] > 0)
+
+    def _eval_rewrite_as_Max(self, z, **kwargs):
+        return sp.Max(0, z)
+
+
+class leaky_relu(sp.Function):
+    """LeakyReLU(z, α) = z for z > 0, αz otherwise; derivative I[z>0] + α I[z≤0]."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, z, alpha):
+        if z.is_number and z.is_real:
+            return z if z > 0 else alpha * z
+        return None
+
+    def fdiff(self, argindex=1):
+        z, alpha = self.args
+        if argindex == 1:
+            return sp.Add(Indicator(z > 0), alpha * Indicator(z <= 0), evaluate=False)
+        return z * Indicator(z <= 0)
+
+    def _eval_rewrite_as_Piecewise(self, z, alpha, **kwargs):
+        return sp.Piecewise((z, z > 0), (alpha * z, True))
+
+
+class sigmoid(sp.Function):
+    """σ(z) = 1 / (1 + e^{-z}); σ'(z) = σ(z)(1 − σ(z))."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_Number:
+            return 1 / (1 + sp.exp(-z))
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.Mul(self, 1 - self, evaluate=False)
+
+    def _eval_rewrite_as_exp(self, z, **kwargs):
+        return 1 / (1 + sp.exp(-z))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation: its forward rule f(z[, α]) and whether it has kinks."""
+
+    name: str
+    forward: Callable[..., sp.Expr]
+    kinks: bool = False
+    elementwise: bool = True
+
+    def apply(self, z: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
+        return self.forward(z, alpha)
+
+    def derivative(self, z: sp.Expr, a: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
+        """f'(z) by SymPy, written with the activation a = f(z) where it appears (σ' = a(1−a))."""
+        fz = self.apply(z, alpha)
+        return sp.diff(fz, z).subs(fz, a)
+
+    def kink_points(self, z: sp.Expr) -> list[sp.Expr]:
+        """Where f' jumps: verification keeps z away from these."""
+        return [sp.S.Zero] if self.kinks else []
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in [
+        Activation("identity", lambda z, alpha: z),
+        Activation("relu", lambda z, alpha: relu(z), kinks=True),
+        Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha), kinks=True),
+        Activation("sigmoid", lambda z, alpha: sigmoid(z)),
+        Activation("tanh", lambda z, alpha: sp.tanh(z)),
+        Activation("softmax", lambda z, alpha: z, elementwise=False),
+    ]
+}
+
+
+def softmax(zs: Sequence[sp.Expr]) -> list[sp.Expr]:
+    """softmax(z)_j = e^{z_j} / Σ_k e^{z_k}."""
+    total = sp.Add(*[sp.exp(z) for z in zs])
+    return [sp.exp(z) / total for z in zs]
+
+
+def softmax_jacobian(zs: Sequence[sp.Symbol], ys: Sequence[sp.Symbol]) -> list[list[sp.Expr]]:
+    """∂y_k/∂z_j of softmax, by SymPy, rewritten with the outputs: y_k(1 − y_k), −y_k y_j.
+
+    The rewrite e^{z_k} = y_k S with S = Σ e^{z} is exact, so no identity such
+    as Σ y = 1 is assumed.
+    """
+    total, S = sp.Add(*[sp.exp(z) for z in zs]), sp.Dummy("S")
+    in_y = {sp.exp(z): y * S for z, y in zip(zs, ys)}
+    return [
+        [tidy_sign(sp.factor(sp.simplify(sp.diff(yk, zj).subs(total, S).subs(in_y)))) for zj in zs]
+        for yk in softmax(zs)
+    ]
+
+
+def tidy_sign(expr: sp.Expr) -> sp.Expr:
+    """−y(y − 1) → y(1 − y): move a leading minus into a sum factor, as textbooks write it."""
+    if not (expr.is_Mul and expr.could_extract_minus_sign()):
+        return expr
+    sums = [f for f in expr.args if f.is_Add]
+    if len(sums) != 1:
+        return expr
+    rest = [f for f in (-expr).args if f is not sums[0] and f != -sums[0]]
+    return sp.Mul(*rest, -sums[0])
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss J(y, t) over outputs y_1..y_n and targets t_1..t_n."""
+
+    name: str
+    formula: Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
+    single_output: bool = False
+    needs_unit_interval: bool = False
+
+    def apply(self, ys: Sequence[sp.Expr], ts: Sequence[sp.Expr]) -> sp.Expr:
+        return self.formula(ys, ts)
+
+
+def _sum(terms):
+    return sp.Add(*terms)
+
+
+LOSSES: dict[str, Loss] = {
+    l.name: l
+    for l in [
+        Loss("half_sse", lambda ys, ts: sp.Rational(1, 2) * _sum((y - t) ** 2 for y, t in zip(ys, ts))),
+        Loss("sse", lambda ys, ts: _sum((y - t) ** 2 for y, t in zip(ys, ts))),
+        Loss("mse", lambda ys, ts: _sum((y - t) ** 2 for y, t in zip(ys, ts)) / len(ys)),
+        Loss(
+            "bce",
+            lambda ys, ts: -(ts[0] * sp.log(ys[0]) + (1 - ts[0]) * sp.log(1 - ys[0])),
+            single_output=True,
+            needs_unit_interval=True,
+        ),
+        Loss("ce", lambda ys, ts: -_sum(t * sp.log(y) for y, t in zip(ys, ts)), needs_unit_interval=True),
+    ]
+}
+
+
+def lookup(registry: dict, name: str, what: str):
+    """registry[name], or a KeyError that lists the valid names."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise KeyError(f"unknown {what} {name!r}; expected one of: {', '.join(registry)}") from None

@@ -1,0 +1,40 @@
+"""Languages are data: one gettext catalog (.po, read with Babel) per language.
+
+A catalog is compiled in memory when first used; adding a language means
+adding `templates/locale/<lang>/LC_MESSAGES/derive.po`, no code.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from importlib import resources
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+DOMAIN = "derive"
+
+
+def locale_dir():
+    return resources.files("derive.templates") / "locale"
+
+
+def languages() -> list[str]:
+    """The languages that have a catalog, sorted."""
+    return sorted(p.name for p in locale_dir().iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.po").is_file())
+
+
+@lru_cache(maxsize=None)
+def translations(lang: str) -> Translations:
+    """The catalog of lang as gettext Translations (KeyError naming the valid languages)."""
+    if lang not in languages():
+        raise KeyError(f"unknown language {lang!r}; expected one of: {', '.join(languages())}")
+    path = locale_dir() / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=lang, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)

@@ -1,0 +1,260 @@
+"""Validated specs: `kind: network` as CONTRACT section 2 defines it.
+
+`load_spec(path)` reads YAML safely and returns a frozen `NetworkSpec` whose
+names are final (families reused by several layers get the layer number:
+`W` in layers 1 and 2 becomes `W1`, `W2`, printed W^{[1]}, W^{[2]}). Every
+problem is a `SpecError` naming file, line, column, key path and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .calculus import ACTIVATIONS, LOSSES
+from .yamlload import Doc, load_file, load_text
+
+LANGUAGES = ("ru", "en", "pl")
+NAME_RE = re.compile(r"[A-Za-z]+\Z")
+RESERVED = {
+    "I", "H", "exp", "log", "ln", "tanh", "sigmoid", "sigma", "relu", "leaky_relu",
+    "max", "min", "abs", "sqrt", "e", "pi", "Heaviside", "np", "d",
+} | set(keyword.kwlist)
+MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
+KINDS = ("network",)
+NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation")
+LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post")
+INDEX_ORDERS = ("source-target", "target-source")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer with its final names; `pre`/`post` are None where a quantity is not named."""
+
+    units: int
+    activation: str
+    alpha: float | str | None
+    params: str
+    bias: str | None
+    pre: str | None
+    post: str
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    file: str
+    title: dict[str, str]
+    input: str
+    input_size: int
+    output: str
+    index: str
+    layers: tuple[LayerSpec, ...]
+    loss: str
+    target: str | None
+    loss_name: str
+    view: str
+    notation: str
+
+    @property
+    def of(self) -> str:
+        """What is differentiated: the loss, or the output when there is none."""
+        return self.output if self.loss == "none" else self.loss_name
+
+
+def load_spec(path: str | Path) -> NetworkSpec:
+    return parse_doc(load_file(path))
+
+
+def load_spec_text(text: str, file: str = "<input>") -> NetworkSpec:
+    return parse_doc(load_text(text, file))
+
+
+def parse_doc(doc: Doc) -> NetworkSpec:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error((), "a spec is a YAML mapping with keys such as kind, input, layers")
+    kind = data.get("kind", "network")
+    if kind not in KINDS:
+        raise doc.error(("kind",), f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    return _Network(doc).parse()
+
+
+class _Network:
+    """Validation of one `kind: network` mapping, key by key."""
+
+    def __init__(self, doc: Doc):
+        self.doc, self.data = doc, doc.data
+
+    def parse(self) -> NetworkSpec:
+        self._unknown_keys(self.data, (), NETWORK_KEYS)
+        inp, size = self._input()
+        layers_raw = self._layers_raw()
+        loss = self._choice(("loss",), "none", ("none", *LOSSES))
+        layers = self._name_layers(layers_raw, self._str(("output",), "y"))
+        spec = NetworkSpec(
+            file=self.doc.file,
+            title=self._title(),
+            input=inp,
+            input_size=size,
+            output=self._name(("output",), "y"),
+            index=self._choice(("index",), "source-target", INDEX_ORDERS),
+            layers=layers,
+            loss=loss,
+            target=self._name(("target",), "t") if loss != "none" else None,
+            loss_name=self._name(("loss_name",), "J"),
+            view=self._choice(("view",), "scalar", ("scalar", "vector")),
+            notation=self._choice(("notation",), "math", ("math", "numpy")),
+        )
+        self._check_output(spec)
+        self._check_distinct(spec)
+        return spec
+
+    # -- pieces ---------------------------------------------------------------
+    def _title(self) -> dict[str, str]:
+        title = self.data.get("title")
+        if title is None:
+            return {}
+        if isinstance(title, str):
+            return {lang: title for lang in LANGUAGES}
+        if not isinstance(title, dict) or not all(isinstance(v, str) for v in title.values()):
+            raise self.doc.error(("title",), "expected a text or a mapping {ru: …, en: …, pl: …}")
+        return dict(title)
+
+    def _input(self) -> tuple[str, int]:
+        raw = self.data.get("input", "x")
+        if isinstance(raw, dict):
+            self._unknown_keys(raw, ("input",), ("name", "size"))
+            size = self._int(("input", "size"), raw.get("size", 1), 1, MAX_INPUTS)
+            return self._name(("input", "name"), "x", raw), size
+        return self._name(("input",), "x"), 1
+
+    def _layers_raw(self) -> list[dict]:
+        layers = self.data.get("layers")
+        if layers is None:
+            raise self.doc.error((), "missing key 'layers': a list of layers, e.g. - {units: 2, activation: relu}")
+        if not isinstance(layers, list) or not layers:
+            raise self.doc.error(("layers",), "expected a non-empty list of layers")
+        if len(layers) > MAX_LAYERS:
+            raise self.doc.error(("layers",), f"{len(layers)} layers; at most {MAX_LAYERS} are supported")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, dict):
+                raise self.doc.error(("layers", i), "expected a mapping such as {units: 2, activation: relu}")
+            self._unknown_keys(layer, ("layers", i), LAYER_KEYS)
+        return layers
+
+    def _name_layers(self, raw: list[dict], output: str) -> tuple[LayerSpec, ...]:
+        last = len(raw) - 1
+        given = [self._layer_names(layer, i, i == last) for i, layer in enumerate(raw)]
+        counts = {role: Counter(names[role] for names in given if names[role]) for role in ("params", "bias", "pre", "post")}
+        layers = []
+        for i, (layer, names) in enumerate(zip(raw, given)):
+            final = {
+                role: (f"{name}{i + 1}" if name and counts[role][name] > 1 else name) for role, name in names.items()
+            }
+            layers.append(self._layer(layer, i, i == last, final, output))
+        return tuple(layers)
+
+    def _layer_names(self, layer: dict, i: int, is_last: bool) -> dict[str, str | None]:
+        path = ("layers", i)
+        target_source = self.data.get("index") == "target-source"
+        activation = layer.get("activation", "identity")
+        return {
+            "params": self._name(path + ("params",), "W" if target_source else "w", layer),
+            "bias": self._name(path + ("bias",), "b", layer) if target_source else None,
+            "pre": self._name(path + ("pre",), "z", layer) if (not is_last or activation != "identity") else None,
+            "post": None if is_last else self._name(path + ("post",), "a", layer),
+        }
+
+    def _layer(self, layer: dict, i: int, is_last: bool, names: dict, output: str) -> LayerSpec:
+        path = ("layers", i)
+        if "units" not in layer:
+            raise self.doc.error(path, "missing key 'units': the number of neurons, a whole number ≥ 1")
+        units = self._int(path + ("units",), layer["units"], 1, MAX_UNITS)
+        activation = self._choice(path + ("activation",), "identity", tuple(ACTIVATIONS), layer)
+        if activation == "softmax" and (not is_last or units < 2):
+            raise self.doc.error(path + ("activation",), "softmax is allowed only on the output layer, with 2 or more units")
+        alpha = self._alpha(layer, path, activation)
+        return LayerSpec(units, activation, alpha, names["params"], names["bias"], names["pre"], names["post"] or output)
+
+    def _alpha(self, layer: dict, path: tuple, activation: str) -> float | str | None:
+        if "alpha" in layer and activation != "leaky_relu":
+            raise self.doc.error(path + ("alpha",), "alpha belongs to activation leaky_relu only")
+        if activation != "leaky_relu":
+            return None
+        raw = layer.get("alpha", "alpha")
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw)
+        return self._name(path + ("alpha",), "alpha", layer)
+
+    def _check_output(self, spec: NetworkSpec) -> None:
+        out = spec.layers[-1]
+        if spec.loss == "none" and out.units != 1:
+            raise self.doc.error(
+                ("loss",), f"with loss: none the output is differentiated, so the last layer needs 1 unit (it has {out.units}); or choose a loss"
+            )
+        loss = LOSSES.get(spec.loss)
+        if loss and loss.single_output and out.units != 1:
+            raise self.doc.error(("loss",), f"{spec.loss} needs one output unit; the last layer has {out.units}")
+        if loss and loss.needs_unit_interval and out.activation not in ("sigmoid", "softmax"):
+            raise self.doc.error(
+                ("layers", len(spec.layers) - 1, "activation"),
+                f"loss {spec.loss} takes logarithms of the outputs, so they must lie in (0, 1): use sigmoid or softmax",
+            )
+
+    def _check_distinct(self, spec: NetworkSpec) -> None:
+        seen: dict[str, str] = {}
+        roles = [("input", spec.input), ("output", spec.output)]
+        if spec.loss != "none":
+            roles += [("target", spec.target), ("loss_name", spec.loss_name)]
+        for i, layer in enumerate(spec.layers):
+            roles += [(f"layers[{i}].{role}", getattr(layer, role)) for role in ("params", "bias", "pre")]
+            roles += [(f"layers[{i}].post", layer.post)] if i < len(spec.layers) - 1 else []
+            roles += [(f"layers[{i}].alpha", layer.alpha)] if isinstance(layer.alpha, str) else []
+        for role, name in roles:
+            if name is None:
+                continue
+            if name in seen and not (role.endswith("alpha") and seen[name].endswith("alpha")):
+                raise self.doc.error((), f"the name {name!r} is used for both {seen[name]} and {role}; names must differ")
+            seen.setdefault(name, role)
+
+    # -- typed getters ----------------------------------------------------------
+    def _unknown_keys(self, mapping: dict, path: tuple, allowed: tuple) -> None:
+        for key in mapping:
+            if key not in allowed:
+                raise self.doc.error(path + (key,), f"unknown key {key!r}; expected one of: {', '.join(allowed)}")
+
+    def _str(self, path: tuple, default: str, mapping: dict | None = None) -> str:
+        mapping = self.data if mapping is None else mapping
+        value = mapping.get(path[-1], default)
+        if not isinstance(value, str):
+            raise self.doc.error(path, f"expected a word, got {_show(value)}")
+        return value
+
+    def _name(self, path: tuple, default: str, mapping: dict | None = None) -> str:
+        value = self._str(path, default, mapping)
+        if not NAME_RE.match(value):
+            raise self.doc.error(path, f"{value!r} is not a valid name; expected Latin letters only, e.g. z, theta, W")
+        if value in RESERVED:
+            raise self.doc.error(path, f"{value!r} is reserved (a function or keyword); choose another name")
+        return value
+
+    def _choice(self, path: tuple, default: str, options: tuple, mapping: dict | None = None) -> str:
+        value = self._str(path, default, mapping)
+        if value not in options:
+            raise self.doc.error(path, f"unknown {path[-1]} {value!r}; expected one of: {', '.join(options)}")
+        return value
+
+    def _int(self, path: tuple, value: Any, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.doc.error(path, f"expected a whole number from {low} to {high}, got {_show(value)}")
+        return value
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,148 @@
+"""Numerical verification of a derivation against finite differences of its forward pass.
+
+The derivation is a program (CONTRACT section 3): forward definitions, then
+named backward quantities, then one formula per parameter. `verify` runs that
+very program, printed in the contract's ASCII syntax, at random points whose
+pre-activations stay away from the kinks of ReLU-like activations, and
+compares every formula with central differences of the forward pass, computed
+for all parameters at once in one vectorized sweep. Shown forms (expanded,
+simplified) are checked against the named ones at the same points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from .backprop import Derivation
+from .printing import ascii
+
+STEP = 1e-6
+TOLERANCE = 1e-5
+KINK_MARGIN = 1e-3
+MAX_DRAWS = 200
+
+
+def _indicator(cond):
+    return np.where(cond, 1.0, 0.0)
+
+
+NUMERIC = {
+    "I": _indicator,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_relu": lambda z, a: np.where(z > 0, z, a * z),
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "exp": np.exp,
+    "log": np.log,
+    "tanh": np.tanh,
+    "sqrt": np.sqrt,
+    "Abs": np.abs,
+    "Max": np.maximum,
+    "Min": np.minimum,
+    "__builtins__": {},
+}
+
+
+@dataclass
+class Check:
+    """What verification did: how many formulas at how many points, and the worst disagreement."""
+
+    points: int = 0
+    formulas: int = 0
+    max_error: float = 0.0
+    failures: list[tuple[str, float, float]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def compile_program(statements: list[tuple[sp.Symbol, sp.Expr]]) -> list[tuple[str, object]]:
+    """(name, expr) pairs -> (name, code) from the contract's ASCII form of each expr."""
+    return [(str(s), compile(ascii(e), f"<derive:{s}>", "eval")) for s, e in statements]
+
+
+def run(program: list[tuple[str, object]], env: dict) -> dict:
+    for name, code in program:
+        env[name] = eval(code, NUMERIC, env)  # our own printed formulas, over validated names
+    return env
+
+
+class _Verifier:
+    def __init__(self, derivation: Derivation, rng: np.random.Generator):
+        self.d, self.net, self.rng = derivation, derivation.network, rng
+        self.forward = compile_program(self.net.forward)
+        self.backward = compile_program([(g.symbol, g.expr) for g in derivation.backward])
+        self.derivs = compile_program([(p.param, p.value) for p in derivation.derivatives])
+        shown = [(p.param, p.expanded) for p in derivation.derivatives if p.expanded is not None]
+        shown += [(g.symbol, g.simplified) for g in derivation.backward if g.simplified is not None]
+        self.shown = compile_program(shown)
+        self.one_hot = compile_program([(g.symbol, g.one_hot) for g in derivation.backward if g.one_hot is not None])
+        self.kinked = [str(u.pre) for layer in self.net.layers if layer.activation.kinks for u in layer.units]
+
+    def draw(self, normalized: bool) -> dict:
+        """A random point away from kinks: parameters, inputs, targets, constants."""
+        for _ in range(MAX_DRAWS):
+            env = self._sample(normalized)
+            values = run(self.forward, dict(env))
+            if all(abs(float(values[z])) > KINK_MARGIN for z in self.kinked):
+                return env
+        raise RuntimeError("no random point away from the kinks was found")
+
+    def _sample(self, normalized: bool) -> dict:
+        u = self.rng.uniform
+        env = {str(p): u(-1.0, 1.0) for p in self.net.params}
+        env |= {str(x): u(-2.0, 2.0) for x in self.net.inputs}
+        env |= {str(c): u(0.05, 0.3) for c in self.net.constants}
+        ts = self.net.targets
+        if ts:
+            unit = self.net.spec.loss in ("bce", "ce")
+            t = u(0.05, 0.95, len(ts)) if unit else u(-1.0, 1.0, len(ts))
+            if normalized and len(ts) > 1:
+                t = t / t.sum()
+            env |= {str(s): v for s, v in zip(ts, t)}
+        return env
+
+    def finite_differences(self, env: dict) -> np.ndarray:
+        names = [str(p) for p in self.net.params]
+        n = len(names)
+        batch = dict(env)
+        for i, name in enumerate(names):
+            column = np.full(2 * n, env[name])
+            column[i] += STEP
+            column[n + i] -= STEP
+            batch[name] = column
+        out = np.asarray(run(self.forward, batch)[str(self.net.of)], dtype=float)
+        return (out[:n] - out[n:]) / (2 * STEP)
+
+    def check_point(self, env: dict, normalized: bool, check: Check) -> None:
+        values = run(self.backward, run(self.forward, dict(env)))
+        # a derivative is named after its parameter: keep the two apart
+        results = {name: float(eval(code, NUMERIC, values)) for name, code in self.derivs}
+        numeric = self.finite_differences(env)
+        for (name, _), fd in zip(self.derivs, numeric):
+            self._compare(check, name, results[name], float(fd))
+        for name, code in self.shown + (self.one_hot if normalized else []):
+            reference = results[name] if name in results else float(values[name])
+            self._compare(check, f"{name} (shown form)", float(eval(code, NUMERIC, values)), reference)
+
+    @staticmethod
+    def _compare(check: Check, name: str, analytic: float, numeric: float) -> None:
+        error = abs(analytic - numeric) / max(1.0, abs(analytic), abs(numeric))
+        check.formulas += 1
+        check.max_error = max(check.max_error, error)
+        if not error <= TOLERANCE:
+            check.failures.append((name, analytic, numeric))
+
+
+def verify(derivation: Derivation, points: int = 3, seed: int = 0) -> Check:
+    """Check every formula of derivation at `points` random points."""
+    verifier = _Verifier(derivation, np.random.default_rng(seed))
+    check = Check(points=points)
+    with np.errstate(all="ignore"):
+        for k in range(points):
+            normalized = k == 0
+            verifier.check_point(verifier.draw(normalized), normalized, check)
+    return check

@@ -1,0 +1,42 @@
+"""Shared helpers: the example specs, running the CLI in-process and as a real process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+SEEDS = Path(__file__).resolve().parent / "seeds"
+LANGS = ("ru", "en", "pl")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def network_specs():
+    import yaml
+
+    return [p for p in SPECS if yaml.safe_load(p.read_text(encoding="utf-8")).get("kind", "network") == "network"]
+
+
+@pytest.fixture
+def cli():
+    """Run `derive ARGS` in-process; returns click's Result (exit_code, stdout, stderr)."""
+    from derive.cli import main
+
+    def invoke(*args):
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def run_process(*args, cwd=ROOT, timeout=120):
+    """Run `python -m derive ARGS` as a real process (exit codes, stderr, no traceback)."""
+    return subprocess.run(
+        [sys.executable, "-m", "derive", *map(str, args)],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )

@@ -1,0 +1,197 @@
+"""The prose catalogs: complete, faithful to their msgids, and used by the CLI.
+
+Everything goes through Babel for real: msgids are extracted from the
+templates with Babel's extractor (the method map of babel.cfg), catalogs are
+read with `read_po`, and the derivation is rendered through the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.plurals import get_plural
+from babel.messages.pofile import read_po
+from click.testing import CliRunner
+
+from derive.cli import main
+from derive.i18n import languages, translations
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCALE = ROOT / "templates" / "locale"
+SPEC = ROOT / "specs" / "two-layer-relu.yaml"
+TRANSLATED = ("ru", "pl")  # English is the msgid itself: its msgstr stays empty
+
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+MATH = re.compile(r"\$[^$]+\$")
+FORMULA = re.compile(r"^\$\$\n(.*?)\n\$\$$", re.S | re.M)
+
+# A network whose prose uses the loss, sigmoid and one-hot messages, which the
+# ReLU spec without a loss never prints.
+SOFTMAX_CE_SPEC = """\
+kind: network
+input: x
+output: y
+index: source-target
+layers:
+  - {units: 2, activation: sigmoid, params: theta, pre: z, post: h}
+  - {units: 2, activation: softmax, params: psi}
+loss: ce
+"""
+
+
+def _method_map():
+    from babel.messages import frontend
+
+    parse = getattr(frontend, "parse_mapping_cfg", None) or frontend.parse_mapping
+    with open(ROOT / "babel.cfg", encoding="utf-8") as f:
+        return parse(f)
+
+
+@pytest.fixture(scope="module")
+def msgids() -> list[str]:
+    """The msgids of the templates, as `pybabel extract -F babel.cfg` sees them."""
+    method_map, options_map = _method_map()
+    found = []
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map
+    ):
+        for mid in message if isinstance(message, tuple) else (message,):
+            if mid and mid not in found:
+                found.append(mid)
+    assert found, "Babel extracted no messages from the templates (check babel.cfg)"
+    return found
+
+
+def _catalog(lang: str):
+    path = LOCALE / lang / "LC_MESSAGES" / "derive.po"
+    with path.open("rb") as f:
+        return read_po(f, locale=lang, domain="derive")
+
+
+@pytest.fixture(scope="module")
+def catalogs() -> dict:
+    return {lang: _catalog(lang) for lang in ("en", *TRANSLATED)}
+
+
+def _render(spec: Path, lang: str) -> str:
+    result = CliRunner().invoke(main, [str(spec), "--lang", lang])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# -- the catalogs ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", *TRANSLATED])
+def test_catalog_headers(lang, catalogs):
+    catalog = catalogs[lang]
+    headers = dict(catalog.mime_headers)
+    assert headers["Language"] == lang
+    expected = get_plural(lang)
+    assert catalog.num_plurals == expected.num_plurals
+    assert catalog.plural_expr == expected.plural_expr
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_every_msgid_is_translated(lang, msgids, catalogs):
+    catalog = catalogs[lang]
+    problems = []
+    for mid in msgids:
+        message = catalog.get(mid)
+        if message is None:
+            problems.append(f"missing: {mid!r}")
+        elif not message.string or not str(message.string).strip():
+            problems.append(f"empty: {mid!r}")
+        elif message.fuzzy:
+            problems.append(f"fuzzy: {mid!r}")
+    assert not problems, f"{lang} catalog (run pybabel extract/update, then translate):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("lang", ["en", *TRANSLATED])
+def test_no_stale_msgids(lang, msgids, catalogs):
+    stale = [m.id for m in catalogs[lang] if m.id and m.id not in msgids]
+    assert not stale, f"{lang} catalog has msgids the templates no longer use: {stale}"
+
+
+def test_english_is_the_msgid(msgids, catalogs):
+    catalog = catalogs["en"]
+    for mid in msgids:
+        message = catalog.get(mid)
+        assert message is not None, f"en catalog lacks {mid!r}"
+        assert not message.string, f"en msgstr must stay empty (the msgid is the English): {mid!r}"
+
+
+def test_template_pot_is_current(msgids):
+    with (LOCALE / "derive.pot").open("rb") as f:
+        pot = read_po(f)
+    assert sorted(m.id for m in pot if m.id) == sorted(msgids)
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_placeholders_and_math_are_kept(lang, msgids, catalogs):
+    catalog = catalogs[lang]
+    for mid in msgids:
+        text = catalog.get(mid).string
+        assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(mid)), (lang, mid, text)
+        assert sorted(MATH.findall(text)) == sorted(MATH.findall(mid)), (lang, mid, text)
+        # Jinja's newstyle gettext formats every message with %: a stray % would break rendering.
+        values = {name: "X" for name in PLACEHOLDER.findall(mid)}
+        assert "%" not in (text % values).replace("%%", ""), (lang, mid, text)
+
+
+# -- derive.i18n ------------------------------------------------------------------
+
+
+def test_languages():
+    langs = languages()
+    assert {"en", "pl", "ru"} <= set(langs)
+    assert langs == sorted(langs)
+
+
+def test_translations_come_from_the_catalog(catalogs):
+    message = next(m for m in catalogs["ru"] if m.id and m.string)
+    assert translations("ru").gettext(message.id) == message.string
+    assert translations("en").gettext(message.id) == message.id
+
+
+# -- the rendered derivation ------------------------------------------------------------
+
+
+def _english_fragments(msgids: list[str]) -> list[str]:
+    """The literal English text of each msgid (between placeholders), longer than 3 words."""
+    fragments = []
+    for mid in msgids:
+        for part in PLACEHOLDER.split(mid)[::2]:
+            part = part.strip(" $")
+            if len(part.split()) > 3:
+                fragments.append(part)
+    return fragments
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory) -> list[Path]:
+    other = tmp_path_factory.mktemp("specs") / "softmax-ce.yaml"
+    other.write_text(SOFTMAX_CE_SPEC, encoding="utf-8")
+    return [SPEC, other]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["two-layer-relu", "softmax-ce"])
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_rendered_prose_is_translated(lang, which, specs, msgids):
+    english = _render(specs[which], "en")
+    output = _render(specs[which], lang)
+    fragments = _english_fragments(msgids)
+    assert any(f in english for f in fragments), "the English rendering should contain English prose"
+    leaked = [f for f in fragments if f in output]
+    assert not leaked, f"English prose in the {lang} rendering: {leaked}"
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["two-layer-relu", "softmax-ce"])
+def test_formulas_are_identical_across_languages(which, specs):
+    formulas = {lang: FORMULA.findall(_render(specs[which], lang)) for lang in ("en", *TRANSLATED)}
+    assert formulas["en"], "no $$ blocks in the English rendering"
+    for lang in TRANSLATED:
+        assert formulas[lang] == formulas["en"], lang

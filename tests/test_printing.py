@@ -1,0 +1,45 @@
+"""The printers: one-line expected strings for the notation of the seeds."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+from derive.calculus import Indicator, relu, sigmoid
+from derive.printing import ascii, latex, latex_name
+
+
+@pytest.mark.parametrize(
+    "name, tex",
+    [
+        ("theta_01", r"\theta_{01}"),
+        ("phi_1", r"\phi_1"),
+        ("x", "x"),
+        ("x_3", "x_3"),
+        ("W2_11", r"W^{[2]}_{11}"),
+        ("b3", r"b^{[3]}"),
+        ("theta_10_3", r"\theta_{10,3}"),
+        ("epsilon", r"\varepsilon"),
+        ("LOSS", r"\mathrm{LOSS}"),
+    ],
+)
+def test_names(name, tex):
+    assert latex_name(name) == tex
+
+
+def test_indicator_and_relu_as_in_seed_000():
+    u = sp.Symbol("u_1")
+    assert latex(Indicator(u > 0)) == "I[u_1>0]"
+    assert latex(Indicator(u > 0), indicator="1") == r"\mathbb{1}[u_1>0]"
+    assert latex(relu(u)) == "a[u_1]"
+    assert ascii(Indicator(u > 0)) == "I(u_1 > 0)"
+
+
+def test_positive_terms_first():
+    y, t = sp.symbols("y t")
+    assert latex(y - t) == "y - t"
+    assert ascii(y - t) == "y - t"
+
+
+def test_sigmoid_prints_as_sigma():
+    assert latex(sigmoid(sp.Symbol("z"))) == r"\sigma(z)"
