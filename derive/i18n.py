@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -17,8 +18,16 @@ from babel.support import Translations
 DOMAIN = "derive"
 
 
+def templates_root():
+    """The shipped templates (derive.templates), or templates/ of a source checkout run in place."""
+    try:
+        return resources.files("derive.templates")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "templates"
+
+
 def locale_dir():
-    return resources.files("derive.templates") / "locale"
+    return templates_root() / "locale"
 
 
 def languages() -> list[str]:

@@ -16,7 +16,7 @@ import sympy as sp
 
 from . import __version__
 from .backprop import Derivation, ParamGrad
-from .i18n import translations
+from .i18n import templates_root, translations
 from .printing import ascii, latex, latex_name
 from .verify import Check
 
@@ -51,7 +51,7 @@ def chunks(items: list, size: int = ROW_WIDTH) -> list[list]:
 def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
     """The one place that builds Jinja: package templates, FILTERS bound to the printer, gettext."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("derive.templates", fmt),
+        loader=jinja2.FileSystemLoader(str(templates_root() / fmt)),
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
