@@ -1,47 +1,55 @@
-"""The pipeline, top to bottom: load spec -> model -> derive -> verify -> render -> write.
+"""The pipeline, top to bottom: load YAML -> parse the kind's spec -> derive (verified) -> render.
 
-Verification is not optional: a formula that disagrees with finite
-differences stops the pipeline with `VerificationFailed` instead of being
-printed.
+Each kind of spec (`network`, `graph`, …) is a module with the same small
+interface: `parse(doc)`, `derive(spec) -> outcome` (verified: a formula that
+disagrees with finite differences raises `VerificationFailed` instead of being
+printed), `context(outcome, lang)`, `printer_settings(outcome)` and
+`to_json(outcome)`. Kind modules are imported only when used.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .backprop import Derivation, derive
-from .errors import VerificationFailed
-from .model import build
-from .spec import NetworkSpec, load_spec
-from .verify import Check, verify
+from .yamlload import Doc, load_file
 
-FORMATS = ("md", "json")
+KINDS = {"network": "derive.network"}
+TEXT_FORMATS = ("md",)
 
 
 @dataclass
 class Result:
-    spec: NetworkSpec
-    derivation: Derivation
-    check: Check
+    kind: str
+    module: Any
+    outcome: Any
+
+    @property
+    def spec(self):
+        return self.outcome.spec
+
+
+def kind_of(doc: Doc):
+    """The kind module for doc's `kind:` (default network), or a SpecError listing the kinds."""
+    kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
+    if kind not in KINDS:
+        raise doc.error(("kind",), f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    return kind, importlib.import_module(KINDS[kind])
 
 
 def derive_spec(path: str | Path) -> Result:
-    spec = load_spec(path)
-    derivation = derive(build(spec))
-    check = verify(derivation)
-    if not check.ok:
-        name, analytic, numeric = check.failures[0]
-        raise VerificationFailed(
-            f"{spec.file}: the derived formula for {name} gives {analytic:.6g} but finite differences give "
-            f"{numeric:.6g}; nothing was printed. This is a bug in derive: please report it with the spec."
-        )
-    return Result(spec, derivation, check)
+    doc = load_file(path)
+    kind, module = kind_of(doc)
+    return Result(kind, module, module.derive(module.parse(doc)))
 
 
 def render(result: Result, fmt: str, lang: str) -> str:
-    from . import render as renderers
-
     if fmt == "json":
-        return renderers.json_text(result.derivation, result.check)
-    return renderers.markdown(result.derivation, result.check, lang)
+        return json.dumps(result.module.to_json(result.outcome), ensure_ascii=False, indent=2) + "\n"
+    from .render import render_template
+
+    context = result.module.context(result.outcome, lang)
+    return render_template(result.kind, fmt, lang, context, **result.module.printer_settings(result.outcome))

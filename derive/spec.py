@@ -26,7 +26,6 @@ RESERVED = {
     "max", "min", "abs", "sqrt", "e", "pi", "Heaviside", "np", "d",
 } | set(keyword.kwlist)
 MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
-KINDS = ("network",)
 NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation")
 LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post")
 INDEX_ORDERS = ("source-target", "target-source")
@@ -75,12 +74,8 @@ def load_spec_text(text: str, file: str = "<input>") -> NetworkSpec:
 
 
 def parse_doc(doc: Doc) -> NetworkSpec:
-    data = doc.data
-    if not isinstance(data, dict):
+    if not isinstance(doc.data, dict):
         raise doc.error((), "a spec is a YAML mapping with keys such as kind, input, layers")
-    kind = data.get("kind", "network")
-    if kind not in KINDS:
-        raise doc.error(("kind",), f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
     return _Network(doc).parse()
 
 

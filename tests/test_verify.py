@@ -37,14 +37,14 @@ def test_a_wrong_expanded_form_is_caught():
 
 
 def test_cli_refuses_to_print_an_unverified_formula(monkeypatch, cli):
-    import derive.pipeline as pipeline
+    import derive.network as network_kind
 
     def broken(network):
         d = derive(network)
         d.derivatives[0].value = sp.S(2) * d.derivatives[0].value
         return d
 
-    monkeypatch.setattr(pipeline, "derive", broken)
+    monkeypatch.setattr(network_kind, "backprop", broken)
     result = cli(ROOT / "specs" / "two-layer-relu.yaml")
     assert result.exit_code == 1
     assert result.stdout == ""

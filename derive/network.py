@@ -1,0 +1,197 @@
+"""The `kind: network` spec end to end: validate, build, differentiate, verify, present.
+
+This module is the glue the pipeline calls for networks (see pipeline.KINDS):
+`parse` a YAML doc, `derive` a verified Outcome, and present it as a template
+context or as CONTRACT JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from . import __version__
+from .backprop import Derivation, ParamGrad, derive as backprop
+from .errors import VerificationFailed
+from .model import build
+from .printing import ascii, latex
+from .render import Row, chunks, d
+from .spec import NetworkSpec, parse_doc as parse
+from .verify import Check, verify
+
+KIND = "network"
+
+
+@dataclass
+class Outcome:
+    spec: NetworkSpec
+    derivation: Derivation
+    check: Check
+
+
+def derive(spec: NetworkSpec) -> Outcome:
+    derivation = backprop(build(spec))
+    check = verify(derivation)
+    if not check.ok:
+        raise VerificationFailed.first(spec.file, check)
+    return Outcome(spec, derivation, check)
+
+
+def printer_settings(outcome: Outcome) -> dict:
+    return {"partials": outcome.derivation.partials}
+
+
+def context(outcome: Outcome, lang: str) -> dict:
+    derivation, check = outcome.derivation, outcome.check
+    net = derivation.network
+    spec = net.spec
+    return {
+        "title": spec.title.get(lang),
+        "of": net.of,
+        "output": net.outputs,
+        "forward": _forward_rows(derivation),
+        "activations": _activation_rows(derivation),
+        "loss": _loss(derivation),
+        "sections": [_section(derivation, s) for s in derivation.sections],
+        "check": check,
+        "n_derivatives": len(derivation.derivatives),
+        "version": __version__,
+    }
+
+
+def _forward_rows(derivation: Derivation) -> list[list[Row]]:
+    net = derivation.network
+    rows, defs = [], net.definitions
+    for layer in net.layers:
+        for symbols in ([u.pre for u in layer.units if u.pre is not None], [u.post for u in layer.units]):
+            rows += chunks([Row([s, defs[s]]) for s in symbols])
+    return rows
+
+
+def _activation_rows(derivation: Derivation) -> list[dict]:
+    """Each activation used: its definition and its derivative, both by SymPy."""
+    z = sp.Symbol("z")
+    seen, out = set(), []
+    for layer in derivation.network.layers:
+        act = layer.activation
+        if act.name in seen or act.name in ("identity", "softmax"):
+            continue
+        seen.add(act.name)
+        fz = act.apply(z, layer.alpha)
+        out.append(
+            {
+                "name": act.name,
+                "definition": Row([fz, _rewritten(fz)]) if _rewritten(fz) != fz else None,
+                "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
+                "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha),
+                "kinks": act.kinks,
+            }
+        )
+    return out
+
+
+def _in_terms_of_a(act, z: sp.Symbol, alpha) -> Row | None:
+    """∂a/∂z = a(1 − a) for σ, 1 − a² for tanh: the derivative through the activation a = f(z)."""
+    a = sp.Symbol("a")
+    derivative = act.derivative(z, a, alpha)
+    return Row([d(a, z), derivative]) if derivative.has(a) else None
+
+
+def _rewritten(fz: sp.Expr) -> sp.Expr:
+    for target in (sp.Max, sp.exp, sp.Piecewise):
+        out = fz.rewrite(target)
+        if out != fz:
+            return out
+    return fz
+
+
+def _loss(derivation: Derivation) -> dict | None:
+    net = derivation.network
+    if net.loss is None:
+        return None
+    rows = [Row([d(g.of, g.node), g.expr]) for g in derivation.loss_grads]
+    inline = [Row([d(net.of, y), e]) for y in net.outputs if (e := _upstream_inline(derivation, y)) is not None]
+    return {"name": net.spec.loss, "definition": Row([net.of, net.loss]), "grads": rows + inline}
+
+
+def _upstream_inline(derivation: Derivation, y: sp.Symbol):
+    named = {g.node for g in derivation.loss_grads}
+    if y in named:
+        return None
+    return sp.diff(derivation.network.loss, y)
+
+
+def _section(derivation: Derivation, section) -> dict:
+    layer = section.layer
+    spec = layer.spec
+    families = [spec.params] + ([spec.bias] if spec.bias else [])
+    named = {g.symbol for g in derivation.backward}
+    derivs = [p for g in section.groups for p in g.derivatives]
+    uses_named = any(p.upstream in named for p in derivs)
+    of = derivation.network.of
+    return {
+        "number": layer.number,
+        "families": families,
+        "grads": [_grad_row(g) for g in section.grads],
+        "one_hot": [Row([d(g.of, g.node), g.one_hot]) for g in section.grads if g.one_hot is not None],
+        "grad_nodes": [g.node for g in section.grads],
+        "uses_named": uses_named,
+        "locals": [
+            [Row([d(p.node, p.param), p.local]) for p in g.derivatives] for g in section.groups
+        ] if uses_named else [],
+        "local_nodes": sorted({p.node for p in derivs}, key=str),
+        "groups": [
+            {"node": g.unit.pre or g.unit.post, "rows": [_total_row(derivation, of, p) for p in g.derivatives]}
+            for g in section.groups
+        ],
+        "grouped": not uses_named and len(section.groups) > 1,
+    }
+
+
+def _grad_row(grad) -> Row:
+    parts = [d(grad.of, grad.node), grad.expr]
+    if grad.simplified is not None:
+        parts.append(grad.simplified)
+    return Row(parts)
+
+
+def _total_row(derivation: Derivation, of: sp.Symbol, p: ParamGrad) -> Row:
+    parts = [d(of, p.param), p.value]
+    if p.expanded is not None:
+        parts.append(p.expanded)
+    definition = derivation.network.definitions.get(p.value) if p.value.is_Symbol else None
+    if definition is not None and definition.is_Function:
+        parts.append(definition)
+    return Row(parts)
+
+
+# -- JSON (CONTRACT section 3) ---------------------------------------------------
+
+
+def to_json(outcome: Outcome) -> dict:
+    derivation, check = outcome.derivation, outcome.check
+    net = derivation.network
+    verified = check.ok
+    out = {
+        "kind": "network",
+        "of": str(net.of),
+        "inputs": [str(x) for x in net.inputs],
+        "parameters": [str(p) for p in net.params],
+        "forward": [{"name": str(s), "expr": ascii(e)} for s, e in net.forward],
+        "backward": [{"name": str(g.symbol), "expr": ascii(g.expr)} for g in derivation.backward],
+        "derivatives": [
+            {
+                "wrt": str(p.param),
+                "expr": ascii(p.value),
+                "latex": latex(p.value, partials=derivation.partials),
+                "verified": verified,
+            }
+            for p in derivation.derivatives
+        ],
+    }
+    if net.targets:
+        out["targets"] = [str(t) for t in net.targets]
+    if net.constants:
+        out["constants"] = [str(c) for c in net.constants]
+    return out
