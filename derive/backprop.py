@@ -98,8 +98,14 @@ def total(terms: list[sp.Expr]) -> sp.Expr:
     return terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
 
 
-def leaves(expr: sp.Expr) -> int:
-    return sum(1 for node in sp.preorder_traversal(expr) if not node.args)
+def leaves(expr: sp.Expr, limit: int = EXPAND_LIMIT) -> int:
+    """The number of leaves of expr, counting stops a little past limit."""
+    count = 0
+    for node in sp.preorder_traversal(expr):
+        count += not node.args
+        if count > limit:
+            break
+    return count
 
 
 def is_factor(expr: sp.Expr) -> bool:
@@ -118,6 +124,7 @@ class _Backward:
         self.upstream: dict[sp.Symbol, sp.Expr] = {}
         self.named: dict[sp.Symbol, Grad] = {}
         self.order: list[Grad] = []
+        self.small: dict[sp.Symbol, bool] = {}
 
     def name(self, node: sp.Symbol, expr: sp.Expr, **extra) -> tuple[sp.Expr, Grad | None]:
         """Name expr as ∂of/∂node unless it is a single factor; returns what to use downstream."""
@@ -207,12 +214,16 @@ class _Backward:
 
     def _expanded(self, upstream: sp.Expr, local: sp.Expr) -> sp.Expr | None:
         grad = self.named.get(upstream)
-        if grad is None:
+        if grad is None or not self._expandable(grad):
             return None
-        definition = grad.simplified if grad.simplified is not None else grad.expr
-        if leaves(definition) > EXPAND_LIMIT:
-            return None
-        return chain(definition, local)
+        return chain(grad.simplified if grad.simplified is not None else grad.expr, local)
+
+    def _expandable(self, grad: Grad) -> bool:
+        """Small enough to show substituted; decided once per quantity, not once per parameter."""
+        if grad.symbol not in self.small:
+            definition = grad.simplified if grad.simplified is not None else grad.expr
+            self.small[grad.symbol] = leaves(definition) <= EXPAND_LIMIT
+        return self.small[grad.symbol]
 
     def propagate(self, layer: Layer, deltas: list) -> None:
         """∂of/∂(each source of this layer) = Σ_j ∂of/∂pre_j · θ_ij."""

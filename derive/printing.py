@@ -10,6 +10,7 @@ answer parser reads back. Notation lives in the tables and settings below.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -61,6 +62,7 @@ class DeriveLatexPrinter(LatexPrinter):
         "partials": {},
         "indicator": "I",
         "relu": "a",
+        "notation": "math",
     }
 
     def _as_ordered_terms(self, expr, order=None):
@@ -99,6 +101,39 @@ class DeriveLatexPrinter(LatexPrinter):
         return rf"\operatorname{{H}}({self._print(expr.args[0])})"
 
 
+    # -- matrix notation (view: vector): math ⊙ Wᵀ, or numpy * @ .T (seed 002) --------
+    def _numpy(self) -> bool:
+        return self._settings["notation"] == "numpy"
+
+    def _operand(self, arg) -> str:
+        tex = self._print(arg)
+        return rf"\left({tex}\right)" if arg.is_Add or (arg.is_Mul and not self._numpy()) else tex
+
+    def _print_Had(self, expr):
+        def operand(arg):
+            return rf"\left({self._print(arg)}\right)" if arg.func.__name__ == "MatProd" else self._operand(arg)
+
+        return (" * " if self._numpy() else r" \odot ").join(operand(a) for a in expr.args)
+
+    def _print_softmax(self, expr):
+        return rf"\operatorname{{softmax}}({self._print(expr.args[0])})"
+
+    def _print_MatProd(self, expr):
+        return (" @ " if self._numpy() else " ").join(self._operand(a) for a in expr.args)
+
+    def _print_Tr(self, expr):
+        base = self._print(expr.args[0])
+        if self._numpy():
+            return f"{base}.T"
+        return rf"\left({base}\right)^T" if "^" in base or not expr.args[0].is_Symbol else f"{base}^T"
+
+    def _print_Total(self, expr):
+        (v,) = expr.args
+        if self._numpy():
+            return rf"\operatorname{{sum}}({self._print(v)})"
+        return rf"\textstyle\sum_k {self._print(v)}_k"
+
+
 class AsciiPrinter(StrPrinter):
     """The CONTRACT's expression syntax: SymPy str() with I(cond), relu, sigmoid, leaky_relu."""
 
@@ -118,5 +153,7 @@ def latex(expr: sp.Expr, **settings) -> str:
     return DeriveLatexPrinter(settings).doprint(expr)
 
 
+@lru_cache(maxsize=65536)
 def ascii(expr: sp.Expr) -> str:
+    """Cached: the verifier and the JSON renderer print the same formulas."""
     return AsciiPrinter().doprint(expr)
