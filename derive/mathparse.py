@@ -1,0 +1,803 @@
+"""Safe parsing of plain math and LaTeX into SymPy, for graph specs and students' answers.
+
+A scanner normalises identifiers to the project's canonical ASCII names
+(``\\theta_{0,1}`` -> ``theta_01``, ``W^{[2]}_{11}`` -> ``W2_11``) and feeds a
+LALR grammar whose callbacks build SymPy objects from a whitelist of functions;
+the text is never evaluated as code, and every bad input fails in linear time
+with a ``ParseError`` that names its column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Mapping, Sequence
+
+import sympy as sp
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedInput
+from lark.lexer import Lexer
+
+from derive.calculus import Indicator, leaky_relu, relu, sigmoid
+from derive.errors import Location, SpecError
+
+__all__ = ["ParseError", "UnknownName", "parse_math", "canonical_name", "ALLOWED_FUNCTIONS"]
+
+
+class ParseError(SpecError):
+    """An expression that cannot be read; the message starts with the column of the culprit."""
+
+    def __init__(self, message: str, location: Location | None = None, path: str = ""):
+        super().__init__(message, location, path)
+        self.column = location.column if location else None
+
+
+class UnknownName(ParseError):
+    """Names that are not among the known ones; ``names`` lists the unknown ones."""
+
+    def __init__(self, message: str, location: Location | None = None, path: str = "", names: Sequence[str] = ()):
+        super().__init__(message, location, path)
+        self.names = list(names)
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+_GREEK_WORDS = frozenset(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau "
+    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split()
+)
+_LATEX_GREEK = {g: g for g in _GREEK_WORDS} | {
+    "varepsilon": "epsilon", "vartheta": "theta", "varphi": "phi", "varrho": "rho",
+    "varsigma": "sigma", "varpi": "pi", "varkappa": "kappa",
+}
+_UNICODE_GREEK = dict(
+    zip(
+        "αβγδεϵζηθϑικλμµνξοπϖρϱσςτυφϕχψωΓΔΘΛΞΠΣΥΦΨΩ",
+        "alpha beta gamma delta epsilon epsilon zeta eta theta theta iota kappa lambda mu mu nu xi omicron "
+        "pi pi rho rho sigma sigma tau upsilon phi phi chi psi omega "
+        "Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split(),
+    )
+)
+
+# word (lower-cased) -> function key; these words are reserved, never variables
+_FUNCTION_WORDS = {
+    "relu": "relu", "leaky_relu": "leaky_relu", "leakyrelu": "leaky_relu", "sigmoid": "sigmoid",
+    "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt", "abs": "abs",
+    "max": "max", "min": "min", "heaviside": "heaviside",
+}
+_LATEX_FUNCTIONS = {"exp", "log", "ln", "tanh", "sqrt", "max", "min"}
+
+# function key -> (fewest arguments, most arguments or None, builder)
+_APPLY = {
+    "relu": (1, 1, relu),
+    "leaky_relu": (2, 2, leaky_relu),
+    "sigmoid": (1, 1, sigmoid),
+    "tanh": (1, 1, sp.tanh),
+    "exp": (1, 1, sp.exp),
+    "log": (1, 1, sp.log),
+    "sqrt": (1, 1, sp.sqrt),
+    "abs": (1, 1, sp.Abs),
+    "max": (2, None, sp.Max),
+    "min": (2, None, sp.Min),
+    "heaviside": (1, 1, lambda z: Indicator(sp.Gt(z, 0))),
+}
+ALLOWED_FUNCTIONS = sorted(
+    ["H", "Heaviside", "abs", "exp", "leaky_relu", "ln", "log", "max", "min", "relu", "sigma", "sigmoid", "sqrt", "tanh"]
+)
+
+_SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "thinspace", "medspace", "thickspace", "enspace"}
+_SIZING = {"left", "right", "middle", "big", "Big", "bigg", "Bigg",
+           "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr"}
+_LATEX_OPERATORS = {
+    "cdot": ("MUL", None), "times": ("MUL", None), "ast": ("MUL", None), "div": ("DIV", None),
+    "gt": ("REL", "gt"), "lt": ("REL", "lt"), "ge": ("REL", "ge"), "geq": ("REL", "ge"),
+    "geqslant": ("REL", "ge"), "le": ("REL", "le"), "leq": ("REL", "le"), "leqslant": ("REL", "le"),
+}
+_CHAR_OPERATORS = {
+    "+": ("PLUS", None), "-": ("MINUS", None), "−": ("MINUS", None), "·": ("MUL", None),
+    "⋅": ("MUL", None), "×": ("MUL", None), "/": ("DIV", None), "÷": ("DIV", None),
+    "^": ("POW", None), ",": ("_COMMA", None), "≥": ("REL", "ge"), "≤": ("REL", "le"),
+}
+_FONTS = {"mathrm", "text", "textrm", "textit", "operatorname", "mathit", "mathsf", "mathbb", "mathbf",
+          "mathds", "mathbbm", "boldsymbol", "bm"}
+_BOLD = {"mathbb", "mathbf", "mathds", "mathbbm", "boldsymbol", "bm"}
+_OPENERS = {"(": "_LPAR", "[": "_LSQB", "{": "_LBRACE"}
+_CLOSERS = {")": "_RPAR", "]": "_RSQB", "}": "_RBRACE"}
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+_ENDS_OPERAND = {"NUMBER", "NAME", "_RPAR", "_RSQB", "_RBRACE", "_ABSCLOSE"}
+
+_MAX_DIGITS = 30
+_MAX_EXPONENT = 1000
+_MAX_BITS = 20_000  # no number built along the way may be larger (about 6000 decimal digits)
+
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_LEAKY = re.compile(r"(?i:leaky_relu)(?![A-Za-z0-9_])")
+_DIGITS = re.compile(r"[0-9]+")
+_INDEX = re.compile(r"[A-Za-z0-9]+")
+_COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
+_LAYER = re.compile(r"\^(?:\{\s*\[\s*(?P<a>[A-Za-z0-9]+)\s*\]\s*\}|\[\s*(?P<b>[A-Za-z0-9]+)\s*\])")
+_SKIPPABLE = re.compile(
+    r"(?:\s|~|\\[,;:! ]|\\(?:quad|qquad|left|right|middle|[bB]igg?[lr]?)(?![A-Za-z]))*"
+)
+_HAS_RELATION = re.compile(r"[<>≤≥]|\\(?:gt|lt|geq?|leq?|geqslant|leqslant)(?![A-Za-z])")
+
+
+def canonical_name(base: str, indices: Sequence[str], layer: str | None = None) -> str:
+    """base + layer + indices: single-character indices join with nothing, longer ones with '_'.
+
+    canonical_name("theta", ["0", "1"]) == "theta_01"; canonical_name("theta", ["10", "3"]) ==
+    "theta_10_3"; canonical_name("W", ["1", "1"], "2") == "W2_11".
+    """
+    name = base + (layer or "")
+    if not indices:
+        return name
+    joiner = "" if all(len(i) == 1 for i in indices) else "_"
+    return f"{name}_{joiner.join(indices)}"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class _Fail(Exception):
+    """An error at a 0-based offset of the text; parse_math turns it into a ParseError."""
+
+    def __init__(self, offset: int, message: str):
+        super().__init__(message)
+        self.offset, self.message = offset, message
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Turns offsets into absolute columns (and lines, after a newline) of the input."""
+
+    text: str
+    location: Location | None
+
+    def locate(self, offset: int) -> Location:
+        file = self.location.file if self.location else "<input>"
+        line = self.location.line if self.location else 1
+        column = (self.location.column if self.location and self.location.column is not None else 1) + offset
+        newlines = self.text.count("\n", 0, offset)
+        if newlines:
+            line = None if line is None else line + newlines
+            column = offset - self.text.rfind("\n", 0, offset)
+        return Location(file, line, column)
+
+    def error(self, offset: int, message: str) -> ParseError:
+        where = self.locate(offset)
+        return ParseError(f"column {where.column}: {message}", where)
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def _check_brackets(text: str, max_depth: int, where: _Where) -> dict[int, int]:
+    """One linear pass: brackets balanced, matching and at most max_depth deep; offset of '(' -> of ')'."""
+    stack: list[int] = []
+    match: dict[int, int] = {}
+    for i, c in enumerate(text):
+        if c in _PAIRS:
+            stack.append(i)
+            if len(stack) > max_depth:
+                raise _Fail(i, f"brackets nested deeper than {max_depth} levels")
+        elif c in _CLOSERS:
+            if not stack:
+                raise _Fail(i, f"unbalanced {c!r}: no bracket is open")
+            j = stack.pop()
+            if _PAIRS[text[j]] != c:
+                raise _Fail(i, f"{c!r} does not match {text[j]!r} at column {where.locate(j).column}")
+            match[j] = i
+    if stack:
+        raise _Fail(stack[-1], f"{text[stack[-1]]!r} is never closed")
+    return match
+
+
+def _bits(number: sp.Rational) -> int:
+    return max(abs(number.p).bit_length(), abs(number.q).bit_length())
+
+
+def _checked(value: sp.Expr, offset: int) -> sp.Expr:
+    if value.is_Rational and _bits(value) > _MAX_BITS:
+        raise _Fail(offset, f"a number with more than {_MAX_BITS * 3 // 10} digits")
+    return value
+
+
+def _deeper_than(expr: sp.Basic, cap: int) -> bool:
+    """Whether the expression tree is more than cap levels deep (iterative, so never a RecursionError)."""
+    stack = [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > cap:
+            return True
+        stack.extend((arg, depth + 1) for arg in node.args)
+    return False
+
+
+# --------------------------------------------------------------------------- scanner
+
+
+class _Tok(Token):
+    """A token that carries the SymPy object (or option) it stands for."""
+
+    __slots__ = ("obj",)
+
+
+class _Scanner:
+    """Turns the text into tokens, normalising names and deciding what '|', '1[', 'e^' and 'σ(' mean."""
+
+    def __init__(self, text: str, names: Mapping[str, sp.Expr] | None, max_depth: int, match: dict[int, int]):
+        self.text, self.names, self.max_depth, self.match = text, names, max_depth, match
+        self.pos, self.prev = 0, None
+        self.stack: list[tuple[str, int]] = []  # open brackets and '|', for deciding what '|' means
+        self.unknown: list[tuple[str, int]] = []
+        self.single: set[int] = set()  # offsets where \frac12 takes a one-character argument
+
+    def tokens(self):
+        n = len(self.text)
+        while True:
+            self.pos = self._skip_space(self.pos)
+            if self.pos >= n:
+                break
+            yield from self._next()
+        if self.stack:
+            raise _Fail(self.stack[-1][1], "'|' is never closed")
+
+    # --- helpers
+
+    def _skip_space(self, pos: int) -> int:
+        while pos < len(self.text) and (self.text[pos].isspace() or self.text[pos] == "~"):
+            pos += 1
+        return pos
+
+    def _peek(self, pos: int) -> str:
+        """The next meaningful character from pos, skipping spaces and \\left, \\big, \\, …"""
+        pos = _SKIPPABLE.match(self.text, pos).end()
+        return self.text[pos] if pos < len(self.text) else ""
+
+    def _tok(self, kind: str, start: int, end: int, obj=None) -> _Tok:
+        tok = _Tok(kind, self.text[start:end], start, 1, start + 1, 1, end + 1, end)
+        tok.obj = obj
+        self.prev, self.pos = kind, end
+        return tok
+
+    def _known(self, name: str) -> bool:
+        return self.names is not None and name in self.names
+
+    def _cond_group(self, pos: int) -> bool:
+        """Whether pos starts `_{…}` holding a comparison (the subscript of an indicator)."""
+        text = self.text
+        if not (pos + 1 < len(text) and text[pos] == "_" and text[pos + 1] == "{"):
+            return False
+        return bool(_HAS_RELATION.search(text, pos + 2, self.match[pos + 1]))
+
+    def _push(self, kind: str, pos: int) -> None:
+        self.stack.append((kind, pos))
+        if len(self.stack) > self.max_depth:
+            raise _Fail(pos, f"brackets nested deeper than {self.max_depth} levels")
+
+    # --- dispatch
+
+    def _next(self) -> list[_Tok]:
+        text, pos = self.text, self.pos
+        c = text[pos]
+        if pos in self.single:
+            return [self._single_char(pos)]
+        if "0" <= c <= "9" or (c == "." and pos + 1 < len(text) and "0" <= text[pos + 1] <= "9"):
+            return [self._number(pos)]
+        if c.isascii() and c.isalpha():
+            return self._plain_word(pos)
+        if c in _UNICODE_GREEK:
+            return self._identifier(_UNICODE_GREEK[c], pos, pos + 1, greek=True)
+        if c == "\\":
+            return self._command(pos)
+        if c == "|":
+            return [self._bar(pos, pos + 1)]
+        if c in _OPENERS:
+            self._push(c, pos)
+            return [self._tok(_OPENERS[c], pos, pos + 1)]
+        if c in _CLOSERS:
+            if self.stack[-1][0] == "|":
+                raise _Fail(self.stack[-1][1], "'|' is never closed")
+            self.stack.pop()
+            return [self._tok(_CLOSERS[c], pos, pos + 1)]
+        return [self._operator(pos, c)]
+
+    def _operator(self, pos: int, c: str) -> _Tok:
+        text = self.text
+        if c == "*":
+            if text.startswith("**", pos):
+                return self._tok("POW", pos, pos + 2, self.max_depth)
+            return self._tok("MUL", pos, pos + 1)
+        if c in "<>":
+            strict = not text.startswith("=", pos + 1)
+            kind = ("gt" if c == ">" else "lt") if strict else ("ge" if c == ">" else "le")
+            return self._tok("REL", pos, pos + (1 if strict else 2), kind)
+        if c in _CHAR_OPERATORS:
+            kind, obj = _CHAR_OPERATORS[c]
+            return self._tok(kind, pos, pos + 1, self.max_depth if kind == "POW" else obj)
+        if c == "_":
+            if self.prev == "IND":
+                return self._tok("_SUB", pos, pos + 1)
+            raise _Fail(pos, "'_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})")
+        if c == ".":
+            raise _Fail(pos, "'.' is only allowed inside a number")
+        if c == "=":
+            raise _Fail(pos, "'=' is not allowed: write an expression, not an equation")
+        raise _Fail(pos, f"unexpected character {c!r}")
+
+    def _bar(self, start: int, end: int) -> _Tok:
+        if self.stack and self.stack[-1][0] == "|" and self.prev in _ENDS_OPERAND:
+            self.stack.pop()
+            return self._tok("_ABSCLOSE", start, end)
+        self._push("|", start)
+        return self._tok("_ABSOPEN", start, end)
+
+    # --- numbers
+
+    def _number(self, pos: int) -> _Tok:
+        text = self.text
+        m = _NUMBER.match(text, pos)
+        literal, end = m.group(), m.end()
+        if end < len(text) and text[end] == ".":
+            raise _Fail(end, "'.' is only allowed inside a number")
+        digits = literal.replace(".", "")
+        if len(digits) > _MAX_DIGITS:
+            raise _Fail(pos, f"a number with {len(digits)} digits; at most {_MAX_DIGITS} are allowed")
+        if literal == "1" and ((end < len(text) and text[end] == "[") or self._cond_group(end)):
+            return self._tok("IND", pos, end)
+        whole, _, fraction = literal.partition(".")
+        value = sp.Rational(int(digits), 10 ** len(fraction)) if fraction else sp.Integer(int(whole))
+        return self._tok("NUMBER", pos, end, value)
+
+    def _single_char(self, pos: int) -> _Tok:
+        c = self.text[pos]
+        if c.isdigit():
+            return self._tok("NUMBER", pos, pos + 1, sp.Integer(int(c)))
+        return self._name_token(c, pos, pos + 1)
+
+    # --- names
+
+    def _plain_word(self, pos: int) -> list[_Tok]:
+        m = _LEAKY.match(self.text, pos)
+        if m:
+            return [self._tok("FUNC", pos, m.end(), "leaky_relu")]
+        m = _WORD.match(self.text, pos)
+        return self._word(m.group(), pos, m.end(), greek=m.group() in _GREEK_WORDS)
+
+    def _word(self, word: str, start: int, end: int, greek: bool = False) -> list[_Tok]:
+        """A whole word: a reserved function, the indicator I, or the base of an identifier."""
+        key = word.lower()
+        if key in _FUNCTION_WORDS:
+            if end < len(self.text) and self.text[end] == "_":
+                raise _Fail(start, f"{word!r} is a function, not a variable; write {word}(…)")
+            return [self._tok("FUNC", start, end, _FUNCTION_WORDS[key])]
+        if word == "I" and not self._known("I") and (self._peek(end) in ("[", "(") or self._cond_group(end)):
+            return [self._tok("IND", start, end)]
+        return self._identifier(word, start, end, greek)
+
+    def _identifier(self, base: str, start: int, end: int, greek: bool) -> list[_Tok]:
+        indices, layer, after = self._suffix(end)
+        if not indices and layer is None:
+            special = self._special(base, start, after, greek)
+            if special is not None:
+                return [special]
+        return [self._name_token(canonical_name(base, indices, layer), start, after)]
+
+    def _special(self, base: str, start: int, end: int, greek: bool) -> _Tok | None:
+        """σ( is the sigmoid, H( the Heaviside step, e^ Euler's number; other words before '(' are checked."""
+        after = self._peek(end)
+        if base == "sigma" and after == "(":
+            return self._tok("FUNC", start, end, "sigmoid")
+        if base == "H" and after == "(" and not self._known("H"):
+            return self._tok("FUNC", start, end, "heaviside")
+        if base == "e" and after == "^" and not self._known("e"):
+            return self._tok("E", start, end)
+        if after == "(" and not self._may_multiply(base, greek):
+            raise _Fail(start, f"unknown function {base!r}; allowed functions: {', '.join(ALLOWED_FUNCTIONS)}")
+        return None
+
+    def _may_multiply(self, base: str, greek: bool) -> bool:
+        """Whether `base(…)` is a product: a known variable, or (without names) a letter or a Greek name."""
+        if self.names is not None:
+            return base in self.names or base == "pi"
+        return len(base) == 1 or greek
+
+    def _suffix(self, pos: int) -> tuple[list[str], str | None, int]:
+        """Indices (`_1`, `_i`, `_{0,1}`, repeated) and a layer (`^{[2]}`), in either order."""
+        text, indices, layer = self.text, [], None
+        while pos < len(text):
+            if text[pos] == "_":
+                found, pos = self._index(pos)
+                indices.extend(found)
+            elif text[pos] == "^" and layer is None and (m := _LAYER.match(text, pos)):
+                layer, pos = m.group("a") or m.group("b"), m.end()
+            else:
+                break
+        return indices, layer, pos
+
+    def _index(self, pos: int) -> tuple[list[str], int]:
+        text, q = self.text, pos + 1
+        c = text[q] if q < len(text) else ""
+        if "0" <= c <= "9":
+            m = _DIGITS.match(text, q)
+            return [m.group()], m.end()
+        if c.isascii() and c.isalpha():
+            return [c], q + 1
+        if c == "{":
+            close = self.match[q]
+            parts = [part.strip() for part in text[q + 1 : close].split(",")]
+            if not all(_INDEX.fullmatch(part) for part in parts):
+                raise _Fail(q, "expected indices of letters and digits inside _{…}, as in _{01} or _{i,j}")
+            return parts, close + 1
+        raise _Fail(pos, "expected an index after '_', as in x_1, x_i or x_{01}")
+
+    def _name_token(self, name: str, start: int, end: int) -> _Tok:
+        if self.names is not None and name in self.names:
+            value = _as_expr(self.names[name], name)
+        elif name == "pi":
+            value = sp.pi
+        else:
+            if self.names is not None:
+                self.unknown.append((name, start))
+            value = sp.Symbol(name)
+        return self._tok("NAME", start, end, value)
+
+    # --- LaTeX
+
+    def _command(self, pos: int) -> list[_Tok]:
+        m = _COMMAND.match(self.text, pos)
+        if not m:
+            raise _Fail(pos, "'\\' at the end of the input")
+        name, end = m.group(1), m.end()
+        if name in _SPACING or name in _SIZING:
+            if name in _SIZING and self.text.startswith(".", end):  # \left. and \right.
+                end += 1
+            self.pos = end
+            return []
+        if name in _LATEX_GREEK:
+            return self._identifier(_LATEX_GREEK[name], pos, end, greek=True)
+        if name in _LATEX_OPERATORS:
+            kind, obj = _LATEX_OPERATORS[name]
+            return [self._tok(kind, pos, end, obj)]
+        if name in ("frac", "dfrac", "tfrac"):
+            self._frac_arguments(end)
+            return [self._tok("FRAC", pos, end)]
+        if name in ("vert", "lvert", "rvert"):
+            return [self._bar(pos, end)]
+        if name in _FONTS:
+            return self._font(name, pos, end)
+        if name in _LATEX_FUNCTIONS:
+            return self._word(name, pos, end)
+        raise _Fail(pos, f"unknown LaTeX command \\{name}")
+
+    def _frac_arguments(self, pos: int) -> None:
+        """\\frac12 and \\frac{a}b: an argument without braces is one character."""
+        text = self.text
+        p = self._skip_space(pos)
+        if p < len(text) and text[p].isascii() and text[p].isalnum():
+            self.single.add(p)
+            p = self._skip_space(p + 1)
+        elif p < len(text) and text[p] == "{":
+            p = self._skip_space(self.match[p] + 1)
+        else:
+            return
+        if p < len(text) and text[p].isascii() and text[p].isalnum():
+            self.single.add(p)
+
+    def _font(self, command: str, start: int, end: int) -> list[_Tok]:
+        """\\mathbb{1} and \\mathbf{1} are indicators; \\mathrm{LOSS}, \\text{relu}, \\boldsymbol{\\theta} names."""
+        brace = self._skip_space(end)
+        if brace >= len(self.text) or self.text[brace] != "{":
+            raise _Fail(end, f"expected '{{' after \\{command}")
+        close = self.match[brace]
+        content = self.text[brace + 1 : close].strip().replace("\\_", "_")
+        if command in _BOLD and content in ("1", "I"):
+            return [self._tok("IND", start, close + 1)]
+        greek = re.fullmatch(r"\\([A-Za-z]+)", content)
+        if greek and greek.group(1) in _LATEX_GREEK:
+            return self._identifier(_LATEX_GREEK[greek.group(1)], start, close + 1, greek=True)
+        if _WORD.fullmatch(content) or content.lower() in _FUNCTION_WORDS:
+            return self._word(content, start, close + 1, greek=content in _GREEK_WORDS)
+        raise _Fail(brace + 1, f"expected a name inside \\{command}{{…}}")
+
+
+def _as_expr(value, name: str) -> sp.Expr:
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        return sp.Float(value)
+    raise TypeError(f"names[{name!r}] must be a SymPy expression, not {type(value).__name__}")
+
+
+class _ScannerLexer(Lexer):
+    """Lark's hook: the 'text' handed to Lark.parse is a _Scanner."""
+
+    def __init__(self, lexer_conf):
+        pass
+
+    def lex(self, scanner: _Scanner):
+        return scanner.tokens()
+
+
+# --------------------------------------------------------------------------- grammar
+
+_GRAMMAR = r"""
+%declare NUMBER NAME FUNC IND E FRAC PLUS MINUS MUL DIV POW REL
+%declare _LPAR _RPAR _LSQB _RSQB _LBRACE _RBRACE _ABSOPEN _ABSCLOSE _COMMA _SUB
+
+start: expr
+
+?expr: sum
+     | sum REL sum                      -> relation
+
+// flat lists, so that a thousand terms are one Add, not a thousand
+?sum: term ((PLUS | MINUS) term)*
+?term: signed (MUL signed | DIV signed | power)*    // a bare `power` is juxtaposition: 2x, (a)(b)
+
+?signed: power
+       | MINUS signed                   -> neg
+       | PLUS signed                    -> pos
+
+?power: primary
+      | primary POW signed              -> pow
+      | E POW signed                    -> exp_e
+      | FUNC bare_atom                  -> call_bare
+      | FUNC bare_atom POW bare_exponent -> call_bare_power
+
+?primary: NUMBER                        -> number
+        | NAME                          -> name
+        | _LPAR expr _RPAR
+        | brace
+        | _LSQB expr _RSQB              -> bracket
+        | _ABSOPEN expr _ABSCLOSE       -> absolute
+        | FUNC _LPAR args _RPAR         -> call
+        | FUNC brace                    -> call_bare
+        | FUNC _LSQB expr _RSQB brace   -> root
+        | FRAC fraction_part fraction_part -> frac
+        | IND _LSQB expr _RSQB          -> indicator
+        | IND _LPAR expr _RPAR          -> indicator
+        | IND _SUB brace                -> indicator
+
+?brace: _LBRACE expr _RBRACE
+args: expr (_COMMA expr)*
+
+// \log x, \sqrt{x}, \log x^2 (the log of x^2): an argument without parentheses
+?bare_atom: NUMBER                      -> number
+          | NAME                        -> name
+?bare_exponent: bare_atom
+              | brace
+              | MINUS bare_atom         -> neg
+?fraction_part: brace
+              | NUMBER                  -> number
+              | NAME                    -> name
+"""
+
+
+@dataclass(frozen=True)
+class _Cond:
+    """A comparison: only an indicator may hold one."""
+
+    relation: sp.Basic
+    offset: int
+
+
+def _value(x):
+    if isinstance(x, _Cond):
+        raise _Fail(x.offset, "a comparison is only allowed inside I[…]")
+    return x
+
+
+def _reciprocal(x: sp.Expr, offset: int) -> sp.Expr:
+    if x == 0:
+        raise _Fail(offset, "division by zero")
+    return sp.Pow(x, -1)
+
+
+def _check_power(base: sp.Expr, exponent: sp.Expr, op: _Tok) -> None:
+    """Refuse exponents over 1000, numbers over _MAX_BITS and towers deeper than max_depth (op.obj)."""
+    if exponent.is_Number:
+        if abs(exponent) > _MAX_EXPONENT:
+            raise _Fail(op.start_pos, f"the exponent {exponent} is too large: at most {_MAX_EXPONENT} in absolute value")
+        if base.is_Rational and base != 0 and _bits(base) * abs(exponent) > _MAX_BITS:
+            raise _Fail(op.start_pos, f"the power would be a number with more than {_MAX_BITS * 3 // 10} digits")
+        if base == 0 and exponent.is_negative:
+            raise _Fail(op.start_pos, "division by zero (0 to a negative power)")
+    if _deeper_than(exponent, op.obj) or _deeper_than(base, op.obj):
+        raise _Fail(op.start_pos, f"powers nested deeper than {op.obj} levels")
+
+
+_RELATIONS = {"gt": sp.Gt, "ge": sp.Ge, "lt": sp.Lt, "le": sp.Le}
+_MIRROR = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+
+
+def _compare(kind: str, left: sp.Expr, right: sp.Expr) -> sp.Basic:
+    """The comparison with a number on the right and '<' turned into '>' otherwise: I[0 < u] == I[u > 0]."""
+    if not right.is_Number and (left.is_Number or kind in ("lt", "le")):
+        kind, left, right = _MIRROR[kind], right, left
+    return _RELATIONS[kind](left, right)
+
+
+@v_args(inline=True)
+class _Build(Transformer):
+    """One method per construct; runs inside the LALR parser (no tree, no recursion)."""
+
+    def start(self, x):
+        return _value(x)
+
+    def relation(self, left, op, right):
+        try:
+            return _Cond(_compare(op.obj, _value(left), _value(right)), op.start_pos)
+        except TypeError as exc:
+            raise _Fail(op.start_pos, f"cannot compare: {exc}") from None
+
+    def sum(self, first, *rest):
+        terms = [_value(first)]
+        for op, term in zip(rest[::2], rest[1::2]):
+            terms.append(-_value(term) if op.type == "MINUS" else _value(term))
+        return sp.Add(*terms)
+
+    def term(self, first, *rest):
+        factors, items, offset = [_value(first)], iter(rest), 0
+        for item in items:
+            if isinstance(item, Token):
+                offset, operand = item.start_pos, _value(next(items))
+                factors.append(_reciprocal(operand, offset) if item.type == "DIV" else operand)
+            else:
+                factors.append(_value(item))
+        return _checked(sp.Mul(*factors), offset)
+
+    def neg(self, op, x):
+        return -_value(x)
+
+    def pos(self, op, x):
+        return _value(x)
+
+    def pow(self, base, op, exponent):
+        base, exponent = _value(base), _value(exponent)
+        _check_power(base, exponent, op)
+        return sp.Pow(base, exponent)
+
+    def exp_e(self, e, op, exponent):
+        exponent = _value(exponent)
+        _check_power(sp.E, exponent, op)
+        return sp.exp(exponent)
+
+    def number(self, tok):
+        return tok.obj
+
+    def name(self, tok):
+        return tok.obj
+
+    def bracket(self, x):
+        return Indicator(x.relation) if isinstance(x, _Cond) else x
+
+    def absolute(self, x):
+        return sp.Abs(_value(x))
+
+    def args(self, *xs):
+        return list(xs)
+
+    def call(self, func, args):
+        fewest, most, build = _APPLY[func.obj]
+        if len(args) < fewest or (most is not None and len(args) > most):
+            wanted = f"{fewest}" if fewest == most else f"at least {fewest}"
+            raise _Fail(func.start_pos, f"{func.value} takes {wanted} argument{'s' if fewest > 1 else ''}, not {len(args)}")
+        values = [_value(a) for a in args]
+        try:
+            return _checked(build(*values), func.start_pos)
+        except (TypeError, ValueError) as exc:
+            raise _Fail(func.start_pos, f"cannot apply {func.value}: {exc}") from None
+
+    def call_bare(self, func, x):
+        return self.call(func, [x])
+
+    def call_bare_power(self, func, base, op, exponent):
+        return self.call(func, [self.pow(base, op, exponent)])
+
+    def root(self, func, n, x):
+        if func.obj != "sqrt":
+            raise _Fail(func.start_pos, "only \\sqrt takes an index in brackets, as in \\sqrt[3]{x}")
+        n, x = _value(n), _value(x)
+        if n == 0:
+            raise _Fail(func.start_pos, "a root of index 0")
+        return _checked(sp.root(x, n), func.start_pos)
+
+    def frac(self, tok, numerator, denominator):
+        return _checked(_value(numerator) * _reciprocal(_value(denominator), tok.start_pos), tok.start_pos)
+
+    def indicator(self, tok, cond):
+        if not isinstance(cond, _Cond):
+            raise _Fail(tok.start_pos, "an indicator needs a comparison inside, as in I[u > 0]")
+        return Indicator(cond.relation)
+
+
+@cache
+def _parser() -> Lark:
+    return Lark(_GRAMMAR, parser="lalr", lexer=_ScannerLexer, transformer=_Build(), strict=True)
+
+
+# --------------------------------------------------------------------------- syntax errors
+
+_OPERAND_TERMINALS = {"NUMBER", "NAME", "FUNC", "IND", "E", "FRAC", "_LPAR", "_LSQB", "_LBRACE", "_ABSOPEN", "MINUS", "PLUS"}
+_SINGLE = [("_LPAR", "'('"), ("_LSQB", "'['"), ("_LBRACE", "'{'"), ("_SUB", "'_'"), ("NUMBER", "a number"),
+           ("NAME", "a name"), ("POW", "'^'")]
+_CLOSING = [("_RPAR", "')'"), ("_RSQB", "']'"), ("_RBRACE", "'}'"), ("_ABSCLOSE", "'|'"), ("_COMMA", "','"),
+            ("$END", "the end of the expression")]
+
+
+def _one_of(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def _expected(expected: set[str]) -> str:
+    """What the parser would have accepted, in words."""
+    if expected & {"MUL", "DIV", "POW"}:
+        items = ["an operator"]
+    elif {"NUMBER", "FUNC"} <= expected:
+        items = ["a number", "a name", "'('", "a function"]
+    else:
+        items = [words for terminal, words in _SINGLE if terminal in expected]
+    items += [words for terminal, words in _CLOSING if terminal in expected]
+    return _one_of(items) if items else "something else"
+
+
+def _syntax_error(error: UnexpectedInput, text: str) -> _Fail:
+    token = getattr(error, "token", None)
+    expected = set(getattr(error, "expected", None) or ())
+    if token is None or token.type == "$END":
+        return _Fail(len(text), f"unexpected end of the expression; expected {_expected(expected)}")
+    return _Fail(token.start_pos, f"unexpected {token.value!r}; expected {_expected(expected)}")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def parse_math(
+    text: str,
+    names: Mapping[str, sp.Expr] | None = None,
+    *,
+    max_length: int = 5000,
+    max_depth: int = 100,
+    location: Location | None = None,
+) -> sp.Expr:
+    """Read plain math or LaTeX into a SymPy expression, never evaluating the text as code.
+
+    names maps canonical names to the objects they stand for; every other name is
+    then an UnknownName. Without names, each identifier is ``sympy.Symbol(name)``.
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"expected an expression as text, not {type(text).__name__}", location)
+    where = _Where(text, location)
+    try:
+        if len(text) > max_length:
+            raise _Fail(max_length, f"the expression is {len(text)} characters long; at most {max_length} are allowed")
+        if not text.strip():
+            raise _Fail(0, "expected an expression, found nothing")
+        scanner = _Scanner(text, names, max_depth, _check_brackets(text, max_depth, where))
+        try:
+            result = _parser().parse(scanner)
+        except UnexpectedInput as error:
+            raise _syntax_error(error, text) from None
+        except RecursionError:
+            raise _Fail(0, "the expression is nested too deeply") from None
+    except _Fail as fail:
+        raise where.error(fail.offset, fail.message) from None
+    if scanner.unknown:
+        raise _unknown_names(scanner.unknown, names or {}, where)
+    return result
+
+
+def _unknown_names(unknown: list[tuple[str, int]], names: Mapping[str, sp.Expr], where: _Where) -> UnknownName:
+    seen: dict[str, int] = {}
+    for name, offset in unknown:
+        seen.setdefault(name, offset)
+    listed = ", ".join(f"{name!r} (column {where.locate(offset).column})" for name, offset in seen.items())
+    known = ", ".join(sorted(names)) or "(none)"
+    plural = "s" if len(seen) > 1 else ""
+    return UnknownName(
+        f"unknown name{plural} {listed}; known names: {known}", where.locate(unknown[0][1]), names=list(seen)
+    )
