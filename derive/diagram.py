@@ -1,0 +1,247 @@
+"""Layered graph drawings: the same picture as SVG (beside Markdown) and as TikZ (in LaTeX).
+
+A drawing is data, not code, so networks and computational graphs share it:
+
+    layers: list[list[Node]]      columns from left to right, nodes from top to bottom
+    edges:  list[Edge]            Edge(source=(layer, index), target=(layer, index),
+                                       above=Label | None, below=Label | None)
+
+A `Node` has a `label` and a `shape` (`"circle"` for a neuron or an operation,
+`"box"` for a constant such as the bias input 1). A `Label` carries the same
+text twice: `tex` (LaTeX math, without `$`) for TikZ, and `text` with optional
+`sub`/`sup` (plain Unicode) for SVG; `name_label("theta_01")` makes one from a
+derive name. Edge labels sit above and below the middle part of the edge.
+
+A layer of more than `MAX_SHOWN` nodes is drawn as its first three nodes, a
+vertical ellipsis and its last node; edges from or to the nodes left out are
+left out. `layered_svg(layers, edges)` returns a standalone SVG document (one
+`<circle>` per drawn circle node); `layered_tikz(layers, edges)` a
+`tikzpicture` environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+from .printing import GREEK, NAME_RE, latex_name
+
+MAX_SHOWN = 8
+HEAD = 3  # nodes shown before the ellipsis of a large layer
+
+GREEK_TEXT = dict(
+    zip(
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon "
+        "phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split(),
+        "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΥΦΨΩ",
+    )
+)
+assert set(GREEK_TEXT) == GREEK
+
+
+@dataclass(frozen=True)
+class Label:
+    tex: str
+    text: str
+    sub: str = ""
+    sup: str = ""
+
+    @property
+    def plain(self) -> str:
+        return self.text + self.sup + self.sub
+
+
+@dataclass(frozen=True)
+class Node:
+    label: Label
+    shape: str = "circle"
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: tuple[int, int]
+    target: tuple[int, int]
+    above: Label | None = None
+    below: Label | None = None
+
+
+@dataclass
+class Layered:
+    """A whole drawing, as the templates receive it (see the module docstring)."""
+
+    layers: list[list[Node]]
+    edges: list[Edge] = field(default_factory=list)
+
+
+def name_label(name: str) -> Label:
+    """theta_01 -> θ with subscript 01; W2_11 -> W, superscript [2], subscript 11 (as latex_name prints)."""
+    m = NAME_RE.match(name)
+    if not m:
+        return Label(latex_name(name), name)
+    index = ",".join(m["index"].split("_")) if m["index"] else ""
+    sup = f"[{m['layer']}]" if m["layer"] else ""
+    return Label(latex_name(name), GREEK_TEXT.get(m["base"], m["base"]), index, sup)
+
+
+def number_label(text: str) -> Label:
+    return Label(text, text)
+
+
+# -- layout ---------------------------------------------------------------------
+
+
+def shown(n: int) -> list[int | None]:
+    """The slots of a layer of n nodes: indices, with None for the ellipsis of a large layer."""
+    if n <= MAX_SHOWN:
+        return list(range(n))
+    return [*range(HEAD), None, n - 1]
+
+
+@dataclass
+class _Layout:
+    """Positions in abstract units: layer i at x = i, slot k of a layer at y = k (centred)."""
+
+    layers: list[list[Node]]
+    edges: list[Edge]
+
+    def __post_init__(self):
+        self.slots = [shown(len(layer)) for layer in self.layers]
+        self.height = max(len(s) for s in self.slots)
+
+    def y(self, layer: int, slot: int) -> float:
+        return (self.height - len(self.slots[layer])) / 2 + slot
+
+    def nodes(self):
+        """(layer, index or None, x, y) for every drawn node and ellipsis."""
+        for i, slots in enumerate(self.slots):
+            for k, index in enumerate(slots):
+                yield i, index, i, self.y(i, k)
+
+    def position(self, ref: tuple[int, int]) -> tuple[float, float] | None:
+        layer, index = ref
+        slots = self.slots[layer]
+        return (layer, self.y(layer, slots.index(index))) if index in slots else None
+
+    def drawn_edges(self):
+        """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go."""
+        for edge in self.edges:
+            a, b = self.position(edge.source), self.position(edge.target)
+            if a is None or b is None:
+                continue
+            yield edge, a, b, self.label_pos(edge)
+
+    def label_pos(self, edge: Edge) -> float:
+        """Stagger labels by target slot so that edges leaving one node keep their labels apart."""
+        layer, index = edge.target
+        slots = self.slots[layer]
+        k, n = slots.index(index), len(slots)
+        return 0.3 + 0.35 * (k / (n - 1) if n > 1 else 0.5)
+
+
+# -- SVG --------------------------------------------------------------------------
+
+SVG_DX, SVG_DY, SVG_R, SVG_MARGIN = 190, 72, 20, 30
+SVG_FONT = 'font-family="CMU Serif, Latin Modern Roman, Times New Roman, serif"'
+
+
+def _svg_text(label: Label, x: float, y: float, size: int, italic: bool = True, **attrs) -> str:
+    style = ' font-style="italic"' if italic and label.text.isalpha() else ""
+    extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    parts = [escape(label.text)]
+    if label.sup:
+        parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{-size * 0.4:.0f}">{escape(label.sup)}</tspan>')
+    if label.sub:
+        dy = size * 0.3 + (size * 0.4 if label.sup else 0)
+        parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{dy:.0f}">{escape(label.sub)}</tspan>')
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{style} text-anchor="middle"{extra}>'
+            + "".join(parts) + "</text>")
+
+
+def _svg_node(node: Node, x: float, y: float) -> str:
+    if node.shape == "box":
+        s = SVG_R * 0.8
+        shape = f'<rect x="{x - s:.1f}" y="{y - s:.1f}" width="{2 * s:.1f}" height="{2 * s:.1f}" fill="#f3f3f3" stroke="black"/>'
+    else:
+        shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{SVG_R}" fill="white" stroke="black"/>'
+    return shape + _svg_text(node.label, x, y + 5, 16)
+
+
+def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
+    dy = -6 if above else 15
+    width = 7 * len(label.plain) + 4
+    box = f'<rect x="{x - width / 2:.1f}" y="{y + dy - 11:.1f}" width="{width:.1f}" height="14" fill="white" opacity="0.85"/>'
+    return (f'<g transform="rotate({angle:.1f} {x:.1f} {y:.1f})">' + box
+            + _svg_text(label, x, y + dy, 13) + "</g>")
+
+
+def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "") -> str:
+    """The drawing as a standalone SVG document (see the module docstring)."""
+    import math
+
+    lay = _Layout(layers, edges)
+    px = lambda x, y: (SVG_MARGIN + SVG_R + x * SVG_DX, SVG_MARGIN + SVG_R + y * SVG_DY)  # noqa: E731
+    width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * SVG_DX
+    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * SVG_DY
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" {SVG_FONT}>',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
+    ]
+    if title:
+        out.append(f"<title>{escape(title)}</title>")
+    labels = []
+    for edge, a, b, t in lay.drawn_edges():
+        (x1, y1), (x2, y2) = px(*a), px(*b)
+        d = math.hypot(x2 - x1, y2 - y1)
+        ux, uy = (x2 - x1) / d, (y2 - y1) / d
+        out.append(f'<line x1="{x1 + ux * SVG_R:.1f}" y1="{y1 + uy * SVG_R:.1f}" x2="{x2 - ux * SVG_R:.1f}" '
+                   f'y2="{y2 - uy * SVG_R:.1f}" stroke="#555" marker-end="url(#arrow)"/>')
+        mx, my, angle = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t, math.degrees(math.atan2(y2 - y1, x2 - x1))
+        labels += [_svg_edge_label(lab, mx, my, angle, above) for lab, above in ((edge.above, True), (edge.below, False)) if lab]
+    out += labels
+    for i, index, x, y in lay.nodes():
+        cx, cy = px(x, y)
+        if index is None:
+            out.append(f'<text x="{cx:.1f}" y="{cy + 8:.1f}" font-size="24" text-anchor="middle">⋮</text>')
+        else:
+            out.append(_svg_node(layers[i][index], cx, cy))
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+# -- TikZ -------------------------------------------------------------------------
+
+TIKZ_WIDTH_CM, TIKZ_DX_CM, TIKZ_DY_CM = 13.0, 3.4, 1.35
+
+
+def _node_name(i: int, index: int) -> str:
+    return f"n{i}-{index}"
+
+
+def layered_tikz(layers: list[list[Node]], edges: list[Edge]) -> str:
+    """The drawing as a `tikzpicture` (needs \\usepackage{tikz}; see the module docstring)."""
+    lay = _Layout(layers, edges)
+    dx = min(TIKZ_DX_CM, TIKZ_WIDTH_CM / max(1, len(layers) - 1))
+    out = [
+        rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM}cm, >=stealth,"
+        r" neuron/.style={circle, draw, minimum size=8mm, inner sep=0pt},"
+        r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
+        r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped}]"
+    ]
+    for i, index, x, y in lay.nodes():
+        if index is None:
+            out.append(rf"\node at ({x}, {y:.2f}) {{$\vdots$}};")
+            continue
+        node = layers[i][index]
+        style = "constant" if node.shape == "box" else "neuron"
+        out.append(rf"\node[{style}] ({_node_name(i, index)}) at ({x}, {y:.2f}) {{${node.label.tex}$}};")
+    for edge, _a, _b, t in lay.drawn_edges():
+        labels = "".join(
+            rf" node[param, {side}, pos={t:.2f}] {{${lab.tex}$}}"
+            for lab, side in ((edge.above, "above"), (edge.below, "below"))
+            if lab
+        )
+        out.append(rf"\draw[->] ({_node_name(*edge.source)}) --{labels} ({_node_name(*edge.target)});")
+    out.append(r"\end{tikzpicture}")
+    return "\n".join(out)
