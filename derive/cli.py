@@ -7,6 +7,7 @@ code (CONTRACT section 1); they never show a traceback.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -17,15 +18,41 @@ from .errors import DeriveError
 LANGS = ("ru", "en", "pl")
 
 
+# Subcommands that live in their own modules, imported only when used (start-up stays cheap).
+LAZY_COMMANDS = {
+    "build": "derive.build:command",
+    "check": "derive.check:command",
+    "quiz": "derive.quiz:command",
+}
+
+
 class DefaultGroup(click.Group):
-    """A group whose first argument, when it is not a subcommand, is the SPEC of `derive SPEC`."""
+    """A group whose first argument, when it is not a subcommand, is the SPEC of `derive SPEC`.
+
+    Subcommands in LAZY_COMMANDS are imported when they are run or listed.
+    """
 
     default_command = "render"
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        known = set(self.commands) | set(LAZY_COMMANDS)
+        if args and args[0] not in known and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx):
+        return sorted(set(self.commands) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in self.commands or name not in LAZY_COMMANDS:
+            return self.commands.get(name)
+        module, attr = LAZY_COMMANDS[name].split(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            return None
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -48,27 +75,38 @@ def main() -> None:
 @main.command("render")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True, help="Language of the prose.")
-@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True,
-              help="md: Markdown with $$ math (KaTeX/MathJax); json: CONTRACT section 3.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
-@click.option("--view", type=click.Choice(["scalar", "vector"]), help="Override the spec's view.")
-def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str | None) -> None:
-    """Derive SPEC (a YAML network spec) and print the derivation.
+@click.option("--format", "fmt", type=click.Choice(["md", "tex", "pdf", "json"]), default="md", show_default=True,
+              help="md: Markdown with $$ math (KaTeX/MathJax); tex: a LaTeX document; "
+                   "pdf: that document compiled with latexmk/LuaLaTeX; json: CONTRACT section 3.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write here instead of stdout (pdf: default build/<lang>/<spec>.pdf).")
+@click.option("--view", type=click.Choice(["scalar", "vector"]),
+              help="Override the spec's view: every scalar parameter, or matrix form (δ, Wᵀδ ⊙ f′(z)).")
+@click.option("--document", type=click.Choice(["notes", "slides"]), default="notes", show_default=True,
+              help="tex/pdf: lecture notes, or a beamer deck with one step per frame.")
+@click.option("--no-figures", is_flag=True, help="Leave out the diagrams (SVG beside Markdown, TikZ in LaTeX).")
+def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str | None,
+                   document: str, no_figures: bool) -> None:
+    """Derive SPEC (a YAML spec: network, graph, mlp, composition) and print the derivation.
 
     Every formula is checked numerically before it is printed; the
     derivation ends by saying so.
     """
-    run(lambda: _render(spec, lang, fmt, output, view))
+    from .pipeline import Options
+
+    options = Options(view=view, document=document, figures=not no_figures, output=output)
+    run(lambda: _render(spec, lang, fmt, options))
 
 
-def _render(spec: str, lang: str, fmt: str, output: str | None, view: str | None) -> None:
+def _render(spec: str, lang: str, fmt: str, options) -> None:
     from .pipeline import derive_spec, render
 
-    if view == "vector":
-        raise DeriveError("--view vector is not available yet; use the default scalar view")
-    text = render(derive_spec(spec), fmt, lang)
-    if output:
-        _write_atomic(output, text)
+    result = derive_spec(spec, options)
+    text = render(result, fmt, lang, options)
+    if text is None:  # written to a file by the renderer (pdf)
+        return
+    if options.output:
+        _write_atomic(options.output, text)
     else:
         click.echo(text, nl=False)
 

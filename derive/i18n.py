@@ -1,7 +1,9 @@
 """Languages are data: one gettext catalog (.po, read with Babel) per language.
 
 A catalog is compiled in memory when first used; adding a language means
-adding `templates/locale/<lang>/LC_MESSAGES/derive.po`, no code.
+adding `templates/locale/<lang>/LC_MESSAGES/derive.po`, no code. Further
+catalogs beside it (`graph.po`, `check.po`, …: one per part of the tool, so
+parts can be translated independently) are merged into the same Translations.
 """
 
 from __future__ import annotations
@@ -40,7 +42,15 @@ def translations(lang: str) -> Translations:
     """The catalog of lang as gettext Translations (KeyError naming the valid languages)."""
     if lang not in languages():
         raise KeyError(f"unknown language {lang!r}; expected one of: {', '.join(languages())}")
-    path = locale_dir() / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    folder = locale_dir() / lang / "LC_MESSAGES"
+    others = sorted(p.name for p in folder.iterdir() if p.name.endswith(".po") and p.name != f"{DOMAIN}.po")
+    result = _compiled(folder / f"{DOMAIN}.po", lang)
+    for name in others:
+        result.merge(_compiled(folder / name, lang))
+    return result
+
+
+def _compiled(path, lang: str) -> Translations:
     with path.open("rb") as f:
         catalog = read_po(f, locale=lang, domain=DOMAIN)
     buffer = io.BytesIO()

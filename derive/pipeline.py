@@ -17,8 +17,24 @@ from typing import Any
 
 from .yamlload import Doc, load_file
 
-KINDS = {"network": "derive.network"}
+KINDS = {
+    "network": "derive.network",
+    "graph": "derive.graph",
+    "mlp": "derive.mlp",
+    "composition": "derive.composition",
+    "course": "derive.course",
+}
 TEXT_FORMATS = ("md",)
+
+
+@dataclass
+class Options:
+    """What the command line asks beyond the spec; a kind uses what concerns it."""
+
+    view: str | None = None  # network: override the spec's view (scalar | vector)
+    document: str = "notes"  # tex/pdf: notes | slides
+    figures: bool = True  # diagrams beside Markdown (SVG) and in LaTeX (TikZ)
+    output: str | None = None  # where -o asked the result to go
 
 
 @dataclass
@@ -40,13 +56,16 @@ def kind_of(doc: Doc):
     return kind, importlib.import_module(KINDS[kind])
 
 
-def derive_spec(path: str | Path) -> Result:
+def derive_spec(path: str | Path, options: Options | None = None) -> Result:
     doc = load_file(path)
     kind, module = kind_of(doc)
-    return Result(kind, module, module.derive(module.parse(doc)))
+    spec = module.parse(doc)
+    if options is not None and hasattr(module, "apply_options"):
+        spec = module.apply_options(spec, options)
+    return Result(kind, module, module.derive(spec))
 
 
-def render(result: Result, fmt: str, lang: str) -> str:
+def render(result: Result, fmt: str, lang: str, options: Options | None = None) -> str | None:
     if fmt == "json":
         return json.dumps(result.module.to_json(result.outcome), ensure_ascii=False, indent=2) + "\n"
     from .render import render_template
