@@ -7,17 +7,17 @@ context or as CONTRACT JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
 from . import __version__
 from .backprop import Derivation, ParamGrad, derive as backprop
-from .errors import VerificationFailed
+from .errors import Location, SpecError, VerificationFailed
 from .model import build
 from .printing import ascii, latex
 from .render import Row, chunks, d
-from .spec import NetworkSpec, parse_doc as parse
+from .spec import VECTOR_NEEDS, NetworkSpec, parse_doc as parse
 from .verify import Check, verify
 
 KIND = "network"
@@ -28,6 +28,17 @@ class Outcome:
     spec: NetworkSpec
     derivation: Derivation
     check: Check
+    vector: object | None = None  # vector.VectorView when view: vector
+    vector_check: Check | None = None
+
+
+def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
+    """--view overrides the spec's view (checked like the spec's own)."""
+    if not options.view or options.view == spec.view:
+        return spec
+    if options.view == "vector" and spec.index != "target-source":
+        raise SpecError(f"--view vector: {VECTOR_NEEDS}", Location(spec.file))
+    return replace(spec, view=options.view)
 
 
 def derive(spec: NetworkSpec) -> Outcome:
@@ -35,18 +46,87 @@ def derive(spec: NetworkSpec) -> Outcome:
     check = verify(derivation)
     if not check.ok:
         raise VerificationFailed.first(spec.file, check)
-    return Outcome(spec, derivation, check)
+    outcome = Outcome(spec, derivation, check)
+    if spec.view == "vector":
+        from .vector import check_vector_view, vector_view
+
+        outcome.vector = vector_view(derivation)
+        outcome.vector_check = check_vector_view(outcome.vector, derivation)
+        if not outcome.vector_check.ok:
+            raise VerificationFailed.first(spec.file, outcome.vector_check)
+    return outcome
 
 
 def printer_settings(outcome: Outcome) -> dict:
+    if outcome.vector is not None:
+        return {"partials": {**outcome.derivation.partials, **outcome.vector.partials},
+                "notation": outcome.spec.notation}
     return {"partials": outcome.derivation.partials}
 
 
 def context(outcome: Outcome, lang: str) -> dict:
+    if outcome.vector is not None:
+        return _vector_context(outcome, lang)
+    return _scalar_context(outcome, lang)
+
+
+def _vector_context(outcome: Outcome, lang: str) -> dict:
+    view, spec = outcome.vector, outcome.spec
+    return {
+        "view": "vector",
+        "title": spec.title.get(lang),
+        "of": view.network.of,
+        "numpy": spec.notation == "numpy",
+        "parameters": [Row([symbol, matrix]) for symbol, matrix in view.parameters],
+        "forward": [_step(s) for s in view.forward],
+        "backward": [_step(s, box=spec.notation == "math") for s in view.backward],
+        "batch": [_step(s) for s in view.batch],
+        "batch_names": _batch_names(view),
+        "summary": [_summary_row(s) for s in view.summary],
+        "examples": outcome.vector_check.points,
+        "layers": len(view.network.layers),
+        "check": outcome.check,
+        "vector_check": outcome.vector_check,
+        "n_derivatives": len(outcome.derivation.derivatives),
+        "version": __version__,
+    }
+
+
+def _step(step, box: bool = False) -> dict:
+    """A matrix step for the template: its equation (written out when small) and its index forms."""
+    parts = [step.lhs, *step.rhs] + ([step.expanded] if step.expanded is not None else [])
+    return {
+        "reason": step.reason,
+        "layer": step.layer,
+        "row": Row(parts, key=step.boxed and box),
+        "because": [Row(parts) for parts in step.because],
+    }
+
+
+def _summary_row(step) -> Row:
+    """lhs = its first form, and its simplified form when the step has one (δ = … = y − t)."""
+    parts = [step.lhs, step.rhs[0]]
+    if len(step.rhs) > 2:
+        parts.append(step.rhs[-1])
+    return Row(parts)
+
+
+def _batch_names(view) -> list[dict]:
+    """Δ^{[l]} and A^{[l-1]} of each batch formula, for the sentence that defines them."""
+    names = []
+    for step in view.batch:
+        product = step.rhs[0]
+        delta, inputs = product.args[1], product.args[2].args[0]
+        names.append({"delta": delta, "inputs": inputs})
+    return names
+
+
+def _scalar_context(outcome: Outcome, lang: str) -> dict:
     derivation, check = outcome.derivation, outcome.check
     net = derivation.network
     spec = net.spec
     return {
+        "view": "scalar",
         "title": spec.title.get(lang),
         "of": net.of,
         "output": net.outputs,
@@ -194,4 +274,17 @@ def to_json(outcome: Outcome) -> dict:
         out["targets"] = [str(t) for t in net.targets]
     if net.constants:
         out["constants"] = [str(c) for c in net.constants]
+    if outcome.vector is not None:
+        out["vector"] = _vector_json(outcome)
     return out
+
+
+def _vector_json(outcome: Outcome) -> list[dict]:
+    """The matrix-form steps (view: vector), each checked against the scalar derivatives."""
+    view, settings = outcome.vector, printer_settings(outcome)
+    return [
+        {"step": step.reason, "layer": step.layer, "name": str(step.lhs),
+         "expr": ascii(step.rhs[0]), "latex": latex(step.rhs[0], **settings),
+         "verified": outcome.vector_check.ok}
+        for step in view.forward + view.backward + view.batch
+    ]

@@ -63,6 +63,7 @@ class DeriveLatexPrinter(LatexPrinter):
         "indicator": "I",
         "relu": "a",
         "notation": "math",
+        "kronecker": "1",
     }
 
     def _as_ordered_terms(self, expr, order=None):
@@ -80,6 +81,22 @@ class DeriveLatexPrinter(LatexPrinter):
         (wrt, count), = expr.variable_count
         of = self._print(expr.expr)
         return rf"\frac{{\partial {of}}}{{\partial {self._print(wrt)}}}"
+
+    def _print_Indexed(self, expr):
+        """δ_k, W_{i,j}; a named partial indexed: ∂J/∂W_{i,j} (not (∂J/∂W)_{i,j})."""
+        indices = ",".join(self._print(i) for i in expr.indices)
+        partial = self._settings["partials"].get(expr.base.label)
+        if partial:
+            of, node = (self._print(s) for s in partial)
+            return rf"\frac{{\partial {of}}}{{\partial {node}_{{{indices}}}}}"
+        return f"{self._print(expr.base.label)}_{{{indices}}}"
+
+    def _print_KroneckerDelta(self, expr, exp=None):
+        """1_{k=i} (seed 001) or the Kronecker δ_{ki}, as the `kronecker` setting says."""
+        a, b = (self._print(x) for x in expr.args)
+        if self._settings["kronecker"] == "delta":
+            return rf"\delta_{{{a}{b}}}"
+        return rf"1_{{{b}={a}}}"
 
     def _print_Indicator(self, expr):
         cond = expr.args[0]
@@ -119,7 +136,13 @@ class DeriveLatexPrinter(LatexPrinter):
         return rf"\operatorname{{softmax}}({self._print(expr.args[0])})"
 
     def _print_MatProd(self, expr):
-        return (" @ " if self._numpy() else " ").join(self._operand(a) for a in expr.args)
+        """A B (math) or A @ B (numpy); scalar factors such as 1/m stand in front, juxtaposed."""
+        scalars = [a for a in expr.args if a.is_number or (a.is_Pow and a.base.is_Symbol and a.exp.is_negative)]
+        matrices = [a for a in expr.args if a not in scalars]
+        product = (" @ " if self._numpy() else " ").join(self._operand(a) for a in matrices)
+        if not scalars:
+            return product
+        return f"{self._print(sp.Mul(*scalars))} " + (rf"\left({product}\right)" if self._numpy() else product)
 
     def _print_Tr(self, expr):
         base = self._print(expr.args[0])

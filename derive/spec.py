@@ -76,7 +76,15 @@ def load_spec_text(text: str, file: str = "<input>") -> NetworkSpec:
 def parse_doc(doc: Doc) -> NetworkSpec:
     if not isinstance(doc.data, dict):
         raise doc.error((), "a spec is a YAML mapping with keys such as kind, input, layers")
-    return _Network(doc).parse()
+    spec = _Network(doc).parse()
+    if spec.view == "vector" and spec.index != "target-source":
+        where = ("index",) if "index" in doc.data else ("view",)
+        raise doc.error(where, VECTOR_NEEDS)
+    return spec
+
+
+VECTOR_NEEDS = ("view: vector needs `index: target-source` (W_{jk}: j = target, k = source, with a "
+                "separate bias b_j), the matrix convention of z = W x + b")
 
 
 class _Network:
