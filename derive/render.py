@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-import jinja2
 import sympy as sp
 
-from .i18n import templates_root, translations
 from .printing import latex, latex_name
 
 ROW_WIDTH = 2  # equations per display line, as seed 000 sets them
@@ -64,6 +62,10 @@ def chunks(items: list, size: int = ROW_WIDTH) -> list[list]:
 
 def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
     """The one place that builds Jinja: package templates, FILTERS bound to the printer, gettext."""
+    import jinja2  # here, not at the top: JSON output and the verifier need no templates
+
+    from .i18n import templates_root, translations
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root() / fmt)),
         extensions=["jinja2.ext.i18n"],
