@@ -15,7 +15,7 @@ from . import __version__
 from .backprop import Derivation, ParamGrad, derive as backprop
 from .errors import Location, SpecError, VerificationFailed
 from .model import build
-from .printing import ascii, latex
+from .printing import ascii, latex, latex_printer
 from .render import Row, chunks, d
 from .spec import VECTOR_NEEDS, NetworkSpec, parse_doc as parse
 from .verify import Check, verify
@@ -253,6 +253,7 @@ def to_json(outcome: Outcome) -> dict:
     derivation, check = outcome.derivation, outcome.check
     net = derivation.network
     verified = check.ok
+    tex = latex_printer(partials=derivation.partials)
     out = {
         "kind": "network",
         "of": str(net.of),
@@ -264,7 +265,7 @@ def to_json(outcome: Outcome) -> dict:
             {
                 "wrt": str(p.param),
                 "expr": ascii(p.value),
-                "latex": latex(p.value, partials=derivation.partials),
+                "latex": tex(p.value),
                 "verified": verified,
             }
             for p in derivation.derivatives
@@ -281,10 +282,10 @@ def to_json(outcome: Outcome) -> dict:
 
 def _vector_json(outcome: Outcome) -> list[dict]:
     """The matrix-form steps (view: vector), each checked against the scalar derivatives."""
-    view, settings = outcome.vector, printer_settings(outcome)
+    view, tex = outcome.vector, latex_printer(**printer_settings(outcome))
     return [
         {"step": step.reason, "layer": step.layer, "name": str(step.lhs),
-         "expr": ascii(step.rhs[0]), "latex": latex(step.rhs[0], **settings),
+         "expr": ascii(step.rhs[0]), "latex": tex(step.rhs[0]),
          "verified": outcome.vector_check.ok}
         for step in view.forward + view.backward + view.batch
     ]

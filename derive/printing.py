@@ -52,7 +52,31 @@ def _ordered(terms: list[sp.Expr]) -> list[sp.Expr]:
     return sorted(terms, key=lambda t: t.could_extract_minus_sign())
 
 
-class DeriveLatexPrinter(LatexPrinter):
+class _Memo:
+    """Remembers what each sub-expression printed as: a network's formulas share most of theirs.
+
+    Keyed by (type, expr), since SymPy's == equates 1 and 1.0; Floats are left out
+    because StrPrinter prints them differently at different depths.
+    """
+
+    def __init__(self, settings=None):
+        super().__init__(settings)
+        self._memo: dict = {}
+
+    def _print(self, expr, **kwargs):
+        if kwargs or isinstance(expr, sp.Float):
+            return super()._print(expr, **kwargs)
+        key = (type(expr), expr)
+        try:
+            return self._memo[key]
+        except KeyError:
+            text = self._memo[key] = super()._print(expr)
+            return text
+        except TypeError:  # unhashable (a list of arguments, say)
+            return super()._print(expr)
+
+
+class DeriveLatexPrinter(_Memo, LatexPrinter):
     """SymPy's LaTeX printer with derive's notation (see the module docstring)."""
 
     printmethod = "_derive_latex"
@@ -157,7 +181,7 @@ class DeriveLatexPrinter(LatexPrinter):
         return rf"\textstyle\sum_k {self._print(v)}_k"
 
 
-class AsciiPrinter(StrPrinter):
+class AsciiPrinter(_Memo, StrPrinter):
     """The CONTRACT's expression syntax: SymPy str() with I(cond), relu, sigmoid, leaky_relu."""
 
     _default_settings = {**StrPrinter._default_settings, "order": "none"}
@@ -176,7 +200,15 @@ def latex(expr: sp.Expr, **settings) -> str:
     return DeriveLatexPrinter(settings).doprint(expr)
 
 
+def latex_printer(**settings):
+    """One printer for many formulas with the same settings (its memo is shared): printer(expr) -> str."""
+    return DeriveLatexPrinter(settings).doprint
+
+
+_ASCII = AsciiPrinter()
+
+
 @lru_cache(maxsize=65536)
 def ascii(expr: sp.Expr) -> str:
     """Cached: the verifier and the JSON renderer print the same formulas."""
-    return AsciiPrinter().doprint(expr)
+    return _ASCII.doprint(expr)

@@ -13,7 +13,7 @@ from functools import partial
 
 import sympy as sp
 
-from .printing import latex, latex_name
+from .printing import latex_name, latex_printer
 
 ROW_WIDTH = 2  # equations per display line, as seed 000 sets them
 
@@ -75,7 +75,7 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    printer = partial(latex, **printer_settings)
+    printer = latex_printer(**printer_settings)
     env.filters.update(
         {
             "tex": printer,

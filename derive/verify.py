@@ -23,6 +23,7 @@ STEP = 1e-6
 TOLERANCE = 1e-5
 KINK_MARGIN = 1e-3
 MAX_DRAWS = 200
+FD_BLOCK = 2048  # parameters perturbed per sweep: bounds memory (arrays of 2*FD_BLOCK) on big networks
 
 
 def _indicator(cond):
@@ -106,7 +107,15 @@ class _Verifier:
         return env
 
     def finite_differences(self, env: dict) -> np.ndarray:
+        """Central differences for every parameter, FD_BLOCK parameters per vectorized sweep.
+
+        In a sweep the block's parameters are arrays (column i: +STEP on parameter i,
+        column n+i: −STEP) and every other value stays a scalar that numpy broadcasts.
+        """
         names = [str(p) for p in self.net.params]
+        return np.concatenate([self._differences(env, names[i : i + FD_BLOCK]) for i in range(0, len(names), FD_BLOCK)])
+
+    def _differences(self, env: dict, names: list[str]) -> np.ndarray:
         n = len(names)
         batch = dict(env)
         for i, name in enumerate(names):
@@ -114,7 +123,7 @@ class _Verifier:
             column[i] += STEP
             column[n + i] -= STEP
             batch[name] = column
-        out = np.asarray(run(self.forward, batch)[str(self.net.of)], dtype=float)
+        out = np.broadcast_to(np.asarray(run(self.forward, batch)[str(self.net.of)], dtype=float), (2 * n,))
         return (out[:n] - out[n:]) / (2 * STEP)
 
     def check_point(self, env: dict, normalized: bool, check: Check) -> None:

@@ -49,3 +49,18 @@ def test_cli_refuses_to_print_an_unverified_formula(monkeypatch, cli):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "finite differences" in result.stderr and "theta_01" in result.stderr
+
+
+def test_finite_differences_in_blocks_equal_one_sweep(monkeypatch):
+    """Blocked sweeps (the memory bound for big networks) give the same differences as one sweep."""
+    import numpy as np
+
+    from derive import verify as verify_module
+
+    derivation = derive(build(load_spec(ROOT / "specs" / "two-layer-relu.yaml")))
+    verifier = verify_module._Verifier(derivation, np.random.default_rng(3))
+    env = verifier.draw(normalized=False)
+    whole = verifier.finite_differences(env)
+    monkeypatch.setattr(verify_module, "FD_BLOCK", 4)
+    assert len(whole) == len(derivation.network.params) == 13
+    assert np.array_equal(verifier.finite_differences(env), whole)
