@@ -113,6 +113,7 @@ _MAX_BITS = 20_000  # no number built along the way may be larger (about 6000 de
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_LONG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*[A-Za-z0-9](?![A-Za-z0-9_])")
 _LEAKY = re.compile(r"(?i:leaky_relu)(?![A-Za-z0-9_])")
 _DIGITS = re.compile(r"[0-9]+")
 _INDEX = re.compile(r"[A-Za-z0-9]+")
@@ -345,7 +346,7 @@ class _Scanner:
         digits = literal.replace(".", "")
         if len(digits) > _MAX_DIGITS:
             raise _Fail(pos, f"a number with {len(digits)} digits; at most {_MAX_DIGITS} are allowed")
-        if literal == "1" and ((end < len(text) and text[end] == "[") or self._cond_group(end)):
+        if literal == "1" and (text.startswith(("[", "\\{"), end) or self._cond_group(end)):
             return self._tok("IND", pos, end)
         whole, _, fraction = literal.partition(".")
         value = sp.Rational(int(digits), 10 ** len(fraction)) if fraction else sp.Integer(int(whole))
@@ -363,6 +364,10 @@ class _Scanner:
         m = _LEAKY.match(self.text, pos)
         if m:
             return [self._tok("FUNC", pos, m.end(), "leaky_relu")]
+        m = _LONG_NAME.match(self.text, pos)
+        if m and "_" in m.group() and self._known(m.group()):
+            # a known name whose parts would otherwise read as indices (dy_dh_1, not dy_d · h_1)
+            return [self._name_token(m.group(), pos, m.end())]
         m = _WORD.match(self.text, pos)
         return self._word(m.group(), pos, m.end(), greek=m.group() in _GREEK_WORDS)
 
@@ -373,7 +378,8 @@ class _Scanner:
             if end < len(self.text) and self.text[end] == "_":
                 raise _Fail(start, f"{word!r} is a function, not a variable; write {word}(…)")
             return [self._tok("FUNC", start, end, _FUNCTION_WORDS[key])]
-        if word == "I" and not self._known("I") and (self._peek(end) in ("[", "(") or self._cond_group(end)):
+        if word == "I" and not self._known("I") and (self._peek(end) in ("[", "(") or self._cond_group(end)
+                                                     or self.text.startswith("\\{", _SKIPPABLE.match(self.text, end).end())):
             return [self._tok("IND", start, end)]
         return self._identifier(word, start, end, greek)
 
@@ -451,6 +457,8 @@ class _Scanner:
         if not m:
             raise _Fail(pos, "'\\' at the end of the input")
         name, end = m.group(1), m.end()
+        if name in ("{", "}"):  # \{z > 0\}: set braces, as in \mathbb{1}\{z > 0\}
+            return self._escaped_brace(name, pos, end)
         if name in _SPACING or name in _SIZING:
             if name in _SIZING and self.text.startswith(".", end):  # \left. and \right.
                 end += 1
@@ -471,6 +479,15 @@ class _Scanner:
         if name in _LATEX_FUNCTIONS:
             return self._word(name, pos, end)
         raise _Fail(pos, f"unknown LaTeX command \\{name}")
+
+    def _escaped_brace(self, brace: str, start: int, end: int) -> list[_Tok]:
+        if brace == "{":
+            self._push("{", start)
+            return [self._tok("_LBRACE", start, end)]
+        if not self.stack or self.stack[-1][0] != "{":
+            raise _Fail(start, "'\\}' does not close a '\\{'")
+        self.stack.pop()
+        return [self._tok("_RBRACE", start, end)]
 
     def _frac_arguments(self, pos: int) -> None:
         """\\frac12 and \\frac{a}b: an argument without braces is one character."""
@@ -561,6 +578,7 @@ start: expr
         | IND _LSQB expr _RSQB          -> indicator
         | IND _LPAR expr _RPAR          -> indicator
         | IND _SUB brace                -> indicator
+        | IND brace                     -> indicator
 
 ?brace: _LBRACE expr _RBRACE
 args: expr (_COMMA expr)*

@@ -1,0 +1,336 @@
+"""`derive check SPEC ANSWERS...`: grade students' derivatives against the engine's (CONTRACT 1, 4).
+
+The spec is derived and verified once; each answers file is then graded by
+derive.grading (in parallel worker processes for a class), and the results are
+printed as text (in --lang, ending with the class's most common mistakes when
+there are several files), as the contract's JSON, or as a CSV gradebook.
+Exit codes: 0 all correct, 1 something is not correct, 2 a bad spec, option
+or answers file (the other files are still graded and printed).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+import click
+
+from .cli import LANGS, run
+
+PARALLEL_FROM = 4  # fewer files are graded in this process: a pool costs more than it saves
+
+
+def _N(msgid: str) -> str:
+    """Marks a catalog message (templates/locale/*/LC_MESSAGES/check.po); translated when shown."""
+    return msgid
+
+
+# Finding code -> message; arguments are formulas in the contract's ASCII syntax, names and numbers.
+MESSAGES = {
+    "missing": _N("No answer was given."),
+    "not_text": _N("The answer must be a formula written as text."),
+    "timeout": _N("The answer could not be checked within %(seconds)s s; write it in a simpler form."),
+    "unknown_names": _N("Unknown name(s): %(names)s. The names that exist here are: %(known)s."),
+    "parse_error": _N("The formula cannot be read: %(error)s."),
+    "unsupported": _N("The formula uses something that cannot be evaluated: %(what)s."),
+    "correct_symbolic": _N("Correct: equal to the expected derivative once the network's definitions are substituted."),
+    "correct_numeric": _N("Correct: agrees with the expected derivative at all %(points)s test points "
+                          "(%(patterns)s sign patterns of the pre-activations)."),
+    "differs": _N("Incorrect: differs from the expected derivative at %(bad)s of %(points)s test points."),
+    "missing_indicator": _N("The indicator factor %(factor)s is missing."),
+    "extra_indicator": _N("The factor %(factor)s does not belong here: the path from this parameter to the "
+                          "output does not pass through that unit."),
+    "missing_input": _N("The factor %(factor)s is missing: %(param)s multiplies %(factor)s, so the derivative "
+                        "with respect to %(param)s contains it."),
+    "pre_for_post": _N("The pre-activation %(pre)s is used where the activation %(post)s belongs."),
+    "missing_term": _N("A term is missing from the sum: %(term)s."),
+    "transposed_parameter": _N("This is the derivative with respect to %(other)s, not %(param)s: the indices "
+                               "are transposed."),
+    "other_parameter": _N("This is the derivative with respect to %(other)s, not %(param)s."),
+    "transposed_indices": _N("Transposed indices: %(wrong)s is written instead of %(right)s."),
+    "transposed_all": _N("Transposed indices: the parameters %(pairs)s are swapped."),
+    "sign": _N("The sign is wrong: the answer is minus the derivative."),
+    "also_sign": _N("The sign is wrong as well."),
+    "constant_factor": _N("A constant factor is off: the answer is %(factor)s times the derivative."),
+}
+VERDICT_WORDS = {
+    "correct": _N("correct"),
+    "incorrect": _N("incorrect"),
+    "invalid": _N("invalid"),
+    "missing": _N("missing"),
+}
+TEXT = {
+    "header": _N("%(student)s (%(file)s): %(score)s of %(total)s correct"),
+    "expected": _N("expected: %(formula)s"),
+    "summary": _N("Most common mistakes per question (%(students)s students):"),
+    "question": _N("%(key)s: %(wrong)s of %(students)s not correct"),
+    "all_correct": _N("%(key)s: all correct"),
+    "count": _N("%(count)s ×"),
+    "unreadable": _N("the formula could not be read or checked"),
+    "undiagnosed": _N("wrong, without a more specific diagnosis"),
+    "class": _N("Class: %(score)s of %(total)s answers correct."),
+}
+# Findings grouped under one heading in the class summary (their details differ from student to student).
+SUMMARY_GROUPS = {
+    "parse_error": "unreadable", "unknown_names": "unreadable", "timeout": "unreadable",
+    "unsupported": "unreadable", "not_text": "unreadable", "differs": "undiagnosed",
+}
+
+
+# --------------------------------------------------------------------------- grading files
+
+
+@dataclass
+class FileResult:
+    """One answers file: its verdicts in the order of the asked parameters, or the error that stopped it."""
+
+    file: str
+    student: str | None = None
+    seed: int | None = None
+    verdicts: list = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def score(self) -> int:
+        return sum(v.verdict == "correct" for v in self.verdicts)
+
+
+class Engine:
+    """The spec, and one grader per quiz variant (seed), built on first use."""
+
+    def __init__(self, spec_path: str):
+        from .network import parse
+        from .pipeline import kind_of
+        from .yamlload import load_file
+
+        doc = load_file(spec_path)
+        kind, _module = kind_of(doc)
+        if kind != "network":
+            raise doc.error(("kind",), f"derive check grades `kind: network` specs; this one is {kind!r}")
+        self.spec = parse(doc)
+        self.graders: dict = {}
+        self.grader(None)  # the spec itself: a spec that cannot be derived fails before any file is read
+
+    def grader(self, seed: int | None):
+        """(Grader, asked parameter names) of the spec's variant `seed`."""
+        if seed not in self.graders:
+            from .grading import Grader
+            from .network import derive
+            from .variant import asked, variant
+
+            outcome = derive(variant(self.spec, seed))
+            net = outcome.derivation.network
+            layers = [[str(p) for p in layer.params] for layer in net.layers]
+            self.graders[seed] = (Grader(outcome.derivation), asked([str(p) for p in net.params], layers, seed))
+        return self.graders[seed]
+
+    def check_file(self, path: str) -> FileResult:
+        from .answers import read_sheet
+        from .errors import DeriveError
+
+        try:
+            sheet = read_sheet(path)
+            grader, asked = self.grader(sheet.seed)
+            answers = sheet.resolve(asked)
+        except DeriveError as exc:
+            return FileResult(path, error=exc.show())
+        verdicts = [grader.check(key, answers.get(key)) for key in asked]
+        return FileResult(path, sheet.student, sheet.seed, verdicts)
+
+
+_ENGINE: Engine | None = None  # set before the pool forks, so workers inherit the derived spec
+
+
+def _check_in_worker(path: str) -> FileResult:
+    return _ENGINE.check_file(path)
+
+
+def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]:
+    """Grade files, in parallel processes when there are several (results in the order of files)."""
+    global _ENGINE
+    jobs = max(1, min(jobs, len(files)))
+    if jobs == 1 or len(files) < PARALLEL_FROM:
+        return [engine.check_file(f) for f in files]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _ENGINE = engine
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, len(files) // (jobs * 4))
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        return list(pool.map(_check_in_worker, files, chunksize=chunk))
+
+
+# --------------------------------------------------------------------------- presenting results
+
+
+class Words:
+    """The catalog of one language, for findings, verdicts and the text report."""
+
+    def __init__(self, lang: str):
+        from .i18n import translations
+
+        self.gettext = translations(lang).gettext
+
+    def __call__(self, msgid: str, **args) -> str:
+        text = self.gettext(msgid)
+        return text % args if args else text
+
+    def finding(self, finding) -> str:
+        return self(MESSAGES[finding.code], **dict(finding.args))
+
+    def feedback(self, verdict) -> str:
+        return " ".join(self.finding(f) for f in verdict.findings)
+
+
+def to_json(result: FileResult, words: Words) -> dict:
+    """CONTRACT section 4: student, score, total, answers[key, verdict, feedback, expected_latex]."""
+    return {
+        "student": result.student,
+        "score": result.score,
+        "total": len(result.verdicts),
+        "answers": [
+            {"key": v.key, "verdict": v.verdict, "feedback": words.feedback(v), "expected_latex": v.expected_latex}
+            for v in result.verdicts
+        ],
+    }
+
+
+def render_json(results: list[FileResult], words: Words) -> str:
+    """One file: the contract's object. Several: a list of them, each with its "file" (or "file" and "error")."""
+    import json
+
+    if len(results) == 1:
+        return json.dumps(to_json(results[0], words), ensure_ascii=False, indent=2) + "\n"
+    items = [
+        {"file": r.file, "error": r.error} if r.error else {"file": r.file, **to_json(r, words)} for r in results
+    ]
+    return json.dumps(items, ensure_ascii=False, indent=2) + "\n"
+
+
+def render_csv(results: list[FileResult]) -> str:
+    """A gradebook: one row per student, one column per parameter (its verdict), score and total."""
+    import csv
+    import io
+
+    keys: list[str] = []
+    for r in results:
+        keys += [v.key for v in r.verdicts if v.key not in keys]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["file", "student", *keys, "score", "total"])
+    for r in results:
+        if r.error:
+            continue
+        cells = {v.key: v.verdict for v in r.verdicts}
+        writer.writerow([r.file, r.student or "", *(cells.get(k, "") for k in keys), r.score, len(r.verdicts)])
+    return out.getvalue()
+
+
+def render_text(results: list[FileResult], words: Words) -> str:
+    lines: list[str] = []
+    for r in results:
+        if r.error:
+            continue
+        lines += _text_block(r, words) + [""]
+    graded = [r for r in results if not r.error]
+    if len(graded) > 1:
+        lines += _summary(graded, words)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _text_block(r: FileResult, words: Words) -> list[str]:
+    student = r.student or os.path.splitext(os.path.basename(r.file))[0]
+    lines = [words(TEXT["header"], student=student, file=r.file, score=r.score, total=len(r.verdicts))]
+    width = max((len(v.key) for v in r.verdicts), default=0)
+    indent = " " * (width + 4)
+    for v in r.verdicts:
+        word = words(VERDICT_WORDS[v.verdict])
+        if v.verdict == "correct":
+            lines.append(f"  {v.key:<{width}}  {word}")
+            continue
+        lines.append(f"  {v.key:<{width}}  {word}: {words.feedback(v)}")
+        lines.append(indent + words(TEXT["expected"], formula=v.expected))
+    return lines
+
+
+def _summary(results: list[FileResult], words: Words) -> list[str]:
+    """Per question: how many students got it wrong, and the three most common mistakes."""
+    from collections import Counter
+
+    lines = [words(TEXT["summary"], students=len(results))]
+    keys: list[str] = []
+    for r in results:
+        keys += [v.key for v in r.verdicts if v.key not in keys]
+    for key in keys:
+        verdicts = [v for r in results for v in r.verdicts if v.key == key]
+        wrong = [v for v in verdicts if v.verdict != "correct"]
+        if not wrong:
+            lines.append("  " + words(TEXT["all_correct"], key=key))
+            continue
+        lines.append("  " + words(TEXT["question"], key=key, wrong=len(wrong), students=len(verdicts)))
+        mistakes = Counter(_mistake(v, words) for v in wrong)
+        for label, count in mistakes.most_common(3):
+            lines.append(f"    {words(TEXT['count'], count=count)} {label}")
+    total = sum(len(r.verdicts) for r in results)
+    lines.append(words(TEXT["class"], score=sum(r.score for r in results), total=total))
+    return lines
+
+
+def _mistake(verdict, words: Words) -> str:
+    group = SUMMARY_GROUPS.get(verdict.findings[0].code) if verdict.findings else "undiagnosed"
+    return words(TEXT[group]) if group else words.feedback(verdict)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@click.command("check")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("answers", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True, help="Language of the feedback.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
+              help="text: a report per student and a class summary; json: CONTRACT section 4 (a list for "
+                   "several files); csv: a gradebook, one row per student.")
+@click.option("--jobs", type=click.IntRange(1, 256), default=None,
+              help="Worker processes for a class (default: the number of CPUs).")
+def command(spec: str, answers: tuple[str, ...], lang: str, fmt: str, jobs: int | None) -> None:
+    """Grade students' derivatives: ANSWERS are YAML files (`answers: {theta_11: "…"}`) for SPEC.
+
+    Every answer is correct, incorrect (with a diagnosis), invalid (with the
+    reason) or missing. Exit code 1 when any answer is not correct.
+
+    \b
+    Examples:
+      derive check specs/two-layer-relu.yaml answers.yaml --lang ru
+      derive check specs/two-layer-relu.yaml class/*.yaml --format csv > grades.csv
+    """
+    run(lambda: _check(spec, list(answers), lang, fmt, jobs or os.cpu_count() or 1))
+
+
+def _check(spec: str, files: list[str], lang: str, fmt: str, jobs: int) -> None:
+    from .errors import DeriveError
+
+    engine = Engine(spec)
+    results = check_files(engine, files, jobs)
+    broken = [r for r in results if r.error]
+    if len(files) == 1 and broken:
+        raise _shown(broken[0].error)
+    words = Words(lang)
+    renderers = {"json": lambda: render_json(results, words), "csv": lambda: render_csv(results),
+                 "text": lambda: render_text(results, words)}
+    click.echo(renderers[fmt](), nl=False)
+    for r in broken:
+        click.echo(f"derive: {r.error}", err=True)
+    if broken:
+        sys.exit(DeriveError.exit_code)
+    if any(v.verdict != "correct" for r in results for v in r.verdicts):
+        sys.exit(1)
+
+
+def _shown(message: str):
+    """A DeriveError (exit 2) whose message was already formatted (file:line:column: …)."""
+    from .errors import DeriveError
+
+    return DeriveError(message)
