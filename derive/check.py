@@ -101,13 +101,14 @@ class Engine:
 
     def __init__(self, spec_path: str):
         from .network import parse
-        from .pipeline import kind_of
+        from .pipeline import KINDS
         from .yamlload import load_file
 
         doc = load_file(spec_path)
-        kind, _module = kind_of(doc)
+        kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
         if kind != "network":
-            raise doc.error(("kind",), f"derive check grades `kind: network` specs; this one is {kind!r}")
+            known = "" if kind in KINDS else f"unknown kind {kind!r}; "
+            raise doc.error(("kind",), f"{known}derive check and derive quiz grade `kind: network` specs")
         self.spec = parse(doc)
         self.graders: dict = {}
         self.grader(None)  # the spec itself: a spec that cannot be derived fails before any file is read

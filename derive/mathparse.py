@@ -398,6 +398,8 @@ class _Scanner:
             return self._tok("FUNC", start, end, "sigmoid")
         if base == "H" and after == "(" and not self._known("H"):
             return self._tok("FUNC", start, end, "heaviside")
+        if base == "a" and after == "[" and self.names is not None and not self._known("a"):
+            return self._tok("BRFUNC", start, end, "relu")  # a[z]: the ReLU in seed 000's notation
         if base == "e" and after == "^" and not self._known("e"):
             return self._tok("E", start, end)
         if after == "(" and not self._may_multiply(base, greek):
@@ -543,7 +545,7 @@ class _ScannerLexer(Lexer):
 # --------------------------------------------------------------------------- grammar
 
 _GRAMMAR = r"""
-%declare NUMBER NAME FUNC IND E FRAC PLUS MINUS MUL DIV POW REL
+%declare NUMBER NAME FUNC BRFUNC IND E FRAC PLUS MINUS MUL DIV POW REL
 %declare _LPAR _RPAR _LSQB _RSQB _LBRACE _RBRACE _ABSOPEN _ABSCLOSE _COMMA _SUB
 
 start: expr
@@ -573,6 +575,7 @@ start: expr
         | _ABSOPEN expr _ABSCLOSE       -> absolute
         | FUNC _LPAR args _RPAR         -> call
         | FUNC brace                    -> call_bare
+        | BRFUNC _LSQB expr _RSQB       -> call_bare
         | FUNC _LSQB expr _RSQB brace   -> root
         | FRAC fraction_part fraction_part -> frac
         | IND _LSQB expr _RSQB          -> indicator
@@ -740,7 +743,7 @@ def _parser() -> Lark:
 
 # --------------------------------------------------------------------------- syntax errors
 
-_OPERAND_TERMINALS = {"NUMBER", "NAME", "FUNC", "IND", "E", "FRAC", "_LPAR", "_LSQB", "_LBRACE", "_ABSOPEN", "MINUS", "PLUS"}
+_OPERAND_TERMINALS = {"NUMBER", "NAME", "FUNC", "BRFUNC", "IND", "E", "FRAC", "_LPAR", "_LSQB", "_LBRACE", "_ABSOPEN", "MINUS", "PLUS"}
 _SINGLE = [("_LPAR", "'('"), ("_LSQB", "'['"), ("_LBRACE", "'{'"), ("_SUB", "'_'"), ("NUMBER", "a number"),
            ("NAME", "a name"), ("POW", "'^'")]
 _CLOSING = [("_RPAR", "')'"), ("_RSQB", "']'"), ("_RBRACE", "'}'"), ("_ABSCLOSE", "'|'"), ("_COMMA", "','"),
