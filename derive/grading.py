@@ -25,6 +25,7 @@ turns them into prose of the chosen language.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import signal
 import threading
@@ -48,6 +49,7 @@ TOLERANCE = 1e-7
 TIME_LIMIT = 1.0  # seconds per answer (parse, symbolic, numeric, diagnosis)
 SYMBOLIC_OPS = 150  # larger answers skip the symbolic fast path
 SYMBOLIC_MAX_POWER = 8
+SYMBOLIC_TERMS = 400
 MAX_LENGTH = 5000  # characters of one answer
 EXPECTED_LATEX_LEAVES = 40
 MEMO_SIZE = 20_000  # verdicts remembered per grader
@@ -206,6 +208,17 @@ def _idempotent(expr: sp.Expr) -> sp.Expr:
     )
 
 
+def _expanded_terms(expr: sp.Expr) -> int:
+    """An upper estimate of the number of terms expand() makes of expr (inside functions too)."""
+    if expr.is_Add:
+        return sum(_expanded_terms(a) for a in expr.args)
+    if expr.is_Mul:
+        return math.prod(_expanded_terms(a) for a in expr.args)
+    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 0:
+        return _expanded_terms(expr.base) ** int(min(expr.exp, 64))
+    return max((_expanded_terms(a) for a in expr.args), default=1)
+
+
 def _max_power(expr: sp.Expr) -> float:
     exps = [abs(p.exp) for p in expr.atoms(sp.Pow) if p.exp.is_Number]
     return float(max(exps, default=0))
@@ -331,6 +344,8 @@ class Grader:
     def _symbolically_equal(self, answer: sp.Expr, expected: _Expected) -> bool:
         """Fast path: equal after folding definitions and substituting backward names (never decisive for 'no')."""
         if sp.count_ops(answer) > SYMBOLIC_OPS or _max_power(answer) > SYMBOLIC_MAX_POWER:
+            return False
+        if _expanded_terms(answer) > SYMBOLIC_TERMS:  # (a+b)(c+d)… would expand to millions of terms
             return False
         folded = self.unfold(_fold_max(answer).xreplace(self.folded))
         difference = _idempotent(sp.expand(folded - expected.unfolded))
