@@ -37,10 +37,15 @@ MESSAGES = {
     "correct_symbolic": _N("Correct: equal to the expected derivative once the network's definitions are substituted."),
     "correct_numeric": _N("Correct: agrees with the expected derivative at all %(points)s test points "
                           "(%(patterns)s sign patterns of the pre-activations)."),
+    "correct_points": _N("Correct: agrees with the expected derivative at all %(points)s test points."),
     "differs": _N("Incorrect: differs from the expected derivative at %(bad)s of %(points)s test points."),
     "missing_indicator": _N("The indicator factor %(factor)s is missing."),
     "extra_indicator": _N("The factor %(factor)s does not belong here: the path from this parameter to the "
                           "output does not pass through that unit."),
+    "missing_derivative": _N("The derivative of the activation, %(factor)s, is missing."),
+    "activation_for_derivative": _N("The activation %(post)s is written where its derivative %(factor)s belongs."),
+    "extra_derivative": _N("The factor %(factor)s, the derivative of the activation, is extra: it is "
+                           "already part of the rest."),
     "missing_input": _N("The factor %(factor)s is missing: %(param)s multiplies %(factor)s, so the derivative "
                         "with respect to %(param)s contains it."),
     "pre_for_post": _N("The pre-activation %(pre)s is used where the activation %(post)s belongs."),

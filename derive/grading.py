@@ -331,8 +331,10 @@ class Grader:
         except Unsupported as exc:
             return _set(verdict, "invalid", Finding.of("unsupported", what=str(exc)))
         good = agreement(values, expected.values)
-        if good.all():
+        if good.all() and self.kinked:
             return _set(verdict, "correct", Finding.of("correct_numeric", points=self.points, patterns=self.patterns))
+        if good.all():
+            return _set(verdict, "correct", Finding.of("correct_points", points=self.points))
         findings = self.diagnose(expected, values) or [
             Finding.of("differs", bad=int((~good).sum()), points=self.points)
         ]
@@ -390,6 +392,7 @@ class _Perturbations:
     def all(self) -> Iterator[tuple[Finding, sp.Expr]]:
         yield from self.missing_indicator()
         yield from self.extra_indicator()
+        yield from self.activation_derivative()
         yield from self.missing_input()
         yield from self.pre_for_post()
         yield from self.missing_term()
@@ -414,6 +417,23 @@ class _Perturbations:
             ind = Indicator(sp.Gt(z, 0))
             if ind not in present:
                 yield Finding.of("extra_indicator", factor=ascii(ind)), self.x * ind
+
+    def activation_derivative(self):
+        """f'(z) left out (σ: a(1 − a)), or the activation f(z) written in its place."""
+        for layer in self.g.derivation.network.layers:
+            act = layer.activation
+            if act.name in ("identity", "softmax") or layer.units[0].pre is None:
+                continue
+            for unit in layer.units:
+                derivative = act.derivative(unit.pre, unit.post, layer.alpha)
+                for node, rest in _without_factors(self.x, derivative):
+                    if act.name != "relu":  # relu's I[z>0] is already a missing indicator
+                        yield (Finding.of("missing_derivative", factor=ascii(derivative)),
+                               self.x.xreplace({node: sp.Mul(*rest)}))
+                    yield (Finding.of("activation_for_derivative", post=str(unit.post), factor=ascii(derivative)),
+                           self.x.xreplace({node: sp.Mul(*rest, unit.post)}))
+                if act.name != "relu" and unit.post in self.x.free_symbols | {self.g.derivation.network.outputs[0]}:
+                    yield Finding.of("extra_derivative", factor=ascii(derivative)), self.x * derivative
 
     def missing_input(self):
         source = self.e.source
@@ -445,6 +465,18 @@ class _Perturbations:
             both = {**swaps, **{v: k for k, v in swaps.items()}}
             pairs = ", ".join(f"{v} / {k}" for k, v in swaps.items())
             yield Finding.of("transposed_all", pairs=pairs), self.x.xreplace(both)
+
+
+def _without_factors(expr: sp.Expr, product: sp.Expr) -> Iterator[tuple[sp.Expr, list[sp.Expr]]]:
+    """Each product node of expr that has all factors of product, with the factors that remain."""
+    wanted = list(sp.Mul.make_args(product))
+    for node in sp.preorder_traversal(expr):
+        args = list(sp.Mul.make_args(node)) if (node.is_Mul or node == product) else []
+        if args and all(args.count(f) >= wanted.count(f) for f in wanted):
+            rest = list(args)
+            for f in wanted:
+                rest.remove(f)
+            yield node, rest
 
 
 def _set(verdict: Verdict, kind: str, *findings: Finding) -> Verdict:

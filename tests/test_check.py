@@ -455,3 +455,56 @@ def test_english_catalog_is_the_msgids():
     catalog = _catalog("en")
     assert sorted(m.id for m in catalog if m.id) == sorted(MSGIDS)
     assert all(not m.string for m in catalog if m.id)
+
+
+# -- smooth and leaky activations: the activation's derivative -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sigmoid_grader():
+    return Engine(str(ROOT / "specs" / "sigmoid-bce.yaml")).grader(None)[0]
+
+
+def _drop(e, factors):
+    """The product e without the given factors (each once)."""
+    args = list(e.args)
+    for f in factors:
+        args.remove(f)
+    return sp.Mul(*args)
+
+
+def test_seed_004_delta_of_sigmoid_with_bce(sigmoid_grader):
+    # seed 004: for a sigmoid output with binary cross-entropy, dJ/dz = y - t
+    v = sigmoid_grader.check("b2", "y - t")
+    assert v.verdict == "correct" and codes(v) == ["correct_points"]
+    assert sigmoid_grader.check("W2_1", "(y - t) a_1").verdict == "correct"
+
+
+def test_missing_sigmoid_derivative(sigmoid_grader):
+    a_1 = S("a_1")
+    e = expected(sigmoid_grader, "b1_1")
+    v = sigmoid_grader.check("b1_1", ascii(_drop(e, [a_1, 1 - a_1])))
+    assert codes(v) == ["missing_derivative"] and dict(v.findings[0].args)["factor"] == "a_1*(1 - a_1)"
+
+
+def test_activation_instead_of_its_derivative(sigmoid_grader):
+    a_1 = S("a_1")
+    e = expected(sigmoid_grader, "W1_12")
+    v = sigmoid_grader.check("W1_12", ascii(_drop(e, [1 - a_1])))
+    assert codes(v) == ["activation_for_derivative"] and dict(v.findings[0].args)["post"] == "a_1"
+
+
+def test_extra_derivative_factor(sigmoid_grader):
+    y = S("y")
+    v = sigmoid_grader.check("b2", ascii(expected(sigmoid_grader, "b2") * y * (1 - y)))
+    assert codes(v) == ["extra_derivative"] and dict(v.findings[0].args)["factor"] == "y*(1 - y)"
+
+
+def test_missing_leaky_relu_derivative():
+    g = Engine(str(ROOT / "specs" / "leaky-relu.yaml")).grader(None)[0]
+    e = expected(g, "theta_11")
+    derivative = next(f for f in e.args if f.is_Add and f.has(Indicator))
+    v = g.check("theta_11", ascii(_drop(e, [derivative])))
+    assert codes(v) == ["missing_derivative"]
+    v = g.check("theta_11", ascii(2 * _drop(e, [derivative]) * derivative))
+    assert codes(v) == ["constant_factor"] and dict(v.findings[0].args)["factor"] == "2"
