@@ -33,6 +33,26 @@ MESSAGES = {
     "timeout": _N("The answer could not be checked within %(seconds)s s; write it in a simpler form."),
     "unknown_names": _N("Unknown name(s): %(names)s. The names that exist here are: %(known)s."),
     "parse_error": _N("The formula cannot be read: %(error)s."),
+    "parse.too_deep": _N("Column %(column)s: brackets or powers are nested deeper than %(most)s levels."),
+    "parse.unbalanced": _N("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
+    "parse.mismatch": _N("Column %(column)s: %(bracket)s does not match %(opening)s at column %(opening_column)s."),
+    "parse.never_closed": _N("Column %(column)s: %(bracket)s is never closed."),
+    "parse.underscore": _N("Column %(column)s: '_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})."),
+    "parse.dot": _N("Column %(column)s: '.' is only allowed inside a number."),
+    "parse.equation": _N("Column %(column)s: '=' is not allowed: write an expression, not an equation."),
+    "parse.unexpected_character": _N("Column %(column)s: unexpected character %(character)s."),
+    "parse.digits": _N("Column %(column)s: a number with %(digits)s digits; at most %(most)s are allowed."),
+    "parse.unknown_function": _N("Column %(column)s: unknown function %(name)s; allowed functions: %(allowed)s."),
+    "parse.unknown_command": _N("Column %(column)s: unknown LaTeX command %(command)s."),
+    "parse.comparison": _N("Column %(column)s: a comparison is only allowed inside an indicator, as in I[u > 0]."),
+    "parse.division_by_zero": _N("Column %(column)s: division by zero."),
+    "parse.exponent": _N("Column %(column)s: the exponent %(exponent)s is too large: at most %(most)s in "
+                         "absolute value."),
+    "parse.huge_number": _N("Column %(column)s: the number would have more than %(most)s digits."),
+    "parse.no_comparison": _N("Column %(column)s: an indicator needs a comparison inside, as in I[u > 0]."),
+    "parse.too_long": _N("The formula is %(length)s characters long; at most %(most)s are allowed."),
+    "parse.unexpected": _N("Column %(column)s: unexpected %(token)s; expected %(expected)s."),
+    "parse.unexpected_end": _N("Column %(column)s: the formula ends too early; expected %(expected)s."),
     "unsupported": _N("The formula uses something that cannot be evaluated: %(what)s."),
     "correct_symbolic": _N("Correct: equal to the expected derivative once the network's definitions are substituted."),
     "correct_numeric": _N("Correct: agrees with the expected derivative at all %(points)s test points "
@@ -76,9 +96,19 @@ TEXT = {
     "undiagnosed": _N("wrong, without a more specific diagnosis"),
     "class": _N("Class: %(score)s of %(total)s answers correct."),
 }
+# What the parser expected (derive.mathparse.EXPECTED_WORDS), and how a list of them ends.
+EXPECTED = {
+    "an operator": _N("an operator"),
+    "a number": _N("a number"),
+    "a name": _N("a name"),
+    "a function": _N("a function"),
+    "the end of the expression": _N("the end of the formula"),
+    "something else": _N("something else"),
+}
+LIST_END = _N("%(items)s or %(last)s")
 # Findings grouped under one heading in the class summary (their details differ from student to student).
 SUMMARY_GROUPS = {
-    "parse_error": "unreadable", "unknown_names": "unreadable", "timeout": "unreadable",
+    "parse_error": "unreadable", **{code: "unreadable" for code in MESSAGES if code.startswith("parse.")}, "unknown_names": "unreadable", "timeout": "unreadable",
     "unsupported": "unreadable", "not_text": "unreadable", "differs": "undiagnosed",
 }
 
@@ -184,7 +214,14 @@ class Words:
         return text % args if args else text
 
     def finding(self, finding) -> str:
-        return self(MESSAGES[finding.code], **dict(finding.args))
+        args = dict(finding.args)
+        if "expected" in args:
+            args["expected"] = self.one_of([self(EXPECTED[w]) if w in EXPECTED else w
+                                            for w in args["expected"].split("\n")])
+        return self(MESSAGES[finding.code], **args)
+
+    def one_of(self, items: list[str]) -> str:
+        return items[0] if len(items) == 1 else self(LIST_END, items=", ".join(items[:-1]), last=items[-1])
 
     def feedback(self, verdict) -> str:
         return " ".join(self.finding(f) for f in verdict.findings)

@@ -323,7 +323,7 @@ class Grader:
             return _set(verdict, "invalid", Finding.of("unknown_names", names=", ".join(exc.names),
                                                        known=", ".join(self._known_names())))
         except ParseError as exc:
-            return _set(verdict, "invalid", Finding.of("parse_error", error=exc.message))
+            return _set(verdict, "invalid", parse_finding(exc))
         if self._symbolically_equal(answer, expected):
             return _set(verdict, "correct", Finding.of("correct_symbolic"))
         try:
@@ -477,6 +477,24 @@ def _without_factors(expr: sp.Expr, product: sp.Expr) -> Iterator[tuple[sp.Expr,
             for f in wanted:
                 rest.remove(f)
             yield node, rest
+
+
+PARSE_KEYS = frozenset({
+    "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
+    "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
+    "no_comparison", "too_long", "unexpected", "unexpected_end",
+})
+_QUOTED = ("bracket", "opening", "character", "token", "name")
+
+
+def parse_finding(exc: ParseError) -> Finding:
+    """parse.<key> with the column and details (derive.check words them), or the parser's English message."""
+    if exc.key not in PARSE_KEYS:
+        return Finding.of("parse_error", error=exc.message)
+    details = {k: (f"'{v}'" if k in _QUOTED else v) for k, v in exc.details.items()}
+    if "expected" in details:
+        details["expected"] = "\n".join(details["expected"])
+    return Finding.of(f"parse.{exc.key}", column=exc.column, **details)
 
 
 def _set(verdict: Verdict, kind: str, *findings: Finding) -> Verdict:

@@ -26,11 +26,17 @@ __all__ = ["ParseError", "UnknownName", "parse_math", "canonical_name", "ALLOWED
 
 
 class ParseError(SpecError):
-    """An expression that cannot be read; the message starts with the column of the culprit."""
+    """An expression that cannot be read; the message starts with the column of the culprit.
 
-    def __init__(self, message: str, location: Location | None = None, path: str = ""):
+    `key` and `details` name the problem for callers that word it themselves (derive check
+    translates them): e.g. key "unknown_function", details {"name": "sin", "allowed": "…"}.
+    """
+
+    def __init__(self, message: str, location: Location | None = None, path: str = "", *,
+                 key: str | None = None, details: dict | None = None):
         super().__init__(message, location, path)
         self.column = location.column if location else None
+        self.key, self.details = key, dict(details or {})
 
 
 class UnknownName(ParseError):
@@ -144,9 +150,9 @@ def canonical_name(base: str, indices: Sequence[str], layer: str | None = None) 
 class _Fail(Exception):
     """An error at a 0-based offset of the text; parse_math turns it into a ParseError."""
 
-    def __init__(self, offset: int, message: str):
+    def __init__(self, offset: int, message: str, key: str | None = None, **details):
         super().__init__(message)
-        self.offset, self.message = offset, message
+        self.offset, self.message, self.key, self.details = offset, message, key, details
 
 
 @dataclass(frozen=True)
@@ -166,9 +172,9 @@ class _Where:
             column = offset - self.text.rfind("\n", 0, offset)
         return Location(file, line, column)
 
-    def error(self, offset: int, message: str) -> ParseError:
+    def error(self, offset: int, message: str, key: str | None = None, details: dict | None = None) -> ParseError:
         where = self.locate(offset)
-        return ParseError(f"column {where.column}: {message}", where)
+        return ParseError(f"column {where.column}: {message}", where, key=key, details=details)
 
 
 # --------------------------------------------------------------------------- bounds
@@ -182,16 +188,17 @@ def _check_brackets(text: str, max_depth: int, where: _Where) -> dict[int, int]:
         if c in _PAIRS:
             stack.append(i)
             if len(stack) > max_depth:
-                raise _Fail(i, f"brackets nested deeper than {max_depth} levels")
+                raise _Fail(i, f"brackets nested deeper than {max_depth} levels", "too_deep", most=max_depth)
         elif c in _CLOSERS:
             if not stack:
-                raise _Fail(i, f"unbalanced {c!r}: no bracket is open")
+                raise _Fail(i, f"unbalanced {c!r}: no bracket is open", "unbalanced", bracket=c)
             j = stack.pop()
             if _PAIRS[text[j]] != c:
-                raise _Fail(i, f"{c!r} does not match {text[j]!r} at column {where.locate(j).column}")
+                raise _Fail(i, f"{c!r} does not match {text[j]!r} at column {where.locate(j).column}", "mismatch",
+                            bracket=c, opening=text[j], opening_column=where.locate(j).column)
             match[j] = i
     if stack:
-        raise _Fail(stack[-1], f"{text[stack[-1]]!r} is never closed")
+        raise _Fail(stack[-1], f"{text[stack[-1]]!r} is never closed", "never_closed", bracket=text[stack[-1]])
     return match
 
 
@@ -201,7 +208,7 @@ def _bits(number: sp.Rational) -> int:
 
 def _checked(value: sp.Expr, offset: int) -> sp.Expr:
     if value.is_Rational and _bits(value) > _MAX_BITS:
-        raise _Fail(offset, f"a number with more than {_MAX_BITS * 3 // 10} digits")
+        raise _Fail(offset, f"a number with more than {_MAX_BITS * 3 // 10} digits", "huge_number", most=_MAX_BITS * 3 // 10)
     return value
 
 
@@ -243,7 +250,7 @@ class _Scanner:
                 break
             yield from self._next()
         if self.stack:
-            raise _Fail(self.stack[-1][1], "'|' is never closed")
+            raise _Fail(self.stack[-1][1], "'|' is never closed", "never_closed", bracket="|")
 
     # --- helpers
 
@@ -276,7 +283,7 @@ class _Scanner:
     def _push(self, kind: str, pos: int) -> None:
         self.stack.append((kind, pos))
         if len(self.stack) > self.max_depth:
-            raise _Fail(pos, f"brackets nested deeper than {self.max_depth} levels")
+            raise _Fail(pos, f"brackets nested deeper than {self.max_depth} levels", "too_deep", most=self.max_depth)
 
     # --- dispatch
 
@@ -300,7 +307,7 @@ class _Scanner:
             return [self._tok(_OPENERS[c], pos, pos + 1)]
         if c in _CLOSERS:
             if self.stack[-1][0] == "|":
-                raise _Fail(self.stack[-1][1], "'|' is never closed")
+                raise _Fail(self.stack[-1][1], "'|' is never closed", "never_closed", bracket="|")
             self.stack.pop()
             return [self._tok(_CLOSERS[c], pos, pos + 1)]
         return [self._operator(pos, c)]
@@ -321,12 +328,12 @@ class _Scanner:
         if c == "_":
             if self.prev == "IND":
                 return self._tok("_SUB", pos, pos + 1)
-            raise _Fail(pos, "'_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})")
+            raise _Fail(pos, "'_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})", "underscore")
         if c == ".":
-            raise _Fail(pos, "'.' is only allowed inside a number")
+            raise _Fail(pos, "'.' is only allowed inside a number", "dot")
         if c == "=":
-            raise _Fail(pos, "'=' is not allowed: write an expression, not an equation")
-        raise _Fail(pos, f"unexpected character {c!r}")
+            raise _Fail(pos, "'=' is not allowed: write an expression, not an equation", "equation")
+        raise _Fail(pos, f"unexpected character {c!r}", "unexpected_character", character=c)
 
     def _bar(self, start: int, end: int) -> _Tok:
         if self.stack and self.stack[-1][0] == "|" and self.prev in _ENDS_OPERAND:
@@ -342,10 +349,11 @@ class _Scanner:
         m = _NUMBER.match(text, pos)
         literal, end = m.group(), m.end()
         if end < len(text) and text[end] == ".":
-            raise _Fail(end, "'.' is only allowed inside a number")
+            raise _Fail(end, "'.' is only allowed inside a number", "dot")
         digits = literal.replace(".", "")
         if len(digits) > _MAX_DIGITS:
-            raise _Fail(pos, f"a number with {len(digits)} digits; at most {_MAX_DIGITS} are allowed")
+            raise _Fail(pos, f"a number with {len(digits)} digits; at most {_MAX_DIGITS} are allowed", "digits",
+                        digits=len(digits), most=_MAX_DIGITS)
         if literal == "1" and (text.startswith(("[", "\\{"), end) or self._cond_group(end)):
             return self._tok("IND", pos, end)
         whole, _, fraction = literal.partition(".")
@@ -403,7 +411,8 @@ class _Scanner:
         if base == "e" and after == "^" and not self._known("e"):
             return self._tok("E", start, end)
         if after == "(" and not self._may_multiply(base, greek):
-            raise _Fail(start, f"unknown function {base!r}; allowed functions: {', '.join(ALLOWED_FUNCTIONS)}")
+            raise _Fail(start, f"unknown function {base!r}; allowed functions: {', '.join(ALLOWED_FUNCTIONS)}",
+                        "unknown_function", name=base, allowed=", ".join(ALLOWED_FUNCTIONS))
         return None
 
     def _may_multiply(self, base: str, greek: bool) -> bool:
@@ -480,7 +489,7 @@ class _Scanner:
             return self._font(name, pos, end)
         if name in _LATEX_FUNCTIONS:
             return self._word(name, pos, end)
-        raise _Fail(pos, f"unknown LaTeX command \\{name}")
+        raise _Fail(pos, f"unknown LaTeX command \\{name}", "unknown_command", command=f"\\{name}")
 
     def _escaped_brace(self, brace: str, start: int, end: int) -> list[_Tok]:
         if brace == "{":
@@ -608,13 +617,13 @@ class _Cond:
 
 def _value(x):
     if isinstance(x, _Cond):
-        raise _Fail(x.offset, "a comparison is only allowed inside I[…]")
+        raise _Fail(x.offset, "a comparison is only allowed inside I[…]", "comparison")
     return x
 
 
 def _reciprocal(x: sp.Expr, offset: int) -> sp.Expr:
     if x == 0:
-        raise _Fail(offset, "division by zero")
+        raise _Fail(offset, "division by zero", "division_by_zero")
     return sp.Pow(x, -1)
 
 
@@ -622,13 +631,15 @@ def _check_power(base: sp.Expr, exponent: sp.Expr, op: _Tok) -> None:
     """Refuse exponents over 1000, numbers over _MAX_BITS and towers deeper than max_depth (op.obj)."""
     if exponent.is_Number:
         if abs(exponent) > _MAX_EXPONENT:
-            raise _Fail(op.start_pos, f"the exponent {exponent} is too large: at most {_MAX_EXPONENT} in absolute value")
+            raise _Fail(op.start_pos, f"the exponent {exponent} is too large: at most {_MAX_EXPONENT} in absolute value",
+                        "exponent", exponent=exponent, most=_MAX_EXPONENT)
         if base.is_Rational and base != 0 and _bits(base) * abs(exponent) > _MAX_BITS:
-            raise _Fail(op.start_pos, f"the power would be a number with more than {_MAX_BITS * 3 // 10} digits")
+            raise _Fail(op.start_pos, f"the power would be a number with more than {_MAX_BITS * 3 // 10} digits",
+                        "huge_number", most=_MAX_BITS * 3 // 10)
         if base == 0 and exponent.is_negative:
             raise _Fail(op.start_pos, "division by zero (0 to a negative power)")
     if _deeper_than(exponent, op.obj) or _deeper_than(base, op.obj):
-        raise _Fail(op.start_pos, f"powers nested deeper than {op.obj} levels")
+        raise _Fail(op.start_pos, f"powers nested deeper than {op.obj} levels", "too_deep", most=op.obj)
 
 
 _RELATIONS = {"gt": sp.Gt, "ge": sp.Ge, "lt": sp.Lt, "le": sp.Le}
@@ -732,7 +743,7 @@ class _Build(Transformer):
 
     def indicator(self, tok, cond):
         if not isinstance(cond, _Cond):
-            raise _Fail(tok.start_pos, "an indicator needs a comparison inside, as in I[u > 0]")
+            raise _Fail(tok.start_pos, "an indicator needs a comparison inside, as in I[u > 0]", "no_comparison")
         return Indicator(cond.relation)
 
 
@@ -750,12 +761,13 @@ _CLOSING = [("_RPAR", "')'"), ("_RSQB", "']'"), ("_RBRACE", "'}'"), ("_ABSCLOSE"
             ("$END", "the end of the expression")]
 
 
-def _one_of(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+def one_of(items: list[str], joiner: str = "or") -> str:
+    """'a, b or c' (joiner: the word for 'or', for callers that translate)."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {joiner} {items[-1]}"
 
 
-def _expected(expected: set[str]) -> str:
-    """What the parser would have accepted, in words."""
+def expected_items(expected: set[str]) -> list[str]:
+    """What the parser would have accepted, as words ('a number') and quoted characters ("'('")."""
     if expected & {"MUL", "DIV", "POW"}:
         items = ["an operator"]
     elif {"NUMBER", "FUNC"} <= expected:
@@ -763,15 +775,21 @@ def _expected(expected: set[str]) -> str:
     else:
         items = [words for terminal, words in _SINGLE if terminal in expected]
     items += [words for terminal, words in _CLOSING if terminal in expected]
-    return _one_of(items) if items else "something else"
+    return items or ["something else"]
+
+
+# the words expected_items uses (the other items are quoted characters)
+EXPECTED_WORDS = ("an operator", "a number", "a name", "a function", "the end of the expression", "something else")
 
 
 def _syntax_error(error: UnexpectedInput, text: str) -> _Fail:
     token = getattr(error, "token", None)
-    expected = set(getattr(error, "expected", None) or ())
+    items = expected_items(set(getattr(error, "expected", None) or ()))
     if token is None or token.type == "$END":
-        return _Fail(len(text), f"unexpected end of the expression; expected {_expected(expected)}")
-    return _Fail(token.start_pos, f"unexpected {token.value!r}; expected {_expected(expected)}")
+        return _Fail(len(text), f"unexpected end of the expression; expected {one_of(items)}", "unexpected_end",
+                     expected=items)
+    return _Fail(token.start_pos, f"unexpected {token.value!r}; expected {one_of(items)}", "unexpected",
+                 token=token.value, expected=items)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -795,18 +813,19 @@ def parse_math(
     where = _Where(text, location)
     try:
         if len(text) > max_length:
-            raise _Fail(max_length, f"the expression is {len(text)} characters long; at most {max_length} are allowed")
+            raise _Fail(max_length, f"the expression is {len(text)} characters long; at most {max_length} are allowed",
+                        "too_long", length=len(text), most=max_length)
         if not text.strip():
-            raise _Fail(0, "expected an expression, found nothing")
+            raise _Fail(0, "expected an expression, found nothing", "empty")
         scanner = _Scanner(text, names, max_depth, _check_brackets(text, max_depth, where))
         try:
             result = _parser().parse(scanner)
         except UnexpectedInput as error:
             raise _syntax_error(error, text) from None
         except RecursionError:
-            raise _Fail(0, "the expression is nested too deeply") from None
+            raise _Fail(0, "the expression is nested too deeply", "too_deep", most=max_depth) from None
     except _Fail as fail:
-        raise where.error(fail.offset, fail.message) from None
+        raise where.error(fail.offset, fail.message, fail.key, fail.details) from None
     if scanner.unknown:
         raise _unknown_names(scanner.unknown, names or {}, where)
     return result

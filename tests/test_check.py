@@ -21,7 +21,7 @@ import sympy as sp
 
 from conftest import ROOT, run_process
 from derive.calculus import Indicator, relu
-from derive.check import MESSAGES, TEXT, VERDICT_WORDS, Engine, check_files
+from derive.check import EXPECTED, LIST_END, MESSAGES, TEXT, VERDICT_WORDS, Engine, check_files
 from derive.grading import TIME_LIMIT, _Timeout, time_limit, transposed_name
 from derive.printing import ascii, latex
 from derive.quiz import PROSE
@@ -211,9 +211,28 @@ HOSTILE = [
 def test_hostile_answers_are_invalid(grader, text):
     v = verdict(grader, "theta_11", text)
     assert v.verdict == "invalid"
-    assert codes(v) == ["parse_error"]
-    assert "column" in dict(v.findings[0].args)["error"]
+    (finding,) = v.findings
+    assert finding.code.startswith("parse.") and finding.code in MESSAGES
+    assert int(dict(finding.args).get("column", 5001)) >= 1
     assert not Path("/tmp/derive-check-pwned").exists()
+
+
+@pytest.mark.parametrize("text,code,english,russian", [
+    ("sin(x)", "parse.unknown_function", "Column 1: unknown function 'sin'", "Столбец 1: неизвестная функция 'sin'"),
+    ("g_1 * * x", "parse.unexpected", "Column 7: unexpected '*'; expected a number, a name, '(' or a function",
+     "Столбец 7: неожиданное '*'; ожидалось: число, имя, '(' или функция"),
+    ("(g_1", "parse.never_closed", "Column 1: '(' is never closed", "Столбец 1: '(' нигде не закрывается"),
+    ("9**9**9**9", "parse.exponent", "Column 5: the exponent 387420489 is too large",
+     "Столбец 5: показатель степени 387420489 слишком велик"),
+    ("x.__class__", "parse.dot", "Column 2: '.' is only allowed inside a number", "Столбец 2: точка допустима"),
+])
+def test_parse_errors_are_worded_in_the_language(grader, text, code, english, russian):
+    from derive.check import Words
+
+    v = verdict(grader, "phi_1", text)
+    assert codes(v) == [code]
+    assert Words("en").feedback(v).startswith(english)
+    assert Words("ru").feedback(v).startswith(russian)
 
 
 def test_unknown_names_list_the_names_that_exist(grader):
@@ -433,7 +452,8 @@ def _catalog(lang):
         return read_po(f, locale=lang)
 
 
-MSGIDS = [*MESSAGES.values(), *VERDICT_WORDS.values(), *TEXT.values(), *PROSE.values()]
+MSGIDS = [*MESSAGES.values(), *EXPECTED.values(), LIST_END, *VERDICT_WORDS.values(), *TEXT.values(),
+          *PROSE.values()]
 
 
 @pytest.mark.parametrize("lang", ["ru", "pl"])
