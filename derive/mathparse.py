@@ -128,6 +128,10 @@ _LAYER = re.compile(r"\^(?:\{\s*\[\s*(?P<a>[A-Za-z0-9]+)\s*\]\s*\}|\[\s*(?P<b>[A
 _SKIPPABLE = re.compile(
     r"(?:\s|~|\\[,;:! ]|\\(?:quad|qquad|left|right|middle|[bB]igg?[lr]?)(?![A-Za-z]))*"
 )
+_BRACED = r"(?:[^{}]|\{[^{}]*\})*"  # text with braces at most one level deep
+_PARTIAL = re.compile(
+    rf"\s*\{{\s*\\partial\s*(?P<of>{_BRACED})\}}\s*\{{\s*\\partial\s*(?P<node>{_BRACED})\}}"
+)
 _HAS_RELATION = re.compile(r"[<>≤≥]|\\(?:gt|lt|geq?|leq?|geqslant|leqslant)(?![A-Za-z])")
 
 
@@ -481,6 +485,9 @@ class _Scanner:
             kind, obj = _LATEX_OPERATORS[name]
             return [self._tok(kind, pos, end, obj)]
         if name in ("frac", "dfrac", "tfrac"):
+            partial = _PARTIAL.match(self.text, end)
+            if partial and self.names is not None:
+                return [self._partial(partial, pos)]
             self._frac_arguments(end)
             return [self._tok("FRAC", pos, end)]
         if name in ("vert", "lvert", "rvert"):
@@ -490,6 +497,19 @@ class _Scanner:
         if name in _LATEX_FUNCTIONS:
             return self._word(name, pos, end)
         raise _Fail(pos, f"unknown LaTeX command \\{name}", "unknown_command", command=f"\\{name}")
+
+    def _partial(self, m: re.Match, start: int) -> _Tok:
+        """\\frac{\\partial y}{\\partial h_1}: the named backward quantity dy_dh_1."""
+        parts = []
+        for group in ("of", "node"):
+            try:
+                symbol = parse_math(m.group(group), max_length=100, max_depth=3)
+            except ParseError:
+                symbol = None
+            if not isinstance(symbol, sp.Symbol):
+                raise _Fail(m.start(group), "expected a name after \\partial, as in \\frac{\\partial y}{\\partial h_1}")
+            parts.append(symbol.name)
+        return self._name_token(f"d{parts[0]}_d{parts[1]}", start, m.end())
 
     def _escaped_brace(self, brace: str, start: int, end: int) -> list[_Tok]:
         if brace == "{":

@@ -116,6 +116,7 @@ def test_intermediate_forms(grader):
     for text in ("max(0, u_1)", "relu(u_1)", "a[u_1]", "max(0, psi_01 + psi_11 h_1 + psi_21 h_2)"):
         assert verdict(grader, "phi_1", text).verdict == "correct", text
     assert verdict(grader, "theta_11", "dy_dh_1 I[z_1 > 0] x").verdict == "correct"
+    assert verdict(grader, "theta_11", r"\frac{\partial y}{\partial h_1} I[z_1 > 0]\, x").verdict == "correct"
     assert verdict(grader, "psi_21", "phi_1 I[g_1 > 0] h_2").verdict == "correct"  # g_1 > 0 exactly when u_1 > 0
 
 

@@ -85,6 +85,7 @@ CONSTRUCTS = [
     ("θ_01", theta_01),
     (r"W^{[2]}_{11}", W2_11),
     ("dy_dh_1 * x", S("dy_dh_1") * x),
+    (r"\frac{\partial y}{\partial h_{1}} x", S("dy_dh_1") * x),
 ]
 
 
@@ -146,6 +147,8 @@ HOSTILE = [
     ("open('/etc/passwd')", "unknown function 'open'"),
     (r"\input{/etc/passwd}", r"unknown LaTeX command \input"),
     (r"\def\x{1}", r"unknown LaTeX command \def"),
+    (r"\frac{\partial}{\partial x}", "expected a name after \\partial"),
+    (r"\frac{\partial y}{\partial q}", "unknown name 'dy_dq'"),
     ("9**9**9**9", "too large"),
     ("2^2^2^2^2^2^2", "too large"),
     ("10^100000", "too large"),
