@@ -154,16 +154,21 @@ def _size(env: dict) -> int:
 
 
 def _stratified(codes: np.ndarray, usable: np.ndarray, wanted: int) -> np.ndarray:
-    """Indices of up to `wanted` usable points, spread evenly over the sign patterns `codes`."""
+    """Indices of up to `wanted` usable points, taken round-robin over the sign patterns `codes`.
+
+    The first point of every pattern comes before the second of any, so as many
+    patterns as possible are represented, each about equally often.
+    """
     index = np.flatnonzero(usable)
-    patterns = np.unique(codes[index])
-    per = max(2, -(-wanted // max(1, len(patterns))))
-    chosen = [index[codes[index] == c][:per] for c in patterns]
-    picked = np.concatenate(chosen) if chosen else index[:0]
-    if len(picked) < wanted:
-        rest = np.setdiff1d(index, picked)[: wanted - len(picked)]
-        picked = np.concatenate([picked, rest])
-    return np.sort(picked[: max(wanted, len(patterns) * 2)])
+    if len(index) == 0:
+        return index
+    order = np.argsort(codes[index], kind="stable")
+    grouped = codes[index][order]
+    starts = np.r_[0, np.flatnonzero(np.diff(grouped)) + 1]
+    sizes = np.diff(np.r_[starts, len(grouped)])
+    rank = np.empty(len(index), dtype=np.int64)
+    rank[order] = np.arange(len(index)) - np.repeat(starts, sizes)
+    return np.sort(index[np.lexsort((index, rank))][:wanted])
 
 
 def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict, list[sp.Symbol], int]:

@@ -529,3 +529,16 @@ def test_missing_leaky_relu_derivative():
     assert codes(v) == ["missing_derivative"]
     v = g.check("theta_11", ascii(2 * _drop(e, [derivative]) * derivative))
     assert codes(v) == ["constant_factor"] and dict(v.findings[0].args)["factor"] == "2"
+
+
+def test_test_points_cover_both_sides_of_every_kink(grader):
+    import numpy as np
+
+    from derive.grading import KINK_MARGIN
+
+    for z in grader.kinked:
+        values = grader.env[z]
+        assert (values > KINK_MARGIN).sum() >= 30 and (values < -KINK_MARGIN).sum() >= 30, z
+        assert np.all(np.abs(values) > KINK_MARGIN)
+    signs = {tuple(grader.env[z][i] > 0 for z in grader.kinked) for i in range(grader.points)}
+    assert len(signs) == 2 ** len(grader.kinked) == 16
