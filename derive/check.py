@@ -185,10 +185,12 @@ def _check_in_worker(path: str) -> FileResult:
 def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]:
     """Grade files, in parallel processes when there are several (results in the order of files)."""
     global _ENGINE
-    jobs = max(1, min(jobs, len(files)))
-    if jobs == 1 or len(files) < PARALLEL_FROM:
-        return [engine.check_file(f) for f in files]
     import multiprocessing
+
+    jobs = max(1, min(jobs, len(files)))
+    # workers are forked so that they inherit the derived spec; where fork is missing, grade here
+    if jobs == 1 or len(files) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return [engine.check_file(f) for f in files]
     from concurrent.futures import ProcessPoolExecutor
 
     _ENGINE = engine
