@@ -87,7 +87,13 @@ _APPLY = {
     "max": (2, None, sp.Max),
     "min": (2, None, sp.Min),
     "heaviside": (1, 1, lambda z: Indicator(sp.Gt(z, 0))),
+    # f'(z) written with a prime: relu'(z), \sigma'(z), tanh'(z), leaky_relu'(z, alpha)
+    "relu'": (1, 1, lambda z: Indicator(sp.Gt(z, 0))),
+    "sigmoid'": (1, 1, lambda z: sigmoid(z) * (1 - sigmoid(z))),
+    "tanh'": (1, 1, lambda z: 1 - sp.tanh(z) ** 2),
+    "leaky_relu'": (2, 2, lambda z, a: Indicator(sp.Gt(z, 0)) + a * Indicator(sp.Le(z, 0))),
 }
+_PRIMED = {"relu", "sigmoid", "tanh", "leaky_relu"}
 ALLOWED_FUNCTIONS = sorted(
     ["H", "Heaviside", "abs", "exp", "leaky_relu", "ln", "log", "max", "min", "relu", "sigma", "sigmoid", "sqrt", "tanh"]
 )
@@ -375,7 +381,7 @@ class _Scanner:
     def _plain_word(self, pos: int) -> list[_Tok]:
         m = _LEAKY.match(self.text, pos)
         if m:
-            return [self._tok("FUNC", pos, m.end(), "leaky_relu")]
+            return [self._function("leaky_relu", pos, m.end())]
         m = _LONG_NAME.match(self.text, pos)
         if m and "_" in m.group() and self._known(m.group()):
             # a known name whose parts would otherwise read as indices (dy_dh_1, not dy_d · h_1)
@@ -389,11 +395,17 @@ class _Scanner:
         if key in _FUNCTION_WORDS:
             if end < len(self.text) and self.text[end] == "_":
                 raise _Fail(start, f"{word!r} is a function, not a variable; write {word}(…)")
-            return [self._tok("FUNC", start, end, _FUNCTION_WORDS[key])]
+            return [self._function(_FUNCTION_WORDS[key], start, end)]
         if word == "I" and not self._known("I") and (self._peek(end) in ("[", "(") or self._cond_group(end)
                                                      or self.text.startswith("\\{", _SKIPPABLE.match(self.text, end).end())):
             return [self._tok("IND", start, end)]
         return self._identifier(word, start, end, greek)
+
+    def _function(self, key: str, start: int, end: int) -> _Tok:
+        """A function token; a prime right after it (relu'(z)) makes it the function's derivative."""
+        if key in _PRIMED and self.text.startswith("'", end):
+            return self._tok("FUNC", start, end + 1, key + "'")
+        return self._tok("FUNC", start, end, key)
 
     def _identifier(self, base: str, start: int, end: int, greek: bool) -> list[_Tok]:
         indices, layer, after = self._suffix(end)
@@ -406,8 +418,8 @@ class _Scanner:
     def _special(self, base: str, start: int, end: int, greek: bool) -> _Tok | None:
         """σ( is the sigmoid, H( the Heaviside step, e^ Euler's number; other words before '(' are checked."""
         after = self._peek(end)
-        if base == "sigma" and after == "(":
-            return self._tok("FUNC", start, end, "sigmoid")
+        if base == "sigma" and (after == "(" or self.text.startswith("'", end)):
+            return self._function("sigmoid", start, end)
         if base == "H" and after == "(" and not self._known("H"):
             return self._tok("FUNC", start, end, "heaviside")
         if base == "a" and after == "[" and self.names is not None and not self._known("a"):

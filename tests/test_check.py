@@ -118,6 +118,7 @@ def test_intermediate_forms(grader):
     assert verdict(grader, "theta_11", "dy_dh_1 I[z_1 > 0] x").verdict == "correct"
     assert verdict(grader, "theta_11", r"\frac{\partial y}{\partial h_1} I[z_1 > 0]\, x").verdict == "correct"
     assert verdict(grader, "psi_21", "phi_1 I[g_1 > 0] h_2").verdict == "correct"  # g_1 > 0 exactly when u_1 > 0
+    assert verdict(grader, "psi_21", "phi_1 relu'(u_1) h_2").verdict == "correct"
 
 
 def test_symbolic_and_numeric_routes(grader):
@@ -542,3 +543,30 @@ def test_test_points_cover_both_sides_of_every_kink(grader):
         assert np.all(np.abs(values) > KINK_MARGIN)
     signs = {tuple(grader.env[z][i] > 0 for z in grader.kinked) for i in range(grader.points)}
     assert len(signs) == 2 ** len(grader.kinked) == 16
+
+
+@pytest.mark.parametrize("spec", ["two-layer-relu.yaml", "sigmoid-bce.yaml", "leaky-relu.yaml", "softmax-ce.yaml"])
+def test_expected_latex_renders_in_katex(spec):
+    from katex import katex_errors
+
+    g, asked = Engine(str(ROOT / "specs" / spec)).grader(None)
+    assert katex_errors([g.expected[k].latex for k in asked]) == []
+
+
+ANSWER_TOKENS = ["g_1", "h_2", "u_1", "z_1", "x", "phi_1", "psi_12", "theta_01", " ", "*", "+", "-", "/", "^", "(",
+                 ")", "[", "]", ">", "0", "2", "I", "H", "max", "relu", "sigma", ",", r"\frac", "{", "}", "1", "y"]
+
+
+def test_any_answer_gets_a_verdict(grader):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from derive.grading import VERDICTS
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.text(max_size=40), st.lists(st.sampled_from(ANSWER_TOKENS), max_size=25).map("".join)))
+    def check(text):
+        v = grader.check("psi_21", text)
+        assert v.verdict in VERDICTS and v.findings
+
+    check()

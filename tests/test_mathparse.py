@@ -53,6 +53,7 @@ CONSTRUCTS = [
     (r"\mathbb{1}[u_1>0]", I(u_1 > 0)),
     (r"\mathbb{I}[u_1>0]", I(u_1 > 0)),
     (r"\mathbb{1}\{u_1>0\}", I(u_1 > 0)),
+    (r"\mathbb{1}_{\{u_1>0\}}", I(u_1 > 0)),
     (r"1_{u_1>0}", I(u_1 > 0)),
     (r"\mathbb{1}_{u_1 > 0}", I(u_1 > 0)),
     ("I[0 < u_1]", I(u_1 > 0)),
@@ -74,6 +75,12 @@ CONSTRUCTS = [
     ("log(x)", sp.log(x)),
     (r"\ln x", sp.log(x)),
     ("leaky_relu(z, 0.1)", leaky_relu(z, sp.Rational(1, 10))),
+    # derivatives written with a prime
+    ("relu'(z_1)", I(z_1 > 0)),
+    (r"\operatorname{ReLU}'(z_1)", I(z_1 > 0)),
+    (r"\sigma'(z)", sigmoid(z) * (1 - sigmoid(z))),
+    ("tanh'(z)", 1 - sp.tanh(z) ** 2),
+    ("leaky_relu'(z, 0.1)", I(z > 0) + sp.Rational(1, 10) * I(sp.Le(z, 0))),
     # LaTeX structure
     (r"\frac{x}{z}", x / z),
     (r"\frac12 x", x / 2),
@@ -133,6 +140,7 @@ def test_unknown_name_lists_it_with_its_column_and_the_known_names():
 
 HOSTILE = [
     ("sin(x)", "unknown function 'sin'"),
+    ("exp'(x)", "unexpected character \"'\""),
     ("((x)", "never closed"),
     ("x)", "unbalanced ')'"),
     ("__import__('os')", "column 1"),
