@@ -10,6 +10,7 @@ problems of one answer's formula are not the file's: they are graded
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -30,10 +31,16 @@ class Sheet:
     student: str | None
     seed: int | None
     raw: dict[str, object] = field(default_factory=dict)
+    spec: str | None = None  # the spec file's name, as derive quiz records it
 
     @property
     def file(self) -> str:
         return self.doc.file
+
+    def check_spec(self, spec_path: str) -> None:
+        """A file made by derive quiz for another spec is an error, not a page of wrong answers."""
+        if self.spec and os.path.basename(self.spec) != os.path.basename(spec_path):
+            raise self.doc.error(("spec",), f"this answers file is for {self.spec!r}, not for {spec_path!r}")
 
     def resolve(self, parameters: list[str]) -> dict[str, object]:
         """Parameter name -> raw answer; a key that is not one of parameters is an error of the file."""
@@ -72,7 +79,10 @@ def read_sheet(path: str) -> Sheet:
     if not isinstance(answers, dict):
         raise doc.error(("answers",) if "answers" in data else (),
                         "expected `answers:` with one `parameter: \"formula\"` line per parameter")
-    return Sheet(doc, _student(doc), _seed(doc), dict(answers))
+    spec = data.get("spec")
+    if spec is not None and not isinstance(spec, str):
+        raise doc.error(("spec",), "expected the name of the spec file, as derive quiz writes it")
+    return Sheet(doc, _student(doc), _seed(doc), dict(answers), spec)
 
 
 def _student(doc: Doc) -> str | None:

@@ -139,6 +139,7 @@ class Engine:
         from .pipeline import KINDS
         from .yamlload import load_file
 
+        self.path = spec_path
         doc = load_file(spec_path)
         kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
         if kind != "network":
@@ -167,6 +168,7 @@ class Engine:
 
         try:
             sheet = read_sheet(path)
+            sheet.check_spec(self.path)
             grader, asked = self.grader(sheet.seed)
             answers = sheet.resolve(asked)
         except DeriveError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 
@@ -126,3 +128,31 @@ def test_bad_spec_is_exit_2(tmp_path):
     spec.write_text("kind: graph\n", encoding="utf-8")
     proc = run_process("quiz", spec, "-o", tmp_path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_a_class_of_variants_in_one_gradebook(cli, tmp_path):
+    engine = Engine(str(SPEC))
+    paths, asked_by_seed = [], {}
+    for seed in (3, 8):
+        _, template, path = _quiz(cli, tmp_path, "--seed", str(seed))
+        grader, asked = engine.grader(seed)
+        asked_by_seed[seed] = asked
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(_filled(template, {k: ascii(grader.expected[k].unfolded) for k in asked}))
+        paths.append(path)
+    result = cli("check", SPEC, *paths, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    union = list(dict.fromkeys(asked_by_seed[3] + asked_by_seed[8]))
+    assert list(rows[0])[2:-2] == union
+    for row, seed in zip(rows, (3, 8)):
+        assert row["score"] == row["total"] == str(len(asked_by_seed[seed]))
+        assert all((row[k] == "correct") == (k in asked_by_seed[seed]) for k in union)
+        assert all(row[k] == "" for k in union if k not in asked_by_seed[seed])
+
+
+def test_a_template_for_another_spec_is_refused(cli, tmp_path):
+    _, _, path = _quiz(cli, tmp_path, "--seed", "1")
+    proc = run_process("check", ROOT / "specs" / "sigmoid-bce.yaml", path)
+    assert proc.returncode == 2
+    assert "spec: this answers file is for 'two-layer-relu.yaml'" in proc.stderr
