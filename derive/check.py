@@ -108,8 +108,9 @@ EXPECTED = {
 LIST_END = _N("%(items)s or %(last)s")
 # Findings grouped under one heading in the class summary (their details differ from student to student).
 SUMMARY_GROUPS = {
-    "parse_error": "unreadable", **{code: "unreadable" for code in MESSAGES if code.startswith("parse.")}, "unknown_names": "unreadable", "timeout": "unreadable",
-    "unsupported": "unreadable", "not_text": "unreadable", "differs": "undiagnosed",
+    **{code: "unreadable" for code in MESSAGES if code.startswith("parse")},
+    "unknown_names": "unreadable", "timeout": "unreadable", "unsupported": "unreadable", "not_text": "unreadable",
+    "differs": "undiagnosed",
 }
 
 
