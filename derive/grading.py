@@ -198,7 +198,8 @@ def agreement(values: np.ndarray, expected: np.ndarray) -> np.ndarray:
     values = np.broadcast_to(np.asarray(values, dtype=float), expected.shape)
     with np.errstate(all="ignore"):
         close = np.abs(values - expected) <= TOLERANCE * np.maximum(1.0, np.maximum(np.abs(values), np.abs(expected)))
-    return close | ~np.isfinite(expected)
+    # an overflow is never close to a finite value (inf <= tolerance * inf would say it is)
+    return (close & np.isfinite(values)) | ~np.isfinite(expected)
 
 
 def _agrees(values: np.ndarray, expected: np.ndarray) -> bool:

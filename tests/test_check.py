@@ -237,6 +237,11 @@ def test_parse_errors_are_worded_in_the_language(grader, text, code, english, ru
     assert Words("ru").feedback(v).startswith(russian)
 
 
+@pytest.mark.parametrize("text", ["*".join(f"(x+{i})" for i in range(600)), "(2/3)^999 * 7^999", "exp(exp(exp(x)))*g_1"])
+def test_overflowing_answers_are_incorrect(grader, text):
+    assert verdict(grader, "phi_1", text).verdict == "incorrect"
+
+
 def test_unknown_names_list_the_names_that_exist(grader):
     v = verdict(grader, "psi_21", "phi_1 I[u_1 > 0] foo + bar")
     assert v.verdict == "invalid" and codes(v) == ["unknown_names"]
