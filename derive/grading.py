@@ -44,7 +44,7 @@ from .printing import ascii, latex
 
 POINTS = 240  # test points per network
 POOL = 6000  # candidates they are chosen from
-KINK_MARGIN = 0.02  # test points keep every kinked pre-activation this far from its kink
+KINK_MARGIN = 1e-3  # test points keep every kinked pre-activation this far from its kink
 TOLERANCE = 1e-7
 TIME_LIMIT = 1.0  # seconds per answer (parse, symbolic, numeric, diagnosis)
 SYMBOLIC_OPS = 150  # larger answers skip the symbolic fast path
