@@ -88,6 +88,7 @@ VERDICT_WORDS = {
 TEXT = {
     "header": _N("%(student)s (%(file)s): %(score)s of %(total)s correct"),
     "expected": _N("expected: %(formula)s"),
+    "answer": _N("answer:   %(formula)s"),
     "summary": _N("Most common mistakes per question (%(students)s students):"),
     "question": _N("%(key)s: %(wrong)s of %(students)s not correct"),
     "all_correct": _N("%(key)s: all correct"),
@@ -299,8 +300,16 @@ def _text_block(r: FileResult, words: Words) -> list[str]:
             lines.append(f"  {v.key:<{width}}  {word}")
             continue
         lines.append(f"  {v.key:<{width}}  {word}: {words.feedback(v)}")
+        if v.answer is not None:
+            lines.append(indent + words(TEXT["answer"], formula=_shortened(v.answer)))
         lines.append(indent + words(TEXT["expected"], formula=v.expected))
     return lines
+
+
+def _shortened(text: str, most: int = 100) -> str:
+    """The student's text on one line, cut to most characters (a hostile answer can be 100 kB)."""
+    line = " ".join(text.split())
+    return line if len(line) <= most else line[: most - 1] + "…"
 
 
 def _summary(results: list[FileResult], words: Words) -> list[str]:
