@@ -575,3 +575,12 @@ def test_any_answer_gets_a_verdict(grader):
         assert v.verdict in VERDICTS and v.findings
 
     check()
+
+
+def test_text_report_shows_the_answer_on_one_shortened_line(cli, tmp_path):
+    path = _write(tmp_path / "a.yaml", {"phi_1": "u_1", "phi_2": "x" * 100_000})
+    out = cli("check", SPEC, path).output
+    lines = out.splitlines()
+    assert any(line.strip() == "answer:   u_1" for line in lines)
+    long = next(line for line in lines if line.strip().startswith("answer:   xxx"))
+    assert len(long.strip()) == len("answer:   ") + 100 and long.endswith("…")
