@@ -7,14 +7,17 @@ that every sign pattern of the kinked pre-activations is represented (both
 sides of every kink, so I[·] factors are exercised). `Grader.check(key, text)`
 parses the text with the safe parser, then decides:
 
-1. symbolically (fast path): the answer, with max(0, z)/relu(z) written as the
+1. symbolically first: the answer, with max(0, z)/relu(z) written as the
    activation it defines and backward names substituted, minus the expected
    formula expands to 0 (indicators as Iverson brackets, I² = I);
-2. numerically (the verdict): the answer and the expected formula agree at all
-   test points (evaluated with numpy by derive.numeric, never by eval);
-3. if not, a diagnosis: the answer is compared with perturbations of the
-   expected formula (a missing or extra indicator, transposed indices, a sign,
-   a missing term, …) and the first one that matches is reported.
+2. numerically: the answer and the expected formula agree at all test points
+   (evaluated with numpy by derive.numeric, never by eval). A disagreement
+   away from the kinks is decisive; an agreement is then proved symbolically
+   with the network's definitions substituted for the intermediates when the
+   expansion stays small (else it stands on the numeric evidence);
+3. if they disagree, a diagnosis: the answer is compared with perturbations of
+   the expected formula (a missing or extra indicator, transposed indices, a
+   sign, a missing term, …) and the first one that matches is reported.
 
 Every answer runs under a time limit (SIGALRM where available) and the parser's
 size limits, so an absurd answer costs at most a second or so. Results are
@@ -225,6 +228,11 @@ def _expanded_terms(expr: sp.Expr) -> int:
     return max((_expanded_terms(a) for a in expr.args), default=1)
 
 
+def _vanishes(difference: sp.Expr) -> bool:
+    """Whether difference expands to 0, with I[c]^k = I[c]."""
+    return sp.expand(_idempotent(sp.expand(difference))) == 0
+
+
 def _max_power(expr: sp.Expr) -> float:
     exps = [abs(p.exp) for p in expr.atoms(sp.Pow) if p.exp.is_Number]
     return float(max(exps, default=0))
@@ -245,6 +253,7 @@ class _Expected:
     ascii: str
     latex: str
     candidates: list[tuple[Finding, np.ndarray]] | None = None
+    substituted: sp.Expr | None = None  # unfolded with the network's definitions substituted
 
 
 @dataclass
@@ -265,6 +274,7 @@ class Grader:
         self.params = {str(p): p for p in net.params}
         self.units = [(u.pre, u.post) for layer in net.layers for u in layer.units if u.pre is not None]
         self.folded = self._folding(net)
+        self.definitions = dict(net.forward)
         sources = {p: src for layer in net.layers for u in layer.units for p, src in u.incoming}
         self.expected = {str(p.param): self._expected(p, sources[p.param]) for p in d.derivatives}
         self.memo: dict[tuple[str, str], Verdict] = {}
@@ -330,13 +340,17 @@ class Grader:
                                                        known=", ".join(self._known_names())))
         except ParseError as exc:
             return _set(verdict, "invalid", parse_finding(exc))
-        if self._symbolically_equal(answer, expected):
+        folded = self._folded(answer)
+        if folded is not None and _vanishes(folded - expected.unfolded):
             return _set(verdict, "correct", Finding.of("correct_symbolic"))
         try:
             values = np.broadcast_to(evaluate(answer, self.env), (self.points,)).astype(float)
         except Unsupported as exc:
             return _set(verdict, "invalid", Finding.of("unsupported", what=str(exc)))
         good = agreement(values, expected.values)
+        # a disagreement is decisive; an agreement is proved symbolically where the definitions allow
+        if good.all() and folded is not None and self._equal_substituted(folded, expected):
+            return _set(verdict, "correct", Finding.of("correct_symbolic"))
         if good.all() and self.kinked:
             return _set(verdict, "correct", Finding.of("correct_numeric", points=self.points, patterns=self.patterns))
         if good.all():
@@ -349,15 +363,31 @@ class Grader:
     def _known_names(self) -> list[str]:
         return list(self.names)
 
-    def _symbolically_equal(self, answer: sp.Expr, expected: _Expected) -> bool:
-        """Fast path: equal after folding definitions and substituting backward names (never decisive for 'no')."""
+    def _folded(self, answer: sp.Expr) -> sp.Expr | None:
+        """The answer ready for symbolic comparison (max(0, z) -> h, backward names substituted),
+        or None when it is too large to expand (the numeric test alone decides then)."""
         if sp.count_ops(answer) > SYMBOLIC_OPS or _max_power(answer) > SYMBOLIC_MAX_POWER:
-            return False
+            return None
         if _expanded_terms(answer) > SYMBOLIC_TERMS:  # (a+b)(c+d)… would expand to millions of terms
+            return None
+        return self.unfold(_fold_max(answer).xreplace(self.folded))
+
+    def _equal_substituted(self, folded: sp.Expr, expected: _Expected) -> bool:
+        """Whether the difference expands to 0 once the network's definitions replace the intermediates."""
+        if expected.substituted is None:
+            expected.substituted = self.substituted(expected.unfolded)
+        mine, theirs = self.substituted(folded), expected.substituted
+        if max(_expanded_terms(mine), _expanded_terms(theirs)) > SYMBOLIC_TERMS:
             return False
-        folded = self.unfold(_fold_max(answer).xreplace(self.folded))
-        difference = _idempotent(sp.expand(folded - expected.unfolded))
-        return sp.expand(difference) == 0
+        return _vanishes(mine - theirs)
+
+    def substituted(self, expr: sp.Expr) -> sp.Expr:
+        """expr with every intermediate replaced by its definition: parameters, inputs and targets only."""
+        for _ in range(len(self.definitions) + 1):
+            if not expr.free_symbols & self.definitions.keys():
+                break
+            expr = expr.xreplace(self.definitions)
+        return _fold_max(expr)
 
     # -- diagnosis
 

@@ -123,7 +123,10 @@ def test_intermediate_forms(grader):
 
 def test_symbolic_and_numeric_routes(grader):
     assert codes(verdict(grader, "psi_21", "phi_1 H(u_1) max(0, z_2)")) == ["correct_symbolic"]
-    v = verdict(grader, "psi_21", "phi_1 H(u_1) relu(theta_02 + theta_12 x)")
+    # the definitions substituted: z_2 written out inside the ReLU
+    assert codes(verdict(grader, "psi_21", "phi_1 H(u_1) relu(theta_02 + theta_12 x)")) == ["correct_symbolic"]
+    # ReLU written as z I[z > 0]: equal, but only the numeric test can tell
+    v = verdict(grader, "psi_21", "phi_1 H(u_1) (theta_02 + theta_12 x) I[z_2 > 0]")
     assert codes(v) == ["correct_numeric"]
     assert dict(v.findings[0].args)["patterns"] == "16"  # every sign pattern of z_1, z_2, u_1, u_2
 
