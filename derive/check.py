@@ -21,92 +21,92 @@ from .cli import LANGS, run
 PARALLEL_FROM = 4  # fewer files are graded in this process: a pool costs more than it saves
 
 
-def _N(msgid: str) -> str:
-    """Marks a catalog message (templates/locale/*/LC_MESSAGES/check.po); translated when shown."""
+def N_(msgid: str) -> str:
+    """Marks a catalog message (templates/locale/*/LC_MESSAGES/check.po); translated when shown (Words)."""
     return msgid
 
 
 # Finding code -> message; arguments are formulas in the contract's ASCII syntax, names and numbers.
 MESSAGES = {
-    "missing": _N("No answer was given."),
-    "not_text": _N("The answer must be a formula written as text."),
-    "timeout": _N("The answer could not be checked within %(seconds)s s; write it in a simpler form."),
-    "unknown_names": _N("Unknown name(s): %(names)s. The names that exist here are: %(known)s."),
-    "parse_error": _N("The formula cannot be read: %(error)s."),
-    "parse.too_deep": _N("Column %(column)s: brackets or powers are nested deeper than %(most)s levels."),
-    "parse.unbalanced": _N("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
-    "parse.mismatch": _N("Column %(column)s: %(bracket)s does not match %(opening)s at column %(opening_column)s."),
-    "parse.never_closed": _N("Column %(column)s: %(bracket)s is never closed."),
-    "parse.underscore": _N("Column %(column)s: '_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})."),
-    "parse.dot": _N("Column %(column)s: '.' is only allowed inside a number."),
-    "parse.equation": _N("Column %(column)s: '=' is not allowed: write an expression, not an equation."),
-    "parse.unexpected_character": _N("Column %(column)s: unexpected character %(character)s."),
-    "parse.digits": _N("Column %(column)s: a number with %(digits)s digits; at most %(most)s are allowed."),
-    "parse.unknown_function": _N("Column %(column)s: unknown function %(name)s; allowed functions: %(allowed)s."),
-    "parse.unknown_command": _N("Column %(column)s: unknown LaTeX command %(command)s."),
-    "parse.comparison": _N("Column %(column)s: a comparison is only allowed inside an indicator, as in I[u > 0]."),
-    "parse.division_by_zero": _N("Column %(column)s: division by zero."),
-    "parse.exponent": _N("Column %(column)s: the exponent %(exponent)s is too large: at most %(most)s in "
+    "missing": N_("No answer was given."),
+    "not_text": N_("The answer must be a formula written as text."),
+    "timeout": N_("The answer could not be checked within %(seconds)s s; write it in a simpler form."),
+    "unknown_names": N_("Unknown name(s): %(names)s. The names that exist here are: %(known)s."),
+    "parse_error": N_("The formula cannot be read: %(error)s."),
+    "parse.too_deep": N_("Column %(column)s: brackets or powers are nested deeper than %(most)s levels."),
+    "parse.unbalanced": N_("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
+    "parse.mismatch": N_("Column %(column)s: %(bracket)s does not match %(opening)s at column %(opening_column)s."),
+    "parse.never_closed": N_("Column %(column)s: %(bracket)s is never closed."),
+    "parse.underscore": N_("Column %(column)s: '_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})."),
+    "parse.dot": N_("Column %(column)s: '.' is only allowed inside a number."),
+    "parse.equation": N_("Column %(column)s: '=' is not allowed: write an expression, not an equation."),
+    "parse.unexpected_character": N_("Column %(column)s: unexpected character %(character)s."),
+    "parse.digits": N_("Column %(column)s: a number with %(digits)s digits; at most %(most)s are allowed."),
+    "parse.unknown_function": N_("Column %(column)s: unknown function %(name)s; allowed functions: %(allowed)s."),
+    "parse.unknown_command": N_("Column %(column)s: unknown LaTeX command %(command)s."),
+    "parse.comparison": N_("Column %(column)s: a comparison is only allowed inside an indicator, as in I[u > 0]."),
+    "parse.division_by_zero": N_("Column %(column)s: division by zero."),
+    "parse.exponent": N_("Column %(column)s: the exponent %(exponent)s is too large: at most %(most)s in "
                          "absolute value."),
-    "parse.huge_number": _N("Column %(column)s: the number would have more than %(most)s digits."),
-    "parse.no_comparison": _N("Column %(column)s: an indicator needs a comparison inside, as in I[u > 0]."),
-    "parse.too_long": _N("The formula is %(length)s characters long; at most %(most)s are allowed."),
-    "parse.unexpected": _N("Column %(column)s: unexpected %(token)s; expected %(expected)s."),
-    "parse.unexpected_end": _N("Column %(column)s: the formula ends too early; expected %(expected)s."),
-    "unsupported": _N("The formula uses something that cannot be evaluated: %(what)s."),
-    "correct_symbolic": _N("Correct: equal to the expected derivative once the network's definitions are substituted."),
-    "correct_numeric": _N("Correct: agrees with the expected derivative at all %(points)s test points "
+    "parse.huge_number": N_("Column %(column)s: the number would have more than %(most)s digits."),
+    "parse.no_comparison": N_("Column %(column)s: an indicator needs a comparison inside, as in I[u > 0]."),
+    "parse.too_long": N_("The formula is %(length)s characters long; at most %(most)s are allowed."),
+    "parse.unexpected": N_("Column %(column)s: unexpected %(token)s; expected %(expected)s."),
+    "parse.unexpected_end": N_("Column %(column)s: the formula ends too early; expected %(expected)s."),
+    "unsupported": N_("The formula uses something that cannot be evaluated: %(what)s."),
+    "correct_symbolic": N_("Correct: equal to the expected derivative once the network's definitions are substituted."),
+    "correct_numeric": N_("Correct: agrees with the expected derivative at all %(points)s test points "
                           "(%(patterns)s sign patterns of the pre-activations)."),
-    "correct_points": _N("Correct: agrees with the expected derivative at all %(points)s test points."),
-    "differs": _N("Incorrect: differs from the expected derivative at %(bad)s of %(points)s test points."),
-    "missing_indicator": _N("The indicator factor %(factor)s is missing."),
-    "extra_indicator": _N("The factor %(factor)s does not belong here: the path from this parameter to the "
+    "correct_points": N_("Correct: agrees with the expected derivative at all %(points)s test points."),
+    "differs": N_("Incorrect: differs from the expected derivative at %(bad)s of %(points)s test points."),
+    "missing_indicator": N_("The indicator factor %(factor)s is missing."),
+    "extra_indicator": N_("The factor %(factor)s does not belong here: the path from this parameter to the "
                           "output does not pass through that unit."),
-    "missing_derivative": _N("The derivative of the activation, %(factor)s, is missing."),
-    "activation_for_derivative": _N("The activation %(post)s is written where its derivative %(factor)s belongs."),
-    "extra_derivative": _N("The factor %(factor)s, the derivative of the activation, is extra: it is "
+    "missing_derivative": N_("The derivative of the activation, %(factor)s, is missing."),
+    "activation_for_derivative": N_("The activation %(post)s is written where its derivative %(factor)s belongs."),
+    "extra_derivative": N_("The factor %(factor)s, the derivative of the activation, is extra: it is "
                            "already part of the rest."),
-    "missing_input": _N("The factor %(factor)s is missing: %(param)s multiplies %(factor)s, so the derivative "
+    "missing_input": N_("The factor %(factor)s is missing: %(param)s multiplies %(factor)s, so the derivative "
                         "with respect to %(param)s contains it."),
-    "pre_for_post": _N("The pre-activation %(pre)s is used where the activation %(post)s belongs."),
-    "missing_term": _N("A term is missing from the sum: %(term)s."),
-    "transposed_parameter": _N("This is the derivative with respect to %(other)s, not %(param)s: the indices "
+    "pre_for_post": N_("The pre-activation %(pre)s is used where the activation %(post)s belongs."),
+    "missing_term": N_("A term is missing from the sum: %(term)s."),
+    "transposed_parameter": N_("This is the derivative with respect to %(other)s, not %(param)s: the indices "
                                "are transposed."),
-    "other_parameter": _N("This is the derivative with respect to %(other)s, not %(param)s."),
-    "transposed_indices": _N("Transposed indices: %(wrong)s is written instead of %(right)s."),
-    "transposed_all": _N("Transposed indices: the parameters %(pairs)s are swapped."),
-    "sign": _N("The sign is wrong: the answer is minus the derivative."),
-    "also_sign": _N("The sign is wrong as well."),
-    "constant_factor": _N("A constant factor is off: the answer is %(factor)s times the derivative."),
+    "other_parameter": N_("This is the derivative with respect to %(other)s, not %(param)s."),
+    "transposed_indices": N_("Transposed indices: %(wrong)s is written instead of %(right)s."),
+    "transposed_all": N_("Transposed indices: the parameters %(pairs)s are swapped."),
+    "sign": N_("The sign is wrong: the answer is minus the derivative."),
+    "also_sign": N_("The sign is wrong as well."),
+    "constant_factor": N_("A constant factor is off: the answer is %(factor)s times the derivative."),
 }
 VERDICT_WORDS = {
-    "correct": _N("correct"),
-    "incorrect": _N("incorrect"),
-    "invalid": _N("invalid"),
-    "missing": _N("missing"),
+    "correct": N_("correct"),
+    "incorrect": N_("incorrect"),
+    "invalid": N_("invalid"),
+    "missing": N_("missing"),
 }
 TEXT = {
-    "header": _N("%(student)s (%(file)s): %(score)s of %(total)s correct"),
-    "expected": _N("expected: %(formula)s"),
-    "answer": _N("answer:   %(formula)s"),
-    "summary": _N("Most common mistakes per question (%(students)s students):"),
-    "question": _N("%(key)s: %(wrong)s of %(students)s not correct"),
-    "all_correct": _N("%(key)s: all correct"),
-    "count": _N("%(count)s ×"),
-    "unreadable": _N("the formula could not be read or checked"),
-    "undiagnosed": _N("wrong, without a more specific diagnosis"),
-    "class": _N("Class: %(score)s of %(total)s answers correct."),
+    "header": N_("%(student)s (%(file)s): %(score)s of %(total)s correct"),
+    "expected": N_("expected: %(formula)s"),
+    "answer": N_("answer:   %(formula)s"),
+    "summary": N_("Most common mistakes per question (%(students)s students):"),
+    "question": N_("%(key)s: %(wrong)s of %(students)s not correct"),
+    "all_correct": N_("%(key)s: all correct"),
+    "count": N_("%(count)s ×"),
+    "unreadable": N_("the formula could not be read or checked"),
+    "undiagnosed": N_("wrong, without a more specific diagnosis"),
+    "class": N_("Class: %(score)s of %(total)s answers correct."),
 }
 # What the parser expected (derive.mathparse.EXPECTED_WORDS), and how a list of them ends.
 EXPECTED = {
-    "an operator": _N("an operator"),
-    "a number": _N("a number"),
-    "a name": _N("a name"),
-    "a function": _N("a function"),
-    "the end of the expression": _N("the end of the formula"),
-    "something else": _N("something else"),
+    "an operator": N_("an operator"),
+    "a number": N_("a number"),
+    "a name": N_("a name"),
+    "a function": N_("a function"),
+    "the end of the expression": N_("the end of the formula"),
+    "something else": N_("something else"),
 }
-LIST_END = _N("%(items)s or %(last)s")
+LIST_END = N_("%(items)s or %(last)s")
 # Findings grouped under one heading in the class summary (their details differ from student to student).
 SUMMARY_GROUPS = {
     **{code: "unreadable" for code in MESSAGES if code.startswith("parse")},
@@ -148,12 +148,12 @@ class Engine:
             known = "" if kind in KINDS else f"unknown kind {kind!r}; "
             raise doc.error(("kind",), f"{known}derive check and derive quiz grade `kind: network` specs")
         self.spec = parse(doc)
-        self.graders: dict = {}
+        self.variants: dict = {}
         self.grader(None)  # the spec itself: a spec that cannot be derived fails before any file is read
 
-    def grader(self, seed: int | None):
-        """(Grader, asked parameter names) of the spec's variant `seed`."""
-        if seed not in self.graders:
+    def _variant(self, seed: int | None) -> tuple:
+        """(verified outcome, Grader, asked parameter names) of the spec's variant seed, built once."""
+        if seed not in self.variants:
             from .grading import Grader
             from .network import derive
             from .variant import asked, variant
@@ -161,8 +161,16 @@ class Engine:
             outcome = derive(variant(self.spec, seed))
             net = outcome.derivation.network
             layers = [[str(p) for p in layer.params] for layer in net.layers]
-            self.graders[seed] = (Grader(outcome.derivation), asked([str(p) for p in net.params], layers, seed))
-        return self.graders[seed]
+            self.variants[seed] = (outcome, Grader(outcome.derivation), asked([str(p) for p in net.params], layers, seed))
+        return self.variants[seed]
+
+    def grader(self, seed: int | None):
+        """(Grader, asked parameter names) of the spec's variant seed."""
+        return self._variant(seed)[1:]
+
+    def outcome(self, seed: int | None):
+        """The verified derivation (network.Outcome) of the spec's variant seed."""
+        return self._variant(seed)[0]
 
     def check_file(self, path: str) -> FileResult:
         from .answers import read_sheet

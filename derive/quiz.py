@@ -15,57 +15,50 @@ from pathlib import Path
 
 import click
 
+from .check import N_
 from .cli import LANGS, run
 
 
-def _N(msgid: str) -> str:
-    """Marks a catalog message (check.po)."""
-    return msgid
-
-
 PROSE = {
-    "title": _N("Exercise: backpropagation"),
-    "variant": _N("Variant %(seed)s."),
-    "network": _N("The network (forward pass):"),
-    "activation": _N("The activation:"),
-    "loss": _N("The loss:"),
-    "task": _N("Find the derivatives:"),
-    "how": _N("Write each answer as a formula in quotes in the answers file %(file)s: plain math "
+    "title": N_("Exercise: backpropagation"),
+    "variant": N_("Variant %(seed)s."),
+    "network": N_("The network (forward pass):"),
+    "activation": N_("The activation:"),
+    "loss": N_("The loss:"),
+    "task": N_("Find the derivatives:"),
+    "how": N_("Write each answer as a formula in quotes in the answers file %(file)s: plain math "
               "(`*` or a space for a product, `^` for a power, `I[z > 0]` for an indicator, `max`, `relu`, "
               "`sigmoid`, `tanh`, `exp`, `log`) or LaTeX. You may use these names:"),
-    "check": _N("Check the answers with:"),
-    "comment_head": _N("derive quiz: the answers template for %(spec)s."),
-    "comment_fill": _N("Write each derivative as a formula in quotes, for example with I[z > 0] for an indicator."),
-    "comment_check": _N("Check with:"),
+    "check": N_("Check the answers with:"),
+    "comment_head": N_("derive quiz: the answers template for %(spec)s."),
+    "comment_fill": N_("Write each derivative as a formula in quotes, for example with I[z > 0] for an indicator."),
+    "comment_check": N_("Check with:"),
 }
-
-
-def _words(lang: str):
-    from .i18n import translations
-
-    gettext = translations(lang).gettext
-    return lambda key, **args: gettext(PROSE[key]) % args if args else gettext(PROSE[key])
 
 
 def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, str]:
     """(file stem, the sheet's Markdown, the answers template YAML) for the spec's variant seed."""
-    from .check import Engine
+    from .check import Engine, Words
 
     engine = Engine(spec_path)
     grader, asked = engine.grader(seed)
     stem = Path(spec_path).stem + (f"-{seed}" if seed is not None else "")
-    words = _words(lang)
+    prose = Words(lang)
+
+    def words(key: str, **args) -> str:
+        return prose(PROSE[key], **args)
+
     template = _template(spec_path, stem, seed, asked, words)
-    return stem, _sheet(grader, asked, seed, lang, words, stem, spec_path), template
+    return stem, _sheet(engine.outcome(seed), grader, asked, seed, lang, words, stem, spec_path), template
 
 
-def _sheet(grader, asked: list[str], seed, lang: str, words, stem: str, spec_path: str) -> str:
+def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, stem: str, spec_path: str) -> str:
     from .network import context
     from .render import d, environment
 
-    derivation = grader.derivation
+    derivation = outcome.derivation
     net = derivation.network
-    full = context(_Outcome(derivation), lang)
+    full = context(outcome, lang)
     env = environment("md", lang, partials=derivation.partials)
     params = {str(p): p for p in net.params}
     ctx = {
@@ -82,15 +75,6 @@ def _sheet(grader, asked: list[str], seed, lang: str, words, stem: str, spec_pat
         "how": words("how", file=f"`{stem}.answers.yaml`"),
     }
     return env.get_template("quiz.md.j2").render(ctx)
-
-
-class _Outcome:
-    """What network.context needs of an outcome: the derivation and its check."""
-
-    def __init__(self, derivation):
-        from .verify import Check
-
-        self.derivation, self.check = derivation, Check()
 
 
 def _template(spec_path: str, stem: str, seed, asked: list[str], words) -> str:
