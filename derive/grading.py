@@ -41,11 +41,13 @@ import numpy as np
 import sympy as sp
 
 from .calculus import Indicator, relu
+from .errors import DeriveError
 from .mathparse import ParseError, UnknownName, parse_math
 from .numeric import Unsupported, evaluate
 from .printing import ascii, latex
 
 POINTS = 240  # test points per network
+MIN_POINTS = 40  # fewer usable points than this, and the network is not graded at all
 POOL = 6000  # candidates they are chosen from
 KINK_MARGIN = 1e-3  # test points keep every kinked pre-activation this far from its kink
 TOLERANCE = 1e-7
@@ -146,14 +148,11 @@ def _sample(net, rng: np.random.Generator, n: int) -> dict[sp.Symbol, np.ndarray
     return env
 
 
-def _run(statements, env: dict) -> dict:
+def _run(statements, env: dict, n: int) -> dict:
+    """Evaluate (name, expr) statements in order at n points, adding each name's values to env."""
     for symbol, expr in statements:
-        env[symbol] = np.broadcast_to(evaluate(expr, env), (_size(env),)).astype(float)
+        env[symbol] = np.broadcast_to(evaluate(expr, env), (n,)).astype(float)
     return env
-
-
-def _size(env: dict) -> int:
-    return max(np.size(v) for v in env.values())
 
 
 def _stratified(codes: np.ndarray, usable: np.ndarray, wanted: int) -> np.ndarray:
@@ -178,7 +177,7 @@ def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict
     """Values of every name at the test points, the kinked pre-activations, and the sign patterns covered."""
     net = derivation.network
     rng = np.random.default_rng(seed)
-    env = _run(net.forward, _sample(net, rng, POOL))
+    env = _run(net.forward, _sample(net, rng, POOL), POOL)
     kinked = [u.pre for layer in net.layers if layer.activation.kinks for u in layer.units]
     usable = np.ones(POOL, dtype=bool)
     codes = np.zeros(POOL, dtype=np.int64)
@@ -188,8 +187,10 @@ def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict
     for y in net.outputs if net.spec.loss in ("bce", "ce") else ():
         usable &= (env[y] > 1e-6) & (env[y] < 1 - 1e-6)  # keep log y and log(1 − y) finite
     keep = _stratified(codes, usable, points)
-    chosen = {s: v[keep] for s, v in env.items()}
-    chosen = _run([(g.symbol, g.expr) for g in derivation.backward], chosen)
+    if len(keep) < MIN_POINTS:  # never grade on (almost) no evidence: every answer would agree
+        raise DeriveError(f"{net.spec.file}: only {len(keep)} random test points away from the kinks were found; "
+                          f"at least {MIN_POINTS} are needed to grade answers")
+    chosen = _run([(g.symbol, g.expr) for g in derivation.backward], {s: v[keep] for s, v in env.items()}, len(keep))
     return chosen, kinked, len(np.unique(codes[keep]))
 
 

@@ -587,3 +587,11 @@ def test_text_report_shows_the_answer_on_one_shortened_line(cli, tmp_path):
     assert any(line.strip() == "answer:   u_1" for line in lines)
     long = next(line for line in lines if line.strip().startswith("answer:   xxx"))
     assert len(long.strip()) == len("answer:   ") + 100 and long.endswith("…")
+
+
+def test_no_grading_without_test_points(monkeypatch):
+    from derive.errors import DeriveError
+
+    monkeypatch.setattr("derive.grading.KINK_MARGIN", 100.0)  # no point is that far from every kink
+    with pytest.raises(DeriveError, match="only 0 random test points"):
+        Engine(str(SPEC))
