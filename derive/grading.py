@@ -305,10 +305,11 @@ class Grader:
         shown = p.expanded if p.expanded is not None else p.value
         if shown.free_symbols & self.backward.keys() and _leaves(unfolded) <= EXPECTED_LATEX_LEAVES:
             shown = unfolded
-        return _Expected(
-            p.param, p.value, unfolded, np.broadcast_to(evaluate(p.value, self.env), (self.points,)).astype(float),
-            source, ascii(shown), latex(shown, partials=partials),
-        )
+        values = np.broadcast_to(evaluate(p.value, self.env), (self.points,)).astype(float)
+        if np.isfinite(values).sum() < MIN_POINTS:  # non-finite points are skipped: too few left to judge by
+            raise DeriveError(f"{self.derivation.network.spec.file}: the derivative for {p.param} is not finite at "
+                              f"enough test points to grade answers")
+        return _Expected(p.param, p.value, unfolded, values, source, ascii(shown), latex(shown, partials=partials))
 
     # -- checking
 
