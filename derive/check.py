@@ -271,9 +271,7 @@ def render_csv(results: list[FileResult]) -> str:
     import csv
     import io
 
-    keys: list[str] = []
-    for r in results:
-        keys += [v.key for v in r.verdicts if v.key not in keys]
+    keys = _questions(results)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["file", "student", *keys, "score", "total"])
@@ -283,6 +281,11 @@ def render_csv(results: list[FileResult]) -> str:
         cells = {v.key: v.verdict for v in r.verdicts}
         writer.writerow([r.file, r.student or "", *(cells.get(k, "") for k in keys), r.score, len(r.verdicts)])
     return out.getvalue()
+
+
+def _questions(results: list[FileResult]) -> list[str]:
+    """Every parameter asked of anybody, in the order of first appearance (quiz variants differ)."""
+    return list(dict.fromkeys(v.key for r in results for v in r.verdicts))
 
 
 def render_text(results: list[FileResult], words: Words) -> str:
@@ -325,10 +328,7 @@ def _summary(results: list[FileResult], words: Words) -> list[str]:
     from collections import Counter
 
     lines = [words(TEXT["summary"], students=len(results))]
-    keys: list[str] = []
-    for r in results:
-        keys += [v.key for v in r.verdicts if v.key not in keys]
-    for key in keys:
+    for key in _questions(results):
         verdicts = [v for r in results for v in r.verdicts if v.key == key]
         wrong = [v for v in verdicts if v.verdict != "correct"]
         if not wrong:
