@@ -48,11 +48,14 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
     def words(key: str, **args) -> str:
         return prose(PROSE[key], **args)
 
-    template = _template(spec_path, stem, seed, asked, words)
-    return stem, _sheet(engine.outcome(seed), grader, asked, seed, lang, words, stem, spec_path), template
+    answers_file = f"{stem}.answers.yaml"
+    command_line = f"derive check {spec_path} {answers_file}"
+    template = _template(os.path.basename(spec_path), seed, asked, words, command_line)
+    sheet = _sheet(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
+    return stem, sheet, template
 
 
-def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, stem: str, spec_path: str) -> str:
+def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str, command_line: str) -> str:
     from .network import context
     from .render import d, environment
 
@@ -70,20 +73,20 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, stem: str,
         "loss": full["loss"]["definition"] if full["loss"] else None,
         "tasks": [d(net.of, params[name]) for name in asked],
         "names": ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.backward),
-        "check": f"derive check {spec_path} {stem}.answers.yaml",
+        "check": command_line,
         "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check")},
-        "how": words("how", file=f"`{stem}.answers.yaml`"),
+        "how": words("how", file=f"`{answers_file}`"),
     }
     return env.get_template("quiz.md.j2").render(ctx)
 
 
-def _template(spec_path: str, stem: str, seed, asked: list[str], words) -> str:
+def _template(spec_name: str, seed, asked: list[str], words, command_line: str) -> str:
     """The answers file to fill in: YAML, with the spec and seed recorded and one empty answer per parameter."""
     lines = [
-        f"# {words('comment_head', spec=os.path.basename(spec_path))}",
+        f"# {words('comment_head', spec=spec_name)}",
         f"# {words('comment_fill')}",
-        f"# {words('comment_check')} derive check {spec_path} {stem}.answers.yaml",
-        f"spec: {_quoted(os.path.basename(spec_path))}",
+        f"# {words('comment_check')} {command_line}",
+        f"spec: {_quoted(spec_name)}",
     ]
     if seed is not None:
         lines.append(f"seed: {seed}")
