@@ -32,6 +32,8 @@ MESSAGES = {
     "not_text": N_("The answer must be a formula written as text."),
     "timeout": N_("The answer could not be checked within %(seconds)s s; write it in a simpler form."),
     "unknown_names": N_("Unknown name(s): %(names)s. The names that exist here are: %(known)s."),
+    "unknown_names_close": N_("Unknown name(s): %(names)s; did you mean %(close)s? The names that exist here "
+                              "are: %(known)s."),
     "parse_error": N_("The formula cannot be read: %(error)s."),
     "parse.too_deep": N_("Column %(column)s: brackets or powers are nested deeper than %(most)s levels."),
     "parse.unbalanced": N_("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
@@ -110,7 +112,7 @@ LIST_END = N_("%(items)s or %(last)s")
 # Findings grouped under one heading in the class summary (their details differ from student to student).
 SUMMARY_GROUPS = {
     **{code: "unreadable" for code in MESSAGES if code.startswith("parse")},
-    "unknown_names": "unreadable", "timeout": "unreadable", "unsupported": "unreadable", "not_text": "unreadable",
+    "unknown_names": "unreadable", "unknown_names_close": "unreadable", "timeout": "unreadable", "unsupported": "unreadable", "not_text": "unreadable",
     "differs": "undiagnosed",
 }
 

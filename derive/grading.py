@@ -28,6 +28,7 @@ turns them into prose of the chosen language.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 import signal
@@ -338,8 +339,7 @@ class Grader:
         try:
             answer = parse_math(text, names=self.names, max_length=MAX_LENGTH)
         except UnknownName as exc:
-            return _set(verdict, "invalid", Finding.of("unknown_names", names=", ".join(exc.names),
-                                                       known=", ".join(self._known_names())))
+            return _set(verdict, "invalid", self._unknown(exc.names))
         except ParseError as exc:
             return _set(verdict, "invalid", parse_finding(exc))
         folded = self._folded(answer)
@@ -362,8 +362,14 @@ class Grader:
         ]
         return _set(verdict, "incorrect", *findings)
 
-    def _known_names(self) -> list[str]:
-        return list(self.names)
+    def _unknown(self, unknown: list[str]) -> Finding:
+        """Unknown names, the known names most like them (hh_2 -> h_2), and all the known names."""
+        close = [m for name in unknown for m in difflib.get_close_matches(name, list(self.names), n=2, cutoff=0.6)]
+        known = ", ".join(self.names)
+        if close:
+            return Finding.of("unknown_names_close", names=", ".join(unknown), close=", ".join(dict.fromkeys(close)),
+                              known=known)
+        return Finding.of("unknown_names", names=", ".join(unknown), known=known)
 
     def _folded(self, answer: sp.Expr) -> sp.Expr | None:
         """The answer ready for symbolic comparison (max(0, z) -> h, backward names substituted),

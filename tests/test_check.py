@@ -254,6 +254,14 @@ def test_unknown_names_list_the_names_that_exist(grader):
         assert name in args["known"].split(", ")
 
 
+def test_unknown_names_suggest_the_closest_known_ones(grader):
+    v = verdict(grader, "psi_22", "phi_2 I[u_2 > 0] hh_2")
+    assert codes(v) == ["unknown_names_close"]
+    args = dict(v.findings[0].args)
+    assert args["names"] == "hh_2" and "h_2" in args["close"].split(", ")
+    assert codes(verdict(grader, "psi_22", "theta11 x")) == ["unknown_names_close"]
+
+
 @pytest.mark.parametrize("raw,kind", [(None, "missing"), ("", "missing"), ("   ", "missing"), ([1], "invalid"),
                                       (True, "invalid"), ({"a": 1}, "invalid")])
 def test_missing_and_non_text(grader, raw, kind):
