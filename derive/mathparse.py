@@ -26,11 +26,17 @@ __all__ = ["ParseError", "UnknownName", "parse_math", "canonical_name", "ALLOWED
 
 
 class ParseError(SpecError):
-    """An expression that cannot be read; the message starts with the column of the culprit."""
+    """An expression that cannot be read; the message starts with the column of the culprit.
 
-    def __init__(self, message: str, location: Location | None = None, path: str = ""):
+    `key` and `details` name the problem for callers that word it themselves (derive check
+    translates them): e.g. key "unknown_function", details {"name": "sin", "allowed": "…"}.
+    """
+
+    def __init__(self, message: str, location: Location | None = None, path: str = "", *,
+                 key: str | None = None, details: dict | None = None):
         super().__init__(message, location, path)
         self.column = location.column if location else None
+        self.key, self.details = key, dict(details or {})
 
 
 class UnknownName(ParseError):
@@ -81,7 +87,13 @@ _APPLY = {
     "max": (2, None, sp.Max),
     "min": (2, None, sp.Min),
     "heaviside": (1, 1, lambda z: Indicator(sp.Gt(z, 0))),
+    # f'(z) written with a prime: relu'(z), \sigma'(z), tanh'(z), leaky_relu'(z, alpha)
+    "relu'": (1, 1, lambda z: Indicator(sp.Gt(z, 0))),
+    "sigmoid'": (1, 1, lambda z: sigmoid(z) * (1 - sigmoid(z))),
+    "tanh'": (1, 1, lambda z: 1 - sp.tanh(z) ** 2),
+    "leaky_relu'": (2, 2, lambda z, a: Indicator(sp.Gt(z, 0)) + a * Indicator(sp.Le(z, 0))),
 }
+_PRIMED = {"relu", "sigmoid", "tanh", "leaky_relu"}
 ALLOWED_FUNCTIONS = sorted(
     ["H", "Heaviside", "abs", "exp", "leaky_relu", "ln", "log", "max", "min", "relu", "sigma", "sigmoid", "sqrt", "tanh"]
 )
@@ -113,6 +125,7 @@ _MAX_BITS = 20_000  # no number built along the way may be larger (about 6000 de
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_LONG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*[A-Za-z0-9](?![A-Za-z0-9_])")
 _LEAKY = re.compile(r"(?i:leaky_relu)(?![A-Za-z0-9_])")
 _DIGITS = re.compile(r"[0-9]+")
 _INDEX = re.compile(r"[A-Za-z0-9]+")
@@ -120,6 +133,10 @@ _COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
 _LAYER = re.compile(r"\^(?:\{\s*\[\s*(?P<a>[A-Za-z0-9]+)\s*\]\s*\}|\[\s*(?P<b>[A-Za-z0-9]+)\s*\])")
 _SKIPPABLE = re.compile(
     r"(?:\s|~|\\[,;:! ]|\\(?:quad|qquad|left|right|middle|[bB]igg?[lr]?)(?![A-Za-z]))*"
+)
+_BRACED = r"(?:[^{}]|\{[^{}]*\})*"  # text with braces at most one level deep
+_PARTIAL = re.compile(
+    rf"\s*\{{\s*\\partial\s*(?P<of>{_BRACED})\}}\s*\{{\s*\\partial\s*(?P<node>{_BRACED})\}}"
 )
 _HAS_RELATION = re.compile(r"[<>≤≥]|\\(?:gt|lt|geq?|leq?|geqslant|leqslant)(?![A-Za-z])")
 
@@ -143,9 +160,9 @@ def canonical_name(base: str, indices: Sequence[str], layer: str | None = None) 
 class _Fail(Exception):
     """An error at a 0-based offset of the text; parse_math turns it into a ParseError."""
 
-    def __init__(self, offset: int, message: str):
+    def __init__(self, offset: int, message: str, key: str | None = None, **details):
         super().__init__(message)
-        self.offset, self.message = offset, message
+        self.offset, self.message, self.key, self.details = offset, message, key, details
 
 
 @dataclass(frozen=True)
@@ -165,9 +182,9 @@ class _Where:
             column = offset - self.text.rfind("\n", 0, offset)
         return Location(file, line, column)
 
-    def error(self, offset: int, message: str) -> ParseError:
+    def error(self, offset: int, message: str, key: str | None = None, details: dict | None = None) -> ParseError:
         where = self.locate(offset)
-        return ParseError(f"column {where.column}: {message}", where)
+        return ParseError(f"column {where.column}: {message}", where, key=key, details=details)
 
 
 # --------------------------------------------------------------------------- bounds
@@ -181,16 +198,17 @@ def _check_brackets(text: str, max_depth: int, where: _Where) -> dict[int, int]:
         if c in _PAIRS:
             stack.append(i)
             if len(stack) > max_depth:
-                raise _Fail(i, f"brackets nested deeper than {max_depth} levels")
+                raise _Fail(i, f"brackets nested deeper than {max_depth} levels", "too_deep", most=max_depth)
         elif c in _CLOSERS:
             if not stack:
-                raise _Fail(i, f"unbalanced {c!r}: no bracket is open")
+                raise _Fail(i, f"unbalanced {c!r}: no bracket is open", "unbalanced", bracket=c)
             j = stack.pop()
             if _PAIRS[text[j]] != c:
-                raise _Fail(i, f"{c!r} does not match {text[j]!r} at column {where.locate(j).column}")
+                raise _Fail(i, f"{c!r} does not match {text[j]!r} at column {where.locate(j).column}", "mismatch",
+                            bracket=c, opening=text[j], opening_column=where.locate(j).column)
             match[j] = i
     if stack:
-        raise _Fail(stack[-1], f"{text[stack[-1]]!r} is never closed")
+        raise _Fail(stack[-1], f"{text[stack[-1]]!r} is never closed", "never_closed", bracket=text[stack[-1]])
     return match
 
 
@@ -200,7 +218,7 @@ def _bits(number: sp.Rational) -> int:
 
 def _checked(value: sp.Expr, offset: int) -> sp.Expr:
     if value.is_Rational and _bits(value) > _MAX_BITS:
-        raise _Fail(offset, f"a number with more than {_MAX_BITS * 3 // 10} digits")
+        raise _Fail(offset, f"a number with more than {_MAX_BITS * 3 // 10} digits", "huge_number", most=_MAX_BITS * 3 // 10)
     return value
 
 
@@ -242,7 +260,7 @@ class _Scanner:
                 break
             yield from self._next()
         if self.stack:
-            raise _Fail(self.stack[-1][1], "'|' is never closed")
+            raise _Fail(self.stack[-1][1], "'|' is never closed", "never_closed", bracket="|")
 
     # --- helpers
 
@@ -275,7 +293,7 @@ class _Scanner:
     def _push(self, kind: str, pos: int) -> None:
         self.stack.append((kind, pos))
         if len(self.stack) > self.max_depth:
-            raise _Fail(pos, f"brackets nested deeper than {self.max_depth} levels")
+            raise _Fail(pos, f"brackets nested deeper than {self.max_depth} levels", "too_deep", most=self.max_depth)
 
     # --- dispatch
 
@@ -299,7 +317,7 @@ class _Scanner:
             return [self._tok(_OPENERS[c], pos, pos + 1)]
         if c in _CLOSERS:
             if self.stack[-1][0] == "|":
-                raise _Fail(self.stack[-1][1], "'|' is never closed")
+                raise _Fail(self.stack[-1][1], "'|' is never closed", "never_closed", bracket="|")
             self.stack.pop()
             return [self._tok(_CLOSERS[c], pos, pos + 1)]
         return [self._operator(pos, c)]
@@ -320,12 +338,12 @@ class _Scanner:
         if c == "_":
             if self.prev == "IND":
                 return self._tok("_SUB", pos, pos + 1)
-            raise _Fail(pos, "'_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})")
+            raise _Fail(pos, "'_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})", "underscore")
         if c == ".":
-            raise _Fail(pos, "'.' is only allowed inside a number")
+            raise _Fail(pos, "'.' is only allowed inside a number", "dot")
         if c == "=":
-            raise _Fail(pos, "'=' is not allowed: write an expression, not an equation")
-        raise _Fail(pos, f"unexpected character {c!r}")
+            raise _Fail(pos, "'=' is not allowed: write an expression, not an equation", "equation")
+        raise _Fail(pos, f"unexpected character {c!r}", "unexpected_character", character=c)
 
     def _bar(self, start: int, end: int) -> _Tok:
         if self.stack and self.stack[-1][0] == "|" and self.prev in _ENDS_OPERAND:
@@ -341,11 +359,12 @@ class _Scanner:
         m = _NUMBER.match(text, pos)
         literal, end = m.group(), m.end()
         if end < len(text) and text[end] == ".":
-            raise _Fail(end, "'.' is only allowed inside a number")
+            raise _Fail(end, "'.' is only allowed inside a number", "dot")
         digits = literal.replace(".", "")
         if len(digits) > _MAX_DIGITS:
-            raise _Fail(pos, f"a number with {len(digits)} digits; at most {_MAX_DIGITS} are allowed")
-        if literal == "1" and ((end < len(text) and text[end] == "[") or self._cond_group(end)):
+            raise _Fail(pos, f"a number with {len(digits)} digits; at most {_MAX_DIGITS} are allowed", "digits",
+                        digits=len(digits), most=_MAX_DIGITS)
+        if literal == "1" and (text.startswith(("[", "\\{"), end) or self._cond_group(end)):
             return self._tok("IND", pos, end)
         whole, _, fraction = literal.partition(".")
         value = sp.Rational(int(digits), 10 ** len(fraction)) if fraction else sp.Integer(int(whole))
@@ -362,7 +381,11 @@ class _Scanner:
     def _plain_word(self, pos: int) -> list[_Tok]:
         m = _LEAKY.match(self.text, pos)
         if m:
-            return [self._tok("FUNC", pos, m.end(), "leaky_relu")]
+            return [self._function("leaky_relu", pos, m.end())]
+        m = _LONG_NAME.match(self.text, pos)
+        if m and "_" in m.group() and self._known(m.group()):
+            # a known name whose parts would otherwise read as indices (dy_dh_1, not dy_d · h_1)
+            return [self._name_token(m.group(), pos, m.end())]
         m = _WORD.match(self.text, pos)
         return self._word(m.group(), pos, m.end(), greek=m.group() in _GREEK_WORDS)
 
@@ -372,10 +395,17 @@ class _Scanner:
         if key in _FUNCTION_WORDS:
             if end < len(self.text) and self.text[end] == "_":
                 raise _Fail(start, f"{word!r} is a function, not a variable; write {word}(…)")
-            return [self._tok("FUNC", start, end, _FUNCTION_WORDS[key])]
-        if word == "I" and not self._known("I") and (self._peek(end) in ("[", "(") or self._cond_group(end)):
+            return [self._function(_FUNCTION_WORDS[key], start, end)]
+        if word == "I" and not self._known("I") and (self._peek(end) in ("[", "(") or self._cond_group(end)
+                                                     or self.text.startswith("\\{", _SKIPPABLE.match(self.text, end).end())):
             return [self._tok("IND", start, end)]
         return self._identifier(word, start, end, greek)
+
+    def _function(self, key: str, start: int, end: int) -> _Tok:
+        """A function token; a prime right after it (relu'(z)) makes it the function's derivative."""
+        if key in _PRIMED and self.text.startswith("'", end):
+            return self._tok("FUNC", start, end + 1, key + "'")
+        return self._tok("FUNC", start, end, key)
 
     def _identifier(self, base: str, start: int, end: int, greek: bool) -> list[_Tok]:
         indices, layer, after = self._suffix(end)
@@ -388,14 +418,17 @@ class _Scanner:
     def _special(self, base: str, start: int, end: int, greek: bool) -> _Tok | None:
         """σ( is the sigmoid, H( the Heaviside step, e^ Euler's number; other words before '(' are checked."""
         after = self._peek(end)
-        if base == "sigma" and after == "(":
-            return self._tok("FUNC", start, end, "sigmoid")
+        if base == "sigma" and (after == "(" or self.text.startswith("'", end)):
+            return self._function("sigmoid", start, end)
         if base == "H" and after == "(" and not self._known("H"):
             return self._tok("FUNC", start, end, "heaviside")
+        if base == "a" and after == "[" and self.names is not None and not self._known("a"):
+            return self._tok("BRFUNC", start, end, "relu")  # a[z]: the ReLU in seed 000's notation
         if base == "e" and after == "^" and not self._known("e"):
             return self._tok("E", start, end)
         if after == "(" and not self._may_multiply(base, greek):
-            raise _Fail(start, f"unknown function {base!r}; allowed functions: {', '.join(ALLOWED_FUNCTIONS)}")
+            raise _Fail(start, f"unknown function {base!r}; allowed functions: {', '.join(ALLOWED_FUNCTIONS)}",
+                        "unknown_function", name=base, allowed=", ".join(ALLOWED_FUNCTIONS))
         return None
 
     def _may_multiply(self, base: str, greek: bool) -> bool:
@@ -451,6 +484,8 @@ class _Scanner:
         if not m:
             raise _Fail(pos, "'\\' at the end of the input")
         name, end = m.group(1), m.end()
+        if name in ("{", "}"):  # \{z > 0\}: set braces, as in \mathbb{1}\{z > 0\}
+            return self._escaped_brace(name, pos, end)
         if name in _SPACING or name in _SIZING:
             if name in _SIZING and self.text.startswith(".", end):  # \left. and \right.
                 end += 1
@@ -462,6 +497,9 @@ class _Scanner:
             kind, obj = _LATEX_OPERATORS[name]
             return [self._tok(kind, pos, end, obj)]
         if name in ("frac", "dfrac", "tfrac"):
+            partial = _PARTIAL.match(self.text, end)
+            if partial and self.names is not None:
+                return [self._partial(partial, pos)]
             self._frac_arguments(end)
             return [self._tok("FRAC", pos, end)]
         if name in ("vert", "lvert", "rvert"):
@@ -470,7 +508,29 @@ class _Scanner:
             return self._font(name, pos, end)
         if name in _LATEX_FUNCTIONS:
             return self._word(name, pos, end)
-        raise _Fail(pos, f"unknown LaTeX command \\{name}")
+        raise _Fail(pos, f"unknown LaTeX command \\{name}", "unknown_command", command=f"\\{name}")
+
+    def _partial(self, m: re.Match, start: int) -> _Tok:
+        """\\frac{\\partial y}{\\partial h_1}: the named backward quantity dy_dh_1."""
+        parts = []
+        for group in ("of", "node"):
+            try:
+                symbol = parse_math(m.group(group), max_length=100, max_depth=3)
+            except ParseError:
+                symbol = None
+            if not isinstance(symbol, sp.Symbol):
+                raise _Fail(m.start(group), "expected a name after \\partial, as in \\frac{\\partial y}{\\partial h_1}")
+            parts.append(symbol.name)
+        return self._name_token(f"d{parts[0]}_d{parts[1]}", start, m.end())
+
+    def _escaped_brace(self, brace: str, start: int, end: int) -> list[_Tok]:
+        if brace == "{":
+            self._push("{", start)
+            return [self._tok("_LBRACE", start, end)]
+        if not self.stack or self.stack[-1][0] != "{":
+            raise _Fail(start, "'\\}' does not close a '\\{'")
+        self.stack.pop()
+        return [self._tok("_RBRACE", start, end)]
 
     def _frac_arguments(self, pos: int) -> None:
         """\\frac12 and \\frac{a}b: an argument without braces is one character."""
@@ -526,7 +586,7 @@ class _ScannerLexer(Lexer):
 # --------------------------------------------------------------------------- grammar
 
 _GRAMMAR = r"""
-%declare NUMBER NAME FUNC IND E FRAC PLUS MINUS MUL DIV POW REL
+%declare NUMBER NAME FUNC BRFUNC IND E FRAC PLUS MINUS MUL DIV POW REL
 %declare _LPAR _RPAR _LSQB _RSQB _LBRACE _RBRACE _ABSOPEN _ABSCLOSE _COMMA _SUB
 
 start: expr
@@ -556,11 +616,13 @@ start: expr
         | _ABSOPEN expr _ABSCLOSE       -> absolute
         | FUNC _LPAR args _RPAR         -> call
         | FUNC brace                    -> call_bare
+        | BRFUNC _LSQB expr _RSQB       -> call_bare
         | FUNC _LSQB expr _RSQB brace   -> root
         | FRAC fraction_part fraction_part -> frac
         | IND _LSQB expr _RSQB          -> indicator
         | IND _LPAR expr _RPAR          -> indicator
         | IND _SUB brace                -> indicator
+        | IND brace                     -> indicator
 
 ?brace: _LBRACE expr _RBRACE
 args: expr (_COMMA expr)*
@@ -587,13 +649,13 @@ class _Cond:
 
 def _value(x):
     if isinstance(x, _Cond):
-        raise _Fail(x.offset, "a comparison is only allowed inside I[…]")
+        raise _Fail(x.offset, "a comparison is only allowed inside I[…]", "comparison")
     return x
 
 
 def _reciprocal(x: sp.Expr, offset: int) -> sp.Expr:
     if x == 0:
-        raise _Fail(offset, "division by zero")
+        raise _Fail(offset, "division by zero", "division_by_zero")
     return sp.Pow(x, -1)
 
 
@@ -601,13 +663,15 @@ def _check_power(base: sp.Expr, exponent: sp.Expr, op: _Tok) -> None:
     """Refuse exponents over 1000, numbers over _MAX_BITS and towers deeper than max_depth (op.obj)."""
     if exponent.is_Number:
         if abs(exponent) > _MAX_EXPONENT:
-            raise _Fail(op.start_pos, f"the exponent {exponent} is too large: at most {_MAX_EXPONENT} in absolute value")
+            raise _Fail(op.start_pos, f"the exponent {exponent} is too large: at most {_MAX_EXPONENT} in absolute value",
+                        "exponent", exponent=exponent, most=_MAX_EXPONENT)
         if base.is_Rational and base != 0 and _bits(base) * abs(exponent) > _MAX_BITS:
-            raise _Fail(op.start_pos, f"the power would be a number with more than {_MAX_BITS * 3 // 10} digits")
+            raise _Fail(op.start_pos, f"the power would be a number with more than {_MAX_BITS * 3 // 10} digits",
+                        "huge_number", most=_MAX_BITS * 3 // 10)
         if base == 0 and exponent.is_negative:
             raise _Fail(op.start_pos, "division by zero (0 to a negative power)")
     if _deeper_than(exponent, op.obj) or _deeper_than(base, op.obj):
-        raise _Fail(op.start_pos, f"powers nested deeper than {op.obj} levels")
+        raise _Fail(op.start_pos, f"powers nested deeper than {op.obj} levels", "too_deep", most=op.obj)
 
 
 _RELATIONS = {"gt": sp.Gt, "ge": sp.Ge, "lt": sp.Lt, "le": sp.Le}
@@ -711,7 +775,7 @@ class _Build(Transformer):
 
     def indicator(self, tok, cond):
         if not isinstance(cond, _Cond):
-            raise _Fail(tok.start_pos, "an indicator needs a comparison inside, as in I[u > 0]")
+            raise _Fail(tok.start_pos, "an indicator needs a comparison inside, as in I[u > 0]", "no_comparison")
         return Indicator(cond.relation)
 
 
@@ -722,19 +786,20 @@ def _parser() -> Lark:
 
 # --------------------------------------------------------------------------- syntax errors
 
-_OPERAND_TERMINALS = {"NUMBER", "NAME", "FUNC", "IND", "E", "FRAC", "_LPAR", "_LSQB", "_LBRACE", "_ABSOPEN", "MINUS", "PLUS"}
+_OPERAND_TERMINALS = {"NUMBER", "NAME", "FUNC", "BRFUNC", "IND", "E", "FRAC", "_LPAR", "_LSQB", "_LBRACE", "_ABSOPEN", "MINUS", "PLUS"}
 _SINGLE = [("_LPAR", "'('"), ("_LSQB", "'['"), ("_LBRACE", "'{'"), ("_SUB", "'_'"), ("NUMBER", "a number"),
            ("NAME", "a name"), ("POW", "'^'")]
 _CLOSING = [("_RPAR", "')'"), ("_RSQB", "']'"), ("_RBRACE", "'}'"), ("_ABSCLOSE", "'|'"), ("_COMMA", "','"),
             ("$END", "the end of the expression")]
 
 
-def _one_of(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+def one_of(items: list[str], joiner: str = "or") -> str:
+    """'a, b or c' (joiner: the word for 'or', for callers that translate)."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {joiner} {items[-1]}"
 
 
-def _expected(expected: set[str]) -> str:
-    """What the parser would have accepted, in words."""
+def expected_items(expected: set[str]) -> list[str]:
+    """What the parser would have accepted, as words ('a number') and quoted characters ("'('")."""
     if expected & {"MUL", "DIV", "POW"}:
         items = ["an operator"]
     elif {"NUMBER", "FUNC"} <= expected:
@@ -742,15 +807,21 @@ def _expected(expected: set[str]) -> str:
     else:
         items = [words for terminal, words in _SINGLE if terminal in expected]
     items += [words for terminal, words in _CLOSING if terminal in expected]
-    return _one_of(items) if items else "something else"
+    return items or ["something else"]
+
+
+# the words expected_items uses (the other items are quoted characters)
+EXPECTED_WORDS = ("an operator", "a number", "a name", "a function", "the end of the expression", "something else")
 
 
 def _syntax_error(error: UnexpectedInput, text: str) -> _Fail:
     token = getattr(error, "token", None)
-    expected = set(getattr(error, "expected", None) or ())
+    items = expected_items(set(getattr(error, "expected", None) or ()))
     if token is None or token.type == "$END":
-        return _Fail(len(text), f"unexpected end of the expression; expected {_expected(expected)}")
-    return _Fail(token.start_pos, f"unexpected {token.value!r}; expected {_expected(expected)}")
+        return _Fail(len(text), f"unexpected end of the expression; expected {one_of(items)}", "unexpected_end",
+                     expected=items)
+    return _Fail(token.start_pos, f"unexpected {token.value!r}; expected {one_of(items)}", "unexpected",
+                 token=token.value, expected=items)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -774,18 +845,19 @@ def parse_math(
     where = _Where(text, location)
     try:
         if len(text) > max_length:
-            raise _Fail(max_length, f"the expression is {len(text)} characters long; at most {max_length} are allowed")
+            raise _Fail(max_length, f"the expression is {len(text)} characters long; at most {max_length} are allowed",
+                        "too_long", length=len(text), most=max_length)
         if not text.strip():
-            raise _Fail(0, "expected an expression, found nothing")
+            raise _Fail(0, "expected an expression, found nothing", "empty")
         scanner = _Scanner(text, names, max_depth, _check_brackets(text, max_depth, where))
         try:
             result = _parser().parse(scanner)
         except UnexpectedInput as error:
             raise _syntax_error(error, text) from None
         except RecursionError:
-            raise _Fail(0, "the expression is nested too deeply") from None
+            raise _Fail(0, "the expression is nested too deeply", "too_deep", most=max_depth) from None
     except _Fail as fail:
-        raise where.error(fail.offset, fail.message) from None
+        raise where.error(fail.offset, fail.message, fail.key, fail.details) from None
     if scanner.unknown:
         raise _unknown_names(scanner.unknown, names or {}, where)
     return result

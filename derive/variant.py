@@ -1,0 +1,63 @@
+"""Per-student variants of a network spec for quizzes: `variant(spec, seed)`.
+
+A seed picks, deterministically, a network in the spirit of the spec: each
+hidden layer keeps its family of activation (kinked: relu / leaky_relu;
+smooth: sigmoid / tanh) and a width close to its own (2 or 3 units for small
+layers), and a subset of the parameters to ask for, at least one per layer.
+The output layer, the loss, the inputs and all names stay as the spec has
+them. `derive quiz --seed N` writes N into the answers template, and
+`derive check` rebuilds the same variant from the spec and N, so each
+student's answers are graded against their own network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from .spec import NetworkSpec
+
+FAMILIES = (("relu", "leaky_relu"), ("sigmoid", "tanh"))
+MAX_ASKED = 6
+SMALL = 3  # hidden layers up to this width may vary between 2 and 3 units
+
+
+def variant(spec: NetworkSpec, seed: int | None) -> NetworkSpec:
+    """The spec itself without a seed; otherwise its variant number seed."""
+    if seed is None:
+        return spec
+    rng = random.Random(seed)
+    alpha = _free_alpha(spec)
+    layers = list(spec.layers)
+    for i, layer in enumerate(layers[:-1]):
+        layers[i] = _vary(layer, rng, alpha)
+    return dataclasses.replace(spec, layers=tuple(layers))
+
+
+def _vary(layer, rng: random.Random, alpha: str):
+    family = next((f for f in FAMILIES if layer.activation in f), None)
+    activation = rng.choice(family) if family else layer.activation
+    units = rng.choice((2, 3)) if 2 <= layer.units <= SMALL else layer.units
+    if activation == "leaky_relu":
+        kept = layer.alpha if layer.activation == "leaky_relu" else alpha
+    else:
+        kept = None
+    return dataclasses.replace(layer, activation=activation, units=units, alpha=kept)
+
+
+def _free_alpha(spec: NetworkSpec) -> str:
+    """A name for leaky ReLU's slope that no other quantity of the spec uses."""
+    used = {spec.input, spec.output, spec.target, spec.loss_name}
+    for layer in spec.layers:
+        used |= {layer.params, layer.bias, layer.pre, layer.post}
+    return next(name for name in ("alpha", "beta", "kappa", "lambda") if name not in used)
+
+
+def asked(parameters: list[str], layers: list[list[str]], seed: int | None) -> list[str]:
+    """The parameters a quiz asks for, in the network's order: all without a seed."""
+    if seed is None:
+        return list(parameters)
+    rng = random.Random(seed * 7919 + 1)
+    quota = max(1, MAX_ASKED // len(layers))
+    chosen = {name for names in layers for name in rng.sample(names, min(quota, len(names)))}
+    return [p for p in parameters if p in chosen]
