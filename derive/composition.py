@@ -405,9 +405,9 @@ class Instance:
         b = sp.Matrix(sp.symbols(f"c0:{n_out}"))
         f = (A * u + b).applyfunc(SYMPY_ACT[self.act])
         theta = list(A) + list(b)
-        at = dict(zip(list(u) + theta, [*self.f[layer - 1], *self.A[layer - 1].ravel(), *self.b[layer - 1]]))
-        as_array = lambda M: np.array(M.subs(at).evalf(), dtype=float)
-        return as_array(f.jacobian(u)), as_array(f.jacobian(sp.Matrix(theta)))
+        values = [*self.f[layer - 1], *self.A[layer - 1].ravel(), *self.b[layer - 1]]
+        jacobians = sp.lambdify([list(u) + theta], [f.jacobian(u), f.jacobian(sp.Matrix(theta))], "numpy")
+        return tuple(np.array(M, dtype=float) for M in jacobians(values))
 
     def grad_f(self) -> np.ndarray:
         """∂L/∂f_K as a row vector, from the recognised −2(y − f_K)ᵀ."""
@@ -529,6 +529,7 @@ def to_json(outcome: Outcome) -> dict:
         "K": outcome.spec.K if outcome.spec.K else "K",
         "colors": colors,
         "rows": [row(r) for r in outcome.rows] + ([row(outcome.general)] if outcome.general else []),
-        "checks": [{"what": w, "max_relative_error": e, "ok": e <= TOLERANCE} for w, e in outcome.checks],
-        "verified": all(e <= TOLERANCE for _, e in outcome.checks),
+        "checks": [{"what": w, "max_relative_error": float(e), "ok": bool(e <= TOLERANCE)}
+                   for w, e in outcome.checks],
+        "verified": bool(all(e <= TOLERANCE for _, e in outcome.checks)),
     }

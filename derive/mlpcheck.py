@@ -139,8 +139,14 @@ def _index_matrix(index_expr: sp.Expr, shape: tuple[int, int], layer: int, sizes
 
 
 def matrix_agrees(index_expr: sp.Expr, display: sp.Expr, layer: int = 2) -> bool:
-    """Entry (j[, k]) of the matrix form equals the index form, exactly, at concrete sizes."""
-    matrix = to_matrix(display, layer)
+    """Entry (j[, k]) of the matrix form equals the index form, exactly, at concrete sizes.
+
+    A form whose shapes do not fit (a transpose in the wrong place) does not agree.
+    """
+    try:
+        matrix = to_matrix(display, layer)
+    except sp.ShapeError:
+        return False
     expected = _index_matrix(index_expr, matrix.shape, layer)
     return all(sp.expand(x - e) == 0 for x, e in zip(matrix, expected))
 
@@ -423,9 +429,9 @@ def to_json(outcome) -> dict:
         "kind": "mlp",
         "sections": list(outcome.parts),
         "formulas": formulas,
-        "checks": [{"what": c.what, "max_relative_error": c.error, "ok": c.error <= TOLERANCE}
+        "checks": [{"what": c.what, "max_relative_error": float(c.error), "ok": bool(c.error <= TOLERANCE)}
                    for c in outcome.claims],
-        "verified": all(c.error <= TOLERANCE for c in outcome.claims),
+        "verified": bool(all(c.error <= TOLERANCE for c in outcome.claims)),
     }
 
 
