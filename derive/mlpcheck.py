@@ -423,8 +423,8 @@ def to_json(outcome) -> dict:
     formulas = []
     for section, part in outcome.parts.items():
         for name, row in _key_rows(section, part):
-            formulas.append({"section": section, "name": name, "latex": " = ".join(latex(x, relu="ReLU")
-                                                                                    for x in row.parts)})
+            formulas.append({"section": section, "name": name, "boxed": bool(row.key),
+                             "latex": " = ".join(latex(x, relu="ReLU") for x in row.parts)})
     return {
         "kind": "mlp",
         "sections": list(outcome.parts),
