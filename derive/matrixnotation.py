@@ -76,7 +76,7 @@ def _short(index) -> bool:
 
 
 class Family(sp.IndexedBase):
-    """A family of entries; `Family('W')[l, j, k]` is an Entry. Whole family at layer l: `.at(l)`."""
+    """A family of entries; `Family('W')[l, j, k]` is an Entry (the whole family at layer l: `Whole`)."""
 
     def __new__(cls, name, style: Style | None = None, **kw):
         obj = super().__new__(cls, name, **kw)
@@ -87,10 +87,6 @@ class Family(sp.IndexedBase):
     def __getitem__(self, indices):
         indices = indices if isinstance(indices, tuple) else (indices,)
         return Entry(self, *indices)
-
-    def at(self, layer) -> "Whole":
-        """The whole vector or matrix of layer `layer`, printed W^{[l]} (for matrix-form display)."""
-        return Whole(self.label, layer)
 
 
 def family(name: str, tex: str | None = None, *, layered=True, example=False, partial_of=None,
@@ -129,6 +125,15 @@ class Act(sp.Function):
     def _derive_latex(self, printer) -> str:
         layer, z = self.args
         return rf"f^{{{_layer(printer, layer)}}}({printer._print(z)})"
+
+
+class ActName(sp.Function):
+    """f^{[l]}, the name of layer l's activation (display only)."""
+
+    nargs = 1
+
+    def _derive_latex(self, printer) -> str:
+        return f"f^{{{_layer(printer, self.args[0])}}}"
 
 
 class ActPrime(sp.Function):

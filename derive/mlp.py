@@ -19,7 +19,7 @@ from . import __version__
 from .calculus import leaky_relu, relu, sigmoid
 from .errors import VerificationFailed
 from .matrixnotation import (
-    Act, ActPrime, Assign, Family, Grad, Had, Kron, MatProd, Named, Prime, Scaled, Style, Tr, Whole,
+    Act, ActName, ActPrime, Assign, Family, Grad, Had, Kron, MatProd, Named, Prime, Scaled, Style, Tr, Whole,
     DerivOf, Hat, chain_order, collapse, family, pull_constants,
 )
 from .render import Row, d
@@ -165,10 +165,6 @@ def _forward() -> dict:
         "z_scalar": Row([z[l, j], zj]),
         "a_vector": Row([Whole(a.label, l), Act(l, Whole(z.label, l))], key=True),
         "a_scalar": Row([a[l, j], Act(l, z[l, j])]),
-        "index_j": j, "index_k": k, "n_prev": n[l - 1], "n_l": n[l], "x": Whole(a.label, 0),
-        "W_l": Whole(W.label, l), "yhat": Whole(a.label, L),
-        "entries": [W[l, j, k], a[l - 1, k], b[l, j], z[l, j], a[l, j]],
-        "f_l": Act(l, z_),
         "check": [("z", zj, sp.Add(MatProd(Whole(W.label, l), Whole(a.label, l - 1)), Whole(b.label, l)))],
     }
 
@@ -531,11 +527,12 @@ def notation() -> dict:
         "m": m, "L": L, "l": l, "j": j, "k": k, "i": i, "B": B, "alpha": alpha, "J": J, "z": z_, "a": a_,
         "n_l": n[l], "n_prev": n[l - 1], "n_next": n[l + 1], "x": Whole(a.label, 0), "x_in": sp.Symbol("x"),
         "W_l": Whole(W.label, l), "b_l": Whole(b.label, l), "z_l": Whole(z.label, l), "a_l": Whole(a.label, l),
-        "a_prev": Whole(a.label, l - 1), "f_l": Act(l, z_), "y": Whole(y.label, 0), "yhat": Whole(a.label, L),
+        "a_prev": Whole(a.label, l - 1), "x_row": Row([sp.Symbol("x"), Whole(a.label, 0)]), "y": Whole(y.label, 0), "yhat": Whole(a.label, L),
         "y_hat": Hat(sp.Symbol("y")), "delta_l": Whole(delta.label, l), "delta_next": Whole(delta.label, l + 1),
         "W_next": Whole(W.label, l + 1), "W_jk": W[l, j, k], "a_k_prev": a[l - 1, k], "b_j": b[l, j],
         "z_j": z[l, j], "a_j": a[l, j], "delta_j": delta[l, j], "f_prime": ActPrime(L, Whole(z.label, L)),
-        "grad_a": Grad(J, Whole(a.label, L)), "y_j": y[j], "one": sp.S.One, "zero": sp.S.Zero,
+        "grad_a": Grad(J, Whole(a.label, L)), "n0": n[0], "f_of_z": Act(l, Whole(z.label, l)),
+        "f_name": ActName(l), "z_jL": z[L, j],
         "gamma": gamma[k], "beta": beta[k], "eps": eps, "z_ki": zb[k, i], "zt_ki": ztilde[k, i],
         "mu": mu[k], "var": var[k], "zhat": zhat[k, i], "dzt": dJdzt[k, i], "kron": Kron(j, k),
         "one_over_m": 1 / m, "delta_Li": Whole(deltai.label, L, i),

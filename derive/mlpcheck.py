@@ -173,7 +173,8 @@ def _matrix_claims(part) -> list[Claim]:
     return out
 
 
-def _forward(part, rng) -> list[Claim]:
+def _nothing(part, rng) -> list[Claim]:
+    """Sections made of definitions only: their matrix forms are checked by _matrix_claims."""
     return []
 
 
@@ -213,7 +214,51 @@ ACTIVATION_CHECKS = {"sigmoid": _smooth, "tanh": _smooth, "relu": _kinked, "leak
 
 
 def _loss_claims(part, rng) -> list[Claim]:
-    return [claim for item in part["items"] for claim in _delta_L(item, rng)]
+    claims = [claim for item in part["items"] for claim in _delta_L(item, rng)]
+    for item in part["items"]:
+        claims += EXTRA_LOSS_CHECKS.get(item["name"], lambda item, rng: [])(item, rng)
+    return claims
+
+
+def _softmax_numeric(zs):
+    e = np.exp(zs - zs.max())
+    return e / e.sum()
+
+
+def _ce_extra(item, rng, size: int = 3, batch: float = 4) -> list[Claim]:
+    """The softmax Jacobian, and δ_j before Σ y = 1 is used (y not normalised), vs finite differences."""
+    zs = rng.uniform(-1.5, 1.5, size)
+    probs = _softmax_numeric(zs)
+    sizes = (size,) * 2
+    pairs = []
+    for r in range(size):
+        numeric = central(lambda v: _softmax_numeric(v)[r], zs)
+        for c in range(size):
+            expr = instantiate(item["jacobian_expr"], None, sizes, j=c + 1, k=r + 1)
+            pairs.append((float(expr.subs({a[1, x + 1]: probs[x] for x in range(size)})), numeric[c]))
+    ys = rng.uniform(0.1, 0.9, size)  # deliberately not summing to 1
+    J = lambda v: -float(ys @ np.log(_softmax_numeric(v))) / batch
+    numeric = central(J, zs)
+    general = []
+    for r in range(size):
+        expr = instantiate(item["general"], None, sizes, extra={m: batch}, j=r + 1)
+        values = {a[1, x + 1]: probs[x] for x in range(size)} | {y[x + 1]: ys[x] for x in range(size)}
+        general.append((float(expr.xreplace(values)), numeric[r]))
+    return [Claim("softmax Jacobian vs finite differences", _worst(pairs)),
+            Claim("ce_softmax: delta before the one-hot step vs finite differences", _worst(general))]
+
+
+def _bce_extra(item, rng) -> list[Claim]:
+    """∂J/∂a as derived and in the combined form shown beside it, at random points."""
+    together = item["steps"][0].parts[2]
+    pairs = []
+    for A, Y in rng.uniform(0.05, 0.95, (4, 2)):
+        values = {a[L, j]: A, y[j]: Y, m: 3}
+        pairs.append((float(item["grad"].subs(values)), float(together.subs(values))))
+    return [Claim("bce_sigmoid: the two forms of dJ/da agree", _worst(pairs))]
+
+
+EXTRA_LOSS_CHECKS = {"ce_softmax": _ce_extra, "bce_sigmoid": _bce_extra}
 
 
 def _delta_L(item, rng, size: int = 3, batch: float = 4) -> list[Claim]:
@@ -314,7 +359,7 @@ class Network:
         return vals
 
 
-def _evaluate(expr, vals, layer) -> float:
+def _evaluate(expr, vals) -> float:
     expr = expr.replace(ActPrime, lambda lay, arg: _act_prime(int(lay))(arg))
     return float(sp.N(expr.xreplace(vals)))
 
@@ -331,7 +376,7 @@ def _backward_claims(part, rng) -> list[Claim]:
         for t in range(top - 1, 0, -1):
             for r in range(1, SIZES[t] + 1):
                 expr = instantiate(mlp._per_example(part["recurrence"], e), t, j=r)
-                vals[deltai[t, r, e]] = _evaluate(expr, vals, t)
+                vals[deltai[t, r, e]] = _evaluate(expr, vals)
     analytic = []
     for p_ in net.params:
         t, *idx = p_.indices
@@ -339,7 +384,7 @@ def _backward_claims(part, rng) -> list[Claim]:
             expr = instantiate(part["batch_W_scalar"], int(t), extra={m: EXAMPLES}, j=int(idx[0]), k=int(idx[1]))
         else:
             expr = instantiate(part["batch_b_scalar"], int(t), extra={m: EXAMPLES}, j=int(idx[0]))
-        analytic.append(_evaluate(expr, vals, t))
+        analytic.append(_evaluate(expr, vals))
     fd = central(net.J, net.theta)
     step = _descent_step(net, np.array(analytic))
     return [
@@ -355,10 +400,6 @@ def _descent_step(net, grad) -> float:
     before, after = net.J(net.theta), net.J(net.theta - rate * grad)
     predicted = rate * float(grad @ grad)
     return 0.0 if after < before and _rel(before - after, predicted) < 1e-2 else 1.0
-
-
-def _update_claims(part, rng) -> list[Claim]:
-    return []
 
 
 # -- batch normalisation -----------------------------------------------------------------
@@ -406,11 +447,11 @@ def _batchnorm_claims(part, rng, size: int = 5) -> list[Claim]:
 
 
 CHECKS = {
-    "forward": _forward,
+    "forward": _nothing,
     "activations": _activation_claims,
     "losses": _loss_claims,
     "backward": _backward_claims,
-    "update": _update_claims,
+    "update": _nothing,  # the descent step is checked with the network in _backward_claims
     "batchnorm": _batchnorm_claims,
 }
 

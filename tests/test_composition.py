@@ -112,6 +112,8 @@ def test_products_agree_with_finite_differences(tmp_path, K):
         j = int(row.theta)
         value = comp.evaluate(row.factors, inst, K)[0]
         assert np.allclose(value, fd_theta(inst, j), atol=1e-6)
+    md = render(derive_spec(spec), "md", "en")
+    assert rf"\partial \boldsymbol\theta_{{0}}" in md and r"\vdots" not in md  # concrete rows θ_{K−1} … θ_0
 
 
 def test_general_row_agrees_with_finite_differences(result):
