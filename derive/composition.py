@@ -460,18 +460,25 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))))
 
 
+def _disagreement(factors, inst: Instance, K: int, j: int, i: int | None = None) -> float:
+    """Relative difference between the product and finite differences; inf when the shapes do not fit."""
+    try:
+        value = evaluate(factors, inst, K, i)
+    except ValueError:  # a matrix product in the wrong order
+        return float("inf")
+    return _rel(value, inst.finite_differences(j))
+
+
 def check(outcome: Outcome) -> list[tuple[str, float]]:
     spec, inst = outcome.spec, Instance(outcome.spec)
     K = inst.K
     out = []
     for r in range(1, min(spec.rows, K) + 1):
-        j = K - r
         factors = outcome.rows[r - 1].factors  # the very factors that are printed, at K = check K
-        out.append((f"dL/dtheta_{j}", _rel(evaluate(factors, inst, K), inst.finite_differences(j))))
+        out.append((f"dL/dtheta_{K - r}", _disagreement(factors, inst, K, K - r)))
     if outcome.general is not None:
         for i in range(0, K - 2):
-            value = evaluate(outcome.general.factors, inst, K, i)
-            out.append((f"dL/dtheta_{i} (general row, i = {i})", _rel(value, inst.finite_differences(i))))
+            out.append((f"dL/dtheta_{i} (general row, i = {i})", _disagreement(outcome.general.factors, inst, K, i, i)))
     return out
 
 

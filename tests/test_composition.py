@@ -170,3 +170,21 @@ def test_bad_spec_is_a_located_error(tmp_path, text, where):
     proc = run_process(spec)
     assert proc.returncode == 2, proc.stderr
     assert where in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_wrong_product_is_never_printed(monkeypatch):
+    """derive() refuses a chain whose factors are out of order (square Jacobians: the shapes fit, the values do not)."""
+    from derive.errors import VerificationFailed
+    from derive.yamlload import load_text
+
+    original = comp.chain
+
+    def reordered(K, j, colors):
+        factors = original(K, j, colors)
+        return factors[:1] + factors[1:-1][::-1] + factors[-1:]
+
+    monkeypatch.setattr(comp, "chain", reordered)
+    spec = comp.parse(load_text("kind: composition\nK: 4\nrows: 4\ncheck: {widths: [3, 3, 3, 3, 3]}\n", "w.yaml"))
+    with pytest.raises(VerificationFailed) as err:
+        comp.derive(spec)
+    assert err.value.exit_code == 1

@@ -377,3 +377,20 @@ def test_bad_spec_is_a_located_error(tmp_path):
 def test_unknown_key_names_the_valid_ones():
     with pytest.raises(SpecError, match="expected one of: kind, title, sections"):
         mlp.parse(load_text("kind: mlp\nlayers: 3\n", "x.yaml"))
+
+
+def test_a_wrong_formula_is_never_printed(tmp_path, monkeypatch):
+    """derive() itself refuses: a δ^{[L]} that disagrees with finite differences raises VerificationFailed."""
+    from derive.errors import VerificationFailed
+
+    original = mlp.LOSS_BUILDERS["mse_linear"]
+
+    def wrong():
+        item = original()
+        item["result"] = (a[L, j] - 2 * y[j]) / m
+        return item
+
+    monkeypatch.setitem(mlp.LOSS_BUILDERS, "mse_linear", wrong)
+    spec = mlp.parse(load_text("kind: mlp\nsections: [losses]\nlosses: [mse_linear]\n", "w.yaml"))
+    with pytest.raises(VerificationFailed, match="mse_linear"):
+        mlp.derive(spec)
