@@ -289,7 +289,7 @@ def _mse_linear() -> dict:
     result = sp.factor(grad * fprime)
     return {
         "name": "mse_linear", "loss_expr": loss, "activation": lambda zz: zz,
-        "loss": Row([J, Scaled(1 / m, sp.Sum(sp.Rational(1, 2) * (a[L, q] - y[q]) ** 2, (q, 1, n[L])))]),
+        "loss": Row([J, Scaled(1 / m, sp.Sum(Scaled(sp.Rational(1, 2), (a[L, q] - y[q]) ** 2), (q, 1, n[L])))]),
         "steps": [Row([d(J, a[L, j]), per_m(grad)]), Row([ActPrime(L, z[L, j]), fprime]),
                   Row([delta[L, j], per_m(result)])],
         "result": result,
