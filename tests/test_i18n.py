@@ -66,9 +66,17 @@ def msgids() -> list[str]:
 
 
 def _catalog(lang: str):
-    path = LOCALE / lang / "LC_MESSAGES" / "derive.po"
-    with path.open("rb") as f:
-        return read_po(f, locale=lang, domain="derive")
+    """derive.po with the per-part catalogs beside it merged in, as derive.i18n merges them."""
+    folder = LOCALE / lang / "LC_MESSAGES"
+    with (folder / "derive.po").open("rb") as f:
+        catalog = read_po(f, locale=lang, domain="derive")
+    for path in sorted(folder.glob("*.po")):
+        if path.name != "derive.po":
+            with path.open("rb") as f:
+                for message in read_po(f, locale=lang, domain="derive"):
+                    if message.id:
+                        catalog[message.id] = message
+    return catalog
 
 
 @pytest.fixture(scope="module")
