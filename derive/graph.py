@@ -1,0 +1,236 @@
+"""The `kind: graph` spec end to end: computational graphs with numbers (seed 001, CS231n style).
+
+The glue the pipeline calls (see pipeline.KINDS): `parse` a YAML doc into a
+GraphSpec, `derive` a verified Outcome (scalar graphs: graph_backprop +
+graph_verify; graphs with vectors and matrices: graph_index, in index
+notation), and present it as a template context, as JSON, or as a figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sympy as sp
+
+from . import __version__
+from .errors import VerificationFailed
+from .graph_backprop import Backprop, Grad, backprop
+from .graph_spec import GraphSpec, parse_doc as parse
+from .graph_verify import Check, verify
+from .printing import ascii, latex
+from .render import Row, d
+
+KIND = "graph"
+EXACT_OPS = 14  # an exact value with more operations than this is shown as a decimal only
+DIGITS = 4  # significant digits of an approximate value
+
+__all__ = ["parse", "derive", "context", "printer_settings", "to_json", "figure", "Outcome"]
+
+
+@dataclass
+class Outcome:
+    spec: GraphSpec
+    result: object  # Backprop (scalar) or graph_index.IndexDerivation
+    check: object
+
+    @property
+    def indexed(self) -> bool:
+        return self.spec.indexed
+
+
+def derive(spec: GraphSpec) -> Outcome:
+    if spec.indexed:
+        from . import graph_index
+
+        result = graph_index.derive(spec)
+        check = graph_index.verify(result)
+    else:
+        result = backprop(spec)
+        try:
+            check = verify(result)
+        except RuntimeError as exc:
+            raise VerificationFailed(f"{spec.file}: the derivatives could not be checked: {exc}") from None
+    if not check.ok:
+        raise VerificationFailed.first(spec.file, check)
+    return Outcome(spec, result, check)
+
+
+def printer_settings(outcome: Outcome) -> dict:
+    return {"partials": outcome.result.partials}
+
+
+def figure(outcome: Outcome):
+    from .graph_figure import GraphFigure
+
+    return GraphFigure(outcome)
+
+
+# -- numbers ----------------------------------------------------------------------
+
+
+def decimal(value: sp.Expr) -> sp.Expr:
+    """A rational with a short decimal expansion as a decimal (0.5, not 1/2); other numbers unchanged."""
+    if not value.is_Rational or value.is_Integer:
+        return value
+    q, twos, fives = int(value.q), 0, 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    if q != 1 or max(twos, fives) > 6:
+        return value
+    text = str(Decimal(int(value.p)) / Decimal(int(value.q)))
+    return sp.Float(text, max(1, len(text.replace("-", "").replace(".", "").lstrip("0"))))
+
+
+def shown(value: sp.Expr | None) -> tuple[list[sp.Expr], sp.Expr | None]:
+    """(exact parts to print after '=', approximate value to print after '≈')."""
+    if value is None:
+        return [], None
+    if value.is_Rational:
+        return [decimal(value)], None
+    approx = sp.Float(value.evalf(DIGITS + 4), DIGITS)
+    if sp.count_ops(value) > EXACT_OPS:
+        return [], approx
+    return [value], approx
+
+
+def json_number(value: sp.Expr):
+    return int(value) if value.is_Integer else float(value)
+
+
+class Product(sp.Expr):
+    """A product of numbers shown as it is computed, (−4) · 1, never simplified (display only)."""
+
+    def _derive_latex(self, printer) -> str:
+        return r" \cdot ".join(_factor(printer, a) for a in self.args)
+
+    def _sympystr(self, printer) -> str:
+        return "*".join(f"({printer._print(a)})" for a in self.args)
+
+
+def _factor(printer, arg: sp.Expr) -> str:
+    tex = printer._print(arg)
+    return rf"\left({tex}\right)" if arg.could_extract_minus_sign() or arg.is_Add else tex
+
+
+@dataclass
+class Line:
+    """One displayed equation: exact parts joined by '=', then approximations, each after '≈'."""
+
+    row: Row
+    approx: list = field(default_factory=list)
+
+
+def _line(parts: list, value: sp.Expr | None = None, approx: list | None = None) -> Line:
+    exact, rounded = shown(value)
+    out: list = []
+    for p in [*parts, *exact]:
+        if not out or p != out[-1]:
+            out.append(p)
+    return Line(Row(out), [*(approx or []), *([rounded] if rounded is not None else [])])
+
+
+# -- the template context (scalar graphs) ------------------------------------------------
+
+
+def context(outcome: Outcome, lang: str) -> dict:
+    if outcome.indexed:
+        from .graph_index import context as index_context
+
+        return index_context(outcome, lang)
+    bp: Backprop = outcome.result
+    spec = outcome.spec
+    return {
+        "title": spec.title.get(lang),
+        "indexed": False,
+        "of": bp.of,
+        "given": Row([sp.Function(bp.of.name)(*bp.inputs), _node(bp, bp.of).closed]),
+        "start": Row([d(bp.of, bp.of), sp.S.One]),
+        "values": [Row([x, decimal(v)]) for x, v in (bp.values or {}).items() if x in bp.inputs],
+        "find": [d(bp.of, g.wrt) for g in bp.derivatives],
+        "forward": [_line([n.symbol, n.expr], n.value) for n in bp.nodes],
+        "locals": [_locals(bp, n) for n in bp.nodes],
+        "gates": [{"gate": n.gate, "node": n.symbol, "args": n.args} for n in bp.nodes if n.gate],
+        "backward": [_backward(bp, g) for v, g in bp.grads.items() if v != bp.of],
+        "results": [_line([d(bp.of, g.wrt), g.closed], g.value) for g in bp.derivatives],
+        "has_values": bp.values is not None,
+        "check": outcome.check,
+        "n_formulas": outcome.check.formulas,
+        "version": __version__,
+    }
+
+
+def _node(bp: Backprop, symbol: sp.Symbol):
+    return next(n for n in bp.nodes if n.symbol == symbol)
+
+
+def _locals(bp: Backprop, node) -> dict:
+    env = bp.values
+    lines = [_line([d(node.symbol, l.arg), l.expr], l.expr.xreplace(env) if env else None) for l in node.locals]
+    return {"node": node.symbol, "args": node.args, "lines": lines, "gate": node.gate}
+
+
+def _backward(bp: Backprop, grad: Grad) -> dict:
+    of = bp.of
+    symbolic = sp.Add(*[_chain_symbols(of, loc) for loc in grad.uses])
+    parts, approx = [d(of, grad.wrt), symbolic, grad.chain, grad.named], []
+    if grad.terms and (len(grad.terms) > 1 or isinstance(grad.terms[0], tuple)):
+        exact = all(_simple(v) for t in grad.terms for v in (t if isinstance(t, tuple) else (t,)))
+        numbers = sp.Add(*[_numbers(t, exact) for t in grad.terms], evaluate=False)
+        (parts if exact else approx).append(numbers)
+    return {
+        "wrt": grad.wrt,
+        "is_input": grad.wrt in bp.inputs,
+        "paths": [loc.node for loc in grad.uses],
+        "line": _line(parts, grad.value, approx),
+    }
+
+
+def _numbers(term, exact: bool) -> sp.Expr:
+    """upstream value · local value: exact when every factor is a short rational, else rounded."""
+    factors = term if isinstance(term, tuple) else (term,)
+    shown_ = [decimal(v) if exact or v.is_Rational else sp.Float(v.evalf(DIGITS + 4), DIGITS) for v in factors]
+    return Product(*shown_) if len(shown_) > 1 else shown_[0]
+
+
+def _simple(value: sp.Expr) -> bool:
+    return value.is_Rational
+
+
+def _chain_symbols(of: sp.Symbol, loc) -> sp.Expr:
+    """∂f/∂v · ∂v/∂x as fractions (just ∂v/∂x when v is the output)."""
+    local = d(loc.node, loc.arg)
+    return local if loc.node == of else sp.Mul(d(of, loc.node), local, evaluate=False)
+
+
+# -- JSON ---------------------------------------------------------------------------------
+
+
+def to_json(outcome: Outcome) -> dict:
+    if outcome.indexed:
+        from .graph_index import to_json as index_json
+
+        return index_json(outcome)
+    bp: Backprop = outcome.result
+    with_values = bp.values is not None
+    forward = []
+    for n in bp.nodes:
+        entry = {"name": n.symbol.name, "expr": ascii(n.expr)}
+        if with_values:
+            entry["value"] = json_number(n.value)
+        forward.append(entry)
+    derivatives = []
+    for g in bp.derivatives:
+        entry = {"wrt": g.wrt.name, "expr": ascii(g.closed), "latex": latex(g.closed)}
+        if with_values:
+            entry["value"] = json_number(g.value)
+        derivatives.append(entry)
+    return {
+        "kind": "graph",
+        "of": bp.of.name,
+        "inputs": [x.name for x in bp.inputs],
+        "forward": forward,
+        "derivatives": derivatives,
+    }

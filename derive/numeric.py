@@ -1,0 +1,118 @@
+"""Evaluate SymPy expressions numerically, in high precision, without generating code.
+
+`evaluate(expr, env)` walks the expression tree with mpmath, one rule per
+SymPy class (a registry, like the activations'): names come from `env`
+(Symbols, Indexed elements, or any other atom standing for a value). An
+expression class without a rule raises `KeyError` naming it, so a formula
+that cannot be checked is never silently passed. Finite differences at 40
+digits make the check of a derivative exact to far beyond printing precision.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import reduce
+from typing import Callable
+
+import mpmath
+import sympy as sp
+
+from .calculus import Indicator, leaky_relu, relu, sigmoid
+
+DPS = 40
+STEP = mpmath.mpf("1e-12")
+
+
+def _step(x):
+    return mpmath.mpf(1) if x > 0 else (mpmath.mpf("0.5") if x == 0 else mpmath.mpf(0))
+
+
+def _sign(x):
+    return mpmath.mpf((x > 0) - (x < 0))
+
+
+RULES: dict[type, Callable] = {
+    sp.Add: lambda *a: mpmath.fsum(a),
+    sp.Mul: lambda *a: reduce(lambda p, q: p * q, a),
+    sp.Pow: lambda b, e: b**e,
+    sp.exp: mpmath.exp,
+    sp.log: mpmath.log,
+    sp.tanh: mpmath.tanh,
+    sp.Abs: abs,
+    sp.Max: lambda *a: max(a),
+    sp.Min: lambda *a: min(a),
+    sp.sign: _sign,
+    sp.Heaviside: lambda x, *_: _step(x),
+    sigmoid: lambda z: 1 / (1 + mpmath.exp(-z)),
+    relu: lambda z: max(z, mpmath.mpf(0)),
+    leaky_relu: lambda z, a: z if z > 0 else a * z,
+    Indicator: lambda c: mpmath.mpf(1 if c else 0),
+    sp.KroneckerDelta: lambda a, b: mpmath.mpf(1 if a == b else 0),
+    sp.StrictGreaterThan: lambda a, b: a > b,
+    sp.GreaterThan: lambda a, b: a >= b,
+    sp.StrictLessThan: lambda a, b: a < b,
+    sp.LessThan: lambda a, b: a <= b,
+}
+
+
+def evaluate(expr: sp.Basic, env: dict) -> mpmath.mpf:
+    """The value of expr with the atoms of env replaced by their values (see the module docstring)."""
+    with mpmath.workdps(DPS):
+        return _eval(expr, env)
+
+
+def _eval(expr, env):
+    if expr in env:
+        return env[expr]
+    if expr.is_Integer:
+        return mpmath.mpf(int(expr))
+    if expr.is_Rational:
+        return mpmath.mpf(int(expr.p)) / int(expr.q)
+    if expr.is_Float:
+        return mpmath.mpf(str(expr))
+    if expr is sp.E:
+        return mpmath.e
+    if expr is sp.pi:
+        return mpmath.pi
+    if expr is sp.true or expr is sp.false:
+        return bool(expr)
+    if isinstance(expr, sp.Sum):
+        return _sum(expr, env)
+    rule = RULES.get(type(expr)) or _rule_by_mro(expr)
+    return rule(*(_eval(a, env) for a in expr.args))
+
+
+def _rule_by_mro(expr):
+    for cls in type(expr).__mro__:
+        if cls in RULES:
+            return RULES[cls]
+    raise KeyError(f"no numeric rule for {type(expr).__name__} (in {expr})")
+
+
+def _sum(expr: sp.Sum, env):
+    """Σ over concrete limits: the index takes each value in turn."""
+    (index, low, high), = expr.limits
+    total = mpmath.mpf(0)
+    for k in range(int(low), int(high) + 1):
+        total += _eval(expr.function.xreplace({index: sp.Integer(k)}), env)
+    return total
+
+
+def finite(x) -> bool:
+    """A real, finite number (a log of a negative number is complex: that point is not used)."""
+    return isinstance(x, mpmath.mpf) and mpmath.isfinite(x)
+
+
+def derivative(f: Callable[[mpmath.mpf], mpmath.mpf], x: mpmath.mpf) -> mpmath.mpf:
+    """Central difference of f at x, at 40 digits."""
+    with mpmath.workdps(DPS):
+        return (f(x + STEP) - f(x - STEP)) / (2 * STEP)
+
+
+def relative_error(a, b) -> float:
+    return float(abs(a - b) / max(1, abs(a), abs(b)))
+
+
+def to_float(x) -> float:
+    value = float(x)
+    return value if math.isfinite(value) else float("nan")
