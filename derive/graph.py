@@ -137,9 +137,7 @@ def _line(parts: list, value: sp.Expr | None = None, approx: list | None = None)
 
 def context(outcome: Outcome, lang: str) -> dict:
     if outcome.indexed:
-        from .graph_index import context as index_context
-
-        return index_context(outcome, lang)
+        return _index_context(outcome, lang)
     bp: Backprop = outcome.result
     spec = outcome.spec
     return {
@@ -210,9 +208,7 @@ def _chain_symbols(of: sp.Symbol, loc) -> sp.Expr:
 
 def to_json(outcome: Outcome) -> dict:
     if outcome.indexed:
-        from .graph_index import to_json as index_json
-
-        return index_json(outcome)
+        return _index_json(outcome)
     bp: Backprop = outcome.result
     with_values = bp.values is not None
     forward = []
@@ -234,3 +230,164 @@ def to_json(outcome: Outcome) -> dict:
         "forward": forward,
         "derivatives": derivatives,
     }
+
+
+# -- graphs with vectors and matrices: index notation ---------------------------------------
+
+
+def _index_context(outcome: Outcome, lang: str) -> dict:
+    from . import graph_index as gi
+
+    d = outcome.result
+    show = _Display(d, outcome.spec.notation)
+    out = d.output
+    q = d.quantities
+    inputs = [gi.display_symbol(q[x]) for x in d.inputs]
+    matrix = {gi.display_symbol(n.quantity): n.matrix for n in d.nodes}
+    closed = out.matrix
+    for n in reversed(d.nodes):
+        closed = closed.xreplace({k: v for k, v in matrix.items() if k != gi.display_symbol(out.quantity)})
+    deltas = [show(gi.sp.KroneckerDelta(out.indices[0], d.index_symbols["wrt"][0]))] if out.indices else []
+    return {
+        "title": outcome.spec.title.get(lang),
+        "indexed": True,
+        "of": d.of,
+        "given": Row([sp.Function(d.of.name)(*inputs), closed]),
+        "shapes": [gi.InSpace(gi.display_symbol(q[x]), *q[x].shape) for x in d.inputs if q[x].shape],
+        "matrix": [Row([gi.display_symbol(n.quantity), n.matrix]) for n in d.nodes],
+        "elements": [Row([n.quantity.element(n.indices), show(n.element)]) for n in d.nodes],
+        "locals": [_index_locals(d, n, show) for n in d.nodes],
+        "example": next(iter(sorted((u for g in d.grads.values() if g.symbolic is not None
+                                     for u in g.symbolic.atoms(gi.Upstream)), key=str)), None),
+        "indicator": deltas[0] if deltas else None,
+        "kronecker": outcome.spec.notation == "kronecker",
+        "vector_output": bool(out.indices),
+        "output_element": out.quantity.element(out.indices),
+        "backward": [_index_grad(d, g, show) for g in d.grads.values()],
+        "results": [_index_result(d, g, show) for g in d.derivatives],
+        "check": outcome.check,
+        "sizes": ", ".join(f"{k} = {v}" for k, v in outcome.check.sizes.items()),
+        "n_formulas": outcome.check.formulas,
+        "version": __version__,
+    }
+
+
+def _index_locals(d, node, show) -> list[Row]:
+    from .graph_index import ElementDerivative, wrt_indices
+
+    rows = []
+    for arg, (raw, local) in node.locals.items():
+        q = d.quantities[arg]
+        left = ElementDerivative(node.quantity.element(node.indices), q.element(wrt_indices(q, d.index_symbols)))
+        rows.append(Row(_distinct([left, show(raw), show(local)])))
+    return rows
+
+
+def _index_grad(d, g, show) -> dict:
+    from .graph_index import ElementDerivative, Upstream
+
+    q = g.wrt
+    element = q.element(g.indices)
+    up = Upstream(d.of, q.base.label if q.shape else q.base, *g.indices)
+    chain = Row(_distinct([up, show(g.symbolic), show(g.chain), show(g.done)])) if g.done is not None else None
+    out = d.output
+    component = Row([ElementDerivative(out.quantity.element(out.indices), element), show(g.component)])
+    collapsed = g.chain is not None and g.chain.has(sp.Sum) and not g.done.has(sp.Sum) and g.chain.has(sp.KroneckerDelta)
+    summed = [lim[0] for s in g.chain.atoms(sp.Sum) for lim in s.limits] if collapsed else []
+    return {
+        "wrt": element,
+        "chain": chain,
+        "component": component,
+        "collapsed": collapsed,
+        "sum_index": summed[0] if summed else None,
+        "wrt_index": g.indices[0] if g.indices else None,
+        "upstream": up,
+    }
+
+
+def _index_result(d, g, show) -> Line:
+    from .graph_index import ElementDerivative, Upstream
+
+    q = g.wrt
+    if g.done is not None:
+        return Line(Row([Upstream(d.of, q.base.label if q.shape else q.base, *g.indices), show(g.done)]))
+    out = d.output
+    return Line(Row([ElementDerivative(out.quantity.element(out.indices), q.element(g.indices)), show(g.component)]))
+
+
+def _distinct(parts: list) -> list:
+    out = []
+    for p in parts:
+        if p is not None and (not out or p != out[-1]):
+            out.append(p)
+    return out
+
+
+def _rank(factor: sp.Expr, upstream: set) -> int:
+    """Chain-rule order of factors: numbers, upstream gradients, derivatives, indicators, matrices, vectors."""
+    from .calculus import Indicator
+    from .graph_index import Delta, ElementDerivative, Ind, Upstream
+
+    if factor.is_Number:
+        return 0
+    if isinstance(factor, Upstream) or factor in upstream:
+        return 1
+    if isinstance(factor, (ElementDerivative, sp.Derivative)):
+        return 2
+    if isinstance(factor, (Ind, Delta, sp.KroneckerDelta, Indicator)):
+        return 3
+    if isinstance(factor, sp.Indexed):
+        return 6 - len(factor.indices)
+    return 6
+
+
+def arrange(expr: sp.Expr, upstream: set = frozenset()) -> sp.Expr:
+    """Every product in chain-rule order (∂f/∂q_i x_j, as the seeds write it), kept unevaluated."""
+    def order(e):
+        args = sorted(e.args, key=lambda a: _rank(a, upstream))
+        return sp.Mul(*args, evaluate=False) if list(args) != list(e.args) else e
+
+    return expr.replace(lambda e: e.is_Mul, order)
+
+
+class _Display:
+    """Index formulas as printed: Kronecker deltas as 1_{k=i} (or δ_{ki}), the node's index first."""
+
+    def __init__(self, d, notation: str):
+        from .graph_index import Delta, Ind
+
+        self.wrt = set(d.index_symbols["wrt"])
+        self.cls = Delta if notation == "kronecker" else Ind
+
+    def __call__(self, expr):
+        if expr is None:
+            return None
+        return arrange(expr.replace(sp.KroneckerDelta, self._delta))
+
+    def _delta(self, a, b, *_):
+        if a in self.wrt and b not in self.wrt:
+            a, b = b, a
+        return self.cls(a, b)
+
+
+def _index_json(outcome: Outcome) -> dict:
+    d = outcome.result
+    show = _Display(d, outcome.spec.notation)
+    names = _ascii_names
+    forward = [{"name": ascii(names(n.quantity.element(n.indices))), "expr": ascii(names(show(n.element)))}
+               for n in d.nodes]
+    derivatives = []
+    for g in d.derivatives:
+        line = _index_result(d, g, show)
+        wrt = g.wrt.element(g.indices)
+        value = line.row.parts[-1]
+        derivatives.append({"wrt": ascii(names(wrt)), "expr": ascii(names(value)), "latex": latex(value)})
+    return {"kind": "graph", "of": d.of.name, "inputs": list(d.inputs), "forward": forward, "derivatives": derivatives}
+
+
+def _ascii_names(expr: sp.Expr) -> sp.Expr:
+    """W[k, l] -> W_kl: the CONTRACT's names, indices after '_'."""
+    from .mathparse import canonical_name
+
+    return expr.replace(lambda e: isinstance(e, sp.Indexed),
+                        lambda e: sp.Symbol(canonical_name(str(e.base.label), [str(i) for i in e.indices])))
