@@ -49,8 +49,8 @@ def derive(spec: GraphSpec) -> Outcome:
         result = backprop(spec)
         try:
             check = verify(result)
-        except RuntimeError as exc:
-            raise VerificationFailed(f"{spec.file}: the derivatives could not be checked: {exc}") from None
+        except (RuntimeError, KeyError) as exc:  # no usable point, or a function without a numeric rule
+            raise VerificationFailed(f"{spec.file}: the derivatives could not be checked, so nothing was printed: {exc}") from None
     if not check.ok:
         raise VerificationFailed.first(spec.file, check)
     return Outcome(spec, result, check)
@@ -373,7 +373,9 @@ class _Display:
 def _index_json(outcome: Outcome) -> dict:
     d = outcome.result
     show = _Display(d, outcome.spec.notation)
-    names = _ascii_names
+    def names(expr):
+        return arrange(_ascii_names(expr))
+
     forward = [{"name": ascii(names(n.quantity.element(n.indices))), "expr": ascii(names(show(n.element)))}
                for n in d.nodes]
     derivatives = []

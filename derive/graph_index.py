@@ -168,8 +168,32 @@ def _index(name: str) -> sp.Symbol:
 
 
 def derive(spec: GraphSpec) -> IndexDerivation:
-    quantities = {name: _input_quantity(name, spec.shapes.get(name, ())) for name in spec.inputs}
-    taken = set(spec.inputs) | {n.name for n in spec.nodes} | {str(s) for sh in spec.shapes.values() for s in sh}
+    """The derivation; concrete sizes are symbols while SymPy works (so Σ stays a sum), numbers again after."""
+    numbers = {int(s) for shape in spec.shapes.values() for s in shape if s.is_Integer}
+    stand_in = {sp.Integer(c): sp.Symbol(f"N{c}", integer=True, positive=True) for c in numbers}
+    shapes = {name: tuple(stand_in.get(s, s) for s in shape) for name, shape in spec.shapes.items()}
+    d = _derive(spec, shapes)
+    if stand_in:
+        _restore(d, {v: k for k, v in stand_in.items()})
+    return d
+
+
+def _restore(d: IndexDerivation, back: dict) -> None:
+    for q in d.quantities.values():
+        q.shape = tuple(back.get(s, s) for s in q.shape)
+    for n in d.nodes:
+        n.element = n.element.xreplace(back)
+        n.locals = {a: tuple(e.xreplace(back) for e in pair) for a, pair in n.locals.items()}
+    for g in d.grads.values():
+        for attr in ("symbolic", "chain", "done", "component"):
+            value = getattr(g, attr)
+            if value is not None:
+                setattr(g, attr, value.xreplace(back))
+
+
+def _derive(spec: GraphSpec, shapes: dict) -> IndexDerivation:
+    quantities = {name: _input_quantity(name, shapes.get(name, ())) for name in spec.inputs}
+    taken = set(spec.inputs) | {n.name for n in spec.nodes} | {str(s) for sh in shapes.values() for s in sh}
     roles = _roles(taken)
     dummies = roles["dummies"]
     nodes = []
@@ -270,8 +294,13 @@ def _product_shape(expr, quantities, spec, node) -> tuple:
 
 
 def _dims(shape: tuple) -> str:
-    return "scalar" if not shape else ("vector of size " + str(shape[0]) if len(shape) == 1
-                                       else f"{shape[0]}×{shape[1]} matrix")
+    sizes = [_size_text(s) for s in shape]
+    return "scalar" if not sizes else (f"vector of size {sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}×{sizes[1]} matrix")
+
+
+def _size_text(size) -> str:
+    text = str(size)
+    return text[1:] if text.startswith("N") and text[1:].isdigit() else text  # a concrete size's stand-in
 
 
 def _describe(args, quantities, spec, node) -> str:
