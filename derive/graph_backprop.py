@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .calculus import Indicator
+from .errors import SpecError
 from .graph_spec import GraphSpec
 
 GATES = ("add", "mul", "max", "min")
@@ -119,9 +120,18 @@ def _forward_values(spec: GraphSpec, nodes: list[Node], symbols: dict) -> dict[s
     if spec.values is None:
         return None
     values = {symbols[x]: v for x, v in spec.values.items()}
-    for node in nodes:
+    for node, node_spec in zip(nodes, spec.nodes):
         node.value = values[node.symbol] = exact(node.expr.xreplace(values))
+        number = sp.N(node.value, 30)
+        if not (number.is_Float or number.is_Integer or number.is_Rational):
+            raise SpecError(
+                f"at the given values {node.symbol.name} = {node_spec.text} is {_undefined(node.value)}; "
+                "choose values inside the domain of every node", node_spec.location, f"nodes.{node.symbol.name}")
     return values
+
+
+def _undefined(value: sp.Expr) -> str:
+    return "undefined (a division by zero)" if value.has(sp.zoo, sp.nan) or not value.is_finite else "not a real number"
 
 
 def exact(value: sp.Expr) -> sp.Expr:

@@ -187,7 +187,9 @@ class _Graph:
                 needed |= {s.name for s in node.expr.free_symbols}
         for node in nodes:
             if node.name not in needed:
-                raise self.doc.error(("nodes", node.name), f"the node {node.name!r} is not used to compute the output {output!r}")
+                mentioned = any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(node.name)}(?![A-Za-z0-9_])", n.text) for n in nodes)
+                why = " (its uses cancel out)" if mentioned else ""
+                raise self.doc.error(("nodes", node.name), f"the node {node.name!r} does not affect the output {output!r}{why}; remove it")
 
     # -- other keys ------------------------------------------------------------------
     def _output(self, names: list[str]) -> str:

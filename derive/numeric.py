@@ -78,9 +78,9 @@ def _eval(expr, env):
     if expr.is_Float:
         return mpmath.mpf(str(expr))
     if expr is sp.E:
-        return mpmath.e
+        return +mpmath.e  # unary plus: the constant as a number at the working precision
     if expr is sp.pi:
-        return mpmath.pi
+        return +mpmath.pi
     if expr is sp.true or expr is sp.false:
         return bool(expr)
     if isinstance(expr, sp.Sum):

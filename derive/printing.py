@@ -100,6 +100,11 @@ class DeriveLatexPrinter(LatexPrinter):
     def _print_Heaviside(self, expr):
         return rf"\operatorname{{H}}({self._print(expr.args[0])})"
 
+    def _print_Basic(self, expr):
+        """SymPy's own `_latex` hooks (π, ∞, …), which the `_derive_latex` printmethod would bypass."""
+        hook = getattr(expr, "_latex", None)
+        return hook(self) if callable(hook) and not isinstance(expr, type) else super()._print_Basic(expr)
+
 
     # -- matrix notation (view: vector): math ⊙ Wᵀ, or numpy * @ .T (seed 002) --------
     def _numpy(self) -> bool:

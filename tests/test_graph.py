@@ -166,7 +166,9 @@ def graphs(draw):
     for k in range(draw(st.integers(1, 5))):
         unary = draw(st.booleans())
         op = draw(st.sampled_from(UNARY if unary else BINARY))
-        args = [draw(st.sampled_from(names)) for _ in range(1 if unary else 2)]
+        first = draw(st.sampled_from(names))
+        # two distinct arguments: x - x would cancel, leaving a node that does not affect the output
+        args = [first] if unary else [first, draw(st.sampled_from([n for n in names if n != first]))]
         nodes.append((f"n_{k + 1}", op, args))
         names.append(f"n_{k + 1}")
     used = {a for _, _, args in nodes for a in args}
@@ -351,7 +353,7 @@ BAD = [
     ("nodes:\n  q: x.real\n", "2:7", "'.'"),
     ("nodes:\n  q: f + x\n  f: q * 2\n", "2:6", "defined further down"),
     ("nodes:\n  q: q + x\n", "2:6", "uses itself"),
-    ("nodes:\n  q: x + y\n  r: x * 2\n  f: q * z\n", "3:6", "not used"),
+    ("nodes:\n  q: x + y\n  r: x * 2\n  f: q * z\n", "3:6", "does not affect the output"),
     ("nodes: {q: x + y}\noutput: z\n", "2:9", "must be one of the nodes"),
     ("nodes: {q: x + y}\nvalues: {x: 1}\n", "2:9", "no value for y"),
     ("nodes: {q: x + y}\nvalues: {x: 1, y: 2, w: 3}\n", "2:25", "not an input"),
