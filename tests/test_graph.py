@@ -310,14 +310,20 @@ def _figure(spec):
 
 
 def test_figure_svg_has_values_above_and_gradients_below():
+    from derive.graph_figure import BACKWARD_COLOUR, FORWARD_COLOUR
+
     svg = _figure(ROOT / "specs" / "graph-add-mul.yaml").svg()
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     assert len(root.findall(f".//{ns}circle")) == 2  # the + and × gates
-    texts = ["".join(t.itertext()) for t in root.iter(f"{ns}text")]
-    assert "+" in texts and "×" in texts
-    assert "q = 3" in texts and "z = −4" in texts and "f = −12" in texts  # forward values
-    assert texts.count("−4") >= 3 and "3" in texts  # gradients: x, y, q get −4; z gets 3
+    texts = [("".join(t.itertext()), t.get("fill")) for t in root.iter(f"{ns}text")]
+    plain = [t for t, _ in texts]
+    assert "+" in plain and "×" in plain and "q" in plain  # gates, and the node's name over its gate
+    forward = sorted(t for t, colour in texts if colour == FORWARD_COLOUR)
+    backward = sorted(t for t, colour in texts if colour == BACKWARD_COLOUR)
+    # values x = −2, y = 5, q = 3, z = −4, f = −12; gradients −4 to x, y and q, 3 to z, 1 at the output
+    assert forward == sorted(["−2", "5", "3", "−4", "−12"])
+    assert backward == sorted(["−4", "−4", "−4", "3", "1"])
 
 
 @pytest.mark.skipif(shutil.which("lualatex") is None and not IN_CI, reason="no LuaLaTeX")
