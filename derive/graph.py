@@ -14,7 +14,7 @@ from decimal import Decimal
 import sympy as sp
 
 from . import __version__
-from .errors import VerificationFailed
+from .errors import Location, SpecError, VerificationFailed
 from .graph_backprop import Backprop, Grad, backprop
 from .graph_spec import GraphSpec, parse_doc as parse
 from .graph_verify import Check, verify
@@ -49,7 +49,11 @@ def derive(spec: GraphSpec) -> Outcome:
         result = backprop(spec)
         try:
             check = verify(result)
-        except (RuntimeError, KeyError) as exc:  # no usable point, or a function without a numeric rule
+        except RuntimeError as exc:  # no usable point: the spec's functions overflow or leave their domain
+            raise SpecError(f"the derivatives could not be checked, so nothing was printed: {exc}; "
+                            "make the graph's values stay moderate (below 1e50) for inputs in [-2, 2]",
+                            Location(spec.file)) from None
+        except KeyError as exc:  # a function without a numeric rule: a gap in derive, reported as such
             raise VerificationFailed(f"{spec.file}: the derivatives could not be checked, so nothing was printed: {exc}") from None
     if not check.ok:
         raise VerificationFailed.first(spec.file, check)

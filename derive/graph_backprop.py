@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .calculus import Indicator
+import mpmath
+
 from .errors import SpecError
 from .graph_spec import GraphSpec
+from .numeric import evaluate, finite
 
 GATES = ("add", "mul", "max", "min")
 
@@ -122,25 +125,35 @@ def _forward_values(spec: GraphSpec, nodes: list[Node], symbols: dict) -> dict[s
     values = {symbols[x]: v for x, v in spec.values.items()}
     for node, node_spec in zip(nodes, spec.nodes):
         node.value = values[node.symbol] = exact(node.expr.xreplace(values))
-        number = sp.N(node.value, 30)
-        if not (number.is_Float or number.is_Integer or number.is_Rational):
-            raise SpecError(
-                f"at the given values {node.symbol.name} = {node_spec.text} is {_undefined(node.value)}; "
-                "choose values inside the domain of every node", node_spec.location, f"nodes.{node.symbol.name}")
+        problem = _problem(node.value)
+        if problem:
+            raise SpecError(f"at the given values {node.symbol.name} = {node_spec.text} is {problem}; "
+                            "choose values inside the domain of every node", node_spec.location, f"nodes.{node.symbol.name}")
     return values
 
 
-def _undefined(value: sp.Expr) -> str:
-    return "undefined (a division by zero)" if value.has(sp.zoo, sp.nan) or not value.is_finite else "not a real number"
+def _problem(value: sp.Expr) -> str | None:
+    """Why an exact value cannot be shown as a number, or None (evaluated with bounds, never by evalf)."""
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return "undefined (a division by zero)"
+    number = evaluate(value, {})
+    if finite(number):
+        return None
+    if isinstance(number, mpmath.mpc):
+        return "not a real number"
+    return "too large to print or check (more than 1e50 in absolute value)"
 
 
 def exact(value: sp.Expr) -> sp.Expr:
-    """A number in its simplest exact form (Max(-2, 3) -> 3, I[3 > 0] -> 1)."""
+    """A number in a short exact form (Max(-2, 3) -> 3, I[3 > 0] -> 1), found in bounded time."""
     value = sp.sympify(value).doit()
     if value.is_Rational:
         return value
-    simpler = sp.nsimplify(value) if value.is_Float else sp.simplify(value)
-    return simpler if sp.count_ops(simpler) <= sp.count_ops(value) else value
+    if value.is_Float:
+        return sp.nsimplify(value)
+    # cheap rewrites only: sympy.simplify can take minutes (trigsimp factoring tanh values)
+    candidates = [sp.together(value), sp.factor_terms(value), value]
+    return min(candidates, key=sp.count_ops)
 
 
 # -- gates --------------------------------------------------------------------------
@@ -198,6 +211,10 @@ def _grad_values(grads: dict[sp.Symbol, Grad], nodes: list[Node], values: dict) 
     """Exact values of every gradient, and each contribution as (upstream value)·(local value)."""
     for grad in grads.values():
         grad.value = exact(grad.named.xreplace(values))
+        problem = _problem(grad.value)
+        if problem:
+            raise SpecError(f"at the given values the gradient with respect to {grad.wrt.name} is {problem}; "
+                            "choose other values")
         grad.terms = [_term(grads[loc.node], loc, values) for loc in grad.uses]
 
 

@@ -69,6 +69,17 @@ def symbols_for(names, shapes: dict) -> dict[str, sp.Symbol]:
     return {name: sp.Symbol(name, real=True) for name in names}
 
 
+def _split(name: str, shapes: dict) -> list[str] | None:
+    """'Wx' -> ['W', 'x'] when both are declared in shapes (a product written without a space)."""
+    for head in shapes:
+        if name.startswith(head) and len(name) > len(head):
+            rest = name[len(head):]
+            tail = [rest] if rest in shapes else _split(rest, shapes)
+            if tail:
+                return [head, *tail]
+    return None
+
+
 def parse_doc(doc: Doc) -> GraphSpec:
     if not isinstance(doc.data, dict):
         raise doc.error((), "a graph spec is a YAML mapping with keys such as kind, nodes, output")
@@ -154,6 +165,10 @@ class _Graph:
                 raise self.doc.error(path, f"{unknown!r} is a node defined further down; list the nodes in the order they are computed")
             if unknown in ("e",):
                 raise self.doc.error(path, "write Euler's number as exp(…) or e^…; the name e alone is ambiguous")
+            parts = _split(unknown, shapes)
+            if unknown not in shapes and parts:
+                raise self.doc.error(path, f"{unknown!r} is not declared in shapes; for a product write {' '.join(parts)} "
+                                           "(with a space or *)")
         inputs.extend(new)
         return parse_math(text, symbols_for([*inputs, *earlier], shapes), location=location)
 

@@ -106,7 +106,7 @@ class _Verifier:
         upstream = {g.upstream: evaluate(g.named, full) for g in self.bp.grads.values() if g.upstream is not None}
         out = self.bp.of
         for v, grad in self.bp.grads.items():
-            fd = derivative(lambda h: self.forward(env, (v, h))[out], mpmath.mpf(0))
+            fd = derivative(lambda h: self.forward(env, (v, h))[out], mpmath.mpf(0), scale=full[v])
             name = f"d{out}/d{v}"
             check.compare(name, evaluate(grad.named, full), fd)
             check.compare(f"{name} (chain form)", evaluate(grad.chain, {**full, **upstream}), fd)

@@ -21,6 +21,17 @@ from .calculus import Indicator, leaky_relu, relu, sigmoid
 
 DPS = 40
 STEP = mpmath.mpf("1e-12")
+BOUND = mpmath.mpf("1e50")  # larger magnitudes count as overflow: no point computing e^(e^(e^x)) exactly
+
+
+def _exp(z):
+    return mpmath.exp(z) if z < 200 else mpmath.inf  # e^200 > BOUND already
+
+
+def _pow(base, exponent):
+    if abs(base) > BOUND or abs(exponent) > 10_000:
+        return mpmath.inf
+    return base**exponent
 
 
 def _step(x):
@@ -34,8 +45,8 @@ def _sign(x):
 RULES: dict[type, Callable] = {
     sp.Add: lambda *a: mpmath.fsum(a),
     sp.Mul: lambda *a: reduce(lambda p, q: p * q, a),
-    sp.Pow: lambda b, e: b**e,
-    sp.exp: mpmath.exp,
+    sp.Pow: _pow,
+    sp.exp: _exp,
     sp.log: mpmath.log,
     sp.tanh: mpmath.tanh,
     sp.sinh: mpmath.sinh,
@@ -50,7 +61,7 @@ RULES: dict[type, Callable] = {
     sp.Min: lambda *a: min(a),
     sp.sign: _sign,
     sp.Heaviside: lambda x, *_: _step(x),
-    sigmoid: lambda z: 1 / (1 + mpmath.exp(-z)),
+    sigmoid: lambda z: 1 / (1 + _exp(-z)) if -z < 200 else mpmath.mpf(0),
     relu: lambda z: max(z, mpmath.mpf(0)),
     leaky_relu: lambda z, a: z if z > 0 else a * z,
     Indicator: lambda c: mpmath.mpf(1 if c else 0),
@@ -81,6 +92,8 @@ def _eval(expr, env):
         return +mpmath.e  # unary plus: the constant as a number at the working precision
     if expr is sp.pi:
         return +mpmath.pi
+    if expr is sp.I:
+        return mpmath.mpc(0, 1)
     if expr is sp.true or expr is sp.false:
         return bool(expr)
     if isinstance(expr, sp.Sum):
@@ -106,14 +119,15 @@ def _sum(expr: sp.Sum, env):
 
 
 def finite(x) -> bool:
-    """A real, finite number (a log of a negative number is complex: that point is not used)."""
-    return isinstance(x, mpmath.mpf) and mpmath.isfinite(x)
+    """A real number of sensible size (a log of a negative number is complex: that point is not used)."""
+    return isinstance(x, mpmath.mpf) and mpmath.isfinite(x) and abs(x) < BOUND
 
 
-def derivative(f: Callable[[mpmath.mpf], mpmath.mpf], x: mpmath.mpf) -> mpmath.mpf:
-    """Central difference of f at x, at 40 digits."""
+def derivative(f: Callable[[mpmath.mpf], mpmath.mpf], x: mpmath.mpf, scale=1) -> mpmath.mpf:
+    """Central difference of f at x, at 40 digits; the step grows with the size of the quantity nudged."""
     with mpmath.workdps(DPS):
-        return (f(x + STEP) - f(x - STEP)) / (2 * STEP)
+        step = STEP * max(1, abs(scale), abs(x))
+        return (f(x + step) - f(x - step)) / (2 * step)
 
 
 def relative_error(a, b) -> float:

@@ -219,6 +219,15 @@ def test_random_graphs_agree_with_finite_differences(graph):
         assert entry["value"] == pytest.approx(fd, rel=1e-5, abs=1e-6), (name, _spec_text(nodes, values))
 
 
+def test_squares_of_activations_print(cli, tmp_path):
+    spec = tmp_path / "sq.yaml"
+    spec.write_text("kind: graph\nnodes: {f: relu(x)^2 + sigmoid(y)^2}\nvalues: {x: 1, y: 0}\n")
+    result = cli(spec)
+    assert result.exit_code == 0, result.stderr
+    assert r"\left(a[x]\right)^{2}" in result.stdout and r"\left(\sigma(y)\right)^{2}" in result.stdout
+    assert by_wrt(graph_json(cli, spec))["x"]["value"] == 2
+
+
 def test_the_verifier_catches_a_wrong_gradient():
     from derive.graph_verify import verify
 
@@ -371,6 +380,10 @@ BAD = [
     ("shapes: {W: [n, n], x: [n]}\nnodes: {q: x W}\n", "2:12", "cannot multiply"),
     ("shapes: {W: [n, n], x: [m]}\nnodes: {q: W x}\n", "2:12", "inner sizes must agree"),
     ("shapes: {W: [n, n, n]}\nnodes: {q: W}\n", "1:13", "expected [size]"),
+    ("shapes: {W: [n, n], x: [n]}\nnodes: {q: Wx + 1}\n", "2:12", "write W x"),
+    ("nodes: {f: log(x)}\nvalues: {x: -1}\n", "1:12", "not a real number"),
+    ("nodes: {f: 1/(x - 1)}\nvalues: {x: 1.0}\n", "1:12", "division by zero"),
+    ("nodes:\n  a: exp(x)\n  b: exp(a)\n  c: exp(b)\n  d: exp(c)\nvalues: {x: 1}\n", "5:6", "too large"),
 ]
 
 
