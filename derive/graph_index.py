@@ -383,7 +383,27 @@ def wrt_indices(q: Quantity, roles: dict) -> tuple:
 def _local(node: IndexNode, arg: Quantity, roles: dict) -> tuple[sp.Expr, sp.Expr]:
     """∂v_k/∂u_{i,j}: SymPy's derivative (with Kronecker deltas), and the same with the sums carried out."""
     raw = sp.diff(node.element, arg.element(wrt_indices(arg, roles)))
-    return raw, in_range(raw.doit())
+    return raw, carried_out(raw)
+
+
+def carried_out(expr: sp.Expr) -> sp.Expr:
+    """The sums carried out one index at a time (SymPy sums out Kronecker deltas only in single-index sums)."""
+    for _ in range(4):
+        nested = expr.replace(lambda e: isinstance(e, sp.Sum) and len(e.limits) > 1, _nest)
+        done = in_range(nested.doit())
+        if done == expr:
+            break
+        expr = done
+    return expr
+
+
+def _nest(e: sp.Sum) -> sp.Expr:
+    """Σ_{l,r} as Σ_r Σ_l, the indices that meet a Kronecker delta innermost, where SymPy can sum them out."""
+    in_delta = {i for d in e.function.atoms(sp.KroneckerDelta) for i in d.args}
+    out = e.function
+    for limit in sorted(e.limits, key=lambda lim: lim[0] not in in_delta):
+        out = sp.Sum(out, limit)
+    return out
 
 
 def in_range(expr: sp.Expr) -> sp.Expr:
@@ -409,31 +429,34 @@ def _backward(d: IndexDerivation) -> None:
         symbolic, chain, comp = [], [], []
         for v in users:
             raw, local = v.locals[name]
-            if v is out:
-                comp.append(local)
-                symbolic.append(ElementDerivative(v.quantity.element(v.indices), q.element(idx)))
-                chain.append(local)
-                continue
             k = v.indices
-            up = Upstream(of, v.quantity.base.label if v.quantity.shape else v.quantity.base, *k)
+            label = v.quantity.base.label if v.quantity.shape else v.quantity.base
+            up = Upstream(of, label, *k)  # ∂f/∂v_k; for the output itself, the gradient arriving at it
             term_sym = up * ElementDerivative(v.quantity.element(k), q.element(idx))
             term = up * local
-            upstream_comp = components[v.quantity.name].xreplace(dict(zip(wrt_indices(v.quantity, d.index_symbols), k)))
-            term_comp = upstream_comp * local
+            if v is out:
+                term_comp = local  # ∂f_m/∂u_i: the output's own local derivative, m free
+                if not k:
+                    term_sym, term = ElementDerivative(v.quantity.element(k), q.element(idx)), local
+            else:
+                upstream_comp = components[v.quantity.name].xreplace(dict(zip(wrt_indices(v.quantity, d.index_symbols), k)))
+                term_comp = upstream_comp * local
             for index in k:
                 size = v.quantity.shape[k.index(index)]
-                term_sym, term, term_comp = (sp.Sum(t, (index, 1, size)) for t in (term_sym, term, term_comp))
+                term_sym, term = (sp.Sum(t, (index, 1, size)) for t in (term_sym, term))
+                if v is not out:
+                    term_comp = sp.Sum(term_comp, (index, 1, size))
             symbolic.append(term_sym)
             chain.append(term)
             comp.append(term_comp)
-        component = in_range(sp.Add(*comp).doit())
+        component = carried_out(sp.Add(*comp))
         components[name] = component
         only_output = all(v is out for v in users)
         d.grads[name] = IndexGrad(
             q, idx, [v.quantity.name for v in users],
             None if only_output else sp.Add(*symbolic),
             None if only_output else sp.Add(*chain),
-            None if only_output else in_range(sp.Add(*chain).doit()),
+            None if only_output else carried_out(sp.Add(*chain)),
             component,
         )
 
@@ -519,7 +542,8 @@ def _check_point(d: IndexDerivation, c: _Concrete, env: dict, rng, check: Check)
         return mpmath.fsum(weights[key] * e[key] for _pos, key in outputs)
 
     _check_locals(d, c, full, check)
-    upstream = {}
+    out_label = out.quantity.base.label if out.quantity.shape else out.quantity.base
+    upstream = {Upstream(d.of, out_label, *map(sp.Integer, pos)): weights[key] for pos, key in outputs}  # ∂L/∂f_m
     for node in d.nodes:
         if node is out:
             continue

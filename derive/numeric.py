@@ -110,11 +110,13 @@ def _rule_by_mro(expr):
 
 
 def _sum(expr: sp.Sum, env):
-    """Σ over concrete limits: the index takes each value in turn."""
-    (index, low, high), = expr.limits
+    """Σ over concrete limits: each index takes each value in turn (innermost limit first, as SymPy lists them)."""
+    function, limits = expr.function, list(expr.limits)
+    (index, low, high) = limits.pop()
+    inner = sp.Sum(function, *limits) if limits else function
     total = mpmath.mpf(0)
     for k in range(int(low), int(high) + 1):
-        total += _eval(expr.function.xreplace({index: sp.Integer(k)}), env)
+        total += _eval(inner.xreplace({index: sp.Integer(k)}), env)
     return total
 
 

@@ -289,6 +289,30 @@ def test_index_graph_with_an_activation_and_concrete_sizes(cli, tmp_path):
     assert "sizes n" not in md and "3 random" not in md
 
 
+def test_index_graph_with_a_vector_used_on_two_paths(cli, tmp_path):
+    """x feeds q = W x and the output directly: both contributions, verified at a concrete size."""
+    spec = tmp_path / "skip.yaml"
+    spec.write_text("kind: graph\nshapes: {W: [n, n], x: [n]}\nnodes:\n  q: W x\n  f: q + x\n")
+    result = cli(spec)
+    assert result.exit_code == 0, result.stderr
+    # component form: ∂f_m/∂x_i = W_{m,i} + 1_{m=i}
+    d = outcome_of(spec.read_text()).result
+    i, m = sp.Symbol("i", integer=True), sp.Symbol("m", integer=True)
+    assert d.grads["x"].component == sp.IndexedBase("W")[m, i] + sp.KroneckerDelta(m, i)
+
+
+def test_index_graph_product_of_two_matrices(cli, tmp_path):
+    spec = tmp_path / "abx.yaml"
+    spec.write_text("kind: graph\nshapes: {A: [n, n], B: [n, n], x: [n]}\nnodes:\n  y: A B x\n")
+    d = outcome_of(spec.read_text()).result
+    i, j, m, l = (sp.Symbol(s, integer=True) for s in "ijml")
+    n = sp.Symbol("n", integer=True, positive=True)
+    A, B, x = (sp.IndexedBase(s) for s in "ABx")
+    # y = A B x: ∂y_m/∂x_i = Σ_l A_ml B_li, ∂y_m/∂B_ij = A_mi x_j
+    assert d.grads["x"].component == sp.Sum(A[m, l] * B[l, i], (l, 1, n))
+    assert d.grads["B"].component == A[m, i] * x[j]
+
+
 # -- rendering: every language, real KaTeX, figures -------------------------------------------------
 
 
