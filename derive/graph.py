@@ -17,7 +17,7 @@ from . import __version__
 from .errors import Location, SpecError, VerificationFailed
 from .graph_backprop import Backprop, Grad, backprop
 from .graph_spec import GraphSpec, parse_doc as parse
-from .graph_verify import Check, verify
+from .graph_verify import verify
 from .printing import ascii, latex
 from .render import Row, d
 
@@ -44,20 +44,26 @@ def derive(spec: GraphSpec) -> Outcome:
         from . import graph_index
 
         result = graph_index.derive(spec)
-        check = graph_index.verify(result)
+        check = _checked(graph_index.verify, result, spec)
     else:
         result = backprop(spec)
-        try:
-            check = verify(result)
-        except RuntimeError as exc:  # no usable point: the spec's functions overflow or leave their domain
-            raise SpecError(f"the derivatives could not be checked, so nothing was printed: {exc}; "
-                            "make the graph's values stay moderate (below 1e50) for inputs in [-2, 2]",
-                            Location(spec.file)) from None
-        except KeyError as exc:  # a function without a numeric rule: a gap in derive, reported as such
-            raise VerificationFailed(f"{spec.file}: the derivatives could not be checked, so nothing was printed: {exc}") from None
+        check = _checked(verify, result, spec)
     if not check.ok:
         raise VerificationFailed.first(spec.file, check)
     return Outcome(spec, result, check)
+
+
+def _checked(verifier, result, spec: GraphSpec):
+    """Run the numeric check; when it cannot run, say why instead of printing unchecked formulas."""
+    try:
+        return verifier(result)
+    except RuntimeError as exc:  # no usable point: the spec's functions overflow or leave their domain
+        raise SpecError(f"the derivatives could not be checked, so nothing was printed: {exc}; "
+                        "make the graph's values stay moderate (below 1e50) for inputs in [-2, 2]",
+                        Location(spec.file)) from None
+    except (KeyError, TypeError) as exc:  # a function without a numeric rule, a complex value: a gap in derive
+        raise VerificationFailed(f"{spec.file}: the derivatives could not be checked, so nothing was printed: "
+                                 f"{exc}. Please report this with the spec.") from None
 
 
 def printer_settings(outcome: Outcome) -> dict:
@@ -148,7 +154,7 @@ def context(outcome: Outcome, lang: str) -> dict:
         "title": spec.title.get(lang),
         "indexed": False,
         "of": bp.of,
-        "given": Row([sp.Function(bp.of.name)(*bp.inputs), _node(bp, bp.of).closed]),
+        "given": Row([sp.Function(bp.of.name)(*bp.inputs), next(n.closed for n in bp.nodes if n.symbol == bp.of)]),
         "start": Row([d(bp.of, bp.of), sp.S.One]),
         "values": [Row([x, decimal(v)]) for x, v in (bp.values or {}).items() if x in bp.inputs],
         "find": [d(bp.of, g.wrt) for g in bp.derivatives],
@@ -162,10 +168,6 @@ def context(outcome: Outcome, lang: str) -> dict:
         "n_formulas": outcome.check.formulas,
         "version": __version__,
     }
-
-
-def _node(bp: Backprop, symbol: sp.Symbol):
-    return next(n for n in bp.nodes if n.symbol == symbol)
 
 
 def _locals(bp: Backprop, node) -> dict:

@@ -110,10 +110,11 @@ def _nodes(spec: GraphSpec, symbols: dict) -> list[Node]:
 def _arguments(node, symbols: dict) -> list[sp.Symbol]:
     """The node's arguments in the order its expression first writes them (q * z: q, then z)."""
     args = node.expr.free_symbols & set(symbols.values())
-    return sorted(args, key=lambda s: (_position(node.text, s.name), s.name))
+    return sorted(args, key=lambda s: (first_use(node.text, s.name), s.name))
 
 
-def _position(text: str, name: str) -> int:
+def first_use(text: str, name: str) -> int:
+    """Where name (or its base, for x_1 written x_{1}) first appears in an expression's text."""
     base = name.split("_")[0]
     m = re.search(rf"(?<![A-Za-z0-9]){re.escape(base)}(?![A-Za-z])", text)
     return m.start() if m else len(text)

@@ -20,7 +20,7 @@ import numpy as np
 import sympy as sp
 
 from .errors import SpecError
-from .graph_backprop import _position
+from .graph_backprop import first_use
 from .graph_spec import GraphSpec
 from .numeric import DPS, derivative, evaluate, relative_error
 
@@ -155,8 +155,7 @@ class IndexDerivation:
 
     @property
     def output(self) -> IndexNode:
-        return self.nodes[-1] if self.nodes[-1].quantity.name == self.spec.output else next(
-            n for n in self.nodes if n.quantity.name == self.spec.output)
+        return next(n for n in self.nodes if n.quantity.name == self.spec.output)
 
     @property
     def derivatives(self) -> list[IndexGrad]:
@@ -204,7 +203,7 @@ def _derive(spec: GraphSpec, shapes: dict) -> IndexDerivation:
         element = _element(n.expr, indices, quantities, iter([x for x in dummies if x not in indices]))
         quantities[n.name] = Quantity(n.name, shape, sp.IndexedBase(n.name) if shape else sp.Symbol(n.name, real=True))
         args = sorted((name for name in quantities if name != n.name and _uses(element, quantities[name])),
-                      key=lambda name: (_position(n.text, name), name))
+                      key=lambda name: (first_use(n.text, name), name))
         nodes.append(IndexNode(quantities[n.name], indices, element, _matrix(n.expr, quantities), args))
     of = sp.Symbol(spec.output, real=True)
     derivation = IndexDerivation(spec, of, quantities, list(spec.inputs), nodes, {}, _sizes(spec), roles)
