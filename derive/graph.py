@@ -253,7 +253,8 @@ def _index_context(outcome: Outcome, lang: str) -> dict:
     closed = out.matrix
     for n in reversed(d.nodes):
         closed = closed.xreplace({k: v for k, v in matrix.items() if k != gi.display_symbol(out.quantity)})
-    deltas = [show(gi.sp.KroneckerDelta(out.indices[0], d.index_symbols["wrt"][0]))] if out.indices else []
+    deltas = [show(delta) for n in d.nodes for _raw, local in n.locals.values()
+              for delta in sorted(local.atoms(sp.KroneckerDelta), key=str)]
     return {
         "title": outcome.spec.title.get(lang),
         "indexed": True,
