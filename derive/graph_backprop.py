@@ -21,7 +21,7 @@ import mpmath
 
 from .errors import SpecError
 from .graph_spec import GraphSpec
-from .numeric import evaluate, finite
+from .precise import evaluate, finite
 
 GATES = ("add", "mul", "max", "min")
 

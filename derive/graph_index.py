@@ -22,7 +22,7 @@ import sympy as sp
 from .errors import SpecError
 from .graph_backprop import first_use
 from .graph_spec import GraphSpec
-from .numeric import DPS, derivative, evaluate, relative_error
+from .precise import DPS, derivative, evaluate, relative_error
 
 # index names by role, as seed 001 writes them; a name taken by a size, input or node is skipped
 ROLES = {"wrt": ("i", "j"), "node": ("k", "l"), "output": ("m", "p"), "dummies": ("l", "r", "s", "t", "u", "v")}

@@ -19,7 +19,7 @@ import sympy as sp
 
 from .calculus import Indicator, leaky_relu, relu
 from .graph_backprop import Backprop
-from .numeric import DPS, derivative, evaluate, finite, relative_error
+from .precise import DPS, derivative, evaluate, finite, relative_error
 
 TOLERANCE = 1e-9
 KINK_MARGIN = 1e-3
