@@ -52,6 +52,10 @@ def _ordered(terms: list[sp.Expr]) -> list[sp.Expr]:
     return sorted(terms, key=lambda t: t.could_extract_minus_sign())
 
 
+def _power(tex: str, exp: str | None) -> str:
+    return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+
 class _Memo:
     """Remembers what each sub-expression printed as: a network's formulas share most of theirs.
 
@@ -127,19 +131,25 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         inner = f"{self._print(cond.lhs)}{RELATION_TEX[cond.rel_op]}{self._print(cond.rhs)}"
         return f"{INDICATOR_TEX[self._settings['indicator']]}[{inner}]"
 
-    def _print_relu(self, expr):
+    # exp: SymPy's _print_Pow passes the exponent of f(x)^2 to the function's printer
+    def _print_relu(self, expr, exp=None):
         arg = self._print(expr.args[0])
-        return f"a[{arg}]" if self._settings["relu"] == "a" else rf"\operatorname{{ReLU}}({arg})"
+        return _power(f"a[{arg}]" if self._settings["relu"] == "a" else rf"\operatorname{{ReLU}}({arg})", exp)
 
-    def _print_leaky_relu(self, expr):
+    def _print_leaky_relu(self, expr, exp=None):
         z, alpha = (self._print(a) for a in expr.args)
-        return rf"\operatorname{{LReLU}}_{{{alpha}}}({z})"
+        return _power(rf"\operatorname{{LReLU}}_{{{alpha}}}({z})", exp)
 
-    def _print_sigmoid(self, expr):
-        return rf"\sigma({self._print(expr.args[0])})"
+    def _print_sigmoid(self, expr, exp=None):
+        return _power(rf"\sigma({self._print(expr.args[0])})", exp)
 
-    def _print_Heaviside(self, expr):
-        return rf"\operatorname{{H}}({self._print(expr.args[0])})"
+    def _print_Heaviside(self, expr, exp=None):
+        return _power(rf"\operatorname{{H}}({self._print(expr.args[0])})", exp)
+
+    def _print_Basic(self, expr):
+        """SymPy's own `_latex` hooks (π, ∞, …), which the `_derive_latex` printmethod would bypass."""
+        hook = getattr(expr, "_latex", None)
+        return hook(self) if callable(hook) and not isinstance(expr, type) else super()._print_Basic(expr)
 
 
     # -- matrix notation (view: vector): math ⊙ Wᵀ, or numpy * @ .T (seed 002) --------

@@ -1,0 +1,143 @@
+"""Check every derivative of a scalar graph against finite differences of its forward pass.
+
+At the spec's `values` (unless they sit on a kink) and at random points whose
+kink arguments (of relu, max, min, |·|, indicators) stay away from 0, each
+local derivative ∂v/∂a is compared with a central difference of v's own
+expression, and each gradient ∂f/∂v (chain, named and closed forms alike)
+with a central difference of the forward pass in which v is nudged and
+everything after it recomputed. Exact values are compared with the same
+forms evaluated numerically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .calculus import Indicator, leaky_relu, relu
+from .graph_backprop import Backprop
+from .precise import DPS, derivative, evaluate, finite, relative_error
+
+TOLERANCE = 1e-9
+KINK_MARGIN = 1e-3
+MAX_DRAWS = 300
+RANDOM_POINTS = 4
+
+
+@dataclass
+class Check:
+    """What verification did: how many formulas at how many points, and the worst disagreement."""
+
+    points: int = 0
+    formulas: int = 0
+    max_error: float = 0.0
+    failures: list[tuple[str, float, float]] = field(default_factory=list)
+    at_values: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def compare(self, name: str, analytic, numeric) -> None:
+        error = relative_error(analytic, numeric)
+        self.formulas += 1
+        self.max_error = max(self.max_error, error)
+        if not error <= TOLERANCE:
+            self.failures.append((name, float(analytic), float(numeric)))
+
+
+def kink_arguments(expr: sp.Expr) -> list[sp.Expr]:
+    """The quantities that must stay away from 0 for expr to be smooth."""
+    out = []
+    for f in expr.atoms(relu, leaky_relu, sp.Abs, sp.sign, sp.Heaviside):
+        out.append(f.args[0])
+    for f in expr.atoms(Indicator):
+        out.append(f.args[0].lhs - f.args[0].rhs)
+    for f in expr.atoms(sp.Max, sp.Min):
+        out += [a - b for i, a in enumerate(f.args) for b in f.args[i + 1 :]]
+    return out
+
+
+class _Verifier:
+    def __init__(self, bp: Backprop, rng: np.random.Generator):
+        self.bp, self.rng = bp, rng
+        self.kinks = [k for n in bp.nodes for e in (n.expr, *(l.expr for l in n.locals)) for k in kink_arguments(e)]
+
+    # -- points ----------------------------------------------------------------------
+    def forward(self, env: dict, nudge: tuple[sp.Symbol, mpmath.mpf] | None = None) -> dict | None:
+        """All node values from the inputs in env (with one value nudged), or None off the domain."""
+        env = dict(env)
+        if nudge and nudge[0] in env:
+            env[nudge[0]] += nudge[1]
+        for node in self.bp.nodes:
+            value = evaluate(node.expr, env)
+            if not finite(value):
+                return None
+            env[node.symbol] = value + (nudge[1] if nudge and nudge[0] == node.symbol else 0)
+        return env
+
+    def usable(self, env: dict | None) -> bool:
+        if env is None:
+            return False
+        kinks = [evaluate(k, env) for k in self.kinks]
+        return all(finite(k) and abs(k) > KINK_MARGIN for k in kinks)
+
+    def random_point(self) -> dict:
+        for _ in range(MAX_DRAWS):
+            env = {x: mpmath.mpf(float(self.rng.uniform(-2.0, 2.0))) for x in self.bp.inputs}
+            full = self.forward(env)
+            if self.usable(full) and self._gradients_finite(full):
+                return env
+        raise RuntimeError("no random point away from the kinks and inside the domain was found")
+
+    def _gradients_finite(self, env: dict) -> bool:
+        return all(finite(evaluate(g.named, env)) for g in self.bp.grads.values())
+
+    # -- checks ----------------------------------------------------------------------
+    def check_point(self, env: dict, check: Check) -> None:
+        full = self.forward(env)
+        for node in self.bp.nodes:
+            for loc in node.locals:
+                fd = derivative(lambda t: evaluate(node.expr, {**full, loc.arg: t}), full[loc.arg])
+                check.compare(f"d{node.symbol}/d{loc.arg}", evaluate(loc.expr, full), fd)
+        upstream = {g.upstream: evaluate(g.named, full) for g in self.bp.grads.values() if g.upstream is not None}
+        out = self.bp.of
+        for v, grad in self.bp.grads.items():
+            fd = derivative(lambda h: self.forward(env, (v, h))[out], mpmath.mpf(0), scale=full[v])
+            name = f"d{out}/d{v}"
+            check.compare(name, evaluate(grad.named, full), fd)
+            check.compare(f"{name} (chain form)", evaluate(grad.chain, {**full, **upstream}), fd)
+            check.compare(f"{name} (closed form)", evaluate(grad.closed, full), fd)
+
+    def check_values(self, check: Check) -> None:
+        """The exact values printed equal the formulas evaluated at the spec's values."""
+        values = self.bp.values
+        env = {x: evaluate(values[x], {}) for x in self.bp.inputs}
+        full = self.forward(env)
+        for node in self.bp.nodes:
+            check.compare(f"{node.symbol} (value)", evaluate(node.value, {}), full[node.symbol])
+        for v, grad in self.bp.grads.items():
+            check.compare(f"d{self.bp.of}/d{v} (value)", evaluate(grad.value, {}), evaluate(grad.named, full))
+            for term, loc in zip(grad.terms, grad.uses):
+                product = term[0] * term[1] if isinstance(term, tuple) else term
+                check.compare(f"d{self.bp.of}/d{v} via {loc.node} (value)", evaluate(product, {}),
+                              evaluate(self.bp.grads[loc.node].named * loc.expr, full))
+        if self.usable(full):
+            check.at_values = True
+            check.points += 1
+            self.check_point(env, check)
+
+
+def verify(bp: Backprop, points: int = RANDOM_POINTS, seed: int = 0) -> Check:
+    verifier = _Verifier(bp, np.random.default_rng(seed))
+    check = Check()
+    with mpmath.workdps(DPS):  # nudges and sums outside `evaluate` need the same precision
+        if bp.values is not None:
+            verifier.check_values(check)
+        for _ in range(points):
+            verifier.check_point(verifier.random_point(), check)
+            check.points += 1
+    return check
