@@ -73,6 +73,20 @@ class Layered:
     edges: list[Edge] = field(default_factory=list)
 
 
+@dataclass
+class Figure:
+    """A kind's figure (the `figure(outcome)` hook): the same drawing as SVG and as TikZ."""
+
+    drawing: Layered
+    title: str = ""
+
+    def svg(self) -> str:
+        return layered_svg(self.drawing.layers, self.drawing.edges, self.title)
+
+    def tikz(self) -> str:
+        return layered_tikz(self.drawing.layers, self.drawing.edges)
+
+
 def name_label(name: str) -> Label:
     """theta_01 -> θ with subscript 01; W2_11 -> W, superscript [2], subscript 11 (as latex_name prints)."""
     m = NAME_RE.match(name)
@@ -131,11 +145,12 @@ class _Layout:
             yield edge, a, b, self.label_pos(edge)
 
     def label_pos(self, edge: Edge) -> float:
-        """Stagger labels by target slot so that edges leaving one node keep their labels apart."""
+        """Near the source, away from the middle where edges cross; staggered by target slot so that
+        the labels of edges leaving one node keep apart."""
         layer, index = edge.target
         slots = self.slots[layer]
         k, n = slots.index(index), len(slots)
-        return 0.3 + 0.35 * (k / (n - 1) if n > 1 else 0.5)
+        return 0.2 + 0.22 * (k / (n - 1) if n > 1 else 0.5)
 
 
 # -- SVG --------------------------------------------------------------------------
@@ -212,7 +227,7 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "") ->
 
 # -- TikZ -------------------------------------------------------------------------
 
-TIKZ_WIDTH_CM, TIKZ_DX_CM, TIKZ_DY_CM = 13.0, 3.4, 1.35
+TIKZ_WIDTH_CM, TIKZ_DX_CM, TIKZ_DY_CM = 14.0, 3.6, 1.6
 
 
 def _node_name(i: int, index: int) -> str:
