@@ -47,9 +47,9 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
         work = Path(folder)
         (work / f"{name}.tex").write_text(tex, encoding="utf-8")
-        proc = _latexmk(work, name)
+        proc = _latexmk(work, name, passes=None if _has_references(tex) else 1)
         pdf = work / f"{name}.pdf"
-        if proc.returncode != 0 or not pdf.is_file():
+        if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(f".{target.name}.{os.getpid()}.part")
@@ -58,7 +58,23 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
     return target
 
 
-def _latexmk(work: Path, name: str) -> subprocess.CompletedProcess:
+def _complete(proc: subprocess.CompletedProcess, pdf: Path, log: Path) -> bool:
+    """latexmk succeeded, or stopped only because a one-pass document reached its pass limit."""
+    if not pdf.is_file():
+        return False
+    if proc.returncode == 0:
+        return True
+    out = proc.stdout + proc.stderr
+    errors = any(line.startswith("!") for line in log.read_text(encoding="utf-8", errors="replace").splitlines())
+    return "needed too many passes" in out and not errors
+
+
+def _has_references(tex: str) -> bool:
+    """Whether LaTeX needs more than one pass (a table of contents, equation references)."""
+    return any(command in tex for command in (r"\tableofcontents", r"\eqref", r"\ref{", r"\pageref"))
+
+
+def _latexmk(work: Path, name: str, passes: int | None) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "openin_any": "p",  # kpathsea: no reading absolute paths or dot files a document names
@@ -67,7 +83,10 @@ def _latexmk(work: Path, name: str) -> subprocess.CompletedProcess:
         "max_print_line": "200",  # log lines unbroken, so error lines are quoted whole
     }
     command = ["latexmk", "-lualatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-               "-quiet", f"{name}.tex"]
+               "-quiet"]
+    if passes is not None:  # latexmk would run again only to settle bookmarks, which notes don't need
+        command += ["-e", f"$max_repeat={passes}"]
+    command.append(f"{name}.tex")
     try:
         return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, errors="replace",
                               timeout=TIMEOUT, stdin=subprocess.DEVNULL)

@@ -89,7 +89,7 @@ class Converter:
         if children and children[0].type == "text":
             children[0] = _replace(children[0], _ENUMERATOR.sub("", children[0].content))
         tex = self.inline(children, heading=True)
-        plain = _ENUMERATOR.sub("", inline.content)
+        plain = "".join(c.content for c in children)  # unescaped text, math source: the PDF's bookmark
         out.append(Block("title" if level == 1 else "heading", tex, level, plain))
         return i + 3
 
