@@ -29,7 +29,7 @@ _ESCAPES = {
     "%": r"\%", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "-": "-{}",  # no -- or --- ligatures: a user's text keeps its hyphens
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
-    "`": "{`}", "'": "{'}", '"': r"\textquotedbl{}",
+    "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
 }
 _ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _ESCAPES))
 _ENUMERATOR = re.compile(r"^\s*\d+[.)]\s+")
@@ -426,7 +426,7 @@ def slides_body(blocks: list[Block], title: str) -> str:
             current, equations = [], 0
             frames.append((heading, current))
         current.append(figure(b.tex) if b.kind == "figure" else b.tex)
-        equations += b.kind == "math"
+        equations = FRAME_EQUATIONS if b.kind == "figure" else equations + (b.kind == "math")  # a figure fills its frame
     return "\n\n".join(
         f"\\begin{{frame}}{{{h}}}\n" + "\n\n".join(body) + "\n\\end{frame}" for h, body in frames
     )
