@@ -163,7 +163,7 @@ def _total_row(derivation: Derivation, of: sp.Symbol, p: ParamGrad) -> Row:
     definition = derivation.network.definitions.get(p.value) if p.value.is_Symbol else None
     if definition is not None and definition.is_Function:
         parts.append(definition)
-    return Row(parts)
+    return Row(parts, key=True)  # the result a student needs: boxed
 
 
 # -- figure: the network as layers of neurons, parameter names on the edges ---------------

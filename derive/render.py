@@ -49,7 +49,8 @@ class Part:
 
 def _eq(row, printer) -> str:
     parts = row.parts if isinstance(row, Row) else row
-    return " = ".join(printer(p) for p in parts)
+    tex = " = ".join(printer(p) for p in parts)
+    return rf"\boxed{{{tex}}}" if isinstance(row, Row) and row.key else tex
 
 
 def _eqs(rows, printer) -> str:

@@ -239,14 +239,20 @@ class Converter:
         if reason is not None:
             return "\\begin{flushleft}\\ttfamily " + escape(f"$${tex}$$") + "\\end{flushleft}"
         tex = self._colours(tex)
-        rows = _rows(tex)
+        boxed = _boxed(tex)
+        rows = _rows(boxed if boxed is not None else tex)
         label = None
         if self.numbered:
             self._count += 1
             label = f"{self.label_prefix}:{self._count}"
             rows = [self._with_references(r) for r in rows]
         one = r",\qquad ".join(_join(r) for r in rows)
-        body = one if rows is None or "&" in tex or "\\\\" in tex else rf"\deriveeq{{{one}}}{{{_split(rows)}}}"
+        if "&" in tex or "\\\\" in tex:  # already laid out by its author
+            body = tex
+        elif boxed is not None:  # a key result: boxed on one line, or boxed around the split lines
+            body = rf"\deriveeq{{\boxed{{{one}}}}}{{{_split(rows)}}}[boxed]"
+        else:
+            body = rf"\deriveeq{{{one}}}{{{_split(rows)}}}"
         if label is None:
             return f"\\begin{{equation*}}\n{body}\n\\end{{equation*}}"
         for r in rows:
@@ -309,6 +315,19 @@ def _rows(tex: str) -> list[list[tuple[str, str]]]:
     row.append(("=" if row else "", tex[start:].strip()))
     rows.append(row)
     return rows
+
+
+def _boxed(tex: str) -> str | None:
+    """The inside of a formula that is wholly \\boxed{…}, else None."""
+    if not tex.startswith("\\boxed{") or not tex.endswith("}"):
+        return None
+    inner = tex[len("\\boxed{") : -1]
+    depth = 0
+    for c in inner:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            return None
+    return inner if depth == 0 else None
 
 
 def _join(row) -> str:
