@@ -247,7 +247,7 @@ class Converter:
             label = f"{self.label_prefix}:{self._count}"
             rows = [self._with_references(r) for r in rows]
         one = r",\qquad ".join(_join(r) for r in rows)
-        if "&" in tex or "\\\\" in tex:  # already laid out by its author
+        if any(mark in tex for mark in ("&", "\\\\", r"\tag")):  # laid out (or tagged) by its author
             body = tex
         elif boxed is not None:  # a key result: boxed on one line, or boxed around the split lines
             body = rf"\deriveeq{{\boxed{{{one}}}}}{{{_split(rows)}}}[boxed]"

@@ -182,3 +182,54 @@ def test_latex_has_the_tikz_figure_unless_no_figures():
     spec = ROOT / "specs" / "two-layer-relu.yaml"
     assert "\\begin{tikzpicture}" in latex_of(spec) and "$\\psi_{21}$" in latex_of(spec)
     assert "\\begin{tikzpicture}" not in latex_of(spec, figures=False)
+
+
+MARKDOWN_OF_A_NEW_KIND = r"""# Граф вычислений: *пример*
+
+Вводный абзац с **жирным** словом, `кодом` и формулой $f(x) = {\color{red} w} x$.
+
+## 1) Прямой проход
+
+- первый пункт: $z = w x + b$
+- drugi punkt, zażółć gęślą jaźń
+
+1. one
+2. two
+
+| node | value |
+|------|-------|
+| $z$  | 3     |
+
+> A quotation.
+
+```
+code & 100% $raw$
+```
+
+### Detail
+
+$$
+\boxed{\frac{\partial L}{\partial w} = {\color{#1f77b4} \delta} x}
+$$
+
+$$
+\begin{aligned} a &= b \\ c &= d \end{aligned}
+$$
+"""
+
+
+def test_markdown_structures_of_any_kind_become_latex_that_compiles(tmp_path):
+    """A kind with only a Markdown template gets a PDF: lists, tables, quotes, code, emphasis, colours."""
+    require_latex()
+    converter = tex.Converter()
+    blocks = converter.blocks(MARKDOWN_OF_A_NEW_KIND)
+    title = tex.title_of(blocks)
+    body = tex.notes_body(blocks)
+    for command in (r"\section{Прямой проход}", r"\subsection{Detail}", r"\begin{itemize}", r"\begin{enumerate}",
+                    r"\begin{tabular}", r"\begin{quote}", r"\textbf{жирным}", r"\emph{пример}"):
+        assert command in body or command in title.tex, command
+    document = tex.document("notes", "ru", title=title.tex, body=body, colours=converter.colours,
+                            plain_title=title.plain)
+    text = squeeze(pdf_text(compile_pdf(document, tmp_path / "kind.pdf")))
+    for words in ("Граф вычислений", "Вводный абзац", "zażółć gęślą jaźń", "A quotation", "code & 100% $raw$"):
+        assert squeeze(words) in text, words
