@@ -431,24 +431,39 @@ def figure(tikz: str) -> str:
 
 
 def slides_body(blocks: list[Block], title: str) -> str:
-    """A beamer deck: one frame per step (prose and the equations that follow it), titled by section."""
-    frames: list[tuple[str, list[str]]] = []
-    heading, current, equations = title, None, 0
+    """A beamer deck: one frame per step (prose and the equations that follow it), titled by section.
+
+    A step with more than FRAME_EQUATIONS equations goes on over several frames, shared out evenly;
+    a figure has a frame of its own.
+    """
+    steps: list[tuple[str, list[str], list[str]]] = []  # (frame title, prose, equations)
+    heading, step = title, None
     for b in blocks:
         if b.kind in ("title", "rule"):
             continue
         if b.kind == "heading":
-            heading, current = b.tex, None
-            continue
-        starts_step = b.kind != "math" and (current is None or equations > 0)
-        if current is None or starts_step or b.kind == "figure" or equations >= FRAME_EQUATIONS:
-            current, equations = [], 0
-            frames.append((heading, current))
-        current.append(figure(b.tex) if b.kind == "figure" else b.tex)
-        equations = FRAME_EQUATIONS if b.kind == "figure" else equations + (b.kind == "math")  # a figure fills its frame
-    return "\n\n".join(
-        f"\\begin{{frame}}{{{h}}}\n" + "\n\n".join(body) + "\n\\end{frame}" for h, body in frames
-    )
+            heading, step = b.tex, None
+        elif b.kind == "figure":
+            steps.append((heading, [figure(b.tex)], []))
+            step = None
+        elif b.kind == "math":
+            if step is None:
+                step = (heading, [], [])
+                steps.append(step)
+            step[2].append(b.tex)
+        else:
+            if step is None or step[2]:
+                step = (heading, [], [])
+                steps.append(step)
+            step[1].append(b.tex)
+    frames = []
+    for heading, prose, equations in steps:
+        count = max(1, -(-len(equations) // FRAME_EQUATIONS))
+        size = -(-len(equations) // count) if equations else 0
+        for k in range(count):
+            body = (prose if k == 0 else []) + equations[k * size : (k + 1) * size]
+            frames.append(f"\\begin{{frame}}{{{heading}}}\n" + "\n\n".join(body) + "\n\\end{frame}")
+    return "\n\n".join(frames)
 
 
 def title_of(blocks: list[Block]) -> Block | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LANGS, ROOT, SPECS
-from latex import built, headings, markdown_of, pdf_text, run_derive, squeeze
+from texharness import built, headings, markdown_of, pdf_text, run_derive, squeeze
 
 
 def test_every_spec_builds_to_pdf_and_tex_in_every_language():

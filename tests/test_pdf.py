@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import LANGS, ROOT, SEEDS, SPECS
-from latex import built, headings, latex_of, markdown_of, pdf_text, require_latex, run_derive, squeeze
+from texharness import built, headings, latex_of, markdown_of, pdf_text, require_latex, run_derive, squeeze
 from derive import tex, texmath
 from derive.pdf import LatexFailed, compile_pdf
 
@@ -32,6 +32,15 @@ def test_hostile_title_prints_literally_and_runs_nothing(lang):
     assert not marker.exists(), "\\write18 ran a command"
     passwd = Path("/etc/passwd").read_text(encoding="utf-8").splitlines()[0]
     assert passwd.split(":")[0] + ":x:" not in text and squeeze(passwd) not in squeeze(text)
+
+
+def test_latex_itself_may_not_read_files_outside_its_folder(tmp_path):
+    """Defence in depth: even a document that asks for /etc/passwd does not get it (openin_any=p)."""
+    require_latex()
+    document = "\\documentclass{article}\\begin{document}X\\input{/etc/passwd}Y\\end{document}\n"
+    with pytest.raises(LatexFailed) as caught:
+        compile_pdf(document, tmp_path / "x.pdf")
+    assert "root:" not in caught.value.show() and not (tmp_path / "x.pdf").exists()
 
 
 def test_escape_prints_every_special_character_literally():

@@ -2,7 +2,7 @@
 
 Used from tests as::
 
-    from latex import require_latex, built, pdf_text, headings
+    from texharness import require_latex, built, pdf_text, headings
 
 `require_latex()` skips a test locally when latexmk/LuaLaTeX/pdftotext are
 missing (the reason is shown) and fails it with CI=true. `built()` runs
