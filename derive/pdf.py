@@ -37,7 +37,7 @@ def require_latex() -> None:
     """Raise ToolMissing unless latexmk and lualatex are on PATH."""
     missing = [tool for tool in ("latexmk", "lualatex") if shutil.which(tool) is None]
     if missing:
-        raise ToolMissing(" and ".join(missing), INSTALL)
+        raise ToolMissing(f"LaTeX ({', '.join(missing)})", INSTALL)
 
 
 def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
