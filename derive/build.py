@@ -119,7 +119,7 @@ def collect(sources) -> list[Path]:
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+            found += sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file() and _is_spec(p))
         elif path.is_file():
             found.append(path)
         else:
@@ -128,6 +128,19 @@ def collect(sources) -> list[Path]:
     if not found:
         raise SpecError("no spec files (.yaml, .yml) found", Location(", ".join(sources)))
     return list(dict.fromkeys(found))
+
+
+def _is_spec(path: Path) -> bool:
+    """Whether a YAML file found in a folder is a spec: answer sheets (`answers:`, for derive check)
+    are not; a file that does not load counts as a spec, so that its error is reported."""
+    from .errors import DeriveError
+    from .yamlload import load_file
+
+    try:
+        data = load_file(path).data
+    except DeriveError:
+        return True
+    return not (isinstance(data, dict) and "answers" in data and "kind" not in data)
 
 
 def _languages(text: str) -> list[str]:

@@ -72,6 +72,16 @@ def test_changed_spec_is_rebuilt_and_only_it(tmp_path):
     assert os.path.join("en", "leaky-relu.md") in cache
 
 
+def test_answer_sheets_in_a_folder_are_not_built(tmp_path):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    shutil.copy(ROOT / "specs" / "leaky-relu.yaml", specs)
+    (specs / "answers.yaml").write_text("student: A\nanswers:\n  phi_1: h_1\n", encoding="utf-8")
+    proc = run_derive("build", specs, "--lang", "en", "--format", "md", "--out", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 built" in proc.stderr and not (tmp_path / "out" / "en" / "answers.md").exists()
+
+
 def test_a_failing_spec_is_reported_and_the_rest_still_built(tmp_path):
     specs = _copy_specs(tmp_path)
     (specs / "broken.yaml").write_text("kind: network\ninput: x\nlayers:\n  - {units: 1, activation: relu6}\n",
