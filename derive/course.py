@@ -171,21 +171,28 @@ def _demoted(markdown: str, title: str | None) -> str:
 
 
 def latex_document(outcome: Outcome, lang: str, options=None) -> str:
-    """The book: title page, table of contents, a chapter per spec, equations numbered with references."""
+    """The book: title page, table of contents, a chapter per spec, equations numbered with references.
+
+    With `--document slides`, one beamer deck: a title frame per chapter, then its steps."""
     from . import document, tex
 
+    slides = options is not None and options.document == "slides"  # a deck: a title frame per chapter
     chapters, colours = [], set()
     for i, result in enumerate(outcome.results, start=1):
         fig = document.figure_of(result, options)
-        converter = tex.Converter(numbered=True, label_prefix=f"ch{i}",
+        converter = tex.Converter(numbered=not slides, label_prefix=f"ch{i}",
                                   figures={document.FIGURE_SRC: fig.tikz()} if fig else {})
         blocks = converter.blocks(document.markdown(result, lang, options,
                                                     figure_src=document.FIGURE_SRC if fig else None))
         own = _chapter_title(outcome, i - 1, lang)
         heading = tex.title_of(blocks)
         title = tex.escape(own) if own else (heading.tex if heading else tex.escape(result.outcome.spec.file))
-        chapters.append(rf"\chapter{{{title}}}" + "\n\n" + tex.notes_body(blocks, section="section"))
+        if slides:
+            chapters.append(rf"\section{{{title}}}" + "\n" + rf"\begin{{frame}}\centering\Large {title}\end{{frame}}"
+                            + "\n\n" + tex.slides_body(blocks, title))
+        else:
+            chapters.append(rf"\chapter{{{title}}}" + "\n\n" + tex.notes_body(blocks, section="section"))
         colours |= converter.colours
     title = outcome.spec.title.get(lang) or Path(outcome.spec.file).stem
-    return tex.document("course", lang, title=tex.escape(title), plain_title=title, body="\n\n".join(chapters),
-                        colours=colours, toc=True, numbered=True)
+    return tex.document("slides" if slides else "course", lang, title=tex.escape(title), plain_title=title,
+                        body="\n\n".join(chapters), colours=colours, toc=not slides, numbered=not slides)

@@ -47,3 +47,13 @@ def test_json_has_each_chapters_derivation(cli):
     data = json.loads(cli(COURSE, "--format", "json").stdout)
     assert data["kind"] == "course"
     assert [c["derivation"]["kind"] for c in data["chapters"]] == ["network"] * 4
+
+
+def test_course_slides_are_one_deck_with_a_title_frame_per_chapter():
+    from texharness import latex_of
+
+    course = yaml.safe_load(COURSE.read_text(encoding="utf-8"))
+    source = latex_of(COURSE, "en", kind="slides")
+    assert "{beamer}" in source and "\\tableofcontents" not in source
+    assert source.count("\\section{") == len(course["chapters"])
+    assert source.count("\\begin{frame}") > 4 * len(course["chapters"])
