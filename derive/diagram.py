@@ -21,6 +21,7 @@ left out. `layered_svg(layers, edges)` returns a standalone SVG document (one
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
@@ -71,6 +72,20 @@ class Layered:
 
     layers: list[list[Node]]
     edges: list[Edge] = field(default_factory=list)
+
+
+@dataclass
+class Figure:
+    """A kind's figure (the `figure(outcome)` hook): the same drawing as SVG and as TikZ."""
+
+    drawing: Layered
+    title: str = ""
+
+    def svg(self) -> str:
+        return layered_svg(self.drawing.layers, self.drawing.edges, self.title)
+
+    def tikz(self) -> str:
+        return layered_tikz(self.drawing.layers, self.drawing.edges)
 
 
 def name_label(name: str) -> Label:
@@ -124,18 +139,36 @@ class _Layout:
 
     def drawn_edges(self):
         """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go."""
-        for edge in self.edges:
-            a, b = self.position(edge.source), self.position(edge.target)
-            if a is None or b is None:
-                continue
-            yield edge, a, b, self.label_pos(edge)
+        drawn = [(e, self.position(e.source), self.position(e.target)) for e in self.edges]
+        drawn = [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
+        placed: list[tuple[float, float]] = []
+        for edge, a, b in drawn:
+            t = self.label_pos(a, b, placed) if edge.above or edge.below else 0.5
+            yield edge, a, b, t
 
-    def label_pos(self, edge: Edge) -> float:
-        """Stagger labels by target slot so that edges leaving one node keep their labels apart."""
-        layer, index = edge.target
-        slots = self.slots[layer]
-        k, n = slots.index(index), len(slots)
-        return 0.3 + 0.35 * (k / (n - 1) if n > 1 else 0.5)
+    def label_pos(self, a, b, placed: list[tuple[float, float]]) -> float:
+        """The place along a->b farthest from the labels placed so far and from the nodes (greedy).
+
+        Distances are measured in label sizes: a label is about LABEL_W wide and LABEL_H high in
+        layer/slot units, so labels side by side on one line count as close, labels above each
+        other less so.
+        """
+        nodes = [(x, y) for _i, index, x, y in self.nodes() if index is not None]
+
+        def clearance(t: float) -> float:
+            p = (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
+            gaps = [math.hypot((p[0] - q[0]) / LABEL_W, (p[1] - q[1]) / LABEL_H) for q in placed]
+            gaps += [math.hypot((p[0] - q[0]) / NODE_W, (p[1] - q[1]) / NODE_H) for q in nodes]
+            return min(gaps, default=math.inf) - 0.2 * abs(t - 0.35)  # ties: prefer near the source
+
+        best = max(LABEL_TS, key=clearance)
+        placed.append((a[0] + best * (b[0] - a[0]), a[1] + best * (b[1] - a[1])))
+        return best
+
+
+LABEL_TS = [0.15 + 0.05 * i for i in range(13)]  # candidate places along an edge, 0.15 … 0.75
+LABEL_W, LABEL_H = 0.22, 0.35  # a label's extent in layer (x) and slot (y) units
+NODE_W, NODE_H = 0.18, 0.45  # a node's extent, likewise
 
 
 # -- SVG --------------------------------------------------------------------------
@@ -176,8 +209,6 @@ def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool)
 
 def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "") -> str:
     """The drawing as a standalone SVG document (see the module docstring)."""
-    import math
-
     lay = _Layout(layers, edges)
     px = lambda x, y: (SVG_MARGIN + SVG_R + x * SVG_DX, SVG_MARGIN + SVG_R + y * SVG_DY)  # noqa: E731
     width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * SVG_DX
@@ -212,7 +243,7 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "") ->
 
 # -- TikZ -------------------------------------------------------------------------
 
-TIKZ_WIDTH_CM, TIKZ_DX_CM, TIKZ_DY_CM = 13.0, 3.4, 1.35
+TIKZ_WIDTH_CM, TIKZ_DX_CM, TIKZ_DY_CM = 14.0, 4.0, 1.7
 
 
 def _node_name(i: int, index: int) -> str:

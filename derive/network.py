@@ -243,7 +243,40 @@ def _total_row(derivation: Derivation, of: sp.Symbol, p: ParamGrad) -> Row:
     definition = derivation.network.definitions.get(p.value) if p.value.is_Symbol else None
     if definition is not None and definition.is_Function:
         parts.append(definition)
-    return Row(parts)
+    return Row(parts, key=True)  # the result a student needs: boxed
+
+
+# -- figure: the network as layers of neurons, parameter names on the edges ---------------
+
+
+def figure(outcome: Outcome):
+    """Inputs (and a bias unit 1) on the left, one column per layer, the loss last if there is one."""
+    from .diagram import Edge, Figure, Layered, Node, name_label, number_label
+
+    net = outcome.derivation.network
+    columns: list[list] = [list(net.inputs)]
+    for layer in net.layers:
+        columns.append([u.post for u in layer.units])
+    position: dict = {}
+    layers: list[list[Node]] = []
+    for i, column in enumerate(columns):
+        nodes = [Node(number_label("1"), "box")] if i < len(net.layers) else []
+        for symbol in column:
+            position[(i, symbol)] = (i, len(nodes))
+            nodes.append(Node(name_label(str(symbol))))
+        layers.append(nodes)
+    edges = []
+    for i, layer in enumerate(net.layers):
+        for unit in layer.units:
+            target = position[(i + 1, unit.post)]
+            for param, source in unit.incoming:
+                start = (i, 0) if source == 1 else position[(i, source)]
+                edges.append(Edge(start, target, above=name_label(str(param))))
+    if net.loss is not None:
+        layers.append([Node(name_label(str(net.of)))])
+        end = len(columns)
+        edges += [Edge(position[(end - 1, y)], (end, 0)) for y in net.outputs]
+    return Figure(Layered(layers, edges), str(net.of))
 
 
 # -- JSON (CONTRACT section 3) ---------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,15 @@ def derive_spec(path: str | Path, options: Options | None = None) -> Result:
 
 
 def render(result: Result, fmt: str, lang: str, options: Options | None = None) -> str | None:
+    """The document in fmt (md | tex | json) as text; pdf is written to a file (see derive.document)."""
     if fmt == "json":
         return json.dumps(result.module.to_json(result.outcome), ensure_ascii=False, indent=2) + "\n"
-    from .render import render_template
+    from . import document
 
-    context = result.module.context(result.outcome, lang)
-    return render_template(result.kind, fmt, lang, context, **result.module.printer_settings(result.outcome))
+    if fmt == "tex":
+        return document.latex(result, lang, options)
+    if fmt == "pdf":
+        path = document.write_pdf(result, lang, options)
+        print(f"derive: wrote {path}", file=sys.stderr)
+        return None
+    return document.markdown_file(result, lang, options)

@@ -152,6 +152,17 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         return hook(self) if callable(hook) and not isinstance(expr, type) else super()._print_Basic(expr)
 
 
+    def _print_Piecewise(self, expr):
+        """Cases with conditions only, no words (SymPy writes 'for' and 'otherwise', in English):
+        the last case's `True` becomes the negation of the one condition before it."""
+        rows = []
+        for k, (value, cond) in enumerate(expr.args):
+            if cond == sp.true and k == 1:
+                cond = sp.Not(expr.args[0][1])
+            condition = "" if cond == sp.true else self._print(cond)
+            rows.append(f"{self._print(value)}, & {condition}")
+        return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
+
     # -- matrix notation (view: vector): math ⊙ Wᵀ, or numpy * @ .T (seed 002) --------
     def _numpy(self) -> bool:
         return self._settings["notation"] == "numpy"

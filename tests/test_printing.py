@@ -43,3 +43,10 @@ def test_positive_terms_first():
 
 def test_sigmoid_prints_as_sigma():
     assert latex(sigmoid(sp.Symbol("z"))) == r"\sigma(z)"
+
+
+def test_piecewise_has_conditions_and_no_english_words():
+    z, alpha = sp.symbols("z alpha")
+    assert latex(sp.Piecewise((z, z > 0), (alpha * z, True))) == (
+        r"\begin{cases} z, & z > 0 \\ \alpha z, & z \leq 0 \end{cases}"
+    )

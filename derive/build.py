@@ -1,0 +1,310 @@
+"""`derive build`: every spec × language × format, in parallel, skipping what is up to date.
+
+Outputs go to `<out>/<lang>/<spec-stem>.<ext>` (slides: `<spec-stem>.slides.<ext>`).
+An output is up to date when it exists and the hash recorded for it in
+`<out>/.derive-cache.json` matches: a SHA-256 of the spec and the files it
+reads (a course's chapters), the templates and catalogs, derive's own source
+and version, and the options. Jobs run in worker processes (one per core);
+each job's error is reported with its output path, and the command exits
+non-zero (the largest exit code) if any failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import click
+
+FORMATS = ("pdf", "tex", "md", "json")
+CACHE = ".derive-cache.json"
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Job:
+    spec: str
+    lang: str
+    fmt: str
+    target: str
+    document: str
+    figures: bool
+
+
+@dataclass
+class Outcome:
+    job: Job
+    error: str | None = None
+    exit_code: int = 0
+
+
+@click.command("build")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--lang", "langs", default="all", show_default=True,
+              help="Comma-separated languages (ru,en,pl) or 'all'.")
+@click.option("--format", "formats", default="pdf", show_default=True,
+              help="Comma-separated formats: pdf, tex, md, json.")
+@click.option("--out", default="build", show_default=True, type=click.Path(file_okay=False),
+              help="Output folder: <out>/<lang>/<spec>.<ext>.")
+@click.option("--document", type=click.Choice(["notes", "slides"]), default="notes", show_default=True,
+              help="tex/pdf: lecture notes, or a beamer deck (written as <spec>.slides.<ext>).")
+@click.option("--no-figures", is_flag=True, help="Leave out the diagrams.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
+@click.option("--force", is_flag=True, help="Rebuild even what is up to date.")
+def command(sources, langs, formats, out, document, no_figures, jobs, force) -> None:
+    """Build every spec in SOURCES (spec files or folders of them) in every language and format.
+
+    \b
+    Example:
+      derive build specs --lang all --format pdf,md --out build/
+    """
+    from .cli import run
+
+    run(lambda: _build(sources, langs, formats, Path(out), document, not no_figures, jobs, force))
+
+
+def _build(sources, langs, formats, out: Path, document: str, figures: bool, jobs, force: bool) -> None:
+    import sys
+
+    from .errors import DeriveError
+
+    specs = collect(sources)
+    languages, fmts = _languages(langs), _formats(formats)
+    if "pdf" in fmts:
+        from .pdf import require_latex
+
+        require_latex()
+    todo = [Job(str(s), lang, fmt, str(_target(out, s, lang, fmt, document)), document, figures)
+            for s in specs for lang in languages for fmt in fmts]
+    cache = _load_cache(out)
+    hashes, failed = {}, []
+    for job in todo:
+        try:
+            hashes[job] = job_hash(job)
+        except DeriveError as exc:
+            failed.append(Outcome(job, exc.show(), exc.exit_code))
+    broken = {f.job for f in failed}
+    stale = [j for j in todo if j not in broken and (force or not _fresh(j, hashes[j], cache, out))]
+    started = time.monotonic()
+    results = _run_all(stale, jobs)
+    for result in results:
+        if result.error is None:
+            cache[_key(result.job, out)] = hashes[result.job]
+        else:
+            failed.append(result)
+    _save_cache(out, cache)
+    built = len(stale) - sum(1 for r in results if r.error is not None)
+    up_to_date = len(todo) - len(stale) - len(broken)
+    for f in failed:
+        click.echo(f"derive build: {f.job.target}: {f.error}", err=True)
+    click.echo(f"derive build: {built} built, {up_to_date} up to date, {len(failed)} failed "
+               f"({len(todo)} outputs, {time.monotonic() - started:.1f} s)", err=True)
+    if failed:
+        sys.exit(max(f.exit_code for f in failed))
+
+
+# -- what to build -------------------------------------------------------------------------
+
+
+def collect(sources) -> list[Path]:
+    """The spec files named or inside the folders named (sorted, each once)."""
+    from .errors import Location, SpecError
+
+    found: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file() and _is_spec(p))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise SpecError("no such file or folder; expected spec files (.yaml) or folders of them",
+                            Location(str(path)))
+    if not found:
+        raise SpecError("no spec files (.yaml, .yml) found", Location(", ".join(sources)))
+    return list(dict.fromkeys(found))
+
+
+def _is_spec(path: Path) -> bool:
+    """Whether a YAML file found in a folder is a spec: answer sheets (`answers:`, for derive check)
+    are not; a file that does not load counts as a spec, so that its error is reported."""
+    from .errors import DeriveError
+    from .yamlload import load_file
+
+    try:
+        data = load_file(path).data
+    except DeriveError:
+        return True
+    return not (isinstance(data, dict) and "answers" in data and "kind" not in data)
+
+
+def _languages(text: str) -> list[str]:
+    from .errors import SpecError
+    from .i18n import languages
+
+    known = languages()
+    if text.strip() == "all":
+        return known
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in known]
+    if unknown or not chosen:
+        raise SpecError(f"--lang: unknown language {', '.join(unknown) or text!r}; expected 'all' or some of: "
+                        f"{', '.join(known)}")
+    return list(dict.fromkeys(chosen))
+
+
+def _formats(text: str) -> list[str]:
+    from .errors import SpecError
+
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in FORMATS]
+    if unknown or not chosen:
+        raise SpecError(f"--format: unknown format {', '.join(unknown) or text!r}; expected some of: "
+                        f"{', '.join(FORMATS)}")
+    return list(dict.fromkeys(chosen))
+
+
+def _target(out: Path, spec: Path, lang: str, fmt: str, document: str) -> Path:
+    slides = ".slides" if document == "slides" and fmt in ("tex", "pdf") else ""
+    return out / lang / f"{spec.stem}{slides}.{fmt}"
+
+
+# -- up to date? ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def tool_hash() -> str:
+    """derive's version, its source and its templates/catalogs: what every output depends on."""
+    from . import __version__
+    from .i18n import templates_root
+
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parent
+    files = sorted(package.rglob("*.py")) + sorted(p for p in Path(str(templates_root())).rglob("*") if p.is_file())
+    for path in files:
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_of(spec: Path) -> list[Path]:
+    """The spec and the files it reads (a kind may say which with `inputs(doc)`: a course's chapters)."""
+    from .pipeline import kind_of
+    from .yamlload import load_file
+
+    doc = load_file(spec)
+    _kind, module = kind_of(doc)
+    extra = module.inputs(doc) if hasattr(module, "inputs") else []
+    return [spec, *extra]
+
+
+def job_hash(job: Job) -> str:
+    digest = hashlib.sha256(tool_hash().encode())
+    digest.update(json.dumps([job.lang, job.fmt, job.document, job.figures]).encode())
+    for path in inputs_of(Path(job.spec)):
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    return digest.hexdigest()
+
+
+def _key(job: Job, out: Path) -> str:
+    return os.path.relpath(job.target, out)
+
+
+def _fresh(job: Job, digest: str, cache: dict, out: Path) -> bool:
+    return Path(job.target).is_file() and cache.get(_key(job, out)) == digest
+
+
+def _load_cache(out: Path) -> dict:
+    try:
+        data = json.loads((out / CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_cache(out: Path, cache: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / f".{CACHE}.{os.getpid()}"
+    partial.write_text(json.dumps(cache, indent=1, sort_keys=True), encoding="utf-8")
+    partial.replace(out / CACHE)
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
+    """Run the jobs (in worker processes when more than one) with a progress bar on stderr."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not jobs:
+        return []
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    results = []
+    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+        task = progress.add_task("derive build", total=len(jobs))
+        if workers == 1:
+            for job in jobs:
+                results.append(run_job(job))
+                progress.advance(task)
+            return results
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_job, job) for job in jobs]
+            for future in as_completed(futures):
+                results.append(future.result())
+                progress.advance(task)
+    return results
+
+
+@lru_cache(maxsize=8)
+def _derived(spec: str, document: str, figures: bool):
+    """A worker derives each spec once for all its languages and formats."""
+    from .pipeline import Options, derive_spec
+
+    return derive_spec(spec, Options(document=document, figures=figures))
+
+
+def run_job(job: Job) -> Outcome:
+    """Build one output; a DeriveError (or any bug) becomes the job's error, never a crash of the build."""
+    from .errors import DeriveError
+
+    try:
+        _build_one(job)
+    except DeriveError as exc:
+        return Outcome(job, exc.show(), exc.exit_code)
+    except Exception as exc:  # a bug in derive: report it with the job, keep building the rest
+        return Outcome(job, f"internal error: {type(exc).__name__}: {exc}", 1)
+    return Outcome(job)
+
+
+def _build_one(job: Job) -> None:
+    from . import document
+    from .pipeline import Options, render
+
+    options = Options(document=job.document, figures=job.figures, output=job.target)
+    result = _derived(job.spec, job.document, job.figures)
+    target = Path(job.target)
+    if job.fmt == "pdf":
+        document.write_pdf(result, job.lang, options, target)
+        return
+    if job.fmt == "md":
+        text = document.markdown_file(result, job.lang, options)
+    elif job.fmt == "tex":
+        text = document.latex(result, job.lang, options)
+    else:
+        text = render(result, job.fmt, job.lang, options)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(target)

@@ -1,0 +1,198 @@
+"""`kind: course`: a book whose chapters are specs of any kind, with a title per language.
+
+    kind: course
+    title: {ru: "…", en: "…", pl: "…"}
+    chapters:
+      - two-layer-relu.yaml                       # a path, relative to this file
+      - {spec: sigmoid-bce.yaml, title: {ru: "…", en: "…", pl: "…"}}
+
+Each chapter is derived (and verified) as its own spec. The book is one
+document per language: a title page, a table of contents, a chapter per spec
+(titled by `title:` or by the spec's own title), equations numbered by chapter
+with cross-references. Markdown output is the chapters one after another under
+the course's title, their headings one level down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .yamlload import Doc
+
+KIND = "course"
+COURSE_KEYS = ("kind", "title", "chapters")
+CHAPTER_KEYS = ("spec", "title")
+
+
+@dataclass
+class Chapter:
+    path: Path
+    title: dict[str, str] | None
+
+
+@dataclass
+class CourseSpec:
+    file: str
+    title: dict[str, str]
+    chapters: list[Chapter]
+
+
+@dataclass
+class Outcome:
+    spec: CourseSpec
+    results: list  # pipeline.Result of each chapter
+
+
+# -- spec --------------------------------------------------------------------------------
+
+
+def parse(doc: Doc) -> CourseSpec:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error((), "expected a mapping with kind: course, title and chapters")
+    for key in data:
+        if key not in COURSE_KEYS:
+            raise doc.error((key,), f"unknown key {key!r}; expected one of: {', '.join(COURSE_KEYS)}")
+    chapters = data.get("chapters")
+    if not isinstance(chapters, list) or not chapters:
+        raise doc.error(("chapters",), "expected a list of chapter specs (paths, or {spec: path, title: …})")
+    title = _title(doc, ("title",), data.get("title")) or {}
+    return CourseSpec(doc.file, title, [_chapter(doc, i, item) for i, item in enumerate(chapters)])
+
+
+def _title(doc: Doc, path: tuple, value) -> dict[str, str] | None:
+    from .i18n import languages
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return {lang: value for lang in languages()}
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise doc.error(path, "expected a text or a mapping {ru: …, en: …, pl: …}")
+    return dict(value)
+
+
+def _chapter(doc: Doc, i: int, item) -> Chapter:
+    path = ("chapters", i)
+    if isinstance(item, str):
+        item = {"spec": item}
+    if not isinstance(item, dict) or not isinstance(item.get("spec"), str):
+        raise doc.error(path, "expected a spec path, or a mapping {spec: path, title: …}")
+    for key in item:
+        if key not in CHAPTER_KEYS:
+            raise doc.error(path + (key,), f"unknown key {key!r}; expected one of: {', '.join(CHAPTER_KEYS)}")
+    spec = Path(doc.file).parent / item["spec"]
+    if not spec.is_file():
+        raise doc.error(path + ("spec",) if "spec" in item else path, f"no such spec file: {spec}")
+    return Chapter(spec, _title(doc, path + ("title",), item.get("title")))
+
+
+def inputs(doc: Doc) -> list[Path]:
+    """The chapter files (for `derive build`'s up-to-date check)."""
+    return [chapter.path for chapter in parse(doc).chapters]
+
+
+# -- derivation --------------------------------------------------------------------------
+
+
+def derive(spec: CourseSpec) -> Outcome:
+    from .pipeline import derive_spec, kind_of
+    from .yamlload import load_file
+
+    results = []
+    for i, chapter in enumerate(spec.chapters):
+        kind, _module = kind_of(load_file(chapter.path))
+        if kind == KIND:
+            from .errors import SpecError
+
+            raise SpecError("a chapter must be a derivation spec, not another course",
+                            None, f"{spec.file}: chapters[{i}]")
+        results.append(derive_spec(chapter.path))
+    return Outcome(spec, results)
+
+
+def printer_settings(outcome: Outcome) -> dict:
+    return {}
+
+
+def context(outcome: Outcome, lang: str) -> dict:
+    return {"title": outcome.spec.title.get(lang)}
+
+
+def to_json(outcome: Outcome) -> dict:
+    return {
+        "kind": KIND,
+        "title": outcome.spec.title,
+        "chapters": [
+            {"spec": str(ch.path), "title": ch.title, "derivation": r.module.to_json(r.outcome)}
+            for ch, r in zip(outcome.spec.chapters, outcome.results)
+        ],
+    }
+
+
+# -- documents ---------------------------------------------------------------------------
+
+
+def _chapter_title(outcome: Outcome, i: int, lang: str) -> str | None:
+    title = outcome.spec.chapters[i].title
+    return title.get(lang) if title else None
+
+
+def markdown_document(outcome: Outcome, lang: str, options=None) -> str:
+    """The course title, then each chapter's Markdown with its headings one level down."""
+    from . import document
+
+    title = outcome.spec.title.get(lang) or Path(outcome.spec.file).stem
+    parts = [f"# {document.md_escape(title)}\n"]
+    for i, result in enumerate(outcome.results):
+        text = document.markdown(result, lang, options)
+        own = _chapter_title(outcome, i, lang)
+        parts.append(_demoted(text, document.md_escape(own) if own else None))
+    return "\n".join(parts)
+
+
+def _demoted(markdown: str, title: str | None) -> str:
+    """Headings one level down (# -> ##); the first heading replaced by title when given."""
+    from .tex import _parser
+
+    lines = markdown.split("\n")
+    first = True
+    for token in _parser().parse(markdown):
+        if token.type != "heading_open" or token.map is None:
+            continue
+        n = token.map[0]
+        if first and title is not None:
+            lines[n] = f"## {title}"
+        else:
+            lines[n] = "#" + lines[n]
+        first = False
+    return "\n".join(lines)
+
+
+def latex_document(outcome: Outcome, lang: str, options=None) -> str:
+    """The book: title page, table of contents, a chapter per spec, equations numbered with references.
+
+    With `--document slides`, one beamer deck: a title frame per chapter, then its steps."""
+    from . import document, tex
+
+    slides = options is not None and options.document == "slides"  # a deck: a title frame per chapter
+    chapters, colours = [], set()
+    for i, result in enumerate(outcome.results, start=1):
+        fig = document.figure_of(result, options)
+        converter = tex.Converter(numbered=not slides, label_prefix=f"ch{i}",
+                                  figures={document.FIGURE_SRC: fig.tikz()} if fig else {})
+        blocks = converter.blocks(document.markdown(result, lang, options,
+                                                    figure_src=document.FIGURE_SRC if fig else None))
+        own = _chapter_title(outcome, i - 1, lang)
+        heading = tex.title_of(blocks)
+        title = tex.escape(own) if own else (heading.tex if heading else tex.escape(result.outcome.spec.file))
+        if slides:
+            chapters.append(rf"\section{{{title}}}" + "\n" + rf"\begin{{frame}}\centering\Large {title}\end{{frame}}"
+                            + "\n\n" + tex.slides_body(blocks, title))
+        else:
+            chapters.append(rf"\chapter{{{title}}}" + "\n\n" + tex.notes_body(blocks, section="section"))
+        colours |= converter.colours
+    title = outcome.spec.title.get(lang) or Path(outcome.spec.file).stem
+    return tex.document("slides" if slides else "course", lang, title=tex.escape(title), plain_title=title,
+                        body="\n\n".join(chapters), colours=colours, toc=not slides, numbered=not slides)

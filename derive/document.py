@@ -1,0 +1,111 @@
+"""A derivation's documents: its canonical Markdown (with its figure) and the LaTeX and PDF made from it.
+
+Markdown comes from the kind's template; LaTeX is rendered from that
+Markdown's structure (derive.tex), so every kind gets LaTeX, slides and PDF
+without templates of its own. A kind may offer `figure(outcome)` (an object
+with `svg()` and `tikz()`, or None): beside a Markdown file it becomes
+`<stem>.svg`, in LaTeX the TikZ picture. A kind may also take over whole
+documents with `markdown_document(outcome, lang, options)` and
+`latex_document(outcome, lang, options)` (the course book does).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from . import tex
+
+FIGURE_SRC = "derive-figure"  # the image source the LaTeX route replaces with the TikZ picture
+_MD_SPECIALS = re.compile(r"([\\`*_\[\]<>$&~|!#])")
+
+
+def md_escape(text: str) -> str:
+    """User text (a title) as Markdown that shows it literally: specials backslash-escaped, one line."""
+    return _MD_SPECIALS.sub(r"\\\1", " ".join(text.split()))
+
+
+def _gettext(lang: str):
+    from .i18n import translations
+
+    return translations(lang).gettext
+
+
+def figure_of(result, options):
+    """The kind's figure of this outcome, if it has one and figures are wanted."""
+    if options is not None and not options.figures:
+        return None
+    hook = getattr(result.module, "figure", None)
+    return hook(result.outcome) if hook else None
+
+
+def markdown(result, lang: str, options=None, figure_src: str | None = None) -> str:
+    """The kind's Markdown in lang; with figure_src, a reference to the figure after the title."""
+    hook = getattr(result.module, "markdown_document", None)
+    if hook is not None:
+        return hook(result.outcome, lang, options)
+    from .render import render_template
+
+    context = dict(result.module.context(result.outcome, lang))
+    if isinstance(context.get("title"), str):
+        context["title"] = md_escape(context["title"])
+    text = render_template(result.kind, "md", lang, context, **result.module.printer_settings(result.outcome))
+    return with_figure(text, lang, figure_src) if figure_src else text
+
+
+def with_figure(text: str, lang: str, src: str) -> str:
+    """text with `![Diagram](src)` after its first heading (or at the top)."""
+    image = f"![{md_escape(_gettext(lang)('Diagram'))}]({src})\n\n"
+    m = re.search(r"^# .*\n\n?", text, re.M)
+    at = m.end() if m else 0
+    return text[:at] + image + text[at:]
+
+
+def markdown_file(result, lang: str, options) -> str:
+    """Markdown for -o PATH: the figure is written beside it as <stem>.svg and referenced."""
+    fig = figure_of(result, options) if options is not None and options.output else None
+    if fig is None:
+        return markdown(result, lang, options)
+    svg = Path(options.output).with_suffix(".svg")
+    _write_atomic(svg, fig.svg())
+    return markdown(result, lang, options, figure_src=svg.name)
+
+
+def latex(result, lang: str, options) -> str:
+    """The LaTeX document (notes or slides) of a derivation, from its Markdown."""
+    hook = getattr(result.module, "latex_document", None)
+    if hook is not None:
+        return hook(result.outcome, lang, options)
+    fig = figure_of(result, options)
+    converter = tex.Converter(figures={FIGURE_SRC: fig.tikz()} if fig else {})
+    blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None))
+    title = tex.title_of(blocks)
+    fallback = Path(result.outcome.spec.file).stem if hasattr(result.outcome, "spec") else "derive"
+    title_tex, plain = (title.tex, title.plain) if title else (tex.escape(fallback), fallback)
+    slides = options is not None and options.document == "slides"
+    body = tex.slides_body(blocks, title_tex) if slides else tex.notes_body(blocks)
+    return tex.document("slides" if slides else "notes", lang, title=title_tex, plain_title=plain,
+                        body=body, colours=converter.colours)
+
+
+def default_pdf_path(result, lang: str, options) -> Path:
+    stem = Path(result.outcome.spec.file).stem
+    suffix = ".slides" if options is not None and options.document == "slides" else ""
+    return Path("build") / lang / f"{stem}{suffix}.pdf"
+
+
+def write_pdf(result, lang: str, options, target: str | Path | None = None) -> Path:
+    """Compile the LaTeX document to target (default build/<lang>/<spec>.pdf); returns the path."""
+    from .pdf import compile_pdf, require_latex
+
+    require_latex()
+    target = target or (options.output if options is not None and options.output else None)
+    target = Path(target) if target else default_pdf_path(result, lang, options)
+    return compile_pdf(latex(result, lang, options), target)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)

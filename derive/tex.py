@@ -1,0 +1,494 @@
+"""LaTeX from a derivation's Markdown: the Markdown is the canonical document, LaTeX its typesetting.
+
+Every kind renders Markdown (templates/md/<kind>.md.j2); this module parses
+that Markdown with markdown-it-py and turns its structure into LaTeX, so no
+kind needs a LaTeX template of its own. `blocks(markdown, …)` gives a list of
+`Block`s (a title, headings, paragraphs, display equations, figures, …); the
+document builders arrange them as lecture notes (`notes`), a beamer deck
+(`slides`: one step per frame) or the chapters of a book (`course`), inside
+templates/tex/document.tex.j2.
+
+Safety: every piece of text is escaped for LaTeX; math passes through only if
+`texmath.check` accepts it (otherwise it is printed literally, as text), so a
+spec's title can neither run nor read anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import texmath
+
+BABEL = {"ru": "russian", "en": "english", "pl": "polish"}  # LaTeX's names of derive's languages
+FRAME_EQUATIONS = 3  # display equations per slide before a step continues on the next one
+LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a top-level + or −
+
+_ESCAPES = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "%": r"\%", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "-": "-{}",  # no -- or --- ligatures: a user's text keeps its hyphens
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+    "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
+}
+_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _ESCAPES))
+_ENUMERATOR = re.compile(r"^\s*\d+[.)]\s+")
+
+
+def escape(text: str) -> str:
+    """Plain text as LaTeX that prints it literally."""
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
+
+
+@dataclass
+class Block:
+    """One piece of the document: kind is title | heading | para | math | figure | rule | raw."""
+
+    kind: str
+    tex: str
+    level: int = 0
+    plain: str = ""  # headings: the text for PDF bookmarks
+
+
+@dataclass
+class Converter:
+    """Markdown tokens -> Blocks. Collects the hex colours the preamble must define.
+
+    numbered: display equations get numbers and labels (`label_prefix`) and
+    later equations that use an earlier one's left-hand side refer to it.
+    figures: image source -> TikZ picture (a figure of the kind).
+    """
+
+    numbered: bool = False
+    label_prefix: str = "eq"
+    figures: dict = field(default_factory=dict)
+    colours: set = field(default_factory=set)
+    _defined: dict = field(default_factory=dict)  # left-hand side -> label
+    _count: int = 0
+
+    # -- block level -------------------------------------------------------------
+    def blocks(self, markdown: str) -> list[Block]:
+        tokens = _parser().parse(markdown)
+        out: list[Block] = []
+        i = 0
+        while i < len(tokens):
+            i = self._block(tokens, i, out)
+        return out
+
+    def _block(self, tokens, i, out) -> int:
+        tok = tokens[i]
+        handler = getattr(self, f"_b_{tok.type}", None)
+        if handler is None:
+            return i + 1
+        return handler(tokens, i, out)
+
+    def _b_heading_open(self, tokens, i, out):
+        level = int(tokens[i].tag[1])
+        inline = tokens[i + 1]
+        children = list(inline.children or [])
+        if children and children[0].type == "text":
+            children[0] = _replace(children[0], _ENUMERATOR.sub("", children[0].content))
+        tex = self.inline(children, heading=True)
+        plain = "".join(c.content for c in children)  # unescaped text, math source: the PDF's bookmark
+        out.append(Block("title" if level == 1 else "heading", tex, level, plain))
+        return i + 3
+
+    def _b_paragraph_open(self, tokens, i, out):
+        inline = tokens[i + 1]
+        children = inline.children or []
+        if len(children) == 1 and children[0].type == "image" and children[0].attrs.get("src") in self.figures:
+            out.append(Block("figure", self.figures[children[0].attrs["src"]]))
+        else:
+            out.append(Block("para", self.inline(children)))
+        return i + 3
+
+    def _b_math_block(self, tokens, i, out):
+        out.append(Block("math", self.display(tokens[i].content)))
+        return i + 1
+
+    _b_math_block_label = _b_math_block
+
+    def _b_hr(self, tokens, i, out):
+        out.append(Block("rule", ""))
+        return i + 1
+
+    def _b_fence(self, tokens, i, out):
+        lines = [escape(line).replace(" ", "\\ ") or "~" for line in tokens[i].content.rstrip("\n").split("\n")]
+        out.append(Block("raw", "\\begin{flushleft}\\ttfamily\n" + "\\\\\n".join(lines) + "\n\\end{flushleft}"))
+        return i + 1
+
+    _b_code_block = _b_fence
+
+    def _b_html_block(self, tokens, i, out):
+        out.append(Block("para", escape(tokens[i].content.strip())))
+        return i + 1
+
+    def _b_bullet_list_open(self, tokens, i, out):
+        return self._list(tokens, i, out, "itemize")
+
+    def _b_ordered_list_open(self, tokens, i, out):
+        return self._list(tokens, i, out, "enumerate")
+
+    def _list(self, tokens, i, out, env):
+        end = _closing(tokens, i)
+        items, j = [], i + 1
+        while j < end:
+            if tokens[j].type == "list_item_open":
+                close = _closing(tokens, j)
+                inner: list[Block] = []
+                k = j + 1
+                while k < close:
+                    k = self._block(tokens, k, inner)
+                items.append("\\item " + "\n\n".join(_body(b) for b in inner))
+                j = close + 1
+            else:
+                j += 1
+        out.append(Block("raw", f"\\begin{{{env}}}\n" + "\n".join(items) + f"\n\\end{{{env}}}"))
+        return end + 1
+
+    def _b_blockquote_open(self, tokens, i, out):
+        end = _closing(tokens, i)
+        inner: list[Block] = []
+        k = i + 1
+        while k < end:
+            k = self._block(tokens, k, inner)
+        out.append(Block("raw", "\\begin{quote}\n" + "\n\n".join(_body(b) for b in inner) + "\n\\end{quote}"))
+        return end + 1
+
+    def _b_table_open(self, tokens, i, out):
+        end = _closing(tokens, i)
+        rows, row, header_rows = [], [], 0
+        for tok in tokens[i:end]:
+            if tok.type == "tr_close":
+                rows.append(" & ".join(row) + r" \\")
+                row = []
+            elif tok.type == "inline":
+                row.append(self.inline(tok.children or []))
+            elif tok.type == "thead_close":
+                header_rows = len(rows)
+        columns = max((r.count(" & ") + 1 for r in rows), default=1)
+        if header_rows:
+            rows.insert(header_rows, r"\hline")
+        body = "\n".join(rows)
+        out.append(Block("raw", f"\\begin{{center}}\\begin{{tabular}}{{{'l' * columns}}}\n{body}\n\\end{{tabular}}\\end{{center}}"))
+        return end + 1
+
+    # -- inline --------------------------------------------------------------------
+    def inline(self, children, heading: bool = False) -> str:
+        out = []
+        for tok in children:
+            handler = getattr(self, f"_i_{tok.type}", None)
+            out.append(handler(tok, heading) if handler else escape(tok.content))
+        return "".join(out)
+
+    def _i_text(self, tok, heading):
+        return escape(tok.content)
+
+    def _i_math_inline(self, tok, heading):
+        tex = tok.content.strip()
+        if texmath.check(tex) is not None:
+            return escape(f"${tok.content}$")
+        tex = self._colours(tex)
+        return rf"\texorpdfstring{{${tex}$}}{{{escape(_plain_math(tex))}}}" if heading else f"${tex}$"
+
+    def _i_math_inline_double(self, tok, heading):
+        return self._i_math_inline(tok, heading)
+
+    def _i_softbreak(self, tok, heading):
+        return "\n"
+
+    def _i_hardbreak(self, tok, heading):
+        return "\\\\\n"
+
+    def _i_code_inline(self, tok, heading):
+        return rf"\texttt{{{escape(tok.content)}}}"
+
+    def _i_em_open(self, tok, heading):
+        return r"\emph{"
+
+    def _i_strong_open(self, tok, heading):
+        return r"\textbf{"
+
+    def _i_em_close(self, tok, heading):
+        return "}"
+
+    _i_strong_close = _i_em_close
+
+    def _i_link_open(self, tok, heading):
+        return ""
+
+    def _i_link_close(self, tok, heading):
+        return ""
+
+    def _i_image(self, tok, heading):
+        return escape(tok.content or "")
+
+    def _i_html_inline(self, tok, heading):
+        return escape(tok.content)
+
+    # -- display math ------------------------------------------------------------------
+    def _colours(self, tex: str) -> str:
+        tex, needed = texmath.colours(tex)
+        self.colours |= needed
+        return tex
+
+    def display(self, source: str) -> str:
+        """A $$ block as an equation: refused math becomes literal text; long lines are split in LaTeX."""
+        tex = source.strip()
+        reason = texmath.check(tex)
+        if reason is not None:
+            return "\\begin{flushleft}\\ttfamily " + escape(f"$${tex}$$") + "\\end{flushleft}"
+        tex = self._colours(tex)
+        boxed = _boxed(tex)
+        rows = _rows(boxed if boxed is not None else tex)
+        label = None
+        if self.numbered:
+            self._count += 1
+            label = f"{self.label_prefix}:{self._count}"
+            rows = [self._with_references(r) for r in rows]
+        one = r",\qquad ".join(_join(r) for r in rows)
+        if any(mark in tex for mark in ("&", "\\\\", r"\tag")):  # laid out (or tagged) by its author
+            body = tex
+        elif boxed is not None:  # a key result: boxed on one line, or boxed around the split lines
+            body = rf"\deriveeq{{\boxed{{{one}}}}}{{{_split(rows)}}}[boxed]"
+        else:
+            body = rf"\deriveeq{{{one}}}{{{_split(rows)}}}"
+        if label is None:
+            return f"\\begin{{equation*}}\n{body}\n\\end{{equation*}}"
+        for r in rows:
+            lhs = r[0][1].strip()
+            if len(r) > 1 and any(word in lhs for word in (r"\frac", r"\partial", r"\delta", r"\nabla")):
+                self._defined.setdefault(lhs, label)
+        return f"\\begin{{equation}}\\label{{{label}}}\n{body}\n\\end{{equation}}"
+
+    def _with_references(self, row: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Mark the '=' where an earlier equation's left-hand side is substituted: \\overset{(n)}{=}."""
+        row = list(row)
+        for lhs, label in self._defined.items():
+            uses = [k for k, (_rel, part) in enumerate(row) if k > 0 and lhs in part]
+            if not uses:
+                continue
+            k = uses[0] + 1 if uses[0] + 1 < len(row) else uses[0]
+            rel, part = row[k]
+            if rel == "=":
+                row[k] = (rf"\overset{{\eqref{{{label}}}}}{{=}}", part)
+        return row
+
+
+# -- top-level structure of a formula ------------------------------------------------------
+
+_WORD = re.compile(r"\\([A-Za-z]+|.)")
+
+
+def _top_level(tex: str):
+    """(index, char) of characters outside braces, \\left…\\right and environments."""
+    depth, i = 0, 0
+    while i < len(tex):
+        c = tex[i]
+        if c == "\\":
+            m = _WORD.match(tex, i)
+            word = m.group(1)
+            depth += {"left": 1, "begin": 1, "right": -1, "end": -1}.get(word, 0)
+            i = m.end()
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif depth == 0:
+            yield i, c
+        i += 1
+
+
+def _rows(tex: str) -> list[list[tuple[str, str]]]:
+    """Split `a = b,\\qquad c = d` into rows of (relation before, part): [[("", a), ("=", b)], …]."""
+    rows, row, start = [], [], 0
+    sep = r",\qquad"
+    for i, c in _top_level(tex):
+        if c == "=" and i >= start:
+            row.append(("=" if row else "", tex[start:i].strip()))
+            start = i + 1
+        elif c == "," and tex.startswith(sep, i) and i >= start:
+            row.append(("=" if row else "", tex[start:i].strip()))
+            rows.append(row)
+            row, start = [], i + len(sep)
+    row.append(("=" if row else "", tex[start:].strip()))
+    rows.append(row)
+    return rows
+
+
+def _boxed(tex: str) -> str | None:
+    """The inside of a formula that is wholly \\boxed{…}, else None."""
+    if not tex.startswith("\\boxed{") or not tex.endswith("}"):
+        return None
+    inner = tex[len("\\boxed{") : -1]
+    depth = 0
+    for c in inner:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            return None
+    return inner if depth == 0 else None
+
+
+def _join(row) -> str:
+    return " ".join(f"{rel} {part}" if rel else part for rel, part in row).strip()
+
+
+def _split(rows) -> str:
+    """The aligned body: one line per part, aligned at '='; long sums broken at top-level + and −."""
+    lines: list[list[str]] = []  # [line, separator after it]
+    for row in rows:
+        (_rel, first), rest = row[0], row[1:]
+        if not rest:
+            lines.append([f"{first} &", r" \\"])
+        for k, (rel, part) in enumerate(rest):
+            pieces = _break_sum(part)
+            lines.append([f"{first + ' ' if k == 0 else ''}&{rel} {pieces[0]}", r" \\"])
+            lines += [[rf"&\quad {p}", r" \\"] for p in pieces[1:]]
+        lines[-1][1] = r" \\[0.6ex]"
+    lines[-1][1] = ""
+    return "\n".join(line + sep for line, sep in lines)
+
+
+def _break_sum(part: str) -> list[str]:
+    if len(part) <= LONG_PART:
+        return [part]
+    cuts = [i for i, c in _top_level(part) if c in "+-" and i > 0 and part[:i].strip()[-1:] not in "+-=(,{^_"]
+    pieces, start = [], 0
+    for i in cuts:
+        if i - start > LONG_PART // 2 and len(part) - i > 10:
+            pieces.append(part[start:i].strip())
+            start = i
+    pieces.append(part[start:].strip())
+    return pieces
+
+
+def _plain_math(tex: str) -> str:
+    return re.sub(r"\\([A-Za-z]+)", r"\1", tex).replace("{", "").replace("}", "")
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+def _parser():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    return MarkdownIt("commonmark").enable("table").use(dollarmath_plugin, allow_space=True, double_inline=True)
+
+
+def _closing(tokens, i) -> int:
+    """Index of the token that closes tokens[i] (same nesting level)."""
+    level = tokens[i].level
+    close = tokens[i].type.replace("_open", "_close")
+    for j in range(i + 1, len(tokens)):
+        if tokens[j].type == close and tokens[j].level == level:
+            return j
+    return len(tokens) - 1
+
+
+def _replace(token, content: str):
+    token = token.copy()
+    token.content = content
+    return token
+
+
+def _body(block: Block) -> str:
+    if block.kind == "heading":
+        return rf"\paragraph{{{block.tex}}}"
+    return block.tex
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+def notes_body(blocks: list[Block], section: str = "section") -> str:
+    """Lecture notes: h2 -> \\section (or the given command), h3 -> one level down; rules become space."""
+    levels = ["chapter", "section", "subsection", "subsubsection", "paragraph"]
+    top = levels.index(section)
+    out: list[str] = []
+    previous = None
+    for b in blocks:
+        if b.kind == "title":
+            continue
+        if b.kind == "math" and previous in ("math", "para") and out:
+            out[-1] += "\n" + b.tex  # a display belongs to its paragraph: no blank line (no extra space)
+        elif b.kind == "heading":
+            command = levels[min(top + b.level - 2, len(levels) - 1)]
+            out.append(rf"\{command}{{{b.tex}}}")
+        elif b.kind == "rule":
+            out.append(r"\medskip")
+        elif b.kind == "figure":
+            out.append(figure(b.tex))
+        else:
+            out.append(b.tex)
+        previous = b.kind
+    return "\n\n".join(out)
+
+
+def figure(tikz: str) -> str:
+    return "\\begin{center}\n\\derivefit{%\n" + tikz + "}\n\\end{center}"
+
+
+def slides_body(blocks: list[Block], title: str) -> str:
+    """A beamer deck: one frame per step (prose and the equations that follow it), titled by section.
+
+    A step with more than FRAME_EQUATIONS equations goes on over several frames, shared out evenly;
+    a figure has a frame of its own.
+    """
+    steps: list[tuple[str, list[str], list[str]]] = []  # (frame title, prose, equations)
+    heading, step = title, None
+    for b in blocks:
+        if b.kind in ("title", "rule"):
+            continue
+        if b.kind == "heading":
+            heading, step = b.tex, None
+        elif b.kind == "figure":
+            steps.append((heading, [figure(b.tex)], []))
+            step = None
+        elif b.kind == "math":
+            if step is None:
+                step = (heading, [], [])
+                steps.append(step)
+            step[2].append(b.tex)
+        else:
+            if step is None or step[2]:
+                step = (heading, [], [])
+                steps.append(step)
+            step[1].append(b.tex)
+    frames = []
+    for heading, prose, equations in steps:
+        count = max(1, -(-len(equations) // FRAME_EQUATIONS))
+        size = -(-len(equations) // count) if equations else 0
+        for k in range(count):
+            body = (prose if k == 0 else []) + equations[k * size : (k + 1) * size]
+            frames.append(f"\\begin{{frame}}{{{heading}}}\n" + "\n\n".join(body) + "\n\\end{frame}")
+    return "\n\n".join(frames)
+
+
+def title_of(blocks: list[Block]) -> Block | None:
+    return next((b for b in blocks if b.kind == "title"), None)
+
+
+def language(lang: str) -> str:
+    return BABEL.get(lang, "english")
+
+
+def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
+             numbered: bool = False, plain_title: str = "") -> str:
+    """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
+    import jinja2
+
+    from .i18n import templates_root
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_root() / "tex")),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        block_start_string="<%", block_end_string="%>", variable_start_string="<<", variable_end_string=">>",
+        comment_start_string="<#", comment_end_string="#>",
+    )
+    colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
+    return env.get_template("document.tex.j2").render(
+        kind=kind, language=language(lang), languages=sorted(set(BABEL.values())), title=title,
+        plain_title=escape(plain_title), body=body, colours=colour_defs, toc=toc, numbered=numbered,
+    )

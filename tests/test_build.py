@@ -1,0 +1,108 @@
+"""`derive build`: every spec × language × format, up-to-date outputs skipped, errors per job.
+
+The PDF builds share one `derive build` run (tests/latex.py `built()`); the
+bookkeeping tests use Markdown, which needs no LaTeX.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import LANGS, ROOT, SPECS
+from texharness import built, headings, markdown_of, pdf_text, run_derive, squeeze
+
+
+def test_every_spec_builds_to_pdf_and_tex_in_every_language():
+    out, hostile, _marker, proc = built()
+    assert proc.returncode == 0, proc.stderr
+    for spec in [*SPECS, hostile]:
+        for lang in LANGS:
+            pdf = out / lang / f"{spec.stem}.pdf"
+            assert pdf.read_bytes().startswith(b"%PDF"), pdf
+            assert (out / lang / f"{spec.stem}.tex").read_text(encoding="utf-8").startswith("\\documentclass")
+    assert f"{3 * 2 * (len(SPECS) + 1)} built, 0 up to date, 0 failed" in proc.stderr
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_pdf_text_has_the_languages_headings(spec, lang):
+    """The headings of the rendered Markdown (catalog prose and spec titles) are readable in the PDF."""
+    out, *_ = built()
+    expected = headings(markdown_of(spec, lang))
+    assert expected, "no headings in the Markdown"
+    text = squeeze(pdf_text(out / lang / f"{spec.stem}.pdf"))
+    missing = [h for h in expected if squeeze(h) not in text]
+    assert not missing, f"not in the PDF text: {missing}"
+
+
+def test_second_build_does_no_work():
+    out, hostile, _marker, _proc = built()
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.pdf")}
+    again = run_derive("build", ROOT / "specs", hostile, "--lang", "all", "--format", "pdf,tex", "--out", out)
+    assert again.returncode == 0, again.stderr
+    assert "0 built" in again.stderr and "0 failed" in again.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.pdf")} == before
+
+
+def _copy_specs(tmp_path: Path) -> Path:
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    return specs
+
+
+def test_changed_spec_is_rebuilt_and_only_it(tmp_path):
+    specs = _copy_specs(tmp_path)
+    out = tmp_path / "out"
+    first = run_derive("build", specs, "--lang", "en,ru", "--format", "md", "--out", out)
+    assert first.returncode == 0, first.stderr
+    assert (out / "ru" / "two-layer-relu.md").is_file() and (out / "en" / "two-layer-relu.svg").is_file()
+    spec = specs / "leaky-relu.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("units: 2", "units: 3"), encoding="utf-8")
+    second = run_derive("build", specs, "--lang", "en,ru", "--format", "md", "--out", out)
+    assert second.returncode == 0, second.stderr
+    # leaky-relu in two languages, and the course that has it as a chapter
+    assert "4 built" in second.stderr, second.stderr
+    assert "h_3" in (out / "en" / "leaky-relu.md").read_text(encoding="utf-8")
+    cache = json.loads((out / ".derive-cache.json").read_text(encoding="utf-8"))
+    assert os.path.join("en", "leaky-relu.md") in cache
+
+
+def test_answer_sheets_in_a_folder_are_not_built(tmp_path):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    shutil.copy(ROOT / "specs" / "leaky-relu.yaml", specs)
+    (specs / "answers.yaml").write_text("student: A\nanswers:\n  phi_1: h_1\n", encoding="utf-8")
+    proc = run_derive("build", specs, "--lang", "en", "--format", "md", "--out", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 built" in proc.stderr and not (tmp_path / "out" / "en" / "answers.md").exists()
+
+
+def test_a_failing_spec_is_reported_and_the_rest_still_built(tmp_path):
+    specs = _copy_specs(tmp_path)
+    (specs / "broken.yaml").write_text("kind: network\ninput: x\nlayers:\n  - {units: 1, activation: relu6}\n",
+                                       encoding="utf-8")
+    out = tmp_path / "out"
+    proc = run_derive("build", specs, "--lang", "en", "--format", "md", "--out", out)
+    assert proc.returncode == 2
+    assert "broken.md" in proc.stderr and "relu6" in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "en" / "two-layer-relu.md").is_file()
+    assert "1 failed" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lang", "de"], "unknown language"),
+    (["--format", "docx"], "unknown format"),
+])
+def test_bad_options_exit_2(tmp_path, args, message):
+    proc = run_derive("build", ROOT / "specs", *args, "--out", tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_source_exits_2(tmp_path):
+    proc = run_derive("build", tmp_path / "nope.yaml", "--out", tmp_path)
+    assert proc.returncode == 2 and "nope.yaml" in proc.stderr

@@ -1,0 +1,244 @@
+"""LaTeX and PDF output: safe with hostile titles, every formula valid LaTeX, clear errors, slides, books."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import LANGS, ROOT, SEEDS, SPECS
+from texharness import built, headings, latex_of, markdown_of, pdf_text, require_latex, run_derive, squeeze
+from derive import tex, texmath
+from derive.pdf import LatexFailed, compile_pdf
+
+HOSTILE_CHARACTERS = r"\input{/etc/passwd} \write18{touch"
+
+
+# -- hostile text -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_hostile_title_prints_literally_and_runs_nothing(lang):
+    out, hostile, marker, proc = built()
+    assert proc.returncode == 0, proc.stderr
+    text = pdf_text(out / lang / "hostile.pdf")
+    title = yaml.safe_load(hostile.read_text(encoding="utf-8"))["title"]
+    assert squeeze(title) in squeeze(text)  # every character, % $ & _ # { } ~ ^ \ included
+    assert not marker.exists(), "\\write18 ran a command"
+    passwd = Path("/etc/passwd").read_text(encoding="utf-8").splitlines()[0]
+    assert passwd.split(":")[0] + ":x:" not in text and squeeze(passwd) not in squeeze(text)
+
+
+def test_latex_itself_may_not_read_files_outside_its_folder(tmp_path):
+    """Defence in depth: even a document that asks for /etc/passwd does not get it (openin_any=p)."""
+    require_latex()
+    document = "\\documentclass{article}\\begin{document}X\\input{/etc/passwd}Y\\end{document}\n"
+    with pytest.raises(LatexFailed) as caught:
+        compile_pdf(document, tmp_path / "x.pdf")
+    assert "root:" not in caught.value.show() and not (tmp_path / "x.pdf").exists()
+
+
+def test_escape_prints_every_special_character_literally():
+    assert tex.escape(r"% $ & _ # { } ~ ^ \ ") == (
+        r"\% \$ \& \_ \# \{ \} \textasciitilde{} \textasciicircum{} \textbackslash{} "
+    )
+
+
+@pytest.mark.parametrize("math", [
+    r"\input{/etc/passwd}", r"\write18{ls}", r"\immediate\write18{ls}", r"\def\x{1}", r"\csname input\endcsname",
+    r"^^5cinput{/etc/passwd}", r"x % comment", r"\directlua{os.exit(1)}", r"\begin{filecontents}", r"\catcode`\^=7",
+    r"\openin1=/etc/passwd", r"\usepackage{x}", r"\(x\)",
+])
+def test_dangerous_math_is_refused(math):
+    assert texmath.check(math) is not None
+
+
+def test_refused_math_in_markdown_prints_as_text():
+    blocks = tex.Converter().blocks("Title $\\input{/etc/passwd}$\n\n$$\n\\write18{ls}\n$$\n")
+    body = "\n".join(b.tex for b in blocks)
+    assert "\\input" not in body.replace(r"\textbackslash{}input", "")
+    assert r"\textbackslash{}write18" in body
+
+
+def test_colours_map_to_xcolor():
+    mapped, needed = texmath.colours(r"{\color{red} a} {\color{#1f77b4} b} \textcolor{darkorange}{c} {\color{x} d}")
+    assert mapped == r"{\color{red} a} {\color{derive-1F77B4} b} \textcolor{DarkOrange}{c} {\color{black} d}"
+    assert needed == {"derive-1F77B4"}
+
+
+# -- every formula is valid LaTeX ----------------------------------------------------------------
+
+
+def _seed_math() -> list[str]:
+    """The display math of the seed lecture notes that KaTeX renders: what lecturers write."""
+    from katex import extract_math, katex_errors
+
+    formulas = []
+    for seed in sorted(SEEDS.glob("*.txt")):
+        formulas += [f for f in extract_math(seed.read_text(encoding="utf-8")) if f]
+    formulas = list(dict.fromkeys(formulas))
+    bad = {f for f, _ in katex_errors(formulas)}
+    return [f for f in formulas if f not in bad]
+
+
+def test_seed_math_passes_the_whitelist_and_compiles(tmp_path):
+    """Independent reference: the seeds' own formulas (\\boxed, \\operatorname, \\textstyle, I[·], …)."""
+    require_latex()
+    formulas = _seed_math()
+    assert len(formulas) > 50
+    refused = [(f, texmath.check(f)) for f in formulas if texmath.check(f) is not None]
+    assert not refused, refused[:5]
+    typical = [r"\operatorname{ReLU}(z)", r"\boxed{\delta = y - t}", r"\textstyle\sum_k y_k", r"I[z_1>0]",
+               r"\mathbb{1}[z>0]", r"{\color{red} \phi_1} {\color{#ff8800} x}", r"W^{[2]}_{11}"]
+    converter = tex.Converter()
+    body = "\n".join(converter.display(f) for f in formulas + typical)
+    document = tex.document("notes", "en", title="Seeds", body=body, colours=converter.colours, plain_title="Seeds")
+    compile_pdf(document, tmp_path / "seeds.pdf")  # LatexFailed (with the error lines) if any formula is not LaTeX
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_tex_output_is_a_whole_document_with_no_refused_math(spec):
+    for lang in LANGS:
+        text = latex_of(spec, lang)
+        assert text.startswith("\\documentclass") and text.rstrip().endswith("\\end{document}")
+        assert r"\ttfamily \$\$" not in text and r"\$\textbackslash{}" not in text  # no formula printed as text
+
+
+def test_tex_format_on_the_command_line(cli):
+    result = cli(ROOT / "specs" / "leaky-relu.yaml", "--format", "tex", "--lang", "ru")
+    assert result.exit_code == 0 and "\\begin{document}" in result.stdout and "russian" in result.stdout
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+def test_missing_latex_exits_3_with_the_install_command(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path)}  # no latexmk, no lualatex
+    proc = run_derive(ROOT / "specs" / "two-layer-relu.yaml", "--format", "pdf", "-o", tmp_path / "x.pdf", env=env)
+    assert proc.returncode == 3
+    assert "apt-get install" in proc.stderr and "latexmk" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.pdf").exists()
+    build = run_derive("build", ROOT / "specs", "--format", "pdf", "--out", tmp_path / "b", env=env)
+    assert build.returncode == 3 and "apt-get install" in build.stderr
+
+
+def test_latex_error_shows_the_log_lines_not_the_log(tmp_path):
+    require_latex()
+    document = "\\documentclass{article}\n\\begin{document}\nfine\n\\derivenosuchcommand\n\\end{document}\n"
+    with pytest.raises(LatexFailed) as caught:
+        compile_pdf(document, tmp_path / "bad.pdf")
+    message = caught.value.show()
+    assert "Undefined control sequence" in message and "derivenosuchcommand" in message
+    assert len(message.splitlines()) < 15
+    assert caught.value.exit_code == 1 and not (tmp_path / "bad.pdf").exists()
+
+
+# -- slides, books, figures -------------------------------------------------------------------------
+
+
+def test_slides_have_one_frame_per_step(tmp_path):
+    require_latex()
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    source = latex_of(spec, "pl", kind="slides")
+    assert "\\documentclass" in source and "{beamer}" in source
+    frames = source.count("\\begin{frame}")
+    assert frames >= 8, frames
+    proc = run_derive(spec, "--format", "pdf", "--document", "slides", "--lang", "pl", "-o", tmp_path / "s.pdf")
+    assert proc.returncode == 0, proc.stderr
+    text = squeeze(pdf_text(tmp_path / "s.pdf"))
+    for heading in headings(markdown_of(spec, "pl")):
+        assert squeeze(heading) in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_course_is_a_book_with_contents_chapters_and_numbered_references(lang):
+    out, *_ = built()
+    course = yaml.safe_load((ROOT / "specs" / "course.yaml").read_text(encoding="utf-8"))
+    text = squeeze(pdf_text(out / lang / "course.pdf"))
+    chapter = squeeze(course["chapters"][0]["title"][lang])
+    assert text.count(chapter) >= 2  # in the table of contents and as the chapter's title
+    source = (out / lang / "course.tex").read_text(encoding="utf-8")
+    assert "\\tableofcontents" in source and source.count("\\chapter{") == len(course["chapters"])
+    labels = set(re.findall(r"\\label\{([^}]+)\}", source))
+    references = set(re.findall(r"\\eqref\{([^}]+)\}", source))
+    assert references and references <= labels
+    assert re.search(r"\(1\.\d+\)", pdf_text(out / lang / "course.pdf"))  # equation numbers by chapter
+
+
+def test_markdown_with_output_writes_the_figure_beside_it(tmp_path):
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    proc = run_derive(spec, "-o", tmp_path / "notes.md")
+    assert proc.returncode == 0, proc.stderr
+    assert "](notes.svg)" in (tmp_path / "notes.md").read_text(encoding="utf-8")
+    svg = (tmp_path / "notes.svg").read_text(encoding="utf-8")
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    circles = root.findall(".//{http://www.w3.org/2000/svg}circle")
+    assert len(circles) == 1 + 2 + 2 + 1  # x, h_1 h_2, g_1 g_2, y
+    assert "θ" in svg and "ψ" in svg and "φ" in svg  # parameter names on the edges
+    bare = run_derive(spec, "-o", tmp_path / "bare.md", "--no-figures")
+    assert bare.returncode == 0 and not (tmp_path / "bare.svg").exists()
+    assert "![" not in (tmp_path / "bare.md").read_text(encoding="utf-8")
+
+
+def test_latex_has_the_tikz_figure_unless_no_figures():
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    assert "\\begin{tikzpicture}" in latex_of(spec) and "$\\psi_{21}$" in latex_of(spec)
+    assert "\\begin{tikzpicture}" not in latex_of(spec, figures=False)
+
+
+MARKDOWN_OF_A_NEW_KIND = r"""# Граф вычислений: *пример*
+
+Вводный абзац с **жирным** словом, `кодом` и формулой $f(x) = {\color{red} w} x$.
+
+## 1) Прямой проход
+
+- первый пункт: $z = w x + b$
+- drugi punkt, zażółć gęślą jaźń
+
+1. one
+2. two
+
+| node | value |
+|------|-------|
+| $z$  | 3     |
+
+> A quotation.
+
+```
+code & 100% $raw$
+```
+
+### Detail
+
+$$
+\boxed{\frac{\partial L}{\partial w} = {\color{#1f77b4} \delta} x}
+$$
+
+$$
+\begin{aligned} a &= b \\ c &= d \end{aligned}
+$$
+"""
+
+
+def test_markdown_structures_of_any_kind_become_latex_that_compiles(tmp_path):
+    """A kind with only a Markdown template gets a PDF: lists, tables, quotes, code, emphasis, colours."""
+    require_latex()
+    converter = tex.Converter()
+    blocks = converter.blocks(MARKDOWN_OF_A_NEW_KIND)
+    title = tex.title_of(blocks)
+    body = tex.notes_body(blocks)
+    for command in (r"\section{Прямой проход}", r"\subsection{Detail}", r"\begin{itemize}", r"\begin{enumerate}",
+                    r"\begin{tabular}", r"\begin{quote}", r"\textbf{жирным}", r"\emph{пример}"):
+        assert command in body or command in title.tex, command
+    document = tex.document("notes", "ru", title=title.tex, body=body, colours=converter.colours,
+                            plain_title=title.plain)
+    text = squeeze(pdf_text(compile_pdf(document, tmp_path / "kind.pdf")))
+    for words in ("Граф вычислений", "Вводный абзац", "zażółć gęślą jaźń", "A quotation", "code & 100% $raw$"):
+        assert squeeze(words) in text, words

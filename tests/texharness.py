@@ -1,0 +1,116 @@
+"""LaTeX test harness: is a TeX installation there, one shared `derive build` of every spec, PDF text.
+
+Used from tests as::
+
+    from texharness import require_latex, built, pdf_text, headings
+
+`require_latex()` skips a test locally when latexmk/LuaLaTeX/pdftotext are
+missing (the reason is shown) and fails it with CI=true. `built()` runs
+`derive build` once per test session over specs/ plus a hostile spec, in
+every language, as PDF and LaTeX, and returns its folder and the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+INSTALL = "bash .ci/run (or: apt-get install latexmk texlive-luatex texlive-lang-cyrillic texlive-lang-polish fonts-cmu poppler-utils)"
+TOOLS = ("latexmk", "lualatex", "pdftotext")
+MARKER = "derive-hostile-marker"
+
+HOSTILE = r"""kind: network
+title: 'Evil \input{/etc/passwd} \write18{touch MARKER} % $ & _ # { } ~ ^ \ and $\input{/etc/hostname}$ done'
+input: x
+output: y
+layers:
+  - {units: 1, activation: relu, params: theta, pre: z, post: h}
+  - {units: 1, activation: identity, params: phi}
+loss: none
+"""
+
+
+def require_latex() -> None:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed; install with: {INSTALL}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def run_derive(*args, cwd=ROOT, env=None, timeout=900):
+    return subprocess.run([sys.executable, "-m", "derive", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
+@functools.lru_cache(maxsize=None)
+def built():
+    """(folder, hostile spec path, marker path, process) of one `derive build` of everything."""
+    require_latex()
+    folder = Path(tempfile.mkdtemp(prefix="derive-test-build-"))
+    specs = folder / "specs"
+    specs.mkdir()
+    marker = folder / MARKER
+    hostile = specs / "hostile.yaml"
+    hostile.write_text(HOSTILE.replace("MARKER", str(marker)), encoding="utf-8")
+    out = folder / "out"
+    proc = run_derive("build", ROOT / "specs", hostile, "--lang", "all", "--format", "pdf,tex", "--out", out)
+    return out, hostile, marker, proc
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def squeeze(text: str) -> str:
+    """Text without whitespace or hyphens: line breaks and hyphenation don't matter in comparisons."""
+    return re.sub(r"[\s\-‐]+", "", text)
+
+
+def headings(markdown: str) -> list[str]:
+    """The text pieces of every Markdown heading (unescaped; between its math; without a '1)' enumerator)."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    tokens = MarkdownIt("commonmark").use(dollarmath_plugin).parse(markdown)
+    out = []
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open":
+            parts = [c.content for c in tokens[i + 1].children if c.type == "text"]
+            parts[:1] = [re.sub(r"^\s*\d+[.)]\s+", "", p) for p in parts[:1]]
+            out += [p.strip() for p in parts if re.search(r"\w{3}", p)]
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def result_of(spec: Path):
+    """The derivation of spec, in this process (derived once per test session)."""
+    from derive.pipeline import derive_spec
+
+    return derive_spec(spec)
+
+
+def markdown_of(spec: Path, lang: str) -> str:
+    from derive import document
+
+    return document.markdown(result_of(spec), lang)
+
+
+def latex_of(spec: Path, lang: str = "en", kind: str = "notes", figures: bool = True) -> str:
+    from derive import document
+    from derive.pipeline import Options
+
+    return document.latex(result_of(spec), lang, Options(document=kind, figures=figures))
