@@ -16,14 +16,10 @@ from dataclasses import dataclass, field
 
 import click
 
+from . import N_
 from .cli import LANGS, run
 
 PARALLEL_FROM = 4  # fewer files are graded in this process: a pool costs more than it saves
-
-
-def N_(msgid: str) -> str:
-    """Marks a catalog message (templates/locale/*/LC_MESSAGES/check.po); translated when shown (Words)."""
-    return msgid
 
 
 # Finding code -> message; arguments are formulas in the contract's ASCII syntax, names and numbers.

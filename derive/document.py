@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import tex
+from . import N_, tex
 
 FIGURE_SRC = "derive-figure"  # the image source the LaTeX route replaces with the TikZ picture
 _MD_SPECIALS = re.compile(r"([\\`*_\[\]<>$&~|!#])")
@@ -23,6 +23,9 @@ _MD_SPECIALS = re.compile(r"([\\`*_\[\]<>$&~|!#])")
 def md_escape(text: str) -> str:
     """User text (a title) as Markdown that shows it literally: specials backslash-escaped, one line."""
     return _MD_SPECIALS.sub(r"\\\1", " ".join(text.split()))
+
+
+DIAGRAM = N_("Diagram")
 
 
 def _gettext(lang: str):
@@ -55,7 +58,7 @@ def markdown(result, lang: str, options=None, figure_src: str | None = None) -> 
 
 def with_figure(text: str, lang: str, src: str) -> str:
     """text with `![Diagram](src)` after its first heading (or at the top)."""
-    image = f"![{md_escape(_gettext(lang)('Diagram'))}]({src})\n\n"
+    image = f"![{md_escape(_gettext(lang)(DIAGRAM))}]({src})\n\n"
     m = re.search(r"^# .*\n\n?", text, re.M)
     at = m.end() if m else 0
     return text[:at] + image + text[at:]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .check import N_
+from . import N_
 from .cli import LANGS, run
 
 
