@@ -66,7 +66,7 @@ def main() -> None:
             naive = measure([sys.executable, str(HERE / "naive.py"), str(spec)], timeout=args.naive_timeout)
             times[width] = ours["seconds"]
             naive_s = f"{naive['seconds']:.1f}" if naive["code"] == 0 else f"> {args.naive_timeout:.0f} (stopped)"
-            ratio = f"{naive['seconds'] / ours['seconds']:.0f}×" if naive["code"] == 0 else f"> {args.naive_timeout / ours['seconds']:.0f}×"
+            ratio = f"{naive['seconds'] / ours['seconds']:.1f}×" if naive["code"] == 0 else f"> {args.naive_timeout / ours['seconds']:.0f}×"
             rows.append((f"1-{width}-{width}-{width}-1", parameters(width), f"{ours['seconds']:.2f}",
                          f"{ours['peak_mb']:.0f}", "yes" if verified else "NO", naive_s, ratio))
         print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}\n")
