@@ -149,7 +149,7 @@ def _languages(text: str) -> list[str]:
 
     known = languages()
     if text.strip() == "all":
-        return known
+        return list(known)
     chosen = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in known]
     if unknown or not chosen:

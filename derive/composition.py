@@ -27,7 +27,6 @@ from .yamlload import Doc
 KIND = "composition"
 KEYS = ("kind", "title", "K", "rows", "colors", "check")
 CHECK_KEYS = ("K", "widths", "activation", "seed")
-LANGUAGES = ("ru", "en", "pl")
 # Colours both KaTeX (CSS names) and LaTeX's xcolor (base names, no package options) know,
 # with the same meaning; olive (#808000 in both) is the seed's yellow made readable on white.
 COLORS = ("red", "olive", "blue", "teal", "purple", "orange", "brown", "magenta", "violet", "black", "gray",
@@ -207,7 +206,7 @@ def parse(doc: Doc) -> CompositionSpec:
         raise doc.error(("check", "activation"), f"unknown activation {activation!r}; expected one of: "
                                                  f"{', '.join(ACTIVATIONS)}")
     return CompositionSpec(
-        file=doc.file, title=_title(doc), K=K, rows=min(rows, K) if K else rows, colors=_colors(doc),
+        file=doc.file, title=doc.title(), K=K, rows=min(rows, K) if K else rows, colors=_colors(doc),
         check_K=check_K, widths=widths, activation=activation,
         seed=_int(doc, ("check", "seed"), check.get("seed", 0), 0, 2**31),
     )
@@ -252,17 +251,6 @@ def _colors(doc) -> dict[str, str]:
         if color not in COLORS:
             raise doc.error(("colors", key), f"unknown colour {color!r}; expected one of: {', '.join(COLORS)}")
     return out
-
-
-def _title(doc) -> dict[str, str]:
-    title = doc.data.get("title")
-    if title is None:
-        return {}
-    if isinstance(title, str):
-        return {lang: title for lang in LANGUAGES}
-    if isinstance(title, dict) and all(isinstance(v, str) for v in title.values()):
-        return dict(title)
-    raise doc.error(("title",), "expected a text or a mapping {ru: …, en: …, pl: …}")
 
 
 # -- derivation ---------------------------------------------------------------------------------

@@ -57,20 +57,8 @@ def parse(doc: Doc) -> CourseSpec:
     chapters = data.get("chapters")
     if not isinstance(chapters, list) or not chapters:
         raise doc.error(("chapters",), "expected a list of chapter specs (paths, or {spec: path, title: …})")
-    title = _title(doc, ("title",), data.get("title")) or {}
+    title = doc.title()
     return CourseSpec(doc.file, title, [_chapter(doc, i, item) for i, item in enumerate(chapters)])
-
-
-def _title(doc: Doc, path: tuple, value) -> dict[str, str] | None:
-    from .i18n import languages
-
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return {lang: value for lang in languages()}
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise doc.error(path, "expected a text or a mapping {ru: …, en: …, pl: …}")
-    return dict(value)
 
 
 def _chapter(doc: Doc, i: int, item) -> Chapter:
@@ -85,7 +73,7 @@ def _chapter(doc: Doc, i: int, item) -> Chapter:
     spec = Path(doc.file).parent / item["spec"]
     if not spec.is_file():
         raise doc.error(path + ("spec",) if "spec" in item else path, f"no such spec file: {spec}")
-    return Chapter(spec, _title(doc, path + ("title",), item.get("title")))
+    return Chapter(spec, doc.title(path + ("title",)))
 
 
 def inputs(doc: Doc) -> list[Path]:

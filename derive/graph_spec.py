@@ -21,7 +21,6 @@ from .errors import Location, SpecError
 from .mathparse import ParseError, UnknownName, parse_math
 from .yamlload import Doc
 
-LANGUAGES = ("ru", "en", "pl")
 GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation")
 NOTATIONS = ("indicator", "kronecker")
 MAX_NODES = 40
@@ -106,7 +105,7 @@ class _Graph:
         values = self._values(inputs, shapes)
         return GraphSpec(
             file=self.doc.file,
-            title=self._title(),
+            title=self.doc.title(),
             nodes=tuple(nodes),
             inputs=tuple(inputs),
             output=output,
@@ -212,19 +211,6 @@ class _Graph:
         if output not in names:
             raise self.doc.error(("output",), f"the output must be one of the nodes: {', '.join(names)}")
         return output
-
-    def _title(self) -> dict[str, str]:
-        title = self.data.get("title")
-        if title is None:
-            return {}
-        if isinstance(title, str):
-            return {lang: title for lang in LANGUAGES}
-        if not isinstance(title, dict) or not all(isinstance(v, str) for v in title.values()):
-            raise self.doc.error(("title",), "expected a text or a mapping {ru: …, en: …, pl: …}")
-        for lang in title:
-            if lang not in LANGUAGES:
-                raise self.doc.error(("title", lang), f"unknown language {lang!r}; expected one of: {', '.join(LANGUAGES)}")
-        return dict(title)
 
     def _values(self, inputs: list[str], shapes: dict) -> dict[str, sp.Expr] | None:
         raw = self.data.get("values")

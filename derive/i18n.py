@@ -13,10 +13,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
-
 DOMAIN = "derive"
 
 
@@ -32,13 +28,14 @@ def locale_dir():
     return templates_root() / "locale"
 
 
-def languages() -> list[str]:
+@lru_cache(maxsize=None)
+def languages() -> tuple[str, ...]:
     """The languages that have a catalog, sorted."""
-    return sorted(p.name for p in locale_dir().iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.po").is_file())
+    return tuple(sorted(p.name for p in locale_dir().iterdir() if (p / "LC_MESSAGES" / f"{DOMAIN}.po").is_file()))
 
 
 @lru_cache(maxsize=None)
-def translations(lang: str) -> Translations:
+def translations(lang: str):
     """The catalog of lang as gettext Translations (KeyError naming the valid languages)."""
     if lang not in languages():
         raise KeyError(f"unknown language {lang!r}; expected one of: {', '.join(languages())}")
@@ -50,7 +47,11 @@ def translations(lang: str) -> Translations:
     return result
 
 
-def _compiled(path, lang: str) -> Translations:
+def _compiled(path, lang: str):
+    from babel.messages.mofile import write_mo  # Babel is imported only when prose is written
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     with path.open("rb") as f:
         catalog = read_po(f, locale=lang, domain=DOMAIN)
     buffer = io.BytesIO()

@@ -30,7 +30,6 @@ SECTIONS = ("forward", "activations", "losses", "backward", "update", "batchnorm
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 LOSS_PAIRS = ("mse_linear", "ce_softmax", "bce_sigmoid")
 KEYS = ("kind", "title", "sections", "activations", "losses")
-LANGUAGES = ("ru", "en", "pl")
 
 # -- the lecture's vocabulary ------------------------------------------------------
 l, L = sp.symbols("l L", integer=True, positive=True)
@@ -90,22 +89,11 @@ def parse(doc: Doc) -> MlpSpec:
             raise doc.error((key,), f"unknown key {key!r}; expected one of: {', '.join(KEYS)}")
     return MlpSpec(
         file=doc.file,
-        title=_title(doc),
+        title=doc.title(),
         sections=_choices(doc, "sections", SECTIONS),
         activations=_choices(doc, "activations", ACTIVATION_NAMES),
         losses=_choices(doc, "losses", LOSS_PAIRS),
     )
-
-
-def _title(doc: Doc) -> dict[str, str]:
-    title = doc.data.get("title")
-    if title is None:
-        return {}
-    if isinstance(title, str):
-        return {lang: title for lang in LANGUAGES}
-    if isinstance(title, dict) and all(isinstance(v, str) for v in title.values()):
-        return dict(title)
-    raise doc.error(("title",), "expected a text or a mapping {ru: …, en: …, pl: …}")
 
 
 def _choices(doc: Doc, key: str, valid: tuple[str, ...]) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from . import __version__
 from .backprop import Derivation, ParamGrad, derive as backprop
 from .errors import Location, SpecError, VerificationFailed
 from .model import build
-from .printing import ascii, latex, latex_printer
+from .printing import ascii, latex_printer
 from .render import Row, chunks, d
 from .spec import VECTOR_NEEDS, NetworkSpec, parse_doc as parse
 from .verify import Check, verify

@@ -19,7 +19,6 @@ from typing import Any
 from .calculus import ACTIVATIONS, LOSSES
 from .yamlload import Doc, load_file, load_text
 
-LANGUAGES = ("ru", "en", "pl")
 NAME_RE = re.compile(r"[A-Za-z]+\Z")
 RESERVED = {
     "I", "H", "exp", "log", "ln", "tanh", "sigmoid", "sigma", "relu", "leaky_relu",
@@ -101,7 +100,7 @@ class _Network:
         layers = self._name_layers(layers_raw, self._str(("output",), "y"))
         spec = NetworkSpec(
             file=self.doc.file,
-            title=self._title(),
+            title=self.doc.title(),
             input=inp,
             input_size=size,
             output=self._name(("output",), "y"),
@@ -118,16 +117,6 @@ class _Network:
         return spec
 
     # -- pieces ---------------------------------------------------------------
-    def _title(self) -> dict[str, str]:
-        title = self.data.get("title")
-        if title is None:
-            return {}
-        if isinstance(title, str):
-            return {lang: title for lang in LANGUAGES}
-        if not isinstance(title, dict) or not all(isinstance(v, str) for v in title.values()):
-            raise self.doc.error(("title",), "expected a text or a mapping {ru: …, en: …, pl: …}")
-        return dict(title)
-
     def _input(self) -> tuple[str, int]:
         raw = self.data.get("input", "x")
         if isinstance(raw, dict):

@@ -47,6 +47,36 @@ class Doc:
     def error(self, path: tuple, message: str) -> SpecError:
         return SpecError(message, self.where(path), dotted(path))
 
+    def title(self, path: tuple = ("title",)) -> dict[str, str]:
+        """The title at path, one text per language: a text (every language) or {ru: …, en: …, pl: …}.
+
+        Empty when absent (the renderer then uses the kind's generic title); any
+        language that has a catalog may be named.
+        """
+        from .i18n import languages
+
+        value = self.at(path)
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            return {lang: value for lang in languages()}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self.error(path, "expected a text or a mapping {ru: …, en: …, pl: …}")
+        for lang in value:
+            if lang not in languages():
+                raise self.error(path + (lang,), f"unknown language {lang!r}; expected one of: {', '.join(languages())}")
+        return dict(value)
+
+    def at(self, path: tuple):
+        """The value at path (None where a key is absent)."""
+        value = self.data
+        for part in path:
+            if isinstance(part, int):
+                value = value[part] if isinstance(value, list) and part < len(value) else None
+            else:
+                value = value.get(part) if isinstance(value, dict) else None
+        return value
+
 
 def dotted(path: tuple) -> str:
     """('layers', 1, 'activation') -> 'layers[1].activation'."""

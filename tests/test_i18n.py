@@ -158,7 +158,7 @@ def test_placeholders_and_math_are_kept(lang, msgids, catalogs):
 def test_languages():
     langs = languages()
     assert {"en", "pl", "ru"} <= set(langs)
-    assert langs == sorted(langs)
+    assert list(langs) == sorted(langs)
 
 
 def test_translations_come_from_the_catalog(catalogs):

@@ -45,6 +45,16 @@ CASES = {
     ),
     "duplicate-key": (GOOD + "input: z\n", r"spec\.yaml:6:1: the key 'input' appears twice"),
     "wrong-type-units": (GOOD.replace("units: 2", "units: two"), r"units: expected a whole number"),
+    "title-unknown-language": (
+        GOOD + "title: {ru: Сеть, de: Netz}\n",
+        r"spec\.yaml:6:\d+: title\.de: unknown language 'de'; expected one of: en, pl, ru",
+    ),
+    "title-not-text": (GOOD + "title: [a, b]\n", r"spec\.yaml:6:\d+: title: expected a text or a mapping"),
+    # every kind reads its title the same way (yamlload.Doc.title)
+    "mlp-title-not-text": ("kind: mlp\ntitle: 5\n", r"spec\.yaml:2:\d+: title: expected a text or a mapping"),
+    "graph-title-unknown-language": (
+        "kind: graph\ntitle: {xx: t}\nnodes: {f: x * y}\n", r"spec\.yaml:2:\d+: title\.xx: unknown language 'xx'",
+    ),
 }
 
 
