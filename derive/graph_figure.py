@@ -37,6 +37,7 @@ GATE_LABELS = {
 }
 FORWARD_COLOUR, BACKWARD_COLOUR = "#1a7f37", "#c0392b"  # CS231n: values green, gradients red
 TIKZ_FORWARD, TIKZ_BACKWARD = "green!50!black", "red!75!black"
+LABEL_AT = 0.42  # edge labels a little before the middle: edges that meet at a gate keep their labels apart
 
 
 def gate_label(expr: sp.Expr, name: str) -> Label:
@@ -189,7 +190,7 @@ def _svg(boxes: dict[str, Box], arrows: list[Arrow], title: str) -> str:
         ux, uy = (x2 - x1) / length, (y2 - y1) / length
         out.append(f'<line x1="{x1 + ux * R:.1f}" y1="{y1 + uy * R:.1f}" x2="{x2 - ux * R:.1f}" y2="{y2 - uy * R:.1f}" '
                    'stroke="#555" marker-end="url(#arrow)"/>')
-        mx, my = (x1 + x2) / 2, (y1 + y2) / 2
+        mx, my = x1 + LABEL_AT * (x2 - x1), y1 + LABEL_AT * (y2 - y1)
         if a.above:
             out.append(_svg_label(a.above, mx, my - 7, 14, FORWARD_COLOUR, italic=False))
         if a.below:
@@ -228,7 +229,7 @@ def _tikz(boxes: dict[str, Box], arrows: list[Arrow]) -> str:
         name = rf", label={{[text=black!60]above:${b.name.tex}$}}" if b.circle and b.name else ""
         out.append(rf"\node[{style}{name}] ({names[key]}) at ({b.column}, {b.row:.2f}) {{${b.label.tex}$}};")
     for a in arrows:
-        labels = "".join(rf" node[{style}, {side}, midway] {{${lab.tex}$}}"
+        labels = "".join(rf" node[{style}, {side}, pos={LABEL_AT}, sloped] {{${lab.tex}$}}"
                          for lab, style, side in ((a.above, "value", "above"), (a.below, "grad", "below")) if lab)
         out.append(rf"\draw[->] ({names[a.source]}) --{labels} ({names[a.target]});")
     out.append(r"\end{tikzpicture}")
