@@ -84,7 +84,7 @@ def _latexmk(work: Path, name: str, passes: int | None) -> subprocess.CompletedP
     }
     command = ["latexmk", "-lualatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
                "-quiet"]
-    if passes is not None:  # latexmk would run again only to settle bookmarks, which notes don't need
+    if passes is not None:  # one pass: no references to settle, and the bookmark package writes the outline in it
         command += ["-e", f"$max_repeat={passes}"]
     command.append(f"{name}.tex")
     try:

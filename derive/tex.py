@@ -364,7 +364,28 @@ def _break_sum(part: str) -> list[str]:
 
 
 def _plain_math(tex: str) -> str:
-    return re.sub(r"\\([A-Za-z]+)", r"\1", tex).replace("{", "").replace("}", "")
+    """Math as text for PDF bookmarks: \\phi -> φ, W^{[1]} -> W^[1]; other commands lose their backslash."""
+    return re.sub(r"\\([A-Za-z]+)", lambda m: _greek(m[1]), tex).replace("{", "").replace("}", "")
+
+
+_PLAIN_COMMANDS = {"partial": "∂", "cdot": "·", "odot": "⊙", "top": "ᵀ", "nabla": "∇", "sum": "Σ"}
+_FONT_COMMANDS = {"mathrm", "mathbf", "mathit", "boldsymbol", "bm", "operatorname", "text", "left", "right"}
+
+
+def _greek(name: str) -> str:
+    """A command as plain text: Greek letters as letters, a few symbols, font commands dropped."""
+    import unicodedata
+
+    if name in _FONT_COMMANDS:
+        return ""
+    if name in _PLAIN_COMMANDS:
+        return _PLAIN_COMMANDS[name]
+    base = name.removeprefix("var").replace("lambda", "lamda").replace("Lambda", "Lamda")
+    case = "CAPITAL" if base[:1].isupper() else "SMALL"
+    try:
+        return unicodedata.lookup(f"GREEK {case} LETTER {base.upper()}")
+    except KeyError:
+        return name
 
 
 # -- tokens ----------------------------------------------------------------------------------

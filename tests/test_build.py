@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LANGS, ROOT, SPECS
-from texharness import built, headings, markdown_of, pdf_text, run_derive, squeeze
+from texharness import built, headings, markdown_of, pdf_outline, pdf_text, run_derive, squeeze
 
 
 def test_every_spec_builds_to_pdf_and_tex_in_every_language():
@@ -38,6 +38,23 @@ def test_pdf_text_has_the_languages_headings(spec, lang):
     text = squeeze(pdf_text(out / lang / f"{spec.stem}.pdf"))
     missing = [h for h in expected if squeeze(h) not in text]
     assert not missing, f"not in the PDF text: {missing}"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_pdf_has_bookmarks_with_the_section_titles(lang):
+    """A lecturer navigates the PDF by its outline: one bookmark per section, Greek letters as letters.
+
+    Seed 000 orders the families φ, then ψ, then θ; each section heading of the Markdown
+    (catalog prose) starts the bookmark.
+    """
+    out, *_ = built()
+    outline = pdf_outline(out / lang / "two-layer-relu.pdf")
+    prose = headings(markdown_of(ROOT / "specs" / "two-layer-relu.yaml", lang))[-3:]
+    assert [item[-1] for item in outline] == ["φ", "ψ", "θ"], outline
+    assert all(item.startswith(p.strip()) for item, p in zip(outline, prose)), (outline, prose)
+    graph = pdf_outline(out / lang / "graph-add-mul.pdf")
+    assert len(graph) >= 3 and all(squeeze(item) in squeeze(pdf_text(out / lang / "graph-add-mul.pdf"))
+                                   for item in graph), graph
 
 
 def test_second_build_does_no_work():

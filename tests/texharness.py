@@ -26,7 +26,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 INSTALL = "bash .ci/run (or: apt-get install latexmk texlive-luatex texlive-lang-cyrillic texlive-lang-polish fonts-cmu poppler-utils)"
-TOOLS = ("latexmk", "lualatex", "pdftotext")
+TOOLS = ("latexmk", "lualatex", "pdftotext", "pdftohtml")
 MARKER = "derive-hostile-marker"
 
 HOSTILE = r"""kind: network
@@ -73,6 +73,16 @@ def built():
 def pdf_text(path: Path) -> str:
     return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
+
+
+def pdf_outline(path: Path) -> list[str]:
+    """The PDF's bookmarks (its outline), in order, as poppler's pdftohtml reads them."""
+    import html
+
+    xml = subprocess.run(["pdftohtml", "-xml", "-i", "-stdout", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    outline = re.search(r"<outline>(.*?)</outline>", xml, re.S)
+    return [html.unescape(item) for item in re.findall(r"<item[^>]*>(.*?)</item>", outline[1])] if outline else []
 
 
 def squeeze(text: str) -> str:
