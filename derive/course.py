@@ -177,7 +177,7 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
         title = tex.escape(own) if own else (heading.tex if heading else tex.escape(result.outcome.spec.file))
         if slides:
             chapters.append(rf"\section{{{title}}}" + "\n" + rf"\begin{{frame}}\centering\Large {title}\end{{frame}}"
-                            + "\n\n" + tex.slides_body(blocks, title))
+                            + "\n\n" + tex.slides_body(blocks, title, section="subsection"))
         else:
             chapters.append(rf"\chapter{{{title}}}" + "\n\n" + tex.notes_body(blocks, section="section"))
         colours |= converter.colours

@@ -451,11 +451,13 @@ def figure(tikz: str) -> str:
     return "\\begin{center}\n\\derivefit{%\n" + tikz + "}\n\\end{center}"
 
 
-def slides_body(blocks: list[Block], title: str) -> str:
+def slides_body(blocks: list[Block], title: str, section: str = "section") -> str:
     """A beamer deck: one frame per step (prose and the equations that follow it), titled by section.
 
     A step with more than FRAME_EQUATIONS equations goes on over several frames, shared out evenly;
-    a figure has a frame of its own.
+    a figure has a frame of its own. Each section of the derivation also opens a beamer
+    `\\section` (a course, whose chapters are sections, passes section="subsection"): the
+    deck's PDF outline.
     """
     steps: list[tuple[str, list[str], list[str]]] = []  # (frame title, prose, equations)
     heading, step = title, None
@@ -477,8 +479,11 @@ def slides_body(blocks: list[Block], title: str) -> str:
                 step = (heading, [], [])
                 steps.append(step)
             step[1].append(b.tex)
-    frames = []
+    frames, last = [], title
     for heading, prose, equations in steps:
+        if heading != last:
+            frames.append(f"\\{section}{{{heading}}}")
+            last = heading
         count = max(1, -(-len(equations) // FRAME_EQUATIONS))
         size = -(-len(equations) // count) if equations else 0
         for k in range(count):

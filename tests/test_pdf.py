@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import LANGS, ROOT, SEEDS, SPECS
-from texharness import built, headings, latex_of, markdown_of, pdf_text, require_latex, run_derive, squeeze
+from texharness import built, headings, latex_of, markdown_of, pdf_outline, pdf_text, require_latex, run_derive, squeeze
 from derive import tex, texmath
 from derive.pdf import LatexFailed, compile_pdf
 
@@ -153,6 +153,8 @@ def test_slides_have_one_frame_per_step(tmp_path):
     text = squeeze(pdf_text(tmp_path / "s.pdf"))
     for heading in headings(markdown_of(spec, "pl")):
         assert squeeze(heading) in text
+    # the deck's outline: one bookmark per family, in the seed's order φ, ψ, θ
+    assert [item[-1] for item in pdf_outline(tmp_path / "s.pdf")] == ["φ", "ψ", "θ"]
 
 
 @pytest.mark.parametrize("lang", LANGS)
