@@ -22,13 +22,13 @@ import sympy as sp
 from .errors import SpecError
 from .graph_backprop import first_use
 from .graph_spec import GraphSpec
-from .precise import DPS, derivative, evaluate, relative_error
+from .graph_verify import Check as ScalarCheck
+from .precise import DPS, derivative, evaluate
 
 # index names by role, as seed 001 writes them; a name taken by a size, input or node is skipped
 ROLES = {"wrt": ("i", "j"), "node": ("k", "l"), "output": ("m", "p"), "dummies": ("l", "r", "s", "t", "u", "v")}
 SPARE = tuple("abcdeghopqrstuvwxyz")
 CHECK_SIZES = (3, 2, 4)  # concrete sizes given to size symbols (distinct, so transposes cannot pass)
-TOLERANCE = 1e-9
 
 
 # -- display objects (printed by derive's one printer through their _derive_latex hook) ----------
@@ -464,23 +464,10 @@ def _backward(d: IndexDerivation) -> None:
 
 
 @dataclass
-class Check:
-    points: int = 0
-    formulas: int = 0
-    max_error: float = 0.0
-    failures: list = field(default_factory=list)
+class Check(ScalarCheck):
+    """A scalar graph's Check, plus the concrete sizes the index forms were evaluated at."""
+
     sizes: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def compare(self, name: str, analytic, numeric) -> None:
-        error = relative_error(analytic, numeric)
-        self.formulas += 1
-        self.max_error = max(self.max_error, error)
-        if not error <= TOLERANCE:
-            self.failures.append((name, float(analytic), float(numeric)))
 
 
 def _positions(shape: tuple, sizes: dict) -> list[tuple]:

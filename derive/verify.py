@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .backprop import Derivation
+from .precise import relative_error
 from .printing import ascii
 
 STEP = 1e-6
@@ -54,10 +55,22 @@ class Check:
     formulas: int = 0
     max_error: float = 0.0
     failures: list[tuple[str, float, float]] = field(default_factory=list)
+    tolerance: float = TOLERANCE
 
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    def compare(self, name: str, analytic, numeric) -> None:
+        """One formula's value against its reference (relative error, scaled by at least 1)."""
+        self.record(name, relative_error(analytic, numeric), analytic, numeric)
+
+    def record(self, name: str, error: float, analytic, numeric) -> None:
+        """Count one comparison; beyond the tolerance it is a failure that keeps both values."""
+        self.formulas += 1
+        self.max_error = max(self.max_error, error)
+        if not error <= self.tolerance:
+            self.failures.append((name, float(analytic), float(numeric)))
 
 
 def compile_program(statements: list[tuple[sp.Symbol, sp.Expr]]) -> list[tuple[str, object]]:
@@ -132,18 +145,10 @@ class _Verifier:
         results = {name: float(eval(code, NUMERIC, values)) for name, code in self.derivs}
         numeric = self.finite_differences(env)
         for (name, _), fd in zip(self.derivs, numeric):
-            self._compare(check, name, results[name], float(fd))
+            check.compare(name, results[name], float(fd))
         for name, code in self.shown + (self.one_hot if normalized else []):
             reference = results[name] if name in results else float(values[name])
-            self._compare(check, f"{name} (shown form)", float(eval(code, NUMERIC, values)), reference)
-
-    @staticmethod
-    def _compare(check: Check, name: str, analytic: float, numeric: float) -> None:
-        error = abs(analytic - numeric) / max(1.0, abs(analytic), abs(numeric))
-        check.formulas += 1
-        check.max_error = max(check.max_error, error)
-        if not error <= TOLERANCE:
-            check.failures.append((name, analytic, numeric))
+            check.compare(f"{name} (shown form)", float(eval(code, NUMERIC, values)), reference)
 
 
 def verify(derivation: Derivation, points: int = 3, seed: int = 0) -> Check:
