@@ -72,9 +72,7 @@ def read_sheet(path: str) -> Sheet:
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "an answers file is a YAML mapping with the key `answers` (and optionally `student`)")
-    for key in data:
-        if key not in TOP_KEYS:
-            raise doc.error((key,), f"unknown key {key!r}; expected one of: {', '.join(TOP_KEYS)}")
+    doc.known_keys(data, TOP_KEYS)
     answers = data.get("answers")
     if not isinstance(answers, dict):
         raise doc.error(("answers",) if "answers" in data else (),

@@ -190,13 +190,13 @@ def parse(doc: Doc) -> CompositionSpec:
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "a spec is a YAML mapping with keys such as kind, K, rows")
-    _known(doc, data, (), KEYS)
+    doc.known_keys(data, KEYS)
     K = _K(doc)
     rows = _int(doc, ("rows",), data.get("rows", 3), 1, MAX_K)
     check = data.get("check", {})
     if not isinstance(check, dict):
         raise doc.error(("check",), f"expected a mapping with keys: {', '.join(CHECK_KEYS)}")
-    _known(doc, check, ("check",), CHECK_KEYS)
+    doc.known_keys(check, CHECK_KEYS, ("check",))
     check_K = K or _int(doc, ("check", "K"), check.get("K", max(4, rows + 1)), 2, MAX_K)
     if K is None and check_K <= rows:
         raise doc.error(("check", "K"), f"the numeric check needs K greater than rows ({rows}); got {check_K}")
@@ -210,12 +210,6 @@ def parse(doc: Doc) -> CompositionSpec:
         check_K=check_K, widths=widths, activation=activation,
         seed=_int(doc, ("check", "seed"), check.get("seed", 0), 0, 2**31),
     )
-
-
-def _known(doc, mapping, path, keys):
-    for key in mapping:
-        if key not in keys:
-            raise doc.error(path + (key,), f"unknown key {key!r}; expected one of: {', '.join(keys)}")
 
 
 def _K(doc) -> int | None:
@@ -245,7 +239,7 @@ def _colors(doc) -> dict[str, str]:
     value = doc.data.get("colors", {})
     if not isinstance(value, dict):
         raise doc.error(("colors",), "expected a mapping {input: red, params: olive}")
-    _known(doc, value, ("colors",), ("input", "params"))
+    doc.known_keys(value, ("input", "params"), ("colors",))
     out = {"input": "red", "params": "olive"} | value
     for key, color in out.items():
         if color not in COLORS:

@@ -51,9 +51,7 @@ def parse(doc: Doc) -> CourseSpec:
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "expected a mapping with kind: course, title and chapters")
-    for key in data:
-        if key not in COURSE_KEYS:
-            raise doc.error((key,), f"unknown key {key!r}; expected one of: {', '.join(COURSE_KEYS)}")
+    doc.known_keys(data, COURSE_KEYS)
     chapters = data.get("chapters")
     if not isinstance(chapters, list) or not chapters:
         raise doc.error(("chapters",), "expected a list of chapter specs (paths, or {spec: path, title: …})")
@@ -67,9 +65,7 @@ def _chapter(doc: Doc, i: int, item) -> Chapter:
         item = {"spec": item}
     if not isinstance(item, dict) or not isinstance(item.get("spec"), str):
         raise doc.error(path, "expected a spec path, or a mapping {spec: path, title: …}")
-    for key in item:
-        if key not in CHAPTER_KEYS:
-            raise doc.error(path + (key,), f"unknown key {key!r}; expected one of: {', '.join(CHAPTER_KEYS)}")
+    doc.known_keys(item, CHAPTER_KEYS, path)
     spec = Path(doc.file).parent / item["spec"]
     if not spec.is_file():
         raise doc.error(path + ("spec",) if "spec" in item else path, f"no such spec file: {spec}")

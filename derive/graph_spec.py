@@ -93,9 +93,7 @@ class _Graph:
         self._lines: list[str] | None = None
 
     def parse(self) -> GraphSpec:
-        for key in self.data:
-            if key not in GRAPH_KEYS:
-                raise self.doc.error((key,), f"unknown key {key!r}; expected one of: {', '.join(GRAPH_KEYS)}")
+        self.doc.known_keys(self.data, GRAPH_KEYS)
         shapes = self._shapes()
         nodes, inputs = self._nodes(shapes)
         names = [n.name for n in nodes]

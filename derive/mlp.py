@@ -84,9 +84,7 @@ def parse(doc: Doc) -> MlpSpec:
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "a spec is a YAML mapping with keys such as kind, sections")
-    for key in data:
-        if key not in KEYS:
-            raise doc.error((key,), f"unknown key {key!r}; expected one of: {', '.join(KEYS)}")
+    doc.known_keys(data, KEYS)
     return MlpSpec(
         file=doc.file,
         title=doc.title(),

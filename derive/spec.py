@@ -93,7 +93,7 @@ class _Network:
         self.doc, self.data = doc, doc.data
 
     def parse(self) -> NetworkSpec:
-        self._unknown_keys(self.data, (), NETWORK_KEYS)
+        self.doc.known_keys(self.data, NETWORK_KEYS)
         inp, size = self._input()
         layers_raw = self._layers_raw()
         loss = self._choice(("loss",), "none", ("none", *LOSSES))
@@ -120,7 +120,7 @@ class _Network:
     def _input(self) -> tuple[str, int]:
         raw = self.data.get("input", "x")
         if isinstance(raw, dict):
-            self._unknown_keys(raw, ("input",), ("name", "size"))
+            self.doc.known_keys(raw, ("name", "size"), ("input",))
             size = self._int(("input", "size"), raw.get("size", 1), 1, MAX_INPUTS)
             return self._name(("input", "name"), "x", raw), size
         return self._name(("input",), "x"), 1
@@ -136,7 +136,7 @@ class _Network:
         for i, layer in enumerate(layers):
             if not isinstance(layer, dict):
                 raise self.doc.error(("layers", i), "expected a mapping such as {units: 2, activation: relu}")
-            self._unknown_keys(layer, ("layers", i), LAYER_KEYS)
+            self.doc.known_keys(layer, LAYER_KEYS, ("layers", i))
         return layers
 
     def _name_layers(self, raw: list[dict], output: str) -> tuple[LayerSpec, ...]:
@@ -215,11 +215,6 @@ class _Network:
             seen.setdefault(name, role)
 
     # -- typed getters ----------------------------------------------------------
-    def _unknown_keys(self, mapping: dict, path: tuple, allowed: tuple) -> None:
-        for key in mapping:
-            if key not in allowed:
-                raise self.doc.error(path + (key,), f"unknown key {key!r}; expected one of: {', '.join(allowed)}")
-
     def _str(self, path: tuple, default: str, mapping: dict | None = None) -> str:
         mapping = self.data if mapping is None else mapping
         value = mapping.get(path[-1], default)

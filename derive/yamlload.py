@@ -47,6 +47,12 @@ class Doc:
     def error(self, path: tuple, message: str) -> SpecError:
         return SpecError(message, self.where(path), dotted(path))
 
+    def known_keys(self, mapping: dict, allowed, path: tuple = ()) -> None:
+        """Refuse the first key of mapping (found at path) that is not in allowed, naming the allowed ones."""
+        for key in mapping:
+            if key not in allowed:
+                raise self.error(path + (key,), f"unknown key {key!r}; expected one of: {', '.join(allowed)}")
+
     def title(self, path: tuple = ("title",)) -> dict[str, str]:
         """The title at path, one text per language: a text (every language) or {ru: …, en: …, pl: …}.
 
