@@ -144,28 +144,27 @@ def _is_spec(path: Path) -> bool:
 
 
 def _languages(text: str) -> list[str]:
-    from .errors import SpecError
     from .i18n import languages
 
-    known = languages()
-    if text.strip() == "all":
+    return _chosen("--lang", "language", text, languages(), everything="all")
+
+
+def _formats(text: str) -> list[str]:
+    return _chosen("--format", "format", text, FORMATS)
+
+
+def _chosen(option: str, what: str, text: str, known, everything: str | None = None) -> list[str]:
+    """A comma-separated choice among known (in the given order, once each), or all of them for `everything`."""
+    from .errors import SpecError
+
+    if everything and text.strip() == everything:
         return list(known)
     chosen = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in known]
     if unknown or not chosen:
-        raise SpecError(f"--lang: unknown language {', '.join(unknown) or text!r}; expected 'all' or some of: "
+        expected = f"'{everything}' or some of" if everything else "some of"
+        raise SpecError(f"{option}: unknown {what} {', '.join(unknown) or text!r}; expected {expected}: "
                         f"{', '.join(known)}")
-    return list(dict.fromkeys(chosen))
-
-
-def _formats(text: str) -> list[str]:
-    from .errors import SpecError
-
-    chosen = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in chosen if s not in FORMATS]
-    if unknown or not chosen:
-        raise SpecError(f"--format: unknown format {', '.join(unknown) or text!r}; expected some of: "
-                        f"{', '.join(FORMATS)}")
     return list(dict.fromkeys(chosen))
 
 
