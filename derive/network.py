@@ -14,6 +14,8 @@ import sympy as sp
 from . import __version__
 from .backprop import Derivation, ParamGrad, derive as backprop
 from .errors import Location, SpecError, VerificationFailed
+from .calculus import Indicator
+from .functions import definition_of, real_diff
 from .model import build
 from .printing import ascii, latex_printer
 from .render import Row, chunks, d
@@ -165,10 +167,18 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "definition": Row([fz, _rewritten(fz)]) if _rewritten(fz) != fz else None,
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha),
-                "kinks": act.kinks,
+                "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
             }
         )
     return out
+
+
+def _jumps(derivative: sp.Expr, z: sp.Symbol) -> bool:
+    """Whether f' has different values on the two sides of z = 0 (ELU with α = 1 has none)."""
+    sides = [{Indicator(z > 0): right, Indicator(z <= 0): 1 - right, Indicator(z < 0): 1 - right,
+              Indicator(z >= 0): right} for right in (sp.S.One, sp.S.Zero)]
+    right, left = (sp.sympify(derivative).xreplace(side).subs(z, 0) for side in sides)
+    return sp.simplify(right - left) != 0
 
 
 def _in_terms_of_a(act, z: sp.Symbol, alpha) -> Row | None:
@@ -179,6 +189,8 @@ def _in_terms_of_a(act, z: sp.Symbol, alpha) -> Row | None:
 
 
 def _rewritten(fz: sp.Expr) -> sp.Expr:
+    if definition_of(fz) != fz:
+        return definition_of(fz)
     for target in (sp.Max, sp.exp, sp.Piecewise):
         out = fz.rewrite(target)
         if out != fz:
@@ -199,7 +211,7 @@ def _upstream_inline(derivation: Derivation, y: sp.Symbol):
     named = {g.node for g in derivation.loss_grads}
     if y in named:
         return None
-    return sp.diff(derivation.network.loss, y)
+    return real_diff(derivation.network.loss, y)
 
 
 def _section(derivation: Derivation, section) -> dict:

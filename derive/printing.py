@@ -22,12 +22,14 @@ GREEK = {
     "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega",
 }
 GREEK_VARIANTS = {"epsilon": r"\varepsilon"}
+SPELLINGS = {"lamda": "lambda"}  # λ as SymPy spells it in names (lambda is a Python keyword)
 NAME_RE = re.compile(r"(?P<base>[A-Za-z]+?)(?P<layer>\d*)(?:_(?P<index>[A-Za-z0-9_]+))?\Z")
 RELATION_TEX = {">": ">", "<": "<", ">=": r"\ge ", "<=": r"\le "}
 INDICATOR_TEX = {"I": "I", "1": r"\mathbb{1}", "bbI": r"\mathbb{I}"}
 
 
 def base_latex(base: str) -> str:
+    base = SPELLINGS.get(base, base)
     if base in GREEK:
         return GREEK_VARIANTS.get(base, "\\" + base)
     return base if len(base) == 1 else rf"\mathrm{{{base}}}"
