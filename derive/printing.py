@@ -110,6 +110,8 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         """∂y/∂θ_{01} as a fraction (first order, one variable: all derive prints)."""
         (wrt, count), = expr.variable_count
         of = self._print(expr.expr)
+        if expr.expr.is_Add or expr.expr.is_Mul or expr.expr.is_Pow:  # ∂/∂w (λ/2 w²): the operator, then the term
+            return rf"\frac{{\partial}}{{\partial {self._print(wrt)}}}\left({of}\right)"
         return rf"\frac{{\partial {of}}}{{\partial {self._print(wrt)}}}"
 
     def _print_Indexed(self, expr):

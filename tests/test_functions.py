@@ -22,6 +22,7 @@ import autograd.numpy as anp
 from autograd import grad
 from autograd.extend import defvjp, primitive
 
+from conftest import ROOT
 from derive import functions
 from derive.backprop import derive as backprop
 from derive.functions import ACTIVATIONS, FUNCTIONS, Activation, Function, defined, registered
@@ -230,21 +231,7 @@ def test_weight_decay_needs_a_loss_and_reads_lambda_as_a_symbol(cli, tmp_path):
 
 # -- graphs: the toy model of Understanding Deep Learning, notebook 7.1 -------------------------
 
-TOY = """\
-kind: graph
-nodes:
-  f0: beta_0 + omega_0 * x
-  h1: sin(f0)
-  f1: beta_1 + omega_1 * h1
-  h2: exp(f1)
-  f2: beta_2 + omega_2 * h2
-  h3: cos(f2)
-  f3: beta_3 + omega_3 * h3
-  l: (f3 - y)^2
-output: l
-wrt: [beta_0, beta_1, beta_2, beta_3, omega_0, omega_1, omega_2, omega_3]
-values: {beta_0: 1.0, beta_1: 2.0, beta_2: -3.0, beta_3: 0.4, omega_0: 0.1, omega_1: -0.4, omega_2: 2.0, omega_3: 3.0, x: 2.3, y: 2.0}
-"""
+TOY = ROOT / "specs" / "graph-sin-cos-exp.yaml"  # notebook 7.1 of Understanding Deep Learning
 
 
 def _toy_loss(p, x=2.3, y=2.0):
@@ -253,9 +240,8 @@ def _toy_loss(p, x=2.3, y=2.0):
     return (f - y) ** 2
 
 
-def test_a_graph_of_sin_cos_exp_derives_verifies_and_equals_autograd(cli, tmp_path):
-    spec = tmp_path / "toy.yaml"
-    spec.write_text(TOY)
+def test_a_graph_of_sin_cos_exp_derives_verifies_and_equals_autograd(cli):
+    spec = TOY
     result = cli(spec, "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -335,3 +321,13 @@ def test_registration_is_undone_after_the_fixture(softsign):
 
 def test_the_registry_is_back_to_the_shipped_vocabulary():
     assert "softsign" not in FUNCTIONS and "softsign" not in ACTIVATIONS and "softsign" not in functions.words()
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+def test_the_toy_graph_renders_in_katex(cli, lang):
+    from katex import extract_math_with_mode, katex_errors
+
+    math = extract_math_with_mode(cli(TOY, "--lang", lang).output)
+    assert len(math) > 20
+    for display in (True, False):
+        assert katex_errors([tex for tex, mode in math if mode == display], display=display) == []
