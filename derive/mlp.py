@@ -18,6 +18,7 @@ import sympy as sp
 from . import __version__
 from .calculus import leaky_relu, relu, sigmoid
 from .errors import VerificationFailed
+from .harness import from_errors
 from .matrixnotation import (
     Act, ActName, ActPrime, Assign, Family, Grad, Had, Kron, MatProd, Named, Prime, Scaled, Style, Tr, Whole,
     DerivOf, Hat, chain_order, collapse, family, pull_constants,
@@ -133,13 +134,9 @@ def derive(spec: MlpSpec) -> Outcome:
     parts = {name: builders[name]() for name in spec.sections}
     outcome = Outcome(spec, parts)
     outcome.claims = mlpcheck.check(outcome)
-    failed = [c for c in outcome.claims if not c.error <= mlpcheck.TOLERANCE]
-    if failed:
-        raise VerificationFailed(
-            f"{spec.file}: {failed[0].what}: the derived formula disagrees with the numerical check "
-            f"(relative difference {failed[0].error:.3g}); nothing was printed. This is a bug in derive: "
-            "please report it with the spec."
-        )
+    verification = from_errors([(c.what, c.error) for c in outcome.claims])
+    if not verification.ok:
+        raise VerificationFailed.first(spec.file, verification)
     return outcome
 
 

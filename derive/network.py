@@ -343,6 +343,7 @@ def to_json(outcome: Outcome) -> dict:
         out["constants"] = [str(c) for c in net.constants]
     if outcome.vector is not None:
         out["vector"] = _vector_json(outcome)
+    out["verification"] = check.as_json()  # the same object in every kind (derive.harness)
     return out
 
 
