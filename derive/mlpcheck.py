@@ -18,8 +18,8 @@ import sympy as sp
 
 from .calculus import sigmoid
 from .matrixnotation import Act, ActPrime, Grad, Had, MatProd, Scaled, Tr, Whole
-from . import mlp
-from .mlp import Claim, L, B, a, ai, b, delta, deltai, i, j, k, l, m, n, y, z, zi, W
+from . import mlpformulas as mlp
+from .mlpformulas import Claim, L, B, a, ai, b, delta, deltai, i, j, k, l, m, n, y, z, zi, W
 from .harness import FLOAT as TOLERANCE, STEP, from_errors, scaled_error
 from .printing import ascii, latex
 

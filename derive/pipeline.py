@@ -25,7 +25,6 @@ KINDS = {
     "composition": "derive.composition",
     "course": "derive.course",
 }
-TEXT_FORMATS = ("md",)
 
 
 @dataclass

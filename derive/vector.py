@@ -75,7 +75,6 @@ class VectorView:
     batch: list[Step]
     summary: list[Step]
     parameters: list[tuple[sp.Symbol, sp.Matrix]] = field(default_factory=list)
-    deltas: dict[int, sp.Symbol] = field(default_factory=dict)
     partials: dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]] = field(default_factory=dict)
 
 
