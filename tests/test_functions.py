@@ -368,3 +368,19 @@ def test_one_failure_wording():
         "a.yaml: the derived formula for psi_11 gives 1 but finite differences give 2; nothing was printed. "
         "This is a bug in derive: please report it with the spec.")
     assert "relative difference 0.5" in VerificationFailed.first("b.yaml", from_errors([("W", 0.5)])).show()
+
+
+def test_json_exprs_of_the_new_vocabulary_read_back_with_the_answer_parser():
+    """The ASCII printer and the answer grammar agree on every new name (elu, gelu, erf, Abs, sign, pi, lamda)."""
+    from derive.mathparse import parse_math
+    from derive.printing import ascii
+
+    spec = load_spec_text((ROOT / "specs" / "gelu-mae-decay.yaml").read_text(encoding="utf-8"))
+    derivation = backprop(build(spec))
+    rng = np.random.default_rng(5)
+    exprs = [e for _, e in derivation.network.forward] + [p.value for p in derivation.derivatives]
+    names = {str(s): s for e in exprs for s in e.free_symbols}
+    for expr in exprs:
+        back = parse_math(ascii(expr), names)
+        env = {s: np.array(rng.uniform(0.1, 1.0)) for s in names.values()}
+        assert float(evaluate_numpy(back, env)) == pytest.approx(float(evaluate_numpy(expr, env)), rel=1e-12)
