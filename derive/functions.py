@@ -68,12 +68,16 @@ def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: 
             return definition(*args)
         return None
 
+    forms: dict[int, tuple] = {}  # argindex -> (dummies, f' over them): SymPy differentiates each once
+
     def fdiff(self, argindex=1):
         if derivative is not None and argindex == 1:
             return derivative(*self.args)
-        dummies = [sp.Dummy(real=True) for _ in self.args]
-        d = as_indicators(sp.diff(definition(*dummies), dummies[argindex - 1]))
-        return d.xreplace(dict(zip(dummies, self.args)))
+        if argindex not in forms:
+            dummies = [sp.Dummy(real=True) for _ in self.args]
+            forms[argindex] = dummies, as_indicators(sp.diff(definition(*dummies), dummies[argindex - 1]))
+        dummies, form = forms[argindex]
+        return form.xreplace(dict(zip(dummies, self.args)))
 
     def latex(self, printer, exp=None):
         op = tex or rf"\operatorname{{{name}}}"
