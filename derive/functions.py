@@ -53,14 +53,15 @@ def as_indicators(expr: sp.Expr) -> sp.Expr:
 
 
 def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: str | None = None,
-            derivative: Callable[..., sp.Expr] | None = None) -> type:
+            derivative: Callable[..., sp.Expr] | None = None, usual: sp.Expr | None = None) -> type:
     """A SymPy function class `name` whose value is definition(*args).
 
     Its derivative (fdiff) is SymPy's derivative of the definition, piecewise
     parts written with indicators; `derivative` (args -> f' in the first
     argument) states a simpler equal form instead (softplus' = σ), which
     tests compare with SymPy's. Numbers evaluate to the definition's value.
-    LaTeX: `tex` as an operator name, with a second argument as subscript.
+    LaTeX: `tex` as an operator name, with a second argument as subscript
+    unless it is `usual` (ELU with α = 1 is written ELU(z)).
     """
 
     def eval(cls, *args):
@@ -82,7 +83,7 @@ def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: 
     def latex(self, printer, exp=None):
         op = tex or rf"\operatorname{{{name}}}"
         first, *rest = (printer._print(a) for a in self.args)
-        sub = f"_{{{rest[0]}}}" if rest else ""
+        sub = f"_{{{rest[0]}}}" if rest and not (usual is not None and self.args[1] == usual) else ""
         text = rf"{op}{sub}\left({first}\right)"
         return text if exp is None else rf"{text}^{{{exp}}}"
 
@@ -184,7 +185,7 @@ softplus = defined("softplus", lambda z: sp.log(1 + sp.exp(z)), derivative=lambd
 gelu = defined("gelu", lambda z: z / 2 * (1 + sp.erf(z / sp.sqrt(2))), tex=r"\operatorname{GELU}")
 silu = defined("silu", lambda z: z * sigmoid(z), tex=r"\operatorname{SiLU}")
 elu = defined("elu", lambda z, a: sp.Piecewise((z, z > 0), (a * (sp.exp(z) - 1), True)), nargs=2,
-              tex=r"\operatorname{ELU}")
+              tex=r"\operatorname{ELU}", usual=sp.S.One)
 
 
 def _np_sigmoid(z):
