@@ -173,6 +173,7 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha),
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
+                "erf": _rewritten(fz).has(sp.erf),  # GELU: say what erf is (Φ, the normal distribution)
             }
         )
     return out
