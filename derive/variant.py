@@ -38,10 +38,12 @@ def _vary(layer, rng: random.Random, alpha: str):
     family = next((f for f in FAMILIES if layer.activation in f), None)
     activation = rng.choice(family) if family else layer.activation
     units = rng.choice((2, 3)) if 2 <= layer.units <= SMALL else layer.units
-    if activation == "leaky_relu":
-        kept = layer.alpha if layer.activation == "leaky_relu" else alpha
+    if activation == layer.activation:
+        kept = layer.alpha
+    elif activation == "leaky_relu":
+        kept = alpha
     else:
-        kept = None
+        kept = None  # relu, sigmoid, tanh take no α
     return dataclasses.replace(layer, activation=activation, units=units, alpha=kept)
 
 

@@ -412,3 +412,13 @@ def test_a_network_compiled_to_a_graph_derives_the_same_gradients(activation, lo
         graph_env = {s: np.array(point[s.name]) for s in bp.inputs}
         graph = [float(evaluate_numpy(g.closed, graph_env)) for g in bp.derivatives]
         assert np.allclose(_derive_values(derivation, point), graph, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_quiz_variants_of_the_new_vocabulary(cli, tmp_path, seed):
+    """A variant keeps ELU's α (it crashed with α unset) and its answers template is graded."""
+    spec = ROOT / "specs" / "gelu-mae-decay.yaml"
+    assert cli("quiz", spec, "--seed", seed, "-o", tmp_path).exit_code == 0
+    template = tmp_path / f"gelu-mae-decay-{seed}.answers.yaml"
+    result = cli("check", spec, template, "--format", "json")
+    assert result.exit_code == 1 and json.loads(result.output)["total"] >= 3  # nothing answered yet
