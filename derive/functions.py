@@ -307,6 +307,7 @@ class Activation:
 
     `alpha`: None if it takes no parameter, else its default (a symbol name or
     a number). kinks: f' jumps somewhere (verification keeps z away from 0).
+    unit_interval: its values lie in (0, 1), as losses with logarithms need.
     """
 
     name: str
@@ -314,6 +315,7 @@ class Activation:
     kinks: bool = False
     elementwise: bool = True
     alpha: str | float | None = None
+    unit_interval: bool = False
 
     def apply(self, z: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
         return self.forward(z, alpha)
@@ -330,9 +332,9 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("identity", lambda z, alpha: z),
         Activation("relu", lambda z, alpha: relu(z), kinks=True),
         Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha), kinks=True, alpha="alpha"),
-        Activation("sigmoid", lambda z, alpha: sigmoid(z)),
+        Activation("sigmoid", lambda z, alpha: sigmoid(z), unit_interval=True),
         Activation("tanh", lambda z, alpha: sp.tanh(z)),
-        Activation("softmax", lambda z, alpha: z, elementwise=False),
+        Activation("softmax", lambda z, alpha: z, elementwise=False, unit_interval=True),
         Activation("softplus", lambda z, alpha: softplus(z)),
         Activation("gelu", lambda z, alpha: gelu(z)),
         Activation("silu", lambda z, alpha: silu(z)),

@@ -215,10 +215,11 @@ class _Network:
         loss = LOSSES.get(spec.loss)
         if loss and loss.single_output and out.units != 1:
             raise self.doc.error(("loss",), f"{spec.loss} needs one output unit; the last layer has {out.units}")
-        if loss and loss.needs_unit_interval and out.activation not in ("sigmoid", "softmax"):
+        if loss and loss.needs_unit_interval and not ACTIVATIONS[out.activation].unit_interval:
+            fitting = " or ".join(name for name, a in ACTIVATIONS.items() if a.unit_interval)
             raise self.doc.error(
                 ("layers", len(spec.layers) - 1, "activation"),
-                f"loss {spec.loss} takes logarithms of the outputs, so they must lie in (0, 1): use sigmoid or softmax",
+                f"loss {spec.loss} takes logarithms of the outputs, so they must lie in (0, 1): use {fitting}",
             )
 
     def _check_distinct(self, spec: NetworkSpec) -> None:
