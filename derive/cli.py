@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from . import safetext
 from .errors import DeriveError
 
 LANGS = ("ru", "en", "pl")
@@ -119,11 +120,24 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def run(job) -> None:
-    """Run job; a DeriveError becomes its message and exit code, never a traceback."""
+    """Run job in a bounded child process (derive.bounded: CPU time and memory limits); a DeriveError
+    becomes its message and exit code, never a traceback."""
+    from .bounded import supervise
+
+    code = supervise(lambda: _guarded(job))
+    if code:
+        sys.exit(code)
+
+
+def _guarded(job) -> int:
+    """job's exit code: 0, its DeriveError's (after printing the message), or what it exited with."""
     try:
         job()
     except DeriveError as exc:
-        click.echo(f"derive: {exc.show()}", err=True)
-        sys.exit(exc.exit_code)
+        click.echo(f"derive: {safetext.message(exc.show())}", err=True)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        sys.exit(130)
+        return 130
+    return 0

@@ -145,7 +145,7 @@ class _NoAliasLoader(yaml.SafeLoader):
         event = self.peek_event()
         if self.depth >= MAX_DEPTH and not isinstance(event, yaml.ScalarEvent):
             mark = event.start_mark
-            raise SpecError(f"values are nested more than {MAX_DEPTH} levels deep; specs need a few",
+            raise SpecError(f"values are nested more than {MAX_DEPTH} levels deep; expected plain data a few levels deep",
                             Location(self.name, mark.line + 1, mark.column + 1))
         self.depth += 1
         try:
@@ -207,10 +207,11 @@ def load_text(text: str, file: str = "<input>") -> Doc:
     return doc
 
 
-def load_file(path: str | Path) -> Doc:
-    """Read and parse a YAML file; size, encoding and syntax problems become SpecErrors."""
+def load_file(path: str | Path, max_bytes: int = MAX_BYTES, what: str = "specs") -> Doc:
+    """Read and parse a YAML file (what: "specs", "answer files"); size, encoding and syntax problems
+    become SpecErrors."""
     name = str(path)
-    raw = read_limited(path, MAX_BYTES)
+    raw = read_limited(path, max_bytes, what)
     if b"\x00" in raw:
         raise SpecError("this is a binary file, not a YAML text", Location(name))
     try:
@@ -221,7 +222,7 @@ def load_file(path: str | Path) -> Doc:
     return load_text(text, name)
 
 
-def read_limited(path: str | Path, limit: int) -> bytes:
+def read_limited(path: str | Path, limit: int, what: str = "specs") -> bytes:
     """The bytes of a regular file of at most limit bytes, or a SpecError.
 
     The file is opened without blocking (a FIFO does not hang), checked with
@@ -239,7 +240,7 @@ def read_limited(path: str | Path, limit: int) -> bytes:
             raise SpecError("not a regular file (a folder, device, FIFO or socket); expected a YAML file",
                             Location(name))
         if info.st_size > limit:
-            raise SpecError(f"the file is {info.st_size:,} bytes; specs are limited to {limit:,}", Location(name))
+            raise SpecError(f"the file is {info.st_size:,} bytes; {what} are limited to {limit:,}", Location(name))
         chunks, left = [], limit + 1
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 16))
@@ -253,7 +254,7 @@ def read_limited(path: str | Path, limit: int) -> bytes:
         os.close(fd)
     raw = b"".join(chunks)
     if len(raw) > limit:
-        raise SpecError(f"the file has more than {limit:,} bytes; specs are limited to {limit:,}", Location(name))
+        raise SpecError(f"the file has more than {limit:,} bytes; {what} are limited to {limit:,}", Location(name))
     return raw
 
 
