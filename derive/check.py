@@ -140,13 +140,13 @@ class Engine:
     def __init__(self, spec_path: str):
         from .network import parse
         from .pipeline import KINDS
-        from .yamlload import load_file
+        from .yamlload import load_file, shown
 
         self.path = spec_path
         doc = load_file(spec_path)
         kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
         if kind != "network":
-            known = "" if kind in KINDS else f"unknown kind {kind!r}; "
+            known = "" if isinstance(kind, str) and kind in KINDS else f"unknown kind {shown(kind)}; "
             raise doc.error(("kind",), f"{known}derive check and derive quiz grade `kind: network` specs")
         self.spec = parse(doc)
         self.variants: dict = {}

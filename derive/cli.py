@@ -101,7 +101,10 @@ def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str
 
 def _render(spec: str, lang: str, fmt: str, options) -> None:
     from .pipeline import derive_spec, render
+    from .safewrite import check_target
 
+    if options.output:  # a bad -o is said before the work, not after
+        check_target(options.output)
     result = derive_spec(spec, options)
     text = render(result, fmt, lang, options)
     if text is None:  # written to a file by the renderer (pdf)
@@ -113,10 +116,9 @@ def _render(spec: str, lang: str, fmt: str, options) -> None:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    from .safewrite import write_file
+
+    write_file(path, text)
 
 
 def run(job) -> None:

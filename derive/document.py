@@ -102,13 +102,13 @@ def write_pdf(result, lang: str, options, target: str | Path | None = None) -> P
     from .pdf import compile_pdf, require_latex
 
     require_latex()
-    target = target or (options.output if options is not None and options.output else None)
-    target = Path(target) if target else default_pdf_path(result, lang, options)
-    return compile_pdf(latex(result, lang, options), target)
+    chosen = target or (options.output if options is not None and options.output else None)
+    explicit = target is None and chosen is not None  # -o names a file: its folder must exist
+    target = Path(chosen) if chosen else default_pdf_path(result, lang, options)
+    return compile_pdf(latex(result, lang, options), target, make_folder=not explicit)
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    from .safewrite import write_file
+
+    write_file(path, text, make_folder=True)  # beside the Markdown, whose folder was checked or made

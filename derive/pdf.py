@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import DeriveError, ToolMissing
+from .safewrite import copy_file
 
 APT_PACKAGES = (
     "latexmk texlive-luatex texlive-latex-recommended texlive-latex-extra texlive-pictures "
@@ -40,8 +41,9 @@ def require_latex() -> None:
         raise ToolMissing(f"LaTeX ({', '.join(missing)})", INSTALL)
 
 
-def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
-    """Typeset tex into the PDF at target (written only when complete); returns target."""
+def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_folder: bool = True) -> Path:
+    """Typeset tex into the PDF at target (written only when complete, its folder made when make_folder);
+    returns target."""
     require_latex()
     target = Path(target)
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
@@ -51,10 +53,7 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
         pdf = work / f"{name}.pdf"
         if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-        shutil.copyfile(pdf, partial)
-        os.replace(partial, target)
+        copy_file(pdf, target, make_folder=make_folder)
     return target
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .yamlload import Doc, load_file
+from .yamlload import Doc, load_file, shown
 
 KINDS = {
     "network": "derive.network",
@@ -52,8 +52,8 @@ class Result:
 def kind_of(doc: Doc):
     """The kind module for doc's `kind:` (default network), or a SpecError listing the kinds."""
     kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
-    if kind not in KINDS:
-        raise doc.error(("kind",), f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise doc.error(("kind",), f"unknown kind {shown(kind)}; expected one of: {', '.join(KINDS)}")
     return kind, importlib.import_module(KINDS[kind])
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .calculus import ACTIVATIONS, LOSSES
-from .yamlload import Doc, load_file, load_text
+from .yamlload import Doc, load_file, load_text, shown
 
 NAME_RE = re.compile(r"[A-Za-z]+\Z")
 RESERVED = {
@@ -225,7 +225,7 @@ class _Network:
     def _name(self, path: tuple, default: str, mapping: dict | None = None) -> str:
         value = self._str(path, default, mapping)
         if not NAME_RE.match(value):
-            raise self.doc.error(path, f"{value!r} is not a valid name; expected Latin letters only, e.g. z, theta, W")
+            raise self.doc.error(path, f"{shown(value)} is not a valid name; expected Latin letters only, e.g. z, theta, W")
         if value in RESERVED:
             raise self.doc.error(path, f"{value!r} is reserved (a function or keyword); choose another name")
         return value
@@ -233,7 +233,7 @@ class _Network:
     def _choice(self, path: tuple, default: str, options: tuple, mapping: dict | None = None) -> str:
         value = self._str(path, default, mapping)
         if value not in options:
-            raise self.doc.error(path, f"unknown {path[-1]} {value!r}; expected one of: {', '.join(options)}")
+            raise self.doc.error(path, f"unknown {path[-1]} {shown(value)}; expected one of: {', '.join(options)}")
         return value
 
     def _int(self, path: tuple, value: Any, low: int, high: int) -> int:

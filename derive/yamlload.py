@@ -72,7 +72,7 @@ class Doc:
         """Refuse the first key of mapping (found at path) that is not in allowed, naming the allowed ones."""
         for key in mapping:
             if key not in allowed:
-                raise self.error(path + (key,), f"unknown key {key!r}; expected one of: {', '.join(allowed)}")
+                raise self.error(path + (key,), f"unknown key {shown(key)}; expected one of: {', '.join(allowed)}")
 
     def title(self, path: tuple = ("title",)) -> dict[str, str]:
         """The title at path, one text per language: a text (every language) or {ru: …, en: …, pl: …}.
@@ -91,7 +91,7 @@ class Doc:
             raise self.error(path, "expected a text or a mapping {ru: …, en: …, pl: …}")
         for lang in value:
             if lang not in languages():
-                raise self.error(path + (lang,), f"unknown language {lang!r}; expected one of: {', '.join(languages())}")
+                raise self.error(path + (lang,), f"unknown language {shown(lang)}; expected one of: {', '.join(languages())}")
         for lang, text in value.items():
             self._printable_title(path + (lang,) if isinstance(self.at(path), dict) else path, text)
         return dict(value)
@@ -116,6 +116,24 @@ class Doc:
             else:
                 value = value.get(part) if isinstance(value, dict) else None
         return value
+
+
+_WORD = re.compile(r"[A-Za-z_\u0370-\u03ff][A-Za-z0-9_\u0370-\u03ff.\-]{0,39}\Z")
+
+
+def shown(value) -> str:
+    """value quoted for an error message when it looks like a name or a number; otherwise only what it is.
+
+    Error messages quote what was found (`unknown key 'relu6'`), but a file that
+    is not a spec (a password file, a key) must not have its content echoed.
+    """
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    if isinstance(value, str) and _WORD.match(value):
+        return repr(value)
+    if isinstance(value, str):
+        return f"a text of {len(value):,} characters (not shown)"
+    return f"a {type(value).__name__} (not shown)"
 
 
 def typesettable(char: str) -> bool:
@@ -309,7 +327,7 @@ class _Builder:
             key = self._scalar(key_node, path)
             key = key if isinstance(key, str) else str(key)
             if key in out:
-                raise SpecError(f"the key {key!r} appears twice", self._loc(key_node), dotted(path))
+                raise SpecError(f"the key {shown(key)} appears twice", self._loc(key_node), dotted(path))
             self.doc.marks[path + (key,)] = self._loc(value_node)
             out[key] = self.build(value_node, path + (key,))
         return out
