@@ -231,7 +231,9 @@ def load_file(path: str | Path, max_bytes: int = MAX_BYTES, what: str = "specs")
     name = str(path)
     raw = read_limited(path, max_bytes, what)
     if b"\x00" in raw:
-        raise SpecError("this is a binary file, not a YAML text", Location(name))
+        at = raw.index(b"\x00")
+        line, column = raw.count(b"\n", 0, at) + 1, at - (raw.rfind(b"\n", 0, at) + 1) + 1
+        raise SpecError("this is a binary file, not a YAML text (it holds a NUL byte)", Location(name, line, column))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
