@@ -186,6 +186,9 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
     slides = options is not None and options.document == "slides"  # a deck: a title frame per chapter
     chapters, colours = [], set()
     for i, result in enumerate(outcome.results, start=1):
+        limit = getattr(result.module, "check_typesettable", None)
+        if limit is not None:
+            limit(result.outcome)
         fig = document.figure_of(result, options)
         converter = tex.Converter(numbered=not slides, label_prefix=f"ch{i}",
                                   figures={document.FIGURE_SRC: fig.tikz()} if fig else {})

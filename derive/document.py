@@ -76,6 +76,9 @@ def markdown_file(result, lang: str, options) -> str:
 
 def latex(result, lang: str, options) -> str:
     """The LaTeX document (notes or slides) of a derivation, from its Markdown."""
+    limit = getattr(result.module, "check_typesettable", None)
+    if limit is not None:  # what LaTeX cannot typeset is refused with a clear message, before it runs
+        limit(result.outcome)
     hook = getattr(result.module, "latex_document", None)
     if hook is not None:
         return hook(result.outcome, lang, options)

@@ -25,6 +25,7 @@ RESERVED = {
     "max", "min", "abs", "sqrt", "e", "pi", "Heaviside", "np", "d",
 } | set(keyword.kwlist)
 MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
+MAX_ALPHA = 100  # |leaky_relu slope|
 NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation")
 LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post")
 INDEX_ORDERS = ("source-target", "target-source")
@@ -180,6 +181,9 @@ class _Network:
             return None
         raw = layer.get("alpha", "alpha")
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            if not abs(raw) <= MAX_ALPHA:  # 1e300 overflows the numeric check: the input's fault, not a bug
+                raise self.doc.error(path + ("alpha",), f"expected a slope from -{MAX_ALPHA} to {MAX_ALPHA} "
+                                                        f"(usually 0.01 to 0.3), got {_show(raw)}")
             return float(raw)
         return self._name(path + ("alpha",), "alpha", layer)
 
