@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import os
 import shutil
 import signal
@@ -631,3 +632,215 @@ def test_a_layer_too_wide_to_typeset_is_refused_before_latex(tmp_path, cli):
     result = cli(spec, "--format", "tex")
     assert result.exit_code == 2 and "256 units" in result.output and "view: vector" in result.output
     assert cli(spec, "--format", "json").exit_code == 0
+
+
+# --------------------------------------------------------------------------- LaTeX
+
+
+def _pdf_text(path: Path) -> str:
+    _tool("pdftotext")
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+LUA_PROBES = r"""\documentclass{article}
+\begin{document}
+A:\directlua{local f = io.open('CANARY') if f then tex.print(f:read('*l')) else tex.print('BLOCKED') end}
+B:\directlua{local ok, r = pcall(function() for l in io.lines('CANARY') do return l end end)
+  tex.print(ok and tostring(r) or 'BLOCKED')}
+C:\directlua{local ok, r = pcall(dofile, 'CANARY') tex.print(ok and 'RAN' or 'BLOCKED')}
+D:\directlua{local f = io.open('OUTSIDE', 'w') if f then f:write('x') f:close() tex.print('WROTE') else
+  tex.print('BLOCKED') end}
+E:\directlua{local f = io.open('/etc/passwd') tex.print(f and 'OPENED' or 'BLOCKED')}
+F:\directlua{local ok = pcall(os.execute, 'touch OUTSIDE') tex.print('DONE')}
+\end{document}
+"""
+
+
+def test_lua_cannot_read_or_write_files_outside_the_work_folder(tmp_path):
+    _tool("lualatex")
+    from derive.pdf import compile_pdf
+
+    canary = tmp_path / "canary.txt"
+    canary.write_text("CANARY-SECRET-7781\n", encoding="utf-8")
+    outside = tmp_path / "outside.txt"
+    tex = LUA_PROBES.replace("CANARY", str(canary)).replace("OUTSIDE", str(outside))
+    text = _pdf_text(compile_pdf(tex, tmp_path / "probe.pdf"))
+    assert "CANARY-SECRET" not in text and "OPENED" not in text and "RAN" not in text and "WROTE" not in text
+    assert text.count("BLOCKED") == 5, text
+    assert not outside.exists()
+
+
+def test_a_latex_run_past_its_timeout_is_killed_with_all_its_processes(tmp_path, monkeypatch):
+    _tool("lualatex")
+    from derive import pdf
+
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv("DERIVE_LATEX_TEST", marker)
+    monkeypatch.setattr(pdf, "TIMEOUT", 3)
+    started = time.monotonic()
+    with pytest.raises(pdf.LatexFailed, match="did not finish within 3 s"):
+        pdf.compile_pdf(r"\documentclass{article}\begin{document}\def\x{\x}\x\end{document}", tmp_path / "l.pdf")
+    assert time.monotonic() - started < 30
+    time.sleep(0.5)
+    assert [p for p in _descendants_with(marker) if p != os.getpid()] == []
+    assert not (tmp_path / "l.pdf").exists()
+
+
+def test_titles_are_typeset_literally(tmp_path, cli):
+    _tool("lualatex")
+    spec = tmp_path / "lig.yaml"
+    spec.write_text(TINY.format(title='"a--b c---d ,,e,, <<f>> !`g"'), encoding="utf-8")
+    result = cli(spec, "--format", "pdf", "-o", tmp_path / "lig.pdf")
+    assert result.exit_code == 0, result.output
+    first = _pdf_text(tmp_path / "lig.pdf").strip().splitlines()[0]
+    assert "a--b c---d ,,e,, <<f>> !`g" in first, first
+
+
+def test_the_pdf_title_metadata_stays_short():
+    from derive import tex
+
+    document = tex.document("notes", "en", title="T", body="", colours=set(), plain_title="x" * 5000)
+    line = next(line for line in document.splitlines() if "pdftitle" in line)
+    assert len(line) < tex.PDF_TITLE + 60
+
+
+@pytest.mark.parametrize("char", ["\x7f", "\x1b", "\x00", "\u202e"])
+def test_control_characters_in_a_title_are_refused_with_the_specs_location(tmp_path, cli, char):
+    spec = tmp_path / "c.yaml"
+    spec.write_bytes(TINY.format(title=f'"a{char}b"').encode("utf-8"))
+    result = cli(spec, "--format", "tex")
+    assert result.exit_code == 2 and "c.yaml:2:" in result.output, result.output
+
+
+# --------------------------------------------------------------------------- fuzzing: only derive's own errors, in bounded time
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+YAML_TOKENS = ["kind:", " network", "\n", "  ", "- ", "[", "]", "{", "}", ": ", ",", "&a ", "*a", "!!int ", "!!str ",
+               "!!python/object ", "'", '"', "\\u", "\\x", "\\e", "#", "|", ">", "?", "%YAML 1.1", "---", "...",
+               "9" * 50, ".nan", "-.inf", "1e999", "0x1F", "0o7", "~", "null", "yes", "\t", "\x1b", "\u202e", "é",
+               "layers:", "units:", "title:", "\ud800"]
+MATH_TOKENS = ["x", "theta_11", "h_1", "(", ")", "[", "]", "{", "}", "+", "-", "*", "/", "^", "**", " ", "_", ".",
+               "I", "1", "0", "9" * 40, "e", "exp", "log", "tanh", "sigma", "relu", "max", ",", "|", ">", ">=", "<=",
+               "\\frac", "\\theta", "\\cdot", "\\left(", "\\right)", "\\mathbb{I}", "\\sqrt", "'", "=", "⊙", "ᵀ",
+               "\\input{/etc/passwd}", "__import__", "lambda", "\x00", "\ud800", "\u202e", "1e9999"]
+
+
+def _soup(tokens):
+    return st.lists(st.sampled_from(tokens), max_size=60).map("".join)
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=300), _soup(YAML_TOKENS)))
+def test_fuzz_the_spec_loader(text):
+    from derive.errors import SpecError
+    from derive.pipeline import kind_of
+
+    try:
+        doc = _load(text)
+        kind, module = kind_of(doc)
+        if kind != "course":
+            module.parse(doc)
+    except SpecError as exc:
+        exc.show().encode("utf-8")  # printable: no lone surrogates reach the terminal
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=200), _soup(MATH_TOKENS)))
+def test_fuzz_the_answer_grammar(text):
+    from derive.mathparse import ParseError, parse_math
+
+    try:
+        parse_math(text)
+    except ParseError as exc:
+        str(exc).encode("utf-8", errors="strict") if "\ud800" not in text else None
+
+
+_ESCAPED = re.compile(r"\\(?:textbackslash|textasciitilde|textasciicircum|textless|textgreater|textbar|"
+                      r"textasciigrave|textquotedbl|kern0pt)\{\}|\\[{}$&#%_]")
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_fuzz_the_latex_escaper(text):
+    from derive.tex import escape
+
+    rest = _ESCAPED.sub("", escape(text))
+    assert not set(rest) & set("\\{}$&#%_~^<>|`\""), rest
+    for pair in ("--", ",,", "''", "``", "<<", ">>", "!`", "?`"):
+        assert pair not in escape(text).replace("\\kern0pt{}", "\x00"), (pair, text)
+
+
+def test_the_escaper_is_literal_in_a_real_latex(tmp_path):
+    _tool("lualatex")
+    from derive.pdf import compile_pdf
+    from derive.tex import escape
+
+    samples = [r"\input{/etc/passwd}", r"\def\x{\x}\x", "%comment", "a_b^c", "{}$&#~", r"\\ \newline",
+               "--- ,, << >> '' ``", "\\catcode`\\@=11", "^^5c^^5c", r"\directlua{os.exit()}"]
+    body = "\n\n".join(f"S{i}: {escape(s)}" for i, s in enumerate(samples))
+    tex = "\\documentclass{article}\\usepackage{fontspec}\\begin{document}\n" + body + "\n\\end{document}\n"
+    text = _pdf_text(compile_pdf(tex, tmp_path / "e.pdf"))
+    flat = " ".join(text.split())
+    for i, sample in enumerate(samples):
+        assert f"S{i}: {' '.join(sample.split())}" in flat.replace("’", "'").replace("‘", "`"), (sample, flat)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+def _expressions():
+    import sympy as sp
+
+    from derive.calculus import Indicator, leaky_relu, relu, sigmoid
+
+    x, theta, h, alpha = sp.symbols("x theta_11 h_1 alpha")
+    leaves = st.sampled_from([x, theta, h, alpha, sp.Integer(2), sp.Integer(3), sp.Rational(1, 2), sp.Integer(-1)])
+
+    def grow(inner):
+        return st.one_of(
+            st.tuples(inner, inner).map(lambda ab: ab[0] + ab[1]),
+            st.tuples(inner, inner).map(lambda ab: ab[0] * ab[1]),
+            st.tuples(inner, st.sampled_from([-2, -1, 2, 3])).map(lambda ab: ab[0] ** ab[1]),
+            inner.map(sp.exp), inner.map(sp.log), inner.map(sp.tanh), inner.map(relu), inner.map(sigmoid),
+            inner.map(lambda a: Indicator(sp.Gt(a, 0))), inner.map(lambda a: Indicator(sp.Le(a, 0))),
+            inner.map(lambda a: leaky_relu(a, alpha)),
+        )
+
+    real = st.recursive(leaves, grow, max_leaves=8).filter(  # the JSON vocabulary is real: no I, pi, zoo, nan
+        lambda e: not e.has(sp.I, sp.pi, sp.zoo, sp.oo, sp.nan, sp.E))
+    return real, {str(s): s for s in (x, theta, h, alpha)}
+
+
+EXPRESSIONS, NAMES = _expressions()
+
+
+@settings(max_examples=200, deadline=2000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS)
+def test_the_answer_grammar_reads_back_what_the_json_printer_writes(expr):
+    from derive.mathparse import parse_math
+    from derive.printing import ascii
+
+    assert parse_math(ascii(expr), names=NAMES) == expr, ascii(expr)
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in (ROOT / "specs").glob("*.yaml")))
+def test_every_json_expression_reads_back_to_the_derivation(spec):
+    import sympy as sp
+
+    from derive.mathparse import parse_math
+    from derive.pipeline import derive_spec
+    from derive.printing import ascii
+
+    result = derive_spec(ROOT / "specs" / spec)
+    if result.kind != "network":
+        pytest.skip("JSON expressions of the network kind")
+    derivation = result.outcome.derivation
+    net = derivation.network
+    exprs = [e for _, e in net.forward] + [g.expr for g in derivation.backward] + [p.value for p in derivation.derivatives]
+    for expr in exprs:
+        plain = expr.xreplace({s: sp.Symbol(s.name) for s in expr.free_symbols})
+        names = {s.name: sp.Symbol(s.name) for s in expr.free_symbols}
+        assert parse_math(ascii(expr), names=names) == plain, ascii(expr)
