@@ -844,3 +844,234 @@ def test_every_json_expression_reads_back_to_the_derivation(spec):
         plain = expr.xreplace({s: sp.Symbol(s.name) for s in expr.free_symbols})
         names = {s.name: sp.Symbol(s.name) for s in expr.free_symbols}
         assert parse_math(ascii(expr), names=names) == plain, ascii(expr)
+
+
+# --------------------------------------------------------------------------- 500 hostile inputs, watched
+
+import random  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+
+CANARY = Path("/tmp") / f"derive-canary-{os.getpid()}"
+INJECTIONS = [
+    "__import__('os').system('touch {c}')", "eval(\"__import__('os').system('touch {c}')\")",
+    "exec('import os; os.system(\"touch {c}\")')", "open('{c}', 'w').write('x')", "lambda: 1",
+    "().__class__.__bases__[0].__subclasses__()", "globals()['__builtins__']", "x.__class__", "x; import os",
+    "`touch {c}`", "$(touch {c})", "x | touch {c}", "\\input{{/etc/passwd}}", "\\write18{{touch {c}}}",
+    "\\immediate\\write18{{touch {c}}}", "\\directlua{{os.execute('touch {c}')}}", "\\def\\x{{\\x}}\\x",
+    "\\catcode`\\@=11", "\\csname foo\\endcsname", "\\include{{/etc/shadow}}", "\\openin1=/etc/passwd",
+    "{{{{{{{{", "sympify('x')", "Symbol('x')", "Integer(10)**Integer(10)**10", "x**x**x**x**x", "9**9**9**9",
+    "10**10**10", "2**100000", "x" * 6000, "(" * 101 + "x" + ")" * 101, "[" * 120 + "x" + "]" * 120,
+    "\\frac{" * 60 + "x" + "}{2}" * 60, "exp(" * 7 + "x" + ")" * 7, "tanh(" * 30 + "x" + ")" * 30,
+    "x" + "^x" * 200, "1e99999", "0.0000000000000000000000000000000000001", "1/0", "0/0", "log(0)", "x/(x-x)",
+    "I[" * 50 + "x>0" + "]" * 50, "max(" + ",".join(["x"] * 3000) + ")", "\x00", "\u202ex", "x\u200b", "𝑥",
+    "θ_11", "\\theta_{" + "1" * 500 + "}", "h_" + "9" * 300, "%", "#", "&", "~", "\\\\", "\\", "\\\\\\",
+]
+
+
+def _hostile_answers() -> list[str]:
+    rng = random.Random(12)
+    base = "(phi_1*I[u_1>0]*psi_11 + phi_2*I[u_2>0]*psi_12)*I[z_1>0]*x"
+    out = [s.replace("{c}", str(CANARY)).replace("{{", "{").replace("}}", "}") for s in INJECTIONS]
+    alphabet = list("()[]{}+-*/^_.,|<>=!' \\") + ["\\frac", "\\left(", "I[", "**", "^T", "⊙", "sigma(", "\x1b"]
+    while len(out) < 300:
+        text = list(base)
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(text) + 1)
+            if rng.random() < 0.5 and text:
+                del text[min(at, len(text) - 1)]
+            else:
+                text.insert(at, rng.choice(alphabet))
+        out.append("".join(text))
+    return out
+
+
+def _hostile_specs() -> list[str]:
+    rng = random.Random(34)
+    base = SPEC.read_text(encoding="utf-8")
+    out = [
+        "kind: network\nlayers: " + "[" * 200 + "]" * 200, "!!python/object/apply:os.system ['touch {c}']",
+        "kind: !!python/name:os.system network", "a: &a [*a]", "a: &a x\nb: *a", "kind: network\nunits: " + "9" * 5000,
+        "kind: network\ntitle: !!binary aGVsbG8=", "kind: network\ntitle: !!timestamp 2001-12-14",
+        "kind: network\ntitle: \"\\ud800\"", "kind: network\ntitle: \"\\e[2J\"", "kind: graph\nnodes: {f: x^x^x}",
+        "kind: graph\nnodes: {f: \"__import__('os')\"}\noutput: f", "kind: network\nlayers: [{units: 1e9}]",
+        "kind: network\ninput: {name: x, size: 100000}", "kind: network\nlayers: [" + "{units: 1}," * 500 + "]",
+        "kind: mlp\nsections: [" + "x," * 1000 + "]", "kind: composition\nK: 99999999",
+        "kind: network\n" + "x: 1\n" * 10000, "\ufeffkind: network", "kind: network\r\nlayers: []\r\n",
+        "%YAML 9.9\n---\nkind: network", "--- a\n--- b", "kind: [network]", "kind: {a: b}", "kind: 3",
+        "kind: network\nlayers:\n  - {units: 1, activation: leaky_relu, alpha: .nan, params: t}",
+        "kind: network\nlayers:\n  - {units: 1, activation: leaky_relu, alpha: -.inf, params: t}",
+    ]
+    out = [s.replace("{c}", str(CANARY)) for s in out]
+    lines = base.splitlines()
+    while len(out) < 150:
+        mutated = list(lines)
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(mutated))
+            action = rng.random()
+            if action < 0.3:
+                del mutated[i]
+            elif action < 0.6:
+                mutated.insert(i, mutated[rng.randrange(len(mutated))])
+            else:
+                line = mutated[i]
+                at = rng.randrange(len(line) + 1)
+                mutated[i] = line[:at] + rng.choice(["[", "]", "{", ":", " ", "-", "!!int ", "*", "&", "'", "9" * 40,
+                                                     "relu6", "units: 0", "\t"]) + line[at:]
+        out.append("\n".join(mutated) + "\n")
+    return out
+
+
+TITLES = [
+    "\\input{/etc/passwd}", "\\write18{touch /tmp/x}", "\\directlua{os.exit(1)}", "\\def\\x{\\x}\\x", "$\\x$",
+    "$$", "<script>alert(1)</script>", "# heading", "*em* **strong** `code`", "[link](javascript:alert(1))",
+    "![img](file:///etc/passwd)", "a--b c---d ,,e,, <<f>>", "&amp; &#0; &lt;", "%s %(x)s {x} {{x}}", "\\\\\\",
+    "}{", "{", "}", "^_^", "~~~", "| a | b |", "> quote", "1. list", "---", "<!-- c -->", "\\\\begin{document}",
+    "x" * 200, "x" * 201, "😀", "中文", "עברית", "\u202egnp.exe", "a\u200bb", "Ω≤∑→€", "„tak” «да»", "''``",
+]
+
+
+def _hostile_courses(folder: Path) -> list[Path]:
+    (folder / "inside.yaml").write_text(TINY.format(title="in"), encoding="utf-8")
+    outside = folder.parent / f"{folder.name}-outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text(TINY.format(title="SECRET"), encoding="utf-8")
+    (folder / "out-link.yaml").symlink_to(outside / "secret.yaml")
+    (folder / "loop.yaml").symlink_to(folder / "loop.yaml")
+    chapters = ["/etc/passwd", "/etc/shadow", "../x.yaml", f"../{outside.name}/secret.yaml", str(outside / "secret.yaml"),
+                "out-link.yaml", "loop.yaml", "inside.yaml/..", ".", "", " ", "\\x00", "~/x.yaml", "$HOME/x.yaml",
+                "inside.yml", "inside.yaml/" + "../" * 30 + "etc/passwd", "a" * 5000 + ".yaml", "/dev/zero", "/proc/self/environ",
+                "course.yaml", "inside.yaml\nkind: network", "C:\\\\x.yaml", "file:///etc/passwd", "inside"]
+    paths = []
+    for i, chapter in enumerate(chapters):
+        for form in (json.dumps(chapter), f"{{spec: {json.dumps(chapter)}, title: {{en: t}}}}"):
+            path = folder / f"course{len(paths)}.yaml"
+            path.write_text(f"kind: course\ntitle: C\nchapters:\n  - {form}\n", encoding="utf-8")
+            paths.append(path)
+    return paths
+
+
+@contextmanager
+def watched(allowed: list[Path]):
+    """Audit every process start, code execution and file opening; yield the list of violations."""
+    roots = [str(p) for p in allowed] + [sys.prefix, sys.base_prefix, str(ROOT), "/usr/lib", "/usr/share",
+                                         "/dev/null", "/dev/urandom", "/proc/self", "/etc/localtime", "/tmp/pytest-of-"]
+    violations: list[str] = []
+    state = _AUDIT_STATE
+
+    def hook(event, args):
+        if not state["on"]:
+            return
+        if event in ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                     "os.forkpty", "ctypes.dlopen", "socket.connect"):
+            violations.append(f"{event}: {args[:2]}")
+        elif event == "exec":
+            code = args[0]
+            name = getattr(code, "co_filename", "")
+            if not (name.startswith("<lambdifygenerated") or name.endswith(".py") or name == "<string>"):
+                violations.append(f"exec of {name}")
+        elif event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            path = os.path.abspath(os.fsdecode(args[0]))
+            if not any(path.startswith(r) for r in roots):
+                violations.append(f"open {path}")
+
+    if not state["installed"]:
+        sys.addaudithook(lambda event, args: state["hook"](event, args))
+        state["installed"] = True
+    state["hook"], state["on"] = hook, True
+    try:
+        yield violations
+    finally:
+        state["on"] = False
+
+
+_AUDIT_STATE = {"installed": False, "on": False, "hook": lambda event, args: None}
+
+
+def _timed(results: list, kind: str, fn, item) -> None:
+    """Run fn(item): derive's own errors are fine; anything else is a traceback the user would see."""
+    from derive.errors import DeriveError
+    from derive.mathparse import ParseError
+
+    started = time.process_time()
+    try:
+        fn(item)
+        outcome = "ok"
+    except (DeriveError, ParseError):
+        outcome = "refused"
+    except Exception as exc:  # pragma: no cover - a failure of the test
+        outcome = f"TRACEBACK {type(exc).__name__}: {exc}"
+    results.append((kind, repr(item)[:80], outcome, time.process_time() - started))
+
+
+def test_five_hundred_hostile_inputs_no_traceback_no_execution(tmp_path):
+    import resource
+
+    from derive.check import Engine
+    from derive.document import md_escape
+    from derive.pipeline import kind_of
+    from derive.tex import escape
+    from derive.yamlload import load_file, load_text
+
+    CANARY.unlink(missing_ok=True)
+    engine = Engine(str(SPEC))
+    grader = engine.grader(None)[0]
+    answers, specs, titles = _hostile_answers(), _hostile_specs(), TITLES
+    courses = _hostile_courses(tmp_path)
+    results: list = []
+
+    def answer(text):
+        verdict = grader.check("theta_11", text)
+        assert verdict.verdict in ("correct", "incorrect", "invalid", "missing")
+        if verdict.verdict == "invalid":
+            assert verdict.findings
+
+    def spec(text):
+        doc = load_text(text, "hostile.yaml")
+        kind, module = kind_of(doc)
+        if kind != "course":
+            module.parse(doc)
+
+    def course(path):
+        doc = load_file(path)
+        kind_of(doc)[1].parse(doc)
+
+    def title(text):
+        doc = load_text(f"title: {json.dumps(text)}", "t.yaml")
+        for value in doc.title().values():
+            assert "\\" not in escape(value).replace("\\kern0pt{}", "").replace("\\textbackslash{}", "").replace(
+                "\\textless{}", "").replace("\\textgreater{}", "").replace("\\textasciitilde{}", "").replace(
+                "\\textasciicircum{}", "").replace("\\textbar{}", "").replace("\\textquotedbl{}", "").replace(
+                "\\textasciigrave{}", "").translate({ord(c): None for c in "{}$&#%_"}).replace("\\", "")
+            assert "\n" not in md_escape(value)
+
+    memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with watched([tmp_path]) as violations:
+        for text in answers:
+            _timed(results, "answer", answer, text)
+        for text in specs:
+            _timed(results, "spec", spec, text)
+        for path in courses:
+            _timed(results, "course", course, path)
+        for text in titles:
+            _timed(results, "title", title, text)
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory
+    assert len(results) >= 500
+    assert [r for r in results if r[2].startswith("TRACEBACK")] == []
+    assert violations == []
+    assert not CANARY.exists()
+    assert max(r[3] for r in results) <= 2.0, max(results, key=lambda r: r[3])
+    assert grown < 500_000  # kB
+    refused = {kind: sum(r[2] == "refused" for r in results if r[0] == kind) for kind in ("spec", "course", "title")}
+    assert refused["course"] == len(courses) and refused["spec"] > 100 and refused["title"] >= 4
+
+
+def test_the_watcher_sees_what_it_must_forbid(tmp_path):
+    with watched([tmp_path]) as violations:
+        (tmp_path / "fine.txt").write_text("ok")
+        open("/etc/hostname", "rb").close() if os.path.exists("/etc/hostname") else open("/etc/passwd", "rb").close()
+        subprocess.run(["true"])
+        exec(compile("1 + 1", "<student>", "eval"))
+    assert any(v.startswith("open /etc/") for v in violations)
+    assert any(v.startswith("subprocess.Popen") for v in violations)
+    assert "exec of <student>" in violations
+    assert not any("fine.txt" in v for v in violations)
