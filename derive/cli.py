@@ -126,7 +126,10 @@ def run(job) -> None:
     becomes its message and exit code, never a traceback."""
     from .bounded import supervise
 
-    code = supervise(lambda: _guarded(job))
+    try:
+        code = supervise(lambda: _guarded(job))
+    except KeyboardInterrupt:  # the children were stopped on the way out
+        code = 130
     if code:
         sys.exit(code)
 
