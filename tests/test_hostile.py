@@ -568,6 +568,16 @@ def test_check_answers_for_the_web_is_bounded_and_complete():
     assert verdicts["theta_11"] == verdicts["psi_11"] == verdicts["phi_0"] == "invalid"
     assert verdicts["phi_1"] == "correct"
     assert all(a["feedback"] for a in out["answers"] if a["verdict"] == "invalid")
+    from derive.check import Engine
+
+    engine = Engine(str(SPEC))
+    again = check_answers(str(SPEC), {"phi_1": "g_1", "theta_11": "[" * 400}, lang="en", engine=engine)
+    assert again["score"] == 1 and again["total"] == 13
+    from derive.errors import DeriveError
+
+    with pytest.raises(DeriveError, match="'nonsense' is not a parameter asked here") as info:
+        check_answers(str(SPEC), {"nonsense": "x"}, engine=engine)
+    assert info.value.exit_code == 2
 
 
 def _descendants_with(marker: str) -> list[int]:
