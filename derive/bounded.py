@@ -25,6 +25,7 @@ import select
 import signal
 import struct
 import sys
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -36,6 +37,9 @@ CPU_SECONDS = 120  # one derivation, one build output, or one whole command's ow
 ITEM_CPU_SECONDS = 60  # one answers file, one output of derive build
 MEMORY_MB = 2048  # address space of each process
 GRACE_SECONDS = 2  # from the soft CPU limit (SIGXCPU) to the hard one (SIGKILL)
+# A child that uses no CPU (blocked on something) is stopped after this many wall seconds per item beyond its
+# CPU budget: generous (LaTeX has 300 s of its own), but a hang is never forever.
+WALL_EXTRA_SECONDS = 400
 _HEADER = struct.Struct("!Q")
 _PR_SET_PDEATHSIG = 1
 
@@ -121,6 +125,7 @@ def _budget(seconds: float, hard_total: float | None = None) -> None:
 
 def _enter_child(limits: Limits, hard_cpu: float) -> None:
     die_with_parent()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU's default action would dump a core
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     _limit_memory(limits.memory)
@@ -170,7 +175,8 @@ class _Child:
     fd: int
     indices: list[int]
     buffer: bytearray
-    done: int = 0
+    deadline: float = 0.0  # monotonic time after which a blocked child is killed
+    blocked: bool = False  # killed at its deadline
 
 
 def _why(status: int, limits: Limits) -> str:
@@ -205,7 +211,8 @@ def _start(fn: Callable, items: list, indices: list[int], limits: Limits) -> _Ch
             _flush()
             os._exit(code)
     os.close(write)
-    return _Child(pid, read, indices, bytearray())
+    deadline = time.monotonic() + (limits.cpu + WALL_EXTRA_SECONDS) * len(indices)
+    return _Child(pid, read, indices, bytearray(), deadline)
 
 
 def _messages(child: _Child) -> list:
@@ -244,7 +251,8 @@ def map_bounded(fn: Callable, items: list, jobs: int = 1, limits: Limits | None 
             while pending and len(running) < max(1, jobs):
                 child = _start(fn, items, pending.popleft(), limits)
                 running[child.fd] = child
-            ready, _, _ = select.select(list(running), [], [])
+            ready, _, _ = select.select(list(running), [], [], 5.0)
+            _stop_blocked(running)
             for fd in ready:
                 for _ in range(_collect(running, fd, results, pending, limits)):
                     if done is not None:
@@ -271,11 +279,24 @@ def _collect(running: dict, fd: int, results: list, pending: deque, limits: Limi
     _, status = os.waitpid(child.pid, 0)
     left = [i for i in child.indices if results[i] is None]
     if left:
-        results[left[0]] = Outcome(error=_why(status, limits), exit_code=2, exceeded=True)
+        why = "it waited on something for too long without progress" if child.blocked else _why(status, limits)
+        results[left[0]] = Outcome(error=why, exit_code=2, exceeded=True)
         finished += 1
         if left[1:]:
             pending.appendleft(left[1:])
     return finished
+
+
+def _stop_blocked(running: dict) -> None:
+    """Kill a child past its wall-clock deadline; its pipe then ends and _collect settles its item."""
+    now = time.monotonic()
+    for child in running.values():
+        if now > child.deadline:
+            child.blocked = True
+            try:
+                os.kill(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _stop(child: _Child) -> None:

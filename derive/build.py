@@ -290,10 +290,15 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
         return []
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+    # no refresh thread: the workers are forked, and a fork must not catch a thread holding stderr's lock
+    with Progress(*columns, console=Console(stderr=True), transient=False, auto_refresh=False) as progress:
         task = progress.add_task("derive build", total=len(jobs))
-        outcomes = map_bounded(run_job, jobs, workers, groups=lambda job: (job.spec, job.lang),
-                               done=lambda: progress.advance(task))
+
+        def done() -> None:
+            progress.advance(task)
+            progress.refresh()
+
+        outcomes = map_bounded(run_job, jobs, workers, groups=lambda job: (job.spec, job.lang), done=done)
     return [o.value if o.error is None else Outcome(job, o.error, o.exit_code) for job, o in zip(jobs, outcomes)]
 
 

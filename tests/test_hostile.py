@@ -1085,3 +1085,17 @@ def test_the_watcher_sees_what_it_must_forbid(tmp_path):
     assert any(v.startswith("subprocess.Popen") for v in violations)
     assert "exec of <student>" in violations
     assert not any("fine.txt" in v for v in violations)
+
+
+def test_a_blocked_item_is_stopped_too(monkeypatch):
+    import derive.bounded as bounded
+
+    monkeypatch.setattr(bounded, "WALL_EXTRA_SECONDS", 1)
+
+    def work(x):
+        if x == "blocked":
+            time.sleep(600)
+        return x
+
+    out = bounded.map_bounded(work, ["a", "blocked", "b"], jobs=2, limits=bounded.Limits(1, 2**30))
+    assert [o.value for o in out] == ["a", None, "b"] and "without progress" in out[1].error
