@@ -1097,3 +1097,33 @@ def test_a_blocked_item_is_stopped_too(monkeypatch):
 
     out = bounded.map_bounded(work, ["a", "blocked", "b"], jobs=2, limits=bounded.Limits(1, 2**30))
     assert [o.value for o in out] == ["a", None, "b"] and "without progress" in out[1].error
+
+
+def _comms(marker: str) -> list[str]:
+    out = []
+    for pid in _descendants_with(marker):
+        try:
+            out.append(Path(f"/proc/{pid}/comm").read_text().strip())
+        except OSError:
+            pass
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_pdf_build_leaves_no_latex_behind(tmp_path):
+    _tool("lualatex")
+    marker = uuid.uuid4().hex
+    env = dict(os.environ, DERIVE_ORPHAN_TEST=marker)
+    proc = subprocess.Popen([sys.executable, "-m", "derive", "build", str(ROOT / "specs" / "mlp-backprop.yaml"),
+                             "--format", "pdf", "--lang", "all", "--out", str(tmp_path / "out")],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while "lualatex" not in _comms(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "lualatex" in _comms(marker)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _descendants_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _comms(marker) == []
