@@ -1127,3 +1127,17 @@ def test_a_killed_pdf_build_leaves_no_latex_behind(tmp_path):
     while _descendants_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _comms(marker) == []
+
+
+def test_a_runaway_spec_in_a_build_is_that_jobs_error_and_the_rest_is_built(tmp_path):
+    (tmp_path / "tower.yaml").write_text(X_TOWER, encoding="utf-8")
+    (tmp_path / "good.yaml").write_text(TINY.format(title="good"), encoding="utf-8")
+    env = dict(os.environ, DERIVE_ITEM_CPU_SECONDS="2")
+    result = subprocess.run([sys.executable, "-m", "derive", "build", str(tmp_path), "--format", "json,md",
+                             "--lang", "en", "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                            env=env, cwd=ROOT, timeout=300)
+    _no_traceback(result)
+    assert result.returncode == 2
+    assert (tmp_path / "out" / "en" / "good.json").is_file() and (tmp_path / "out" / "en" / "good.md").is_file()
+    assert "tower.json: it needed more than 2 s of CPU time" in result.stderr, result.stderr
+    assert "2 built" in result.stderr and "2 failed" in result.stderr
