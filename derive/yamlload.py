@@ -28,7 +28,7 @@ import yaml
 from .errors import Location, SpecError
 
 MAX_BYTES = 1_000_000
-MAX_NODES = 100_000
+MAX_NODES = 20_000  # values in one file (a spec has hundreds), counted as the parser composes them
 MAX_DEPTH = 64  # nested maps and lists; real specs use fewer than 6
 MAX_NUMBER_CHARS = 100  # a number literal; 1e300 fits, a 5000-digit integer does not
 MAX_TITLE = 200  # characters of a title: a line on a title page, and a short PDF title
@@ -160,13 +160,17 @@ class _NoAliasLoader(yaml.SafeLoader):
     """
 
     depth = 0
+    nodes = 0
 
     def compose_node(self, parent, index):
         event = self.peek_event()
+        mark = event.start_mark
         if self.depth >= MAX_DEPTH and not isinstance(event, yaml.ScalarEvent):
-            mark = event.start_mark
             raise SpecError(f"values are nested more than {MAX_DEPTH} levels deep; expected plain data a few levels deep",
                             Location(self.name, mark.line + 1, mark.column + 1))
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise SpecError(f"the file has more than {MAX_NODES:,} values", Location(self.name, mark.line + 1, mark.column + 1))
         self.depth += 1
         try:
             return self._compose(parent, index)

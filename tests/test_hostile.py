@@ -1141,3 +1141,11 @@ def test_a_runaway_spec_in_a_build_is_that_jobs_error_and_the_rest_is_built(tmp_
     assert (tmp_path / "out" / "en" / "good.json").is_file() and (tmp_path / "out" / "en" / "good.md").is_file()
     assert "tower.json: it needed more than 2 s of CPU time" in result.stderr, result.stderr
     assert "2 built" in result.stderr and "2 failed" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["kind: network\n" + "".join(f"k{i}: {i}\n" for i in range(60_000)),
+                                  "a: [" + "1," * 400_000 + "]\n", "a: {" + "k: 1, " * 100_000 + "}\n"])
+def test_a_megabyte_of_tiny_values_is_refused_within_a_second(text):
+    started = time.process_time()
+    assert "more than 20,000 values" in _refused(text).show()
+    assert time.process_time() - started < 1.0
