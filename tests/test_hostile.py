@@ -1149,3 +1149,20 @@ def test_a_megabyte_of_tiny_values_is_refused_within_a_second(text):
     started = time.process_time()
     assert "more than 20,000 values" in _refused(text).show()
     assert time.process_time() - started < 1.0
+
+
+def test_answers_checked_from_a_server_thread_are_still_timed(monkeypatch):
+    """A web server calls check_answers from a worker thread; the child it forks runs the check on its main
+    thread, so the per-answer CPU timer works there (it cannot be set on a thread that is not the main one)."""
+    import threading
+
+    import derive.grading as grading
+    from derive.bounded import check_answers
+
+    monkeypatch.setattr(grading, "TIME_LIMIT", 1e-6)
+    out = []
+    worker = threading.Thread(target=lambda: out.append(check_answers(str(SPEC), {"theta_11": "x*phi_1"})))
+    worker.start()
+    worker.join()
+    verdict = next(a for a in out[0]["answers"] if a["key"] == "theta_11")
+    assert verdict["verdict"] == "invalid" and "could not be checked within" in verdict["feedback"]
