@@ -1161,7 +1161,8 @@ def test_answers_checked_from_a_server_thread_are_still_timed(monkeypatch):
 
     monkeypatch.setattr(grading, "TIME_LIMIT", 1e-6)
     out = []
-    worker = threading.Thread(target=lambda: out.append(check_answers(str(SPEC), {"theta_11": "x*phi_1"})))
+    slow = " + ".join(f"tanh({i}*x*phi_1)" for i in range(1, 300))  # well over one tick of the CPU-time clock
+    worker = threading.Thread(target=lambda: out.append(check_answers(str(SPEC), {"theta_11": slow})))
     worker.start()
     worker.join()
     verdict = next(a for a in out[0]["answers"] if a["key"] == "theta_11")
