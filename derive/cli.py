@@ -121,13 +121,22 @@ def _write_atomic(path: str, text: str) -> None:
     write_file(path, text)
 
 
-def run(job) -> None:
+# Commands that run for as long as they are wanted (a server): not one bounded piece of work. A server
+# bounds each request itself (derive.bounded.check_answers).
+LONG_RUNNING = {"serve"}
+
+
+def run(job, bounded: bool | None = None) -> None:
     """Run job in a bounded child process (derive.bounded: CPU time and memory limits); a DeriveError
-    becomes its message and exit code, never a traceback."""
+    becomes its message and exit code, never a traceback. bounded=False (or a LONG_RUNNING command)
+    runs it here."""
     from .bounded import supervise
 
+    if bounded is None:
+        context = click.get_current_context(silent=True)
+        bounded = not (context and context.info_name in LONG_RUNNING)
     try:
-        code = supervise(lambda: _guarded(job))
+        code = supervise(lambda: _guarded(job)) if bounded else _guarded(job)
     except KeyboardInterrupt:  # the children were stopped on the way out
         code = 130
     if code:

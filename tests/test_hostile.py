@@ -1167,3 +1167,26 @@ def test_answers_checked_from_a_server_thread_are_still_timed(monkeypatch):
     worker.join()
     verdict = next(a for a in out[0]["answers"] if a["key"] == "theta_11")
     assert verdict["verdict"] == "invalid" and "could not be checked within" in verdict["feedback"]
+
+
+def test_a_long_running_command_is_not_put_under_a_cpu_budget(monkeypatch):
+    import click
+
+    from derive import cli
+
+    seen = []
+
+    @click.command("serve")
+    def serve():
+        cli.run(lambda: seen.append(os.getpid()))
+
+    @click.command("render")
+    def render():
+        cli.run(lambda: seen.append(os.getpid()))
+
+    from click.testing import CliRunner
+
+    CliRunner().invoke(serve, [])
+    CliRunner().invoke(render, [])
+    assert seen[0] == os.getpid()  # serve ran here: a server bounds each request itself
+    assert len(seen) == 1  # render ran in a bounded child (its append happened there)
