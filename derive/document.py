@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from . import N_, tex
+from .yamlload import typesettable
 
 FIGURE_SRC = "derive-figure"  # the image source the LaTeX route replaces with the TikZ picture
 _MD_SPECIALS = re.compile(r"([\\`*_\[\]<>$&~|!#])")
@@ -87,6 +88,7 @@ def latex(result, lang: str, options) -> str:
     blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None))
     title = tex.title_of(blocks)
     fallback = Path(result.outcome.spec.file).stem if hasattr(result.outcome, "spec") else "derive"
+    fallback = "".join(c if typesettable(c) else "?" for c in fallback)  # a file name may hold anything
     title_tex, plain = (title.tex, title.plain) if title else (tex.escape(fallback), fallback)
     slides = options is not None and options.document == "slides"
     body = tex.slides_body(blocks, title_tex) if slides else tex.notes_body(blocks)
