@@ -21,6 +21,7 @@ from .yamlload import Doc, load_file
 
 TOP_KEYS = ("student", "answers", "seed", "spec")
 MAX_SEED = 2**31
+MAX_BYTES = 200_000  # a class's files are read one after another: a few kB each, 40 answers of 5000 characters at most
 
 
 @dataclass
@@ -68,7 +69,7 @@ def _parameter(key: str, symbols: dict[str, sp.Symbol]) -> str | None:
 
 
 def read_sheet(path: str) -> Sheet:
-    doc = load_file(path)
+    doc = load_file(path, MAX_BYTES, "answer files")
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "an answers file is a YAML mapping with the key `answers` (and optionally `student`)")

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import click
 
 from . import N_
+from .safetext import csv_cell, terminal
 from .cli import LANGS, run
 
-PARALLEL_FROM = 4  # fewer files are graded in this process: a pool costs more than it saves
+CHUNK = 25  # answers files graded by one child process, one after another (a class repeats its answers)
 
 
 # Finding code -> message; arguments are formulas in the contract's ASCII syntax, names and numbers.
@@ -35,6 +36,8 @@ MESSAGES = {
     "parse.unbalanced": N_("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
     "parse.mismatch": N_("Column %(column)s: %(bracket)s does not match %(opening)s at column %(opening_column)s."),
     "parse.never_closed": N_("Column %(column)s: %(bracket)s is never closed."),
+    "parse.functions_nested": N_("Column %(column)s: functions are applied to functions more than %(most)s "
+                                 "levels deep; name the intermediate quantities (h_1, u_1) instead."),
     "parse.underscore": N_("Column %(column)s: '_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})."),
     "parse.dot": N_("Column %(column)s: '.' is only allowed inside a number."),
     "parse.equation": N_("Column %(column)s: '=' is not allowed: write an expression, not an equation."),
@@ -137,13 +140,13 @@ class Engine:
     def __init__(self, spec_path: str):
         from .network import parse
         from .pipeline import KINDS
-        from .yamlload import load_file
+        from .yamlload import load_file, shown
 
         self.path = spec_path
         doc = load_file(spec_path)
         kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
         if kind != "network":
-            known = "" if kind in KINDS else f"unknown kind {kind!r}; "
+            known = "" if isinstance(kind, str) and kind in KINDS else f"unknown kind {shown(kind)}; "
             raise doc.error(("kind",), f"{known}derive check and derive quiz grade `kind: network` specs")
         self.spec = parse(doc)
         self.variants: dict = {}
@@ -184,30 +187,39 @@ class Engine:
         verdicts = [grader.check(key, answers.get(key)) for key in asked]
         return FileResult(path, sheet.student, sheet.seed, verdicts)
 
+    def check_answers(self, answers: dict, student: str | None = None, name: str = "<answers>") -> FileResult:
+        """One answer set given as data (the web checker): {key: text}; keys as in an answers file."""
+        from .answers import Sheet
+        from .errors import DeriveError
+        from .yamlload import Doc
 
-_ENGINE: Engine | None = None  # set before the pool forks, so workers inherit the derived spec
+        grader, asked = self.grader(None)
+        try:
+            resolved = Sheet(Doc({"answers": answers}, name), student, None, dict(answers)).resolve(asked)
+        except DeriveError as exc:
+            return FileResult(name, student, error=exc.show())
+        return FileResult(name, student, None, [grader.check(key, resolved.get(key)) for key in asked])
 
 
-def _check_in_worker(path: str) -> FileResult:
-    return _ENGINE.check_file(path)
+_ENGINE: Engine | None = None  # set before the workers fork, so they inherit the derived spec
+
+
+def _check_in_worker(item: tuple[int, str]) -> FileResult:
+    return _ENGINE.check_file(item[1])
 
 
 def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]:
-    """Grade files, in parallel processes when there are several (results in the order of files)."""
+    """Grade files (results in the order of files), each in a child process with its own CPU-time and
+    memory budget (derive.bounded): a file that exceeds it, or that breaks its process, is that file's
+    error; the other files are still graded. Files go to the children in chunks (one fork per chunk)."""
     global _ENGINE
-    import multiprocessing
-
-    jobs = max(1, min(jobs, len(files)))
-    # workers are forked so that they inherit the derived spec; where fork is missing, grade here
-    if jobs == 1 or len(files) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
-        return [engine.check_file(f) for f in files]
-    from concurrent.futures import ProcessPoolExecutor
+    from .bounded import map_bounded
 
     _ENGINE = engine
-    context = multiprocessing.get_context("fork")
-    chunk = max(1, len(files) // (jobs * 4))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        return list(pool.map(_check_in_worker, files, chunksize=chunk))
+    jobs = max(1, min(jobs, len(files)))
+    chunk = max(1, min(CHUNK, len(files) // (jobs * 2) or 1))
+    outcomes = map_bounded(_check_in_worker, list(enumerate(files)), jobs, groups=lambda item: item[0] // chunk)
+    return [o.value if o.error is None else FileResult(f, error=f"{f}: {o.error}") for f, o in zip(files, outcomes)]
 
 
 # --------------------------------------------------------------------------- presenting results
@@ -259,7 +271,8 @@ def render_json(results: list[FileResult], words: Words) -> str:
     if len(results) == 1:
         return json.dumps(to_json(results[0], words), ensure_ascii=False, indent=2) + "\n"
     items = [
-        {"file": r.file, "error": r.error} if r.error else {"file": r.file, **to_json(r, words)} for r in results
+        {"file": terminal(r.file), "error": terminal(r.error)} if r.error else {"file": terminal(r.file), **to_json(r, words)}
+        for r in results
     ]
     return json.dumps(items, ensure_ascii=False, indent=2) + "\n"
 
@@ -277,7 +290,8 @@ def render_csv(results: list[FileResult]) -> str:
         if r.error:
             continue
         cells = {v.key: v.verdict for v in r.verdicts}
-        writer.writerow([r.file, r.student or "", *(cells.get(k, "") for k in keys), r.score, len(r.verdicts)])
+        row = [terminal(r.file), r.student or "", *(cells.get(k, "") for k in keys), r.score, len(r.verdicts)]
+        writer.writerow([csv_cell(cell) for cell in row])
     return out.getvalue()
 
 
@@ -295,7 +309,7 @@ def render_text(results: list[FileResult], words: Words) -> str:
     graded = [r for r in results if not r.error]
     if len(graded) > 1:
         lines += _summary(graded, words)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return "\n".join(terminal(line) for line in lines).rstrip("\n") + "\n"
 
 
 def _text_block(r: FileResult, words: Words) -> list[str]:
@@ -385,7 +399,7 @@ def _check(spec: str, files: list[str], lang: str, fmt: str, jobs: int) -> None:
                  "text": lambda: render_text(results, words)}
     click.echo(renderers[fmt](), nl=False)
     for r in broken:
-        click.echo(f"derive: {r.error}", err=True)
+        click.echo(f"derive: {terminal(r.error)}", err=True)
     if broken:
         sys.exit(DeriveError.exit_code)
     if any(v.verdict != "correct" for r in results for v in r.verdicts):

@@ -95,7 +95,8 @@ class _Timeout(BaseException):
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after seconds (main thread on Unix; elsewhere only the size limits apply)."""
+    """Interrupt the block after seconds of this process's CPU time (main thread on Unix; elsewhere only
+    the size limits apply). CPU time, not wall-clock time: a verdict must not depend on the machine's load."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield
@@ -104,13 +105,13 @@ def time_limit(seconds: float) -> Iterator[None]:
     def alarm(signum, frame):
         raise _Timeout()
 
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 # --------------------------------------------------------------------------- names
@@ -529,7 +530,7 @@ def _without_factors(expr: sp.Expr, product: sp.Expr) -> Iterator[tuple[sp.Expr,
 PARSE_KEYS = frozenset({
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
     "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
-    "no_comparison", "too_long", "unexpected", "unexpected_end",
+    "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested",
 })
 _QUOTED = ("bracket", "opening", "character", "token", "name")
 

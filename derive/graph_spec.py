@@ -19,7 +19,7 @@ import sympy as sp
 
 from .errors import Location, SpecError
 from .mathparse import ParseError, UnknownName, parse_math
-from .yamlload import Doc
+from .yamlload import Doc, shown
 
 GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation")
 NOTATIONS = ("indicator", "kronecker")
@@ -231,7 +231,7 @@ class _Graph:
     def _number(self, path: tuple, value) -> sp.Expr:
         """An exact number: ints stay ints, 0.1 is 1/10; text such as '1/2' is read as math."""
         if isinstance(value, bool):
-            raise self.doc.error(path, f"expected a number, got {value!r}")
+            raise self.doc.error(path, f"expected a number, got {shown(value)}")
         if isinstance(value, int):
             return sp.Integer(value)
         if isinstance(value, float):
@@ -245,7 +245,7 @@ class _Graph:
                 raise SpecError(exc.message, exc.location, ".".join(map(str, path))) from None
             if number.is_number and number.is_extended_real and number.is_finite:
                 return number
-        raise self.doc.error(path, f"expected a number, e.g. -2, 0.5 or 1/3; got {value!r}")
+        raise self.doc.error(path, f"expected a number, e.g. -2, 0.5 or 1/3; got {shown(value)}")
 
     def _wrt(self, inputs: list[str], names: list[str], output: str) -> tuple[str, ...]:
         raw = self.data.get("wrt")
@@ -285,7 +285,7 @@ class _Graph:
             return sp.Integer(value)
         if isinstance(value, str) and SIZE_NAME.match(value):
             return sp.Symbol(value, integer=True, positive=True)
-        raise self.doc.error(path, f"expected a size: a whole number from 1 to {MAX_SIZE}, or one letter such as n; got {value!r}")
+        raise self.doc.error(path, f"expected a size: a whole number from 1 to {MAX_SIZE}, or one letter such as n; got {shown(value)}")
 
     def _check_shapes(self, shapes: dict, inputs: list[str]) -> None:
         for name in shapes:

@@ -64,6 +64,24 @@ def derive(spec: NetworkSpec) -> Outcome:
     return outcome
 
 
+TYPESET_PARAMETERS = 400  # scalar view: one formula per parameter; more is hundreds of pages
+TYPESET_UNITS = 64  # a layer's sums are single equations; LaTeX overflows ("Dimension too large") near 256
+
+
+def check_typesettable(outcome: Outcome) -> None:
+    """Refuse, before LaTeX runs, a scalar derivation too large to typeset (JSON and Markdown still work)."""
+    spec = outcome.spec
+    if spec.view == "vector":
+        return
+    count = len(outcome.derivation.network.params)
+    widest = max([layer.units for layer in spec.layers] + [getattr(spec, "input_size", 1) or 1])
+    if count > TYPESET_PARAMETERS or widest > TYPESET_UNITS:
+        raise SpecError(f"the scalar derivation has {count:,} parameters and layers up to {widest} units wide; "
+                        f"LaTeX documents are made for at most {TYPESET_PARAMETERS} parameters and "
+                        f"{TYPESET_UNITS} units per layer. Use view: vector, --format md or --format json",
+                        Location(spec.file))
+
+
 def printer_settings(outcome: Outcome) -> dict:
     if outcome.vector is not None:
         return {"partials": {**outcome.derivation.partials, **outcome.vector.partials},

@@ -11,12 +11,16 @@ grades against that very variant. Prose comes from the check catalog.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 from pathlib import Path
 
 import click
 
 from . import N_
 from .cli import LANGS, run
+from .document import md_escape
+from .safetext import terminal
 
 
 PROSE = {
@@ -49,7 +53,7 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
         return prose(PROSE[key], **args)
 
     answers_file = f"{stem}.answers.yaml"
-    command_line = f"derive check {spec_path} {answers_file}"
+    command_line = terminal(f"derive check {shlex.quote(spec_path)} {shlex.quote(answers_file)}")
     template = _template(os.path.basename(spec_path), seed, asked, words, command_line)
     sheet = _sheet(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
     return stem, sheet, template
@@ -66,7 +70,7 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
     params = {str(p): p for p in net.params}
     ctx = {
         "title": words("title"),
-        "subtitle": full["title"],
+        "subtitle": md_escape(full["title"]) if full["title"] else full["title"],
         "variant": words("variant", seed=seed) if seed is not None else None,
         "forward": full["forward"],
         "activations": [a for a in full["activations"] if a["definition"] is not None],
@@ -74,8 +78,9 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
         "tasks": [d(net.of, params[name]) for name in asked],
         "names": ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.backward),
         "check": command_line,
+        "fence": code_fence(command_line),
         "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check")},
-        "how": words("how", file=f"`{answers_file}`"),
+        "how": words("how", file=code_span(terminal(answers_file))),
     }
     return env.get_template("quiz.md.j2").render(ctx)
 
@@ -83,7 +88,7 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
 def _template(spec_name: str, seed, asked: list[str], words, command_line: str) -> str:
     """The answers file to fill in: YAML, with the spec and seed recorded and one empty answer per parameter."""
     lines = [
-        f"# {words('comment_head', spec=spec_name)}",
+        f"# {words('comment_head', spec=terminal(spec_name))}",
         f"# {words('comment_fill')}",
         f"# {words('comment_check')} {command_line}",
         f"spec: {_quoted(spec_name)}",
@@ -92,6 +97,18 @@ def _template(spec_name: str, seed, asked: list[str], words, command_line: str) 
         lines.append(f"seed: {seed}")
     lines += ['student: ""', "answers:"] + [f'  {name}: ""' for name in asked]
     return "\n".join(lines) + "\n"
+
+
+def code_span(text: str) -> str:
+    """text as a Markdown code span, whatever backticks it holds (the delimiter is longer than any run)."""
+    ticks = "`" * (max((len(r) for r in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def code_fence(text: str) -> str:
+    """A fence for a Markdown code block holding text: longer than any run of backticks in it."""
+    return "`" * max(3, max((len(r) for r in re.findall("`+", text)), default=0) + 1)
 
 
 def _quoted(text: str) -> str:
