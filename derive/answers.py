@@ -10,6 +10,7 @@ problems of one answer's formula are not the file's: they are graded
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 
@@ -42,29 +43,71 @@ class Sheet:
         if self.spec and os.path.basename(self.spec) != os.path.basename(spec_path):
             raise self.doc.error(("spec",), f"this answers file is for {self.spec!r}, not for {spec_path!r}")
 
-    def resolve(self, parameters: list[str]) -> dict[str, object]:
-        """Parameter name -> raw answer; a key that is not one of parameters is an error of the file."""
-        symbols = {p: sp.Symbol(p) for p in parameters}
+    def resolve(self, parameters: list[str], keys: list[str] | None = None) -> tuple[dict[str, object], list["Refused"]]:
+        """Name -> raw answer, and the keys refused (each with its reason; the other keys are still graded).
+
+        parameters are the asked names; keys (default: parameters) every name that may be answered, such as
+        the intermediate quantities dy_dh_1. A key is read as written (`theta_11`), as LaTeX or Unicode
+        (`\\theta_{11}`, `θ₁₁`), or without the underscores (`theta11`) when that fits one name only.
+        """
+        keys = list(dict.fromkeys([*parameters, *(keys or [])]))
+        symbols = {k: sp.Symbol(k) for k in keys}
         out: dict[str, object] = {}
+        refused: list[Refused] = []
         for key, value in self.raw.items():
-            name = _parameter(key, symbols)
+            name, problem = _key(str(key), symbols)
+            if name is not None and name in out:
+                name, problem = None, ("key_twice", {"key": str(key), "name": name})
             if name is None:
-                raise self.doc.error(("answers", key), f"{key!r} is not a parameter asked here; expected one of: "
-                                                      f"{', '.join(parameters)}")
-            if name in out:
-                raise self.doc.error(("answers", key), f"{key!r} answers {name} a second time")
+                code, args = problem
+                refused.append(Refused(str(key), code, args, self.doc.where(("answers", key))))
+                continue
             out[name] = value
-        return out
+        return out, refused
 
 
-def _parameter(key: str, symbols: dict[str, sp.Symbol]) -> str | None:
+@dataclass(frozen=True)
+class Refused:
+    """A key of the answers file that names no question (or two): code and args for derive.check's catalog."""
+
+    key: str
+    code: str
+    args: dict
+    location: object = None
+
+
+def _key(key: str, symbols: dict[str, sp.Symbol]) -> tuple[str | None, tuple[str, dict] | None]:
+    """(the name key stands for, None), or (None, (problem code, its arguments))."""
     if key in symbols:
-        return key
+        return key, None
     try:
         expr = parse_math(key, names=symbols, max_length=100)
+        if expr.is_Symbol:
+            return str(expr), None
     except ParseError:
-        return None
-    return str(expr) if expr.is_Symbol else None
+        pass
+    squeezed = _squeeze(key)
+    fits = [name for name in symbols if _squeeze(name) == squeezed] if squeezed else []
+    if len(fits) == 1:
+        return fits[0], None
+    if len(fits) > 1:
+        return None, ("key_ambiguous", {"key": key, "names": ", ".join(fits)})
+    close = difflib.get_close_matches(key, list(symbols), n=3, cutoff=0.5)
+    if close:
+        return None, ("key_unknown_close", {"key": key, "close": ", ".join(close)})
+    shown = list(symbols)[:12]
+    return None, ("key_unknown", {"key": key, "names": ", ".join(shown) + (", …" if len(symbols) > 12 else "")})
+
+
+def _squeeze(key: str) -> str:
+    """theta11, θ₁₁, theta_1_1 -> 'theta11': the letters and digits of a key, Greek spelt out."""
+    try:
+        expr = parse_math(key, max_length=100)
+        if expr.is_Symbol:
+            key = expr.name
+    except ParseError:
+        pass
+    return "".join(c for c in key if c.isascii() and c.isalnum())
 
 
 def read_sheet(path: str) -> Sheet:

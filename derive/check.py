@@ -27,9 +27,8 @@ MESSAGES = {
     "missing": N_("No answer was given."),
     "not_text": N_("The answer must be a formula written as text."),
     "timeout": N_("The answer could not be checked within %(seconds)s s; write it in a simpler form."),
-    "unknown_names": N_("Unknown name(s): %(names)s. The names that exist here are: %(known)s."),
-    "unknown_names_close": N_("Unknown name(s): %(names)s; did you mean %(close)s? The names that exist here "
-                              "are: %(known)s."),
+    "unknown_names": N_("Unknown name(s): %(names)s. Names that exist here are, for example: %(known)s."),
+    "unknown_names_close": N_("Unknown name(s): %(names)s; did you mean %(close)s?"),
     "parse_error": N_("The formula cannot be read: %(error)s."),
     "parse.too_deep": N_("Column %(column)s: brackets or powers are nested deeper than %(most)s levels."),
     "parse.unbalanced": N_("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
@@ -38,7 +37,13 @@ MESSAGES = {
     "parse.underscore": N_("Column %(column)s: '_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})."),
     "parse.dot": N_("Column %(column)s: '.' is only allowed inside a number."),
     "parse.equation": N_("Column %(column)s: '=' is not allowed: write an expression, not an equation."),
-    "parse.unexpected_character": N_("Column %(column)s: unexpected character %(character)s."),
+    "parse.unexpected_character": N_("Column %(column)s: unexpected character %(character)s (%(codepoint)s)."),
+    "parse.confusable": N_("Column %(column)s: the character %(character)s (%(codepoint)s) only looks like the Latin "
+                           "%(latin)s; type it with the Latin keyboard layout."),
+    "parse.yaml_escape": N_("Column %(column)s: %(command)s has turned into an invisible control character: inside "
+                            "double quotes YAML reads a backslash as an escape (\\t is a tab, \\f a form feed). "
+                            "Write LaTeX answers in single quotes: '%(command)s …'."),
+    "parse.partial": N_("Column %(column)s: expected a derivative written as ∂y/∂h_1."),
     "parse.digits": N_("Column %(column)s: a number with %(digits)s digits; at most %(most)s are allowed."),
     "parse.unknown_function": N_("Column %(column)s: unknown function %(name)s; allowed functions: %(allowed)s."),
     "parse.unknown_command": N_("Column %(column)s: unknown LaTeX command %(command)s."),
@@ -56,7 +61,10 @@ MESSAGES = {
     "correct_numeric": N_("Correct: agrees with the expected derivative at all %(points)s test points "
                           "(%(patterns)s sign patterns of the pre-activations)."),
     "correct_points": N_("Correct: agrees with the expected derivative at all %(points)s test points."),
-    "differs": N_("Incorrect: differs from the expected derivative at %(bad)s of %(points)s test points."),
+    "differs": N_("Differs from the expected derivative at %(bad)s of %(points)s test points."),
+    "rounded": N_("Equal to the derivative only up to rounding (%(numbers)s): write the numbers exactly, as "
+                  "fractions."),
+    "rounded_plain": N_("Equal to the derivative only up to rounding: write the numbers exactly, as fractions."),
     "missing_indicator": N_("The indicator factor %(factor)s is missing."),
     "extra_indicator": N_("The factor %(factor)s does not belong here: the path from this parameter to the "
                           "output does not pass through that unit."),
@@ -77,6 +85,16 @@ MESSAGES = {
     "also_sign": N_("The sign is wrong as well."),
     "constant_factor": N_("A constant factor is off: the answer is %(factor)s times the derivative."),
 }
+# Keys of an answers file that name no question (answers.Refused); the other keys are still graded.
+REFUSED = {
+    "key_ambiguous": N_("The key %(key)s could mean %(names)s; write it as in the list of questions, with "
+                        "underscores. This answer was not graded."),
+    "key_unknown_close": N_("The key %(key)s is not a question here; did you mean %(close)s? This answer was not "
+                            "graded."),
+    "key_unknown": N_("The key %(key)s is not a question here; the questions are: %(names)s. This answer was not "
+                      "graded."),
+    "key_twice": N_("The key %(key)s answers %(name)s a second time; only the first answer was graded."),
+}
 VERDICT_WORDS = {
     "correct": N_("correct"),
     "incorrect": N_("incorrect"),
@@ -94,6 +112,7 @@ TEXT = {
     "unreadable": N_("the formula could not be read or checked"),
     "undiagnosed": N_("wrong, without a more specific diagnosis"),
     "class": N_("Class: %(score)s of %(total)s answers correct."),
+    "refused": N_("not graded"),
 }
 # What the parser expected (derive.mathparse.EXPECTED_WORDS), and how a list of them ends.
 EXPECTED = {
@@ -125,6 +144,7 @@ class FileResult:
     seed: int | None = None
     verdicts: list = field(default_factory=list)
     error: str | None = None
+    refused: list = field(default_factory=list)  # answers.Refused: keys that name no question
 
     @property
     def score(self) -> int:
@@ -178,11 +198,17 @@ class Engine:
             sheet = read_sheet(path)
             sheet.check_spec(self.path)
             grader, asked = self.grader(sheet.seed)
-            answers = sheet.resolve(asked)
+            answers, refused = sheet.resolve(asked, grader.keys())
         except DeriveError as exc:
             return FileResult(path, error=exc.show())
-        verdicts = [grader.check(key, answers.get(key)) for key in asked]
-        return FileResult(path, sheet.student, sheet.seed, verdicts)
+        return FileResult(path, sheet.student, sheet.seed, grade_answers(grader, asked, answers), refused=refused)
+
+
+def grade_answers(grader, asked: list[str], answers: dict) -> list:
+    """The verdicts on one student's answers: every asked key in order, then the other keys answered
+    (intermediate steps such as dy_dh_1) in the order written."""
+    extra = [key for key in answers if key not in asked]
+    return [grader.check(key, answers.get(key)) for key in [*asked, *extra]]
 
 
 _ENGINE: Engine | None = None  # set before the pool forks, so workers inherit the derived spec
@@ -239,27 +265,33 @@ class Words:
         return " ".join(self.finding(f) for f in verdict.findings)
 
 
-def to_json(result: FileResult, words: Words) -> dict:
-    """CONTRACT section 4: student, score, total, answers[key, verdict, feedback, expected_latex]."""
-    return {
+def to_json(result: FileResult, words: Words, show_expected: bool = True) -> dict:
+    """CONTRACT section 4: student, score, total, answers[key, verdict, feedback, expected_latex]
+    (expected_latex null with --hide-expected); "refused" lists the keys that name no question, if any."""
+    out = {
         "student": result.student,
         "score": result.score,
         "total": len(result.verdicts),
         "answers": [
-            {"key": v.key, "verdict": v.verdict, "feedback": words.feedback(v), "expected_latex": v.expected_latex}
+            {"key": v.key, "verdict": v.verdict, "feedback": words.feedback(v),
+             "expected_latex": v.expected_latex if show_expected else None}
             for v in result.verdicts
         ],
     }
+    if result.refused:
+        out["refused"] = [{"key": r.key, "feedback": words(REFUSED[r.code], **r.args)} for r in result.refused]
+    return out
 
 
-def render_json(results: list[FileResult], words: Words) -> str:
+def render_json(results: list[FileResult], words: Words, show_expected: bool = True) -> str:
     """One file: the contract's object. Several: a list of them, each with its "file" (or "file" and "error")."""
     import json
 
     if len(results) == 1:
-        return json.dumps(to_json(results[0], words), ensure_ascii=False, indent=2) + "\n"
+        return json.dumps(to_json(results[0], words, show_expected), ensure_ascii=False, indent=2) + "\n"
     items = [
-        {"file": r.file, "error": r.error} if r.error else {"file": r.file, **to_json(r, words)} for r in results
+        {"file": r.file, "error": r.error} if r.error else {"file": r.file, **to_json(r, words, show_expected)}
+        for r in results
     ]
     return json.dumps(items, ensure_ascii=False, indent=2) + "\n"
 
@@ -286,19 +318,19 @@ def _questions(results: list[FileResult]) -> list[str]:
     return list(dict.fromkeys(v.key for r in results for v in r.verdicts))
 
 
-def render_text(results: list[FileResult], words: Words) -> str:
+def render_text(results: list[FileResult], words: Words, show_expected: bool = True) -> str:
     lines: list[str] = []
     for r in results:
         if r.error:
             continue
-        lines += _text_block(r, words) + [""]
+        lines += _text_block(r, words, show_expected) + [""]
     graded = [r for r in results if not r.error]
     if len(graded) > 1:
         lines += _summary(graded, words)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _text_block(r: FileResult, words: Words) -> list[str]:
+def _text_block(r: FileResult, words: Words, show_expected: bool = True) -> list[str]:
     student = r.student or os.path.splitext(os.path.basename(r.file))[0]
     lines = [words(TEXT["header"], student=student, file=r.file, score=r.score, total=len(r.verdicts))]
     width = max((len(v.key) for v in r.verdicts), default=0)
@@ -311,7 +343,10 @@ def _text_block(r: FileResult, words: Words) -> list[str]:
         lines.append(f"  {v.key:<{width}}  {word}: {words.feedback(v)}")
         if v.answer is not None:
             lines.append(indent + words(TEXT["answer"], formula=_shortened(v.answer)))
-        lines.append(indent + words(TEXT["expected"], formula=v.expected))
+        if show_expected:
+            lines.append(indent + words(TEXT["expected"], formula=v.expected))
+    for refused in r.refused:
+        lines.append(f"  {_shortened(refused.key, 40)}  {words(TEXT['refused'])}: {words(REFUSED[refused.code], **refused.args)}")
     return lines
 
 
@@ -356,9 +391,11 @@ def _mistake(verdict, words: Words) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True,
               help="text: a report per student and a class summary; json: CONTRACT section 4 (a list for "
                    "several files); csv: a gradebook, one row per student.")
+@click.option("--hide-expected", is_flag=True,
+              help="Leave the expected formulas out of the report (for feedback handed to students).")
 @click.option("--jobs", type=click.IntRange(1, 256), default=None,
               help="Worker processes for a class (default: the number of CPUs).")
-def command(spec: str, answers: tuple[str, ...], lang: str, fmt: str, jobs: int | None) -> None:
+def command(spec: str, answers: tuple[str, ...], lang: str, fmt: str, hide_expected: bool, jobs: int | None) -> None:
     """Grade students' derivatives: ANSWERS are YAML files (`answers: {theta_11: "…"}`) for SPEC.
 
     Every answer is correct, incorrect (with a diagnosis), invalid (with the
@@ -369,10 +406,10 @@ def command(spec: str, answers: tuple[str, ...], lang: str, fmt: str, jobs: int 
       derive check specs/two-layer-relu.yaml answers.yaml --lang ru
       derive check specs/two-layer-relu.yaml class/*.yaml --format csv > grades.csv
     """
-    run(lambda: _check(spec, list(answers), lang, fmt, jobs or os.cpu_count() or 1))
+    run(lambda: _check(spec, list(answers), lang, fmt, jobs or os.cpu_count() or 1, not hide_expected))
 
 
-def _check(spec: str, files: list[str], lang: str, fmt: str, jobs: int) -> None:
+def _check(spec: str, files: list[str], lang: str, fmt: str, jobs: int, show: bool = True) -> None:
     from .errors import DeriveError
 
     engine = Engine(spec)
@@ -381,8 +418,8 @@ def _check(spec: str, files: list[str], lang: str, fmt: str, jobs: int) -> None:
     if len(files) == 1 and broken:
         raise _shown(broken[0].error)
     words = Words(lang)
-    renderers = {"json": lambda: render_json(results, words), "csv": lambda: render_csv(results),
-                 "text": lambda: render_text(results, words)}
+    renderers = {"json": lambda: render_json(results, words, show), "csv": lambda: render_csv(results),
+                 "text": lambda: render_text(results, words, show)}
     click.echo(renderers[fmt](), nl=False)
     for r in broken:
         click.echo(f"derive: {r.error}", err=True)

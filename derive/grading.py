@@ -52,6 +52,9 @@ MIN_POINTS = 40  # fewer usable points than this, and the network is not graded 
 POOL = 6000  # candidates they are chosen from
 KINK_MARGIN = 1e-3  # test points keep every kinked pre-activation this far from its kink
 TOLERANCE = 1e-7
+ROUNDING = 1e-3  # an answer this close everywhere, but not within TOLERANCE, has rounded decimals in it
+INPUT_RANGE, INPUT_FAR = 2.0, 50.0  # inputs: (−2, 2), and a third of the points out to ±50
+PARAMETER_RANGE, PARAMETER_FAR = 1.0, 10.0  # parameters: (−1, 1), and a third out to ±10
 TIME_LIMIT = 1.0  # seconds per answer (parse, symbolic, numeric, diagnosis)
 SYMBOLIC_OPS = 150  # larger answers skip the symbolic fast path
 SYMBOLIC_MAX_POWER = 8
@@ -134,10 +137,19 @@ def transposed_name(name: str) -> str | None:
 # --------------------------------------------------------------------------- test points
 
 
+def spread(rng: np.random.Generator, n: int, near: float, far: float) -> np.ndarray:
+    """Two thirds of the points uniform in (−near, near), a third with |v| log-uniform in (near, far):
+    an answer with a spurious I[x > −2] or one that only holds for small values is caught."""
+    values = rng.uniform(-near, near, n)
+    wide = rng.random(n) < 1 / 3
+    magnitude = np.exp(rng.uniform(np.log(near), np.log(far), n))
+    return np.where(wide, np.where(rng.random(n) < 0.5, -magnitude, magnitude), values)
+
+
 def _sample(net, rng: np.random.Generator, n: int) -> dict[sp.Symbol, np.ndarray]:
     """Random parameters, inputs, constants and targets (a distribution for ce, in (0, 1) for bce)."""
-    env = {p: rng.uniform(-1.0, 1.0, n) for p in net.params}
-    env |= {x: rng.uniform(-2.0, 2.0, n) for x in net.inputs}
+    env = {p: spread(rng, n, PARAMETER_RANGE, PARAMETER_FAR) for p in net.params}
+    env |= {x: spread(rng, n, INPUT_RANGE, INPUT_FAR) for x in net.inputs}
     env |= {c: rng.uniform(0.05, 0.3, n) for c in net.constants}
     ts = net.targets
     if ts:
@@ -174,6 +186,27 @@ def _stratified(codes: np.ndarray, usable: np.ndarray, wanted: int) -> np.ndarra
     return np.sort(index[np.lexsort((index, rank))][:wanted])
 
 
+def node_gradients(derivation) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """∂of/∂v for every intermediate v that the derivation does not name (dy_dg_2, dy_du_1, dJ_dy_1, …).
+
+    Reverse accumulation over the forward definitions: ∂of/∂v = Σ over the quantities c that use v of
+    ∂of/∂c · ∂c/∂v (SymPy's derivative of c's definition), written with the consumers' gradient names,
+    so each is a short statement; in evaluation order, after the derivation's own backward quantities.
+    """
+    net = derivation.network
+    of = net.of
+    named = {g.node: g.symbol for g in derivation.backward}
+    symbol = {v: named.get(v, sp.Symbol(f"d{of}_d{v}")) for v, _ in net.forward}
+    statements = []
+    for v, _ in reversed(net.forward):
+        if v == of or v in named:
+            continue
+        terms = [(sp.S.One if c == of else symbol[c]) * sp.diff(definition, v)
+                 for c, definition in net.forward if v in definition.free_symbols]
+        statements.append((symbol[v], sp.Add(*terms)))
+    return statements
+
+
 def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict, list[sp.Symbol], int]:
     """Values of every name at the test points, the kinked pre-activations, and the sign patterns covered."""
     net = derivation.network
@@ -191,7 +224,8 @@ def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict
     if len(keep) < MIN_POINTS:  # never grade on (almost) no evidence: every answer would agree
         raise DeriveError(f"{net.spec.file}: only {len(keep)} random test points away from the kinks were found; "
                           f"at least {MIN_POINTS} are needed to grade answers")
-    chosen = _run([(g.symbol, g.expr) for g in derivation.backward], {s: v[keep] for s, v in env.items()}, len(keep))
+    statements = [(g.symbol, g.expr) for g in derivation.backward] + node_gradients(derivation)
+    chosen = _run(statements, {s: v[keep] for s, v in env.items()}, len(keep))
     return chosen, kinked, len(np.unique(codes[keep]))
 
 
@@ -270,7 +304,9 @@ class Grader:
         net = d.network
         self.env, self.kinked, self.patterns = sample_points(d, self.seed)
         self.points = len(next(iter(self.env.values())))
-        self.backward = {g.symbol: g.expr for g in d.backward}
+        steps = node_gradients(d)
+        self.backward = {g.symbol: g.expr for g in d.backward} | dict(steps)
+        self.partials = d.partials | {s: (net.of, sp.Symbol(str(s)[len(str(net.of)) + 2:])) for s, _ in steps}
         symbols = [*net.params, *net.inputs, *net.targets, *net.constants, *(s for s, _ in net.forward), *self.backward]
         self.names = {str(s): s for s in symbols}
         self.params = {str(p): p for p in net.params}
@@ -279,6 +315,7 @@ class Grader:
         self.definitions = dict(net.forward)
         sources = {p: src for layer in net.layers for u in layer.units for p, src in u.incoming}
         self.expected = {str(p.param): self._expected(p, sources[p.param]) for p in d.derivatives}
+        self.steps: dict[str, _Expected] = {}  # intermediate quantities, built when first asked
         self.memo: dict[tuple[str, str], Verdict] = {}
 
     # -- set-up
@@ -299,24 +336,49 @@ class Grader:
             expr = expr.xreplace(self.backward)
         return expr
 
+    def as_lecturers_write(self, expr: sp.Expr) -> sp.Expr:
+        """With cross-entropy the targets are a distribution: t_1 + t_2 + t_3 = 1, so y − t, not y(t_1 + t_2 + t_3) − t."""
+        net = self.derivation.network
+        if net.spec.loss != "ce" or len(net.targets) < 2:
+            return expr
+        return expr.xreplace({sp.Add(*net.targets): sp.S.One})
+
+    def keys(self) -> list[str]:
+        """Everything that may be asked: the parameters, then the intermediate quantities ∂of/∂v."""
+        return [*self.expected, *(str(s) for s in self.backward)]
+
+    def step(self, key: str) -> _Expected:
+        """The expected value of an intermediate quantity (dy_dh_1, dy_dg_2), built once."""
+        if key not in self.steps:
+            symbol = self.names[key]
+            value = self.backward[symbol]
+            unfolded = self.unfold(value)
+            one_hot = {g.symbol: g.one_hot for g in self.derivation.backward if g.one_hot is not None}
+            shown = one_hot.get(symbol, unfolded if _leaves(unfolded) <= EXPECTED_LATEX_LEAVES else value)
+            shown = self.as_lecturers_write(shown)
+            values = np.broadcast_to(self.env[symbol], (self.points,)).astype(float)
+            self.steps[key] = _Expected(symbol, value, unfolded, values, sp.S.One, ascii(shown),
+                                        latex(shown, partials=self.partials))
+        return self.steps[key]
+
     def _expected(self, p, source) -> _Expected:
         unfolded = self.unfold(p.value)
-        partials = self.derivation.partials
         # shown in chain-rule order (the derivation's own expanded form) when it is small enough
         shown = p.expanded if p.expanded is not None else p.value
         if shown.free_symbols & self.backward.keys() and _leaves(unfolded) <= EXPECTED_LATEX_LEAVES:
             shown = unfolded
+        shown = self.as_lecturers_write(shown)
         values = np.broadcast_to(evaluate(p.value, self.env), (self.points,)).astype(float)
         if np.isfinite(values).sum() < MIN_POINTS:  # non-finite points are skipped: too few left to judge by
             raise DeriveError(f"{self.derivation.network.spec.file}: the derivative for {p.param} is not finite at "
                               f"enough test points to grade answers")
-        return _Expected(p.param, p.value, unfolded, values, source, ascii(shown), latex(shown, partials=partials))
+        return _Expected(p.param, p.value, unfolded, values, source, ascii(shown), latex(shown, partials=self.partials))
 
     # -- checking
 
     def check(self, key: str, raw) -> Verdict:
         """The verdict on raw (the YAML value) as the derivative with respect to the parameter key."""
-        expected = self.expected[key]
+        expected = self.expected.get(key) or self.step(key)
         verdict = Verdict(key, "missing", [Finding.of("missing")], expected.ascii, expected.latex)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return verdict
@@ -357,19 +419,14 @@ class Grader:
             return _set(verdict, "correct", Finding.of("correct_numeric", points=self.points, patterns=self.patterns))
         if good.all():
             return _set(verdict, "correct", Finding.of("correct_points", points=self.points))
-        findings = self.diagnose(expected, values) or [
+        findings = self.diagnose(expected, values, answer) or [
             Finding.of("differs", bad=int((~good).sum()), points=self.points)
         ]
         return _set(verdict, "incorrect", *findings)
 
     def _unknown(self, unknown: list[str]) -> Finding:
-        """Unknown names, the known names most like them (hh_2 -> h_2), and all the known names."""
-        close = [m for name in unknown for m in difflib.get_close_matches(name, list(self.names), n=2, cutoff=0.6)]
-        known = ", ".join(self.names)
-        if close:
-            return Finding.of("unknown_names_close", names=", ".join(unknown), close=", ".join(dict.fromkeys(close)),
-                              known=known)
-        return Finding.of("unknown_names", names=", ".join(unknown), known=known)
+        """Unknown names as written, and the few known names most like them (hh_2 -> h_2)."""
+        return unknown_finding(unknown, list(self.names))
 
     def _folded(self, answer: sp.Expr) -> sp.Expr | None:
         """The answer ready for symbolic comparison (max(0, z) -> h, backward names substituted),
@@ -399,7 +456,7 @@ class Grader:
 
     # -- diagnosis
 
-    def diagnose(self, expected: _Expected, values: np.ndarray) -> list[Finding]:
+    def diagnose(self, expected: _Expected, values: np.ndarray, answer: sp.Expr | None = None) -> list[Finding]:
         """The first perturbation of the expected formula that the answer matches, as findings."""
         for finding, candidate in self.candidates(expected):
             if _agrees(values, candidate):
@@ -407,6 +464,8 @@ class Grader:
         for finding, candidate in self.candidates(expected):
             if finding.code != "sign" and _agrees(values, -candidate):
                 return [finding, Finding.of("also_sign")]
+        if answer is not None and _nearly(values, expected.values):  # 0.666667 written for 2/3
+            return [rounded_finding(answer)]
         factor = _constant_ratio(values, expected.values)
         if factor is not None:
             return [Finding.of("constant_factor", factor=factor)]
@@ -434,6 +493,8 @@ class _Perturbations:
         self.g, self.e, self.x = grader, expected, expected.unfolded
 
     def all(self) -> Iterator[tuple[Finding, sp.Expr]]:
+        # the sign first: with two softmax classes −(y_1 − t_1) is also another parameter's derivative
+        yield Finding.of("sign"), -self.x
         yield from self.missing_indicator()
         yield from self.extra_indicator()
         yield from self.activation_derivative()
@@ -442,7 +503,6 @@ class _Perturbations:
         yield from self.missing_term()
         yield from self.other_parameter()
         yield from self.transposed_indices()
-        yield Finding.of("sign"), -self.x
 
     def other_parameter(self):
         mine = str(self.e.param)
@@ -524,11 +584,12 @@ def _without_factors(expr: sp.Expr, product: sp.Expr) -> Iterator[tuple[sp.Expr,
 
 
 PARSE_KEYS = frozenset({
+    "confusable", "yaml_escape", "partial",
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
     "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
     "no_comparison", "too_long", "unexpected", "unexpected_end",
 })
-_QUOTED = ("bracket", "opening", "character", "token", "name")
+_QUOTED = ("bracket", "opening", "character", "token", "name", "latin")
 
 
 def parse_finding(exc: ParseError) -> Finding:
@@ -539,6 +600,15 @@ def parse_finding(exc: ParseError) -> Finding:
     if "expected" in details:
         details["expected"] = "\n".join(details["expected"])
     return Finding.of(f"parse.{exc.key}", column=exc.column, **details)
+
+
+def unknown_finding(unknown: list[str], names: list[str]) -> Finding:
+    """Unknown names as written, with the known names most like them (at most 3 each, 6 in all)."""
+    close = [m for name in unknown for m in difflib.get_close_matches(name, names, n=3, cutoff=0.6)]
+    if close:
+        return Finding.of("unknown_names_close", names=", ".join(unknown), close=", ".join(list(dict.fromkeys(close))[:6]))
+    some = [m for name in unknown for m in difflib.get_close_matches(name, names, n=4, cutoff=0.0)]
+    return Finding.of("unknown_names", names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
 
 
 def _set(verdict: Verdict, kind: str, *findings: Finding) -> Verdict:
@@ -554,8 +624,25 @@ def _fold_max(expr: sp.Expr) -> sp.Expr:
     return expr.replace(is_relu, lambda e: relu(next(a for a in e.args if a != 0)))
 
 
+def rounded_finding(answer: sp.Expr) -> Finding:
+    """'0.666667 is 2/3 rounded': the decimals of the answer with the simple fractions they round."""
+    pairs = []
+    for number in sorted(answer.atoms(sp.Rational, sp.Float), key=str):
+        exact = Fraction(str(number)).limit_denominator(100)
+        if exact.denominator > 1 and Fraction(str(number)) != exact:
+            pairs.append(f"{sp.Float(number, 6)} ≈ {exact}")
+    return Finding.of("rounded", numbers=", ".join(pairs)) if pairs else Finding.of("rounded_plain")
+
+
 def _leaves(expr: sp.Expr) -> int:
     return sum(1 for node in sp.preorder_traversal(expr) if not node.args)
+
+
+def _nearly(values: np.ndarray, expected: np.ndarray, relative: float = ROUNDING) -> bool:
+    """Whether values equals expected up to the rounding of decimals (but not exactly: that was tested first)."""
+    with np.errstate(all="ignore"):
+        close = np.abs(values - expected) <= relative * np.maximum(1.0, np.abs(expected))
+    return bool(np.all(close | ~np.isfinite(expected)))
 
 
 def _constant_ratio(values: np.ndarray, expected: np.ndarray) -> str | None:

@@ -10,6 +10,7 @@ with a ``ParseError`` that names its column.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from typing import Mapping, Sequence
@@ -107,10 +108,24 @@ _LATEX_OPERATORS = {
     "geqslant": ("REL", "ge"), "le": ("REL", "le"), "leq": ("REL", "le"), "leqslant": ("REL", "le"),
 }
 _CHAR_OPERATORS = {
-    "+": ("PLUS", None), "-": ("MINUS", None), "−": ("MINUS", None), "·": ("MUL", None),
-    "⋅": ("MUL", None), "×": ("MUL", None), "/": ("DIV", None), "÷": ("DIV", None),
+    "+": ("PLUS", None), "-": ("MINUS", None), "−": ("MINUS", None), "–": ("MINUS", None), "—": ("MINUS", None),
+    "‐": ("MINUS", None), "‑": ("MINUS", None), "‒": ("MINUS", None), "·": ("MUL", None), "⋅": ("MUL", None),
+    "∙": ("MUL", None), "∗": ("MUL", None), "•": ("MUL", None), "×": ("MUL", None), "/": ("DIV", None),
+    "÷": ("DIV", None), "∕": ("DIV", None),
     "^": ("POW", None), ",": ("_COMMA", None), "≥": ("REL", "ge"), "≤": ("REL", "le"),
 }
+# characters pasted from documents: subscript and superscript digits, blackboard-bold indicators, primes
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉ᵢⱼₖₗₘₙ", "0123456789ijklmn"))
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))
+_SUPERSCRIPT_MINUS = "⁻"
+_INDICATOR_CHARS = frozenset("𝟙𝕀")
+_PRIMES = frozenset("'′’ʹ")
+_FULL_STOPS = frozenset(".。")
+# letters that look like Latin ones (the code point is named in the message)
+_CONFUSABLES = dict(zip("аеорсухкмтвнАВЕКМНОРСТХіјІЈ", "aeopcyxkmtbhABEKMHOPCTXijIJ"))
+# what a backslash escape of YAML's double quotes leaves behind: '\theta' arrives as TAB + 'heta'
+_YAML_ESCAPES = {"\t": "t", "\f": "f", "\b": "b", "\a": "a", "\v": "v", "\x1b": "e", "\r": "r", "\n": "n"}
+_ALWAYS_MANGLED = frozenset("\f\b\a\v\x1b")  # never typed on purpose; tab, CR and newline only before a command
 _FONTS = {"mathrm", "text", "textrm", "textit", "operatorname", "mathit", "mathsf", "mathbb", "mathbf",
           "mathds", "mathbbm", "boldsymbol", "bm"}
 _BOLD = {"mathbb", "mathbf", "mathds", "mathbbm", "boldsymbol", "bm"}
@@ -138,6 +153,9 @@ _BRACED = r"(?:[^{}]|\{[^{}]*\})*"  # text with braces at most one level deep
 _PARTIAL = re.compile(
     rf"\s*\{{\s*\\partial\s*(?P<of>{_BRACED})\}}\s*\{{\s*\\partial\s*(?P<node>{_BRACED})\}}"
 )
+_GRADIENT_NAME = re.compile(r"d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
+_PLAIN_NAME = r"(?:[A-Za-z]+|[α-ωΑ-Ω]|\\[A-Za-z]+)[0-9]*(?:_\{[A-Za-z0-9,]+\}|_[A-Za-z0-9]+|[₀-₉]+)*"
+_PARTIAL_SLASH = re.compile(rf"(?:∂|\\partial)\s*(?P<of>{_PLAIN_NAME})\s*/\s*(?:∂|\\partial)\s*(?P<node>{_PLAIN_NAME})")
 _HAS_RELATION = re.compile(r"[<>≤≥]|\\(?:gt|lt|geq?|leq?|geqslant|leqslant)(?![A-Za-z])")
 
 
@@ -210,6 +228,42 @@ def _check_brackets(text: str, max_depth: int, where: _Where) -> dict[int, int]:
     if stack:
         raise _Fail(stack[-1], f"{text[stack[-1]]!r} is never closed", "never_closed", bracket=text[stack[-1]])
     return match
+
+
+def _unexpected_character(offset: int, c: str) -> _Fail:
+    """An unexpected character, named with its code point; a letter that only looks Latin says which it looks like."""
+    code = f"U+{ord(c):04X}"
+    name = unicodedata.name(c, code)
+    if c in _CONFUSABLES:
+        return _Fail(offset, f"the character {c!r} ({code} {name}) looks like the Latin {_CONFUSABLES[c]!r} but is "
+                     f"not; type it on a Latin keyboard", "confusable", character=c, codepoint=code, latin=_CONFUSABLES[c])
+    return _Fail(offset, f"unexpected character {c!r} ({code} {name})", "unexpected_character", character=c,
+                 codepoint=code)
+
+
+def _latex_commands() -> frozenset[str]:
+    return frozenset({*_LATEX_GREEK, *_LATEX_OPERATORS, *_FONTS, *_SIZING, *_LATEX_FUNCTIONS, *_SPACING,
+                      "frac", "dfrac", "tfrac", "partial", "vert", "lvert", "rvert", "odot", "top"})
+
+
+def _yaml_mangled(text: str) -> _Fail | None:
+    """LaTeX in YAML double quotes: '\\theta' arrives as a tab and 'heta', '\\frac' as a form feed and 'rac'."""
+    commands = _latex_commands()
+    for i, c in enumerate(text):
+        letter = _YAML_ESCAPES.get(c)
+        if letter is None:
+            continue
+        word = _WORD.match(text, i + 1)
+        command = letter + (word.group() if word else "")
+        if c in _ALWAYS_MANGLED or (word and command in commands):
+            return _Fail(i, f"a {_CONTROL_NAMES[c]} stands where '\\{command}' was: in YAML double quotes a backslash "
+                         f"starts an escape; write the formula in single quotes ('…')", "yaml_escape",
+                         character=_CONTROL_NAMES[c], command=f"\\{command}")
+    return None
+
+
+_CONTROL_NAMES = {"\t": "tab", "\f": "form feed", "\b": "backspace", "\a": "bell character", "\v": "vertical tab",
+                  "\x1b": "escape character", "\r": "carriage return", "\n": "line break"}
 
 
 def _bits(number: sp.Rational) -> int:
@@ -310,6 +364,15 @@ class _Scanner:
             return self._identifier(_UNICODE_GREEK[c], pos, pos + 1, greek=True)
         if c == "\\":
             return self._command(pos)
+        if c in _INDICATOR_CHARS:  # 𝟙[u > 0], 𝕀(u > 0), 𝟙_{u>0}
+            return [self._tok("IND", pos, pos + 1)]
+        if c in _SUPERSCRIPTS or c == _SUPERSCRIPT_MINUS:
+            return self._superscript(pos)
+        if c == "∂":
+            return [self._partial_slash(pos)]
+        if c in _FULL_STOPS and not text[pos + 1:].strip():  # a sentence's full stop after the formula
+            self.pos = len(text)
+            return []
         if c == "|":
             return [self._bar(pos, pos + 1)]
         if c in _OPENERS:
@@ -343,7 +406,7 @@ class _Scanner:
             raise _Fail(pos, "'.' is only allowed inside a number", "dot")
         if c == "=":
             raise _Fail(pos, "'=' is not allowed: write an expression, not an equation", "equation")
-        raise _Fail(pos, f"unexpected character {c!r}", "unexpected_character", character=c)
+        raise _unexpected_character(pos, c)
 
     def _bar(self, start: int, end: int) -> _Tok:
         if self.stack and self.stack[-1][0] == "|" and self.prev in _ENDS_OPERAND:
@@ -358,7 +421,7 @@ class _Scanner:
         text = self.text
         m = _NUMBER.match(text, pos)
         literal, end = m.group(), m.end()
-        if end < len(text) and text[end] == ".":
+        if end < len(text) and text[end] == "." and text[end + 1:].strip():
             raise _Fail(end, "'.' is only allowed inside a number", "dot")
         digits = literal.replace(".", "")
         if len(digits) > _MAX_DIGITS:
@@ -383,7 +446,7 @@ class _Scanner:
         if m:
             return [self._function("leaky_relu", pos, m.end())]
         m = _LONG_NAME.match(self.text, pos)
-        if m and "_" in m.group() and self._known(m.group()):
+        if m and "_" in m.group() and (self._known(m.group()) or _GRADIENT_NAME.fullmatch(m.group())):
             # a known name whose parts would otherwise read as indices (dy_dh_1, not dy_d · h_1)
             return [self._name_token(m.group(), pos, m.end())]
         m = _WORD.match(self.text, pos)
@@ -403,7 +466,7 @@ class _Scanner:
 
     def _function(self, key: str, start: int, end: int) -> _Tok:
         """A function token; a prime right after it (relu'(z)) makes it the function's derivative."""
-        if key in _PRIMED and self.text.startswith("'", end):
+        if key in _PRIMED and self.text[end:end + 1] in _PRIMES:
             return self._tok("FUNC", start, end + 1, key + "'")
         return self._tok("FUNC", start, end, key)
 
@@ -418,7 +481,7 @@ class _Scanner:
     def _special(self, base: str, start: int, end: int, greek: bool) -> _Tok | None:
         """σ( is the sigmoid, H( the Heaviside step, e^ Euler's number; other words before '(' are checked."""
         after = self._peek(end)
-        if base == "sigma" and (after == "(" or self.text.startswith("'", end)):
+        if base == "sigma" and (after == "(" or self.text[end:end + 1] in _PRIMES):
             return self._function("sigmoid", start, end)
         if base == "H" and after == "(" and not self._known("H"):
             return self._tok("FUNC", start, end, "heaviside")
@@ -446,6 +509,12 @@ class _Scanner:
                 indices.extend(found)
             elif text[pos] == "^" and layer is None and (m := _LAYER.match(text, pos)):
                 layer, pos = m.group("a") or m.group("b"), m.end()
+            elif text[pos] in _SUBSCRIPTS:  # φ₁₂: Unicode subscripts are one index, like _{12}
+                end = pos
+                while end < len(text) and text[end] in _SUBSCRIPTS:
+                    end += 1
+                indices.append("".join(_SUBSCRIPTS[c] for c in text[pos:end]))
+                pos = end
             else:
                 break
         return indices, layer, pos
@@ -502,6 +571,8 @@ class _Scanner:
                 return [self._partial(partial, pos)]
             self._frac_arguments(end)
             return [self._tok("FRAC", pos, end)]
+        if name == "partial":
+            return [self._partial_slash(pos)]
         if name in ("vert", "lvert", "rvert"):
             return [self._bar(pos, end)]
         if name in _FONTS:
@@ -522,6 +593,31 @@ class _Scanner:
                 raise _Fail(m.start(group), "expected a name after \\partial, as in \\frac{\\partial y}{\\partial h_1}")
             parts.append(symbol.name)
         return self._name_token(f"d{parts[0]}_d{parts[1]}", start, m.end())
+
+    def _partial_slash(self, start: int) -> _Tok:
+        """∂y/∂h_1 (or \\partial y / \\partial h_1), as pasted from a document: the named quantity dy_dh_1."""
+        m = _PARTIAL_SLASH.match(self.text, start)
+        if m is None:
+            raise _Fail(start, "expected a derivative written as ∂y/∂h_1", "partial")
+        return self._partial(m, start)
+
+    def _superscript(self, pos: int) -> list[_Tok]:
+        """x², (y − t)², e⁻¹: a power written with superscript digits."""
+        if self.prev not in _ENDS_OPERAND:
+            raise _unexpected_character(pos, self.text[pos])
+        text = self.text
+        end = pos + (text[pos] == _SUPERSCRIPT_MINUS)
+        digits_end = end
+        while digits_end < len(text) and text[digits_end] in _SUPERSCRIPTS:
+            digits_end += 1
+        if digits_end == end:
+            raise _unexpected_character(pos, text[pos])
+        value = sp.Integer(int("".join(_SUPERSCRIPTS[c] for c in text[end:digits_end])))
+        tokens = [self._tok("POW", pos, pos, self.max_depth)]
+        if end > pos:
+            tokens.append(self._tok("MINUS", pos, end))
+        tokens.append(self._tok("NUMBER", end, digits_end, value))
+        return tokens
 
     def _escaped_brace(self, brace: str, start: int, end: int) -> list[_Tok]:
         if brace == "{":
@@ -615,7 +711,7 @@ start: expr
         | _LSQB expr _RSQB              -> bracket
         | _ABSOPEN expr _ABSCLOSE       -> absolute
         | FUNC _LPAR args _RPAR         -> call
-        | FUNC brace                    -> call_bare
+        | FUNC _LBRACE args _RBRACE     -> call
         | BRFUNC _LSQB expr _RSQB       -> call_bare
         | FUNC _LSQB expr _RSQB brace   -> root
         | FRAC fraction_part fraction_part -> frac
@@ -849,6 +945,9 @@ def parse_math(
                         "too_long", length=len(text), most=max_length)
         if not text.strip():
             raise _Fail(0, "expected an expression, found nothing", "empty")
+        mangled = _yaml_mangled(text)
+        if mangled is not None:
+            raise mangled
         scanner = _Scanner(text, names, max_depth, _check_brackets(text, max_depth, where))
         try:
             result = _parser().parse(scanner)
