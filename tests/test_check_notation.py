@@ -93,7 +93,7 @@ def test_cyrillic_letter_is_named_with_its_code_point(grader):
     finding = v.findings[0]
     assert finding.code == "parse.confusable"
     args = dict(finding.args)
-    assert args["codepoint"] == "U+0445" and args["latin"] == "'x'" and args["column"] == "17"
+    assert args["codepoint"] == "U+0445" and args["latin"] == "'x'" and args["column"] == "18"  # 1-based
     for lang in ("en", "ru", "pl"):
         assert "U+0445" in Words(lang).feedback(v)
 
