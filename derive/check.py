@@ -11,6 +11,7 @@ or answers file (the other files are still graded and printed).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -84,6 +85,27 @@ MESSAGES = {
     "sign": N_("The sign is wrong: the answer is minus the derivative."),
     "also_sign": N_("The sign is wrong as well."),
     "constant_factor": N_("A constant factor is off: the answer is %(factor)s times the derivative."),
+    # graphs: formulas and numbers
+    "correct_formula": N_("Correct: equal to the expected derivative for all values (checked symbolically or at "
+                          "%(points)s test points)."),
+    "correct_value": N_("Correct: within %(tolerance)s of the exact value."),
+    "correct_formula_value": N_("Correct: the formula is right and so is its value (within %(tolerance)s)."),
+    "wrong_value": N_("The number is not within %(tolerance)s of the exact value."),
+    "sign_slip": N_("The number has the wrong sign."),
+    "factor_slip": N_("The number is off by a factor of %(factor)s: check the arithmetic (a misplaced decimal point?)."),
+    "arithmetic_slip": N_("The formula is right, but its value is not: an arithmetic slip (the value is %(value)s)."),
+    "wrong_formula_computed": N_("The number is the value of this wrong formula: the arithmetic is right, the formula "
+                                 "is not."),
+    "wrong_formula_and_value": N_("The number is not the value of this formula either."),
+    "number_expected": N_("After '=' a number is expected: the value of the formula at the given values."),
+    "no_values": N_("This spec has no values, so a number cannot be the answer: write a formula."),
+    "other_input": N_("This is the derivative with respect to %(other)s, not %(wrt)s."),
+    "missing_upstream": N_("The upstream gradient is missing: the local derivative through %(node)s must be "
+                           "multiplied by the gradient that reaches %(node)s from the output."),
+    "missing_path": N_("A path is missing: the variable is also used by %(node)s, and the gradients of all its "
+                       "uses add up."),
+    "wrong_upstream": N_("The wrong upstream gradient: through %(node)s the local derivative is multiplied by the "
+                         "gradient of %(other)s instead of that of %(node)s."),
 }
 # Keys of an answers file that name no question (answers.Refused); the other keys are still graded.
 REFUSED = {
@@ -155,31 +177,30 @@ class Engine:
     """The spec, and one grader per quiz variant (seed), built on first use."""
 
     def __init__(self, spec_path: str):
-        from .network import parse
+        import importlib
+
         from .pipeline import KINDS
         from .yamlload import load_file
 
         self.path = spec_path
         doc = load_file(spec_path)
         kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
-        if kind != "network":
+        if kind not in GRADED:
             known = "" if kind in KINDS else f"unknown kind {kind!r}; "
-            raise doc.error(("kind",), f"{known}derive check and derive quiz grade `kind: network` specs")
-        self.spec = parse(doc)
+            raise doc.error(("kind",), f"{known}derive check and derive quiz grade {', '.join(GRADED)} specs "
+                                       f"(see docs/check.md for what the lectures' quantities are)")
+        self.kind = kind
+        self.spec = importlib.import_module(KINDS[kind]).parse(doc)
+        if kind == "graph" and self.spec.indexed:
+            raise doc.error(("shapes",), "derive check grades scalar graphs; a graph with `shapes:` (index "
+                                         "notation) cannot be graded yet")
         self.variants: dict = {}
         self.grader(None)  # the spec itself: a spec that cannot be derived fails before any file is read
 
     def _variant(self, seed: int | None) -> tuple:
-        """(verified outcome, Grader, asked parameter names) of the spec's variant seed, built once."""
+        """(verified outcome, grader, asked keys) of the spec's variant seed, built once."""
         if seed not in self.variants:
-            from .grading import Grader
-            from .network import derive
-            from .variant import asked, variant
-
-            outcome = derive(variant(self.spec, seed))
-            net = outcome.derivation.network
-            layers = [[str(p) for p in layer.params] for layer in net.layers]
-            self.variants[seed] = (outcome, Grader(outcome.derivation), asked([str(p) for p in net.params], layers, seed))
+            self.variants[seed] = GRADED[self.kind](self.spec, seed)
         return self.variants[seed]
 
     def grader(self, seed: int | None):
@@ -202,6 +223,31 @@ class Engine:
         except DeriveError as exc:
             return FileResult(path, error=exc.show())
         return FileResult(path, sheet.student, sheet.seed, grade_answers(grader, asked, answers), refused=refused)
+
+
+def _network_variant(spec, seed: int | None) -> tuple:
+    from .grading import Grader
+    from .network import derive
+    from .variant import asked, variant
+
+    outcome = derive(variant(spec, seed))
+    net = outcome.derivation.network
+    layers = [[str(p) for p in layer.params] for layer in net.layers]
+    return outcome, Grader(outcome.derivation), asked([str(p) for p in net.params], layers, seed)
+
+
+def _graph_variant(spec, seed: int | None) -> tuple:
+    from .graph import derive
+    from .graph_grading import GraphGrader
+    from .variant import graph_variant
+
+    outcome = derive(graph_variant(spec, seed))
+    grader = GraphGrader(outcome)
+    return outcome, grader, grader.asked
+
+
+# kind -> (spec, seed) -> (verified outcome, grader, asked keys)
+GRADED = {"network": _network_variant, "graph": _graph_variant}
 
 
 def grade_answers(grader, asked: list[str], answers: dict) -> list:
@@ -239,6 +285,10 @@ def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]
 # --------------------------------------------------------------------------- presenting results
 
 
+DECIMAL_COMMA = frozenset({"ru", "pl"})
+NUMBER_ARGS = frozenset({"tolerance", "value", "numbers", "factor"})  # finding arguments that are plain numbers
+
+
 class Words:
     """The catalog of one language, for findings, verdicts and the text report."""
 
@@ -246,6 +296,7 @@ class Words:
         from .i18n import translations
 
         self.gettext = translations(lang).gettext
+        self.comma = lang in DECIMAL_COMMA
 
     def __call__(self, msgid: str, **args) -> str:
         text = self.gettext(msgid)
@@ -253,10 +304,16 @@ class Words:
 
     def finding(self, finding) -> str:
         args = dict(finding.args)
+        for key in NUMBER_ARGS & args.keys():
+            args[key] = self.number(args[key])
         if "expected" in args:
             args["expected"] = self.one_of([self(EXPECTED[w]) if w in EXPECTED else w
                                             for w in args["expected"].split("\n")])
         return self(MESSAGES[finding.code], **args)
+
+    def number(self, text: str) -> str:
+        """Decimal points as the language writes them: 0,5 % in ru and pl."""
+        return re.sub(r"(?<=[0-9])\.(?=[0-9])", ",", text) if self.comma else text
 
     def one_of(self, items: list[str]) -> str:
         return items[0] if len(items) == 1 else self(LIST_END, items=", ".join(items[:-1]), last=items[-1])

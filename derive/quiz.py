@@ -30,6 +30,10 @@ PROSE = {
               "(`*` or a space for a product, `^` for a power, `I[z > 0]` for an indicator, `max`, `relu`, "
               "`sigmoid`, `tanh`, `exp`, `log`) or LaTeX. You may use these names:"),
     "check": N_("Check the answers with:"),
+    "graph": N_("The computational graph (forward pass):"),
+    "values": N_("At the values:"),
+    "numbers": N_("An answer may also be a number (correct within %(tolerance)s of the exact value), or both, "
+                  "as `formula = number`."),
     "comment_head": N_("derive quiz: the answers template for %(spec)s."),
     "comment_fill": N_("Write each derivative as a formula in quotes, for example with I[z > 0] for an indicator."),
     "comment_check": N_("Check with:"),
@@ -51,7 +55,8 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
     answers_file = f"{stem}.answers.yaml"
     command_line = f"derive check {spec_path} {answers_file}"
     template = _template(os.path.basename(spec_path), seed, asked, words, command_line)
-    sheet = _sheet(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
+    make = _graph_sheet if engine.kind == "graph" else _sheet
+    sheet = make(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
     return stem, sheet, template
 
 
@@ -69,6 +74,7 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
         "subtitle": full["title"],
         "variant": words("variant", seed=seed) if seed is not None else None,
         "forward": full["forward"],
+        "values": [],
         "activations": [a for a in full["activations"] if a["definition"] is not None],
         "loss": full["loss"]["definition"] if full["loss"] else None,
         "tasks": [d(net.of, params[name]) for name in asked],
@@ -76,6 +82,41 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
         "check": command_line,
         "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check")},
         "how": words("how", file=f"`{answers_file}`"),
+    }
+    return env.get_template("quiz.md.j2").render(ctx)
+
+
+def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
+                 command_line: str) -> str:
+    from .check import Words
+
+    prose = Words(lang)
+    """The sheet of a scalar graph: its nodes, the values of the inputs (this variant's), the gradients to find."""
+    from .graph import decimal
+    from .render import Row, d, environment
+
+    bp = outcome.result
+    env = environment("md", lang, partials=bp.partials)
+    how = words("how", file=f"`{answers_file}`")
+    if bp.values is not None:
+        how = f"{how} {', '.join(f'`{n}`' for n in grader.names if grader.names[n] not in grader.upstream)}. " \
+              f"{words('numbers', tolerance=prose.number(grader.percent()))}"
+        names = ""
+    else:
+        names = ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.upstream)
+    ctx = {
+        "title": words("title"),
+        "subtitle": outcome.spec.title.get(lang),
+        "variant": words("variant", seed=seed) if seed is not None else None,
+        "forward": [[Row([n.symbol, n.expr])] for n in bp.nodes],
+        "values": [Row([x, decimal(v)]) for x, v in (bp.values or {}).items() if x in bp.inputs],
+        "activations": [],
+        "loss": None,
+        "tasks": [d(bp.of, grader.names[key]) for key in asked],
+        "names": names,
+        "check": command_line,
+        "words": {"network": words("graph"), **{k: words(k) for k in ("values", "task", "check")}},
+        "how": how,
     }
     return env.get_template("quiz.md.j2").render(ctx)
 

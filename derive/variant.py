@@ -65,3 +65,30 @@ def asked(parameters: list[str], layers: list[list[str]], seed: int | None) -> l
     quota = max(1, MAX_ASKED // len(layers))
     chosen = {name for names in layers for name in rng.sample(names, min(quota, len(names)))}
     return [p for p in parameters if p in chosen]
+
+
+GRAPH_VALUES = (-5, 5)  # a graph's variant draws whole numbers from this range (0 left out)
+GRAPH_TRIES = 50
+
+
+def graph_variant(spec, seed: int | None):
+    """A scalar graph with other whole-number values (every node defined there); the spec itself without a seed
+    or without values."""
+    if seed is None or spec.values is None:
+        return spec
+    import sympy as sp
+
+    from .errors import SpecError
+    from .graph import derive
+
+    rng = random.Random(seed)
+    for _ in range(GRAPH_TRIES):
+        values = {x: sp.Integer(rng.choice([v for v in range(GRAPH_VALUES[0], GRAPH_VALUES[1] + 1) if v]))
+                  for x in spec.values}
+        candidate = dataclasses.replace(spec, values=values)
+        try:
+            derive(candidate)
+        except SpecError:  # a node outside its domain there (log of a negative, …): draw again
+            continue
+        return candidate
+    return spec
