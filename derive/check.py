@@ -44,6 +44,13 @@ MESSAGES = {
     "parse.yaml_escape": N_("Column %(column)s: %(command)s has turned into an invisible control character: inside "
                             "double quotes YAML reads a backslash as an escape (\\t is a tab, \\f a form feed). "
                             "Write LaTeX answers in single quotes: '%(command)s …'."),
+    "parse.shapes_add": N_("Column %(column)s: matrices of shapes %(left)s and %(right)s cannot be added."),
+    "parse.shapes_had": N_("Column %(column)s: an elementwise product needs equal shapes, not %(left)s and %(right)s."),
+    "parse.shapes_product": N_("Column %(column)s: a %(left)s matrix cannot be multiplied by a %(right)s one: the "
+                               "inner sizes differ (a transpose missing?)."),
+    "parse.matrix_power": N_("Column %(column)s: a power of a matrix or vector is not defined here; for an "
+                             "elementwise square write y ⊙ y."),
+    "parse.matmul_scalar": N_("Column %(column)s: '@' multiplies matrices; here there is none."),
     "parse.partial": N_("Column %(column)s: expected a derivative written as ∂y/∂h_1."),
     "parse.digits": N_("Column %(column)s: a number with %(digits)s digits; at most %(most)s are allowed."),
     "parse.unknown_function": N_("Column %(column)s: unknown function %(name)s; allowed functions: %(allowed)s."),
@@ -85,6 +92,15 @@ MESSAGES = {
     "sign": N_("The sign is wrong: the answer is minus the derivative."),
     "also_sign": N_("The sign is wrong as well."),
     "constant_factor": N_("A constant factor is off: the answer is %(factor)s times the derivative."),
+    # matrix answers (view: vector)
+    "correct_matrix": N_("Correct: all %(entries)s entries agree with the expected ones at %(points)s test points."),
+    "transposed_result": N_("The result is transposed: the answer is %(shape)s, the expected matrix is its "
+                            "transpose (%(expected)s); check the order of the product (δ xᵀ, not x δᵀ)."),
+    "wrong_shape": N_("The answer is a %(shape)s matrix, but %(key)s is %(expected)s."),
+    "entries_differ": N_("%(bad)s of %(entries)s entries differ from the expected ones: %(which)s."),
+    "missing_derivative_delta": N_("The derivative of the activation, %(factor)s, is missing from δ: the gradient "
+                                   "that reaches the layer's output must be multiplied elementwise (⊙) by it."),
+    "activation_in_delta": N_("The activation is written where its derivative %(factor)s belongs in δ."),
     # graphs: formulas and numbers
     "correct_formula": N_("Correct: equal to the expected derivative for all values (checked symbolically or at "
                           "%(points)s test points)."),
@@ -232,8 +248,14 @@ def _network_variant(spec, seed: int | None) -> tuple:
 
     outcome = derive(variant(spec, seed))
     net = outcome.derivation.network
+    grader = Grader(outcome.derivation)
+    if outcome.vector is not None:  # view: vector: the matrix quantities are asked (the scalar ones accepted too)
+        from .matrix_grading import VectorViewGrader
+
+        grader = VectorViewGrader(outcome, grader)
+        return outcome, grader, grader.asked
     layers = [[str(p) for p in layer.params] for layer in net.layers]
-    return outcome, Grader(outcome.derivation), asked([str(p) for p in net.params], layers, seed)
+    return outcome, grader, asked([str(p) for p in net.params], layers, seed)
 
 
 def _graph_variant(spec, seed: int | None) -> tuple:

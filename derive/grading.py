@@ -196,15 +196,23 @@ def node_gradients(derivation) -> list[tuple[sp.Symbol, sp.Expr]]:
     net = derivation.network
     of = net.of
     named = {g.node: g.symbol for g in derivation.backward}
-    symbol = {v: named.get(v, sp.Symbol(f"d{of}_d{v}")) for v, _ in net.forward}
+    symbol = gradient_symbols(derivation)
     statements = []
-    for v, _ in reversed(net.forward):
+    for v in [*(v for v, _ in reversed(net.forward)), *net.inputs]:
         if v == of or v in named:
             continue
         terms = [(sp.S.One if c == of else symbol[c]) * sp.diff(definition, v)
                  for c, definition in net.forward if v in definition.free_symbols]
         statements.append((symbol[v], sp.Add(*terms)))
     return statements
+
+
+def gradient_symbols(derivation) -> dict[sp.Symbol, sp.Symbol]:
+    """Every intermediate and input v -> the symbol of ∂of/∂v (the derivation's own name where it has one)."""
+    net = derivation.network
+    named = {g.node: g.symbol for g in derivation.backward}
+    nodes = [*(v for v, _ in net.forward if v != net.of), *net.inputs]
+    return {v: named.get(v, sp.Symbol(f"d{net.of}_d{v}")) for v in nodes}
 
 
 def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict, list[sp.Symbol], int]:
@@ -584,7 +592,8 @@ def _without_factors(expr: sp.Expr, product: sp.Expr) -> Iterator[tuple[sp.Expr,
 
 
 PARSE_KEYS = frozenset({
-    "confusable", "yaml_escape", "partial",
+    "confusable", "yaml_escape", "partial", "shapes_add", "shapes_had", "shapes_product", "matrix_power",
+    "matmul_scalar",
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
     "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
     "no_comparison", "too_long", "unexpected", "unexpected_end",

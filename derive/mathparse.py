@@ -153,6 +153,7 @@ _BRACED = r"(?:[^{}]|\{[^{}]*\})*"  # text with braces at most one level deep
 _PARTIAL = re.compile(
     rf"\s*\{{\s*\\partial\s*(?P<of>{_BRACED})\}}\s*\{{\s*\\partial\s*(?P<node>{_BRACED})\}}"
 )
+_TRANSPOSE = re.compile(r"(?:\^\s*(?:T|\\top|\\intercal|\{\s*(?:T|\\top|\\intercal)\s*\})|\.T)(?![A-Za-z0-9_])")
 _GRADIENT_NAME = re.compile(r"d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
 _PLAIN_NAME = r"(?:[A-Za-z]+|[α-ωΑ-Ω]|\\[A-Za-z]+)[0-9]*(?:_\{[A-Za-z0-9,]+\}|_[A-Za-z0-9]+|[₀-₉]+)*"
 _PARTIAL_SLASH = re.compile(rf"(?:∂|\\partial)\s*(?P<of>{_PLAIN_NAME})\s*/\s*(?:∂|\\partial)\s*(?P<node>{_PLAIN_NAME})")
@@ -387,6 +388,16 @@ class _Scanner:
 
     def _operator(self, pos: int, c: str) -> _Tok:
         text = self.text
+        if c == "^" or c == ".":
+            transpose = _TRANSPOSE.match(text, pos) if self.prev in _ENDS_OPERAND else None
+            if transpose and (c == "." or not self._known("T")):  # W^T, x^{\top}, W.T: a transpose
+                return self._tok("TRANSPOSE", pos, transpose.end())
+        if c == "ᵀ" and self.prev in _ENDS_OPERAND:
+            return self._tok("TRANSPOSE", pos, pos + 1)
+        if c == "@":
+            return self._tok("MATMUL", pos, pos + 1)
+        if c in "⊙∘":
+            return self._tok("HAD", pos, pos + 1)
         if c == "*":
             if text.startswith("**", pos):
                 return self._tok("POW", pos, pos + 2, self.max_depth)
@@ -471,6 +482,9 @@ class _Scanner:
         return self._tok("FUNC", start, end, key)
 
     def _identifier(self, base: str, start: int, end: int, greek: bool) -> list[_Tok]:
+        digits = _DIGITS.match(self.text, end) if greek else None
+        if digits and self._known(base + digits.group()):  # δ2 for the name delta2 (a layer's δ)
+            base, end = base + digits.group(), digits.end()
         indices, layer, after = self._suffix(end)
         if not indices and layer is None:
             special = self._special(base, start, after, greek)
@@ -562,6 +576,8 @@ class _Scanner:
             return []
         if name in _LATEX_GREEK:
             return self._identifier(_LATEX_GREEK[name], pos, end, greek=True)
+        if name in ("odot", "circ"):
+            return [self._tok("HAD", pos, end)]
         if name in _LATEX_OPERATORS:
             kind, obj = _LATEX_OPERATORS[name]
             return [self._tok(kind, pos, end, obj)]
@@ -682,7 +698,7 @@ class _ScannerLexer(Lexer):
 # --------------------------------------------------------------------------- grammar
 
 _GRAMMAR = r"""
-%declare NUMBER NAME FUNC BRFUNC IND E FRAC PLUS MINUS MUL DIV POW REL
+%declare NUMBER NAME FUNC BRFUNC IND E FRAC PLUS MINUS MUL DIV POW REL TRANSPOSE MATMUL HAD
 %declare _LPAR _RPAR _LSQB _RSQB _LBRACE _RBRACE _ABSOPEN _ABSCLOSE _COMMA _SUB
 
 start: expr
@@ -692,7 +708,7 @@ start: expr
 
 // flat lists, so that a thousand terms are one Add, not a thousand
 ?sum: term ((PLUS | MINUS) term)*
-?term: signed (MUL signed | DIV signed | power)*    // a bare `power` is juxtaposition: 2x, (a)(b)
+?term: signed (MUL signed | DIV signed | MATMUL signed | HAD signed | power)*    // a bare `power` is juxtaposition
 
 ?signed: power
        | MINUS signed                   -> neg
@@ -706,6 +722,7 @@ start: expr
 
 ?primary: NUMBER                        -> number
         | NAME                          -> name
+        | primary TRANSPOSE             -> transpose
         | _LPAR expr _RPAR
         | brace
         | _LSQB expr _RSQB              -> bracket
@@ -770,6 +787,81 @@ def _check_power(base: sp.Expr, exponent: sp.Expr, op: _Tok) -> None:
         raise _Fail(op.start_pos, f"powers nested deeper than {op.obj} levels", "too_deep", most=op.obj)
 
 
+# --------------------------------------------------------------------------- vectors and matrices
+# Names may stand for explicit matrices (derive check's matrix answers): juxtaposition and '@' are the
+# matrix product, '⊙' and '*' between equal shapes elementwise, a scalar added to a matrix is added to
+# every entry, functions apply entry by entry, 'ᵀ' / '^T' / '.T' transpose.
+
+
+@dataclass(frozen=True)
+class _Relations:
+    """A comparison of a vector with a number: one relation per entry (rows of lists)."""
+
+    rows: list
+
+
+def _indicator(relation):
+    if isinstance(relation, _Relations):
+        return sp.ImmutableMatrix([[Indicator(r) for r in row] for row in relation.rows])
+    return Indicator(relation)
+
+
+def _is_matrix(x) -> bool:
+    return isinstance(x, sp.MatrixBase)
+
+
+def _shape(x) -> str:
+    return "×".join(map(str, x.shape)) if _is_matrix(x) else "1×1"
+
+
+def _matrix_sum(terms: list, offset: int):
+    shapes = {t.shape for t in terms if _is_matrix(t)}
+    if len(shapes) > 1:
+        a, b = sorted(shapes)[:2]
+        raise _Fail(offset, f"cannot add matrices of shapes {a[0]}×{a[1]} and {b[0]}×{b[1]}", "shapes_add",
+                    left=f"{a[0]}×{a[1]}", right=f"{b[0]}×{b[1]}")
+    (shape,) = shapes
+    total = sp.zeros(*shape)
+    for t in terms:
+        total += t if _is_matrix(t) else sp.ones(*shape) * t
+    return sp.ImmutableMatrix(total)
+
+
+def _matrix_term(factors: list, ops: list):
+    result = factors[0]
+    for (op, offset), x in zip(ops, factors[1:]):
+        result = _times(result, x, op, offset)
+    return sp.ImmutableMatrix(result) if _is_matrix(result) else result
+
+
+def _times(a, b, op: str, offset: int):
+    if not (_is_matrix(a) and _is_matrix(b)):
+        if op in ("MATMUL",) and not (_is_matrix(a) or _is_matrix(b)):
+            raise _Fail(offset, "'@' multiplies matrices; here there is none", "matmul_scalar")
+        return a * b
+    elementwise = op == "HAD" or (op in ("MUL",) and a.shape == b.shape and a.shape[1] == 1)
+    if elementwise or (op == "MUL" and a.shape == b.shape and a.shape[1] != a.shape[0]):
+        if a.shape != b.shape:
+            raise _Fail(offset, f"an elementwise product needs equal shapes, not {_shape(a)} and {_shape(b)}",
+                        "shapes_had", left=_shape(a), right=_shape(b))
+        return a.multiply_elementwise(b)
+    if a.shape[1] != b.shape[0]:
+        raise _Fail(offset, f"cannot multiply a {_shape(a)} matrix by a {_shape(b)} one: the inner sizes differ",
+                    "shapes_product", left=_shape(a), right=_shape(b))
+    return a * b
+
+
+def _elementwise(build, values: list, func):
+    shapes = {v.shape for v in values if _is_matrix(v)}
+    if len(shapes) > 1:
+        raise _Fail(func.start_pos, f"{func.value} of matrices of different shapes", "shapes_add",
+                    left=_shape(values[0]), right=_shape(values[-1]))
+    (shape,) = shapes
+    rows, cols = shape
+    entries = [[build(*[v[i, j] if _is_matrix(v) else v for v in values]) for j in range(cols)] for i in range(rows)]
+    return sp.ImmutableMatrix(entries)
+
+
 _RELATIONS = {"gt": sp.Gt, "ge": sp.Ge, "lt": sp.Lt, "le": sp.Le}
 _MIRROR = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
 
@@ -789,8 +881,12 @@ class _Build(Transformer):
         return _value(x)
 
     def relation(self, left, op, right):
+        left, right = _value(left), _value(right)
         try:
-            return _Cond(_compare(op.obj, _value(left), _value(right)), op.start_pos)
+            if _is_matrix(left) and not _is_matrix(right):  # z1 > 0 for a vector: one comparison per entry
+                rows = [[_compare(op.obj, left[i, j], right) for j in range(left.cols)] for i in range(left.rows)]
+                return _Cond(_Relations(rows), op.start_pos)
+            return _Cond(_compare(op.obj, left, right), op.start_pos)
         except TypeError as exc:
             raise _Fail(op.start_pos, f"cannot compare: {exc}") from None
 
@@ -798,17 +894,31 @@ class _Build(Transformer):
         terms = [_value(first)]
         for op, term in zip(rest[::2], rest[1::2]):
             terms.append(-_value(term) if op.type == "MINUS" else _value(term))
+        if any(_is_matrix(t) for t in terms):
+            return _matrix_sum(terms, rest[0].start_pos if rest else 0)
         return sp.Add(*terms)
 
     def term(self, first, *rest):
         factors, items, offset = [_value(first)], iter(rest), 0
+        ops = []
         for item in items:
             if isinstance(item, Token):
                 offset, operand = item.start_pos, _value(next(items))
                 factors.append(_reciprocal(operand, offset) if item.type == "DIV" else operand)
+                ops.append((item.type, offset))
             else:
                 factors.append(_value(item))
+                ops.append(("JUXTAPOSE", offset))
+        if any(_is_matrix(f) for f in factors) or any(op == "HAD" for op, _ in ops):
+            return _matrix_term(factors, ops)
+        if any(op == "MATMUL" for op, _ in ops):
+            raise _Fail(next(o for op, o in ops if op == "MATMUL"), "'@' multiplies matrices; here there is none",
+                        "matmul_scalar")
         return _checked(sp.Mul(*factors), offset)
+
+    def transpose(self, x, op):
+        x = _value(x)
+        return x.T if _is_matrix(x) else x  # a scalar is its own transpose
 
     def neg(self, op, x):
         return -_value(x)
@@ -818,6 +928,9 @@ class _Build(Transformer):
 
     def pow(self, base, op, exponent):
         base, exponent = _value(base), _value(exponent)
+        if _is_matrix(base) or _is_matrix(exponent):
+            raise _Fail(op.start_pos, "a power of a matrix or vector is not defined here; for an elementwise "
+                        "square write y ⊙ y", "matrix_power")
         _check_power(base, exponent, op)
         return sp.Pow(base, exponent)
 
@@ -833,7 +946,7 @@ class _Build(Transformer):
         return tok.obj
 
     def bracket(self, x):
-        return Indicator(x.relation) if isinstance(x, _Cond) else x
+        return _indicator(x.relation) if isinstance(x, _Cond) else x
 
     def absolute(self, x):
         return sp.Abs(_value(x))
@@ -847,6 +960,8 @@ class _Build(Transformer):
             wanted = f"{fewest}" if fewest == most else f"at least {fewest}"
             raise _Fail(func.start_pos, f"{func.value} takes {wanted} argument{'s' if fewest > 1 else ''}, not {len(args)}")
         values = [_value(a) for a in args]
+        if any(_is_matrix(v) for v in values):  # elementwise: relu(z1), sigma'(z2), I[z1 > 0]
+            return _elementwise(build, values, func)
         try:
             return _checked(build(*values), func.start_pos)
         except (TypeError, ValueError) as exc:
@@ -872,7 +987,7 @@ class _Build(Transformer):
     def indicator(self, tok, cond):
         if not isinstance(cond, _Cond):
             raise _Fail(tok.start_pos, "an indicator needs a comparison inside, as in I[u > 0]", "no_comparison")
-        return Indicator(cond.relation)
+        return _indicator(cond.relation)
 
 
 @cache

@@ -61,13 +61,19 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
 
 
 def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str, command_line: str) -> str:
-    from .network import context
-    from .render import d, environment
+    import dataclasses
+
+    import sympy as sp
+
+    from .network import context, printer_settings
+    from .render import Row, d, environment
 
     derivation = outcome.derivation
     net = derivation.network
-    full = context(outcome, lang)
-    env = environment("md", lang, partials=derivation.partials)
+    full = context(dataclasses.replace(outcome, vector=None), lang)  # the scalar context: activations, loss
+    if outcome.vector is not None:  # the forward pass in matrix form, as the lecture writes it
+        full["forward"] = [[Row([step.lhs, step.rhs[0]])] for step in outcome.vector.forward]
+    env = environment("md", lang, **printer_settings(outcome))
     params = {str(p): p for p in net.params}
     ctx = {
         "title": words("title"),
@@ -77,13 +83,21 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
         "values": [],
         "activations": [a for a in full["activations"] if a["definition"] is not None],
         "loss": full["loss"]["definition"] if full["loss"] else None,
-        "tasks": [d(net.of, params[name]) for name in asked],
-        "names": ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.backward),
+        "tasks": [d(net.of, params[name]) if name in params else sp.Symbol(name) for name in asked],
+        "names": ", ".join(f"`{n}`" for n in _names(grader)),
         "check": command_line,
         "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check")},
         "how": words("how", file=f"`{answers_file}`"),
     }
     return env.get_template("quiz.md.j2").render(ctx)
+
+
+def _names(grader) -> list[str]:
+    """The names a student may use: the network's quantities (the matrices and vectors in vector view)."""
+    matrix = getattr(grader, "matrix", None)
+    if matrix is not None:
+        return list(matrix.matrices)
+    return [n for n, s in grader.names.items() if s not in grader.backward]
 
 
 def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
