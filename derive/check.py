@@ -118,6 +118,8 @@ MESSAGES = {
     "other_input": N_("This is the derivative with respect to %(other)s, not %(wrt)s."),
     "missing_upstream": N_("The upstream gradient is missing: the local derivative through %(node)s must be "
                            "multiplied by the gradient that reaches %(node)s from the output."),
+    "missing_local": N_("The local derivative is missing: the gradient that reaches %(node)s must be multiplied "
+                        "by ∂%(node)s/∂%(wrt)s."),
     "missing_path": N_("A path is missing: the variable is also used by %(node)s, and the gradients of all its "
                        "uses add up."),
     "wrong_upstream": N_("The wrong upstream gradient: through %(node)s the local derivative is multiplied by the "
@@ -203,8 +205,12 @@ class Engine:
         kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
         if kind not in GRADED:
             known = "" if kind in KINDS else f"unknown kind {kind!r}; "
-            raise doc.error(("kind",), f"{known}derive check and derive quiz grade {', '.join(GRADED)} specs "
-                                       f"(see docs/check.md for what the lectures' quantities are)")
+            lecture = (" The mlp and composition lectures are general (symbolic L, K and sizes): their quantities "
+                       "are graded on a concrete instance, such as specs/mlp-check.yaml (kind: network, view: "
+                       "vector) or specs/composition-check.yaml (kind: graph); see docs/check.md."
+                       if kind in ("mlp", "composition") else "")
+            raise doc.error(("kind",), f"{known}derive check and derive quiz grade {' and '.join(GRADED)} specs."
+                                       f"{lecture}")
         self.kind = kind
         self.spec = importlib.import_module(KINDS[kind]).parse(doc)
         if kind == "graph" and self.spec.indexed:

@@ -113,7 +113,8 @@ class GraphGrader:
 
     def _target(self, key: str, g) -> _Target:
         values = np.broadcast_to(evaluate(g.named, self.env), (self.points,)).astype(float)
-        shown, tex = ascii(g.closed), latex(g.closed)
+        form = g.named if _size(g.named) < _size(g.closed) else g.closed  # over the nodes when that is shorter
+        shown, tex = ascii(form), latex(form)
         if g.value is not None and g.closed != g.value:  # the formula and its value: z = -4
             shown, tex = f"{shown} = {_short(g.value)}", f"{tex} = {latex(g.value)}"
         return _Target(key, g, g.closed, values, g.value, shown, tex)
@@ -278,6 +279,8 @@ class GraphGrader:
         for loc, term in zip(g.uses, terms):
             if loc.node != self.bp.of:
                 yield Finding.of("missing_upstream", node=str(loc.node)), right - term + loc.expr
+                yield (Finding.of("missing_local", node=str(loc.node), wrt=str(g.wrt)),
+                       right - term + self.bp.grads[loc.node].named)
             if len(terms) > 1:
                 yield Finding.of("missing_path", node=str(loc.node)), right - term
             for other in self.bp.nodes:
@@ -300,6 +303,10 @@ def _formula_and_number(text: str) -> tuple[str, str] | None:
     if m is None or not text[:cut].strip():
         return None
     return text[:cut], m["number"]
+
+
+def _size(expr: sp.Expr) -> int:
+    return sum(1 for _ in sp.preorder_traversal(expr))
 
 
 def _short(value: sp.Expr) -> str:

@@ -259,3 +259,35 @@ def test_index_graphs_are_refused_with_a_reason(cli, tmp_path):
     answers.write_text("answers: {x_i: 'W'}\n", encoding="utf-8")
     result = cli("check", ROOT / "specs" / "linear-layer.yaml", answers)
     assert result.exit_code == 2 and "index" in result.output
+
+
+# -- the composition lecture (seed 003) on a concrete instance -------------------------------------
+
+
+def composition(x, A_0, b_0, A_1, b_1, A_2, b_2, y):  # specs/composition-check.yaml written out
+    f_1 = math.tanh(A_0 * x + b_0)
+    f_2 = math.tanh(A_1 * f_1 + b_1)
+    f_3 = math.tanh(A_2 * f_2 + b_2)
+    return (y - f_3) ** 2
+
+
+def test_composition_instance_is_graded():
+    g = Engine(str(ROOT / "specs" / "composition-check.yaml")).grader(None)[0]
+    point = {"x": 1.0, "A_0": 0.5, "b_0": 0.0, "A_1": -1.0, "b_1": 0.5, "A_2": 2.0, "b_2": -0.5, "y": 1.0}
+    for key in ("A_0", "b_1", "A_2"):
+        assert verdict(g, key, f"{fd(composition, point, key):.5f}")[0] == "correct", key
+    # seed 003's product, written by a student: ∂L/∂f_3 · ∂f_3/∂θ
+    assert verdict(g, "A_2", "dL_df_3 (1 - f_3^2) f_2")[0] == "correct"
+    assert verdict(g, "b_2", "2(f_3 - y)(1 - f_3^2)")[0] == "correct"
+    assert verdict(g, "b_2", "2(f_3 - y)") == ("incorrect", ["missing_local"])  # ∂L/∂f_3 alone
+    assert verdict(g, "b_2", "1 - f_3^2") == ("incorrect", ["missing_upstream"])  # ∂f_3/∂b_2 alone
+    assert verdict(g, "A_1", "dL_df_3 (1 - f_3^2) A_2 (1 - f_2^2) f_1")[0] == "correct"
+
+
+@pytest.mark.parametrize("spec", ["mlp-backprop.yaml", "deep-composition.yaml"])
+def test_lectures_point_to_their_concrete_instances(cli, tmp_path, spec):
+    answers = tmp_path / "a.yaml"
+    answers.write_text("answers: {x: '1'}\n", encoding="utf-8")
+    result = cli("check", ROOT / "specs" / spec, answers)
+    assert result.exit_code == 2
+    assert "mlp-check.yaml" in result.output and "composition-check.yaml" in result.output

@@ -207,3 +207,13 @@ def test_words_for_matrix_findings_exist():
     v = g.check("dLOSS_dW", "g @ dLOSS_df.T")
     for lang in ("ru", "pl"):
         assert Words(lang).feedback(v) != Words("en").feedback(v)
+
+
+def test_the_mlp_lecture_instance_is_graded():
+    # specs/mlp-check.yaml: seed 004's boxed formulas on L = 2 (ReLU, then sigmoid with BCE: δ^{[L]} = a^{[L]} − y)
+    g = Engine(str(ROOT / "specs" / "mlp-check.yaml")).grader(None)[0]
+    assert verdict(g, "delta2", "y - t")[0] == "correct"
+    assert verdict(g, "delta1", r"((W^{[2]})^T \delta^{[2]}) \odot \mathbb{1}[z^{[1]} > 0]")[0] == "correct"
+    assert verdict(g, "dJ_dW1", r"\delta^{[1]} (x)^T")[0] == "correct"
+    assert verdict(g, "dJ_dW2", r"\delta^{[2]} (a)^T")[0] == "correct"
+    assert verdict(g, "dJ_dW2", r"a \delta^{[2]}")[1] == ["transposed_result"]
