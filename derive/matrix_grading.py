@@ -82,9 +82,9 @@ class MatrixGrader:
             out[layer.spec.params] = sp.ImmutableMatrix([[p for p, src in u.incoming if src != 1] for u in layer.units])
             out[layer.spec.bias] = _column([u.incoming[0][0] for u in layer.units])
         for step in self.outcome.vector.backward:  # δ, ∂J/∂z, ∂J/∂a: the columns of their scalar gradients
-            components = self._components(step)
+            components = self._components(step) if step.reason != "local" else self._expected(step)
             if components is not None and step.reason not in ("grad_W", "grad_b"):
-                out.setdefault(str(step.lhs), components)
+                out.setdefault(str(step.lhs), components)  # dy_dz2, the local derivative, is a column of formulas
         return {name: m for name, m in out.items() if m.shape != (1, 1)} | \
                {name: m[0, 0] for name, m in out.items() if m.shape == (1, 1)}
 
