@@ -50,20 +50,27 @@ class Sheet:
         the intermediate quantities dy_dh_1. A key is read as written (`theta_11`), as LaTeX or Unicode
         (`\\theta_{11}`, `θ₁₁`), or without the underscores (`theta11`) when that fits one name only.
         """
-        keys = list(dict.fromkeys([*parameters, *(keys or [])]))
-        symbols = {k: sp.Symbol(k) for k in keys}
-        out: dict[str, object] = {}
-        refused: list[Refused] = []
-        for key, value in self.raw.items():
-            name, problem = _key(str(key), symbols)
-            if name is not None and name in out:
-                name, problem = None, ("key_twice", {"key": str(key), "name": name})
-            if name is None:
-                code, args = problem
-                refused.append(Refused(str(key), code, args, self.doc.where(("answers", key))))
-                continue
-            out[name] = value
-        return out, refused
+        return resolve(self.raw, parameters, keys, lambda key: self.doc.where(("answers", key)))
+
+
+def resolve(raw: dict, parameters: list[str], keys: list[str] | None = None,
+            where=lambda key: None) -> tuple[dict[str, object], list["Refused"]]:
+    """The answers by the name each key stands for, and the keys refused (see Sheet.resolve); where(key) gives
+    a refused key's location in its file (None for answers that come from elsewhere, such as the web)."""
+    keys = list(dict.fromkeys([*parameters, *(keys or [])]))
+    symbols = {k: sp.Symbol(k) for k in keys}
+    out: dict[str, object] = {}
+    refused: list[Refused] = []
+    for key, value in raw.items():
+        name, problem = _key(str(key), symbols)
+        if name is not None and name in out:
+            name, problem = None, ("key_twice", {"key": str(key), "name": name})
+        if name is None:
+            code, args = problem
+            refused.append(Refused(str(key), code, args, where(key)))
+            continue
+        out[name] = value
+    return out, refused
 
 
 @dataclass(frozen=True)

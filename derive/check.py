@@ -285,6 +285,19 @@ def grade_answers(grader, asked: list[str], answers: dict) -> list:
     return [grader.check(key, answers.get(key)) for key in [*asked, *extra]]
 
 
+def check_answer_set(engine: Engine, answers: dict, lang: str = "en", *, student: str | None = None,
+                     seed: int | None = None, show_expected: bool = True) -> dict:
+    """One student's answers ({key: text}) graded against engine's spec: the object of one file of
+    `derive check --format json` (CONTRACT section 4), feedback in lang. For callers such as the web
+    checker, which keep one Engine per assignment."""
+    from .answers import resolve
+
+    grader, asked = engine.grader(seed)
+    resolved, refused = resolve(answers, asked, grader.keys())
+    result = FileResult("<answers>", student, seed, grade_answers(grader, asked, resolved), refused=refused)
+    return to_json(result, Words(lang), show_expected)
+
+
 _ENGINE: Engine | None = None  # set before the pool forks, so workers inherit the derived spec
 
 

@@ -307,3 +307,21 @@ def test_new_messages_are_in_every_catalog():
                       *REFUSED.values()]:
             assert words.gettext(msgid) != msgid, (lang, msgid)
     assert Indicator  # the parser's indicator is the derivation's
+
+
+def test_python_api_checks_one_answer_set():
+    import derive
+
+    result = derive.check(SPEC, {"φ₁": "g_1", "theta11": "dy_dh_1 I[z_1>0] x", "nonsense": "1"}, lang="pl")
+    verdicts = {a["key"]: a["verdict"] for a in result["answers"]}
+    assert verdicts["phi_1"] == "correct" and verdicts["theta_11"] == "correct"
+    assert result["total"] == 13 and result["score"] == 2
+    assert [r["key"] for r in result["refused"]] == ["nonsense"] and "Klucza" in result["refused"][0]["feedback"]
+
+
+def test_check_answer_set_for_a_graph_without_expected():
+    from derive.check import Engine, check_answer_set
+
+    engine = Engine(str(ROOT / "specs" / "graph-add-mul.yaml"))
+    result = check_answer_set(engine, {"x": "z = -4", "z": "3"}, "ru", show_expected=False)
+    assert result["score"] == 2 and all(a["expected_latex"] is None for a in result["answers"])
