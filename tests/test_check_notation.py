@@ -309,10 +309,11 @@ def test_new_messages_are_in_every_catalog():
     assert Indicator  # the parser's indicator is the derivation's
 
 
-def test_python_api_checks_one_answer_set():
-    import derive
+def test_one_answer_set_is_checked():
+    from derive.check import Engine, check_answer_set
 
-    result = derive.check(SPEC, {"φ₁": "g_1", "theta11": "dy_dh_1 I[z_1>0] x", "nonsense": "1"}, lang="pl")
+    answers = {"φ₁": "g_1", "theta11": "dy_dh_1 I[z_1>0] x", "nonsense": "1"}
+    result = check_answer_set(Engine(str(SPEC)), answers, "pl")
     verdicts = {a["key"]: a["verdict"] for a in result["answers"]}
     assert verdicts["phi_1"] == "correct" and verdicts["theta_11"] == "correct"
     assert result["total"] == 13 and result["score"] == 2
