@@ -96,6 +96,8 @@ MESSAGES = {
     "correct_matrix": N_("Correct: all %(entries)s entries agree with the expected ones at %(points)s test points."),
     "transposed_result": N_("The result is transposed: the answer is %(shape)s, the expected matrix is its "
                             "transpose (%(expected)s); check the order of the product (δ xᵀ, not x δᵀ)."),
+    "row_for_column": N_("The answer is a row (%(shape)s), but a column (%(expected)s) is expected: leave out the "
+                         "transpose."),
     "wrong_shape": N_("The answer is a %(shape)s matrix, but %(key)s is %(expected)s."),
     "entries_differ": N_("%(bad)s of %(entries)s entries differ from the expected ones: %(which)s."),
     "missing_derivative_delta": N_("The derivative of the activation, %(factor)s, is missing from δ: the gradient "

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from .grading import (MAX_LENGTH, MEMO_SIZE, MEMO_TEXT, TIME_LIMIT, Finding, Verdict, _set, _Timeout, agreement,
-                      gradient_symbols, parse_finding, time_limit, unknown_finding)
+from .grading import (MAX_LENGTH, MEMO_SIZE, MEMO_TEXT, TIME_LIMIT, Finding, Verdict, _constant_ratio, _set, _Timeout,
+                      agreement, gradient_symbols, parse_finding, time_limit, unknown_finding)
 from .mathparse import ParseError, UnknownName, parse_math
 from .numeric import Unsupported, evaluate
 from .printing import ascii
@@ -169,8 +169,8 @@ class MatrixGrader:
         expected = target.values
         if values.shape != expected.shape:
             if values.shape[:2] == expected.shape[1::-1] and _agrees(values.transpose(1, 0, 2), expected):
-                return _set(verdict, "incorrect", Finding.of("transposed_result", shape=_shape(values),
-                                                             expected=_shape(expected)))
+                code = "row_for_column" if expected.shape[1] == 1 else "transposed_result"
+                return _set(verdict, "incorrect", Finding.of(code, shape=_shape(values), expected=_shape(expected)))
             return _set(verdict, "incorrect", Finding.of("wrong_shape", shape=_shape(values), expected=_shape(expected),
                                                          key=target.key))
         if _agrees(values, expected):
@@ -186,6 +186,9 @@ class MatrixGrader:
         for finding, wrong in self.mistakes(target):
             if _agrees(values, wrong):
                 return [finding]
+        factor = _constant_ratio(values.ravel(), target.values.ravel())
+        if factor is not None:
+            return [Finding.of("constant_factor", factor=factor)]
         rows, cols = target.values.shape[:2]
         bad = [(i, j) for i in range(rows) for j in range(cols) if not _agrees(values[i, j], target.values[i, j])]
         shown = ", ".join(f"({i + 1}, {j + 1})" for i, j in bad[:6]) + (", …" if len(bad) > 6 else "")
@@ -203,7 +206,10 @@ class MatrixGrader:
             return target.mistakes
         upstream = [self.grad[u.post] for u in layer.units]  # ∂J/∂a_j: δ_j before ⊙ f'(z_j)
         posts = [u.post for u in layer.units]
-        factor = ascii(act.derivative(sp.Symbol("z"), sp.Symbol("a"), layer.alpha))
+        from .vector import family
+
+        pre, post = family([u.pre for u in layer.units]), family(posts)
+        factor = ascii(act.derivative(pre, post, layer.alpha))  # f'(z) over the layer's own vectors: y*(1 - y)
         wrong = {"missing_derivative_delta": upstream,
                  "activation_in_delta": [g * a for g, a in zip(upstream, posts)]}
         out = []

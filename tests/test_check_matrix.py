@@ -217,3 +217,10 @@ def test_the_mlp_lecture_instance_is_graded():
     assert verdict(g, "dJ_dW1", r"\delta^{[1]} (x)^T")[0] == "correct"
     assert verdict(g, "dJ_dW2", r"\delta^{[2]} (a)^T")[0] == "correct"
     assert verdict(g, "dJ_dW2", r"a \delta^{[2]}")[1] == ["transposed_result"]
+
+
+def test_a_row_for_a_column_and_a_constant_factor(grader):
+    assert verdict(grader, "dJ_db1", "delta1^T") == ("incorrect", ["row_for_column"])
+    assert verdict(grader, "dJ_dW2", "2 delta2 a^T") == ("incorrect", ["constant_factor"])
+    v = grader.check("delta2", "(y - t)")
+    assert dict(v.findings[0].args)["factor"] == "y*(1 - y)"  # f'(z2) over the layer's own output
