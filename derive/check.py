@@ -92,6 +92,7 @@ MESSAGES = {
     "sign": N_("The sign is wrong: the answer is minus the derivative."),
     "also_sign": N_("The sign is wrong as well."),
     "constant_factor": N_("A constant factor is off: the answer is %(factor)s times the derivative."),
+    "missing_mean": N_("The factor 1/%(n)s of the mean is missing: the loss averages over %(n)s outputs."),
     # matrix answers (view: vector)
     "correct_matrix": N_("Correct: all %(entries)s entries agree with the expected ones at %(points)s test points."),
     "transposed_result": N_("The result is transposed: the answer is %(shape)s, the expected matrix is its "

@@ -478,6 +478,9 @@ class Grader:
         if answer is not None and _nearly(values, expected.values):  # 0.666667 written for 2/3
             return [rounded_finding(answer)]
         factor = _constant_ratio(values, expected.values)
+        net = self.derivation.network
+        if factor is not None and net.spec.loss == "mse" and factor == str(len(net.outputs)) != "1":
+            return [Finding.of("missing_mean", n=factor)]  # the 1/n of the mean squared error left out
         if factor is not None:
             return [Finding.of("constant_factor", factor=factor)]
         return []

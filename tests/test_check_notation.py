@@ -208,6 +208,9 @@ def test_rounded_decimals_are_told_as_rounding(tmp_path):
     assert "2/3" in dict(v.findings[0].args)["numbers"]
     text = Words("en").feedback(v)
     assert "1 times" not in text and "rounding" in text
+    # the 1/n of the mean left out: 2 (y_1 − t_1) instead of 2/3 (y_1 − t_1)
+    v = grader.check("b_1", str(3 * exact))
+    assert [f.code for f in v.findings] == ["missing_mean"] and dict(v.findings[0].args)["n"] == "3"
 
 
 def test_unknown_gradient_names_are_reported_whole(grader):
