@@ -497,7 +497,9 @@ def _mistake(verdict, words: Words) -> str:
 @click.option("--jobs", type=click.IntRange(1, 256), default=None,
               help="Worker processes for a class (default: the number of CPUs).")
 def command(spec: str, answers: tuple[str, ...], lang: str, fmt: str, hide_expected: bool, jobs: int | None) -> None:
-    """Grade students' derivatives: ANSWERS are YAML files (`answers: {theta_11: "…"}`) for SPEC.
+    """Grade students' derivatives: ANSWERS are YAML files (`answers: {theta_11: "…"}`) for SPEC,
+    a network (parameters, intermediate ∂y/∂v, matrices in vector view) or a scalar graph
+    (formulas, numbers, `formula = number`).
 
     Every answer is correct, incorrect (with a diagnosis), invalid (with the
     reason) or missing. Exit code 1 when any answer is not correct.
@@ -506,6 +508,7 @@ def command(spec: str, answers: tuple[str, ...], lang: str, fmt: str, hide_expec
     Examples:
       derive check specs/two-layer-relu.yaml answers.yaml --lang ru
       derive check specs/two-layer-relu.yaml class/*.yaml --format csv > grades.csv
+      derive check specs/graph-add-mul.yaml class/*.yaml --hide-expected
     """
     run(lambda: _check(spec, list(answers), lang, fmt, jobs or os.cpu_count() or 1, not hide_expected))
 
