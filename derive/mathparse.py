@@ -325,6 +325,9 @@ class _Scanner:
 
     def __init__(self, text: str, names: Mapping[str, sp.Expr] | None, max_depth: int, match: dict[int, int]):
         self.text, self.names, self.max_depth, self.match = text, names, max_depth, match
+        # names that stand for matrices (derive check's matrix answers) switch on transposes; elsewhere
+        # x^T is x to the power T
+        self.matrices = names is not None and any(isinstance(v, sp.MatrixBase) for v in names.values())
         self.pos, self.prev = 0, None
         self.stack: list[tuple[str, int]] = []  # open brackets and '|', for deciding what '|' means
         self.unknown: list[tuple[str, int]] = []
@@ -411,11 +414,11 @@ class _Scanner:
 
     def _operator(self, pos: int, c: str) -> _Tok:
         text = self.text
-        if c == "^" or c == ".":
+        if self.matrices and (c == "^" or c == "."):  # W^T, x^{\top}, W.T: a transpose (matrix answers only)
             transpose = _TRANSPOSE.match(text, pos) if self.prev in _ENDS_OPERAND else None
-            if transpose and (c == "." or not self._known("T")):  # W^T, x^{\top}, W.T: a transpose
+            if transpose and (c == "." or not self._known("T")):
                 return self._tok("TRANSPOSE", pos, transpose.end())
-        if c == "ᵀ" and self.prev in _ENDS_OPERAND:
+        if c == "ᵀ" and self.matrices and self.prev in _ENDS_OPERAND:
             return self._tok("TRANSPOSE", pos, pos + 1)
         if c == "@":
             return self._tok("MATMUL", pos, pos + 1)

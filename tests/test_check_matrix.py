@@ -224,3 +224,16 @@ def test_a_row_for_a_column_and_a_constant_factor(grader):
     assert verdict(grader, "dJ_dW2", "2 delta2 a^T") == ("incorrect", ["constant_factor"])
     v = grader.check("delta2", "(y - t)")
     assert dict(v.findings[0].args)["factor"] == "y*(1 - y)"  # f'(z2) over the layer's own output
+
+
+def test_transposes_only_where_names_are_matrices():
+    # in a graph node or a scalar answer, x^T is x to the power T (never silently x)
+    import sympy as sp
+
+    from derive.mathparse import UnknownName, parse_math
+
+    x, T = sp.Symbol("x"), sp.Symbol("T")
+    assert parse_math("x^T") == x**T
+    assert parse_math("x^T", names={"x": x, "T": T}) == x**T
+    with pytest.raises(UnknownName):
+        parse_math("x^T", names={"x": x})
