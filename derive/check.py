@@ -50,6 +50,7 @@ MESSAGES = {
                                "inner sizes differ (a transpose missing?)."),
     "parse.matrix_power": N_("Column %(column)s: a power of a matrix or vector is not defined here; for an "
                              "elementwise square write y ⊙ y."),
+    "parse.matrix_division": N_("Column %(column)s: division by a matrix or vector is not defined."),
     "parse.matmul_scalar": N_("Column %(column)s: '@' multiplies matrices; here there is none."),
     "parse.partial": N_("Column %(column)s: expected a derivative written as ∂y/∂h_1."),
     "parse.digits": N_("Column %(column)s: a number with %(digits)s digits; at most %(most)s are allowed."),

@@ -793,6 +793,9 @@ def _value(x):
 
 
 def _reciprocal(x: sp.Expr, offset: int) -> sp.Expr:
+    if _is_matrix(x):
+        raise _Fail(offset, "division by a matrix or vector is not defined; for an elementwise quotient write "
+                    "the reciprocal of each entry differently", "matrix_division")
     if x == 0:
         raise _Fail(offset, "division by zero", "division_by_zero")
     return sp.Pow(x, -1)

@@ -291,3 +291,30 @@ def test_lectures_point_to_their_concrete_instances(cli, tmp_path, spec):
     result = cli("check", ROOT / "specs" / spec, answers)
     assert result.exit_code == 2
     assert "mlp-check.yaml" in result.output and "composition-check.yaml" in result.output
+
+
+GRAPH_TOKENS = ["x", "y", "z", "q", "f", "df_dq", " = ", "=", "-4", "3", "0,5", ".", "+", "-", "*", "(", ")", "≈",
+                "^", "2", "I[", "]", ">", "<=", "∂f/∂q", "−", "1/3", "e"]
+
+
+def test_any_graph_answer_gets_a_verdict(grader):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from derive.grading import VERDICTS
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.text(max_size=30), st.lists(st.sampled_from(GRAPH_TOKENS), max_size=20).map("".join)))
+    def check(text):
+        v = grader.check("x", text)
+        assert v.verdict in VERDICTS and v.findings
+
+    check()
+
+
+@pytest.mark.parametrize("text", [
+    "__import__('os').system('touch /tmp/derive-check-pwned')", "lambda: 0", "eval('1')", r"\input{/etc/passwd}",
+    "9**9**9**9", "(" * 10_000 + "x" + ")" * 10_000, "x" * 100_000, "z = " + "9" * 5000, "= -4",
+])
+def test_hostile_graph_answers_are_invalid(grader, text):
+    assert verdict(grader, "x", text)[0] == "invalid"

@@ -237,3 +237,22 @@ def test_transposes_only_where_names_are_matrices():
     assert parse_math("x^T", names={"x": x, "T": T}) == x**T
     with pytest.raises(UnknownName):
         parse_math("x^T", names={"x": x})
+
+
+MATRIX_TOKENS = ["W2", "delta2", "delta1", "a", "x", "z1", "^T", ".T", "ᵀ", " ", "⊙", "*", "@", "+", "-", "(", ")",
+                 "I[", "]", ">", "0", "1", "relu'(", "σ(", "δ2", r"\odot", "^2", "/", "=", "[", "|", "2"]
+
+
+def test_any_matrix_answer_gets_a_verdict(grader):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from derive.grading import VERDICTS
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.text(max_size=30), st.lists(st.sampled_from(MATRIX_TOKENS), max_size=20).map("".join)))
+    def check(text):
+        v = grader.check("delta1", text)
+        assert v.verdict in VERDICTS and v.findings
+
+    check()
