@@ -118,7 +118,13 @@ def _squeeze(key: str) -> str:
 
 
 def read_sheet(path: str) -> Sheet:
-    doc = load_file(path)
+    try:
+        doc = load_file(path)
+    except SpecError as exc:
+        if "escape character" in exc.message:  # "\phi_1" in double quotes: YAML's own escapes
+            raise SpecError(f"{exc.message}; LaTeX answers go in single quotes, as in phi_1: '\\phi_1 g_1' "
+                            f"(inside double quotes YAML reads a backslash as an escape)", exc.location, exc.path) from None
+        raise
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "an answers file is a YAML mapping with the key `answers` (and optionally `student`)")

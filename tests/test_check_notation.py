@@ -329,3 +329,13 @@ def test_check_answer_set_for_a_graph_without_expected():
     engine = Engine(str(ROOT / "specs" / "graph-add-mul.yaml"))
     result = check_answer_set(engine, {"x": "z = -4", "z": "3"}, "ru", show_expected=False)
     assert result["score"] == 2 and all(a["expected_latex"] is None for a in result["answers"])
+
+
+def test_latex_in_double_quotes_that_yaml_refuses_gets_the_hint(tmp_path):
+    from conftest import run_process
+
+    path = tmp_path / "a.yaml"
+    path.write_text('answers:\n  psi_12: "\\phi_2 I[u_2>0] h_1"\n', encoding="utf-8")
+    proc = run_process("check", SPEC, path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert ":2:" in proc.stderr and "single quotes" in proc.stderr
