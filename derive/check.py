@@ -189,10 +189,20 @@ class FileResult:
     verdicts: list = field(default_factory=list)
     error: str | None = None
     refused: list = field(default_factory=list)  # answers.Refused: keys that name no question
+    asked: int | None = None  # the first `asked` verdicts are the questions; the rest are extra steps answered
+
+    @property
+    def questions(self) -> list:
+        return self.verdicts if self.asked is None else self.verdicts[: self.asked]
 
     @property
     def score(self) -> int:
-        return sum(v.verdict == "correct" for v in self.verdicts)
+        """Correct answers to the questions (extra steps such as dy_dh_1 are graded but not counted)."""
+        return sum(v.verdict == "correct" for v in self.questions)
+
+    @property
+    def total(self) -> int:
+        return len(self.questions)
 
 
 class Engine:
@@ -248,7 +258,8 @@ class Engine:
             answers, refused = sheet.resolve(asked, grader.keys())
         except DeriveError as exc:
             return FileResult(path, error=exc.show())
-        return FileResult(path, sheet.student, sheet.seed, grade_answers(grader, asked, answers), refused=refused)
+        return FileResult(path, sheet.student, sheet.seed, grade_answers(grader, asked, answers), refused=refused,
+                          asked=len(asked))
 
 
 def _network_variant(spec, seed: int | None) -> tuple:
@@ -284,7 +295,7 @@ GRADED = {"network": _network_variant, "graph": _graph_variant}
 
 def grade_answers(grader, asked: list[str], answers: dict) -> list:
     """The verdicts on one student's answers: every asked key in order, then the other keys answered
-    (intermediate steps such as dy_dh_1) in the order written."""
+    (intermediate steps such as dy_dh_1) in the order written (graded, not counted in the score)."""
     extra = [key for key in answers if key not in asked]
     return [grader.check(key, answers.get(key)) for key in [*asked, *extra]]
 
@@ -298,7 +309,8 @@ def check_answer_set(engine: Engine, answers: dict, lang: str = "en", *, student
 
     grader, asked = engine.grader(seed)
     resolved, refused = resolve(answers, asked, grader.keys())
-    result = FileResult("<answers>", student, seed, grade_answers(grader, asked, resolved), refused=refused)
+    result = FileResult("<answers>", student, seed, grade_answers(grader, asked, resolved), refused=refused,
+                        asked=len(asked))
     return to_json(result, Words(lang), show_expected)
 
 
@@ -373,7 +385,7 @@ def to_json(result: FileResult, words: Words, show_expected: bool = True) -> dic
     out = {
         "student": result.student,
         "score": result.score,
-        "total": len(result.verdicts),
+        "total": result.total,
         "answers": [
             {"key": v.key, "verdict": v.verdict, "feedback": words.feedback(v),
              "expected_latex": v.expected_latex if show_expected else None}
@@ -411,7 +423,7 @@ def render_csv(results: list[FileResult]) -> str:
         if r.error:
             continue
         cells = {v.key: v.verdict for v in r.verdicts}
-        writer.writerow([r.file, r.student or "", *(cells.get(k, "") for k in keys), r.score, len(r.verdicts)])
+        writer.writerow([r.file, r.student or "", *(cells.get(k, "") for k in keys), r.score, r.total])
     return out.getvalue()
 
 
@@ -434,7 +446,7 @@ def render_text(results: list[FileResult], words: Words, show_expected: bool = T
 
 def _text_block(r: FileResult, words: Words, show_expected: bool = True) -> list[str]:
     student = r.student or os.path.splitext(os.path.basename(r.file))[0]
-    lines = [words(TEXT["header"], student=student, file=r.file, score=r.score, total=len(r.verdicts))]
+    lines = [words(TEXT["header"], student=student, file=r.file, score=r.score, total=r.total)]
     width = max((len(v.key) for v in r.verdicts), default=0)
     indent = " " * (width + 4)
     for v in r.verdicts:
@@ -473,7 +485,7 @@ def _summary(results: list[FileResult], words: Words) -> list[str]:
         mistakes = Counter(_mistake(v, words) for v in wrong)
         for label, count in mistakes.most_common(3):
             lines.append(f"    {words(TEXT['count'], count=count)} {label}")
-    total = sum(len(r.verdicts) for r in results)
+    total = sum(r.total for r in results)
     lines.append(words(TEXT["class"], score=sum(r.score for r in results), total=total))
     return lines
 

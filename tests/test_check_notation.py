@@ -144,6 +144,8 @@ def test_unicode_and_squeezed_keys_are_accepted(cli, tmp_path, grader):
     for key in ("theta_11", "theta_02", "psi_12", "phi_0", "dy_dh_1"):
         assert verdicts[key] == "correct", data
     assert "refused" not in data
+    assert data["total"] == 13  # dy_dh_1 is graded, not counted: the questions are the 13 parameters
+    assert [a["key"] for a in data["answers"]][-1] == "dy_dh_1"
 
 
 def test_an_unknown_key_is_refused_alone(cli, tmp_path):
