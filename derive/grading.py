@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import math
 import re
 import signal
@@ -62,6 +63,8 @@ SYMBOLIC_MAX_POWER = 8
 SYMBOLIC_TERMS = 400
 MAX_LENGTH = 5000  # characters of one answer
 EXPECTED_LATEX_LEAVES = 40
+MAX_CANDIDATES = 120  # typical mistakes tried per question
+STEP_LEAVES = 2000  # an intermediate quantity is unfolded only this far (wide networks: paths multiply)
 MEMO_SIZE = 20_000  # verdicts remembered per grader
 MEMO_TEXT = 1000  # for answers up to this many characters
 
@@ -301,6 +304,12 @@ class _Expected:
     latex: str
     candidates: list[tuple[Finding, np.ndarray]] | None = None
     substituted: sp.Expr | None = None  # unfolded with the network's definitions substituted
+    small: bool | None = None  # whether unfolded is small enough to expand and perturb (wide networks: not)
+
+    def is_small(self) -> bool:
+        if self.small is None:
+            self.small = _leaves(self.unfolded) <= STEP_LEAVES and _expanded_terms(self.unfolded) <= SYMBOLIC_TERMS
+        return self.small
 
 
 @dataclass
@@ -339,12 +348,16 @@ class Grader:
                 folded[definition] = symbol
         return folded
 
-    def unfold(self, expr: sp.Expr) -> sp.Expr:
-        """Substitute named backward quantities (dy_dh_1 -> its sum) until none is left."""
+    def unfold(self, expr: sp.Expr, most: int | None = None) -> sp.Expr:
+        """Substitute named backward quantities (dy_dh_1 -> its sum) until none is left (or, with most, until
+        the next step would pass that many leaves: then the last form that did not, names and all)."""
         for _ in range(len(self.backward) + 1):
             if not (expr.free_symbols & self.backward.keys()):
                 return expr
-            expr = expr.xreplace(self.backward)
+            step = expr.xreplace(self.backward)
+            if most is not None and _leaves(step) > most:
+                return expr
+            expr = step
         return expr
 
     def as_lecturers_write(self, expr: sp.Expr) -> sp.Expr:
@@ -363,7 +376,7 @@ class Grader:
         if key not in self.steps:
             symbol = self.names[key]
             value = self.backward[symbol]
-            unfolded = self.unfold(value)
+            unfolded = self.unfold(value, most=STEP_LEAVES)
             one_hot = {g.symbol: g.one_hot for g in self.derivation.backward if g.one_hot is not None}
             shown = one_hot.get(symbol, unfolded if _leaves(unfolded) <= EXPECTED_LATEX_LEAVES else value)
             shown = self.as_lecturers_write(shown)
@@ -416,7 +429,7 @@ class Grader:
         except ParseError as exc:
             return _set(verdict, "invalid", parse_finding(exc))
         folded = self._folded(answer)
-        if folded is not None and _vanishes(folded - expected.unfolded):
+        if folded is not None and expected.is_small() and _vanishes(folded - expected.unfolded):
             return _set(verdict, "correct", Finding.of("correct_symbolic"))
         try:
             values = np.broadcast_to(evaluate(answer, self.env), (self.points,)).astype(float)
@@ -446,10 +459,13 @@ class Grader:
             return None
         if _expanded_terms(answer) > SYMBOLIC_TERMS:  # (a+b)(c+d)… would expand to millions of terms
             return None
-        return self.unfold(_fold_max(answer).xreplace(self.folded))
+        unfolded = self.unfold(_fold_max(answer).xreplace(self.folded), most=STEP_LEAVES)
+        return None if unfolded.free_symbols & self.backward.keys() else unfolded  # too large: numbers decide
 
     def _equal_substituted(self, folded: sp.Expr, expected: _Expected) -> bool:
         """Whether the difference expands to 0 once the network's definitions replace the intermediates."""
+        if not expected.is_small():
+            return False
         if expected.substituted is None:
             expected.substituted = self.substituted(expected.unfolded)
         mine, theirs = self.substituted(folded), expected.substituted
@@ -489,7 +505,9 @@ class Grader:
         """Mistakes as (finding, values at the test points), in the order they are tried; cached per parameter."""
         if expected.candidates is None:
             found = []
-            for finding, expr in _Perturbations(self, expected).all():
+            # at most MAX_CANDIDATES mistakes: a wide network's sums would give thousands, and the list is
+            # built under the answer's time limit
+            for finding, expr in itertools.islice(_Perturbations(self, expected).all(), MAX_CANDIDATES):
                 try:
                     values = np.broadcast_to(evaluate(expr, self.env), (self.points,)).astype(float)
                 except Unsupported:
@@ -504,7 +522,8 @@ class _Perturbations:
     """Typical mistakes, each one a perturbation of the expected formula X (intermediates kept)."""
 
     def __init__(self, grader: Grader, expected: _Expected):
-        self.g, self.e, self.x = grader, expected, expected.unfolded
+        # in a wide network the unfolded sum has thousands of terms: the mistakes are built on the named form
+        self.g, self.e, self.x = grader, expected, expected.unfolded if expected.is_small() else expected.value
 
     def all(self) -> Iterator[tuple[Finding, sp.Expr]]:
         # the sign first: with two softmax classes −(y_1 − t_1) is also another parameter's derivative

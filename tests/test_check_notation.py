@@ -341,3 +341,20 @@ def test_latex_in_double_quotes_that_yaml_refuses_gets_the_hint(tmp_path):
     proc = run_process("check", SPEC, path)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert ":2:" in proc.stderr and "single quotes" in proc.stderr
+
+
+def test_a_wide_network_is_graded_within_the_time_limit(tmp_path):
+    # 1-24-24-24-1: the unfolded sums have hundreds of paths; answers are still graded, none times out
+    spec = tmp_path / "wide.yaml"
+    spec.write_text("kind: network\ninput: x\noutput: y\nindex: source-target\nlayers:\n"
+                    "  - {units: 24, activation: relu, params: theta, pre: z, post: h}\n"
+                    "  - {units: 24, activation: relu, params: psi, pre: u, post: g}\n"
+                    "  - {units: 24, activation: relu, params: omega, pre: v, post: k}\n"
+                    "  - {units: 1, activation: identity, params: phi}\nloss: half_sse\ntarget: t\n", encoding="utf-8")
+    grader = Engine(str(spec)).grader(None)[0]
+    key = "theta_0_21"
+    right = grader.expected[key].ascii
+    assert grader.check(key, right).verdict == "correct"
+    assert [f.code for f in grader.check(key, f"-({right})").findings] == ["sign"]
+    assert grader.check(key, "1").verdict == "incorrect"
+    assert grader.check("dJ_dz_1", "dJ_dh_1").findings[0].code == "missing_indicator"
