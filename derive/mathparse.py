@@ -792,6 +792,11 @@ def _value(x):
     return x
 
 
+def _mask(x):
+    """A comparison multiplied by something is numpy's boolean mask, an indicator: (W2.T @ delta2) * (z1 > 0)."""
+    return _indicator(x.relation) if isinstance(x, _Cond) else x
+
+
 def _reciprocal(x: sp.Expr, offset: int) -> sp.Expr:
     if _is_matrix(x):
         raise _Fail(offset, "division by a matrix or vector is not defined; for an elementwise quotient write "
@@ -928,15 +933,16 @@ class _Build(Transformer):
         return sp.Add(*terms)
 
     def term(self, first, *rest):
-        factors, items, offset = [_value(first)], iter(rest), 0
+        factors, items, offset = [_mask(first)], iter(rest), 0
         ops = []
         for item in items:
             if isinstance(item, Token):
-                offset, operand = item.start_pos, _value(next(items))
+                offset, operand = item.start_pos, next(items)
+                operand = _value(operand) if item.type == "DIV" else _mask(operand)
                 factors.append(_reciprocal(operand, offset) if item.type == "DIV" else operand)
                 ops.append((item.type, offset))
             else:
-                factors.append(_value(item))
+                factors.append(_mask(item))
                 ops.append(("JUXTAPOSE", offset))
         if any(_is_matrix(f) for f in factors) or any(op == "HAD" for op, _ in ops):
             return _matrix_term(factors, ops)

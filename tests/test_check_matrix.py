@@ -59,6 +59,7 @@ SEED_004_FORMS = [  # seed 004 (lines 159, 182) as students write it: math notat
     ("delta1", r"\left(\left(W^{[2]}\right)^T \delta^{[2]}\right) \odot \mathbb{1}[z^{[1]}>0]"),
     ("delta1", "(W2ᵀ δ2) ⊙ 𝟙[z1 > 0]"),
     ("delta1", "(W2.T @ delta2) * relu'(z1)"),
+    ("delta1", "(W2.T @ delta2) * (z1 > 0)"),  # numpy's boolean mask
     ("delta1", r"(W^{[2]})^{\top} \delta^{[2]} \odot \operatorname{ReLU}'(z^{[1]})"),
     ("dJ_dW1", "delta1 x^T"),
     ("dJ_dW1", r"\delta^{[1]} x^{T}"),
