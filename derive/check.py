@@ -112,7 +112,8 @@ MESSAGES = {
     "correct_formula_value": N_("Correct: the formula is right and so is its value (within %(tolerance)s)."),
     "wrong_value": N_("The number is not within %(tolerance)s of the exact value."),
     "sign_slip": N_("The number has the wrong sign."),
-    "factor_slip": N_("The number is off by a factor of %(factor)s: check the arithmetic (a misplaced decimal point?)."),
+    "too_large": N_("The number is %(factor)s times too large: check the arithmetic (a misplaced decimal point?)."),
+    "too_small": N_("The number is %(factor)s times too small: check the arithmetic (a misplaced decimal point?)."),
     "arithmetic_slip": N_("The formula is right, but its value is not: an arithmetic slip (the value is %(value)s)."),
     "wrong_formula_computed": N_("The number is the value of this wrong formula: the arithmetic is right, the formula "
                                  "is not."),

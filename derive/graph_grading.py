@@ -187,9 +187,9 @@ class GraphGrader:
         if exact != 0 and self._close(-value, exact):
             return [Finding.of("sign_slip")]
         for factor in SLIP_FACTORS:
-            for slip, shown in ((factor, str(factor)), (1 / factor, f"1/{factor}")):
+            for slip, code in ((factor, "too_large"), (1 / factor, "too_small")):
                 if exact != 0 and self._close(value, exact * slip):
-                    return [Finding.of("factor_slip", factor=shown)]
+                    return [Finding.of(code, factor=factor)]
         for finding, wrong in self.mistakes(target):
             at = self.at_values(wrong)
             if at is not None and self._close(value, at) and not self._close(at, exact):

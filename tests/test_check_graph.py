@@ -75,7 +75,7 @@ def test_neuron_numbers_within_the_tolerance(neuron_grader, key):
     assert verdict(neuron_grader, key, f"{value:.4f}")[0] == "correct"
     assert verdict(neuron_grader, key, f"{value:.2g}")[0] in ("correct", "incorrect")  # two digits: as close as it is
     assert verdict(neuron_grader, key, f"{-value:.4f}") == ("incorrect", ["sign_slip"])
-    assert verdict(neuron_grader, key, f"{value * 10:.4f}") == ("incorrect", ["factor_slip"])
+    assert verdict(neuron_grader, key, f"{value * 10:.4f}") == ("incorrect", ["too_large"])
 
 
 def test_decimal_comma_is_read(neuron_grader):
