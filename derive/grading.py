@@ -403,23 +403,8 @@ class Grader:
     def check(self, key: str, raw) -> Verdict:
         """The verdict on raw (the YAML value) as the derivative with respect to the parameter key."""
         expected = self.expected.get(key) or self.step(key)
-        verdict = Verdict(key, "missing", [Finding.of("missing")], expected.ascii, expected.latex)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return verdict
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-            return _set(verdict, "invalid", Finding.of("not_text"))
-        verdict.answer = text = str(raw)
-        known = self.memo.get((key, text))
-        if known is not None:  # a class repeats itself: the same answer gets the same verdict
-            return dataclasses.replace(known, findings=list(known.findings))
-        try:
-            with time_limit(TIME_LIMIT):
-                verdict = self._grade(verdict, expected, text)
-        except _Timeout:
-            verdict = _set(verdict, "invalid", Finding.of("timeout", seconds=TIME_LIMIT))
-        if len(self.memo) < MEMO_SIZE and len(text) <= MEMO_TEXT:
-            self.memo[(key, text)] = verdict
-        return dataclasses.replace(verdict, findings=list(verdict.findings))
+        return graded(self.memo, key, raw, (expected.ascii, expected.latex),
+                      lambda verdict, text: self._grade(verdict, expected, text))
 
     def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
         try:
@@ -643,6 +628,28 @@ def unknown_finding(unknown: list[str], names: list[str]) -> Finding:
         return Finding.of("unknown_names_close", names=", ".join(unknown), close=", ".join(list(dict.fromkeys(close))[:6]))
     some = [m for name in unknown for m in difflib.get_close_matches(name, names, n=4, cutoff=0.0)]
     return Finding.of("unknown_names", names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
+
+
+def graded(memo: dict, key: str, raw, shown: tuple[str, str], grade) -> Verdict:
+    """The verdict on raw (a YAML value) for key: missing, not text, remembered, or grade(verdict, text) under
+    the time limit. shown is the expected answer (ASCII, LaTeX); every kind's grader checks through here."""
+    verdict = Verdict(key, "missing", [Finding.of("missing")], *shown)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return verdict
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        return _set(verdict, "invalid", Finding.of("not_text"))
+    verdict.answer = text = str(raw)
+    known = memo.get((key, text))
+    if known is not None:  # a class repeats itself: the same answer gets the same verdict
+        return dataclasses.replace(known, findings=list(known.findings))
+    try:
+        with time_limit(TIME_LIMIT):
+            verdict = grade(verdict, text)
+    except _Timeout:
+        verdict = _set(verdict, "invalid", Finding.of("timeout", seconds=TIME_LIMIT))
+    if len(memo) < MEMO_SIZE and len(text) <= MEMO_TEXT:
+        memo[(key, text)] = verdict
+    return dataclasses.replace(verdict, findings=list(verdict.findings))
 
 
 def _set(verdict: Verdict, kind: str, *findings: Finding) -> Verdict:

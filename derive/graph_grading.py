@@ -18,7 +18,6 @@ gradient of another node; for numbers also a factor (2, 10, ½, …) or sign sli
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -26,9 +25,8 @@ import numpy as np
 import sympy as sp
 
 from .errors import DeriveError
-from .grading import (MAX_LENGTH, MEMO_SIZE, MEMO_TEXT, MIN_POINTS, POINTS, POOL, TIME_LIMIT, Finding, Verdict,
-                      _constant_ratio, _Timeout, _nearly, _set, _vanishes, agreement, parse_finding, rounded_finding,
-                      spread, time_limit, unknown_finding)
+from .grading import (MAX_LENGTH, MIN_POINTS, POINTS, POOL, Finding, Verdict, _constant_ratio, _nearly, _set,
+                      _vanishes, agreement, graded, parse_finding, rounded_finding, spread, unknown_finding)
 from .graph_verify import KINK_MARGIN, kink_arguments
 from .mathparse import ParseError, UnknownName, parse_math
 from .numeric import Unsupported, evaluate
@@ -126,23 +124,8 @@ class GraphGrader:
 
     def check(self, key: str, raw) -> Verdict:
         target = self.targets[key]
-        verdict = Verdict(key, "missing", [Finding.of("missing")], target.ascii, target.latex)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return verdict
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-            return _set(verdict, "invalid", Finding.of("not_text"))
-        verdict.answer = text = str(raw)
-        known = self.memo.get((key, text))
-        if known is not None:
-            return dataclasses.replace(known, findings=list(known.findings))
-        try:
-            with time_limit(TIME_LIMIT):
-                verdict = self._grade(verdict, target, text)
-        except _Timeout:
-            verdict = _set(verdict, "invalid", Finding.of("timeout", seconds=TIME_LIMIT))
-        if len(self.memo) < MEMO_SIZE and len(text) <= MEMO_TEXT:
-            self.memo[(key, text)] = verdict
-        return dataclasses.replace(verdict, findings=list(verdict.findings))
+        return graded(self.memo, key, raw, (target.ascii, target.latex),
+                      lambda verdict, text: self._grade(verdict, target, text))
 
     def _grade(self, verdict: Verdict, target: _Target, text: str) -> Verdict:
         both = _formula_and_number(text)

@@ -14,14 +14,13 @@ written in its place, and which entries differ.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
-from .grading import (MAX_LENGTH, MEMO_SIZE, MEMO_TEXT, TIME_LIMIT, Finding, Verdict, _constant_ratio, _set, _Timeout,
-                      agreement, gradient_symbols, parse_finding, time_limit, unknown_finding)
+from .grading import (MAX_LENGTH, Finding, Verdict, _constant_ratio, _set, agreement, gradient_symbols, graded,
+                      parse_finding, unknown_finding)
 from .mathparse import ParseError, UnknownName, parse_math
 from .numeric import Unsupported, evaluate
 from .printing import ascii
@@ -137,23 +136,8 @@ class MatrixGrader:
 
     def check(self, key: str, raw) -> Verdict:
         target = self.targets[key]
-        verdict = Verdict(key, "missing", [Finding.of("missing")], target.ascii, target.latex)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return verdict
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-            return _set(verdict, "invalid", Finding.of("not_text"))
-        verdict.answer = text = str(raw)
-        known = self.memo.get((key, text))
-        if known is not None:
-            return dataclasses.replace(known, findings=list(known.findings))
-        try:
-            with time_limit(TIME_LIMIT):
-                verdict = self._grade(verdict, target, text)
-        except _Timeout:
-            verdict = _set(verdict, "invalid", Finding.of("timeout", seconds=TIME_LIMIT))
-        if len(self.memo) < MEMO_SIZE and len(text) <= MEMO_TEXT:
-            self.memo[(key, text)] = verdict
-        return dataclasses.replace(verdict, findings=list(verdict.findings))
+        return graded(self.memo, key, raw, (target.ascii, target.latex),
+                      lambda verdict, text: self._grade(verdict, target, text))
 
     def _grade(self, verdict: Verdict, target: _MatrixTarget, text: str) -> Verdict:
         try:
