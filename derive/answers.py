@@ -1,8 +1,10 @@
 """Answer files (CONTRACT section 4): YAML with `student`, `answers` and, from `derive quiz`, `seed`.
 
 `read_sheet(path)` loads the file safely (derive.yamlload: line and column of
-every value) and checks its shape; `sheet.resolve(parameters)` maps each key
-(`theta_11`, or its LaTeX form `\\theta_{11}`) to a parameter name. Every
+every value) and checks its shape; `sheet.resolve(asked, keys)` maps each key
+(`theta_11`, its LaTeX or Unicode form `\\theta_{11}`, `θ₁₁`, or `theta11` when
+that fits one name) to a name; a key that fits none or several is refused
+alone (`Refused`, with a hint), the others are still graded. Every other
 problem of the file itself is a SpecError (exit 2) naming file:line:column;
 problems of one answer's formula are not the file's: they are graded
 `invalid` by derive.grading.

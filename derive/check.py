@@ -1,7 +1,9 @@
-"""`derive check SPEC ANSWERS...`: grade students' derivatives against the engine's (CONTRACT 1, 4).
+"""`derive check SPEC ANSWERS...`: grade students' derivatives against the engine's (CONTRACT 1, 4, 6).
 
-The spec is derived and verified once; each answers file is then graded by
-derive.grading (in parallel worker processes for a class), and the results are
+The spec is derived and verified once; each answers file is then graded by the
+kind's grader (derive.grading for networks, derive.matrix_grading for their
+matrix view, derive.graph_grading for graphs; in parallel worker processes for
+a class), and the results are
 printed as text (in --lang, ending with the class's most common mistakes when
 there are several files), as the contract's JSON, or as a CSV gradebook.
 Exit codes: 0 all correct, 1 something is not correct, 2 a bad spec, option
