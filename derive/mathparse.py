@@ -176,6 +176,7 @@ _PARTIAL = re.compile(
     rf"\s*\{{\s*\\partial\s*(?P<of>{_BRACED})\}}\s*\{{\s*\\partial\s*(?P<node>{_BRACED})\}}"
 )
 _TRANSPOSE = re.compile(r"(?:\^\s*(?:T|\\top|\\intercal|\{\s*(?:T|\\top|\\intercal)\s*\})|\.T)(?![A-Za-z0-9_])")
+_DECIMAL_COMMA = re.compile(r",([0-9]+)")
 _GRADIENT_NAME = re.compile(r"d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
 _PLAIN_NAME = r"(?:[A-Za-z]+|[α-ωΑ-Ω]|\\[A-Za-z]+)[0-9]*(?:_\{[A-Za-z0-9,]+\}|_[A-Za-z0-9]+|[₀-₉]+)*"
 _PARTIAL_SLASH = re.compile(rf"(?:∂|\\partial)\s*(?P<of>{_PLAIN_NAME})\s*/\s*(?:∂|\\partial)\s*(?P<node>{_PLAIN_NAME})")
@@ -332,6 +333,7 @@ class _Scanner:
         self.stack: list[tuple[str, int]] = []  # open brackets and '|', for deciding what '|' means
         self.unknown: list[tuple[str, int]] = []
         self.single: set[int] = set()  # offsets where \frac12 takes a one-character argument
+        self.calls: set[int] = set()  # offsets of brackets that open a function's arguments
 
     def tokens(self):
         n = len(self.text)
@@ -372,6 +374,8 @@ class _Scanner:
         return bool(_HAS_RELATION.search(text, pos + 2, self.match[pos + 1]))
 
     def _push(self, kind: str, pos: int) -> None:
+        if self.prev == "FUNC":  # a call's argument list: max(0,5) has two arguments, not 0.5
+            self.calls.add(pos)
         self.stack.append((kind, pos))
         if len(self.stack) > self.max_depth:
             raise _Fail(pos, f"brackets nested deeper than {self.max_depth} levels", "too_deep", most=self.max_depth)
@@ -458,6 +462,9 @@ class _Scanner:
         text = self.text
         m = _NUMBER.match(text, pos)
         literal, end = m.group(), m.end()
+        comma = _DECIMAL_COMMA.match(text, end)
+        if comma and "." not in literal and not (self.stack and self.stack[-1][1] in self.calls):
+            literal, end = f"{literal}.{comma.group(1)}", comma.end()  # 0,5: a decimal comma (ru, pl), not in max(0,5)
         if end < len(text) and text[end] == "." and text[end + 1:].strip():
             raise _Fail(end, "'.' is only allowed inside a number", "dot")
         digits = literal.replace(".", "")

@@ -70,6 +70,11 @@ UNICODE_FORMS = [  # pasted form, the same in ASCII
     ("𝟙[z>0]", "I[z>0]"),
     (r"\max\{0, z\}", "max(0, z)"),
     ("a – b — c", "a - b - c"),
+    ("0,5 x", "0.5 x"),  # a decimal comma, as ru and pl write it
+    ("2,25 (y − t)", "2.25 (y - t)"),
+    ("I[x > 0,5]", "I[x > 0.5]"),
+    ("max(0,5)", "max(0, 5)"),  # in a function's arguments the comma separates
+    (r"\max\{0,5\}", "max(0, 5)"),
 ]
 
 
