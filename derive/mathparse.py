@@ -146,7 +146,8 @@ _FULL_STOPS = frozenset(".。")
 # letters that look like Latin ones (the code point is named in the message)
 _CONFUSABLES = dict(zip("аеорсухкмтвнАВЕКМНОРСТХіјІЈ", "aeopcyxkmtbhABEKMHOPCTXijIJ"))
 # what a backslash escape of YAML's double quotes leaves behind: '\theta' arrives as TAB + 'heta'
-_YAML_ESCAPES = {"\t": "t", "\f": "f", "\b": "b", "\a": "a", "\v": "v", "\x1b": "e", "\r": "r", "\n": "n"}
+# (not \n: a line of a multi-line answer may well begin with u_1, which would read as \nu)
+_YAML_ESCAPES = {"\t": "t", "\f": "f", "\b": "b", "\a": "a", "\v": "v", "\x1b": "e", "\r": "r"}
 _ALWAYS_MANGLED = frozenset("\f\b\a\v\x1b")  # never typed on purpose; tab, CR and newline only before a command
 _FONTS = {"mathrm", "text", "textrm", "textit", "operatorname", "mathit", "mathsf", "mathbb", "mathbf",
           "mathds", "mathbbm", "boldsymbol", "bm"}
