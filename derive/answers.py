@@ -132,6 +132,8 @@ def read_sheet(path: str) -> Sheet:
         raise doc.error((), "an answers file is a YAML mapping with the key `answers` (and optionally `student`)")
     doc.known_keys(data, TOP_KEYS)
     answers = data.get("answers")
+    if answers is None and "answers" in data:  # `answers:` with nothing under it: every question is missing
+        answers = {}
     if not isinstance(answers, dict):
         raise doc.error(("answers",) if "answers" in data else (),
                         "expected `answers:` with one `parameter: \"formula\"` line per parameter")

@@ -364,3 +364,10 @@ def test_a_wide_network_is_graded_within_the_time_limit(tmp_path):
     assert [f.code for f in grader.check(key, f"-({right})").findings] == ["sign"]
     assert grader.check(key, "1").verdict == "incorrect"
     assert grader.check("dJ_dz_1", "dJ_dh_1").findings[0].code == "missing_indicator"
+
+
+def test_an_empty_answers_section_is_all_missing(cli, tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("student: S\nanswers:\n", encoding="utf-8")
+    data = json.loads(cli("check", SPEC, path, "--format", "json").output)
+    assert data["score"] == 0 and {a["verdict"] for a in data["answers"]} == {"missing"}
