@@ -121,6 +121,7 @@ MESSAGES = {
                                  "is not."),
     "wrong_formula_and_value": N_("The number is not the value of this formula either."),
     "number_expected": N_("After '=' a number is expected: the value of the formula at the given values."),
+    "value_not_real": N_("The answer is not a real number."),
     "no_values": N_("This spec has no values, so a number cannot be the answer: write a formula."),
     "other_input": N_("This is the derivative with respect to %(other)s, not %(wrt)s."),
     "missing_upstream": N_("The upstream gradient is missing: the local derivative through %(node)s must be "

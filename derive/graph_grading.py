@@ -152,7 +152,10 @@ class GraphGrader:
     def _number(self, verdict: Verdict, target: _Target, number: sp.Expr) -> Verdict:
         if target.exact is None:
             return _set(verdict, "invalid", Finding.of("no_values"))
-        value, exact = float(number), float(target.exact)
+        approximate = sp.N(number, 20)
+        if not (approximate.is_real and approximate.is_finite):  # sqrt(-1), log(0)
+            return _set(verdict, "invalid", Finding.of("value_not_real"))
+        value, exact = float(approximate), float(target.exact)
         if self._close(value, exact):
             return _set(verdict, "correct", Finding.of("correct_value", tolerance=self.percent()))
         return _set(verdict, "incorrect", *(self._number_mistake(target, value) or

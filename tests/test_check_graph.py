@@ -314,7 +314,8 @@ def test_any_graph_answer_gets_a_verdict(grader):
 
 @pytest.mark.parametrize("text", [
     "__import__('os').system('touch /tmp/derive-check-pwned')", "lambda: 0", "eval('1')", r"\input{/etc/passwd}",
-    "9**9**9**9", "(" * 10_000 + "x" + ")" * 10_000, "x" * 100_000, "z = " + "9" * 5000, "= -4",
+    "9**9**9**9", "(" * 10_000 + "x" + ")" * 10_000, "x" * 100_000, "z = " + "9" * 5000, "= -4", "sqrt(-1)",
+    "log(0)", "log(-1)",
 ])
 def test_hostile_graph_answers_are_invalid(grader, text):
     assert verdict(grader, "x", text)[0] == "invalid"
