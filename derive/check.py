@@ -108,8 +108,8 @@ MESSAGES = {
                                    "that reaches the layer's output must be multiplied elementwise (⊙) by it."),
     "activation_in_delta": N_("The activation is written where its derivative %(factor)s belongs in δ."),
     # graphs: formulas and numbers
-    "correct_formula": N_("Correct: equal to the expected derivative for all values (checked symbolically or at "
-                          "%(points)s test points)."),
+    "correct_formula": N_("Correct: equal to the expected derivative for all values (checked at %(points)s test "
+                          "points over a wide range)."),
     "correct_value": N_("Correct: within %(tolerance)s of the exact value."),
     "correct_formula_value": N_("Correct: the formula is right and so is its value (within %(tolerance)s)."),
     "wrong_value": N_("The number is not within %(tolerance)s of the exact value."),
