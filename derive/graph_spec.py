@@ -21,7 +21,7 @@ from .errors import Location, SpecError
 from .mathparse import ParseError, UnknownName, parse_math
 from .yamlload import Doc, shown
 
-GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation")
+GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation", "tolerance")
 NOTATIONS = ("indicator", "kronecker")
 MAX_NODES = 40
 MAX_SIZE = 6  # concrete sizes of vectors and matrices (the derivation is in index form anyway)
@@ -50,6 +50,7 @@ class GraphSpec:
     wrt: tuple[str, ...]
     shapes: dict[str, tuple] = field(default_factory=dict)
     notation: str = "indicator"
+    tolerance: float | None = None  # derive check: relative tolerance of numeric answers (None: 0.5 %)
 
     @property
     def indexed(self) -> bool:
@@ -111,7 +112,18 @@ class _Graph:
             wrt=self._wrt(inputs, names, output),
             shapes=shapes,
             notation=self._notation(),
+            tolerance=self._tolerance(),
         )
+
+    def _tolerance(self) -> float | None:
+        """`tolerance: 0.01` (relative, for numeric answers in derive check): a number in (0, 1)."""
+        value = self.data.get("tolerance")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise self.doc.error(("tolerance",), f"expected a relative tolerance between 0 and 1, e.g. 0.005 "
+                                                 f"for 0.5 %; got {value!r}")
+        return float(value)
 
     # -- nodes --------------------------------------------------------------------
     def _nodes(self, shapes: dict) -> tuple[list[NodeSpec], list[str]]:

@@ -34,6 +34,10 @@ PROSE = {
               "(`*` or a space for a product, `^` for a power, `I[z > 0]` for an indicator, `max`, `relu`, "
               "`sigmoid`, `tanh`, `exp`, `log`) or LaTeX. You may use these names:"),
     "check": N_("Check the answers with:"),
+    "graph": N_("The computational graph (forward pass):"),
+    "values": N_("At the values:"),
+    "numbers": N_("An answer may also be a number (correct within %(tolerance)s of the exact value), or both, "
+                  "as `formula = number`."),
     "comment_head": N_("derive quiz: the answers template for %(spec)s."),
     "comment_fill": N_("Write each derivative as a formula in quotes, for example with I[z > 0] for an indicator."),
     "comment_check": N_("Check with:"),
@@ -55,32 +59,84 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
     answers_file = f"{stem}.answers.yaml"
     command_line = terminal(f"derive check {shlex.quote(spec_path)} {shlex.quote(answers_file)}")
     template = _template(os.path.basename(spec_path), seed, asked, words, command_line)
-    sheet = _sheet(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
+    make = _graph_sheet if engine.kind == "graph" else _sheet
+    sheet = make(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
     return stem, sheet, template
 
 
 def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str, command_line: str) -> str:
-    from .network import context
-    from .render import d, environment
+    import dataclasses
+
+    import sympy as sp
+
+    from .network import context, printer_settings
+    from .render import Row, d, environment
 
     derivation = outcome.derivation
     net = derivation.network
-    full = context(outcome, lang)
-    env = environment("md", lang, partials=derivation.partials)
+    full = context(dataclasses.replace(outcome, vector=None), lang)  # the scalar context: activations, loss
+    if outcome.vector is not None:  # the forward pass in matrix form, as the lecture writes it
+        full["forward"] = [[Row([step.lhs, step.rhs[0]])] for step in outcome.vector.forward]
+    env = environment("md", lang, **printer_settings(outcome))
     params = {str(p): p for p in net.params}
     ctx = {
         "title": words("title"),
         "subtitle": md_escape(full["title"]) if full["title"] else full["title"],
         "variant": words("variant", seed=seed) if seed is not None else None,
         "forward": full["forward"],
+        "values": [],
         "activations": [a for a in full["activations"] if a["definition"] is not None],
         "loss": full["loss"]["definition"] if full["loss"] else None,
-        "tasks": [d(net.of, params[name]) for name in asked],
-        "names": ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.backward),
+        "tasks": [d(net.of, params[name]) if name in params else sp.Symbol(name) for name in asked],
+        "names": ", ".join(f"`{n}`" for n in _names(grader)),
         "check": command_line,
         "fence": code_fence(command_line),
         "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check")},
         "how": words("how", file=code_span(terminal(answers_file))),
+    }
+    return env.get_template("quiz.md.j2").render(ctx)
+
+
+def _names(grader) -> list[str]:
+    """The names a student may use: the network's quantities (the matrices and vectors in vector view)."""
+    matrix = getattr(grader, "matrix", None)
+    if matrix is not None:
+        return list(matrix.matrices)
+    return [n for n, s in grader.names.items() if s not in grader.backward]
+
+
+def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
+                 command_line: str) -> str:
+    from .check import Words
+
+    prose = Words(lang)
+    """The sheet of a scalar graph: its nodes, the values of the inputs (this variant's), the gradients to find."""
+    from .graph import decimal
+    from .render import Row, d, environment
+
+    bp = outcome.result
+    env = environment("md", lang, partials=bp.partials)
+    how = words("how", file=code_span(terminal(answers_file)))
+    if bp.values is not None:
+        how = f"{how} {', '.join(f'`{n}`' for n in grader.names if grader.names[n] not in grader.upstream)}. " \
+              f"{words('numbers', tolerance=prose.number(grader.percent()))}"
+        names = ""
+    else:
+        names = ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.upstream)
+    ctx = {
+        "title": words("title"),
+        "subtitle": md_escape(outcome.spec.title.get(lang)) if outcome.spec.title.get(lang) else None,
+        "variant": words("variant", seed=seed) if seed is not None else None,
+        "forward": [[Row([n.symbol, n.expr])] for n in bp.nodes],
+        "values": [Row([x, decimal(v)]) for x, v in (bp.values or {}).items() if x in bp.inputs],
+        "activations": [],
+        "loss": None,
+        "tasks": [d(bp.of, grader.names[key]) for key in asked],
+        "names": names,
+        "check": command_line,
+        "fence": code_fence(command_line),
+        "words": {"network": words("graph"), **{k: words(k) for k in ("values", "task", "check")}},
+        "how": how,
     }
     return env.get_template("quiz.md.j2").render(ctx)
 
