@@ -30,6 +30,7 @@ class Outcome:
     check: Check
     vector: object | None = None  # vector.VectorView when view: vector
     vector_check: Check | None = None
+    numbers: object | None = None  # worked.Numbers when the spec has values:
 
 
 def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
@@ -38,6 +39,9 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
         return spec
     if options.view == "vector" and spec.index != "target-source":
         raise SpecError(f"--view vector: {VECTOR_NEEDS}", Location(spec.file))
+    if options.view == "vector" and (spec.worked is not None or any(layer.bias_shared for layer in spec.layers)):
+        raise SpecError("--view vector: a spec with bias_shared or values: is shown in view: scalar "
+                        "(the matrix view has a bias vector per layer)", Location(spec.file))
     return replace(spec, view=options.view)
 
 
@@ -46,7 +50,7 @@ def derive(spec: NetworkSpec) -> Outcome:
     check = verify(derivation)
     if not check.ok:
         raise VerificationFailed.first(spec.file, check)
-    outcome = Outcome(spec, derivation, check)
+    outcome = Outcome(spec, derivation, check, numbers=_numbers(spec, derivation))
     if spec.view == "vector":
         from .vector import check_vector_view, vector_view
 
@@ -55,6 +59,18 @@ def derive(spec: NetworkSpec) -> Outcome:
         if not outcome.vector_check.ok:
             raise VerificationFailed.first(spec.file, outcome.vector_check)
     return outcome
+
+
+def _numbers(spec: NetworkSpec, derivation: Derivation):
+    """The verified derivation at the spec's values (None without values:)."""
+    if spec.worked is None:
+        return None
+    from .worked import NotANumber, evaluate
+
+    try:
+        return evaluate(derivation, spec.worked)
+    except NotANumber as exc:
+        raise SpecError(f"values: {exc}; choose values where the network is defined", Location(spec.file)) from None
 
 
 def printer_settings(outcome: Outcome) -> dict:
@@ -310,7 +326,25 @@ def to_json(outcome: Outcome) -> dict:
         out["constants"] = [str(c) for c in net.constants]
     if outcome.vector is not None:
         out["vector"] = _vector_json(outcome)
+    if outcome.numbers is not None:
+        _worked_json(out, outcome)
     return out
+
+
+def _worked_json(out: dict, outcome: Outcome) -> None:
+    """CONTRACT section 7: "value" on every forward and backward step and derivative; the update step."""
+    numbers, worked = outcome.numbers, outcome.spec.worked
+    out["values"] = {name: float(v) for name, v in worked.values.items()}
+    for entry in out["forward"] + out["backward"]:
+        entry["value"] = float(numbers.at[sp.Symbol(entry["name"])])
+    for entry in out["derivatives"]:
+        entry["value"] = float(numbers.grads[sp.Symbol(entry["wrt"])])
+    if numbers.learning_rate is not None:
+        out["learning_rate"] = float(numbers.learning_rate)
+        out["update"] = [{"name": str(p), "value": float(v), **({"frozen": True} if p in numbers.frozen else {})}
+                         for p, v in numbers.updated.items()]
+        out["loss_after"] = float(numbers.loss_after)
+    out["tolerance"] = worked.tolerance
 
 
 def _vector_json(outcome: Outcome) -> list[dict]:
