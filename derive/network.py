@@ -137,7 +137,7 @@ def _batch_names(view) -> list[dict]:
     return names
 
 
-def _scalar_context(outcome: Outcome, lang: str) -> dict:
+def _scalar_context(outcome: Outcome, lang: str, numbers: bool = True) -> dict:
     derivation, check = outcome.derivation, outcome.check
     net = derivation.network
     spec = net.spec
@@ -153,7 +153,8 @@ def _scalar_context(outcome: Outcome, lang: str) -> dict:
         "check": check,
         "n_derivatives": len(derivation.derivatives),
         "version": __version__,
-    }
+        "worked": None,
+    } if outcome.numbers is None or not numbers else _with_numbers(outcome, lang)
 
 
 def _forward_rows(derivation: Derivation) -> list[list[Row]]:
@@ -226,6 +227,7 @@ def _section(derivation: Derivation, section) -> dict:
     derivs = [p for g in section.groups for p in g.derivatives]
     uses_named = any(p.upstream in named for p in derivs)
     of = derivation.network.of
+    shared = {p.param for p in section.shared}
     return {
         "number": layer.number,
         "families": families,
@@ -238,9 +240,11 @@ def _section(derivation: Derivation, section) -> dict:
         ] if uses_named else [],
         "local_nodes": sorted({p.node for p in derivs}, key=str),
         "groups": [
-            {"node": g.unit.pre or g.unit.post, "rows": [_total_row(derivation, of, p) for p in g.derivatives]}
+            {"node": g.unit.pre or g.unit.post,
+             "rows": [_total_row(derivation, of, p) for p in g.derivatives if p.param not in shared]}
             for g in section.groups
         ],
+        "shared": [{"param": p.param, "row": _total_row(derivation, of, p)} for p in section.shared],
         "grouped": not uses_named and len(section.groups) > 1,
     }
 
@@ -260,6 +264,74 @@ def _total_row(derivation: Derivation, of: sp.Symbol, p: ParamGrad) -> Row:
     if definition is not None and definition.is_Function:
         parts.append(definition)
     return Row(parts, key=True)  # the result a student needs: boxed
+
+
+# -- a worked example: the same rows, continued with their numbers (CONTRACT section 7) -----
+
+
+GIVEN_PER_LINE = 5  # given values per display line
+
+
+def _with_numbers(outcome: Outcome, lang: str) -> dict:
+    """The scalar context with every row's value, the given values, and the descent step."""
+    from .worked import Shown
+
+    worked, numbers = outcome.spec.worked, outcome.numbers
+    shown = Shown(worked.digits, worked.exact, lang)
+    ctx = _scalar_context(outcome, lang, numbers=False)
+
+    def row(r: Row) -> Row:
+        return shown.row(r, r.parts[1], numbers.at)
+
+    def total(r: Row) -> Row:  # the formula and its numbers: the expanded forms make a worked row unreadable
+        return row(Row(r.parts[:2], key=r.key, uses=r.uses))
+
+    ctx["forward"] = [[row(r)] for line in ctx["forward"] for r in line]
+    if ctx["loss"]:
+        ctx["loss"]["definition"] = row(ctx["loss"]["definition"])
+        ctx["loss"]["grads"] = [row(r) for r in ctx["loss"]["grads"]]
+    for s in ctx["sections"]:
+        s["grads"] = [row(r) for r in s["grads"]]
+        s["locals"] = [[row(r) for r in unit] for unit in s["locals"]]
+        s["groups"] = [{**g, "rows": [total(r) for r in g["rows"]]} for g in s["groups"]]
+        s["shared"] = [{**g, "row": total(g["row"])} for g in s["shared"]]
+    ctx["worked"] = _worked_context(outcome, shown)
+    return ctx
+
+
+def _worked_context(outcome: Outcome, shown) -> dict:
+    """The given values (inputs, targets, each layer's parameters) and the gradient-descent step."""
+    from .worked import ETA, Updated
+
+    net, numbers = outcome.derivation.network, outcome.numbers
+    given = [net.inputs, net.targets, *[layer.params for layer in net.layers], net.constants]
+    out = {
+        "given": [chunks([Row([s, shown.num(numbers.at[s], bare=True)]) for s in group], GIVEN_PER_LINE)
+                  for group in given if group],
+        "step": None,
+    }
+    if numbers.learning_rate is None:
+        return out
+    moved = [p for p in net.params if p not in numbers.frozen]
+    out["step"] = {
+        "eta": Row([ETA, shown.num(numbers.learning_rate, bare=True)]),
+        "rule": Row([Updated(sp.Symbol("theta")), sp.Symbol("theta") - ETA * d(net.of, sp.Symbol("theta"))]),
+        "rows": [_update_row(shown, numbers, net.of, p) for p in moved],
+        "frozen": list(numbers.frozen),
+        "before": shown.row(Row([net.of]), net.of, numbers.at),
+        "after": shown.row(Row([Updated(net.of)]), net.of, {net.of: numbers.loss_after}),
+    }
+    return out
+
+
+def _update_row(shown, numbers, of: sp.Symbol, p: sp.Symbol) -> Row:
+    """θ⁺ = θ − η ∂J/∂θ = 0,4 − 0,5 · 0,08217 ≈ 0,3589 (the gradient's value, not its formula)."""
+    from .worked import ETA, Updated
+
+    grad = d(of, p)
+    rule = p - ETA * grad
+    at = {p: numbers.at[p], ETA: numbers.learning_rate, grad: numbers.grads[p]}
+    return shown.row(Row([Updated(p), rule]), rule, at)
 
 
 # -- figure: the network as layers of neurons, parameter names on the edges ---------------

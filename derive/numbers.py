@@ -29,7 +29,7 @@ def decimal_sign(lang: str) -> str:
 
 def significant(x, digits: int) -> Decimal:
     """x rounded to `digits` significant digits (half away from zero), as a Decimal."""
-    value = Decimal(str(sp.Float(x, PRECISION))) if not isinstance(x, Decimal) else x
+    value = _decimal(x)
     if value == 0:
         return Decimal(0)
     exponent = value.adjusted() - digits + 1
@@ -47,15 +47,27 @@ def is_exact(x, digits: int) -> bool:
 def format_number(x, lang: str = "en", digits: int = DIGITS, tex: bool = False) -> str:
     """x with `digits` significant digits, trailing zeros dropped, in lang's format; tex: LaTeX math."""
     value = significant(x, digits)
+    exact = value == _decimal(x)  # a rounded value keeps its trailing zeros: 0,2910 has four digits
     if value != 0 and not FIXED_RANGE[0] <= abs(value) < FIXED_RANGE[1]:
-        return _scientific(value, lang, tex)
-    text = _plain(value)
-    return _localized(text, lang, tex)
+        return _scientific(value, lang, tex, exact)
+    return _localized(_plain(value, exact), lang, tex)
 
 
-def _plain(value: Decimal) -> str:
+def _decimal(x) -> Decimal:
+    """x as a Decimal: a Python float as it is written (0.1, not its binary neighbour)."""
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, (int, float)):
+        return Decimal(repr(x))
+    x = sp.sympify(x)
+    if x.is_Integer:
+        return Decimal(int(x))
+    return Decimal(str(sp.Float(x, PRECISION)))
+
+
+def _plain(value: Decimal, strip: bool = True) -> str:
     text = format(value, "f")
-    if "." in text:
+    if "." in text and strip:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
@@ -67,9 +79,9 @@ def _localized(text: str, lang: str, tex: bool) -> str:
     return text
 
 
-def _scientific(value: Decimal, lang: str, tex: bool) -> str:
+def _scientific(value: Decimal, lang: str, tex: bool, exact: bool) -> str:
     exponent = value.adjusted()
-    mantissa = _localized(_plain(value.scaleb(-exponent)), lang, tex)
+    mantissa = _localized(_plain(value.scaleb(-exponent), exact), lang, tex)
     if tex:
         return rf"{mantissa} \cdot 10^{{{exponent}}}"
     return f"{mantissa}·10^{exponent}"

@@ -34,6 +34,7 @@ class Row:
     parts: list[sp.Expr]
     key: bool = False
     uses: list[sp.Symbol] = field(default_factory=list)
+    approx: list[sp.Expr] = field(default_factory=list)  # values after '≈' (a worked example's rounded numbers)
 
 
 @dataclass
@@ -49,6 +50,8 @@ def _eq(row, printer) -> str:
     """lhs = rhs = …; a key result is boxed as in seed 004."""
     parts = row.parts if isinstance(row, Row) else row
     tex = " = ".join(printer(p) for p in parts)
+    if isinstance(row, Row):
+        tex += "".join(rf" \approx {printer(a)}" for a in row.approx)
     return rf"\boxed{{{tex}}}" if isinstance(row, Row) and row.key else tex
 
 

@@ -26,6 +26,7 @@ TOLERANCE = 0.005  # relative: a numeric answer within 0.5 % of the value is cor
 MAX_DIGITS = 15
 _FRACTION = re.compile(r"\s*-?\d+(\s*/\s*[1-9]\d*)?\s*\Z|\s*-?\d*\.\d+([eE][-+]?\d+)?\s*\Z")
 ETA = sp.Symbol("eta")  # the learning rate as printed: η
+PLUG_LIMIT = 80  # nodes: a formula with numbers substituted longer than this shows its value only
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,7 @@ class Shown:
         if expr in at:
             return self.num(at[expr])
         if not expr.args or isinstance(expr, Num):
-            return self.num(expr) if expr.is_Number and expr not in (1, -1) else expr
+            return expr  # the formula's own constants (½) stay as written
         args = [self.plug(a, at) for a in expr.args]
         if expr.is_Mul:
             return _product(args)
@@ -226,6 +227,24 @@ class Shown:
         if expr.is_Pow:
             return sp.Pow(*args, evaluate=False)
         return expr.func(*args, evaluate=False)
+
+
+    def row(self, row, expr: sp.Expr, at: dict, limit: int = PLUG_LIMIT):
+        """row continued with expr's numbers substituted and its value (after ≈ when anything is rounded)."""
+        from .render import Row
+
+        value = self.num(_number(expr.xreplace(at), expr), bare=True)
+        plugged = self.plug(expr, at)
+        parts = list(row.parts)
+        shown = bool(plugged.atoms(Num)) and not isinstance(plugged, Num) and _size(plugged) <= limit
+        parts += [plugged] if shown else []
+        rounded = value.rounded or (shown and rounded_in(plugged))
+        return Row(parts + ([] if rounded else [value]), key=row.key, uses=row.uses,
+                   approx=[value] if rounded else [])
+
+
+def _size(expr: sp.Expr) -> int:
+    return sum(1 for _ in sp.preorder_traversal(expr))
 
 
 def _product(args: list) -> sp.Expr:
@@ -238,3 +257,16 @@ def _product(args: list) -> sp.Expr:
 def rounded_in(expr: sp.Expr) -> bool:
     """Whether any number shown in expr is rounded."""
     return any(n.rounded for n in expr.atoms(Num))
+
+
+class Updated(sp.Expr):
+    """θ⁺: a quantity after the gradient-descent step (display only)."""
+
+    def _derive_latex(self, printer) -> str:
+        return rf"{{{printer._print(self.args[0])}}}^{{+}}"
+
+    def _latex(self, printer) -> str:
+        return self._derive_latex(printer)
+
+    def _sympystr(self, printer) -> str:
+        return f"{printer._print(self.args[0])}_new"

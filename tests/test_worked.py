@@ -1,0 +1,303 @@
+"""Worked examples with numbers (CONTRACT section 7), against independent references.
+
+References: the numbers Matt Mazur's "A Step by Step Backpropagation Example"
+publishes (typed in here because they are published, not computed by derive),
+HIPS autograd and central finite differences of a numpy forward pass written
+in this file from the spec's meaning, and real LuaLaTeX for the PDF.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+MAZUR = ROOT / "specs" / "mazur-2-2-2.yaml"
+
+# The tutorial's published numbers, as printed there, with the names derive gives its weights
+# (w1: i1→h1 = W1_11, w2: i2→h1 = W1_12, w3: i1→h2 = W1_21, w4: i2→h2 = W1_22,
+#  w5: h1→o1 = W2_11, w6: h2→o1 = W2_12, w7: h1→o2 = W2_21, w8: h2→o2 = W2_22).
+MAZUR_TOTAL_ERROR = "0.298371109"
+MAZUR_DE_DW5 = "0.082167041"
+MAZUR_UPDATED = {
+    "W2_11": "0.35891648", "W2_12": "0.408666186", "W2_21": "0.511301270", "W2_22": "0.561370121",
+    "W1_11": "0.149780716", "W1_12": "0.19956143", "W1_21": "0.24975114", "W1_22": "0.29950229",
+}
+
+
+def _json(cli, spec: Path, *args) -> dict:
+    result = cli(spec, "--format", "json", *args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _as_printed(value: float, published: str) -> str:
+    """value rounded to as many decimals as the published number has."""
+    return f"{value:.{len(published.split('.')[1])}f}"
+
+
+# -- Mazur's tutorial, digit for digit --------------------------------------------------------------
+
+
+def test_mazur_total_error_gradient_and_updated_weights_match_the_tutorial(cli):
+    data = _json(cli, MAZUR)
+    forward = {s["name"]: s["value"] for s in data["forward"]}
+    grads = {d["wrt"]: d["value"] for d in data["derivatives"]}
+    updated = {u["name"]: u["value"] for u in data["update"]}
+    assert _as_printed(forward["E"], MAZUR_TOTAL_ERROR) == MAZUR_TOTAL_ERROR
+    assert _as_printed(grads["W2_11"], MAZUR_DE_DW5) == MAZUR_DE_DW5
+    for name, published in MAZUR_UPDATED.items():
+        assert _as_printed(updated[name], published) == published, name
+
+
+def test_mazur_biases_are_shared_and_frozen_as_in_the_tutorial(cli):
+    data = _json(cli, MAZUR)
+    assert [p for p in data["parameters"] if p.startswith("b")] == ["b1", "b2"]
+    updated = {u["name"]: u for u in data["update"]}
+    assert updated["b1"] == {"name": "b1", "value": 0.35, "frozen": True}
+    assert updated["b2"] == {"name": "b2", "value": 0.6, "frozen": True}
+    # one bias for both units: its derivative is the sum of the two units' terms
+    b2 = next(d for d in data["derivatives"] if d["wrt"] == "b2")
+    assert b2["expr"].count("dE_do_") == 2
+    assert data["loss_after"] < data["forward"][-1]["value"]
+
+
+def test_json_is_a_program_with_a_value_on_every_step(cli):
+    data = _json(cli, MAZUR)
+    assert data["forward"][-1]["name"] == data["of"] == "E"  # the loss is a forward step
+    assert all("value" in s for s in data["forward"] + data["backward"] + data["derivatives"])
+    assert [u["name"] for u in data["update"]] == data["parameters"]
+    assert data["learning_rate"] == 0.5 and data["tolerance"] == 0.005
+
+
+@pytest.mark.parametrize("lang, sign", [("en", "."), ("ru", "{,}"), ("pl", "{,}")])
+def test_markdown_shows_the_numbers_at_every_step_in_the_language_format(cli, lang, sign):
+    text = cli(MAZUR, "--lang", lang).stdout
+    number = lambda s: s.replace(".", sign)  # noqa: E731
+    assert f"= {number('0.35')} + {number('0.15')} \\cdot {number('0.05')} + {number('0.2')} \\cdot {number('0.1')} = {number('0.3775')}" in text
+    assert f"\\sigma({number('0.3775')}) \\approx {number('0.5933')}" in text  # forward
+    assert f"\\approx {number('0.2984')}" in text  # the loss
+    assert f"\\approx {number('0.03635')}" in text  # a backward quantity, ∂E/∂h_1
+    assert f"\\approx {number('0.08217')}" in text  # ∂E/∂w5
+    assert f"= {number('0.4')} - {number('0.5')} \\cdot {number('0.08217')} \\approx {number('0.3589')}" in text
+    if sign != ".":
+        assert "0.3589" not in text and "0.5933" not in text
+
+
+def test_digits_sets_the_significant_digits(cli, tmp_path):
+    spec = tmp_path / "mazur9.yaml"
+    spec.write_text(MAZUR.read_text(encoding="utf-8") + "digits: 9\n", encoding="utf-8")
+    text = cli(spec).stdout
+    assert r"E \approx 0.298371109" in text
+    assert r"\approx 0.149780716" in text and r"\approx 0.358916480" in text
+
+
+# -- other values: autograd and finite differences ------------------------------------------------
+
+OTHER = """\
+kind: network
+input: {name: x, size: 3}
+output: y
+index: target-source
+layers:
+  - {units: 2, activation: tanh, params: W, bias: b, bias_shared: true, pre: z, post: h}
+  - {units: 2, activation: sigmoid, params: W, bias: b, pre: u}
+loss: sse
+values:
+  x_1: 0.7
+  x_2: -1.3
+  x_3: 0.4
+  t_1: 0.2
+  t_2: -0.5
+  b1: -0.1
+  W1_11: 0.3
+  W1_12: -0.8
+  W1_13: 0.25
+  W1_21: 0.9
+  W1_22: 0.15
+  W1_23: -0.6
+  b2_1: 0.05
+  b2_2: -0.45
+  W2_11: 1.1
+  W2_12: -0.7
+  W2_21: 0.35
+  W2_22: 0.6
+learning_rate: 0.1
+"""
+
+
+def _reference_loss(np_):
+    """The network of OTHER, written from the spec's meaning (not from derive's output)."""
+
+    def loss(p, x, t):
+        h = np_.tanh(np_.dot(p["W1"], x) + p["b1"])  # one bias for both units
+        y = 1 / (1 + np_.exp(-(np_.dot(p["W2"], h) + p["b2"])))
+        return np_.sum((y - t) ** 2)
+
+    return loss
+
+
+def _reference_params(values: dict) -> dict:
+    return {
+        "W1": np.array([[values["W1_11"], values["W1_12"], values["W1_13"]],
+                        [values["W1_21"], values["W1_22"], values["W1_23"]]]),
+        "b1": values["b1"],
+        "W2": np.array([[values["W2_11"], values["W2_12"]], [values["W2_21"], values["W2_22"]]]),
+        "b2": np.array([values["b2_1"], values["b2_2"]]),
+    }
+
+
+def _flat(grads: dict) -> dict:
+    out = {"b1": float(grads["b1"])}
+    out |= {f"W1_{j + 1}{k + 1}": float(grads["W1"][j, k]) for j in range(2) for k in range(3)}
+    out |= {f"W2_{j + 1}{k + 1}": float(grads["W2"][j, k]) for j in range(2) for k in range(2)}
+    out |= {f"b2_{j + 1}": float(grads["b2"][j]) for j in range(2)}
+    return out
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from derive.cli import main
+
+    spec = tmp_path_factory.mktemp("worked") / "other.yaml"
+    spec.write_text(OTHER, encoding="utf-8")
+    result = CliRunner().invoke(main, [str(spec), "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_values_agree_with_autograd(other):
+    import autograd.numpy as anp
+    from autograd import grad
+
+    values = other["values"]
+    x, t = np.array([values["x_1"], values["x_2"], values["x_3"]]), np.array([values["t_1"], values["t_2"]])
+    params = _reference_params(values)
+    loss = _reference_loss(anp)
+    expected = _flat(grad(loss)(params, x, t))
+    got = {d["wrt"]: d["value"] for d in other["derivatives"]}
+    assert set(got) == set(expected)
+    for name in expected:
+        assert got[name] == pytest.approx(expected[name], rel=1e-12, abs=1e-15), name
+    assert other["forward"][-1]["value"] == pytest.approx(float(loss(params, x, t)), rel=1e-12)
+    updated = {u["name"]: u["value"] for u in other["update"]}
+    for name in expected:
+        assert updated[name] == pytest.approx(values[name] - 0.1 * expected[name], rel=1e-12), name
+    new = _reference_params(updated)
+    assert other["loss_after"] == pytest.approx(float(loss(new, x, t)), rel=1e-12)
+
+
+def test_values_agree_with_finite_differences(other):
+    values = other["values"]
+    x, t = np.array([values["x_1"], values["x_2"], values["x_3"]]), np.array([values["t_1"], values["t_2"]])
+    loss = _reference_loss(np)
+    got = {d["wrt"]: d["value"] for d in other["derivatives"]}
+    step = 1e-6
+    for name in got:
+        plus, minus = dict(values), dict(values)
+        plus[name] += step
+        minus[name] -= step
+        fd = (loss(_reference_params(plus), x, t) - loss(_reference_params(minus), x, t)) / (2 * step)
+        assert got[name] == pytest.approx(fd, rel=1e-6, abs=1e-9), name
+
+
+# -- exact fractions, only when asked -----------------------------------------------------------------
+
+EXACT = """\
+kind: network
+input: x
+output: y
+layers:
+  - {units: 1, activation: relu, params: theta, pre: z, post: h}
+  - {units: 1, activation: identity, params: phi}
+loss: half_sse
+values: {x: 2, t: 1, theta_0: "1/3", theta_1: 1, phi_0: 0, phi_1: 3}
+"""
+
+
+def test_exact_fractions_only_when_asked(cli, tmp_path):
+    spec = tmp_path / "exact.yaml"
+    spec.write_text(EXACT, encoding="utf-8")
+    decimal = cli(spec).stdout
+    assert r"\frac{7}{3}" not in decimal and r"z = \theta_0 + \theta_1 x = \frac{1}{3}" not in decimal
+    assert r"\approx 2.333" in decimal  # z = 1/3 + 2
+    spec.write_text(EXACT + "exact: true\n", encoding="utf-8")
+    exact = cli(spec).stdout
+    assert r"= \frac{7}{3}" in exact and r"\approx 2.333" not in exact
+    # y = 3 z = 7 exactly, J = (7 − 1)²/2 = 18, ∂J/∂φ_1 = (y − t) h = 6 · 7/3 = 14
+    data = json.loads(cli(spec, "--format", "json").stdout)
+    assert data["forward"][-1]["value"] == 18
+    assert {d["wrt"]: d["value"] for d in data["derivatives"]}["phi_1"] == 14
+
+
+# -- bad input: a clear message with the place, exit code 2 ---------------------------------------------
+
+
+@pytest.mark.parametrize("extra, where, says", [
+    ("values: {x: 1, w: 2}\n", "values.w", "not an input, target or parameter"),
+    ("values: {x: 1}\n", "values", "no value for"),
+    ("values: {x: one}\n", "values.x", "expected a number"),
+    ("learning_rate: 0.1\n", "learning_rate", "needs values"),
+    ("values: {x: 1, theta_0: 0, theta_1: 1, phi_0: 0, phi_1: 1}\nlearning_rate: -1\n", "learning_rate", "above 0"),
+    ("values: {x: 1, theta_0: 0, theta_1: 1, phi_0: 0, phi_1: 1}\nlearning_rate: 1\nfrozen: [psi]\n", "frozen[0]",
+     "not a parameter"),
+    ("values: {x: 1, theta_0: 0, theta_1: 1, phi_0: 0, phi_1: 1}\ndigits: 40\n", "digits", "significant digits"),
+    ("values: {x: 1, theta_0: 0, theta_1: 1, phi_0: 0, phi_1: 1}\nexact: yes please\n", "exact", "true or false"),
+    ("valeus: {x: 1}\n", "valeus", "unknown key"),
+])
+def test_bad_worked_keys_name_the_place(extra, where, says, tmp_path):
+    from conftest import run_process
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("kind: network\ninput: x\noutput: y\nlayers:\n"
+                    "  - {units: 1, activation: relu, params: theta, pre: z, post: h}\n"
+                    "  - {units: 1, activation: identity, params: phi}\n" + extra, encoding="utf-8")
+    proc = run_process(spec)
+    assert proc.returncode == 2, proc.stderr
+    assert f"bad.yaml:" in proc.stderr and f"{where}:" in proc.stderr and says in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bias_shared_is_a_yes_or_no_and_belongs_to_the_scalar_view(cli, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("kind: network\nindex: target-source\nlayers:\n  - {units: 2, activation: relu, bias_shared: 1}\n"
+                    "  - {units: 1}\n", encoding="utf-8")
+    result = cli(spec)
+    assert result.exit_code == 2 and "layers[0].bias_shared" in result.output
+    spec.write_text("kind: network\nindex: target-source\nview: vector\nlayers:\n"
+                    "  - {units: 2, activation: relu, bias_shared: true}\n  - {units: 1}\n", encoding="utf-8")
+    result = cli(spec)
+    assert result.exit_code == 2 and "bias_shared needs view: scalar" in result.output
+
+
+def test_a_quantity_that_is_not_a_real_number_is_a_spec_error():
+    import sympy as sp
+
+    from derive.worked import NotANumber, _number
+
+    with pytest.raises(NotANumber, match="not a real number"):
+        _number(sp.log(sp.S.Zero), sp.Symbol("J"))
+    with pytest.raises(NotANumber):
+        _number(sp.sqrt(sp.S(-1)), sp.Symbol("J"))
+
+
+# -- PDF ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["ru", "en", "pl"])
+def test_mazur_renders_as_pdf_with_the_language_number_format(lang, tmp_path):
+    from texharness import pdf_text, require_latex, run_derive, squeeze
+
+    require_latex()
+    pdf = tmp_path / f"mazur-{lang}.pdf"
+    proc = run_derive(MAZUR, "--format", "pdf", "--lang", lang, "-o", pdf)
+    assert proc.returncode == 0, proc.stderr
+    text = squeeze(pdf_text(pdf))
+    comma = "," if lang in ("ru", "pl") else "."
+    assert f"0{comma}3589" in text and f"0{comma}2984" in text and f"0{comma}3775" in text
