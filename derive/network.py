@@ -337,11 +337,16 @@ def _update_row(shown, numbers, of: sp.Symbol, p: sp.Symbol) -> Row:
 # -- figure: the network as layers of neurons, parameter names on the edges ---------------
 
 
-def figure(outcome: Outcome):
-    """Inputs (and a bias unit 1) on the left, one column per layer, the loss last if there is one."""
+def figure(outcome: Outcome, lang: str = "en"):
+    """Inputs (and a bias unit 1) on the left, one column per layer, the loss last if there is one.
+
+    In a worked example each edge also carries its weight's value and, below it in red, the
+    derivative of the loss with respect to that weight; each neuron its value, in green.
+    """
     from .diagram import Edge, Figure, Layered, Node, name_label, number_label
 
     net = outcome.derivation.network
+    marks = _FigureNumbers(outcome, lang)
     columns: list[list] = [list(net.inputs)]
     for layer in net.layers:
         columns.append([u.post for u in layer.units])
@@ -351,20 +356,61 @@ def figure(outcome: Outcome):
         nodes = [Node(number_label("1"), "box")] if i < len(net.layers) else []
         for symbol in column:
             position[(i, symbol)] = (i, len(nodes))
-            nodes.append(Node(name_label(str(symbol))))
+            nodes.append(Node(name_label(str(symbol)), note=marks.value(symbol)))
         layers.append(nodes)
-    edges = []
+    edges, labelled = [], set()
     for i, layer in enumerate(net.layers):
         for unit in layer.units:
             target = position[(i + 1, unit.post)]
             for param, source in unit.incoming:
                 start = (i, 0) if source == 1 else position[(i, source)]
-                edges.append(Edge(start, target, above=name_label(str(param))))
+                first = param not in labelled  # a shared bias is labelled once
+                labelled.add(param)
+                edges.append(Edge(start, target, above=marks.param(param) if first else None,
+                                  below=marks.grad(param) if first else None))
     if net.loss is not None:
-        layers.append([Node(name_label(str(net.of)))])
+        layers.append([Node(name_label(str(net.of)), note=marks.value(net.of))])
         end = len(columns)
         edges += [Edge(position[(end - 1, y)], (end, 0)) for y in net.outputs]
-    return Figure(Layered(layers, edges), str(net.of))
+    return Figure(Layered(layers, edges, spread=1.0 if outcome.numbers is None else WORKED_SPREAD), str(net.of))
+
+
+WORKED_SPREAD = 1.8  # a worked example's figure has two labels per edge: more room between the nodes
+
+
+class _FigureNumbers:
+    """The labels of a worked example's figure (no numbers without values:)."""
+
+    def __init__(self, outcome: Outcome, lang: str):
+        self.numbers, self.worked, self.lang = outcome.numbers, outcome.spec.worked, lang
+
+    def _text(self, value, tex: bool) -> str:
+        from .worked import Shown
+
+        shown = Shown(self.worked.digits, self.worked.exact, self.lang).num(value, bare=True)
+        return shown.text(tex)
+
+    def _number(self, value, colour: str):
+        from .diagram import Label
+
+        return Label(self._text(value, True), self._text(value, False), colour=colour)
+
+    def value(self, symbol):
+        return None if self.numbers is None else self._number(self.numbers.at[symbol], "forward")
+
+    def grad(self, param):
+        return None if self.numbers is None else self._number(self.numbers.grads[param], "backward")
+
+    def param(self, param):
+        from dataclasses import replace as with_
+
+        from .diagram import name_label
+
+        label = name_label(str(param))
+        if self.numbers is None:
+            return label
+        value = self.numbers.at[param]
+        return with_(label, tex=f"{label.tex} = {self._text(value, True)}", tail=f" = {self._text(value, False)}")
 
 
 # -- JSON (CONTRACT section 3) ---------------------------------------------------

@@ -301,3 +301,23 @@ def test_mazur_renders_as_pdf_with_the_language_number_format(lang, tmp_path):
     text = squeeze(pdf_text(pdf))
     comma = "," if lang in ("ru", "pl") else "."
     assert f"0{comma}3589" in text and f"0{comma}2984" in text and f"0{comma}3775" in text
+
+
+# -- the figure ---------------------------------------------------------------------------------------
+
+
+def test_figure_has_values_on_nodes_and_weights_and_gradients_on_edges(tmp_path):
+    from derive import document
+    from derive.pipeline import Options, derive_spec
+
+    result = derive_spec(MAZUR)
+    svg = document.figure_of(result, Options(), "ru").svg()
+    assert "0,5933" in svg and "0,2984" in svg  # h_1 and E under their nodes
+    assert " = 0,15" in svg and "0,0004386" in svg  # w1 = 0,15 and ∂E/∂w1 on its edge
+    assert 'fill="#c0392b"' in svg and 'fill="#1a7f37"' in svg  # gradients red, values green
+    assert svg.count(">b<") == 2  # each shared bias labelled once, not once per unit
+    assert "0.5933" not in svg
+    tikz = document.figure_of(result, Options(), "en").tikz()
+    assert "below:{$0.5933$}" in tikz and "text=red!75!black" in tikz
+    plain = document.figure_of(derive_spec(ROOT / "specs" / "two-layer-relu.yaml"), Options(), "ru").svg()
+    assert "#c0392b" not in plain  # no values: the figure is as before
