@@ -306,7 +306,7 @@ def _worked_context(outcome: Outcome, shown) -> dict:
     net, numbers = outcome.derivation.network, outcome.numbers
     given = [net.inputs, net.targets, *[layer.params for layer in net.layers], net.constants]
     out = {
-        "given": [chunks([Row([s, shown.num(numbers.at[s], bare=True)]) for s in group], GIVEN_PER_LINE)
+        "given": [chunks([Row([s, shown.given(numbers.at[s])]) for s in group], GIVEN_PER_LINE)
                   for group in given if group],
         "step": None,
     }
@@ -314,7 +314,7 @@ def _worked_context(outcome: Outcome, shown) -> dict:
         return out
     moved = [p for p in net.params if p not in numbers.frozen]
     out["step"] = {
-        "eta": Row([ETA, shown.num(numbers.learning_rate, bare=True)]),
+        "eta": Row([ETA, shown.given(numbers.learning_rate)]),
         "rule": Row([Updated(sp.Symbol("theta")), sp.Symbol("theta") - ETA * d(net.of, sp.Symbol("theta"))]),
         "rows": [_update_row(shown, numbers, net.of, p) for p in moved],
         "frozen": list(numbers.frozen),

@@ -62,7 +62,7 @@ def _decimal(x) -> Decimal:
     x = sp.sympify(x)
     if x.is_Integer:
         return Decimal(int(x))
-    return Decimal(str(sp.Float(x, PRECISION)))
+    return Decimal(str(sp.N(x, PRECISION)))
 
 
 def _plain(value: Decimal, strip: bool = True) -> str:

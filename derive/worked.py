@@ -60,8 +60,8 @@ def parse_worked(doc, spec) -> Worked | None:
         values=values,
         learning_rate=_positive(doc, "learning_rate") if "learning_rate" in data else None,
         frozen=_frozen(doc, names["parameter"]),
-        digits=_digits(doc),
-        exact=_flag(doc, "exact"),
+        digits=digits_of(doc),
+        exact=flag(doc, "exact"),
         tolerance=float(_positive(doc, "tolerance", below=1)) if "tolerance" in data else TOLERANCE,
     )
 
@@ -112,14 +112,14 @@ def _positive(doc, key: str, below: float | None = None) -> sp.Rational:
     return value
 
 
-def _digits(doc) -> int:
+def digits_of(doc) -> int:
     value = doc.data.get("digits", DIGITS)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DIGITS:
         raise doc.error(("digits",), f"expected a whole number of significant digits from 1 to {MAX_DIGITS}, got {value!r}")
     return value
 
 
-def _flag(doc, key: str) -> bool:
+def flag(doc, key: str) -> bool:
     value = doc.data.get(key, False)
     if not isinstance(value, bool):
         raise doc.error((key,), f"expected true or false, got {value!r}")
@@ -212,6 +212,10 @@ class Shown:
 
     def num(self, value: sp.Expr, bare: bool = False) -> Num:
         return Num(value, self.digits, self.exact, self.lang, bare)
+
+    def given(self, value: sp.Expr) -> Num:
+        """A value the spec gives, as written: 1/3 stays a fraction, 0.05 keeps all its digits."""
+        return Num(value, max(self.digits, MAX_DIGITS), True, self.lang, True)
 
     def plug(self, expr: sp.Expr, at: dict) -> sp.Expr:
         """expr with each known name replaced by its number, kept as written (0,15 · 0,05 + 0,35)."""

@@ -321,3 +321,28 @@ def test_figure_has_values_on_nodes_and_weights_and_gradients_on_edges(tmp_path)
     assert "below:{$0.5933$}" in tikz and "text=red!75!black" in tikz
     plain = document.figure_of(derive_spec(ROOT / "specs" / "two-layer-relu.yaml"), Options(), "ru").svg()
     assert "#c0392b" not in plain  # no values: the figure is as before
+
+
+# -- graphs: digits and exact too -----------------------------------------------------------------------
+
+GRAPH = "kind: graph\nnodes: {q: x / y, f: q * q}\nvalues: {x: 20, y: 7}\n"
+
+
+def test_graph_numbers_follow_digits_exact_and_the_language(cli, tmp_path):
+    spec = tmp_path / "g.yaml"
+    spec.write_text(GRAPH, encoding="utf-8")
+    text = cli(spec).stdout
+    assert r"\frac{20}{7}" not in text and r"\frac{400}{49}" not in text  # no fractions unless asked
+    assert r"q = \frac{x}{y} \approx 2.857" in text and r"f = q^{2} \approx 8.163" in text
+    assert r"\approx 2{,}857" in cli(spec, "--lang", "pl").stdout
+    spec.write_text(GRAPH + "digits: 6\nexact: true\n", encoding="utf-8")
+    text = cli(spec).stdout
+    assert r"q = \frac{x}{y} = \frac{20}{7} \approx 2.85714" in text
+    assert r"f = q^{2} = \frac{400}{49} \approx 8.16327" in text
+
+
+def test_graph_digits_without_values_is_refused(cli, tmp_path):
+    spec = tmp_path / "g.yaml"
+    spec.write_text("kind: graph\nnodes: {f: x * y}\ndigits: 3\n", encoding="utf-8")
+    result = cli(spec)
+    assert result.exit_code == 2 and "digits" in result.output and "needs values" in result.output
