@@ -76,6 +76,11 @@ MESSAGES = {
     "sign": N_("The sign is wrong: the answer is minus the derivative."),
     "also_sign": N_("The sign is wrong as well."),
     "constant_factor": N_("A constant factor is off: the answer is %(factor)s times the derivative."),
+    "value_close": N_("Correct: the number is within %(allowed_fraction)s of the value at the given point."),
+    "value_off": N_("Incorrect: the number is %(off_fraction)s off the value at the given point (at most "
+                    "%(allowed_fraction)s is allowed)."),
+    "value_sign": N_("Incorrect: the number has the wrong sign."),
+    "value_not_real": N_("The answer is not a real number."),
 }
 VERDICT_WORDS = {
     "correct": N_("correct"),
@@ -159,7 +164,10 @@ class Engine:
             outcome = derive(variant(self.spec, seed))
             net = outcome.derivation.network
             layers = [[str(p) for p in layer.params] for layer in net.layers]
-            self.variants[seed] = (outcome, Grader(outcome.derivation), asked([str(p) for p in net.params], layers, seed))
+            worked = outcome.spec.worked
+            grader = Grader(outcome.derivation, numbers=outcome.numbers,
+                            tolerance=worked.tolerance if worked is not None else 0.005)
+            self.variants[seed] = (outcome, grader, asked([str(p) for p in net.params], layers, seed))
         return self.variants[seed]
 
     def grader(self, seed: int | None):
@@ -220,6 +228,7 @@ class Words:
         from .i18n import translations
 
         self.gettext = translations(lang).gettext
+        self.lang = lang
 
     def __call__(self, msgid: str, **args) -> str:
         text = self.gettext(msgid)
@@ -230,6 +239,10 @@ class Words:
         if "expected" in args:
             args["expected"] = self.one_of([self(EXPECTED[w]) if w in EXPECTED else w
                                             for w in args["expected"].split("\n")])
+        for name in [n for n in args if n.endswith("_fraction")]:  # 0,5 % in ru, 0,5% in pl
+            from .numbers import format_percent
+
+            args[name] = format_percent(float(args[name]), self.lang)
         return self(MESSAGES[finding.code], **args)
 
     def one_of(self, items: list[str]) -> str:

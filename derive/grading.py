@@ -262,6 +262,8 @@ class _Expected:
 class Grader:
     derivation: object
     seed: int = 0
+    numbers: object | None = None  # worked.Numbers: a spec with values: also takes numeric answers
+    tolerance: float = 0.005  # relative, for numeric answers (CONTRACT section 6)
     names: dict[str, sp.Symbol] = field(init=False)
     env: dict = field(init=False)
 
@@ -342,6 +344,8 @@ class Grader:
             return _set(verdict, "invalid", self._unknown(exc.names))
         except ParseError as exc:
             return _set(verdict, "invalid", parse_finding(exc))
+        if self.numbers is not None and not answer.free_symbols:
+            return graded_number(verdict, answer, self.numbers.grads[expected.param], self.tolerance)
         folded = self._folded(answer)
         if folded is not None and _vanishes(folded - expected.unfolded):
             return _set(verdict, "correct", Finding.of("correct_symbolic"))
@@ -539,6 +543,22 @@ def parse_finding(exc: ParseError) -> Finding:
     if "expected" in details:
         details["expected"] = "\n".join(details["expected"])
     return Finding.of(f"parse.{exc.key}", column=exc.column, **details)
+
+
+def graded_number(verdict: Verdict, answer: sp.Expr, value: sp.Expr, tolerance: float) -> Verdict:
+    """A number as the answer: correct within `tolerance` relative of the value (a formula is still checked
+    as a formula); feedback says how far off it is, never the value itself."""
+    got = sp.N(answer, 30)
+    if not (got.is_real and got.is_finite):
+        return _set(verdict, "invalid", Finding.of("value_not_real"))
+    allowed = f"{tolerance:.6g}"
+    off = abs(got - value) / abs(value) if value != 0 else abs(got)
+    if off <= tolerance:
+        return _set(verdict, "correct", Finding.of("value_close", allowed_fraction=allowed))
+    if value != 0 and abs(got + value) <= tolerance * abs(value):
+        return _set(verdict, "incorrect", Finding.of("value_sign"))
+    return _set(verdict, "incorrect", Finding.of("value_off", off_fraction=f"{float(off):.3g}",
+                                                 allowed_fraction=allowed))
 
 
 def _set(verdict: Verdict, kind: str, *findings: Finding) -> Verdict:

@@ -27,6 +27,15 @@ def decimal_sign(lang: str) -> str:
     return get_decimal_symbol(lang)
 
 
+def format_percent(fraction: float, lang: str = "en") -> str:
+    """0.005 -> 0.5% (en, pl: 0,5%; ru: 0,5 % with a no-break space), from the language's CLDR pattern."""
+    from babel import Locale
+    from babel.numbers import format_percent as babel_percent
+
+    pattern = Locale.parse(lang).percent_formats[None].pattern.replace("#,##0", "#,##0.##")
+    return babel_percent(fraction, pattern, locale=lang)
+
+
 def significant(x, digits: int) -> Decimal:
     """x rounded to `digits` significant digits (half away from zero), as a Decimal."""
     value = _decimal(x)

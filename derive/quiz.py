@@ -26,6 +26,8 @@ PROSE = {
     "activation": N_("The activation:"),
     "loss": N_("The loss:"),
     "task": N_("Find the derivatives:"),
+    "values": N_("The values:"),
+    "task_values": N_("Find the derivatives at these values, each as a number (within %(allowed)s) or as a formula:"),
     "how": N_("Write each answer as a formula in quotes in the answers file %(file)s: plain math "
               "(`*` or a space for a product, `^` for a power, `I[z > 0]` for an indicator, `max`, `relu`, "
               "`sigmoid`, `tanh`, `exp`, `log`) or LaTeX. You may use these names:"),
@@ -61,7 +63,7 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
 
     derivation = outcome.derivation
     net = derivation.network
-    full = context(outcome, lang)
+    full = _symbolic_context(outcome, lang)
     env = environment("md", lang, partials=derivation.partials)
     params = {str(p): p for p in net.params}
     ctx = {
@@ -74,10 +76,33 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
         "tasks": [d(net.of, params[name]) for name in asked],
         "names": ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.backward),
         "check": command_line,
-        "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check")},
+        "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check", "values")},
         "how": words("how", file=f"`{answers_file}`"),
+        "given": _given(outcome, lang),
     }
+    if ctx["given"]:
+        from .numbers import format_percent
+
+        ctx["words"]["task"] = words("task_values", allowed=format_percent(outcome.spec.worked.tolerance, lang))
     return env.get_template("quiz.md.j2").render(ctx)
+
+
+def _symbolic_context(outcome, lang: str) -> dict:
+    """The network's formulas without numbers: a quiz gives the values, the student computes the rest."""
+    from .network import _scalar_context, context
+
+    return _scalar_context(outcome, lang, numbers=False) if outcome.numbers is not None else context(outcome, lang)
+
+
+def _given(outcome, lang: str) -> list:
+    """The given values' display rows (inputs, targets, each layer's parameters) of a worked example."""
+    if outcome.numbers is None:
+        return []
+    from .network import _worked_context
+    from .worked import Shown
+
+    worked = outcome.spec.worked
+    return [row for group in _worked_context(outcome, Shown(worked.digits, worked.exact, lang))["given"] for row in group]
 
 
 def _template(spec_name: str, seed, asked: list[str], words, command_line: str) -> str:

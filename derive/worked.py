@@ -274,3 +274,33 @@ class Updated(sp.Expr):
 
     def _sympystr(self, printer) -> str:
         return f"{printer._print(self.args[0])}_new"
+
+
+# -- quiz variants: each student their own numbers ---------------------------------------------
+
+
+def vary(spec, seed: int):
+    """The spec with its inputs and parameters drawn anew for quiz variant seed (targets kept).
+
+    Each value is the spec's value times a factor in [0.5, 1.5], to two significant digits, so
+    signs and orders of magnitude stay those the lecturer chose (and a zero stays zero).
+    """
+    import dataclasses
+    import random
+
+    from .model import build
+
+    worked = spec.worked
+    rng = random.Random(seed * 104729 + 7)
+    targets = {str(t) for t in build(spec).targets}
+    values = {name: (v if name in targets else _drawn(v, rng)) for name, v in worked.values.items()}
+    return dataclasses.replace(spec, worked=dataclasses.replace(worked, values=values))
+
+
+def _drawn(value: sp.Rational, rng) -> sp.Rational:
+    if value == 0:
+        return value
+    from .numbers import significant
+
+    drawn = significant(sp.Rational(value) * sp.Rational(rng.randint(50, 150), 100), 2)
+    return sp.Rational(str(drawn)) if drawn != 0 else value

@@ -346,3 +346,82 @@ def test_graph_digits_without_values_is_refused(cli, tmp_path):
     spec.write_text("kind: graph\nnodes: {f: x * y}\ndigits: 3\n", encoding="utf-8")
     result = cli(spec)
     assert result.exit_code == 2 and "digits" in result.output and "needs values" in result.output
+
+
+# -- derive check and derive quiz with numbers ------------------------------------------------------------
+
+
+def _mazur_gradients(values: dict) -> dict:
+    """∂E/∂(each parameter) of Mazur's network at values, by autograd (an independent reference)."""
+    import autograd.numpy as anp
+    from autograd import grad
+
+    names = ["b1", "W1_11", "W1_12", "W1_21", "W1_22", "b2", "W2_11", "W2_12", "W2_21", "W2_22"]
+
+    def loss(p):
+        b1, w1, w2, w3, w4, b2, w5, w6, w7, w8 = [p[k] for k in range(10)]
+        i1, i2, t1, t2 = (values[k] for k in ("i_1", "i_2", "t_1", "t_2"))
+        h1 = 1 / (1 + anp.exp(-(w1 * i1 + w2 * i2 + b1)))
+        h2 = 1 / (1 + anp.exp(-(w3 * i1 + w4 * i2 + b1)))
+        o1 = 1 / (1 + anp.exp(-(w5 * h1 + w6 * h2 + b2)))
+        o2 = 1 / (1 + anp.exp(-(w7 * h1 + w8 * h2 + b2)))
+        return 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+
+    g = grad(loss)(anp.array([float(values[n]) for n in names]))
+    return dict(zip(names, map(float, g)))
+
+
+def _answers(tmp_path, answers: dict, seed=None) -> Path:
+    lines = ([f"seed: {seed}"] if seed is not None else []) + ["answers:"]
+    lines += [f'  {k}: "{v}"' for k, v in answers.items()]
+    path = tmp_path / f"answers-{seed}-{len(list(tmp_path.iterdir()))}.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_check_grades_numbers_within_the_tolerance(cli, tmp_path):
+    grads = _mazur_gradients({k: float(v) for k, v in json.loads(cli(MAZUR, "--format", "json").stdout)["values"].items()})
+    answers = {"W2_11": f"{grads['W2_11'] * 1.004:.6g}",  # 0.4 % off: within 0.5 %
+               "W2_12": f"{grads['W2_12'] * 1.01:.6g}",  # 1 % off
+               "W2_21": f"{-grads['W2_21']:.6g}",  # the sign
+               "W1_11": "dE_dh_1*h_1*(1 - h_1)*i_1",  # a formula is still checked as a formula
+               "W1_12": "0.5*0.5"}
+    result = cli("check", MAZUR, _answers(tmp_path, answers), "--format", "json", "--lang", "ru")
+    verdicts = {a["key"]: a for a in json.loads(result.stdout)["answers"]}
+    assert verdicts["W2_11"]["verdict"] == "correct" and "0,5" in verdicts["W2_11"]["feedback"]
+    assert verdicts["W2_12"]["verdict"] == "incorrect" and "1 %" in verdicts["W2_12"]["feedback"].replace("\xa0", " ")
+    assert verdicts["W2_21"]["verdict"] == "incorrect" and "знак" in verdicts["W2_21"]["feedback"]
+    assert verdicts["W1_11"]["verdict"] == "correct"
+    assert verdicts["W1_12"]["verdict"] == "incorrect"
+    assert result.exit_code == 1
+
+
+def test_tolerance_in_the_spec_changes_it(cli, tmp_path):
+    spec = tmp_path / "loose.yaml"
+    spec.write_text(MAZUR.read_text(encoding="utf-8") + "tolerance: 0.02\n", encoding="utf-8")
+    grads = _mazur_gradients({k: float(v) for k, v in json.loads(cli(spec, "--format", "json").stdout)["values"].items()})
+    result = cli("check", spec, _answers(tmp_path, {"W2_12": f"{grads['W2_12'] * 1.01:.6g}"}), "--format", "json")
+    assert {a["key"]: a["verdict"] for a in json.loads(result.stdout)["answers"]}["W2_12"] == "correct"
+
+
+def test_quiz_gives_each_student_their_own_numbers_and_check_grades_them(cli, tmp_path):
+    from derive.check import Engine
+
+    sheets = {}
+    for seed in (1, 2):
+        result = cli("quiz", MAZUR, "--seed", seed, "--lang", "pl", "-o", tmp_path)
+        assert result.exit_code == 0, result.output
+        sheets[seed] = (tmp_path / f"mazur-2-2-2-{seed}.md").read_text(encoding="utf-8")
+    assert sheets[1] != sheets[2] and "Wartości:" in sheets[1] and "{,}" in sheets[1]
+    assert r"\approx" not in sheets[1]  # the sheet gives the values, not the answers
+    engine = Engine(str(MAZUR))
+    for seed in (1, 2):
+        values = {k: float(v) for k, v in engine.outcome(seed).spec.worked.values.items()}
+        assert values["t_1"] == 0.01 and values["t_2"] == 0.99  # the targets stay
+        asked = engine.grader(seed)[1]
+        grads = _mazur_gradients(values)
+        good = cli("check", MAZUR, _answers(tmp_path, {k: f"{grads[k]:.6g}" for k in asked}, seed), "--format", "json")
+        assert good.exit_code == 0, good.stdout
+        other = _mazur_gradients({k: float(v) for k, v in engine.outcome(3 - seed).spec.worked.values.items()})
+        bad = cli("check", MAZUR, _answers(tmp_path, {k: f"{other[k]:.6g}" for k in asked}, seed), "--format", "json")
+        assert bad.exit_code == 1  # the other student's numbers are not this student's
