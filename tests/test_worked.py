@@ -425,3 +425,14 @@ def test_quiz_gives_each_student_their_own_numbers_and_check_grades_them(cli, tm
         other = _mazur_gradients({k: float(v) for k, v in engine.outcome(3 - seed).spec.worked.values.items()})
         bad = cli("check", MAZUR, _answers(tmp_path, {k: f"{other[k]:.6g}" for k in asked}, seed), "--format", "json")
         assert bad.exit_code == 1  # the other student's numbers are not this student's
+
+
+def test_mazur_slides_show_the_numbers(tmp_path):
+    from texharness import pdf_text, require_latex, run_derive, squeeze
+
+    require_latex()
+    pdf = tmp_path / "mazur.slides.pdf"
+    proc = run_derive(MAZUR, "--format", "pdf", "--document", "slides", "--lang", "ru", "-o", pdf)
+    assert proc.returncode == 0, proc.stderr
+    text = squeeze(pdf_text(pdf))
+    assert "0,3589" in text and "0,08217" in text and "Одиншагградиентногоспуска" in text
