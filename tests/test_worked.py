@@ -66,6 +66,22 @@ def test_mazur_biases_are_shared_and_frozen_as_in_the_tutorial(cli):
     assert data["loss_after"] < data["forward"][-1]["value"]
 
 
+def test_mazur_loss_after_the_step_is_the_forward_pass_at_the_new_weights(cli):
+    """The tutorial prints 0.291027924, rounding its intermediate values; float64 from the published
+    weights gives 0.291027774, and so does derive."""
+    data = _json(cli, MAZUR)
+    new = {u["name"]: u["value"] for u in data["update"]}
+    values = data["values"]
+    sigma = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    h1 = sigma(new["W1_11"] * values["i_1"] + new["W1_12"] * values["i_2"] + new["b1"])
+    h2 = sigma(new["W1_21"] * values["i_1"] + new["W1_22"] * values["i_2"] + new["b1"])
+    o1 = sigma(new["W2_11"] * h1 + new["W2_12"] * h2 + new["b2"])
+    o2 = sigma(new["W2_21"] * h1 + new["W2_22"] * h2 + new["b2"])
+    reference = 0.5 * (values["t_1"] - o1) ** 2 + 0.5 * (values["t_2"] - o2) ** 2
+    assert data["loss_after"] == pytest.approx(reference, rel=1e-12)
+    assert f"{data['loss_after']:.6f}" == "0.291028"  # the tutorial's 0.291027924 to six digits
+
+
 def test_json_is_a_program_with_a_value_on_every_step(cli):
     data = _json(cli, MAZUR)
     assert data["forward"][-1]["name"] == data["of"] == "E"  # the loss is a forward step
