@@ -313,15 +313,24 @@ def _worked_context(outcome: Outcome, shown) -> dict:
     if numbers.learning_rate is None:
         return out
     moved = [p for p in net.params if p not in numbers.frozen]
+    generic = _generic_parameter(net)
     out["step"] = {
+        "loss": net.loss is not None,
         "eta": Row([ETA, shown.given(numbers.learning_rate)]),
-        "rule": Row([Updated(sp.Symbol("theta")), sp.Symbol("theta") - ETA * d(net.of, sp.Symbol("theta"))]),
+        "rule": Row([Updated(generic), generic - ETA * d(net.of, generic)]),
         "rows": [_update_row(shown, numbers, net.of, p) for p in moved],
         "frozen": list(numbers.frozen),
         "before": shown.row(Row([net.of]), net.of, numbers.at),
         "after": shown.row(Row([Updated(net.of)]), net.of, {net.of: numbers.loss_after}),
     }
     return out
+
+
+def _generic_parameter(net) -> sp.Symbol:
+    """θ for "any parameter" in the update rule, unless the network uses θ (then w, then p)."""
+    families = {layer.spec.params for layer in net.layers} | {layer.spec.bias for layer in net.layers}
+    families |= {str(s) for s in [*net.inputs, *net.targets, *net.outputs, net.of]}
+    return sp.Symbol(next(n for n in ("theta", "w", "p", "q") if n not in families))
 
 
 def _update_row(shown, numbers, of: sp.Symbol, p: sp.Symbol) -> Row:

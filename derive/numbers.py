@@ -119,6 +119,11 @@ class Num(sp.Expr):
     def value(self) -> sp.Expr:
         return self.args[0]
 
+    def as_bare(self) -> "Num":
+        """The same number without brackets (where the brackets around it are already there)."""
+        value, digits, exact, lang, _ = self.args
+        return Num(value, int(digits), exact is sp.true, lang.name, True)
+
     @property
     def fraction(self) -> bool:
         value, digits, exact = self.args[0], int(self.args[1]), self.args[2] is sp.true

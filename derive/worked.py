@@ -226,10 +226,12 @@ class Shown:
         args = [self.plug(a, at) for a in expr.args]
         if expr.is_Mul:
             return _product(args)
-        if expr.is_Add:
-            return sp.Add(*args, evaluate=False)
+        if expr.is_Add:  # a sum's first term needs no brackets: −1 − 0,1 · 0,255
+            return sp.Add(*([args[0].as_bare()] if isinstance(args[0], Num) else args[:1]), *args[1:], evaluate=False)
         if expr.is_Pow:
             return sp.Pow(*args, evaluate=False)
+        # a function's or a comparison's own brackets are enough: σ(−0,5), not σ((−0,5))
+        args = [a.as_bare() if isinstance(a, Num) else a for a in args]
         return expr.func(*args, evaluate=False)
 
 
@@ -243,6 +245,8 @@ class Shown:
         shown = bool(plugged.atoms(Num)) and not isinstance(plugged, Num) and _size(plugged) <= limit
         parts += [plugged] if shown else []
         rounded = value.rounded or (shown and rounded_in(plugged))
+        if not rounded and parts[-1] == value.value:  # ∂y/∂φ_0 = 1, not 1 = 1
+            return Row(parts, key=row.key, uses=row.uses)
         return Row(parts + ([] if rounded else [value]), key=row.key, uses=row.uses,
                    approx=[value] if rounded else [])
 

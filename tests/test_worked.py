@@ -452,3 +452,46 @@ def test_mazur_slides_show_the_numbers(tmp_path):
     assert proc.returncode == 0, proc.stderr
     text = squeeze(pdf_text(pdf))
     assert "0,3589" in text and "0,08217" in text and "Одиншагградиентногоспуска" in text
+
+
+SOURCE_TARGET = """\
+kind: network
+input: x
+output: y
+layers:
+  - {units: 2, activation: relu, params: theta, pre: z, post: h, bias_shared: true}
+  - {units: 2, activation: leaky_relu, params: psi, pre: u, post: g}
+  - {units: 1, activation: identity, params: phi}
+loss: none
+values: {x: 1.5, theta_0: 0.1, theta_11: 0.5, theta_12: -0.4, psi_01: 0.2, psi_11: 1, psi_21: -1,
+         psi_02: 0, psi_12: 0.3, psi_22: 0.7, phi_0: 0.1, phi_1: 2, phi_2: -1, alpha: 0.1}
+learning_rate: 0.1
+"""
+
+
+def test_shared_bias_in_source_target_order_without_a_loss(cli, tmp_path):
+    import autograd.numpy as anp
+    from autograd import grad
+
+    spec = tmp_path / "st.yaml"
+    spec.write_text(SOURCE_TARGET, encoding="utf-8")
+    data = _json(cli, spec)
+    assert data["parameters"][:3] == ["theta_0", "theta_11", "theta_12"]  # one θ_0 for both units
+    v = data["values"]
+    names = data["parameters"]
+
+    def y(p):
+        p = dict(zip(names, p))
+        h1, h2 = (anp.maximum(0, p["theta_0"] + p[f"theta_1{j}"] * v["x"]) for j in (1, 2))
+        lrelu = lambda u: anp.where(u > 0, u, v["alpha"] * u)  # noqa: E731
+        g1 = lrelu(p["psi_01"] + p["psi_11"] * h1 + p["psi_21"] * h2)
+        g2 = lrelu(p["psi_02"] + p["psi_12"] * h1 + p["psi_22"] * h2)
+        return p["phi_0"] + p["phi_1"] * g1 + p["phi_2"] * g2
+
+    expected = grad(y)(anp.array([float(v[n]) for n in names]))
+    got = {d["wrt"]: d["value"] for d in data["derivatives"]}
+    for name, g in zip(names, expected):
+        assert got[name] == pytest.approx(float(g), abs=1e-12), name
+    text = cli(spec, "--lang", "ru").stdout
+    assert "Выход сети при новых значениях параметров" in text and r"= -1 - 0{,}1 \cdot 0{,}255" in text
+    assert r"{w}^{+} = w - \eta" in text  # θ names a family here, so the rule is written with w
