@@ -163,7 +163,7 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
     slides = options is not None and options.document == "slides"  # a deck: a title frame per chapter
     chapters, colours = [], set()
     for i, result in enumerate(outcome.results, start=1):
-        fig = document.figure_of(result, options)
+        fig = document.figure_of(result, options, lang)
         converter = tex.Converter(numbered=not slides, label_prefix=f"ch{i}",
                                   figures={document.FIGURE_SRC: fig.tikz()} if fig else {})
         blocks = converter.blocks(document.markdown(result, lang, options,
