@@ -175,3 +175,23 @@ class Times(sp.Expr):
 def _factor(printer, arg: sp.Expr) -> str:
     tex = printer._print(arg)
     return rf"\left({tex}\right)" if arg.is_Add else tex
+
+
+class Over(sp.Expr):
+    """numerator / denominator with numbers in them, as a fraction (display only)."""
+
+    is_commutative = True
+
+    def _derive_latex(self, printer) -> str:
+        top, bottom = (printer._print(a) for a in self.args)
+        return rf"\frac{{{top}}}{{{bottom}}}"
+
+    def _latex(self, printer) -> str:
+        return self._derive_latex(printer)
+
+    def _sympystr(self, printer) -> str:
+        top, bottom = (printer._print(a) for a in self.args)
+        return f"({top})/({bottom})"
+
+    def could_extract_minus_sign(self) -> bool:
+        return False

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .numbers import DIGITS, PRECISION, Num, Times
+from .numbers import DIGITS, PRECISION, Num, Over, Times
 
 WORKED_KEYS = ("values", "learning_rate", "frozen", "digits", "exact", "tolerance")
 TOLERANCE = 0.005  # relative: a numeric answer within 0.5 % of the value is correct (CONTRACT section 6)
@@ -256,10 +256,21 @@ def _size(expr: sp.Expr) -> int:
 
 
 def _product(args: list) -> sp.Expr:
+    """Numbers multiplied with dots, divisions as fractions, a minus sign in front."""
     sign = [a for a in args if a == -1]
-    rest = [a for a in args if a != -1]
-    body = rest[0] if len(rest) == 1 else Times(*rest)
+    over = [a.base for a in args if a.is_Pow and a.exp == -1]
+    over += [sp.Integer(a.q) for a in args if a.is_Rational and not a.is_Integer]  # ½ (…)² as (…)²/2
+    rest = [a for a in args if a != -1 and not (a.is_Pow and a.exp == -1)]
+    rest = [sp.Integer(a.p) if a.is_Rational and not a.is_Integer else a for a in rest]
+    rest = [a for a in rest if a != 1]
+    body = _times(rest) if rest else sp.S.One
+    if over:
+        body = Over(body, _times(over))
     return sp.Mul(sp.S.NegativeOne, body, evaluate=False) if sign else body
+
+
+def _times(factors: list) -> sp.Expr:
+    return factors[0] if len(factors) == 1 else Times(*factors)
 
 
 def rounded_in(expr: sp.Expr) -> bool:

@@ -495,3 +495,47 @@ def test_shared_bias_in_source_target_order_without_a_loss(cli, tmp_path):
     text = cli(spec, "--lang", "ru").stdout
     assert "Выход сети при новых значениях параметров" in text and r"= -1 - 0{,}1 \cdot 0{,}255" in text
     assert r"{w}^{+} = w - \eta" in text  # θ names a family here, so the rule is written with w
+
+
+SOFTMAX = """\
+kind: network
+input: {name: x, size: 2}
+output: y
+index: target-source
+layers:
+  - {units: 2, activation: tanh, params: W, pre: z, post: h}
+  - {units: 3, activation: softmax, params: W, pre: u}
+loss: ce
+values: {x_1: 1, x_2: -2, t_1: 0, t_2: 1, t_3: 0, b1_1: 0.1, b1_2: -0.1, W1_11: 0.5, W1_12: 0.25, W1_21: -0.3,
+         W1_22: 0.8, b2_1: 0, b2_2: 0.2, b2_3: -0.2, W2_11: 1, W2_12: -1, W2_21: 0.5, W2_22: 0.5, W2_31: -0.5, W2_32: 2}
+learning_rate: 1
+digits: 3
+"""
+
+
+def test_softmax_cross_entropy_numbers_agree_with_autograd_and_render(cli, tmp_path):
+    import autograd.numpy as anp
+    from autograd import grad
+
+    from katex import extract_math, katex_errors
+
+    spec = tmp_path / "softmax.yaml"
+    spec.write_text(SOFTMAX, encoding="utf-8")
+    data = _json(cli, spec)
+    v, names = data["values"], data["parameters"]
+
+    def loss(p):
+        p = dict(zip(names, p))
+        x = [v["x_1"], v["x_2"]]
+        h = [anp.tanh(p[f"b1_{j}"] + p[f"W1_{j}1"] * x[0] + p[f"W1_{j}2"] * x[1]) for j in (1, 2)]
+        u = anp.array([p[f"b2_{k}"] + p[f"W2_{k}1"] * h[0] + p[f"W2_{k}2"] * h[1] for k in (1, 2, 3)])
+        y = anp.exp(u) / anp.sum(anp.exp(u))
+        return -anp.sum(anp.array([v["t_1"], v["t_2"], v["t_3"]]) * anp.log(y))
+
+    start = anp.array([float(v[n]) for n in names])
+    for d, g in zip(data["derivatives"], grad(loss)(start)):
+        assert d["value"] == pytest.approx(float(g), rel=1e-10, abs=1e-14), d["wrt"]
+    assert data["loss_after"] == pytest.approx(float(loss(start - grad(loss)(start))), rel=1e-10)
+    text = cli(spec, "--lang", "pl").stdout
+    assert r"= \frac{e^{1{,}06}}{e^{1{,}06} + e^{-0{,}232} + e^{-2{,}18}} \approx 0{,}762" in text  # 3 digits
+    assert katex_errors(extract_math(text)) == []
