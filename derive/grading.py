@@ -347,8 +347,9 @@ class Grader:
             return _set(verdict, "invalid", self._unknown(exc.names))
         except ParseError as exc:
             return _set(verdict, "invalid", parse_finding(exc))
-        if self.numbers is not None and not answer.free_symbols:
-            return graded_number(verdict, answer, self.numbers.grads[expected.param], self.tolerance)
+        value = self._value(expected.param)
+        if value is not None and not answer.free_symbols:
+            return graded_number(verdict, answer, value, self.tolerance)
         folded = self._folded(answer)
         if folded is not None and _vanishes(folded - expected.unfolded):
             return _set(verdict, "correct", Finding.of("correct_symbolic"))
@@ -368,6 +369,12 @@ class Grader:
             Finding.of("differs", bad=int((~good).sum()), points=self.points)
         ]
         return _set(verdict, "incorrect", *findings)
+
+    def _value(self, key: sp.Symbol):
+        """The number a numeric answer for key is graded against (a spec with values:), or None."""
+        if self.numbers is None:
+            return None
+        return self.numbers.grads.get(key, self.numbers.at.get(key))  # a parameter's derivative, or a quantity
 
     def _unknown(self, unknown: list[str]) -> Finding:
         """Unknown names, the known names most like them (hh_2 -> h_2), and all the known names."""
