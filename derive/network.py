@@ -341,6 +341,8 @@ def _worked_context(outcome: Outcome, shown) -> dict:
     out = {
         "given": [chunks([Row([s, shown.given(numbers.at[s])]) for s in group], GIVEN_PER_LINE)
                   for group in given if group],
+        "on_kinks": [u.pre for layer in net.layers if layer.activation.kinks for u in layer.units
+                     if numbers.at[u.pre] == 0],
         "step": None,
     }
     if numbers.learning_rate is None:

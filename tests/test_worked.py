@@ -539,3 +539,15 @@ def test_softmax_cross_entropy_numbers_agree_with_autograd_and_render(cli, tmp_p
     text = cli(spec, "--lang", "pl").stdout
     assert r"= \frac{e^{1{,}06}}{e^{1{,}06} + e^{-0{,}232} + e^{-2{,}18}} \approx 0{,}762" in text  # 3 digits
     assert katex_errors(extract_math(text)) == []
+
+
+def test_a_value_on_a_kink_is_said(cli, tmp_path):
+    spec = tmp_path / "kink.yaml"
+    spec.write_text("kind: network\nlayers:\n  - {units: 2, activation: relu, params: theta, pre: z, post: h}\n"
+                    "  - {units: 1, activation: identity, params: phi}\nloss: half_sse\n"
+                    "values: {x: 2, t: 1, theta_01: -1, theta_11: 0.5, theta_02: 0, theta_12: 1, phi_0: 0, phi_1: 1, "
+                    "phi_2: 1}\n", encoding="utf-8")
+    text = cli(spec).stdout
+    assert "At these values $z_1 = 0$ sits exactly on the kink" in text
+    data = _json(cli, spec)
+    assert {d["wrt"]: d["value"] for d in data["derivatives"]}["theta_11"] == 0  # I[0 > 0] = 0
