@@ -10,6 +10,7 @@ atom of a number inside a formula (a value substituted into a derivation);
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 from functools import lru_cache
 
@@ -18,6 +19,7 @@ import sympy as sp
 DIGITS = 4  # significant digits when the spec does not say
 PRECISION = 30  # decimal digits of the values computed before they are rounded for display
 FIXED_RANGE = (1e-5, 1e7)  # outside it a number is written a · 10^k
+_WIDE = decimal.Context(prec=PRECISION + 10, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)  # e^(-10^308) too
 
 
 @lru_cache(maxsize=None)
@@ -38,23 +40,44 @@ def format_percent(fraction: float, lang: str = "en") -> str:
 
 def significant(x, digits: int) -> Decimal:
     """x rounded to `digits` significant digits (half away from zero), as a Decimal."""
-    value = _decimal(x)
-    if value == 0:
-        return Decimal(0)
-    exponent = value.adjusted() - digits + 1
-    return value.quantize(Decimal(1).scaleb(exponent), rounding="ROUND_HALF_UP")
+    with decimal.localcontext(_WIDE):
+        value = _decimal(x)
+        if value == 0:
+            return Decimal(0)
+        exponent = value.adjusted() - digits + 1
+        return value.quantize(Decimal(1).scaleb(exponent), rounding="ROUND_HALF_UP")
 
 
 def is_exact(x, digits: int) -> bool:
     """True when x is shown without rounding at `digits` significant digits."""
     x = sp.nsimplify(x) if isinstance(x, float) else sp.sympify(x)
     if x.is_Rational:
-        return sp.Rational(str(significant(x, digits))) == x
+        try:
+            return sp.Rational(str(significant(x, digits))) == x
+        except decimal.InvalidOperation:
+            return False
     return False
 
 
 def format_number(x, lang: str = "en", digits: int = DIGITS, tex: bool = False) -> str:
     """x with `digits` significant digits, trailing zeros dropped, in lang's format; tex: LaTeX math."""
+    with decimal.localcontext(_WIDE):
+        try:
+            return _formatted(x, lang, digits, tex)
+        except decimal.InvalidOperation:  # an exponent beyond any Decimal (e^(-10^80)): mantissa and exponent apart
+            return _astronomical(x, lang, digits, tex)
+
+
+def _astronomical(x, lang: str, digits: int, tex: bool) -> str:
+    mantissa, _, exponent = str(sp.N(x, PRECISION)).partition("e")
+    value = significant(Decimal(mantissa), digits)
+    shift = value.adjusted()
+    body = _localized(_plain(value.scaleb(-shift), False), lang, tex)
+    power = int(exponent or 0) + shift
+    return rf"{body} \cdot 10^{{{power}}}" if tex else f"{body}·10^{power}"
+
+
+def _formatted(x, lang: str, digits: int, tex: bool) -> str:
     value = significant(x, digits)
     exact = value == _decimal(x)  # a rounded value keeps its trailing zeros: 0,2910 has four digits
     if value != 0 and not FIXED_RANGE[0] <= abs(value) < FIXED_RANGE[1]:
@@ -142,7 +165,8 @@ class Num(sp.Expr):
 
     def _derive_latex(self, printer) -> str:
         text = self.text(tex=True)
-        return rf"\left({text}\right)" if self.value < 0 and self.args[4] is sp.false else text
+        inside = self.args[4] is sp.false  # within a formula: −0,04 and 2 · 10^{-6} get brackets
+        return rf"\left({text}\right)" if inside and (self.value < 0 or r"\cdot" in text) else text
 
     def _latex(self, printer) -> str:
         return self._derive_latex(printer)

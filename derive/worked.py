@@ -24,7 +24,8 @@ from .numbers import DIGITS, PRECISION, Num, Over, Times
 WORKED_KEYS = ("values", "learning_rate", "frozen", "digits", "exact", "tolerance")
 TOLERANCE = 0.005  # relative: a numeric answer within 0.5 % of the value is correct (CONTRACT section 6)
 MAX_DIGITS = 15
-_FRACTION = re.compile(r"\s*-?\d+(\s*/\s*[1-9]\d*)?\s*\Z|\s*-?\d*\.\d+([eE][-+]?\d+)?\s*\Z")
+MAX_NUMBER_DIGITS = 40  # digits of one given value (a float's repr has at most 17)
+_FRACTION = re.compile(r"\s*-?\d+\s*/\s*[1-9]\d*\s*\Z|\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*\Z")
 ETA = sp.Symbol("eta")  # the learning rate as printed: η
 PLUG_LIMIT = 80  # nodes: a formula with numbers substituted longer than this shows its value only
 
@@ -96,12 +97,20 @@ def _values(doc, names: dict[str, list[str]]) -> dict[str, sp.Rational]:
 def number(doc, path: tuple, value) -> sp.Rational:
     """A number as written (0.05 is exactly 1/20); a text "1/3" is a fraction."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise doc.error(path, f"expected a number such as 0.5, -2 or \"1/3\", got {value!r}")
+        raise doc.error(path, f"expected a number such as 0.5, -2 or \"1/3\", got {_short(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise doc.error(path, f"expected a finite number, got {value!r}")
+    text = repr(value) if isinstance(value, float) else str(value).replace(" ", "")
     if isinstance(value, str) and not _FRACTION.match(value):
-        raise doc.error(path, f"expected a number such as 0.5, -2 or \"1/3\", got {value!r}")
-    return sp.Rational(repr(value) if isinstance(value, float) else str(value).replace(" ", ""))
+        raise doc.error(path, f"expected a number such as 0.5, -2 or \"1/3\", got {_short(value)}")
+    if sum(c.isdigit() for c in text) > MAX_NUMBER_DIGITS:
+        raise doc.error(path, f"a number with more than {MAX_NUMBER_DIGITS} digits; write it shorter")
+    return sp.Rational(text)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _positive(doc, key: str, below: float | None = None) -> sp.Rational:

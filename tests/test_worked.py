@@ -551,3 +551,32 @@ def test_a_value_on_a_kink_is_said(cli, tmp_path):
     assert "At these values $z_1 = 0$ sits exactly on the kink" in text
     data = _json(cli, spec)
     assert {d["wrt"]: d["value"] for d in data["derivatives"]}["theta_11"] == 0  # I[0 > 0] = 0
+
+
+def test_extreme_values_never_end_in_a_traceback(tmp_path):
+    from conftest import run_process
+
+    head = ("kind: network\nlayers:\n  - {units: 1, activation: sigmoid, params: w, pre: z, post: h}\n"
+            "  - {units: 1, activation: identity, params: v}\nloss: half_sse\n")
+    spec = tmp_path / "long.yaml"
+    spec.write_text(head + 'values: {x: "' + "9" * 5000 + '", t: 1, w_0: 0, w_1: 1, v_0: 0, v_1: 1}\n', encoding="utf-8")
+    proc = run_process(spec)
+    assert proc.returncode == 2 and "values.x" in proc.stderr and "digits" in proc.stderr
+    spec.write_text(head + "values: {x: 3, t: 1, w_0: 1e308, w_1: -1e308, v_0: 0, v_1: 1e-300}\nlearning_rate: 1e300\n",
+                    encoding="utf-8")
+    proc = run_process(spec)  # e^(-2·10^308): a number no float or Decimal holds, printed all the same
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert r"\sigma(-2 \cdot 10^{308}) \approx 3.399 \cdot 10^{-868588963806503655" in proc.stdout
+
+
+def test_format_number():
+    import sympy as sp
+
+    from derive.numbers import format_number, format_percent
+
+    assert format_number(sp.Rational(7, 20), "ru") == "0,35"  # exact: no trailing zeros
+    assert format_number(sp.Float("0.29102777", 30), "en") == "0.2910"  # rounded: four digits shown
+    assert format_number(sp.Float("0.29102777", 30), "pl", tex=True) == "0{,}2910"
+    assert format_number(sp.Rational(-226025, 10**7), "en") == "-0.02260"
+    assert format_number(sp.Rational(1, 10**7), "en", tex=True) == r"1 \cdot 10^{-7}"
+    assert format_percent(0.005, "ru") == "0,5\xa0%" and format_percent(0.005, "en") == "0.5%"
