@@ -314,7 +314,7 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
     ctx = _scalar_context(outcome, lang, numbers=False)
 
     def row(r: Row) -> Row:
-        return shown.row(r, r.parts[1], numbers.at)
+        return shown.row(r, r.parts[1], numbers.at, value=_known(r.parts[0], numbers))
 
     def total(r: Row) -> Row:  # the formula and its numbers: the expanded forms make a worked row unreadable
         return row(Row(r.parts[:2], key=r.key, uses=r.uses))
@@ -330,6 +330,13 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
         s["shared"] = [{**g, "row": total(g["row"])} for g in s["shared"]]
     ctx["worked"] = _worked_context(outcome, shown)
     return ctx
+
+
+def _known(lhs, numbers):
+    """The value of a row's left-hand side when the substitution already gave it (a quantity, a gradient)."""
+    if isinstance(lhs, sp.Derivative) and lhs.expr == numbers.of:
+        return numbers.grads.get(lhs.variables[0])
+    return numbers.at.get(lhs) if lhs.is_Symbol else None
 
 
 def _worked_context(outcome: Outcome, shown) -> dict:
@@ -375,7 +382,7 @@ def _update_row(shown, numbers, of: sp.Symbol, p: sp.Symbol) -> Row:
     grad = d(of, p)
     rule = p - ETA * grad
     at = {p: numbers.at[p], ETA: numbers.learning_rate, grad: numbers.grads[p]}
-    return shown.row(Row([Updated(p), rule]), rule, at)
+    return shown.row(Row([Updated(p), rule]), rule, at, value=numbers.updated[p])
 
 
 # -- figure: the network as layers of neurons, parameter names on the edges ---------------

@@ -160,6 +160,7 @@ class Numbers:
 
     at: dict  # inputs, targets, parameters, constants, forward and backward quantities
     grads: dict  # parameter -> ∂of/∂parameter
+    of: sp.Symbol | None = None  # what is differentiated
     learning_rate: sp.Rational | None = None
     updated: dict = field(default_factory=dict)  # parameter -> value after one step
     frozen: tuple = ()
@@ -185,7 +186,7 @@ def evaluate(derivation, worked: Worked) -> Numbers:
     at = {sp.Symbol(name): v for name, v in worked.values.items()}
     _run(net.forward, at)
     _run([(g.symbol, g.expr) for g in derivation.backward], at)
-    numbers = Numbers(at, {p.param: _number(p.value.xreplace(at), p.value) for p in derivation.derivatives})
+    numbers = Numbers(at, {p.param: _number(p.value.xreplace(at), p.value) for p in derivation.derivatives}, net.of)
     if worked.learning_rate is not None:
         _step(numbers, net, worked)
     return numbers
@@ -218,6 +219,7 @@ class Shown:
     digits: int
     exact: bool
     lang: str
+    memo: dict = field(default_factory=dict, repr=False)
 
     def num(self, value: sp.Expr, bare: bool = False) -> Num:
         return Num(value, self.digits, self.exact, self.lang, bare)
@@ -244,11 +246,22 @@ class Shown:
         return expr.func(*args, evaluate=False)
 
 
-    def row(self, row, expr: sp.Expr, at: dict, limit: int = PLUG_LIMIT):
-        """row continued with expr's numbers substituted and its value (after ≈ when anything is rounded)."""
+    def _value(self, expr: sp.Expr, at: dict) -> sp.Expr:
+        """expr at the values `at` (remembered: a network's rows share most of their expressions)."""
+        if expr in at:
+            return at[expr]
+        key = (expr, id(at))
+        if key not in self.memo:
+            self.memo[key] = _number(expr.xreplace(at), expr)
+        return self.memo[key]
+
+    def row(self, row, expr: sp.Expr, at: dict, limit: int = PLUG_LIMIT, value: sp.Expr | None = None):
+        """row continued with expr's numbers substituted and its value (after ≈ when anything is rounded).
+
+        value: expr's value when the caller has it already (the same substitution, done once)."""
         from .render import Row
 
-        value = self.num(_number(expr.xreplace(at), expr), bare=True)
+        value = self.num(self._value(expr, at) if value is None else value, bare=True)
         plugged = self.plug(expr, at)
         parts = list(row.parts)
         shown = bool(plugged.atoms(Num)) and not isinstance(plugged, Num) and _size(plugged) <= limit
