@@ -166,10 +166,6 @@ class Numbers:
     frozen: tuple = ()
     loss_after: sp.Expr | None = None
 
-    def value(self, expr: sp.Expr) -> sp.Expr:
-        """expr (over names the derivation defines) at the given values."""
-        return _number(expr.xreplace(self.at), expr)
-
 
 def _number(value: sp.Expr, expr: sp.Expr = None) -> sp.Expr:
     """An exact rational stays exact; anything else becomes a PRECISION-digit Float."""
