@@ -44,6 +44,11 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
     if options.view == "vector" and (spec.worked is not None or any(layer.bias_shared for layer in spec.layers)):
         raise SpecError("--view vector: a spec with bias_shared or values: is shown in view: scalar "
                         "(the matrix view has a bias vector per layer)", Location(spec.file))
+    if options.view == "vector" and spec.layers[-1].pre is None:
+        raise SpecError("--view vector: the matrix view names the output layer's pre-activation; "
+                        "add view: vector to the spec (or pre: to its last layer)", Location(spec.file))
+    if options.view == "vector" and spec.weight_decay is not None:
+        raise SpecError("--view vector: weight_decay is derived in the scalar view only", Location(spec.file))
     return replace(spec, view=options.view)
 
 
@@ -317,7 +322,7 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
         return shown.row(r, r.parts[1], numbers.at, value=_known(r.parts[0], numbers))
 
     def total(r: Row) -> Row:  # the formula and its numbers: the expanded forms make a worked row unreadable
-        return row(Row(r.parts[:2], key=r.key, uses=r.uses))
+        return row(Row(r.parts[:2], key=r.key))
 
     ctx["forward"] = [[row(r)] for line in ctx["forward"] for r in line]
     if ctx["loss"]:
@@ -495,6 +500,7 @@ def to_json(outcome: Outcome) -> dict:
         out["constants"] = [str(c) for c in net.constants]
     if outcome.vector is not None:
         out["vector"] = _vector_json(outcome)
+    out["verification"] = check.as_json()  # the same object in every kind (derive.harness)
     if outcome.numbers is not None:
         _worked_json(out, outcome)
     return out

@@ -25,25 +25,11 @@ def d(of: sp.Symbol, wrt: sp.Symbol) -> sp.Derivative:
 
 @dataclass
 class Row:
-    """One displayed equation: parts joined by '='.
-
-    `key` marks a key result (boxed in LaTeX); `uses` lists the named backward
-    quantities the row relies on (cross-referenced where equations are numbered).
-    """
+    """One displayed equation: parts joined by '='; `key` marks a key result (boxed in LaTeX)."""
 
     parts: list[sp.Expr]
     key: bool = False
-    uses: list[sp.Symbol] = field(default_factory=list)
     approx: list[sp.Expr] = field(default_factory=list)  # values after '≈' (a worked example's rounded numbers)
-
-
-@dataclass
-class Part:
-    """A kind's context with its printer settings, rendered by `render_part` (course chapters)."""
-
-    kind: str
-    context: dict
-    settings: dict = field(default_factory=dict)
 
 
 def _eq(row, printer) -> str:

@@ -264,8 +264,8 @@ class Shown:
         parts += [plugged] if shown else []
         rounded = value.rounded or (shown and rounded_in(plugged))
         if not rounded and parts[-1] == value.value:  # ∂y/∂φ_0 = 1, not 1 = 1
-            return Row(parts, key=row.key, uses=row.uses)
-        return Row(parts + ([] if rounded else [value]), key=row.key, uses=row.uses,
+            return Row(parts, key=row.key)
+        return Row(parts + ([] if rounded else [value]), key=row.key,
                    approx=[value] if rounded else [])
 
 
