@@ -34,6 +34,7 @@ PROSE = {
     "check": N_("Check the answers with:"),
     "comment_head": N_("derive quiz: the answers template for %(spec)s."),
     "comment_fill": N_("Write each derivative as a formula in quotes, for example with I[z > 0] for an indicator."),
+    "comment_fill_values": N_("Write each derivative as a number or as a formula, in quotes."),
     "comment_check": N_("Check with:"),
 }
 
@@ -52,7 +53,8 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
 
     answers_file = f"{stem}.answers.yaml"
     command_line = f"derive check {spec_path} {answers_file}"
-    template = _template(os.path.basename(spec_path), seed, asked, words, command_line)
+    fill = "comment_fill_values" if engine.outcome(seed).numbers is not None else "comment_fill"
+    template = _template(os.path.basename(spec_path), seed, asked, words, command_line, fill)
     sheet = _sheet(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
     return stem, sheet, template
 
@@ -105,11 +107,11 @@ def _given(outcome, lang: str) -> list:
     return [row for group in _worked_context(outcome, Shown(worked.digits, worked.exact, lang))["given"] for row in group]
 
 
-def _template(spec_name: str, seed, asked: list[str], words, command_line: str) -> str:
+def _template(spec_name: str, seed, asked: list[str], words, command_line: str, fill: str = "comment_fill") -> str:
     """The answers file to fill in: YAML, with the spec and seed recorded and one empty answer per parameter."""
     lines = [
         f"# {words('comment_head', spec=spec_name)}",
-        f"# {words('comment_fill')}",
+        f"# {words(fill)}",
         f"# {words('comment_check')} {command_line}",
         f"spec: {_quoted(spec_name)}",
     ]
