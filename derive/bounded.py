@@ -377,30 +377,3 @@ def _is_file(stream) -> bool:
     except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both of the first two
         return False
     return True
-
-
-# --------------------------------------------------------------------------- for the web checker
-
-
-def check_answers(spec: str, answers: dict, lang: str = "en", student: str | None = None, engine=None) -> dict:
-    """One answer set for spec graded within bounds: the object of `derive check --format json` for one file.
-
-    A server passes the `check.Engine` it built once for the spec (`engine`):
-    the child inherits it, so a request costs a fork, not a derivation. A spec
-    that cannot be derived, or a key that is not asked, raises a DeriveError
-    (exit_code 2); an answer never does: a hostile one is graded `invalid`
-    with a reason.
-    """
-    return run_bounded(_check_one, (spec, dict(answers), lang, student, engine), Limits.default(item=True),
-                       what="checking the answers")
-
-
-def _check_one(args) -> dict:
-    from .check import Engine, Words, to_json
-
-    spec, answers, lang, student, engine = args
-    engine = engine or Engine(spec)
-    result = engine.check_answers(answers, student)
-    if result.error:  # a key that is not asked: the request's fault (a web server's 422)
-        raise DeriveError(result.error)
-    return to_json(result, Words(lang))

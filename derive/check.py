@@ -135,6 +135,10 @@ MESSAGES = {
                        "uses add up."),
     "wrong_upstream": N_("The wrong upstream gradient: through %(node)s the local derivative is multiplied by the "
                          "gradient of %(other)s instead of that of %(node)s."),
+    "value_close": N_("Correct: the number is within %(allowed_fraction)s of the value at the given point."),
+    "value_off": N_("Incorrect: the number is %(off_fraction)s off the value at the given point (at most "
+                    "%(allowed_fraction)s is allowed)."),
+    "value_sign": N_("Incorrect: the number has the wrong sign."),
 }
 # Keys of an answers file that name no question (answers.Refused); the other keys are still graded.
 REFUSED = {
@@ -289,7 +293,9 @@ def _network_variant(spec, seed: int | None) -> tuple:
 
     outcome = derive(variant(spec, seed))
     net = outcome.derivation.network
-    grader = Grader(outcome.derivation)
+    worked = outcome.spec.worked  # values: numeric answers are graded against the verified derivation's numbers
+    grader = Grader(outcome.derivation, numbers=outcome.numbers,
+                    tolerance=worked.tolerance if worked is not None else 0.005)
     if outcome.vector is not None:  # view: vector: the matrix quantities are asked (the scalar ones accepted too)
         from .matrix_grading import VectorViewGrader
 
@@ -370,6 +376,7 @@ class Words:
 
         self.gettext = translations(lang).gettext
         self.comma = lang in DECIMAL_COMMA
+        self.lang = lang
 
     def __call__(self, msgid: str, **args) -> str:
         text = self.gettext(msgid)
@@ -382,6 +389,10 @@ class Words:
         if "expected" in args:
             args["expected"] = self.one_of([self(EXPECTED[w]) if w in EXPECTED else w
                                             for w in args["expected"].split("\n")])
+        for name in [n for n in args if n.endswith("_fraction")]:  # 0,5 % in ru, 0,5% in pl
+            from .numbers import format_percent
+
+            args[name] = format_percent(float(args[name]), self.lang)
         return self(MESSAGES[finding.code], **args)
 
     def number(self, text: str) -> str:
@@ -569,3 +580,32 @@ def _shown(message: str):
     from .errors import DeriveError
 
     return DeriveError(message)
+
+
+# -- for the web checker: one answer set, within the bounds of derive.bounded ------------------------
+
+
+def check_answers(spec: str, answers: dict, lang: str = "en", student: str | None = None, engine=None) -> dict:
+    """One answer set for spec graded within bounds: the object of `derive check --format json` for one file.
+
+    A server passes the `check.Engine` it built once for the spec (`engine`):
+    the child inherits it, so a request costs a fork, not a derivation. A spec
+    that cannot be derived, or a key that is not asked, raises a DeriveError
+    (exit_code 2); an answer never does: a hostile one is graded `invalid`
+    with a reason.
+    """
+    from .bounded import Limits, run_bounded
+
+    return run_bounded(_check_one, (spec, dict(answers), lang, student, engine), Limits.default(item=True),
+                       what="checking the answers")
+
+
+def _check_one(args) -> dict:
+    from .errors import DeriveError
+
+    spec, answers, lang, student, engine = args
+    engine = engine or Engine(spec)
+    result = engine.check_answers(answers, student)
+    if result.error:  # a key that is not asked: the request's fault (a web server's 422)
+        raise DeriveError(result.error)
+    return to_json(result, Words(lang))

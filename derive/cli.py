@@ -123,7 +123,7 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 # Commands that run for as long as they are wanted (a server): not one bounded piece of work. A server
-# bounds each request itself (derive.bounded.check_answers).
+# bounds each request itself (derive.check.check_answers).
 LONG_RUNNING = {"serve"}
 
 

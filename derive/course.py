@@ -189,7 +189,7 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
         limit = getattr(result.module, "check_typesettable", None)
         if limit is not None:
             limit(result.outcome)
-        fig = document.figure_of(result, options)
+        fig = document.figure_of(result, options, lang)
         converter = tex.Converter(numbered=not slides, label_prefix=f"ch{i}",
                                   figures={document.FIGURE_SRC: fig.tikz()} if fig else {})
         blocks = converter.blocks(document.markdown(result, lang, options,

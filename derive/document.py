@@ -35,11 +35,11 @@ def _gettext(lang: str):
     return translations(lang).gettext
 
 
-def figure_of(result, options):
-    """The kind's figure of this outcome, if it has one and figures are wanted."""
+def figure_of(result, options, lang: str = "en"):
+    """The kind's figure of this outcome, if it has one and figures are wanted (in lang, if it has numbers)."""
     if options is not None and not options.figures:
         return None
-    return result.entry.figure_of(result.outcome)
+    return result.entry.figure_of(result.outcome, lang)
 
 
 def markdown(result, lang: str, options=None, figure_src: str | None = None) -> str:
@@ -66,7 +66,7 @@ def with_figure(text: str, lang: str, src: str) -> str:
 
 def markdown_file(result, lang: str, options) -> str:
     """Markdown for -o PATH: the figure is written beside it as <stem>.svg and referenced."""
-    fig = figure_of(result, options) if options is not None and options.output else None
+    fig = figure_of(result, options, lang) if options is not None and options.output else None
     if fig is None:
         return markdown(result, lang, options)
     svg = Path(options.output).with_suffix(".svg")
@@ -82,7 +82,7 @@ def latex(result, lang: str, options) -> str:
     own = result.entry.latex_document(result.outcome, lang, options)
     if own is not None:
         return own
-    fig = figure_of(result, options)
+    fig = figure_of(result, options, lang)
     converter = tex.Converter(figures={FIGURE_SRC: fig.tikz()} if fig else {})
     blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None))
     title = tex.title_of(blocks)

@@ -317,6 +317,8 @@ class _Expected:
 class Grader:
     derivation: object
     seed: int = 0
+    numbers: object | None = None  # worked.Numbers: a spec with values: also takes numeric answers
+    tolerance: float = 0.005  # relative, for numeric answers (CONTRACT section 6)
     names: dict[str, sp.Symbol] = field(init=False)
     env: dict = field(init=False)
 
@@ -414,6 +416,9 @@ class Grader:
             return _set(verdict, "invalid", self._unknown(exc.names))
         except ParseError as exc:
             return _set(verdict, "invalid", parse_finding(exc))
+        value = self._value(expected.param)
+        if value is not None and not answer.free_symbols:
+            return graded_number(verdict, answer, value, self.tolerance)
         folded = self._folded(answer)
         if folded is not None and expected.is_small() and _vanishes(folded - expected.unfolded):
             return _set(verdict, "correct", Finding.of("correct_symbolic"))
@@ -433,6 +438,12 @@ class Grader:
             Finding.of("differs", bad=int((~good).sum()), points=self.points)
         ]
         return _set(verdict, "incorrect", *findings)
+
+    def _value(self, key: sp.Symbol):
+        """The number a numeric answer for key is graded against (a spec with values:), or None."""
+        if self.numbers is None:
+            return None
+        return self.numbers.grads.get(key, self.numbers.at.get(key))  # a parameter's derivative, or a quantity
 
     def _unknown(self, unknown: list[str]) -> Finding:
         """Unknown names as written, and the few known names most like them (hh_2 -> h_2)."""
@@ -651,6 +662,22 @@ def graded(memo: dict, key: str, raw, shown: tuple[str, str], grade) -> Verdict:
     if len(memo) < MEMO_SIZE and len(text) <= MEMO_TEXT:
         memo[(key, text)] = verdict
     return dataclasses.replace(verdict, findings=list(verdict.findings))
+
+
+def graded_number(verdict: Verdict, answer: sp.Expr, value: sp.Expr, tolerance: float) -> Verdict:
+    """A number as the answer: correct within `tolerance` relative of the value (a formula is still checked
+    as a formula); feedback says how far off it is, never the value itself."""
+    got = sp.N(answer, 30)
+    if not (got.is_real and got.is_finite):
+        return _set(verdict, "invalid", Finding.of("value_not_real"))
+    allowed = f"{tolerance:.6g}"
+    off = abs(got - value) / abs(value) if value != 0 else abs(got)
+    if off <= tolerance:
+        return _set(verdict, "correct", Finding.of("value_close", allowed_fraction=allowed))
+    if value != 0 and abs(got + value) <= tolerance * abs(value):
+        return _set(verdict, "incorrect", Finding.of("value_sign"))
+    return _set(verdict, "incorrect", Finding.of("value_off", off_fraction=f"{float(off):.3g}",
+                                                 allowed_fraction=allowed))
 
 
 def _set(verdict: Verdict, kind: str, *findings: Finding) -> Verdict:

@@ -21,7 +21,7 @@ from .errors import Location, SpecError
 from .mathparse import ParseError, UnknownName, parse_math
 from .yamlload import Doc, shown
 
-GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation", "tolerance")
+GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation", "tolerance", "digits", "exact")
 NOTATIONS = ("indicator", "kronecker")
 MAX_NODES = 40
 MAX_SIZE = 6  # concrete sizes of vectors and matrices (the derivation is in index form anyway)
@@ -51,6 +51,8 @@ class GraphSpec:
     shapes: dict[str, tuple] = field(default_factory=dict)
     notation: str = "indicator"
     tolerance: float | None = None  # derive check: relative tolerance of numeric answers (None: 0.5 %)
+    digits: int = 4  # significant digits of the numbers shown (CONTRACT section 7)
+    exact: bool = False  # exact fractions and closed forms beside the decimals
 
     @property
     def indexed(self) -> bool:
@@ -113,6 +115,7 @@ class _Graph:
             shapes=shapes,
             notation=self._notation(),
             tolerance=self._tolerance(),
+            **self._number_format(values),
         )
 
     def _tolerance(self) -> float | None:
@@ -221,6 +224,15 @@ class _Graph:
         if output not in names:
             raise self.doc.error(("output",), f"the output must be one of the nodes: {', '.join(names)}")
         return output
+
+    def _number_format(self, values) -> dict:
+        """digits: and exact: (how the numbers are shown), which need values:."""
+        from .worked import digits_of, flag
+
+        given = [k for k in ("digits", "exact") if k in self.data]
+        if given and values is None:
+            raise self.doc.error((given[0],), f"{given[0]} says how the numbers are shown: it needs values:")
+        return {"digits": digits_of(self.doc), "exact": flag(self.doc, "exact")}
 
     def _values(self, inputs: list[str], shapes: dict) -> dict[str, sp.Expr] | None:
         raw = self.data.get("values")

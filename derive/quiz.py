@@ -30,6 +30,7 @@ PROSE = {
     "activation": N_("The activation:"),
     "loss": N_("The loss:"),
     "task": N_("Find the derivatives:"),
+    "task_values": N_("Find the derivatives at these values, each as a number (within %(allowed)s) or as a formula:"),
     "how": N_("Write each answer as a formula in quotes in the answers file %(file)s: plain math "
               "(`*` or a space for a product, `^` for a power, `I[z > 0]` for an indicator, `max`, `relu`, "
               "`sigmoid`, `tanh`, `exp`, `log`) or LaTeX. You may use these names:"),
@@ -40,6 +41,7 @@ PROSE = {
                   "as `formula = number`."),
     "comment_head": N_("derive quiz: the answers template for %(spec)s."),
     "comment_fill": N_("Write each derivative as a formula in quotes, for example with I[z > 0] for an indicator."),
+    "comment_fill_values": N_("Write each derivative as a number or as a formula, in quotes."),
     "comment_check": N_("Check with:"),
 }
 
@@ -58,7 +60,8 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
 
     answers_file = f"{stem}.answers.yaml"
     command_line = terminal(f"derive check {shlex.quote(spec_path)} {shlex.quote(answers_file)}")
-    template = _template(os.path.basename(spec_path), seed, asked, words, command_line)
+    fill = "comment_fill_values" if getattr(engine.outcome(seed), "numbers", None) is not None else "comment_fill"
+    template = _template(os.path.basename(spec_path), seed, asked, words, command_line, fill)
     make = _graph_sheet if engine.kind == "graph" else _sheet
     sheet = make(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
     return stem, sheet, template
@@ -74,7 +77,7 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
 
     derivation = outcome.derivation
     net = derivation.network
-    full = context(dataclasses.replace(outcome, vector=None), lang)  # the scalar context: activations, loss
+    full = _symbolic_context(dataclasses.replace(outcome, vector=None), lang)  # the scalar context: activations, loss
     if outcome.vector is not None:  # the forward pass in matrix form, as the lecture writes it
         full["forward"] = [[Row([step.lhs, step.rhs[0]])] for step in outcome.vector.forward]
     env = environment("md", lang, **printer_settings(outcome))
@@ -91,9 +94,14 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
         "names": ", ".join(f"`{n}`" for n in _names(grader)),
         "check": command_line,
         "fence": code_fence(command_line),
-        "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check")},
+        "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check", "values")},
         "how": words("how", file=code_span(terminal(answers_file))),
+        "given": _given(outcome, lang),
     }
+    if ctx["given"]:
+        from .numbers import format_percent
+
+        ctx["words"]["task"] = words("task_values", allowed=format_percent(outcome.spec.worked.tolerance, lang))
     return env.get_template("quiz.md.j2").render(ctx)
 
 
@@ -107,13 +115,12 @@ def _names(grader) -> list[str]:
 
 def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
                  command_line: str) -> str:
-    from .check import Words
-
-    prose = Words(lang)
     """The sheet of a scalar graph: its nodes, the values of the inputs (this variant's), the gradients to find."""
+    from .check import Words
     from .graph import decimal
     from .render import Row, d, environment
 
+    prose = Words(lang)
     bp = outcome.result
     env = environment("md", lang, partials=bp.partials)
     how = words("how", file=code_span(terminal(answers_file)))
@@ -137,15 +144,34 @@ def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answ
         "fence": code_fence(command_line),
         "words": {"network": words("graph"), **{k: words(k) for k in ("values", "task", "check")}},
         "how": how,
+        "given": [],
     }
     return env.get_template("quiz.md.j2").render(ctx)
 
 
-def _template(spec_name: str, seed, asked: list[str], words, command_line: str) -> str:
+def _symbolic_context(outcome, lang: str) -> dict:
+    """The network's formulas without numbers: a quiz gives the values, the student computes the rest."""
+    from .network import _scalar_context, context
+
+    return _scalar_context(outcome, lang, numbers=False) if outcome.numbers is not None else context(outcome, lang)
+
+
+def _given(outcome, lang: str) -> list:
+    """The given values' display rows (inputs, targets, each layer's parameters) of a worked example."""
+    if outcome.numbers is None:
+        return []
+    from .network import _worked_context
+    from .worked import Shown
+
+    worked = outcome.spec.worked
+    return [row for group in _worked_context(outcome, Shown(worked.digits, worked.exact, lang))["given"] for row in group]
+
+
+def _template(spec_name: str, seed, asked: list[str], words, command_line: str, fill: str = "comment_fill") -> str:
     """The answers file to fill in: YAML, with the spec and seed recorded and one empty answer per parameter."""
     lines = [
         f"# {words('comment_head', spec=terminal(spec_name))}",
-        f"# {words('comment_fill')}",
+        f"# {words(fill)}",
         f"# {words('comment_check')} {command_line}",
         f"spec: {_quoted(spec_name)}",
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,8 @@ def reserved(name: str) -> bool:
 MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
 MAX_ALPHA = 100  # |a constant such as the leaky_relu slope or λ|: 1e300 overflows the numeric check
 NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation",
-                "weight_decay")
-LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post")
+                "weight_decay", "values", "learning_rate", "frozen", "digits", "exact", "tolerance")
+LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post", "bias_shared")
 INDEX_ORDERS = ("source-target", "target-source")
 
 
@@ -45,6 +45,7 @@ class LayerSpec:
     bias: str | None
     pre: str | None
     post: str
+    bias_shared: bool = False  # one bias for all units of the layer (CONTRACT section 7)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class NetworkSpec:
     view: str
     notation: str
     weight_decay: float | str | None = None  # λ of (λ/2) Σ w², a number or a symbol name
+    worked: object | None = None  # worked.Worked: values, learning rate, digits (CONTRACT section 7)
 
     @property
     def of(self) -> str:
@@ -86,7 +88,19 @@ def parse_doc(doc: Doc) -> NetworkSpec:
     if spec.view == "vector" and spec.index != "target-source":
         where = ("index",) if "index" in doc.data else ("view",)
         raise doc.error(where, VECTOR_NEEDS)
-    return spec
+    _check_scalar_only(doc, spec)
+    return spec  # a worked example's values: are read by the kind (network.parse), which knows the model
+
+
+def _check_scalar_only(doc: Doc, spec: NetworkSpec) -> None:
+    """A shared bias and worked numbers belong to the scalar view (the matrix view's b^{[l]} is a vector)."""
+    if spec.view != "vector":
+        return
+    for i, layer in enumerate(spec.layers):
+        if layer.bias_shared:
+            raise doc.error(("layers", i, "bias_shared"), "bias_shared needs view: scalar (the matrix view has a bias vector b per layer)")
+    if "values" in doc.data:
+        raise doc.error(("values",), "a worked example with values: is shown in view: scalar (every parameter, every step)")
 
 
 VECTOR_NEEDS = ("view: vector needs `index: target-source` (W_{jk}: j = target, k = source, with a "
@@ -181,7 +195,8 @@ class _Network:
         if activation == "softmax" and (not is_last or units < 2):
             raise self.doc.error(path + ("activation",), "softmax is allowed only on the output layer, with 2 or more units")
         alpha = self._alpha(layer, path, activation)
-        return LayerSpec(units, activation, alpha, names["params"], names["bias"], names["pre"], names["post"] or output)
+        return LayerSpec(units, activation, alpha, names["params"], names["bias"], names["pre"], names["post"] or output,
+                         self._bool(path + ("bias_shared",), layer.get("bias_shared", False)))
 
     def _alpha(self, layer: dict, path: tuple, activation: str) -> float | str | None:
         default = ACTIVATIONS[activation].alpha
@@ -264,6 +279,11 @@ class _Network:
         value = self._str(path, default, mapping)
         if value not in options:
             raise self.doc.error(path, f"unknown {path[-1]} {shown(value)}; expected one of: {', '.join(options)}")
+        return value
+
+    def _bool(self, path: tuple, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.doc.error(path, f"expected true or false, got {_show(value)}")
         return value
 
     def _int(self, path: tuple, value: Any, low: int, high: int) -> int:

@@ -7,7 +7,9 @@ smooth: sigmoid / tanh), or its very activation when the spec has a title
 close to its own (2 or 3 units for small
 layers), and a subset of the parameters to ask for, at least one per layer.
 The output layer, the loss, the inputs and all names stay as the spec has
-them. `derive quiz --seed N` writes N into the answers template, and
+them. A spec with `values:` keeps its network and gets its own numbers
+instead (inputs and parameters drawn per seed, derive.worked.vary).
+`derive quiz --seed N` writes N into the answers template, and
 `derive check` rebuilds the same variant from the spec and N, so each
 student's answers are graded against their own network.
 """
@@ -28,6 +30,10 @@ def variant(spec: NetworkSpec, seed: int | None) -> NetworkSpec:
     """The spec itself without a seed; otherwise its variant number seed."""
     if seed is None:
         return spec
+    if spec.worked is not None:  # a worked example keeps its network (its values name every parameter)
+        from .worked import vary
+
+        return vary(spec, seed)
     rng = random.Random(seed)
     alpha = _free_alpha(spec)
     layers = list(spec.layers)

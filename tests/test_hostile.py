@@ -559,7 +559,7 @@ def test_the_verdict_on_a_deep_answer_is_decided_by_a_bound_not_a_clock(monkeypa
 
 
 def test_check_answers_for_the_web_is_bounded_and_complete():
-    from derive.bounded import check_answers
+    from derive.check import check_answers
 
     out = check_answers(str(SPEC), {"theta_11": "[" * 5000, "phi_1": "g_1", "psi_11": "tanh(" * 9 + "x" + ")" * 9,
                                     "phi_0": "__import__('os').system('id')"}, lang="ru")
@@ -1156,7 +1156,7 @@ def test_answers_checked_from_a_server_thread_are_still_timed(monkeypatch):
     import threading
 
     import derive.grading as grading
-    from derive.bounded import check_answers
+    from derive.check import check_answers
 
     monkeypatch.setattr(grading, "TIME_LIMIT", 1e-6)
     out = []
