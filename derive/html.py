@@ -60,20 +60,22 @@ def page(result, lang: str, options) -> str:
     return _document(lang, _title(text, result), body)
 
 
-def to_html(text: str, figures: dict[str, str]) -> str:
-    """Markdown -> HTML body: math kept as TeX in .math elements, images named in figures inlined as SVG."""
-    parser = _parser()
+def to_html(text: str, figures: dict[str, str], math=None) -> str:
+    """Markdown -> HTML body: math kept as TeX in .math elements (or as math(tex, {"display_mode"}) gives
+    it, already escaped), images named in figures inlined as SVG."""
+    parser = _parser(math)
     parser.add_render_rule("image", _image_rule(figures))
     return parser.render(text)
 
 
-def _parser():
+def _parser(math=None):
     from markdown_it import MarkdownIt
     from mdit_py_plugins.dollarmath import dollarmath_plugin
 
     # the same reading of the Markdown as the LaTeX route (derive.tex), with raw HTML escaped
+    extra = {"renderer": math} if math else {}
     return (MarkdownIt("commonmark", {"html": False}).enable("table")
-            .use(dollarmath_plugin, allow_space=True, double_inline=True))
+            .use(dollarmath_plugin, allow_space=True, double_inline=True, **extra))
 
 
 def _image_rule(figures: dict[str, str]):

@@ -13,13 +13,13 @@ Markdown cells only; a course gets a program per chapter.
 
 from __future__ import annotations
 
-import keyword
 import random
 import re
 
 import sympy as sp
 
 from . import N_
+from .codeprint import numpy_code, numpy_printer, python_name
 
 FIGURE = "diagram.svg"
 STEP = 1e-6  # central finite differences
@@ -134,59 +134,6 @@ def _program(data: dict, values) -> Program | None:
 
 
 # -- numpy code ------------------------------------------------------------------------------
-
-REWRITE_TARGETS = (sp.Max, sp.exp, sp.Piecewise)  # SymPy functions derive's own may be rewritten as
-
-
-def elementary(expr: sp.Expr) -> sp.Expr:
-    """expr with derive's own functions (I, relu, sigmoid, …) rewritten as SymPy's, by their own rules."""
-    def own(node):
-        return isinstance(node, sp.Function) and type(node).__module__.startswith("derive.")
-
-    def rewritten(node):
-        for target in REWRITE_TARGETS:
-            other = node.rewrite(target)
-            if other != node:
-                return elementary(other)
-        raise ValueError(f"no numpy form for {type(node).__name__}: it has no rewrite as Max, exp or Piecewise")
-
-    return expr.replace(own, rewritten)
-
-
-def python_name(name: str) -> str:
-    """A JSON name as a Python variable (`lambda` -> `lambda_`)."""
-    return f"{name}_" if keyword.iskeyword(name) else name
-
-
-def numpy_printer():
-    """SymPy's NumPyPrinter, with the forms a student reads easily: numpy.where(z > 0, 1, 0) for a
-    two-piece Piecewise, numpy.maximum(0, z), infix comparisons. Its module_imports say what to import."""
-    from sympy.printing.numpy import NumPyPrinter
-
-    class Printer(NumPyPrinter):
-        def _print_Piecewise(self, expr):
-            if len(expr.args) == 2 and expr.args[1].cond == sp.true:
-                (a, cond), (b, _) = expr.args
-                return f"numpy.where({self._infix(cond)}, {self._print(a)}, {self._print(b)})"
-            return super()._print_Piecewise(expr)
-
-        def _print_Max(self, expr):
-            if len(expr.args) == 2:
-                return f"numpy.maximum({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-            return super()._print_Max(expr)
-
-        def _infix(self, rel):
-            return f"{self._print(rel.lhs)} {rel.rel_op} {self._print(rel.rhs)}"
-
-        def _print_Relational(self, expr):
-            return f"({self._infix(expr)})"
-
-    return Printer({"strict": True})
-
-
-def numpy_code(expr: sp.Expr, printer) -> str:
-    renamed = {s: sp.Symbol(python_name(s.name)) for s in expr.free_symbols if keyword.iskeyword(s.name)}
-    return printer.doprint(elementary(expr).xreplace(renamed))
 
 
 def code_section(program: Program, words, title: str | None) -> list:
