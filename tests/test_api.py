@@ -95,3 +95,10 @@ def test_example_notebook_runs():
     shown = [o["data"]["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
     assert shown and shown[0].startswith("# ") and "$$" in shown[0]
     assert any("incorrect" in str(o.get("data", "")) for o in outputs)
+
+
+def test_html_and_notebook_from_the_api(derivation):
+    import nbformat
+
+    assert derivation.html().startswith("<!DOCTYPE html>") and 'lang="ru"' in derivation.html()
+    nbformat.validate(nbformat.reads(derivation.notebook(), as_version=4))
