@@ -74,10 +74,30 @@ def stack_questions(spec_path: str, lang: str, seed: int | None) -> list[ET.Elem
     out = []
     for key in asked:
         expected = grader.expected[key]
-        wrong = [(words.finding(f), maxima(e)) for f, e in mistakes(grader, key)]
+        wrong = [(words.finding(_with_math(f, grader)), maxima(e)) for f, e in mistakes(grader, key)]
         out.append(stack_question(f"{Path(spec_path).stem}: {key}", stem(key), maxima(expected.unfolded),
                                   wrong, words(PROSE["expected"], formula=f"\\({expected.latex}\\)")))
     return out
+
+
+def _with_math(finding, grader):
+    """The finding with its formulas and names (ASCII, as derive check writes them) as MathJax math."""
+    import dataclasses
+
+    return dataclasses.replace(finding, args=tuple((k, _math(v, grader)) for k, v in finding.args))
+
+
+def _math(text: str, grader) -> str:
+    from .mathparse import ParseError, parse_math
+    from .printing import latex
+
+    parts = text.split(" / ")  # transposed pairs: "theta_12 / theta_21, …"
+    if len(parts) > 1 or ", " in text:
+        return ", ".join(" / ".join(_math(p, grader) for p in pair.split(" / ")) for pair in text.split(", "))
+    try:
+        return f"\\({latex(parse_math(text, names=grader.names))}\\)"
+    except (ParseError, ValueError):
+        return text
 
 
 def _network_stem(outcome, grader, lang: str):
