@@ -1,7 +1,8 @@
 """`--format ipynb`: the derivation as a Jupyter notebook (nbformat 4) that students run and change.
 
 Markdown cells: the derivation's Markdown (derive.document), one cell per step
-(a cell per heading; the figure is an attachment of the first cell). Code
+(at each heading, and at each paragraph that follows formulas); the figure is
+an SVG attachment of the cell that shows it. Code
 cells: the contract's JSON program (forward, backward, derivatives) read back
 by the answer parser and printed as numpy code by SymPy's NumPyPrinter, after
 derive's own functions are rewritten into SymPy's (I[·] as Piecewise, ReLU as
@@ -72,19 +73,37 @@ def _words(lang: str):
 
 
 def markdown_cells(text: str, attachments: dict[str, str]) -> list:
-    """One cell per step: the text split before each heading; horizontal rules dropped."""
+    """One cell per step of the derivation, attachments (the figure) in the cells that use them."""
     import nbformat
 
-    steps = [s.strip() for s in re.split(r"(?m)^(?=#{1,6} )", text)]
-    steps = [re.sub(r"(?m)^(?:-{3,}|\*{3,}|_{3,})\s*$", "", s).strip() for s in steps]
     cells = []
-    for step in filter(None, steps):
+    for step in steps(text):
         cell = nbformat.v4.new_markdown_cell(step)
         used = {name: svg for name, svg in attachments.items() if f"attachment:{name}" in step}
         if used:
             cell["attachments"] = {name: {"image/svg+xml": svg} for name, svg in used.items()}
         cells.append(cell)
     return cells
+
+
+def steps(text: str) -> list[str]:
+    """The Markdown cut into steps: a step opens at each heading, and at each paragraph of prose that
+    follows formulas (the prose that introduces the next equations); horizontal rules are dropped."""
+    from .html import _parser
+
+    lines = text.splitlines()
+    blocks = [(t.type, t.map) for t in _parser().parse(text) if t.level == 0 and t.map and t.nesting >= 0]
+    cuts, previous = [], None
+    for kind, (start, _end) in blocks:
+        if kind == "heading_open" or (kind == "paragraph_open" and previous not in (None, "heading_open",
+                                                                                    "paragraph_open")):
+            cuts.append(start)
+        previous = kind
+    rules = {line for kind, (start, end) in blocks if kind == "hr" for line in range(start, end)}
+    bounds = sorted({0, *cuts, len(lines)})
+    parts = ["\n".join(l for i, l in enumerate(lines[a:b], a) if i not in rules).strip()
+             for a, b in zip(bounds, bounds[1:])]
+    return [p for p in parts if p]
 
 
 # -- the program: the contract's JSON, read back ---------------------------------------------
