@@ -67,6 +67,10 @@ def numpy_printer():
         def _print_Relational(self, expr):
             return f"({self._infix(expr)})"
 
+        def _print_erf(self, expr):  # numpy has no erf (NumPyPrinter would reach for SciPy)
+            self.module_imports.setdefault("math", set())
+            return f"numpy.vectorize(math.erf)({self._print(expr.args[0])})"
+
     return Printer({"strict": True})
 
 

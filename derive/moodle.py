@@ -64,7 +64,6 @@ def quiz_xml(spec_path: str, lang: str, seed: int | None = None) -> str:
 
 def stack_questions(spec_path: str, lang: str, seed: int | None) -> list[ET.Element]:
     from .check import Engine, Words
-    from .codeprint import maxima
     from .grading import mistakes
 
     engine = Engine(spec_path)
@@ -74,10 +73,25 @@ def stack_questions(spec_path: str, lang: str, seed: int | None) -> list[ET.Elem
     out = []
     for key in asked:
         expected = grader.expected[key]
-        wrong = [(words.finding(_with_math(f, grader)), maxima(e)) for f, e in mistakes(grader, key)]
-        out.append(stack_question(f"{Path(spec_path).stem}: {key}", stem(key), maxima(expected.unfolded),
+        wrong = [(words.finding(_with_math(f, grader)), formula) for f, e in mistakes(grader, key)
+                 for formula in [_maxima_or_none(e)] if formula is not None]
+        answer = _maxima_or_none(expected.unfolded)
+        if answer is None:
+            from .errors import DeriveError
+
+            raise DeriveError(f"{spec_path}: the derivative for {key} uses a function with no Maxima form")
+        out.append(stack_question(f"{Path(spec_path).stem}: {key}", stem(key), answer,
                                   wrong, words(PROSE["expected"], formula=f"\\({expected.latex}\\)")))
     return out
+
+
+def _maxima_or_none(expr):
+    from .codeprint import maxima
+
+    try:
+        return maxima(expr)
+    except ValueError:  # a function with no elementary form: that diagnosis is left out of the tree
+        return None
 
 
 def _with_math(finding, grader):

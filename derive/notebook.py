@@ -147,9 +147,12 @@ def _program(data: dict, values) -> Program | None:
     if not isinstance(data, dict) or not {"of", "inputs", "forward", "derivatives"} <= data.keys():
         return None
     try:
-        return Program(data, values)
-    except ParseError:  # index form (Σ over a symbolic n): not a program over numbers
+        program = Program(data, values)
+        for _, expr in [*program.forward, *program.backward, *program.derivatives]:
+            numpy_code(expr, numpy_printer())  # a function without a numpy form leaves the check out
+    except (ParseError, ValueError, NotImplementedError):  # e.g. index form: Σ over a symbolic n
         return None
+    return program
 
 
 # -- numpy code ------------------------------------------------------------------------------
