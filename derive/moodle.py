@@ -63,13 +63,12 @@ def quiz_xml(spec_path: str, lang: str, seed: int | None = None) -> str:
 
 
 def stack_questions(spec_path: str, lang: str, seed: int | None) -> list[ET.Element]:
-    from .check import Engine, Words
+    from .check import Words
     from .grading import mistakes
 
-    engine = Engine(spec_path)
-    grader, asked = engine.grader(seed)
+    outcome, grader, asked = scalar_variant(spec_path, seed)
     words = Words(lang)
-    stem = _network_stem(engine.outcome(seed), grader, lang)
+    stem = _network_stem(outcome, grader, lang)
     out = []
     for key in asked:
         expected = grader.expected[key]
@@ -83,6 +82,21 @@ def stack_questions(spec_path: str, lang: str, seed: int | None) -> list[ET.Elem
         out.append(stack_question(f"{Path(spec_path).stem}: {key}", stem(key), answer,
                                   wrong, words(PROSE["expected"], formula=f"\\({expected.latex}\\)")))
     return out
+
+
+def scalar_variant(spec_path: str, seed: int | None):
+    """(verified outcome, scalar Grader, asked parameters) of the spec's variant seed, as `derive quiz` picks
+    them (derive.variant); a `view: vector` spec is asked its scalar derivatives here (STACK answers are
+    scalar formulas)."""
+    from .grading import Grader
+    from .network import derive, parse
+    from .variant import asked, variant
+    from .yamlload import load_file
+
+    outcome = derive(variant(parse(load_file(spec_path)), seed))
+    net = outcome.derivation.network
+    layers = [[str(p) for p in layer.params] for layer in net.layers]
+    return outcome, Grader(outcome.derivation), asked([str(p) for p in net.params], layers, seed)
 
 
 def _maxima_or_none(expr):
@@ -116,14 +130,16 @@ def _math(text: str, grader) -> str:
 
 def _network_stem(outcome, grader, lang: str):
     """key -> the question text (HTML): the forward pass, what to find, how to type it."""
+    import dataclasses
+
     from .check import Words
+    from .network import context
     from .quiz import PROSE as SHEET
-    from .quiz import scalar_context
     from .render import d, environment
 
     derivation = outcome.derivation
     net = derivation.network
-    full = scalar_context(outcome, lang)
+    full = context(dataclasses.replace(outcome, vector=None), lang)  # the scalar context: activations, loss
     env = environment("md", lang, partials=derivation.partials)
     words = Words(lang)
 

@@ -55,24 +55,13 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
     return stem, sheet, template
 
 
-def scalar_context(outcome, lang: str) -> dict:
-    """The network's context in scalar view (forward rows, activations, loss), which an exercise shows:
-    a `view: vector` spec is derived once more in scalar view for it."""
-    import dataclasses
-
-    from .network import context, derive
-
-    if getattr(outcome.spec, "view", "scalar") != "scalar":
-        outcome = derive(dataclasses.replace(outcome.spec, view="scalar"))
-    return context(outcome, lang)
-
-
 def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str, command_line: str) -> str:
+    from .network import context
     from .render import d, environment
 
     derivation = outcome.derivation
     net = derivation.network
-    full = scalar_context(outcome, lang)
+    full = context(outcome, lang)
     env = environment("md", lang, partials=derivation.partials)
     params = {str(p): p for p in net.params}
     ctx = {
