@@ -256,8 +256,10 @@ def numerical_questions(result, lang: str) -> list[ET.Element]:
     if not isinstance(data, dict) or not any("value" in d for d in data.get("derivatives", [])):
         return []
     spec = result.outcome.spec
-    values = {str(k): v for k, v in (getattr(spec, "values", None) or {}).items()}
-    relative = float(getattr(spec, "tolerance", None) or TOLERANCE)
+    from .notebook import given_tolerance, given_values
+
+    values = given_values(spec)
+    relative = given_tolerance(spec, TOLERANCE)
     words = Words(lang)
     stem = _numeric_stem(data, values, words, lang)
     out = []

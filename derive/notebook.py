@@ -136,9 +136,22 @@ def programs(result) -> list[tuple[str | None, Program]]:
     if result.kind == "course":
         return [(ch["title"], p) for ch in result.module.to_json(result.outcome)["chapters"]
                 for p in [_program(ch["derivation"], None)] if p is not None]
-    values = getattr(getattr(result.outcome, "spec", None), "values", None)
-    program = _program(result.module.to_json(result.outcome), values if isinstance(values, dict) else None)
+    program = _program(result.module.to_json(result.outcome), given_values(getattr(result.outcome, "spec", None)))
     return [(None, program)] if program is not None else []
+
+
+def given_values(spec) -> dict:
+    """The spec's values by JSON name: a graph's `values:`, or a worked example's (spec.worked)."""
+    worked = getattr(spec, "worked", None)
+    values = getattr(worked, "values", None) if worked is not None else getattr(spec, "values", None)
+    return {str(k): v for k, v in values.items()} if isinstance(values, dict) else {}
+
+
+def given_tolerance(spec, default: float) -> float:
+    """The relative tolerance numbers are graded with: the spec's `tolerance:`, or default."""
+    worked = getattr(spec, "worked", None)
+    tolerance = getattr(worked if worked is not None else spec, "tolerance", None)
+    return float(tolerance) if tolerance else default
 
 
 def _program(data: dict, values) -> Program | None:
