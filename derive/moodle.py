@@ -139,7 +139,9 @@ def _network_stem(outcome, grader, lang: str):
 
     derivation = outcome.derivation
     net = derivation.network
-    full = context(dataclasses.replace(outcome, vector=None), lang)  # the scalar context: activations, loss
+    # the scalar context without numbers (a worked example's): the formulas are what is asked
+    symbolic = {f.name: None for f in dataclasses.fields(outcome) if f.name in ("vector", "numbers")}
+    full = context(dataclasses.replace(outcome, **symbolic), lang)
     env = environment("md", lang, partials=derivation.partials)
     words = Words(lang)
 
