@@ -20,18 +20,23 @@ REWRITE_TARGETS = (sp.Max, sp.exp, sp.Piecewise)  # SymPy functions derive's own
 
 
 def elementary(expr: sp.Expr, keep: tuple[type, ...] = ()) -> sp.Expr:
-    """expr with derive's own functions (I, relu, sigmoid, …) rewritten as SymPy's, by their own rules
-    (except the classes in keep, which the printer prints itself)."""
+    """expr with derive's own functions (I, relu, sigmoid, gelu, …) written with SymPy's, by their own
+    definition (`definition`, as derive's vocabulary defines functions) or rewrite rules (as Max, exp,
+    Piecewise); the classes in keep are left for the printer."""
     def own(node):
-        return (isinstance(node, sp.Function) and type(node).__module__.startswith("derive.")
+        return (isinstance(node, sp.Function) and not type(node).__module__.startswith("sympy.")
                 and not isinstance(node, keep))
 
     def rewritten(node):
+        definition = getattr(type(node), "definition", None)
+        if callable(definition):
+            return elementary(definition(*node.args), keep)
         for target in REWRITE_TARGETS:
             other = node.rewrite(target)
             if other != node:
                 return elementary(other, keep)
-        raise ValueError(f"no elementary form for {type(node).__name__}: it has no rewrite as Max, exp or Piecewise")
+        raise ValueError(f"no elementary form for {type(node).__name__}: it has no definition and no rewrite "
+                         f"as Max, exp or Piecewise")
 
     return expr.replace(own, rewritten)
 
@@ -66,6 +71,11 @@ def numpy_printer():
 
         def _print_Relational(self, expr):
             return f"({self._infix(expr)})"
+
+        def _print_Pow(self, expr, rational=False):
+            if expr.exp == -1:  # 1/(1 + e^-z), not (1 + e^-z)**(-1.0)
+                return f"1/{self.parenthesize(expr.base, PRECEDENCE['Pow'], strict=True)}"
+            return super()._print_Pow(expr, rational=rational)
 
         def _print_erf(self, expr):  # numpy has no erf (NumPyPrinter would reach for SciPy)
             self.module_imports.setdefault("math", set())
