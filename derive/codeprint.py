@@ -44,9 +44,14 @@ def elementary(expr: sp.Expr, keep: tuple[type, ...] = ()) -> sp.Expr:
 # -- numpy -----------------------------------------------------------------------------------
 
 
+# names the generated code uses itself (modules, the notebook's functions and variables)
+PYTHON_TAKEN = {"numpy", "math", "functools", "forward", "output", "point", "derivatives", "worst", "name", "value",
+                "up", "down", "estimate", "error"}
+
+
 def python_name(name: str) -> str:
-    """A JSON name as a Python variable (`lambda` -> `lambda_`)."""
-    return f"{name}_" if keyword.iskeyword(name) else name
+    """A JSON name as a Python variable: keywords and the code's own names get a trailing _ (`lambda_`)."""
+    return f"{name}_" if keyword.iskeyword(name) or name in PYTHON_TAKEN else name
 
 
 def numpy_printer():
@@ -86,7 +91,7 @@ def numpy_printer():
 
 def numpy_code(expr: sp.Expr, printer) -> str:
     """expr as numpy code by printer (names that are Python keywords get a trailing _)."""
-    renamed = {s: sp.Symbol(python_name(s.name)) for s in expr.free_symbols if keyword.iskeyword(s.name)}
+    renamed = {s: sp.Symbol(python_name(s.name)) for s in expr.free_symbols if python_name(s.name) != s.name}
     return printer.doprint(elementary(expr).xreplace(renamed))
 
 # -- Maxima ----------------------------------------------------------------------------------

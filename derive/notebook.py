@@ -218,7 +218,7 @@ def _derivatives_cell(program: Program, words, printer) -> str:
     lines = [f"# {words('derivatives')}"]
     lines += [f"{python_name(s.name)} = {numpy_code(e, printer)}" for s, e in program.backward]
     lines.append("derivatives = {")
-    lines += [f"    {wrt!r}: {numpy_code(e, printer)}," for wrt, e in program.derivatives]
+    lines += [f"    {python_name(wrt)!r}: {numpy_code(e, printer)}," for wrt, e in program.derivatives]
     lines += ["}", "for name, value in derivatives.items():",
               "    print(f'd" + program.of + "/d{name} = {float(value):.6g}')"]
     return "\n".join(lines)

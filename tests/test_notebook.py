@@ -96,3 +96,14 @@ def test_build_makes_notebooks(cli, tmp_path):
     assert result.exit_code == 0
     nbformat.validate(nbformat.read(tmp_path / "ru" / "graph-add-mul.ipynb", as_version=4))
     assert json.loads((tmp_path / "ru" / "graph-add-mul.ipynb").read_text(encoding="utf-8"))["nbformat"] == 4
+
+
+def test_names_that_python_or_the_code_uses_are_renamed(cli, tmp_path):
+    spec = tmp_path / "names.yaml"
+    spec.write_text("kind: graph\nnodes:\n  q: lambda * x + point\n  numpy: q * q\noutput: numpy\n", encoding="utf-8")
+    result = cli(spec, "--format", "ipynb")
+    assert result.exit_code == 0, result.stderr
+    nb = _run(nbformat.reads(result.stdout, as_version=4))
+    source = "\n".join(c.source for c in _code(nb))
+    assert "lambda_ = " in source and "point_ = " in source and "numpy_ = " in source
+    assert not [o for c in _code(nb) for o in c.outputs if o.output_type == "error"]
