@@ -10,6 +10,7 @@ the kink, as derive's I[z > 0] is), which STACK lets students type.
 from __future__ import annotations
 
 import keyword
+import re
 
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
@@ -165,8 +166,9 @@ class MaximaPrinter(StrPrinter):
 
 
 def maxima_name(name: str) -> str:
-    """A name as a Maxima variable: Maxima's keywords (lambda, if, …) get a trailing _."""
-    return f"{name}_" if name in MAXIMA_RESERVED else name
+    """A name as a Maxima variable: Maxima's keywords (lambda, if, …) and the names STACK questions use
+    themselves (the input ans1, the variables d_ta, d_m1, …) get a trailing _."""
+    return f"{name}_" if name in MAXIMA_RESERVED or re.fullmatch(r"ans\d+|d_ta|d_m\d+", name) else name
 
 
 def maxima(expr: sp.Expr) -> str:

@@ -25,6 +25,7 @@ from . import N_
 GIVEN = "Given:"  # the graph derivation's own word (graph catalog)
 TOLERANCE = 0.005  # relative, as derive check grades numbers (CONTRACT section 6)
 STACK_VERSION = "2024072400"
+TA, WRONG = "d_ta", "d_m"  # question variables: the teacher's answer and the wrong formulas d_m1, d_m2, …
 PENALTY = "0.1"
 
 PROSE = {
@@ -174,7 +175,7 @@ def stack_question(name: str, text: str, answer: str, wrong: list[tuple[str, str
     _leaf(q, "penalty", PENALTY)
     _leaf(q, "hidden", "0")
     _text(q, "stackversion", STACK_VERSION, fmt=None)
-    variables = [f"ta: {answer};"] + [f"m{i}: {formula};" for i, (_, formula) in enumerate(wrong, 1)]
+    variables = [f"{TA}: {answer};"] + [f"{wrong_name(i)}: {formula};" for i, (_, formula) in enumerate(wrong, 1)]
     _text(q, "questionvariables", "\n".join(variables), fmt=None)
     _text(q, "specificfeedback", "[[feedback:prt1]]")
     _text(q, "questionnote", "")
@@ -188,15 +189,20 @@ def stack_question(name: str, text: str, answer: str, wrong: list[tuple[str, str
     _leaf(q, "variantsselectionseed", "")
     q.append(_input())
     q.append(_prt(len(wrong), [feedback for feedback, _ in wrong]))
-    q.append(_qtest(1, "ta", 1, "prt1-1-T"))
+    q.append(_qtest(1, TA, 1, "prt1-1-T"))
     for i in range(1, len(wrong) + 1):
-        q.append(_qtest(i + 1, f"m{i}", 0, f"prt1-{i + 1}-T"))
+        q.append(_qtest(i + 1, wrong_name(i), 0, f"prt1-{i + 1}-T"))
     return q
+
+
+def wrong_name(i: int) -> str:
+    """The question variable of the i-th wrong formula (codeprint.maxima_name keeps network names apart)."""
+    return f"{WRONG}{i}"
 
 
 def _input() -> ET.Element:
     node = ET.Element("input")
-    for tag, value in (("name", "ans1"), ("type", "algebraic"), ("tans", "ta"), ("boxsize", "40"),
+    for tag, value in (("name", "ans1"), ("type", "algebraic"), ("tans", TA), ("boxsize", "40"),
                        ("strictsyntax", "1"), ("insertstars", "0"), ("syntaxhint", ""), ("syntaxattribute", "0"),
                        ("forbidwords", ""), ("allowwords", "unit_step"), ("forbidfloat", "0"),
                        ("requirelowestterms", "0"), ("checkanswertype", "0"), ("mustverify", "1"),
@@ -212,7 +218,7 @@ def _prt(mistakes: int, feedback: list[str]) -> ET.Element:
     _text(prt, "feedbackvariables", "", fmt=None)
     for i in range(mistakes + 1):
         last = i == mistakes
-        prt.append(_node(i, "ta" if i == 0 else f"m{i}", 1 if i == 0 else 0,
+        prt.append(_node(i, TA if i == 0 else wrong_name(i), 1 if i == 0 else 0,
                          "" if i == 0 else f"<p>{escape(feedback[i - 1])}</p>", -1 if last else i + 1))
     return prt
 

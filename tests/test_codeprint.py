@@ -42,6 +42,7 @@ def np_code(expr):
     (sp.Rational(1, 2) * x, "x/2"),
     (sp.log(1 - w), "log(1 - w)"),
     (sp.Symbol("lambda") * x, "lambda_*x"),
+    (sp.Symbol("d_m1") + sp.Symbol("ans1") + sp.Symbol("d_1"), "ans1_ + d_1 + d_m1_"),
     (softsign(x), "x/(abs(x) + 1)"),
 ])
 def test_maxima(expr, expected):

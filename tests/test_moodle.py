@@ -116,11 +116,11 @@ def test_maxima_teacher_answers_agree_with_the_derivation(cli, tmp_path, stem):
     for q in _stack(root):
         key = q.find("name/text").text.split(": ")[1]
         variables = _variables(q)
-        script.append("kill(ta)$ " + " ".join(f"{n}: {e}$" for n, e in variables.items()))
+        script.append("kill(d_ta)$ " + " ".join(f"{n}: {e}$" for n, e in variables.items()))
         for name in variables:
             script.append(f'print("R", "{key}|{name}", float(map(lambda([p], ev({name}, p)), points)))$')
             for point, (_, values) in enumerate(points):
-                (expected if name == "ta" else wrong)[f"{key}|{name}|{point}"] = values[key]
+                (expected if name == "d_ta" else wrong)[f"{key}|{name}|{point}"] = values[key]
     got = {}
     for tag, listed in re.findall(r"^R (\S+) \[(.*)\]\s*$", run_maxima("\n".join(script)), re.M):
         for point, value in enumerate(listed.split(",")):
