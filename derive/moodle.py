@@ -147,7 +147,9 @@ def _network_stem(outcome, grader, lang: str):
     words = Words(lang)
 
     params = {str(p): p for p in net.params}
-    names = ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.backward)
+    from .codeprint import maxima_name
+
+    names = ", ".join(f"`{maxima_name(n)}`" for n, s in grader.names.items() if s not in grader.backward)
     base = {
         "forward": full["forward"],
         "activations": [a for a in full["activations"] if a["definition"] is not None],
