@@ -103,3 +103,18 @@ def test_html_and_notebook_from_the_api(derivation):
 
     assert derivation.html().startswith("<!DOCTYPE html>") and 'lang="ru"' in derivation.html()
     nbformat.validate(nbformat.reads(derivation.notebook(), as_version=4))
+
+
+def test_pdf_from_the_api(tmp_path):
+    import shutil
+    import subprocess
+
+    from conftest import IN_CI
+
+    if shutil.which("lualatex") is None or shutil.which("pdftotext") is None:
+        message = "no LuaLaTeX or pdftotext (the TeX Live packages of .ci/run)"
+        pytest.fail(message) if IN_CI else pytest.skip(message)
+    path = derive.derive(SPEC, lang="pl").pdf(tmp_path / "notes.pdf")
+    assert path == tmp_path / "notes.pdf"
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Pochodne" in text
