@@ -163,7 +163,7 @@ def _program(data: dict, values) -> Program | None:
         program = Program(data, values)
         for _, expr in [*program.forward, *program.backward, *program.derivatives]:
             numpy_code(expr, numpy_printer())  # a function without a numpy form leaves the check out
-    except (ParseError, ValueError, NotImplementedError):  # e.g. index form: Σ over a symbolic n
+    except (ParseError, ValueError, NotImplementedError, KeyError, TypeError):  # e.g. index form: Σ over n
         return None
     return program
 
