@@ -25,6 +25,7 @@ from . import N_
 GIVEN = "Given:"  # the graph derivation's own word (graph catalog)
 TOLERANCE = 0.005  # relative, as derive check grades numbers (CONTRACT section 6)
 STACK_VERSION = "2024072400"
+MAX_NODES = 40  # wrong formulas tested per question
 TA, WRONG = "d_ta", "d_m"  # question variables: the teacher's answer and the wrong formulas d_m1, d_m2, …
 PENALTY = "0.1"
 
@@ -68,12 +69,13 @@ def stack_questions(spec_path: str, lang: str, seed: int | None) -> list[ET.Elem
     from .grading import mistakes
 
     outcome, grader, asked = scalar_variant(spec_path, seed)
+    layer_of = {str(p): i for i, layer in enumerate(outcome.derivation.network.layers) for p in layer.params}
     words = Words(lang)
     stem = _network_stem(outcome, grader, lang)
     out = []
     for key in asked:
         expected = grader.expected[key]
-        wrong = [(words.finding(_with_math(f, grader)), formula) for f, e in mistakes(grader, key)
+        wrong = [(words.finding(_with_math(f, grader)), formula) for f, e in tree(mistakes(grader, key), layer_of)
                  for formula in [_maxima_or_none(e)] if formula is not None]
         answer = _maxima_or_none(expected.unfolded)
         if answer is None:
@@ -83,6 +85,23 @@ def stack_questions(spec_path: str, lang: str, seed: int | None) -> list[ET.Elem
         out.append(stack_question(f"{Path(spec_path).stem}: {key}", stem(key), answer,
                                   wrong, words(PROSE["expected"], formula=f"\\({expected.latex}\\)")))
     return out
+
+
+def tree(found: list, layer_of: dict[str, int]) -> list:
+    """The diagnoses a response tree tests, in derive check's order: all of them, except that "the derivative
+    with respect to another parameter" is kept for the parameters of the same layer only (a wide network
+    would otherwise get a node per parameter), and at most MAX_NODES in all, the sign always among them."""
+    def kept(finding) -> bool:
+        if finding.code != "other_parameter":
+            return True
+        args = dict(finding.args)
+        return layer_of.get(args["other"]) == layer_of.get(args["param"])
+
+    chosen = [(f, e) for f, e in found if kept(f)]
+    if len(chosen) <= MAX_NODES:
+        return chosen
+    sign = [(f, e) for f, e in chosen if f.code == "sign"]
+    return [(f, e) for f, e in chosen if f.code != "sign"][: MAX_NODES - len(sign)] + sign
 
 
 def scalar_variant(spec_path: str, seed: int | None):

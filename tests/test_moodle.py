@@ -172,3 +172,25 @@ def test_graph_values_become_numerical_questions(cli, tmp_path):
 def test_a_kind_without_questions_is_refused(cli, tmp_path):
     result = cli("quiz", ROOT / "specs" / "mlp-backprop.yaml", "--format", "moodle", "-o", tmp_path / "q.xml")
     assert result.exit_code == 2 and "mlp" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_wide_network_keeps_its_trees_small(cli, tmp_path):
+    spec = tmp_path / "wide.yaml"
+    spec.write_text("kind: network\ninput: x\noutput: y\nindex: source-target\nlayers:\n"
+                    "  - {units: 6, activation: relu, params: theta, pre: z, post: h}\n"
+                    "  - {units: 6, activation: relu, params: psi, pre: u, post: g}\n"
+                    "  - {units: 1, activation: identity, params: phi}\n", encoding="utf-8")
+    out = tmp_path / "wide.xml"
+    assert cli("quiz", spec, "--format", "moodle", "-o", out).exit_code == 0
+    questions = _stack(ET.parse(out).getroot())
+    assert len(questions) == 6 * 2 + 7 * 6 + 7
+    from derive.moodle import MAX_NODES
+
+    for q in questions:
+        nodes = q.findall("prt/node")
+        assert 3 <= len(nodes) <= MAX_NODES + 1
+        feedback = [n.find("truefeedback/text").text or "" for n in nodes]
+        assert "The sign is wrong" in feedback[-1]
+        family = q.find("name/text").text.split(": ")[1].split("_")[0]
+        others = [re.findall(r"\\\(\\?([A-Za-z]+)", f) for f in feedback if "This is the derivative with respect to" in f]
+        assert others and all(names == [family, family] for names in others), q.find("name/text").text
