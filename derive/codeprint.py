@@ -152,6 +152,9 @@ class MaximaPrinter(StrPrinter):
     def _print_Abs(self, expr):
         return f"abs({self._print(expr.args[0])})"
 
+    def _print_sign(self, expr):  # Maxima's sign() answers pos/neg/zero; signum is the number
+        return f"signum({self._print(expr.args[0])})"
+
     def _print_Piecewise(self, expr):
         parts = []
         for i, (value, cond) in enumerate(expr.args):

@@ -44,6 +44,7 @@ def np_code(expr):
     (sp.Symbol("lambda") * x, "lambda_*x"),
     (sp.Symbol("d_m1") + sp.Symbol("ans1") + sp.Symbol("d_1"), "ans1_ + d_1 + d_m1_"),
     (softsign(x), "x/(abs(x) + 1)"),
+    (sp.sign(x - w) * sp.erf(x), "erf(x)*signum(-w + x)"),
 ])
 def test_maxima(expr, expected):
     assert maxima(expr) == expected

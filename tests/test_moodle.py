@@ -23,7 +23,7 @@ from conftest import IN_CI, ROOT
 from derive.mathparse import parse_math
 
 POINTS = 16  # random points per question; a wrong formula must differ at one of them
-NETWORKS = ["two-layer-relu", "softmax-ce", "sigmoid-bce", "leaky-relu", "sigmoid-layer"]
+NETWORKS = ["two-layer-relu", "softmax-ce", "sigmoid-bce", "leaky-relu", "sigmoid-layer", "gelu-mae-decay"]
 
 
 def _maxima():

