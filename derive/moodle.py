@@ -343,9 +343,14 @@ def numerical_question(name: str, text: str, value: float, tolerance: float, gen
 
 
 def _number(value, lang: str) -> str:
-    """A number as the language writes it (0,5 in ru and pl), in LaTeX ({,} keeps the comma tight)."""
-    text = repr(float(value)).rstrip("0").rstrip(".") if float(value) != int(float(value)) else str(int(float(value)))
-    return text.replace(".", "{,}") if lang in ("ru", "pl") else text
+    """A number as the language writes it (its language.toml: 0,5 in ru and pl), in LaTeX ({,} keeps a
+    decimal comma tight)."""
+    from .i18n import language
+
+    number = float(value)
+    text = str(int(number)) if number == int(number) else repr(number)
+    sign = language(lang).decimal
+    return text.replace(".", "{" + sign + "}" if sign != "." else ".")
 
 
 # -- XML and HTML helpers ------------------------------------------------------------------
