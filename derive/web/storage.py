@@ -7,12 +7,14 @@ derive keeps the data. Every query the app makes is a function here; all take th
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import JSON, DateTime, Index, Integer, String, create_engine, event, func, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+_MIGRATING = threading.Lock()  # alembic's context is global to the process: one migration at a time here
 LECTURER = "@lecturer"  # the student name of the lecturer's own submissions (kept, never in the gradebook)
 
 
@@ -69,7 +71,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     config = Config()
     config.set_main_option("script_location", "derive.web:migrations")
-    with engine.begin() as connection:
+    with _MIGRATING, engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
