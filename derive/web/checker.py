@@ -135,7 +135,7 @@ def question(engine, seed: int | None, lang: str) -> dict:
     params = {str(p): p for p in net.params}
     return {
         "title": full["title"],
-        "forward": [filters["eqs"](row) for row in full["forward"]],
+        "forward": [[filters["eq"](equation) for equation in row] for row in full["forward"]],
         "activations": [filters["eq"](a["definition"]) for a in full["activations"] if a["definition"] is not None],
         "loss": filters["eq"](full["loss"]["definition"]) if full["loss"] else None,
         "tasks": [{"key": name, "latex": filters["tex"](d(net.of, params[name]))} for name in names],
