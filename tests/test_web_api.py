@@ -308,3 +308,20 @@ def test_roster_file_is_read(tmp_path):
     from derive.web.cli import read_roster
 
     assert read_roster(roster_file(tmp_path / "r.csv")) == {t: n for n, t in STUDENTS.items()}
+
+
+def test_a_dead_checking_process_is_replaced():
+    """A worker that dies (a crash in the checker, say) costs its request a 500, not the server."""
+    import asyncio
+    import os
+
+    from derive.web.app import Failure, Pool, _ready
+
+    pool = Pool({}, 1)
+    try:
+        with pytest.raises(Failure) as failure:
+            asyncio.run(pool.run(os._exit, 3))
+        assert failure.value.status == 500
+        assert asyncio.run(pool.run(_ready)) != os.getpid()
+    finally:
+        pool.close()
