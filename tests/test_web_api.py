@@ -124,6 +124,8 @@ def test_validate_previews_without_storing(app):
     ({"headers": {"Authorization": f"Basic {ANNA}"}}, 401),
     ({"headers": bearer(ANNA), "content": b"{not json"}, 422),
     ({"headers": bearer(ANNA), "content": b"[1, 2]"}, 422),
+    ({"headers": bearer(ANNA), "content": b"[" * 60_000}, 422),
+    ({"headers": bearer(ANNA), "content": b"\xff\xfe{}"}, 422),
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": ["g_1"]}}, 422),
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": {"omega": "1"}}}, 422),
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": {"phi_1": {"a": 1}}}}, 422),
@@ -265,6 +267,16 @@ def test_exercise_page_is_self_contained(app):
         assert app.get(asset).status_code == 200, asset
     assert app.get("/a/two-layer-relu", params={"token": "forged-token-zzzzzzzzz"}).status_code == 401
     assert app.get("/a/nothing", params={"token": ANNA}).status_code == 404
+
+
+def test_the_page_starts_from_the_students_last_answers(tmp_path):
+    with client(settings(tmp_path)) as app:
+        check(app, ANNA, {"phi_1": "g_1 <script>", "phi_2": "g_2"})
+        check(app, ANNA, {"phi_1": 'g_1 "x"'})
+        mine = app.get("/a/two-layer-relu", params={"token": ANNA}).text
+        theirs = app.get("/a/two-layer-relu", params={"token": JAN}).text
+    assert 'id="a-phi_1"' in mine and 'value="g_1 &#34;x&#34;"' in mine and 'value="g_2"' not in mine
+    assert "g_1 &#34;x&#34;" not in theirs and 'value=""' in theirs
 
 
 def test_index_lists_the_assignments_the_checker_grades(app):

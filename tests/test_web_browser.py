@@ -95,6 +95,8 @@ def test_type_preview_submit_read_the_verdict(browser, server, tmp_path, width, 
     assert "\\theta" not in browser.find_element(By.CSS_SELECTOR, ".question").text
     _shot(browser, tmp_path, f"{name}-question")
 
+    for key in ("theta_11", "phi_1", "phi_2"):  # the page starts from the last submission: begin afresh
+        browser.find_element(By.ID, f"a-{key}").clear()
     browser.find_element(By.ID, "a-theta_11").send_keys(NO_INDICATOR)
     browser.find_element(By.ID, "a-phi_2").send_keys("(g_2 + 1")
     _wait(browser, '.answer[data-key="theta_11"] .preview.ok .katex')

@@ -213,6 +213,8 @@ async def read_json(request: Request) -> dict:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Failure(422, f"the body is not JSON: {exc}") from None
+    except RecursionError:  # [[[[…]]]] nested deeper than the decoder goes
+        raise Failure(422, "the body is nested too deeply to be read") from None
     if not isinstance(data, dict):
         raise Failure(422, "the body must be a JSON object")
     return data
@@ -396,9 +398,10 @@ async def exercise(request: Request) -> Response:
     lang = language(request)
     seed = server.seed(name, who)
     question = await server.pool.run(_question_job, name, seed, lang)
+    previous = await run_in_threadpool(storage.last_answers, server.db, name, who.name)
     config = {"assignment": name, "token": request.query_params.get("token") or _bearer(request), "lang": lang,
               "words": checker.verdict_words(lang)}
-    return page(request, "exercise.html", lang=lang, name=name, question=question, seed=seed,
+    return page(request, "exercise.html", lang=lang, name=name, question=question, seed=seed, previous=previous,
                 student=None if who.lecturer else who.name, config=config)
 
 

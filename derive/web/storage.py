@@ -104,6 +104,15 @@ def recent(engine: Engine, student: str, seconds: int) -> int:
         return session.scalar(query)
 
 
+def last_answers(engine: Engine, assignment: str, student: str) -> dict:
+    """The answers of student's latest submission of assignment ({} if none): the page starts from them."""
+    with Session(engine) as session:
+        answers = session.scalar(
+            select(Submission.answers).where(Submission.assignment == assignment, Submission.student == student)
+            .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(1))
+    return answers or {}
+
+
 def chosen(engine: Engine, assignment: str, policy: str) -> list[Submission]:
     """Each student's best (highest score, then latest) or last submission of assignment, by student name."""
     with Session(engine) as session:

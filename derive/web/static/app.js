@@ -123,7 +123,11 @@
     var words = data("words");
     var form = document.getElementById("answers");
     if (!config || !form) return;
-    form.querySelectorAll(".answer").forEach(function (box) { previewer(config, words, box); });
+    form.querySelectorAll(".answer").forEach(function (box) {
+      previewer(config, words, box);
+      var input = box.querySelector("input");
+      if (input.value) input.dispatchEvent(new Event("input")); // answers kept from the last submission
+    });
     submitter(config, words, form);
   });
 })();
