@@ -337,3 +337,24 @@ def test_a_dead_checking_process_is_replaced():
         assert asyncio.run(pool.run(_ready)) != os.getpid()
     finally:
         pool.close()
+
+
+def test_vendored_katex_is_the_npm_package_unchanged():
+    """derive/katex holds KaTeX 0.16.47's files byte for byte (the copy .ci/install-katex fetches from npm)."""
+    import os
+
+    from conftest import IN_CI
+
+    npm = ROOT / ".ci" / "node" / "node_modules" / "katex"
+    if not npm.is_dir():
+        if IN_CI:
+            pytest.fail("no KaTeX npm package in .ci/node (bash .ci/install-katex)")
+        pytest.skip("no KaTeX npm package in .ci/node (bash .ci/install-katex)")
+    assert json.loads((npm / "package.json").read_text())["version"] == "0.16.47"
+    vendored = ROOT / "derive" / "katex"
+    files = sorted(p.relative_to(vendored) for p in vendored.rglob("*") if p.is_file())
+    assert len([f for f in files if f.suffix == ".woff2"]) == 20
+    for name in files:
+        source = npm / "LICENSE" if str(name) == "LICENSE" else npm / "dist" / name
+        assert source.read_bytes() == (vendored / name).read_bytes(), name
+    assert os.path.exists(vendored / "contrib" / "auto-render.min.js")
