@@ -339,6 +339,25 @@ def test_a_dead_checking_process_is_replaced():
         pool.close()
 
 
+def test_a_hung_checking_process_is_stopped(monkeypatch):
+    import asyncio
+    import os
+    import time
+
+    from derive.web import app as web
+    from derive.web.app import Failure, Pool, _ready
+
+    monkeypatch.setattr(web, "JOB_DEADLINE", 0.5)
+    pool = Pool({}, 1)
+    try:
+        with pytest.raises(Failure) as failure:
+            asyncio.run(pool.run(time.sleep, 30))
+        assert failure.value.status == 503
+        assert asyncio.run(pool.run(_ready)) != os.getpid()
+    finally:
+        pool.close()
+
+
 def test_vendored_katex_is_the_npm_package_unchanged():
     """derive/katex holds KaTeX 0.16.47's files byte for byte (the copy .ci/install-katex fetches from npm)."""
     import os

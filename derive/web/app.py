@@ -36,6 +36,7 @@ from . import checker, storage
 MAX_BODY = 64 * 1024  # bytes of a request body (413 above)
 RATE_WINDOW = 60  # seconds over which the per-token limits count
 VALIDATE_PER_MINUTE = 240  # live previews per token and instance (nothing stored: a per-instance limit suffices)
+JOB_DEADLINE = 60  # seconds a worker may take on one job; the checker's own limit is 1 s per answer
 POLICIES = ("best", "last")
 SECURITY_HEADERS = {
     # nothing is loaded from elsewhere; KaTeX writes inline style attributes, hence 'unsafe-inline' for styles
@@ -98,7 +99,8 @@ def _ready(_=None) -> int:
 
 
 class Pool:
-    """The worker processes; rebuilt if one of them dies (the request that killed it gets a 500)."""
+    """The worker processes. A worker that dies costs its request a 500; one that hangs past JOB_DEADLINE
+    (a bug below the checker's own time limit) a 503; either way the workers are replaced."""
 
     def __init__(self, engines: dict, workers: int):
         import multiprocessing
@@ -115,11 +117,25 @@ class Pool:
 
     async def run(self, job, *args):
         loop = asyncio.get_running_loop()
+        executor = self.executor
         try:
-            return await loop.run_in_executor(self.executor, job, *args)
+            return await asyncio.wait_for(loop.run_in_executor(executor, job, *args), JOB_DEADLINE)
         except BrokenProcessPool:
-            self.executor = self._start()
-            raise Failure(500, "the checker stopped while checking this request; it has been restarted")
+            self._replace(executor)
+            raise Failure(500, "the checker stopped while checking this request; it has been restarted") from None
+        except asyncio.TimeoutError:
+            self._replace(executor, kill=True)
+            raise Failure(503, f"the check took more than {JOB_DEADLINE} s and was stopped; try again") from None
+
+    def _replace(self, broken: ProcessPoolExecutor, kill: bool = False) -> None:
+        """New workers for broken ones (once, however many requests saw them fail)."""
+        if broken is not self.executor:
+            return
+        if kill:
+            for process in list((getattr(broken, "_processes", None) or {}).values()):
+                process.kill()
+        broken.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._start()
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
