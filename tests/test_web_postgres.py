@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from webharness import ADMIN, STUDENTS, assignments, bearer, client, fresh_database, roster_file, served, settings
+from webharness import ADMIN, STUDENTS, assignments, bearer, client, fresh_database, served, settings
 
 ANNA, JAN, _ = STUDENTS.values()
 CORRECT = {"phi_1": "g_1", "theta_11": "(phi_1*I[u_1>0]*psi_11 + phi_2*I[u_2>0]*psi_12)*I[z_1>0]*x"}
@@ -75,11 +75,12 @@ def test_two_instances_lose_and_duplicate_nothing(tmp_path, database):
     from sqlalchemy import create_engine, text
 
     folder = assignments(tmp_path / "specs")
-    roster = roster_file(tmp_path / "roster.csv")
-    tokens = list(STUDENTS.values())
     per_student, students = 8, 20
-    with served(folder, database, "--rate-limit", "0", roster=roster) as one, \
-         served(folder, database, "--rate-limit", "0", roster=roster) as two:
+    tokens = [f"token-of-student-{n:02d}-xxxxxxxx" for n in range(students)]
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,token\n" + "".join(f"Student {n:02d},{t}\n" for n, t in enumerate(tokens)))
+    with served(folder, database, "--rate-limit", "0", roster=str(roster)) as one, \
+         served(folder, database, "--rate-limit", "0", roster=str(roster)) as two:
 
         def student(number: int) -> list[int]:
             statuses = []
@@ -87,7 +88,7 @@ def test_two_instances_lose_and_duplicate_nothing(tmp_path, database):
                 for k in range(per_student):
                     url = (one, two)[(number + k) % 2]
                     answers = {"phi_1": f"g_1 + 0*{number * 1000 + k}"}
-                    response = http.post(f"{url}/api/check", headers=bearer(tokens[number % len(tokens)]),
+                    response = http.post(f"{url}/api/check", headers=bearer(tokens[number]),
                                          json={"assignment": "two-layer-relu", "answers": answers})
                     statuses.append(response.status_code)
             return statuses
@@ -98,6 +99,8 @@ def test_two_instances_lose_and_duplicate_nothing(tmp_path, database):
     engine = create_engine(database)
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT answers FROM submissions")).scalars().all()
+        counts = dict(connection.execute(text("SELECT student, count(*) FROM submissions GROUP BY student")).all())
     engine.dispose()
+    assert counts == {f"Student {n:02d}": per_student for n in range(students)}
     markers = sorted(int(a["phi_1"].rsplit("*", 1)[1]) for a in stored)
     assert markers == sorted(n * 1000 + k for n in range(students) for k in range(per_student))
