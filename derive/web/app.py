@@ -155,6 +155,13 @@ class Server:
         self.db = None
         self.pool: Pool | None = None
         self.previews: dict[str, deque] = defaultdict(deque)
+        self.questions: dict[tuple, dict] = {}  # (assignment, seed, lang) -> the page's question, made once
+
+    async def question(self, name: str, seed: int | None, lang: str) -> dict:
+        key = (name, seed, lang)
+        if key not in self.questions:
+            self.questions[key] = await self.pool.run(_question_job, name, seed, lang)
+        return self.questions[key]
 
     def start(self) -> None:
         """Connect (migrating the schema) and fork the workers; once, whoever calls first."""
@@ -413,7 +420,7 @@ async def exercise(request: Request) -> Response:
         return _error_page(request, failure, name)
     lang = language(request)
     seed = server.seed(name, who)
-    question = await server.pool.run(_question_job, name, seed, lang)
+    question = await server.question(name, seed, lang)
     previous = await run_in_threadpool(storage.last_answers, server.db, name, who.name)
     config = {"assignment": name, "token": request.query_params.get("token") or _bearer(request), "lang": lang,
               "words": checker.verdict_words(lang)}
