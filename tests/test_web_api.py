@@ -314,6 +314,14 @@ def test_bad_roster_and_folder_are_exit_2_without_traceback(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     result = run_process("serve", ROOT / "specs", "--db", "postgresql://nobody:secret@127.0.0.1:1/none")
     assert result.returncode == 2 and "Traceback" not in result.stderr and "secret" not in result.stderr
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_process("serve", ROOT / "specs", "--port", port, "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 2 and f"--port {port}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_roster_file_is_read(tmp_path):

@@ -87,6 +87,7 @@ def _serve(folder, host, port, db, roster, show_expected, variants, gradebook, w
         click.echo(f"derive serve: not served: {reason}", err=True)
     if not server.assignments:
         raise DeriveError(f"{folder}: no spec there can be checked, so there is nothing to serve")
+    _check_address(host, port)
     if not settings.roster and not settings.admin_token:
         click.echo("derive serve: no --roster and no DERIVE_ADMIN_TOKEN: nobody can submit answers", err=True)
     try:
@@ -95,6 +96,19 @@ def _serve(folder, host, port, db, roster, show_expected, variants, gradebook, w
         raise DeriveError(f"--db {_hidden(db)}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
     click.echo(f"derive serve: {len(server.assignments)} assignments on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
+
+
+def _check_address(host: str, port: int) -> None:
+    """A port in use or a host that is not this machine's is a bad option (exit 2), said before starting."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as exc:
+        raise DeriveError(f"--host {host} --port {port}: cannot listen there: {exc.strerror or exc}") from None
 
 
 def _hidden(url: str) -> str:
