@@ -20,6 +20,8 @@ import sympy as sp
 
 from . import __version__
 from .errors import VerificationFailed
+from .functions import ACTIVATIONS as ACTIVATION_ENTRIES
+from .numeric import evaluate as evaluate_numpy, namespace
 from .matrixnotation import MatProd, Tr
 from .render import Row
 from .yamlload import Doc
@@ -31,7 +33,7 @@ CHECK_KEYS = ("K", "widths", "activation", "seed")
 # with the same meaning; olive (#808000 in both) is the seed's yellow made readable on white.
 COLORS = ("red", "olive", "blue", "teal", "purple", "orange", "brown", "magenta", "violet", "black", "gray",
           "darkgray", "green", "cyan", "lime", "pink", "yellow")
-ACTIVATIONS = ("tanh", "sigmoid", "identity")
+ACTIVATIONS = ("tanh", "sigmoid", "identity")  # the ones this lecture narrates; the rules are derive.functions
 TOLERANCE = 1e-6
 STEP = 1e-6
 MAX_K = 12
@@ -350,12 +352,15 @@ def _loss() -> dict:
 
 # -- numeric check ----------------------------------------------------------------------------------
 
-NUMPY_ACT = {
-    "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
-    "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2),
-    "identity": (lambda z: z, lambda z: np.ones_like(z)),
-}
-SYMPY_ACT = {"tanh": sp.tanh, "sigmoid": lambda z: 1 / (1 + sp.exp(-z)), "identity": lambda z: z}
+def _numpy_activation(name: str):
+    """The layer activation at numpy arrays, from its vocabulary entry (derive.functions)."""
+    z = sp.Dummy("z")
+    fz = ACTIVATION_ENTRIES[name].apply(z)
+    return lambda values: evaluate_numpy(fz, {z: values})
+
+
+def _sympy_activation(name: str):
+    return lambda z: ACTIVATION_ENTRIES[name].apply(z)
 
 
 class Instance:
@@ -370,7 +375,7 @@ class Instance:
         self.f = self._forward(self.A, self.b)
 
     def _forward(self, A, b) -> list[np.ndarray]:
-        sigma = NUMPY_ACT[self.act][0]
+        sigma = _numpy_activation(self.act)
         out = [self.x]
         for t in range(self.K):
             out.append(sigma(A[t] @ out[-1] + b[t]))
@@ -385,10 +390,11 @@ class Instance:
         u = sp.Matrix(sp.symbols(f"u0:{n_in}"))
         A = sp.Matrix(n_out, n_in, sp.symbols(f"A0:{n_out * n_in}"))
         b = sp.Matrix(sp.symbols(f"c0:{n_out}"))
-        f = (A * u + b).applyfunc(SYMPY_ACT[self.act])
+        f = (A * u + b).applyfunc(_sympy_activation(self.act))
         theta = list(A) + list(b)
         values = [*self.f[layer - 1], *self.A[layer - 1].ravel(), *self.b[layer - 1]]
-        jacobians = sp.lambdify([list(u) + theta], [f.jacobian(u), f.jacobian(sp.Matrix(theta))], "numpy")
+        names = {k: v for k, v in namespace().items() if k != "__builtins__"}
+        jacobians = sp.lambdify([list(u) + theta], [f.jacobian(u), f.jacobian(sp.Matrix(theta))], [names, "numpy"])
         return tuple(np.array(M, dtype=float) for M in jacobians(values))
 
     def grad_f(self) -> np.ndarray:

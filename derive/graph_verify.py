@@ -17,7 +17,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .calculus import Indicator, leaky_relu, relu
+from .functions import kink_arguments
 from .graph_backprop import Backprop
 from .precise import DPS, derivative, evaluate, finite
 from .verify import Check as _Check
@@ -34,18 +34,6 @@ class Check(_Check):
 
     tolerance: float = TOLERANCE
     at_values: bool = False
-
-
-def kink_arguments(expr: sp.Expr) -> list[sp.Expr]:
-    """The quantities that must stay away from 0 for expr to be smooth."""
-    out = []
-    for f in expr.atoms(relu, leaky_relu, sp.Abs, sp.sign, sp.Heaviside):
-        out.append(f.args[0])
-    for f in expr.atoms(Indicator):
-        out.append(f.args[0].lhs - f.args[0].rhs)
-    for f in expr.atoms(sp.Max, sp.Min):
-        out += [a - b for i, a in enumerate(f.args) for b in f.args[i + 1 :]]
-    return out
 
 
 class _Verifier:

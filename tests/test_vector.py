@@ -64,7 +64,7 @@ def test_seed_002_formulas_are_derived():
 def test_seed_002_numpy_summary_means_the_seeds_numbers():
     """The printed numpy formulas, evaluated, give the seed's gradient of ½‖σ(Wg+b) − y‖² (finite differences)."""
     from derive.pipeline import derive_spec
-    from derive.vector import NUMPY
+    from derive.vector import numpy_names
     from derive.printing import ascii
 
     view = derive_spec(SIGMOID_LAYER).outcome.vector
@@ -86,7 +86,7 @@ def test_seed_002_numpy_summary_means_the_seeds_numbers():
     f = W @ g + b
     env = {"W": W, "b": b, "g": g, "y": y, "f": f, "h": 1 / (1 + np.exp(-f))}
     for step in view.forward + view.backward:
-        env[str(step.lhs)] = eval(ascii(step.rhs[0]), NUMPY, env)  # our own printed formulas, not user input
+        env[str(step.lhs)] = eval(ascii(step.rhs[0]), numpy_names(), env)  # our own printed formulas, not user input
     grads = {str(s.lhs): env[str(s.lhs)] for s in view.backward}
     assert np.allclose(grads["dLOSS_dW"], fd(lambda W_: loss(W_, b, g), W), atol=1e-7)
     assert np.allclose(grads["dLOSS_db"], fd(lambda b_: loss(W, b_, g), b), atol=1e-7)
