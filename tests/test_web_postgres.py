@@ -104,3 +104,16 @@ def test_two_instances_lose_and_duplicate_nothing(tmp_path, database):
     assert counts == {f"Student {n:02d}": per_student for n in range(students)}
     markers = sorted(int(a["phi_1"].rsplit("*", 1)[1]) for a in stored)
     assert markers == sorted(n * 1000 + k for n in range(students) for k in range(per_student))
+
+
+def test_the_migrations_make_the_schema_the_code_uses_on_postgresql(database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from derive.web import storage
+
+    engine = storage.connect(database)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), storage.Base.metadata)
+    engine.dispose()
+    assert differences == []
