@@ -324,6 +324,18 @@ def test_bad_roster_and_folder_are_exit_2_without_traceback(tmp_path):
     assert result.returncode == 2 and f"--port {port}" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_roster_names_that_look_like_formulas_survive_a_spreadsheet(tmp_path, cli):
+    from derive.web.cli import read_roster
+
+    names = tmp_path / "names.txt"
+    names.write_text('=HYPERLINK("http://x")\n-Ann\nJan\n', encoding="utf-8")
+    out = tmp_path / "roster.csv"
+    assert cli("roster", names, "-o", out).exit_code == 0
+    cells = [row[0] for row in csv.reader(out.open(encoding="utf-8"))][1:]
+    assert cells == ['\'=HYPERLINK("http://x")', "'-Ann", "Jan"]
+    assert sorted(read_roster(str(out)).values()) == sorted(['=HYPERLINK("http://x")', "-Ann", "Jan"])
+
+
 def test_roster_file_is_read(tmp_path):
     from derive.web.cli import read_roster
 

@@ -10,9 +10,7 @@ one PostgreSQL. Errors are JSON `{"error": …}` with the contract's status code
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
-import io
 import json
 import os
 import time
@@ -31,7 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import checker, storage
+from . import checker, sheets, storage
 
 MAX_BODY = 64 * 1024  # bytes of a request body (413 above)
 RATE_WINDOW = 60  # seconds over which the per-token limits count
@@ -46,7 +44,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",  # the page's address carries the student's token
     "x-frame-options": "DENY",
 }
-CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -336,34 +333,9 @@ async def api_gradebook(request: Request) -> Response:
     if policy not in POLICIES:
         raise Failure(422, f"policy must be one of: {', '.join(POLICIES)}")
     rows = await run_in_threadpool(storage.chosen, server.db, name, policy)
-    text = gradebook_csv(rows, checker.asked(server.engine(name), None), sorted(server.tokens.values()))
+    text = sheets.gradebook(rows, checker.asked(server.engine(name), None), sorted(server.tokens.values()))
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": f'attachment; filename="{name}-{policy}.csv"'})
-
-
-def gradebook_csv(rows, keys: list[str], roster: list[str]) -> str:
-    """The columns of `derive check --format csv` (file, student, one per question, score, total); the
-    file is the submission's number; roster students without a submission get a row with score 0.
-    Cells that a spreadsheet would run as a formula are quoted with a leading apostrophe."""
-    for row in rows:
-        keys = keys + [v["key"] for v in row.verdicts if v["key"] not in keys]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "student", *keys, "score", "total"])
-    seen = set()
-    for row in rows:
-        seen.add(row.student)
-        cells = {v["key"]: v["verdict"] for v in row.verdicts}
-        writer.writerow(_safe([f"submission {row.id}", row.student, *(cells.get(k, "") for k in keys),
-                               row.score, row.total]))
-    for student in roster:
-        if student not in seen:
-            writer.writerow(_safe(["", student, *("" for _ in keys), 0, ""]))
-    return out.getvalue()
-
-
-def _safe(cells: list) -> list[str]:
-    return [f"'{c}" if isinstance(c, str) and c.startswith(CSV_FORMULA_START) else c for c in cells]
 
 
 async def healthz(request: Request) -> Response:

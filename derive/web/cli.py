@@ -14,7 +14,8 @@ import secrets
 import click
 
 from ..cli import run
-from ..errors import DeriveError, SpecError, Location
+from ..errors import DeriveError, Location, SpecError
+from . import sheets
 
 ROSTER_HEADER = ["student", "token"]
 TOKEN_BYTES = 18  # 24 URL-safe characters
@@ -35,7 +36,7 @@ def read_roster(path: str) -> dict[str, str]:
             continue
         if len(row) != 2 or not row[0].strip() or len(row[1].strip()) < 16:
             raise SpecError("expected `name,token` with a token of at least 16 characters", Location(path, number, 1))
-        student, token = row[0].strip(), row[1].strip()
+        student, token = sheets.uncell(row[0].strip()), row[1].strip()
         if token in roster:
             raise SpecError(f"this token is also {roster[token]!r}'s", Location(path, number, len(row[0]) + 2))
         roster[token] = student
@@ -152,10 +153,4 @@ def _roster(names_path: str, output: str, url: str) -> None:
 
 
 def _csv(tokens: dict[str, str]) -> str:
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(ROSTER_HEADER)
-    writer.writerows(tokens.items())
-    return out.getvalue()
+    return sheets.write(ROSTER_HEADER, tokens.items())
