@@ -276,6 +276,7 @@ def test_the_page_starts_from_the_students_last_answers(tmp_path):
         mine = app.get("/a/two-layer-relu", params={"token": ANNA}).text
         theirs = app.get("/a/two-layer-relu", params={"token": JAN}).text
     assert 'id="a-phi_1"' in mine and 'value="g_1 &#34;x&#34;"' in mine and 'value="g_2"' not in mine
+    assert "Submitted: 2; best result: 1 of 13." in mine and "Submitted:" not in theirs
     assert "g_1 &#34;x&#34;" not in theirs and 'value=""' in theirs
 
 

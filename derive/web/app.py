@@ -393,10 +393,12 @@ async def exercise(request: Request) -> Response:
     lang = language(request)
     seed = server.seed(name, who)
     question = await server.question(name, seed, lang)
-    previous = await run_in_threadpool(storage.last_answers, server.db, name, who.name)
+    previous, count, best = await run_in_threadpool(storage.history, server.db, name, who.name)
+    record = {"count": count, "score": best.score, "total": best.total} if best else None
     config = {"assignment": name, "token": request.query_params.get("token") or _bearer(request), "lang": lang,
               "words": checker.verdict_words(lang)}
     return page(request, "exercise.html", lang=lang, name=name, question=question, seed=seed, previous=previous,
+                record=record,
                 student=None if who.lecturer else who.name, config=config)
 
 

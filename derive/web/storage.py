@@ -104,13 +104,17 @@ def recent(engine: Engine, student: str, seconds: int) -> int:
         return session.scalar(query)
 
 
-def last_answers(engine: Engine, assignment: str, student: str) -> dict:
-    """The answers of student's latest submission of assignment ({} if none): the page starts from them."""
+def history(engine: Engine, assignment: str, student: str) -> tuple[dict, int, Submission | None]:
+    """Student's own record of assignment: the latest answers ({} if none; the page starts from them),
+    how many submissions, and the best one (highest score, the later on a tie)."""
+    mine = (Submission.assignment == assignment, Submission.student == student)
     with Session(engine) as session:
-        answers = session.scalar(
-            select(Submission.answers).where(Submission.assignment == assignment, Submission.student == student)
-            .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(1))
-    return answers or {}
+        answers = session.scalar(select(Submission.answers).where(*mine)
+                                 .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(1))
+        count = session.scalar(select(func.count()).select_from(Submission).where(*mine))
+        best = session.scalars(select(Submission).where(*mine).order_by(
+            Submission.score.desc(), Submission.created_at.desc(), Submission.id.desc()).limit(1)).first()
+    return answers or {}, count, best
 
 
 def chosen(engine: Engine, assignment: str, policy: str) -> list[Submission]:

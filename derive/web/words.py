@@ -28,6 +28,7 @@ PROSE = {
     "expected": N_("Expected:"),
     "network_error": N_("The server could not be reached; your answers are still on the page, try again."),
     "student": N_("Student: %(student)s"),
+    "record": N_("Submitted: %(count)s; best result: %(score)s of %(total)s."),
     "lecturer": N_("Lecturer's page"),
     "submissions": N_("Submissions: %(count)s; students: %(students)s"),
     "gradebook_best": N_("Gradebook (best submission)"),
