@@ -360,6 +360,24 @@ def test_a_dead_checking_process_is_replaced():
         pool.close()
 
 
+def _hog() -> int:
+    return len(bytearray(4 * 2**30))
+
+
+def test_a_checking_process_cannot_take_all_the_memory():
+    import asyncio
+
+    from derive.web.app import Pool, _ready
+
+    pool = Pool({}, 1)
+    try:
+        with pytest.raises(MemoryError):
+            asyncio.run(pool.run(_hog))
+        assert asyncio.run(pool.run(_ready))
+    finally:
+        pool.close()
+
+
 def test_a_hung_checking_process_is_stopped(monkeypatch):
     import asyncio
     import os

@@ -34,6 +34,7 @@ from . import checker, sheets, storage
 MAX_BODY = 64 * 1024  # bytes of a request body (413 above)
 RATE_WINDOW = 60  # seconds over which the per-token limits count
 VALIDATE_PER_MINUTE = 240  # live previews per token and instance (nothing stored: a per-instance limit suffices)
+WORKER_MEMORY = 3 * 2**30  # bytes of address space per checking process
 JOB_DEADLINE = 60  # seconds a worker may take on one job; the checker's own limit is 1 s per answer
 POLICIES = ("best", "last")
 SECURITY_HEADERS = {
@@ -79,8 +80,18 @@ _ENGINES: dict = {}  # in a worker: the derived specs, inherited from the parent
 
 
 def _install(engines: dict) -> None:
+    """A worker's start: the derived specs, and a ceiling on its memory (an answer that would exhaust
+    the machine fails in its worker, with MemoryError, instead)."""
     global _ENGINES
     _ENGINES = engines
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        ceiling = WORKER_MEMORY if hard == resource.RLIM_INFINITY else min(WORKER_MEMORY, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (ceiling, hard))
+    except (ImportError, ValueError, OSError):  # not on this platform: the checker's own size limits remain
+        pass
 
 
 def _grade_job(assignment: str, answers: dict, seed: int | None) -> list[dict]:
