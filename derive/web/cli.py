@@ -95,7 +95,7 @@ def _serve(folder, host, port, db, roster, show_expected, variants, gradebook, w
         server.start()  # the database and the workers before the server: a bad --db is reported here
     except Exception as exc:  # noqa: BLE001 - a database that cannot be reached is the user's input
         raise DeriveError(f"--db {_hidden(db)}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
-    click.echo(f"derive serve: {len(server.assignments)} assignments on http://{host}:{port}/", err=True)
+    click.echo(f"derive serve: http://{host}:{port}/ serves {', '.join(server.assignments)}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
 
 
