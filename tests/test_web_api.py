@@ -280,9 +280,16 @@ def test_the_page_starts_from_the_students_last_answers(tmp_path):
     assert "g_1 &#34;x&#34;" not in theirs and 'value=""' in theirs
 
 
-def test_index_lists_the_assignments_the_checker_grades(app):
-    page = app.get("/", params={"token": ANNA})
-    assert "two-layer-relu" in page.text and "sigmoid-bce" in page.text and "graph-add-mul" not in page.text
+def test_index_lists_the_assignments_the_checker_grades(tmp_path):
+    title = yaml.safe_load((ROOT / "specs" / "two-layer-relu.yaml").read_text(encoding="utf-8"))["title"]["ru"]
+    with client(settings(tmp_path)) as app:
+        check(app, ANNA, SEED_ANSWERS)
+        page = app.get("/", params={"token": ANNA, "lang": "ru"}).text
+        other = app.get("/", params={"token": JAN, "lang": "ru"}).text
+        anonymous = app.get("/").text
+    assert "two-layer-relu" in page and "sigmoid-bce" in page and "graph-add-mul" not in page
+    assert title in page and "Верно: 3 из 13" in page and "Верно:" not in other
+    assert "token=" not in anonymous and "Open the link your lecturer gave you" in anonymous
 
 
 # -- the command line ------------------------------------------------------------

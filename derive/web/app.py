@@ -389,8 +389,22 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
 
 
 async def index(request: Request) -> Response:
+    """The assignments, by title; with a student's token, each with the student's best result so far."""
     server: Server = request.app.state.server
-    return page(request, "index.html", assignments=list(server.assignments), token=request.query_params.get("token"))
+    lang = language(request)
+    try:
+        who = server.who(request, query_token=True)
+    except Failure:
+        who = None
+    items = []
+    for name, engine in server.assignments.items():
+        best = None
+        if who is not None and not who.lecturer:
+            best = (await run_in_threadpool(storage.history, server.db, name, who.name))[2]
+        items.append({"name": name, "title": checker.title(engine, lang),
+                      "best": {"score": best.score, "total": best.total} if best else None})
+    return page(request, "index.html", lang=lang, assignments=items, token=request.query_params.get("token"),
+                student=who.name if who and not who.lecturer else None)
 
 
 async def exercise(request: Request) -> Response:

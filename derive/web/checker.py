@@ -38,6 +38,11 @@ def asked(engine, seed: int | None) -> list[str]:
     return engine.grader(seed)[1]
 
 
+def title(engine, lang: str) -> str | None:
+    """The spec's title in lang, if it has one."""
+    return engine.outcome(None).spec.title.get(lang)
+
+
 def variant_seed(assignment: str, student: str) -> int:
     """A student's own variant of an assignment: a stable function of both names, nothing stored."""
     digest = hashlib.sha256(f"{assignment}\0{student}".encode()).digest()
