@@ -20,6 +20,7 @@ import sympy as sp
 
 from . import __version__
 from .errors import VerificationFailed
+from .harness import FLOAT as TOLERANCE, STEP, from_errors, scaled_error
 from .functions import ACTIVATIONS as ACTIVATION_ENTRIES
 from .numeric import evaluate as evaluate_numpy, namespace
 from .matrixnotation import MatProd, Tr
@@ -34,8 +35,6 @@ CHECK_KEYS = ("K", "widths", "activation", "seed")
 COLORS = ("red", "olive", "blue", "teal", "purple", "orange", "brown", "magenta", "violet", "black", "gray",
           "darkgray", "green", "cyan", "lime", "pink", "yellow")
 ACTIVATIONS = ("tanh", "sigmoid", "identity")  # the ones this lecture narrates; the rules are derive.functions
-TOLERANCE = 1e-6
-STEP = 1e-6
 MAX_K = 12
 
 Ksym = sp.Symbol("K", integer=True, positive=True)
@@ -308,12 +307,9 @@ def derive(spec: CompositionSpec) -> Outcome:
     general = _general(K, spec.colors) if spec.K is None else None
     outcome = Outcome(spec, rows, general, _loss())
     outcome.checks = check(outcome)
-    bad = [(what, e) for what, e in outcome.checks if not e <= TOLERANCE]
-    if bad:
-        raise VerificationFailed(
-            f"{spec.file}: {bad[0][0]}: the chain-rule product disagrees with finite differences "
-            f"(relative difference {bad[0][1]:.3g}); nothing was printed. This is a bug in derive: please report it."
-        )
+    verification = from_errors(outcome.checks)
+    if not verification.ok:
+        raise VerificationFailed.first(spec.file, verification)
     return outcome
 
 
@@ -444,17 +440,13 @@ def evaluate(factors, inst: Instance, K: int, i: int | None = None) -> np.ndarra
     return out
 
 
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))))
-
-
 def _disagreement(factors, inst: Instance, K: int, j: int, i: int | None = None) -> float:
     """Relative difference between the product and finite differences; inf when the shapes do not fit."""
     try:
         value = evaluate(factors, inst, K, i)
     except ValueError:  # a matrix product in the wrong order
         return float("inf")
-    return _rel(value, inst.finite_differences(j))
+    return scaled_error(value, inst.finite_differences(j))
 
 
 def check(outcome: Outcome) -> list[tuple[str, float]]:
@@ -527,4 +519,5 @@ def to_json(outcome: Outcome) -> dict:
         "checks": [{"what": w, "max_relative_error": float(e), "ok": bool(e <= TOLERANCE)}
                    for w, e in outcome.checks],
         "verified": bool(all(e <= TOLERANCE for _, e in outcome.checks)),
+        "verification": from_errors(outcome.checks).as_json(),
     }

@@ -16,7 +16,7 @@ Adding an activation is one `Activation` entry (plus, for a new function, one
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache, reduce
 from typing import Callable, Iterator, Sequence
 

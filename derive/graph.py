@@ -236,6 +236,7 @@ def to_json(outcome: Outcome) -> dict:
         "inputs": [x.name for x in bp.inputs],
         "forward": forward,
         "derivatives": derivatives,
+        "verification": outcome.check.as_json(),
     }
 
 
@@ -393,7 +394,8 @@ def _index_json(outcome: Outcome) -> dict:
         value = line.row.parts[-1]
         derivatives.append({"wrt": ascii(names(wrt)), "expr": ascii(names(value)), "latex": latex(value),
                             "verified": bool(outcome.check.ok)})
-    return {"kind": "graph", "of": d.of.name, "inputs": list(d.inputs), "forward": forward, "derivatives": derivatives}
+    return {"kind": "graph", "of": d.of.name, "inputs": list(d.inputs), "forward": forward, "derivatives": derivatives,
+            "verification": outcome.check.as_json()}
 
 
 def _ascii_names(expr: sp.Expr) -> sp.Expr:

@@ -20,11 +20,8 @@ import sympy as sp
 from .functions import kink_arguments
 from .graph_backprop import Backprop
 from .precise import DPS, derivative, evaluate, finite
-from .verify import Check as _Check
+from .harness import KINK_MARGIN, PRECISE, Check as _Check, away_from_kinks
 
-TOLERANCE = 1e-9
-KINK_MARGIN = 1e-3
-MAX_DRAWS = 300
 RANDOM_POINTS = 4
 
 
@@ -32,8 +29,12 @@ RANDOM_POINTS = 4
 class Check(_Check):
     """The network's Check at the graph's tolerance (high-precision differences); at_values: the spec's point was checked too."""
 
-    tolerance: float = TOLERANCE
+    tolerance: float = PRECISE
     at_values: bool = False
+
+
+def away_from(values: list | None) -> bool:
+    return values is not None and all(abs(v) > KINK_MARGIN for v in values)
 
 
 class _Verifier:
@@ -54,19 +55,26 @@ class _Verifier:
             env[node.symbol] = value + (nudge[1] if nudge and nudge[0] == node.symbol else 0)
         return env
 
-    def usable(self, env: dict | None) -> bool:
+    def kink_values(self, env: dict | None) -> list | None:
+        """The kink arguments at the point (None: outside the domain, or a gradient is not finite)."""
         if env is None:
-            return False
+            return None
         kinks = [evaluate(k, env) for k in self.kinks]
-        return all(finite(k) and abs(k) > KINK_MARGIN for k in kinks)
+        return kinks if all(finite(k) for k in kinks) else None
+
+    def usable(self, env: dict | None) -> bool:
+        return away_from(self.kink_values(env))
 
     def random_point(self) -> dict:
-        for _ in range(MAX_DRAWS):
-            env = {x: mpmath.mpf(float(self.rng.uniform(-2.0, 2.0))) for x in self.bp.inputs}
+        def draw():
+            return {x: mpmath.mpf(float(self.rng.uniform(-2.0, 2.0))) for x in self.bp.inputs}
+
+        def kinks(env):
             full = self.forward(env)
-            if self.usable(full) and self._gradients_finite(full):
-                return env
-        raise RuntimeError("no random point away from the kinks and inside the domain was found")
+            values = self.kink_values(full)
+            return values if values is not None and self._gradients_finite(full) else None
+
+        return away_from_kinks(draw, kinks)
 
     def _gradients_finite(self, env: dict) -> bool:
         return all(finite(evaluate(g.named, env)) for g in self.bp.grads.values())

@@ -20,7 +20,7 @@ from lark.exceptions import UnexpectedInput
 from lark.lexer import Lexer
 
 from derive import functions
-from derive.calculus import Indicator, leaky_relu, relu, sigmoid
+from derive.calculus import Indicator
 from derive.errors import Location, SpecError
 
 __all__ = ["ParseError", "UnknownName", "parse_math", "canonical_name", "ALLOWED_FUNCTIONS"]

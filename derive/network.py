@@ -40,6 +40,11 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
         return spec
     if options.view == "vector" and spec.index != "target-source":
         raise SpecError(f"--view vector: {VECTOR_NEEDS}", Location(spec.file))
+    if options.view == "vector" and spec.layers[-1].pre is None:
+        raise SpecError("--view vector: the matrix view names the output layer's pre-activation; "
+                        "add view: vector to the spec (or pre: to its last layer)", Location(spec.file))
+    if options.view == "vector" and spec.weight_decay is not None:
+        raise SpecError("--view vector: weight_decay is derived in the scalar view only", Location(spec.file))
     return replace(spec, view=options.view)
 
 
@@ -343,6 +348,7 @@ def to_json(outcome: Outcome) -> dict:
         out["constants"] = [str(c) for c in net.constants]
     if outcome.vector is not None:
         out["vector"] = _vector_json(outcome)
+    out["verification"] = check.as_json()  # the same object in every kind (derive.harness)
     return out
 
 

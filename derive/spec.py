@@ -165,7 +165,9 @@ class _Network:
         return {
             "params": self._name(path + ("params",), "W" if target_source else "w", layer),
             "bias": self._name(path + ("bias",), "b", layer) if target_source else None,
-            "pre": self._name(path + ("pre",), "z", layer) if (not is_last or activation != "identity") else None,
+            # the matrix view writes z = W a + b for every layer, the identity output layer's too
+            "pre": self._name(path + ("pre",), "z", layer)
+            if (not is_last or activation != "identity" or self.data.get("view") == "vector") else None,
             "post": None if is_last else self._name(path + ("post",), "a", layer),
         }
 

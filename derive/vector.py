@@ -21,6 +21,7 @@ import sympy as sp
 from .backprop import Derivation
 from .model import Layer, Network
 from .printing import ascii
+from .functions import real_diff
 from .numeric import namespace
 from .verify import STEP, Check, _Verifier, run
 
@@ -74,7 +75,6 @@ class VectorView:
     batch: list[Step]
     summary: list[Step]
     parameters: list[tuple[sp.Symbol, sp.Matrix]] = field(default_factory=list)
-    deltas: dict[int, sp.Symbol] = field(default_factory=dict)
     partials: dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]] = field(default_factory=dict)
 
 
@@ -231,10 +231,10 @@ class _Builder:
         if self.net.loss is None:
             grad_y = sp.S.One
         else:
-            grad_y = lift(sp.diff(self.net.loss, first.post), self.components(out))
+            grad_y = lift(real_diff(self.net.loss, first.post), self.components(out))
             steps.append(Step("loss_grad", self.grad(y), [grad_y], layer=out.number,
                               because=self.loss_components(out),
-                              expanded=self.column([sp.diff(self.net.loss, u.post) for u in out.units], out)))
+                              expanded=self.column([real_diff(self.net.loss, u.post) for u in out.units], out)))
         if out.activation.name == "softmax":
             g = named[first.pre]
             rhs = [lift(g.simplified, self.components(out), self.sums())]
@@ -269,7 +269,7 @@ class _Builder:
             return []
         y_i = self.component(out, "post", "i")
         mapping = self.index_map(out, "i")
-        value = sp.diff(self.net.loss, out.units[0].post).xreplace(self.sums_i(mapping)).xreplace(mapping)
+        value = real_diff(self.net.loss, out.units[0].post).xreplace(self.sums_i(mapping)).xreplace(mapping)
         return [[self.partial(self.of, y_i), value]]
 
     def sums_i(self, mapping: dict) -> dict:

@@ -11,48 +11,16 @@ simplified) are checked against the named ones at the same points.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import sympy as sp
 
 from .backprop import Derivation
 from .functions import kink_arguments
 from .numeric import namespace
-from .precise import relative_error
+from .harness import FLOAT as TOLERANCE, STEP, Check, away_from_kinks
 from .printing import ascii
 
-STEP = 1e-6
-TOLERANCE = 1e-5
-KINK_MARGIN = 1e-3
-MAX_DRAWS = 200
 FD_BLOCK = 2048  # parameters perturbed per sweep: bounds memory (arrays of 2*FD_BLOCK) on big networks
-
-
-@dataclass
-class Check:
-    """What verification did: how many formulas at how many points, and the worst disagreement."""
-
-    points: int = 0
-    formulas: int = 0
-    max_error: float = 0.0
-    failures: list[tuple[str, float, float]] = field(default_factory=list)
-    tolerance: float = TOLERANCE
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def compare(self, name: str, analytic, numeric) -> None:
-        """One formula's value against its reference (relative error, scaled by at least 1)."""
-        self.record(name, relative_error(analytic, numeric), analytic, numeric)
-
-    def record(self, name: str, error: float, analytic, numeric) -> None:
-        """Count one comparison; beyond the tolerance it is a failure that keeps both values."""
-        self.formulas += 1
-        self.max_error = max(self.max_error, error)
-        if not error <= self.tolerance:
-            self.failures.append((name, float(analytic), float(numeric)))
 
 
 def compile_program(statements: list[tuple[sp.Symbol, sp.Expr]]) -> list[tuple[str, object]]:
@@ -83,12 +51,11 @@ class _Verifier:
 
     def draw(self, normalized: bool) -> dict:
         """A random point away from kinks: parameters, inputs, targets, constants."""
-        for _ in range(MAX_DRAWS):
-            env = self._sample(normalized)
-            values = run(self.kinks, run(self.forward, dict(env), self.names), self.names)
-            if all(abs(float(values[k])) > KINK_MARGIN for k, _ in self.kinks):
-                return env
-        raise RuntimeError("no random point away from the kinks was found")
+        return away_from_kinks(lambda: self._sample(normalized), self._kink_values)
+
+    def _kink_values(self, env: dict) -> list[float]:
+        values = run(self.kinks, run(self.forward, dict(env), self.names), self.names)
+        return [float(values[k]) for k, _ in self.kinks]
 
     def _sample(self, normalized: bool) -> dict:
         u = self.rng.uniform
@@ -139,7 +106,7 @@ class _Verifier:
 def verify(derivation: Derivation, points: int = 3, seed: int = 0) -> Check:
     """Check every formula of derivation at `points` random points."""
     verifier = _Verifier(derivation, np.random.default_rng(seed))
-    check = Check(points=points)
+    check = Check(points=points, tolerance=TOLERANCE)
     with np.errstate(all="ignore"):
         for k in range(points):
             normalized = k == 0

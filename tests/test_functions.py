@@ -331,3 +331,56 @@ def test_the_toy_graph_renders_in_katex(cli, lang):
     assert len(math) > 20
     for display in (True, False):
         assert katex_errors([tex for tex, mode in math if mode == display], display=display) == []
+
+
+def test_the_vector_view_takes_mae_and_new_activations(cli, tmp_path):
+    spec = tmp_path / "v.yaml"
+    spec.write_text("kind: network\nindex: target-source\nview: vector\ninput: {name: x, size: 2}\nlayers:\n"
+                    "  - {units: 2, activation: silu}\n  - {units: 2, activation: sigmoid}\nloss: mae\n")
+    result = cli(spec)
+    assert result.exit_code == 0 and r"\operatorname{sign}" in result.output and r"\operatorname{SiLU}" in result.output
+    decay = tmp_path / "d.yaml"
+    decay.write_text(spec.read_text() + "weight_decay: 0.1\n")
+    assert cli(decay).exit_code == 2
+
+
+# -- one verification harness: the same `verification` object in every kind's JSON -------------
+
+
+@pytest.mark.parametrize("spec", ["two-layer-relu", "graph-add-mul", "linear-layer", "mlp-backprop", "deep-composition"])
+def test_every_kind_reports_verification_in_one_shape(cli, spec):
+    from derive import harness
+
+    data = json.loads(cli(ROOT / "specs" / f"{spec}.yaml", "--format", "json").output)
+    v = data["verification"]
+    assert set(v) == {"verified", "points", "formulas", "max_relative_error", "tolerance"}
+    assert v["verified"] is True and v["formulas"] >= 1 and 0 <= v["max_relative_error"] <= v["tolerance"]
+    assert v["tolerance"] in (harness.FLOAT, harness.PRECISE)
+
+
+def test_one_failure_wording():
+    from derive.errors import VerificationFailed
+    from derive.harness import Check, from_errors
+
+    check = Check()
+    check.compare("psi_11", 1.0, 2.0)
+    assert VerificationFailed.first("a.yaml", check).show() == (
+        "a.yaml: the derived formula for psi_11 gives 1 but finite differences give 2; nothing was printed. "
+        "This is a bug in derive: please report it with the spec.")
+    assert "relative difference 0.5" in VerificationFailed.first("b.yaml", from_errors([("W", 0.5)])).show()
+
+
+def test_json_exprs_of_the_new_vocabulary_read_back_with_the_answer_parser():
+    """The ASCII printer and the answer grammar agree on every new name (elu, gelu, erf, Abs, sign, pi, lamda)."""
+    from derive.mathparse import parse_math
+    from derive.printing import ascii
+
+    spec = load_spec_text((ROOT / "specs" / "gelu-mae-decay.yaml").read_text(encoding="utf-8"))
+    derivation = backprop(build(spec))
+    rng = np.random.default_rng(5)
+    exprs = [e for _, e in derivation.network.forward] + [p.value for p in derivation.derivatives]
+    names = {str(s): s for e in exprs for s in e.free_symbols}
+    for expr in exprs:
+        back = parse_math(ascii(expr), names)
+        env = {s: np.array(rng.uniform(0.1, 1.0)) for s in names.values()}
+        assert float(evaluate_numpy(back, env)) == pytest.approx(float(evaluate_numpy(expr, env)), rel=1e-12)

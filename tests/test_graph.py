@@ -60,7 +60,7 @@ def test_seed_numbers_by_the_cli(cli):
 
 def test_json_keys_are_the_issue_s(cli):
     data = graph_json(cli, ROOT / "specs" / "graph-add-mul.yaml")
-    assert list(data) == ["kind", "of", "inputs", "forward", "derivatives"]
+    assert list(data) == ["kind", "of", "inputs", "forward", "derivatives", "verification"]
     assert all(set(e) == {"name", "expr", "value"} for e in data["forward"])
     assert all(set(e) == {"wrt", "expr", "latex", "value", "verified"} for e in data["derivatives"])
     assert all(e["verified"] is True for e in data["derivatives"])  # the network's shape: every kind says it

@@ -152,3 +152,17 @@ def test_prose_differs_by_language_and_formulas_do_not():
     maths = {lang: extract_math(text) for lang, text in outs.items()}
     assert maths["ru"] == maths["en"] == maths["pl"]
     assert "Обратный проход" in outs["ru"] and "Przejście wstecz" in outs["pl"]
+
+
+def test_an_identity_output_layer_in_the_matrix_view(cli, tmp_path):
+    """z = W a + b is written for the identity output layer too (it was a KeyError); --view vector says what to add."""
+    text = ("kind: network\nindex: target-source\ninput: {name: x, size: 2}\nlayers:\n"
+            "  - {units: 2, activation: tanh}\n  - {units: 2, activation: identity}\nloss: half_sse\n")
+    spec = tmp_path / "v.yaml"
+    spec.write_text(text + "view: vector\n")
+    result = cli(spec)
+    assert result.exit_code == 0 and "Verified" in result.output
+    scalar = tmp_path / "s.yaml"
+    scalar.write_text(text)
+    out = cli(scalar, "--view", "vector")
+    assert out.exit_code == 2 and "view: vector" in out.output

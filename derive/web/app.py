@@ -378,12 +378,14 @@ def pages():
 
 
 def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
+    from ..i18n import language as entry
     from ..i18n import languages
     from .words import words
 
     lang = context.pop("lang", None) or language(request)
     env = request.app.state.pages
-    text = env.get_template(template).render(lang=lang, languages=languages(), t=words(lang),
+    names = [(code, entry(code).name) for code in languages()]  # each language by its own name
+    text = env.get_template(template).render(lang=lang, languages=names, t=words(lang),
                                              query=request.query_params, **context)
     return HTMLResponse(text, status_code=status)
 
