@@ -437,3 +437,21 @@ def test_the_migrations_make_the_schema_the_code_uses(tmp_path):
         differences = compare_metadata(MigrationContext.configure(connection), storage.Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def test_a_kind_without_a_network_still_gets_one_input_per_asked_name():
+    """The page's question falls back to the asked names when the outcome is not a network's."""
+    from derive.web import checker
+
+    engine = checker.load(str(ROOT / "specs"))[0]["two-layer-relu"]
+
+    class OtherKind:
+        def grader(self, seed):
+            return engine.grader(seed)
+
+        def outcome(self, seed):
+            return object()
+
+    question = checker.question(OtherKind(), None, "en")
+    assert [t["key"] for t in question["tasks"]] == checker.asked(engine, None)
+    assert question["tasks"][0]["latex"] == r"\theta_{01}" and question["forward"] == []

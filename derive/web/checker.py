@@ -40,7 +40,8 @@ def asked(engine, seed: int | None) -> list[str]:
 
 def title(engine, lang: str) -> str | None:
     """The spec's title in lang, if it has one."""
-    return engine.outcome(None).spec.title.get(lang)
+    title = getattr(getattr(engine.outcome(None), "spec", None), "title", None)
+    return title.get(lang) if title is not None else None
 
 
 def variant_seed(assignment: str, student: str) -> int:
@@ -127,7 +128,20 @@ def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
 
 def question(engine, seed: int | None, lang: str) -> dict:
     """What the page shows: the network's forward pass, activation, loss (LaTeX) and the asked
-    derivatives, as `derive quiz` prints them (the same context, the same printer)."""
+    derivatives, as `derive quiz` prints them (the same context, the same printer). For a kind whose
+    outcome is not a network's (the checker grows), the asked names alone, so the page still works."""
+    try:
+        return _network_question(engine, seed, lang)
+    except (AttributeError, KeyError, TypeError):
+        from ..printing import latex_name
+
+        grader, names = engine.grader(seed)
+        return {"title": title(engine, lang), "forward": [], "activations": [], "loss": None,
+                "tasks": [{"key": name, "latex": latex_name(name)} for name in names],
+                "names": sorted(getattr(grader, "names", {}))}
+
+
+def _network_question(engine, seed: int | None, lang: str) -> dict:
     from ..network import context
     from ..render import d, environment
 
