@@ -344,6 +344,16 @@ def test_roster_names_that_look_like_formulas_survive_a_spreadsheet(tmp_path, cl
     assert sorted(read_roster(str(out)).values()) == sorted(['=HYPERLINK("http://x")', "-Ann", "Jan"])
 
 
+def test_roster_refuses_names_with_control_characters(tmp_path):
+    from conftest import run_process
+
+    names = tmp_path / "names.txt"
+    names.write_text("Anna\nJan\x1b[31mRed\n", encoding="utf-8")
+    result = run_process("roster", names, "-o", tmp_path / "roster.csv")
+    assert result.returncode == 2 and f"{names}:2:4" in result.stderr and "\x1b" not in result.stderr
+    assert not (tmp_path / "roster.csv").exists()
+
+
 def test_roster_file_is_read(tmp_path):
     from derive.web.cli import read_roster
 

@@ -140,8 +140,7 @@ def roster(names: str, output: str, url: str) -> None:
 def _roster(names_path: str, output: str, url: str) -> None:
     from ..cli import _write_atomic
 
-    with open(names_path, encoding="utf-8-sig") as f:
-        names = list(dict.fromkeys(line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")))
+    names = _names(names_path)
     if not names:
         raise SpecError("no names: expected one student's name a line", Location(names_path))
     kept = {student: token for token, student in read_roster(output).items()} if os.path.exists(output) else {}
@@ -150,6 +149,28 @@ def _roster(names_path: str, output: str, url: str) -> None:
     for name, token in tokens.items():
         click.echo(f"{name}\t{url.rstrip('/')}/?token={token}")
     click.echo(f"derive roster: {len(tokens)} students written to {output}", err=True)
+
+
+def _names(path: str) -> list[str]:
+    """One name a line (blank lines and # comments skipped, repeats once); a name with a control
+    character (a tab, an escape sequence) is refused with its line, since it would reach a terminal."""
+    import unicodedata
+
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text ({exc.reason})", Location(path)) from None
+    names = []
+    for number, line in enumerate(lines, start=1):
+        name = line.strip()
+        if not name or name.startswith("#"):
+            continue
+        bad = next((i for i, c in enumerate(line) if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            raise SpecError("a name may not contain control characters (tabs, escapes)", Location(path, number, bad + 1))
+        names.append(name)
+    return list(dict.fromkeys(names))
 
 
 def _csv(tokens: dict[str, str]) -> str:
