@@ -17,7 +17,7 @@ from .errors import Location, SpecError, VerificationFailed
 from .model import build
 from .printing import ascii, latex_printer
 from .render import Row, chunks, d
-from .spec import VECTOR_NEEDS, NetworkSpec, parse_doc as parse
+from .spec import RESIDUAL_VECTOR, VECTOR_NEEDS, NetworkSpec, parse_doc as parse
 from .verify import Check, verify
 
 KIND = "network"
@@ -38,6 +38,8 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
         return spec
     if options.view == "vector" and spec.index != "target-source":
         raise SpecError(f"--view vector: {VECTOR_NEEDS}", Location(spec.file))
+    if options.view == "vector" and any(layer.residual for layer in spec.layers):
+        raise SpecError(f"--view vector: {RESIDUAL_VECTOR}", Location(spec.file))
     return replace(spec, view=options.view)
 
 
@@ -131,6 +133,7 @@ def _scalar_context(outcome: Outcome, lang: str) -> dict:
         "of": net.of,
         "output": net.outputs,
         "forward": _forward_rows(derivation),
+        "residual": _residual_layers(net),
         "activations": _activation_rows(derivation),
         "loss": _loss(derivation),
         "sections": [_section(derivation, s) for s in derivation.sections],
@@ -158,17 +161,38 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
         if act.name in seen or act.name in ("identity", "softmax"):
             continue
         seen.add(act.name)
+        through_a = any(other.activation is act and not other.spec.residual for other in derivation.network.layers)
         fz = act.apply(z, layer.alpha)
         out.append(
             {
                 "name": act.name,
                 "definition": Row([fz, _rewritten(fz)]) if _rewritten(fz) != fz else None,
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
-                "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha),
+                "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
                 "kinks": act.kinks,
             }
         )
     return out
+
+
+def _residual_layers(net) -> list[dict]:
+    """Each residual layer's names, for the sentences on skip connections: post = f(pre) + input."""
+    inputs = [net.spec.input] + [layer.spec.post for layer in net.layers]
+    return [_residual_names(layer, inputs[layer.number - 1]) for layer in net.layers if layer.spec.residual]
+
+
+def _residual_names(layer, source: str) -> dict:
+    spec = layer.spec
+    return {"number": layer.number, "post": sp.Symbol(spec.post), "pre": sp.Symbol(spec.pre or spec.post),
+            "input": sp.Symbol(source)}
+
+
+def _highway(derivation: Derivation, section) -> dict | None:
+    """The residual layer whose skip connection feeds this section's ∂J/∂h (the identity terms), if any."""
+    if not any(g.highway is not None for g in section.grads):
+        return None
+    above = derivation.network.layers[section.layer.number]  # the layer this one feeds (numbers are 1-based)
+    return _residual_names(above, section.layer.spec.post)
 
 
 def _in_terms_of_a(act, z: sp.Symbol, alpha) -> Row | None:
@@ -216,6 +240,7 @@ def _section(derivation: Derivation, section) -> dict:
         "grads": [_grad_row(g) for g in section.grads],
         "one_hot": [Row([d(g.of, g.node), g.one_hot]) for g in section.grads if g.one_hot is not None],
         "grad_nodes": [g.node for g in section.grads],
+        "highway": _highway(derivation, section),
         "uses_named": uses_named,
         "locals": [
             [Row([d(p.node, p.param), p.local]) for p in g.derivatives] for g in section.groups

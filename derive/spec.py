@@ -12,7 +12,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ RESERVED = {
 } | set(keyword.kwlist)
 MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
 NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation")
-LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post")
+LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post", "residual")
 INDEX_ORDERS = ("source-target", "target-source")
 
 
@@ -41,6 +41,7 @@ class LayerSpec:
     bias: str | None
     pre: str | None
     post: str
+    residual: bool = False  # h = f(z) + the layer's input (a skip connection); see _residual
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ def parse_doc(doc: Doc) -> NetworkSpec:
     return spec
 
 
+RESIDUAL_VECTOR = ("residual layers are derived in the scalar view only (view: scalar); the matrix form "
+                   "of a residual block is in docs/layers.md")
 VECTOR_NEEDS = ("view: vector needs `index: target-source` (W_{jk}: j = target, k = source, with a "
                 "separate bias b_j), the matrix convention of z = W x + b")
 
@@ -98,6 +101,7 @@ class _Network:
         layers_raw = self._layers_raw()
         loss = self._choice(("loss",), "none", ("none", *LOSSES))
         layers = self._name_layers(layers_raw, self._str(("output",), "y"))
+        layers = self._residuals(layers_raw, layers, size)
         spec = NetworkSpec(
             file=self.doc.file,
             title=self.doc.title(),
@@ -114,7 +118,29 @@ class _Network:
         )
         self._check_output(spec)
         self._check_distinct(spec)
+        self._check_residual_view(spec)
         return spec
+
+    # -- residual connections (h = f(z) + input): kept apart from the other layer keys ----------
+    def _residuals(self, raw: list[dict], layers: tuple[LayerSpec, ...], input_size: int) -> tuple[LayerSpec, ...]:
+        widths = [input_size] + [layer.units for layer in layers]
+        return tuple(replace(layer, residual=self._residual(raw[i], i, layer, widths[i])) for i, layer in enumerate(layers))
+
+    def _residual(self, layer: dict, i: int, spec: LayerSpec, width_in: int) -> bool:
+        path = ("layers", i, "residual")
+        value = layer.get("residual", False)
+        if not isinstance(value, bool):
+            raise self.doc.error(path, f"expected true or false, got {_show(value)}")
+        if value and spec.units != width_in:
+            raise self.doc.error(path, f"a residual layer adds its input to its output, so its width must match its "
+                                       f"input: it has {spec.units} units and {width_in} inputs")
+        if value and spec.activation == "softmax":
+            raise self.doc.error(path, "a softmax layer cannot be residual: its outputs are probabilities")
+        return value
+
+    def _check_residual_view(self, spec: NetworkSpec) -> None:
+        if spec.view == "vector" and any(layer.residual for layer in spec.layers):
+            raise self.doc.error(("view",), RESIDUAL_VECTOR)
 
     # -- pieces ---------------------------------------------------------------
     def _input(self) -> tuple[str, int]:
