@@ -99,9 +99,11 @@ def test_residual_gradient_is_the_plain_gradient_plus_the_identity_term(cli, tmp
     for doc, env in ((res, env_res), (base, env_base)):
         for step in doc["forward"] + doc["backward"]:
             env[step["name"]] = eval(step["expr"], NAMESPACE, env)
-    # compare at the same h and g: give the plain network the residual network's h, g and y
-    for name in ("h_1", "h_2", "u_1", "u_2", "g_1", "g_2", "y"):
+    # compare at the same point: the plain network gets the residual one's h, u and y (and g = tanh(u))
+    for name in ("h_1", "h_2", "u_1", "u_2", "y"):
         env_base[name] = env_res[name]
+    for i in (1, 2):
+        env_base[f"g_{i}"] = math.tanh(env_res[f"u_{i}"])
     for step in base["backward"]:
         env_base[step["name"]] = eval(step["expr"], NAMESPACE, env_base)
     highway = {"h_1": env_res["dJ_dy"] * values["U_1"], "h_2": env_res["dJ_dy"] * values["U_2"]}  # ∂J/∂g_i
