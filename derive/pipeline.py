@@ -24,6 +24,7 @@ KINDS = {
     "mlp": "derive.mlp",
     "composition": "derive.composition",
     "course": "derive.course",
+    "rnn": "derive.layers.rnn",
 }
 TEXT_FORMATS = ("md",)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -23,10 +24,16 @@ import autograd.numpy as anp  # noqa: E402
 SPECS = ROOT / "specs"
 
 
+_JSON: dict = {}  # the example specs' JSON, derived once per test session
+
+
 def _json(cli, spec, *extra) -> dict:
-    result = cli(spec, "--format", "json", *extra)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    key = (str(spec), extra)
+    if key not in _JSON:
+        result = cli(spec, "--format", "json", *extra)
+        assert result.exit_code == 0, result.output
+        _JSON[key] = json.loads(result.output)
+    return _JSON[key]
 
 
 NAMESPACE = {
@@ -134,3 +141,123 @@ def test_bad_residual_layers_are_spec_errors(cli, tmp_path, layer, message):
 def test_residual_in_the_vector_view_is_refused_clearly(cli):
     result = cli(SPECS / "residual-mlp.yaml", "--view", "vector")
     assert result.exit_code == 2 and "scalar view" in result.output
+
+
+# -- the index-form kinds: one helper for autograd references ------------------------------------
+
+
+def array(values: dict, name: str, shape: tuple, start: tuple | int = 1):
+    """The numpy array of the JSON names name_<i><j>… (indices from `start`, per axis), for autograd."""
+    import itertools
+
+    starts = start if isinstance(start, tuple) else (start,) * len(shape)
+
+    def key(idx):
+        parts = [str(k + s) for k, s in zip(idx, starts)]
+        return f"{name}_{('_' if any(len(p) > 1 for p in parts) else '').join(parts)}"
+
+    flat = [values[key(idx)] for idx in itertools.product(*[range(n) for n in shape])]
+    return anp.reshape(anp.array(flat), shape)
+
+
+def agrees_with_autograd(doc: dict, loss, seed: int, scale: float = 1.0) -> None:
+    """derive's derivatives (its JSON program) against autograd's gradient of loss(values) at a random point."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    names = doc["parameters"] + doc["inputs"] + doc.get("targets", [])
+    values = {n: float(rng.uniform(-scale, scale)) for n in names}
+    got = run_program(doc, values)
+    params = doc["parameters"]
+
+    def as_function(vector):
+        return loss({**values, **dict(zip(params, vector))})
+
+    want = autograd.grad(as_function)(anp.array([values[p] for p in params]))
+    bad = [(p, got[p], w) for p, w in zip(params, want) if not _close(got[p], float(w))]
+    assert params and not bad, bad
+    assert all(d["verified"] is True for d in doc["derivatives"])
+
+
+# -- kind: rnn ----------------------------------------------------------------------------------
+
+
+def _rnn_loss(v: dict, steps=3, nx=2, nh=2, ny=1):
+    W, U, V = array(v, "W", (nh, nh)), array(v, "U", (nh, nx)), array(v, "V", (ny, nh))
+    b, c = array(v, "b", (nh,)), array(v, "c", (ny,))
+    x, tau = array(v, "x", (steps, nx)), array(v, "tau", (steps, ny))
+    h = array(v, "h", (1, nh), start=(0, 1))[0]
+    total = 0.0
+    for t in range(steps):
+        h = anp.tanh(anp.dot(W, h) + anp.dot(U, x[t]) + b)
+        y = anp.dot(V, h) + c
+        total = total + 0.5 * anp.sum((y - tau[t]) ** 2)
+    return total
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rnn_bptt_agrees_with_autograd(cli, seed):
+    agrees_with_autograd(_json(cli, SPECS / "rnn-3-steps.yaml"), _rnn_loss, seed)
+
+
+def test_rnn_other_sizes_agree_with_autograd(cli, tmp_path):
+    spec = tmp_path / "rnn.yaml"
+    spec.write_text("kind: rnn\nsteps: 4\ninput: 1\nhidden: 3\noutput: 2\n", encoding="utf-8")
+    doc = _json(cli, spec)
+    assert doc["sizes"] == {"T": 4, "n_x": 1, "n_h": 3, "n_y": 2}
+    agrees_with_autograd(doc, lambda v: _rnn_loss(v, 4, 1, 3, 2), seed=7)
+
+
+def test_rnn_gradient_of_a_shared_weight_has_one_term_per_step(cli):
+    doc = _json(cli, SPECS / "rnn-3-steps.yaml")
+    w11 = next(d for d in doc["derivatives"] if d["wrt"] == "W_11")
+    assert w11["expr"].count("delta_") == 3 and {"h_01", "h_11", "h_21"} <= set(re.findall(r"h_\d\d", w11["expr"]))
+
+
+@pytest.mark.parametrize("lang,words", [
+    ("en", ["δ through time", "vanishes"]),
+    ("ru", ["затухает", "0{,}585"]),
+    ("pl", ["zanika", "0{,}585"]),
+])
+def test_rnn_lecture_in_three_languages_renders_in_katex(cli, lang, words):
+    result = cli(SPECS / "rnn-3-steps.yaml", "--lang", lang)
+    assert result.exit_code == 0, result.output
+    assert all(w in result.output for w in words)
+    assert not katex_errors(extract_math(result.output))
+
+
+def test_rnn_vanishing_bound_uses_the_spectral_norm(cli):
+    """‖W‖₂ printed for the example matrix is its largest singular value (computed here by numpy)."""
+    import numpy as np
+
+    sigma = np.linalg.norm(np.array([[0.5, -0.3], [0.2, 0.4]]), 2)
+    out = cli(SPECS / "rnn-3-steps.yaml").output
+    assert f"\\lVert W \\rVert_2 \\approx {sigma:.3g}" in out
+    assert f"\\lVert W \\rVert_2^{{10}} \\approx {sigma ** 10:.3g}" in out
+
+
+@pytest.mark.parametrize("text,message", [
+    ("kind: rnn\nsteps: 0\n", "steps: expected a whole number from 1 to 8"),
+    ("kind: rnn\nhidden: 2\nexample_W: [[1, 2]]\n", "expected a 2×2 matrix"),
+    ("kind: rnn\nlayers: 2\n", "unknown key 'layers'"),
+])
+def test_bad_rnn_specs_are_spec_errors(cli, tmp_path, text, message):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text, encoding="utf-8")
+    result = cli(spec)
+    assert result.exit_code == 2 and message in result.output and "bad.yaml:" in result.output
+
+
+def test_a_wrong_index_formula_is_caught_before_printing():
+    """The engine's check is not a formality: a gradient with a wrong sign on one term fails it."""
+    import sympy as sp
+
+    from derive.layers import engine, rnn
+
+    spec = rnn.RnnSpec("x.yaml", {}, 2, 1, 2, 1, None)
+    model = rnn.build(spec)
+    assert engine.verify(model).ok
+    g = model.gradients["W"]
+    model.gradients["W"] = engine.Gradient(g.quantity, g.base, g.indices, g.chain, g.local, -g.done, g.users)
+    check = engine.verify(model)
+    assert not check.ok and check.failures[0][0].startswith("dL/dW")
