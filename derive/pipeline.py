@@ -25,6 +25,7 @@ KINDS = {
     "composition": "derive.composition",
     "course": "derive.course",
     "rnn": "derive.layers.rnn",
+    "attention": "derive.layers.attention",
 }
 TEXT_FORMATS = ("md",)
 

@@ -261,3 +261,49 @@ def test_a_wrong_index_formula_is_caught_before_printing():
     model.gradients["W"] = engine.Gradient(g.quantity, g.base, g.indices, g.chain, g.local, -g.done, g.users)
     check = engine.verify(model)
     assert not check.ok and check.failures[0][0].startswith("dL/dW")
+
+
+# -- kind: attention ----------------------------------------------------------------------------
+
+
+def _attention_loss(v: dict, n=3, d=2, dk=2):
+    X, Y = array(v, "X", (n, d)), array(v, "Y", (n, dk))
+    Q, K, V = (anp.dot(X, array(v, w, (d, dk))) for w in ("WQ", "WK", "WV"))
+    S = anp.dot(Q, K.T) / anp.sqrt(dk)
+    E = anp.exp(S - anp.max(S, axis=1, keepdims=True))
+    P = E / anp.sum(E, axis=1, keepdims=True)
+    return 0.5 * anp.sum((anp.dot(P, V) - Y) ** 2)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_attention_agrees_with_autograd(cli, seed):
+    agrees_with_autograd(_json(cli, SPECS / "attention-3-tokens.yaml"), _attention_loss, seed, scale=1.5)
+
+
+def test_attention_other_sizes_agree_with_autograd(cli, tmp_path):
+    spec = tmp_path / "att.yaml"
+    spec.write_text("kind: attention\ntokens: 2\nfeatures: 3\nhead: 1\n", encoding="utf-8")
+    agrees_with_autograd(_json(cli, spec), lambda v: _attention_loss(v, 2, 3, 1), seed=5, scale=1.5)
+
+
+def test_attention_softmax_jacobian_is_diag_p_minus_p_pT():
+    """The Jacobian printed for one row, evaluated at a random softmax, against numpy's diag(p) − p pᵀ."""
+    import numpy as np
+    import sympy as sp
+
+    from derive.layers.attention import row_jacobian
+
+    J, _, same = row_jacobian(3)
+    p = np.exp([0.3, -1.0, 0.5])
+    p /= p.sum()
+    value = np.array(J.subs({sp.Symbol(f"p_{k}"): p[k - 1] for k in (1, 2, 3)}), dtype=float)
+    assert same and np.allclose(value, np.diag(p) - np.outer(p, p))
+
+
+@pytest.mark.parametrize("lang,word", [("en", "Through the softmax"), ("ru", "Через softmax"),
+                                       ("pl", "Przez softmax")])
+def test_attention_lecture_renders_in_katex(cli, lang, word):
+    result = cli(SPECS / "attention-3-tokens.yaml", "--lang", lang)
+    assert result.exit_code == 0, result.output
+    assert word in result.output and r"\frac{\partial L}{\partial W^{Q}} = X^T \frac{\partial L}{\partial Q}" in result.output
+    assert not katex_errors(extract_math(result.output))

@@ -52,6 +52,7 @@ class Quantity:
     grad_name: str | None = None  # the name of ∂L/∂q (default d<L>_d<name>): δ for a pre-activation
     wrt: tuple = ()  # index symbols of the element its gradient is written at (default: the model's)
     defined: tuple = ()  # the ranges its definition holds on, where narrower than `ranges` (t = 1..T, not 0..T)
+    label: sp.Symbol | None = None  # a label that prints differently from its name (W^{Q} for WQ)
 
     @property
     def span(self) -> tuple:
@@ -59,7 +60,9 @@ class Quantity:
 
     @property
     def base(self):
-        return sp.IndexedBase(self.name) if self.ranges else sp.Symbol(self.name, real=True)
+        if self.ranges:
+            return sp.IndexedBase(self.label or sp.Symbol(self.name))
+        return sp.Symbol(self.name, real=True)
 
     def element(self, idx) -> sp.Expr:
         return self.base[tuple(idx)] if self.ranges else self.base
@@ -107,7 +110,7 @@ class Model:
     def partials(self) -> dict:
         """IndexedBase label -> (L, q), so ∂L/∂q_{i,j} prints as a fraction."""
         of = sp.Symbol(self.loss)
-        return {g.base.label if g.quantity.ranges else g.base: (of, sp.Symbol(g.quantity.name))
+        return {g.base.label if g.quantity.ranges else g.base: (of, g.quantity.label or sp.Symbol(g.quantity.name))
                 for g in self.gradients.values() if g.quantity.grad_name is None}
 
 
@@ -158,13 +161,15 @@ def _grad_base(model: Model, q: Quantity):
 
 def tidy(expr: sp.Expr) -> sp.Expr:
     """A sum without Σ with its common factor taken out: ∂L/∂h (1 − h²), not ∂L/∂h − ∂L/∂h h²."""
-    if expr.has(sp.Sum) or not expr.is_Add:
+    if not expr.is_Add:
         return expr
     common = sp.factor_terms(expr)
     if sp.count_ops(common) > sp.count_ops(expr) or not common.is_Mul:
         return expr
     upstream = [f for f in common.args if _is_gradient(f)]
-    return sp.Mul(*upstream, *[f for f in common.args if f not in upstream], evaluate=False)
+    sums = [f for f in common.args if f.is_Add and f not in upstream]
+    rest = [f for f in common.args if f not in upstream and f not in sums]
+    return sp.Mul(*upstream, *rest, *sums, evaluate=False)
 
 
 def _is_gradient(factor: sp.Expr) -> bool:
@@ -217,6 +222,15 @@ def _sum_term(term: sp.Expr, limit) -> sp.Expr:
     for factor in sp.Mul.make_args(term):
         (inside if ix in factor.free_symbols else outside).append(factor)
     return sp.Mul(*outside) * sp.Sum(sp.Mul(*inside), limit)
+
+
+def pull_out(e: sp.Sum) -> sp.Expr:
+    """Σ_j c f(j) -> c Σ_j f(j) for the factors c that do not depend on the summation indices."""
+    indices = {limit[0] for limit in e.limits}
+    outside, inside = [], []
+    for factor in sp.Mul.make_args(e.function):
+        (inside if factor.free_symbols & indices else outside).append(factor)
+    return sp.Mul(*outside) * sp.Sum(sp.Mul(*inside), *e.limits) if outside else e
 
 
 # -- concrete instances --------------------------------------------------------------------------

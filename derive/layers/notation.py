@@ -31,8 +31,12 @@ class Vec(sp.Function):
         name = self.args[0]
         from ..printing import base_latex
 
-        base = rf"\mathbf{{{base_latex(str(name))}}}"
+        text = str(name)
+        of, _, wrt = text.partition("_d") if text.startswith("d") and "_d" in text else ("", "", text)
+        base = rf"\mathbf{{{base_latex(wrt)}}}"
         tex = base if len(self.args) == 1 else f"{base}_{{{printer._print(self.args[1])}}}"
+        if of:  # dL_ds: the gradient ∂L/∂s_i of a whole row or vector
+            tex = rf"\frac{{\partial {base_latex(of[1:])}}}{{\partial {tex}}}"
         return tex if exp is None else f"{tex}^{{{exp}}}"
 
     def _sympystr(self, printer) -> str:
