@@ -26,6 +26,7 @@ KINDS = {
     "course": "derive.course",
     "rnn": "derive.layers.rnn",
     "attention": "derive.layers.attention",
+    "conv": "derive.layers.conv",
 }
 TEXT_FORMATS = ("md",)
 

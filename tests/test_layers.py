@@ -9,6 +9,7 @@ tiny evaluator, not derive's).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -307,3 +308,65 @@ def test_attention_lecture_renders_in_katex(cli, lang, word):
     assert result.exit_code == 0, result.output
     assert word in result.output and r"\frac{\partial L}{\partial W^{Q}} = X^T \frac{\partial L}{\partial Q}" in result.output
     assert not katex_errors(extract_math(result.output))
+
+
+# -- kind: conv ---------------------------------------------------------------------------------
+
+
+def _conv_loss(v: dict, dims, C, N, K, F, S, P):
+    """The convolution written out with loops (CS231n's definition), zero padding by a bounds check."""
+    M = (N - F + 2 * P) // S + 1
+    total = 0.0
+    for f in range(K):
+        for pos in (itertools.product(range(M), repeat=dims)):
+            y = v[f"b_{f + 1}"]
+            for c in range(C):
+                for off in itertools.product(range(F), repeat=dims):
+                    src = [S * o + e - P for o, e in zip(pos, off)]
+                    if all(0 <= z < N for z in src):
+                        y = y + v[_name("w", (f + 1, c + 1, *off))] * v[_name("x", (c + 1, *src))]
+            total = total + 0.5 * (y - v[_name("t", (f + 1, *pos))]) ** 2
+    return total
+
+
+def _name(base: str, idx: tuple) -> str:
+    parts = [str(k) for k in idx]
+    return f"{base}_{('_' if any(len(p) > 1 for p in parts) else '').join(parts)}"
+
+
+@pytest.mark.parametrize("spec,sizes", [("conv1d", (1, 2, 5, 2, 3, 2, 1)), ("conv2d", (2, 1, 4, 1, 3, 1, 1))])
+def test_convolution_agrees_with_autograd(cli, spec, sizes):
+    agrees_with_autograd(_json(cli, SPECS / f"{spec}.yaml"), lambda v: _conv_loss(v, *sizes), seed=3)
+
+
+@pytest.mark.parametrize("text,sizes", [
+    ("dims: 1\nchannels: 1\nsize: 6\nfilters: 1\nkernel: 2\nstride: 2\npadding: 0\n", (1, 1, 6, 1, 2, 2, 0)),
+    ("dims: 2\nchannels: 2\nsize: 3\nfilters: 2\nkernel: 2\nstride: 1\npadding: 0\n", (2, 2, 3, 2, 2, 1, 0)),
+])
+def test_other_convolutions_agree_with_autograd(cli, tmp_path, text, sizes):
+    spec = tmp_path / "conv.yaml"
+    spec.write_text("kind: conv\n" + text, encoding="utf-8")
+    agrees_with_autograd(_json(cli, spec), lambda v: _conv_loss(v, *sizes), seed=4)
+
+
+def test_input_gradient_reads_the_kernel_flipped(cli):
+    """∂L/∂x_{d,m} = Σ ∂L/∂y_{f,i} w_{f,d,m+P−iS}: the kernel index falls as the output position rises."""
+    doc = _json(cli, SPECS / "conv1d.yaml")
+    dx = {e["name"]: e["expr"] for e in doc["backward"]}["dL_dx_12"]  # channel 1, position 2; S = 2, P = 1
+    assert dx == "dL_dy_10*w_112 + dL_dy_11*w_110 + dL_dy_20*w_212 + dL_dy_21*w_210"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_convolution_lectures_render_in_katex(cli, lang):
+    for spec in ("conv1d", "conv2d"):
+        result = cli(SPECS / f"{spec}.yaml", "--lang", lang)
+        assert result.exit_code == 0, result.output
+        assert "CS231n" in result.output
+        assert not katex_errors(extract_math(result.output))
+
+
+def test_a_stride_that_does_not_fit_is_a_spec_error(cli, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("kind: conv\nsize: 6\nkernel: 3\nstride: 2\n", encoding="utf-8")
+    result = cli(spec)
+    assert result.exit_code == 2 and "bad.yaml:4:" in result.output and "not a whole number" in result.output
