@@ -27,6 +27,7 @@ KINDS = {
     "rnn": "derive.layers.rnn",
     "attention": "derive.layers.attention",
     "conv": "derive.layers.conv",
+    "layernorm": "derive.layers.layernorm",
 }
 TEXT_FORMATS = ("md",)
 

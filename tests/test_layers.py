@@ -370,3 +370,50 @@ def test_a_stride_that_does_not_fit_is_a_spec_error(cli, tmp_path):
     spec.write_text("kind: conv\nsize: 6\nkernel: 3\nstride: 2\n", encoding="utf-8")
     result = cli(spec)
     assert result.exit_code == 2 and "bad.yaml:4:" in result.output and "not a whole number" in result.output
+
+
+# -- kind: layernorm ----------------------------------------------------------------------------
+
+
+def _layernorm_loss(v: dict, n=3):
+    x, t = array(v, "x", (n,)), array(v, "t", (n,))
+    gamma, beta = array(v, "gamma", (n,)), array(v, "beta", (n,))
+    mu = anp.mean(x)
+    var = anp.mean((x - mu) ** 2)
+    y = gamma * (x - mu) / anp.sqrt(var + v["epsilon"]) + beta
+    return 0.5 * anp.sum((y - t) ** 2)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_layernorm_agrees_with_autograd(cli, seed):
+    doc = _json(cli, SPECS / "layernorm.yaml")
+    assert doc["constants"] == ["epsilon"]
+
+    def loss(v):
+        return _layernorm_loss(v)
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    names = doc["parameters"] + doc["inputs"] + doc["targets"]
+    values = {n: float(rng.uniform(-1, 1)) for n in names} | {"epsilon": 0.1}
+    got = run_program(doc, values)
+    params = doc["parameters"]
+    want = autograd.grad(lambda vec: loss({**values, **dict(zip(params, vec))}))(anp.array([values[p] for p in params]))
+    assert all(_close(got[p], float(w)) for p, w in zip(params, want))
+    # the input gradient (the compact form's subject) against autograd too
+    env = dict(values)
+    for step in doc["forward"] + doc["backward"]:
+        env[step["name"]] = eval(step["expr"], NAMESPACE, env)
+    xs = [f"x_{k}" for k in (1, 2, 3)]
+    want_x = autograd.grad(lambda vec: loss({**values, **dict(zip(xs, vec))}))(anp.array([values[x] for x in xs]))
+    assert all(_close(env[f"dL_d{x}"], float(w)) for x, w in zip(xs, want_x))
+
+
+@pytest.mark.parametrize("lang,word", [("en", "Batch normalisation"), ("ru", "Пакетная нормализация"),
+                                       ("pl", "Normalizacja wsadowa")])
+def test_layernorm_lecture_renders_in_katex(cli, lang, word):
+    result = cli(SPECS / "layernorm.yaml", "--lang", lang)
+    assert result.exit_code == 0, result.output
+    assert word in result.output and r"\hat{x}_{p} \sum_{k=1}^{n}" in result.output
+    assert not katex_errors(extract_math(result.output))

@@ -21,7 +21,7 @@ from ..render import Row
 from ..yamlload import Doc
 from . import common, engine, notation
 from .engine import Quantity, index, size
-from .notation import Diag, MatProd, T_, Vec
+from .notation import Diag, MatProd, T_, TexName as Name, Vec
 
 KIND = "attention"
 KEYS = ("kind", "title", "tokens", "features", "head")
@@ -29,15 +29,6 @@ MAX_TOKENS, MAX_SIZE = 6, 6
 
 i, j, l, a, c, p, r = (index(x) for x in "ijlacpr")
 SIZES = {name: size(name) for name in ("n", "d", "d_k")}
-
-
-class Name(sp.Symbol):
-    """A family name printed with a superscript, W^{Q} (the ASCII name stays WQ)."""
-
-    TEX = {"WQ": "W^{Q}", "WK": "W^{K}", "WV": "W^{V}"}
-
-    def _derive_latex(self, printer, exp=None) -> str:
-        return self.TEX.get(self.name, self.name)
 
 
 @dataclass(frozen=True)
@@ -56,7 +47,7 @@ def parse(doc: Doc) -> AttentionSpec:
 
 
 def base(name: str) -> sp.IndexedBase:
-    return sp.IndexedBase(Name(name) if name in Name.TEX else sp.Symbol(name))
+    return sp.IndexedBase(Name(name) if name in ("WQ", "WK", "WV") else sp.Symbol(name))
 
 
 def build(spec: AttentionSpec) -> engine.Model:
@@ -178,7 +169,7 @@ def derive(spec: AttentionSpec) -> common.Outcome:
 
 def printer_settings(outcome: common.Outcome) -> dict:
     L = sp.Symbol("L")
-    whole = {sp.Symbol(f"dL_d{x}"): (L, Name(x) if x in Name.TEX else sp.Symbol(x))
+    whole = {sp.Symbol(f"dL_d{x}"): (L, Name(x) if x in ("WQ", "WK", "WV") else sp.Symbol(x))
              for x in ("O", "P", "S", "Q", "K", "V", "WQ", "WK", "WV")}
     rows = {sp.Symbol("dL_ds"): (L, sp.Symbol("s")), sp.Symbol("dL_dp"): (L, sp.Symbol("p"))}
     return {"partials": {**outcome.model.partials, **whole, **rows}}

@@ -139,6 +139,9 @@ def to_json(kind: str, outcome: Outcome) -> dict:
         "verification": {"points": check.points, "formulas": check.formulas, "max_error": check.max_error},
         "version": __version__,
     }
+    constants = [str(q.name) for q in model.quantities.values() if q.role == "constant"]
+    if constants:
+        out["constants"] = constants
     targets = [element_name(e) for q in model.quantities.values() if q.role == "target"
                for e in engine.elements(q, model.sizes)]
     if targets:

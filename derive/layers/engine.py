@@ -62,7 +62,7 @@ class Quantity:
     def base(self):
         if self.ranges:
             return sp.IndexedBase(self.label or sp.Symbol(self.name))
-        return sp.Symbol(self.name, real=True)
+        return self.label or sp.Symbol(self.name, real=True)
 
     def element(self, idx) -> sp.Expr:
         return self.base[tuple(idx)] if self.ranges else self.base
@@ -144,7 +144,7 @@ def backward(model: Model, order: list[str]) -> None:
         users = model.users(name)
         for u in users:
             raw = sp.diff(u.definition, q.element(idx))
-            up = sp.S.One if u is of else _grad_base(model, u)[tuple(u.indices)]
+            up = sp.S.One if u is of else (_grad_base(model, u)[tuple(u.indices)] if u.ranges else _grad_base(model, u))
             c, l = (up * Local(u.element(u.indices), q.element(idx)) if u is not of else Local(u.base, q.element(idx))), up * raw
             for ix, (lo, hi) in zip(u.indices, u.span):
                 c, l = sp.Sum(c, (ix, lo, hi)), sp.Sum(l, (ix, lo, hi))
@@ -346,6 +346,8 @@ def random_point(model: Model, rng: np.random.Generator) -> dict:
         if q.role in ("input", "param", "target"):
             for e in elements(q, model.sizes):
                 values[e] = float(rng.uniform(-1.0, 1.0))
+        if q.role == "constant":  # a small positive constant such as ε
+            values[q.base] = float(rng.uniform(0.05, 0.3))
         for pos in q.given:
             values[q.element(pos)] = float(rng.uniform(-1.0, 1.0))
     return values

@@ -20,6 +20,17 @@ from ..matrixnotation import Had, MatProd, Tr
 T_ = Tr
 
 
+class TexName(sp.Symbol):
+    """A quantity's name that prints as textbook notation (W^{Q}, σ², x̂) while its ASCII name stays WQ, var, xhat."""
+
+    TEX = {"WQ": "W^{Q}", "WK": "W^{K}", "WV": "W^{V}", "var": r"\sigma^2", "xhat": r"\hat{x}", "mu": r"\mu",
+           "gamma": r"\gamma", "beta": r"\beta", "epsilon": r"\varepsilon"}
+
+    def _derive_latex(self, printer, exp=None) -> str:
+        tex = self.TEX.get(self.name, self.name)
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+
 class Vec(sp.Function):
     """A vector or matrix by name, with an optional subscript (h_t, x_t; a bold letter): Vec('h', t)."""
 
