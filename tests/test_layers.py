@@ -417,3 +417,16 @@ def test_layernorm_lecture_renders_in_katex(cli, lang, word):
     assert result.exit_code == 0, result.output
     assert word in result.output and r"\hat{x}_{p} \sum_{k=1}^{n}" in result.output
     assert not katex_errors(extract_math(result.output))
+
+
+def test_derive_check_finds_a_missing_identity_term(cli, tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text('answers:\n'
+                       '  b_1: "(y-t)*(U_1*(1 - tanh(u_1)^2)*V_11 + U_2*(1 - tanh(u_2)^2)*V_21)*I[z_1>0]"\n'
+                       '  b_2: "(y-t)*(U_2 + U_1*(1 - tanh(u_1)^2)*V_12 + U_2*(1 - tanh(u_2)^2)*V_22)*I[z_2>0]"\n',
+                       encoding="utf-8")
+    result = cli("check", SPECS / "residual-mlp.yaml", answers, "--format", "json")
+    verdicts = {a["key"]: a for a in json.loads(result.output)["answers"]}
+    assert result.exit_code == 1
+    assert verdicts["b_2"]["verdict"] == "correct"
+    assert verdicts["b_1"]["verdict"] == "incorrect" and "U_1*(y - t)" in verdicts["b_1"]["feedback"]
