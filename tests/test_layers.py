@@ -430,3 +430,12 @@ def test_derive_check_finds_a_missing_identity_term(cli, tmp_path):
     assert result.exit_code == 1
     assert verdicts["b_2"]["verdict"] == "correct"
     assert verdicts["b_1"]["verdict"] == "incorrect" and "U_1*(y - t)" in verdicts["b_1"]["feedback"]
+
+
+def test_rnn_and_conv1d_figures_are_drawn(cli, tmp_path):
+    """The unrolled RNN (one column per step) and the 1-D convolution's connections, as SVG beside Markdown."""
+    for spec, circles in (("rnn-3-steps", 1 + 3 * 3), ("conv1d", 5 + 3)):
+        out = tmp_path / f"{spec}.md"
+        assert cli(SPECS / f"{spec}.yaml", "-o", out).exit_code == 0
+        svg = out.with_suffix(".svg").read_text(encoding="utf-8")
+        assert svg.count("<circle") == circles and f"]({spec}.svg)" in out.read_text(encoding="utf-8")

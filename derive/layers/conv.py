@@ -142,3 +142,24 @@ def _example(model: engine.Model, name: str) -> Row:
 
 def to_json(outcome: common.Outcome) -> dict:
     return common.to_json(KIND, outcome)
+
+
+# -- figure: a 1-D convolution as connections (first channel, first filter) ------------------------
+
+
+def figure(outcome: common.Outcome):
+    """Input positions (padding as boxes 0) on the left, outputs on the right, each edge labelled by its weight.
+
+    Only 1-D convolutions get a figure: a 2-D one has too many connections to read.
+    """
+    from ..diagram import Edge, Figure, Layered, Node, name_label, number_label
+
+    spec = outcome.spec
+    if spec.dims != 1:
+        return None
+    cells = list(range(-spec.padding, spec.size + spec.padding))
+    inputs = [Node(number_label("0"), "box") if not 0 <= z < spec.size else Node(name_label(f"x_1_{z}")) for z in cells]
+    outputs = [Node(name_label(f"y_1_{o}")) for o in range(spec.out)]
+    edges = [Edge((0, spec.stride * o + w - spec.padding + spec.padding), (1, o), above=name_label(f"w_1_1_{w}"))
+             for o in range(spec.out) for w in range(spec.kernel)]
+    return Figure(Layered([inputs, outputs], edges), "y")

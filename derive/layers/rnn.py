@@ -271,3 +271,21 @@ def _unrolled(expr: sp.Expr, steps: int) -> sp.Expr:
 
 def to_json(outcome: common.Outcome) -> dict:
     return common.to_json(KIND, outcome)
+
+
+# -- figure: the network unrolled in time ----------------------------------------------------------
+
+
+def figure(outcome: common.Outcome):
+    """One column per step: y_t above h_t above x_t; W carries h_{t-1} to h_t, U and V go up (shared by all steps)."""
+    from ..diagram import Edge, Figure, Layered, Node, name_label
+
+    steps = outcome.spec.steps
+    columns = [[Node(name_label("h_0"))]]
+    edges = []
+    for t_ in range(1, steps + 1):
+        columns.append([Node(name_label(f"y_{t_}")), Node(name_label(f"h_{t_}")), Node(name_label(f"x_{t_}"))])
+        source = (t_ - 1, 0 if t_ == 1 else 1)
+        edges += [Edge(source, (t_, 1), above=name_label("W")), Edge((t_, 2), (t_, 1), above=name_label("U")),
+                  Edge((t_, 1), (t_, 0), above=name_label("V"))]
+    return Figure(Layered(columns, edges), "L")
