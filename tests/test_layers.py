@@ -352,8 +352,27 @@ def test_other_convolutions_agree_with_autograd(cli, tmp_path, text, sizes):
 def test_input_gradient_reads_the_kernel_flipped(cli):
     """∂L/∂x_{d,m} = Σ ∂L/∂y_{f,i} w_{f,d,m+P−iS}: the kernel index falls as the output position rises."""
     doc = _json(cli, SPECS / "conv1d.yaml")
-    dx = {e["name"]: e["expr"] for e in doc["backward"]}["dL_dx_12"]  # channel 1, position 2; S = 2, P = 1
-    assert dx == "dL_dy_10*w_112 + dL_dy_11*w_110 + dL_dy_20*w_212 + dL_dy_21*w_210"
+    dx = {e["name"]: e["expr"] for e in doc["backward"]}
+    # channel 1, position m = 1; S = 2, P = 1: i = 0 reads w_{f,1,2}, i = 1 reads w_{f,1,0}
+    assert dx["dL_dx_11"] == "dL_dy_10*w_112 + dL_dy_11*w_110 + dL_dy_20*w_212 + dL_dy_21*w_210"
+    # position 2: i = 0 would read w_{f,1,3}, outside the kernel, so only i = 1 contributes
+    assert dx["dL_dx_12"] == "dL_dy_11*w_111 + dL_dy_21*w_211"
+
+
+@pytest.mark.parametrize("spec,sizes", [("conv1d", (1, 2, 5, 2, 3, 2, 1)), ("conv2d", (2, 1, 4, 1, 3, 1, 1))])
+def test_input_gradients_agree_with_autograd(cli, spec, sizes):
+    import numpy as np
+
+    doc = _json(cli, SPECS / f"{spec}.yaml")
+    rng = np.random.default_rng(11)
+    values = {n: float(rng.uniform(-1, 1)) for n in doc["parameters"] + doc["inputs"] + doc["targets"]}
+    env = dict(values)
+    for step in doc["forward"] + doc["backward"]:
+        env[step["name"]] = eval(step["expr"], NAMESPACE, env)
+    xs = doc["inputs"]
+    want = autograd.grad(lambda vec: _conv_loss({**values, **dict(zip(xs, vec))}, *sizes))(
+        anp.array([values[x] for x in xs]))
+    assert all(_close(env[f"dL_d{x}"], float(w)) for x, w in zip(xs, want))
 
 
 @pytest.mark.parametrize("lang", LANGS)

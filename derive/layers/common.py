@@ -114,7 +114,7 @@ def to_json(kind: str, outcome: Outcome) -> dict:
     forward = engine.value_program(concrete, dict(given), [loss.base])
     grads = [model.gradients[q.name] for q in model.params]
     wanted = [engine._grad_atom(g, e) for g in grads for e in engine.elements(g.quantity, model.sizes)]
-    known = dict(given) | {a: 0 for a, _ in forward}
+    known = dict(given) | {engine.key(a): 0 for a, _ in forward}
     inputs = [model.gradients[q.name] for q in model.quantities.values() if q.role == "input" and q.name in model.gradients]
     also = [engine._grad_atom(g, e) for g in inputs for e in engine.elements(g.quantity, model.sizes)]
     backward = engine.value_program(concrete, known, wanted + also)

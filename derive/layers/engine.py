@@ -261,11 +261,12 @@ class Concrete:
         for g in model.gradients.values():
             self.by_label[g.base.label if g.quantity.ranges else g.base] = ("g", g)
         self.compiled: dict = {}
+        self.atom_of: dict = {}
 
     def formula(self, expr: sp.Expr, at: dict) -> sp.Expr:
         """expr with its free indices set (at) and the sizes numbers: an expression over concrete elements."""
         subs = {**{k: sp.Integer(v) for k, v in self.sizes.items()}, **{k: sp.Integer(v) for k, v in at.items()}}
-        out = expr.xreplace(subs).doit()
+        out = expand_sums(expr.xreplace(subs))
         outside = {a: sp.S.Zero for a in out.atoms(sp.Indexed) if not self.exists(a)}
         return out.xreplace(outside) if outside else out
 
@@ -298,28 +299,62 @@ class Concrete:
         kind, obj = self.by_label[label]
         return bool((obj if kind == "q" else obj.quantity).ranges)
 
-    def compile(self, atom):
-        if atom not in self.compiled:
-            expr, ok = self.definition(atom)
+    def compile(self, name: str):
+        """(function, in range, argument names) of the element called name, lambdified once."""
+        if name not in self.compiled:
+            expr, ok = self.definition(self.atom_of[name])
             if expr is None:
-                self.compiled[atom] = (None, ok, [])
+                self.compiled[name] = (None, ok, [])
             else:
                 atoms = self.atoms(expr)
+                names = [self.name(a) for a in atoms]
                 fn = sp.lambdify(atoms, expr, modules=[NUMERIC, "math"])
-                self.compiled[atom] = (fn, True, atoms)
-        return self.compiled[atom]
+                self.compiled[name] = (fn, True, names)
+        return self.compiled[name]
+
+    def name(self, atom) -> str:
+        """The element's key in a dict of values (its name; SymPy objects compare slowly)."""
+        text = key(atom)
+        self.atom_of.setdefault(text, atom)
+        return text
 
     def evaluate(self, values: dict, atom):
-        """The value of one element: given in values, zero out of range, else its formula (recursively)."""
-        if atom in values:
-            return values[atom]
-        fn, ok, atoms = self.compile(atom)
+        """The value of one element (an atom or its key): given in values, zero out of range, else its
+        formula, recursively. Values are keyed by `key(atom)`."""
+        name = atom if isinstance(atom, str) else self.name(atom)
+        if name in values:
+            return values[name]
+        fn, ok, args = self.compile(name)
         if not ok:
             return 0.0
         if fn is None:
-            raise KeyError(f"no value for {atom}")
-        values[atom] = fn(*[self.evaluate(values, a) for a in atoms])
-        return values[atom]
+            raise KeyError(f"no value for {name}")
+        values[name] = fn(*[self.evaluate(values, a) for a in args])
+        return values[name]
+
+
+def key(atom) -> str:
+    """h[2, 1] -> 'h[2,1]', L -> 'L': the name under which an element's value is kept."""
+    if isinstance(atom, sp.Indexed):
+        return f"{atom.base.label.name}[{','.join(str(int(i)) for i in atom.indices)}]"
+    return atom.name
+
+
+def parse_key(text: str) -> tuple[str, tuple[int, ...]]:
+    label, _, rest = text.partition("[")
+    return label, tuple(int(x) for x in rest.rstrip("]").split(",")) if rest else ()
+
+
+def expand_sums(expr: sp.Expr) -> sp.Expr:
+    """Σ with numeric limits written out term by term (much faster than SymPy's Sum.doit on these forms)."""
+    if isinstance(expr, sp.Sum):
+        out = expand_sums(expr.function)
+        for ix, lo, hi in expr.limits:
+            out = sp.Add(*[out.xreplace({ix: sp.Integer(n)}) for n in range(int(lo), int(hi) + 1)])
+        return out
+    if not expr.args or not expr.has(sp.Sum):
+        return expr
+    return expr.func(*[expand_sums(a) for a in expr.args])
 
 
 NUMERIC = {"KroneckerDelta": lambda a, b: 1.0 if a == b else 0.0}
@@ -345,11 +380,11 @@ def random_point(model: Model, rng: np.random.Generator) -> dict:
     for q in model.quantities.values():
         if q.role in ("input", "param", "target"):
             for e in elements(q, model.sizes):
-                values[e] = float(rng.uniform(-1.0, 1.0))
+                values[key(e)] = float(rng.uniform(-1.0, 1.0))
         if q.role == "constant":  # a small positive constant such as ε
-            values[q.base] = float(rng.uniform(0.05, 0.3))
+            values[key(q.base)] = float(rng.uniform(0.05, 0.3))
         for pos in q.given:
-            values[q.element(pos)] = float(rng.uniform(-1.0, 1.0))
+            values[key(q.element(pos))] = float(rng.uniform(-1.0, 1.0))
     return values
 
 
@@ -379,9 +414,11 @@ def _grad_atom(g: Gradient, element):
 
 def _difference(concrete: Concrete, given: dict, element, loss) -> float:
     """Central difference of the loss when element is nudged (a node: held at its nudged value)."""
+    base = concrete.evaluate(dict(given), element)
+
     def at(shift):
         values = dict(given)
-        values[element] = concrete.evaluate(dict(given), element) + shift
+        values[key(element)] = base + shift
         return concrete.evaluate(values, loss)
 
     return (at(STEP) - at(-STEP)) / (2 * STEP)
@@ -392,10 +429,10 @@ def value_program(concrete: Concrete, values: dict, atoms: list) -> list:
     done, out = set(values), []
 
     def visit(atom):
-        if atom in done:
+        if key(atom) in done:
             return
         expr, ok = concrete.definition(atom)
-        done.add(atom)
+        done.add(key(atom))
         if expr is None:
             return
         for a in concrete.atoms(expr):

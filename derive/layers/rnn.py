@@ -178,21 +178,23 @@ def _checks(model: engine.Model, jac: sp.Expr, bound: sp.Expr, matrix_forms: lis
 
 
 def _step_difference(concrete: engine.Concrete, values: dict, out, wrt) -> float:
+    step = int(wrt.indices[0])
+    kept = {name: v for name, v in values.items() if not _after(name, step)}
+    base = concrete.evaluate(dict(values), wrt)
+
     def at(shift):
-        nudged = {key: v for key, v in values.items() if not _after(key, wrt)}
-        nudged[wrt] = values[wrt] + shift
+        nudged = dict(kept)
+        nudged[engine.key(wrt)] = base + shift
         return concrete.evaluate(nudged, out)
 
     return (at(engine.STEP) - at(-engine.STEP)) / (2 * engine.STEP)
 
 
-def _after(atom, wrt) -> bool:
-    """Values computed from h_{t-1} (nodes at later steps, and every gradient): recomputed when it is nudged."""
-    if not isinstance(atom, sp.Indexed):
-        return True
-    label = str(atom.base.label)
+def _after(name: str, step: int) -> bool:
+    """Values computed from h at `step` (nodes at later steps, and every gradient): recomputed when it is nudged."""
+    label, idx = engine.parse_key(name)
     if label in ("a", "h", "y"):
-        return int(atom.indices[0]) > int(wrt.indices[0])
+        return idx[0] > step
     return label not in ("x", "tau", "W", "U", "b", "V", "c")
 
 
