@@ -458,3 +458,18 @@ def test_rnn_and_conv1d_figures_are_drawn(cli, tmp_path):
         assert cli(SPECS / f"{spec}.yaml", "-o", out).exit_code == 0
         svg = out.with_suffix(".svg").read_text(encoding="utf-8")
         assert svg.count("<circle") == circles and f"]({spec}.svg)" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("spec", ["rnn-3-steps", "attention-3-tokens", "conv1d", "conv2d", "layernorm"])
+def test_json_is_a_program_that_evaluates_top_to_bottom(cli, spec):
+    """CONTRACT 3: every name in an expr is an input, target, parameter, constant or defined above it."""
+    doc = _json(cli, SPECS / f"{spec}.yaml")
+    known = set(doc["inputs"]) | set(doc["parameters"]) | set(doc.get("targets", [])) | set(doc.get("constants", []))
+    functions = {"tanh", "exp", "log", "sqrt", "I"}
+    for step in doc["forward"] + doc["backward"]:
+        names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", step["expr"])) - functions
+        assert names <= known, (step, names - known)
+        known.add(step["name"])
+    for d in doc["derivatives"]:
+        assert set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d["expr"])) - functions <= known, d
+    assert [d["wrt"] for d in doc["derivatives"]] == doc["parameters"]
