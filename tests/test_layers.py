@@ -16,11 +16,16 @@ import re
 
 import pytest
 
-from conftest import LANGS, ROOT
+from conftest import IN_CI, LANGS, ROOT
 from katex import extract_math, katex_errors
 
-autograd = pytest.importorskip("autograd")  # the `test` extra; CI installs it
-import autograd.numpy as anp  # noqa: E402
+try:  # the `test` extra installs it; in CI a missing reference library is a failure, not a skip
+    import autograd
+    import autograd.numpy as anp
+except ImportError:
+    if IN_CI:
+        raise
+    pytest.skip("autograd is not installed: pip install -c constraints.txt '.[test]'", allow_module_level=True)
 
 SPECS = ROOT / "specs"
 
