@@ -478,3 +478,20 @@ def test_json_is_a_program_that_evaluates_top_to_bottom(cli, spec):
     for d in doc["derivatives"]:
         assert set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", d["expr"])) - functions <= known, d
     assert [d["wrt"] for d in doc["derivatives"]] == doc["parameters"]
+
+
+def test_quiz_variants_keep_residual_layers_as_wide_as_their_input():
+    """derive quiz varies hidden widths; a residual layer follows its input's width (else h = f(z) + x is undefined)."""
+    from derive.network import derive
+    from derive.spec import load_spec_text
+    from derive.variant import variant
+
+    spec = load_spec_text("input: {name: x, size: 2}\nlayers:\n  - {units: 3, activation: relu}\n"
+                          "  - {units: 3, activation: tanh, residual: true}\n  - {units: 1}\n")
+    widths = set()
+    for seed in range(1, 25):
+        v = variant(spec, seed)
+        assert v.layers[1].residual and v.layers[1].units == v.layers[0].units
+        widths.add(v.layers[0].units)
+        assert derive(v).check.ok
+    assert widths == {2, 3}
