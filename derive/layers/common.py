@@ -20,6 +20,7 @@ from ..yamlload import Doc
 from . import engine
 
 NAME_RE = re.compile(r"[A-Za-z]+\Z")
+MAX_ENTRY = 1000  # entries of an example matrix: a lecture's numbers, not overflow
 RESERVED = {"I", "H", "exp", "log", "ln", "tanh", "sigmoid", "sigma", "relu", "max", "min", "abs", "sqrt", "e",
             "pi", "d", "L", "delta", "Sum"}
 
@@ -60,9 +61,11 @@ class Reader:
             return None
         ok = (isinstance(value, list) and len(value) == rows
               and all(isinstance(r, list) and len(r) == cols for r in value)
-              and all(isinstance(x, (int, float)) and not isinstance(x, bool) for r in value for x in r))
+              and all(isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) <= MAX_ENTRY
+                      for r in value for x in r))
         if not ok:
-            raise self.doc.error((key,), f"expected a {rows}×{cols} matrix of numbers, as a list of {rows} rows")
+            raise self.doc.error((key,), f"expected a {rows}×{cols} matrix of numbers between −{MAX_ENTRY} and "
+                                         f"{MAX_ENTRY}, as a list of {rows} rows")
         return [[float(x) for x in r] for r in value]
 
     def distinct(self, names: dict[str, str]) -> None:
