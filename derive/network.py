@@ -17,7 +17,7 @@ from .errors import Location, SpecError, VerificationFailed
 from .model import build
 from .printing import ascii, latex_printer
 from .render import Row, chunks, d
-from .spec import RESIDUAL_VECTOR, VECTOR_NEEDS, NetworkSpec, parse_doc as parse
+from .spec import VECTOR_NEEDS, VECTOR_NEEDS_PRE, NetworkSpec, parse_doc as parse
 from .verify import Check, verify
 
 KIND = "network"
@@ -38,8 +38,8 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
         return spec
     if options.view == "vector" and spec.index != "target-source":
         raise SpecError(f"--view vector: {VECTOR_NEEDS}", Location(spec.file))
-    if options.view == "vector" and any(layer.residual for layer in spec.layers):
-        raise SpecError(f"--view vector: {RESIDUAL_VECTOR}", Location(spec.file))
+    if options.view == "vector" and spec.layers[-1].pre is None:
+        raise SpecError(f"--view vector: {VECTOR_NEEDS_PRE}", Location(spec.file))
     return replace(spec, view=options.view)
 
 

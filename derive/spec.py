@@ -80,11 +80,13 @@ def parse_doc(doc: Doc) -> NetworkSpec:
     if spec.view == "vector" and spec.index != "target-source":
         where = ("index",) if "index" in doc.data else ("view",)
         raise doc.error(where, VECTOR_NEEDS)
+    if spec.view == "vector" and spec.layers[-1].pre is None:
+        raise doc.error(("layers", len(spec.layers) - 1), VECTOR_NEEDS_PRE)
     return spec
 
 
-RESIDUAL_VECTOR = ("residual layers are derived in the scalar view only (view: scalar); the matrix form "
-                   "of a residual block is in docs/layers.md")
+VECTOR_NEEDS_PRE = ("view: vector does not support an identity output layer yet (the matrix form starts from "
+                    "the output's pre-activation); use view: scalar, or an output activation such as sigmoid")
 VECTOR_NEEDS = ("view: vector needs `index: target-source` (W_{jk}: j = target, k = source, with a "
                 "separate bias b_j), the matrix convention of z = W x + b")
 
@@ -118,7 +120,6 @@ class _Network:
         )
         self._check_output(spec)
         self._check_distinct(spec)
-        self._check_residual_view(spec)
         return spec
 
     # -- residual connections (h = f(z) + input): kept apart from the other layer keys ----------
@@ -138,9 +139,6 @@ class _Network:
             raise self.doc.error(path, "a softmax layer cannot be residual: its outputs are probabilities")
         return value
 
-    def _check_residual_view(self, spec: NetworkSpec) -> None:
-        if spec.view == "vector" and any(layer.residual for layer in spec.layers):
-            raise self.doc.error(("view",), RESIDUAL_VECTOR)
 
     # -- pieces ---------------------------------------------------------------
     def _input(self) -> tuple[str, int]:

@@ -144,9 +144,6 @@ def test_bad_residual_layers_are_spec_errors(cli, tmp_path, layer, message):
     assert message in result.output and "bad.yaml:3:" in result.output
 
 
-def test_residual_in_the_vector_view_is_refused_clearly(cli):
-    result = cli(SPECS / "residual-mlp.yaml", "--view", "vector")
-    assert result.exit_code == 2 and "scalar view" in result.output
 
 
 # -- the index-form kinds: one helper for autograd references ------------------------------------
@@ -495,3 +492,32 @@ def test_quiz_variants_keep_residual_layers_as_wide_as_their_input():
         widths.add(v.layers[0].units)
         assert derive(v).check.ok
     assert widths == {2, 3}
+
+
+RESIDUAL_VECTOR = """\
+input: {name: x, size: 2}
+index: target-source
+layers:
+  - {units: 2, activation: relu, residual: true}
+  - {units: 2, activation: tanh, params: V, bias: c, pre: u, post: g, residual: true}
+  - {units: 1, activation: sigmoid, params: U, bias: beta, pre: v}
+loss: bce
+view: vector
+"""
+
+
+@pytest.mark.parametrize("lang,word", [("en", "highway"), ("ru", "магистраль"), ("pl", "autostrada")])
+def test_residual_matrix_view_has_the_identity_term_and_is_verified(cli, tmp_path, lang, word):
+    spec = tmp_path / "res.yaml"
+    spec.write_text(RESIDUAL_VECTOR, encoding="utf-8")
+    result = cli(spec, "--lang", lang)
+    assert result.exit_code == 0, result.output  # the matrix forms agree with the scalar derivatives
+    assert word in result.output
+    assert r"\frac{\partial J}{\partial a} = \frac{\partial J}{\partial g} + V^T \delta^{[2]}" in result.output
+    assert r"\frac{\partial J}{\partial x} = \frac{\partial J}{\partial a} + W^T \delta^{[1]}" in result.output
+    assert not katex_errors(extract_math(result.output))
+
+
+def test_matrix_view_of_an_identity_output_is_refused_clearly(cli):
+    result = cli(SPECS / "residual-mlp.yaml", "--view", "vector")
+    assert result.exit_code == 2 and "identity output layer" in result.output
