@@ -150,13 +150,29 @@ def backward(model: Model, order: list[str]) -> None:
                 c, l = sp.Sum(c, (ix, lo, hi)), sp.Sum(l, (ix, lo, hi))
             chain.append(c)
             local.append(l)
-        done = tidy(fold(model, sum_out(sp.Add(*local))))
+        done = readable_indices(tidy(fold(model, sum_out(sp.Add(*local)))))
         model.gradients[name] = Gradient(q, base, idx, sp.Add(*chain), sp.Add(*local), done, [u.name for u in users])
 
 
 def _grad_base(model: Model, q: Quantity):
     label = q.grad_name or f"d{model.loss}_d{q.name}"
     return sp.IndexedBase(label) if q.ranges else sp.Symbol(label, real=True)
+
+
+def readable_indices(expr: sp.Expr) -> sp.Expr:
+    """δ_{s+1,i}, not δ_{1+s,i}: a number added to an index is written after it (kept unevaluated, for display;
+    substituting numbers for the indices evaluates it again)."""
+    def reorder(e: sp.Indexed) -> sp.Indexed:
+        return sp.Indexed(e.base, *[_number_last(i) for i in e.indices])
+
+    return expr.replace(lambda e: isinstance(e, sp.Indexed) and any(i.is_Add for i in e.indices), reorder)
+
+
+def _number_last(index: sp.Expr) -> sp.Expr:
+    if not index.is_Add:
+        return index
+    numbers = [a for a in index.args if a.is_Number]
+    return sp.Add(*[a for a in index.args if not a.is_Number], *numbers, evaluate=False) if numbers else index
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
