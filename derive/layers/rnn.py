@@ -148,14 +148,16 @@ def arrays_of(model: engine.Model, concrete: engine.Concrete, values: dict):
 
 def _checks(model: engine.Model, jac: sp.Expr, bound: sp.Expr, matrix_forms: list):
     """Shown forms against what they summarise: the step Jacobian against differences of h_t in h_{t-1},
-    its spectral norm against the bound, and each matrix form against the index form's numbers."""
+    its spectral norm against the bound, each matrix form against the index form's numbers, and the
+    products of Jacobians against differences of h_T in h_k."""
     T, nh = model.sizes[SIZES["T"]], model.sizes[SIZES["n_h"]]
     h = sp.IndexedBase("h")
 
     def extra(concrete: engine.Concrete, values: dict, check: engine.Check) -> None:
         arrays = arrays_of(model, concrete, values)
+        steps = {}
         for tt in range(1, T + 1):
-            J = np.zeros((nh, nh))
+            J = steps[tt] = np.zeros((nh, nh))
             for ii in range(1, nh + 1):
                 for kk in range(1, nh + 1):
                     formula = concrete.formula(jac, {t: tt, i: ii, l: kk})
@@ -173,8 +175,24 @@ def _checks(model: engine.Model, jac: sp.Expr, bound: sp.Expr, matrix_forms: lis
                     want, got = notation.numeric(lhs, arrays, {t: tt}), notation.numeric(rhs, arrays, {t: tt})
                     for w, g in zip(np.ravel(want), np.ravel(got)):
                         check.compare(f"{lhs} (matrix form, t = {tt})", float(g), float(w))
+        _check_products(concrete, values, steps, arrays("W", None), check)
 
     return extra
+
+
+def _check_products(concrete: engine.Concrete, values: dict, steps: dict, W: np.ndarray, check) -> None:
+    """∂h_T/∂h_k = J_T J_{T-1} … J_{k+1} (the product shown) against differences of h_T in h_k, and its bound."""
+    h, T, nh = sp.IndexedBase("h"), max(steps), len(W)
+    for kk in range(T):
+        product = np.eye(nh)
+        for tt in range(T, kk, -1):
+            product = product @ steps[tt]
+        for ii in range(1, nh + 1):
+            for ll in range(1, nh + 1):
+                check.compare(f"dh_{T}{ii}/dh_{kk}{ll} (product)", float(product[ii - 1, ll - 1]),
+                              _step_difference(concrete, values, h[T, ii], h[kk, ll]))
+        norm, limit = np.linalg.norm(product, 2), np.linalg.norm(W, 2) ** (T - kk)
+        check.record(f"||dh_{T}/dh_{kk}|| <= ||W||^{T - kk}", max(0.0, norm - limit * (1 + 1e-12)), norm, limit)
 
 
 def _step_difference(concrete: engine.Concrete, values: dict, out, wrt) -> float:
