@@ -21,7 +21,7 @@ from ..render import Row
 from ..yamlload import Doc
 from . import common, engine, notation
 from .engine import Quantity, index, size
-from .notation import Diag, MatProd, T_, TexName as Name, Vec
+from .notation import Diag, MatProd, Softmax, T_, TexName as Name, Vec
 
 KIND = "attention"
 KEYS = ("kind", "title", "tokens", "features", "head")
@@ -106,6 +106,14 @@ def row_jacobian(n_tokens: int) -> tuple[sp.Matrix, sp.Matrix, bool]:
 # -- matrix forms, each checked against the index forms ---------------------------------------------
 
 
+def forward_forms() -> list[tuple]:
+    """The forward pass in matrix form (P: softmax of each row), checked against the index forms' numbers."""
+    X, Q, K, V, S, P, O = (sp.Symbol(x) for x in "XQKVSPO")
+    W = {x: Name(x) for x in ("WQ", "WK", "WV")}
+    return [(Q, MatProd(X, W["WQ"]), False), (K, MatProd(X, W["WK"]), False), (V, MatProd(X, W["WV"]), False),
+            (S, MatProd(Q, T_(K)) / sp.sqrt(SIZES["d_k"]), False), (P, Softmax(S), False), (O, MatProd(P, V), False)]
+
+
 def matrix_forms() -> list[tuple]:
     """(lhs, rhs, per row): the lecture's matrix formulas."""
     X, Q, K, V, P = (sp.Symbol(x) for x in "XQKVP")
@@ -127,7 +135,7 @@ def arrays_of(model: engine.Model, concrete: engine.Concrete, values: dict):
     rows_of = {"p": "P", "dL_ds": "dL_dS", "dL_dp": "dL_dP"}
 
     def arrays(name: str, sub):
-        label = rows_of.get(name, name)
+        label = {"WQ": "WQ", "WK": "WK", "WV": "WV"}.get(name, rows_of.get(name, name))
         grad = label.startswith("dL_d")
         q = model.quantities[label[4:] if grad else label]
         b = model.gradients[q.name].base if grad else q.base
@@ -163,7 +171,7 @@ def derive(spec: AttentionSpec) -> common.Outcome:
         from ..errors import VerificationFailed
 
         raise VerificationFailed(f"{spec.file}: the softmax Jacobian is not diag(p) - p p^T; nothing was printed")
-    check = common.verified(spec, model, extra=_checks(model, matrix_forms()))
+    check = common.verified(spec, model, extra=_checks(model, forward_forms() + matrix_forms()))
     return common.Outcome(spec, model, check, {"jacobian": J, "identity": identity})
 
 
@@ -187,6 +195,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
         "title": spec.title.get(lang),
         "sizes": [Row([sym, sp.Integer(v)]) for sym, v in model.sizes.items()],
         "forward": [Row([qs[x].element(qs[x].indices), qs[x].definition]) for x in ("Q", "K", "V", "S", "P", "O")],
+        "forward_matrix": [Row([lhs, rhs]) for lhs, rhs, _ in forward_forms()],
         "loss": Row([sp.Symbol("L"), qs["L"].definition]),
         "dO": Row([g["O"].element(), g["O"].done]),
         "dP": grad_row("P"),

@@ -136,6 +136,9 @@ def arrays_of(model: engine.Model, concrete: engine.Concrete, values: dict):
         base = sp.IndexedBase(label)
         if sub is None:
             q = model.quantities.get(name) or model.gradients[name[len("dL_d"):]].quantity
+            if len(q.ranges) == 1:  # a bias: a column
+                n = model.sizes.get(q.ranges[0][1], q.ranges[0][1])
+                return np.array([[concrete.evaluate(values, base[u])] for u in range(1, n + 1)])
             rows, cols = (model.sizes.get(hi, hi) for _, hi in q.ranges)
             return np.array([[concrete.evaluate(values, base[a, b]) for b in range(1, cols + 1)]
                              for a in range(1, rows + 1)])
@@ -235,7 +238,7 @@ def derive(spec: RnnSpec) -> common.Outcome:
     model = build(spec)
     jac = step_jacobian(model)
     bound = tanh_prime_max()
-    forms = [(lhs, rhs.xreplace(model.sizes), step) for lhs, rhs, step in matrix_forms()]
+    forms = [(lhs, rhs.xreplace(model.sizes), step) for lhs, rhs, step in forward_forms() + matrix_forms()]
     check = common.verified(spec, model, extra=_checks(model, jac, bound, forms))
     return common.Outcome(spec, model, check, {"jacobian": jac, "tanh_max": bound})
 
@@ -255,7 +258,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
         "title": spec.title.get(lang),
         "sizes": [Row([sym, sp.Integer(v)]) for sym, v in model.sizes.items()],
         "forward": [Row([qs[n].element(qs[n].indices), qs[n].definition]) for n in ("a", "h", "y")],
-        "forward_matrix": _forward_matrix(),
+        "forward_matrix": [Row([lhs, rhs]) for lhs, rhs, _ in forward_forms()],
         "loss": Row([sp.Symbol("L"), qs["L"].definition]),
         "dy": Row([g["y"].element(), g["y"].done]),
         "dh": Row([g["h"].element(), g["h"].chain, g["h"].done]),
@@ -277,11 +280,12 @@ def context(outcome: common.Outcome, lang: str) -> dict:
     }
 
 
-def _forward_matrix() -> list[Row]:
+def forward_forms() -> list[tuple]:
+    """The forward pass in matrix form, checked step by step against the index form's numbers."""
     W, U, V = (sp.Symbol(n) for n in "WUV")
-    return [Row([Vec("a", t), MatProd(W, Vec("h", t - 1)) + MatProd(U, Vec("x", t)) + Vec("b")]),
-            Row([Vec("h", t), sp.tanh(Vec("a", t))]),
-            Row([Vec("y", t), MatProd(V, Vec("h", t)) + Vec("c")])]
+    return [(Vec("a", t), MatProd(W, Vec("h", t - 1)) + MatProd(U, Vec("x", t)) + Vec("b"), True),
+            (Vec("h", t), sp.tanh(Vec("a", t)), True),
+            (Vec("y", t), MatProd(V, Vec("h", t)) + Vec("c"), True)]
 
 
 def _unrolled(expr: sp.Expr, steps: int) -> sp.Expr:
