@@ -116,10 +116,10 @@ def to_json(kind: str, outcome: Outcome) -> dict:
     params = [e for q in model.params for e in engine.elements(q, model.sizes)]
     forward = engine.value_program(concrete, dict(given), [loss.base])
     grads = [model.gradients[q.name] for q in model.params]
-    wanted = [engine._grad_atom(g, e) for g in grads for e in engine.elements(g.quantity, model.sizes)]
+    wanted = [engine.gradient_of(g, e) for g in grads for e in engine.elements(g.quantity, model.sizes)]
     known = dict(given) | {engine.key(a): 0 for a, _ in forward}
     inputs = [model.gradients[q.name] for q in model.quantities.values() if q.role == "input" and q.name in model.gradients]
-    also = [engine._grad_atom(g, e) for g in inputs for e in engine.elements(g.quantity, model.sizes)]
+    also = [engine.gradient_of(g, e) for g in inputs for e in engine.elements(g.quantity, model.sizes)]
     backward = engine.value_program(concrete, known, wanted + also)
     tex = latex_printer(partials=model.partials)
     result_of = {a: e for a, e in backward}

@@ -19,7 +19,6 @@ everything after it recomputed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -417,14 +416,15 @@ def verify(model: Model, points: int = 3, seed: int = 0, extra=None) -> Check:
         values = dict(given)
         for name, g in model.gradients.items():
             for e in elements(g.quantity, model.sizes):
-                analytic = concrete.evaluate(values, _grad_atom(g, e))
+                analytic = concrete.evaluate(values, gradient_of(g, e))
                 check.compare(f"d{model.loss}/d{e}", analytic, _difference(concrete, given, e, loss))
         if extra is not None:
             extra(concrete, values, check)
     return check
 
 
-def _grad_atom(g: Gradient, element):
+def gradient_of(g: Gradient, element):
+    """∂L/∂(element) as an element of g: dL_dW[1, 2] for W[1, 2]."""
     return g.base[element.indices] if isinstance(element, sp.Indexed) else g.base
 
 
@@ -458,7 +458,3 @@ def value_program(concrete: Concrete, values: dict, atoms: list) -> list:
     for atom in atoms:
         visit(atom)
     return out
-
-
-def isfinite(x) -> bool:
-    return isinstance(x, float) and math.isfinite(x)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import sympy as sp
 
 from ..render import Row
@@ -108,7 +107,6 @@ def _expand_sum(e: sp.Sum) -> sp.Expr:
 
 def _compact_check(model: engine.Model, form: sp.Expr):
     def extra(concrete: engine.Concrete, values: dict, check: engine.Check) -> None:
-        x = bases()["x"]
         for pos in range(1, model.sizes[N] + 1):
             formula = concrete.formula(form, {p: pos})
             atoms = {a: concrete.evaluate(values, a) for a in concrete.atoms(formula)}

@@ -87,12 +87,6 @@ class Softmax(sp.Function):
         return rf"\operatorname{{softmax}}\left({printer._print(self.args[0])}\right)"
 
 
-class Mat:
-    @staticmethod
-    def had(*factors):
-        return Had(*factors)
-
-
 # -- numbers -------------------------------------------------------------------------------------
 
 
