@@ -213,3 +213,22 @@ def context(outcome: common.Outcome, lang: str) -> dict:
 
 def to_json(outcome: common.Outcome) -> dict:
     return common.to_json(KIND, outcome)
+
+
+# -- figure: the computation, matrix by matrix ------------------------------------------------------
+
+
+def figure(outcome: common.Outcome):
+    """X → Q, K, V (by W^Q, W^K, W^V) → S → P (softmax by rows) → O → L, one node per matrix."""
+    from ..diagram import Edge, Figure, Label, Layered, Node, name_label
+
+    def w(letter: str) -> Label:
+        return Label(f"W^{{{letter}}}", "W", "", letter)
+
+    columns = [[Node(name_label("X"))], [Node(name_label(x)) for x in "QKV"], [Node(name_label("S"))],
+               [Node(name_label("P"))], [Node(name_label("O"))], [Node(name_label("L"))]]
+    edges = [Edge((0, 0), (1, 0), above=w("Q")), Edge((0, 0), (1, 1), above=w("K")), Edge((0, 0), (1, 2), above=w("V")),
+             Edge((1, 0), (2, 0)), Edge((1, 1), (2, 0), below=Label(r"/\sqrt{d_k}", "/√d_k")),
+             Edge((2, 0), (3, 0), above=Label(r"\mathrm{softmax}", "softmax")), Edge((3, 0), (4, 0)), Edge((1, 2), (4, 0)),
+             Edge((4, 0), (5, 0))]
+    return Figure(Layered(columns, edges), "L")

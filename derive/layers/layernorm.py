@@ -157,3 +157,4 @@ def context(outcome: common.Outcome, lang: str) -> dict:
 
 def to_json(outcome: common.Outcome) -> dict:
     return common.to_json(KIND, outcome)
+
