@@ -455,7 +455,7 @@ def test_derive_check_finds_a_missing_identity_term(cli, tmp_path):
 
 def test_rnn_and_conv1d_figures_are_drawn(cli, tmp_path):
     """The unrolled RNN (one column per step) and the 1-D convolution's connections, as SVG beside Markdown."""
-    for spec, circles in (("rnn-3-steps", 1 + 3 * 3), ("conv1d", 5 + 3), ("attention-3-tokens", 7)):
+    for spec, circles in (("rnn-3-steps", 1 + 3 * 3), ("conv1d", 5 + 3), ("attention-3-tokens", 8)):
         out = tmp_path / f"{spec}.md"
         assert cli(SPECS / f"{spec}.yaml", "-o", out).exit_code == 0
         svg = out.with_suffix(".svg").read_text(encoding="utf-8")
