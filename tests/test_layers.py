@@ -54,6 +54,25 @@ NAMESPACE = {
 }
 
 
+_DERIVED: dict = {}  # spec -> the pipeline's verified result, rendered in each language on demand
+
+
+class Rendered:
+    """What `derive SPEC --lang L` prints (exit code 0 and its Markdown), one derivation per spec and session."""
+
+    def __init__(self, output: str):
+        self.exit_code, self.output = 0, output
+
+
+def lecture(spec, lang: str = "en") -> Rendered:
+    from derive import document
+    from derive.pipeline import Options, derive_spec
+
+    if spec not in _DERIVED:
+        _DERIVED[spec] = derive_spec(spec, Options())
+    return Rendered(document.markdown(_DERIVED[spec], lang, Options()))
+
+
 def run_program(doc: dict, env: dict) -> dict:
     """The JSON as the contract defines it: forward, then backward, then one formula per parameter."""
     env = dict(env)
@@ -126,7 +145,7 @@ def test_residual_gradient_is_the_plain_gradient_plus_the_identity_term(cli, tmp
 
 @pytest.mark.parametrize("lang,word", [("en", "highway"), ("ru", "«магистраль»"), ("pl", "„autostrada”")])
 def test_residual_is_narrated_and_renders_in_katex(cli, lang, word):
-    result = cli(SPECS / "residual-mlp.yaml", "--lang", lang)
+    result = lecture(SPECS / "residual-mlp.yaml", lang)
     assert result.exit_code == 0, result.output
     assert word in result.output
     assert not katex_errors(extract_math(result.output))
@@ -223,7 +242,7 @@ def test_rnn_gradient_of_a_shared_weight_has_one_term_per_step(cli):
     ("pl", ["zanika", "0{,}585"]),
 ])
 def test_rnn_lecture_in_three_languages_renders_in_katex(cli, lang, words):
-    result = cli(SPECS / "rnn-3-steps.yaml", "--lang", lang)
+    result = lecture(SPECS / "rnn-3-steps.yaml", lang)
     assert result.exit_code == 0, result.output
     assert all(w in result.output for w in words)
     assert not katex_errors(extract_math(result.output))
@@ -234,7 +253,7 @@ def test_rnn_vanishing_bound_uses_the_spectral_norm(cli):
     import numpy as np
 
     sigma = np.linalg.norm(np.array([[0.5, -0.3], [0.2, 0.4]]), 2)
-    out = cli(SPECS / "rnn-3-steps.yaml").output
+    out = lecture(SPECS / "rnn-3-steps.yaml").output
     assert f"\\lVert W \\rVert_2 \\approx {sigma:.3g}" in out
     assert f"\\lVert W \\rVert_2^{{10}} \\approx {sigma ** 10:.3g}" in out
 
@@ -306,7 +325,7 @@ def test_attention_softmax_jacobian_is_diag_p_minus_p_pT():
 @pytest.mark.parametrize("lang,word", [("en", "Through the softmax"), ("ru", "Через softmax"),
                                        ("pl", "Przez softmax")])
 def test_attention_lecture_renders_in_katex(cli, lang, word):
-    result = cli(SPECS / "attention-3-tokens.yaml", "--lang", lang)
+    result = lecture(SPECS / "attention-3-tokens.yaml", lang)
     assert result.exit_code == 0, result.output
     assert word in result.output and r"\frac{\partial L}{\partial W^{Q}} = X^T \frac{\partial L}{\partial Q}" in result.output
     assert not katex_errors(extract_math(result.output))
@@ -380,7 +399,7 @@ def test_input_gradients_agree_with_autograd(cli, spec, sizes):
 @pytest.mark.parametrize("lang", LANGS)
 def test_convolution_lectures_render_in_katex(cli, lang):
     for spec in ("conv1d", "conv2d"):
-        result = cli(SPECS / f"{spec}.yaml", "--lang", lang)
+        result = lecture(SPECS / f"{spec}.yaml", lang)
         assert result.exit_code == 0, result.output
         assert "CS231n" in result.output
         assert not katex_errors(extract_math(result.output))
@@ -434,7 +453,7 @@ def test_layernorm_agrees_with_autograd(cli, seed):
 @pytest.mark.parametrize("lang,word", [("en", "Batch normalisation"), ("ru", "Пакетная нормализация"),
                                        ("pl", "Normalizacja wsadowa")])
 def test_layernorm_lecture_renders_in_katex(cli, lang, word):
-    result = cli(SPECS / "layernorm.yaml", "--lang", lang)
+    result = lecture(SPECS / "layernorm.yaml", lang)
     assert result.exit_code == 0, result.output
     assert word in result.output and r"\hat{x}_{p} \sum_{k=1}^{n}" in result.output
     assert not katex_errors(extract_math(result.output))
@@ -527,7 +546,7 @@ def test_rnn_product_of_step_jacobians_agrees_with_autograd(cli):
     """∂h_T/∂h_0 = Π diag(1 − h_t²) W (latest step on the left), as the lecture prints it, against autograd.jacobian."""
     import numpy as np
 
-    out = cli(SPECS / "rnn-3-steps.yaml").output
+    out = lecture(SPECS / "rnn-3-steps.yaml").output
     assert r"\prod_{t=k + 1}^{T} \operatorname{diag}\left(1 - \mathbf{h}_{t}^{2}\right) W" in out
     rng = np.random.default_rng(8)
     W, U, b = rng.uniform(-1, 1, (2, 2)), rng.uniform(-1, 1, (2, 2)), rng.uniform(-1, 1, 2)
