@@ -204,9 +204,13 @@ def fold(model: Model, expr: sp.Expr) -> sp.Expr:
 def sum_out(expr: sp.Expr) -> sp.Expr:
     """Every Σ whose index meets a Kronecker delta is carried out (index = the delta's solution).
 
-    Entries out of range are zero by convention, so no guard is kept; a Σ
-    without a delta on its index stays a sum, with the factors that do not
-    depend on its index taken out of it.
+    Entries out of range are zero by convention, so no guard is kept (δ_{T+1} = 0,
+    a kernel index outside 0…F−1): the summand carries an element of the array
+    the index ran over. A Σ without a delta on its index stays a sum, with the
+    factors that do not depend on its index taken out of it. Whatever this
+    gives is instantiated at the concrete sizes and compared with finite
+    differences (`verify`), so a boundary the convention would get wrong is
+    caught before printing.
     """
     if isinstance(expr, sp.Sum):
         inner = sum_out(expr.function)
