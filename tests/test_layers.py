@@ -362,6 +362,8 @@ def test_convolution_agrees_with_autograd(cli, spec, sizes):
 
 @pytest.mark.parametrize("text,sizes", [
     ("dims: 1\nchannels: 1\nsize: 6\nfilters: 1\nkernel: 2\nstride: 2\npadding: 0\n", (1, 1, 6, 1, 2, 2, 0)),
+    ("dims: 1\nchannels: 3\nsize: 7\nfilters: 2\nkernel: 3\nstride: 3\npadding: 1\n", (1, 3, 7, 2, 3, 3, 1)),
+    ("dims: 1\nchannels: 1\nsize: 4\nfilters: 1\nkernel: 4\nstride: 1\npadding: 2\n", (1, 1, 4, 1, 4, 1, 2)),
     ("dims: 2\nchannels: 2\nsize: 3\nfilters: 2\nkernel: 2\nstride: 1\npadding: 0\n", (2, 2, 3, 2, 2, 1, 0)),
 ])
 def test_other_convolutions_agree_with_autograd(cli, tmp_path, text, sizes):

@@ -205,6 +205,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
         "dQK": [grad_row("Q"), grad_row("K")],
         "dV": grad_row("V"),
         "dW": [grad_row(x, key=True) for x in ("WQ", "WK", "WV")],
+        "example": engine.example(model, "WQ"),
         "matrix": [Row([lhs, rhs], key=lhs.name.startswith("dL_dW") if lhs.is_Symbol else False)
                    for lhs, rhs, _ in forms],
         "check": outcome.check,

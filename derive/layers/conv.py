@@ -133,11 +133,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
 
 
 def _example(model: engine.Model, name: str) -> Row:
-    """The general formula at the first element, at the concrete sizes: padding entries drop out as zeros."""
-    g = model.gradients[name]
-    first = engine.positions(g.quantity.ranges, model.sizes)[0]
-    concrete = engine.Concrete(model)
-    return Row([g.base[first], concrete.formula(g.done, dict(zip(g.indices, first)))])
+    return engine.example(model, name)
 
 
 def to_json(outcome: common.Outcome) -> dict:

@@ -427,6 +427,16 @@ def verify(model: Model, points: int = 3, seed: int = 0, extra=None) -> Check:
     return check
 
 
+def example(model: Model, name: str):
+    """∂L/∂q at q's first element, at the concrete sizes (a row for the lecture): Σ written out, and the
+    entries outside their ranges (padding) dropped as zeros."""
+    from ..render import Row
+
+    g = model.gradients[name]
+    first = positions(g.quantity.ranges, model.sizes)[0]
+    return Row([g.base[first], Concrete(model).formula(g.done, dict(zip(g.indices, first)))])
+
+
 def gradient_of(g: Gradient, element):
     """∂L/∂(element) as an element of g: dL_dW[1, 2] for W[1, 2]."""
     return g.base[element.indices] if isinstance(element, sp.Indexed) else g.base
