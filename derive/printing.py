@@ -22,12 +22,14 @@ GREEK = {
     "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega",
 }
 GREEK_VARIANTS = {"epsilon": r"\varepsilon"}
+SPELLINGS = {"lamda": "lambda"}  # λ as SymPy spells it in names (lambda is a Python keyword)
 NAME_RE = re.compile(r"(?P<base>[A-Za-z]+?)(?P<layer>\d*)(?:_(?P<index>[A-Za-z0-9_]+))?\Z")
 RELATION_TEX = {">": ">", "<": "<", ">=": r"\ge ", "<=": r"\le "}
 INDICATOR_TEX = {"I": "I", "1": r"\mathbb{1}", "bbI": r"\mathbb{I}"}
 
 
 def base_latex(base: str) -> str:
+    base = SPELLINGS.get(base, base)
     if base in GREEK:
         return GREEK_VARIANTS.get(base, "\\" + base)
     return base if len(base) == 1 else rf"\mathrm{{{base}}}"
@@ -108,6 +110,8 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         """∂y/∂θ_{01} as a fraction (first order, one variable: all derive prints)."""
         (wrt, count), = expr.variable_count
         of = self._print(expr.expr)
+        if expr.expr.is_Add or expr.expr.is_Mul or expr.expr.is_Pow:  # ∂/∂w (λ/2 w²): the operator, then the term
+            return rf"\frac{{\partial}}{{\partial {self._print(wrt)}}}\left({of}\right)"
         return rf"\frac{{\partial {of}}}{{\partial {self._print(wrt)}}}"
 
     def _print_Indexed(self, expr):

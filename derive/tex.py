@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from . import texmath
 
-BABEL = {"ru": "russian", "en": "english", "pl": "polish"}  # LaTeX's names of derive's languages
 FRAME_EQUATIONS = 3  # display equations per slide before a step continues on the next one
 LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a top-level + or −
 
@@ -497,7 +496,16 @@ def title_of(blocks: list[Block]) -> Block | None:
 
 
 def language(lang: str) -> str:
-    return BABEL.get(lang, "english")
+    """LaTeX babel's name of lang (its language entry, derive.i18n)."""
+    from .i18n import language as entry
+
+    return entry(lang).babel
+
+
+def babel_languages() -> list[str]:
+    from .i18n import language as entry, languages
+
+    return sorted({entry(lang).babel for lang in languages()})
 
 
 def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
@@ -515,6 +523,6 @@ def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: 
     )
     colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
     return env.get_template("document.tex.j2").render(
-        kind=kind, language=language(lang), languages=sorted(set(BABEL.values())), title=title,
+        kind=kind, language=language(lang), languages=babel_languages(), title=title,
         plain_title=escape(plain_title), body=body, colours=colour_defs, toc=toc, numbered=numbered,
     )

@@ -7,7 +7,6 @@ numeric check runs and a failure stops the output.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +18,7 @@ from ..printing import ascii, latex_printer
 from ..yamlload import Doc
 from . import engine
 
-NAME_RE = re.compile(r"[A-Za-z]+\Z")
 MAX_ENTRY = 1000  # entries of an example matrix: a lecture's numbers, not overflow
-RESERVED = {"I", "H", "exp", "log", "ln", "tanh", "sigmoid", "sigma", "relu", "max", "min", "abs", "sqrt", "e",
-            "pi", "d", "L", "delta", "Sum"}
 
 
 class Reader:
@@ -40,21 +36,6 @@ class Reader:
             raise self.doc.error((key,), f"expected a whole number from {low} to {high}, got {value!r}")
         return value
 
-    def name(self, key: str, default: str) -> str:
-        value = self.data.get(key, default)
-        if not isinstance(value, str) or not NAME_RE.match(value):
-            raise self.doc.error((key,), f"{value!r} is not a valid name; expected Latin letters only, e.g. x, W")
-        if value in RESERVED:
-            raise self.doc.error((key,), f"{value!r} is reserved (a function or a name used by the derivation); "
-                                         "choose another name")
-        return value
-
-    def choice(self, key: str, default: str, options: tuple) -> str:
-        value = self.data.get(key, default)
-        if value not in options:
-            raise self.doc.error((key,), f"unknown {key} {value!r}; expected one of: {', '.join(options)}")
-        return value
-
     def matrix(self, key: str, rows: int, cols: int) -> list[list[float]] | None:
         value = self.data.get(key)
         if value is None:
@@ -67,14 +48,6 @@ class Reader:
             raise self.doc.error((key,), f"expected a {rows}×{cols} matrix of numbers between −{MAX_ENTRY} and "
                                          f"{MAX_ENTRY}, as a list of {rows} rows")
         return [[float(x) for x in r] for r in value]
-
-    def distinct(self, names: dict[str, str]) -> None:
-        seen: dict[str, str] = {}
-        for role, name in names.items():
-            if name in seen:
-                raise self.doc.error((role,), f"the name {name!r} is used for both {seen[name]} and {role}; "
-                                              "names must differ")
-            seen[name] = role
 
 
 @dataclass
@@ -139,7 +112,7 @@ def to_json(kind: str, outcome: Outcome) -> dict:
                         for e, w in zip(params, wanted)],
         "index_form": [{"name": str(g.element()).replace(" ", ""),
                         "latex": tex(g.done), "expr": ascii(g.done)} for g in model.gradients.values()],
-        "verification": {"points": check.points, "formulas": check.formulas, "max_error": check.max_error},
+        "verification": check.as_json() | {"sizes": check.sizes},
         "version": __version__,
     }
     constants = [str(q.name) for q in model.quantities.values() if q.role == "constant"]

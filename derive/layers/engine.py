@@ -24,10 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..verify import Check as _Check
-
-STEP = 1e-6
-TOLERANCE = 1e-6
+from ..harness import FLOAT, STEP, Check as _Check, central_difference
 
 
 def index(name: str) -> sp.Symbol:
@@ -388,9 +385,9 @@ def elements(q: Quantity, sizes: dict) -> list:
 
 @dataclass
 class Check(_Check):
-    """The network's Check at this module's tolerance, with the concrete sizes it was done at."""
+    """The harness's Check (float64 differences: its FLOAT tolerance), with the concrete sizes it was done at."""
 
-    tolerance: float = TOLERANCE
+    tolerance: float = FLOAT
     sizes: dict = field(default_factory=dict)
 
 
@@ -446,12 +443,12 @@ def _difference(concrete: Concrete, given: dict, element, loss) -> float:
     """Central difference of the loss when element is nudged (a node: held at its nudged value)."""
     base = concrete.evaluate(dict(given), element)
 
-    def at(shift):
+    def at(x):
         values = dict(given)
-        values[key(element)] = base + shift
+        values[key(element)] = x
         return concrete.evaluate(values, loss)
 
-    return (at(STEP) - at(-STEP)) / (2 * STEP)
+    return central_difference(at, base)
 
 
 def value_program(concrete: Concrete, values: dict, atoms: list) -> list:

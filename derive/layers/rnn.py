@@ -203,12 +203,12 @@ def _step_difference(concrete: engine.Concrete, values: dict, out, wrt) -> float
     kept = {name: v for name, v in values.items() if not _after(name, step)}
     base = concrete.evaluate(dict(values), wrt)
 
-    def at(shift):
+    def at(x):
         nudged = dict(kept)
-        nudged[engine.key(wrt)] = base + shift
+        nudged[engine.key(wrt)] = x
         return concrete.evaluate(nudged, out)
 
-    return (at(engine.STEP) - at(-engine.STEP)) / (2 * engine.STEP)
+    return engine.central_difference(at, base)
 
 
 def _after(name: str, step: int) -> bool:
