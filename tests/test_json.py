@@ -9,7 +9,15 @@ import pytest
 
 from conftest import ROOT, network_specs
 
-FUNCTIONS = {"I", "exp", "log", "tanh", "sigmoid", "relu", "leaky_relu"}
+def _functions() -> set[str]:
+    """The names a JSON expr may use besides quantities: every function of the vocabulary
+    (derive.functions), its ASCII spellings (Abs, Max, …: CONTRACT 5), I, and the constant pi (GELU′)."""
+    from derive.functions import ASCII_ALIASES, FUNCTIONS as VOCABULARY
+
+    return {"I", "pi", *VOCABULARY, *ASCII_ALIASES}
+
+
+FUNCTIONS = _functions()
 SYNTAX = re.compile(r"^[A-Za-z0-9_+\-*/(). <>=,]+$")
 
 
