@@ -159,12 +159,12 @@ def readable_indices(expr: sp.Expr) -> sp.Expr:
     """δ_{s+1,i}, not δ_{1+s,i}: a number added to an index is written after it (kept unevaluated, for display;
     substituting numbers for the indices evaluates it again)."""
     def reorder(e: sp.Indexed) -> sp.Indexed:
-        return sp.Indexed(e.base, *[_number_last(i) for i in e.indices])
+        return sp.Indexed(e.base, *[number_last(i) for i in e.indices])
 
     return expr.replace(lambda e: isinstance(e, sp.Indexed) and any(i.is_Add for i in e.indices), reorder)
 
 
-def _number_last(index: sp.Expr) -> sp.Expr:
+def number_last(index: sp.Expr) -> sp.Expr:
     if not index.is_Add:
         return index
     numbers = [a for a in index.args if a.is_Number]

@@ -224,7 +224,7 @@ def matrix_forms() -> list[tuple]:
     W, V = sp.Symbol("W"), sp.Symbol("V")
     h = Vec("h", t)
     return [
-        (Vec("delta", t), Had(MatProd(T_(V), Vec("e", t)) + MatProd(T_(W), Vec("delta", engine._number_last(t + 1))), 1 - h ** 2), True),
+        (Vec("delta", t), Had(MatProd(T_(V), Vec("e", t)) + MatProd(T_(W), Vec("delta", engine.number_last(t + 1))), 1 - h ** 2), True),
         (sp.Symbol("dL_dW"), sp.Sum(MatProd(Vec("delta", t), T_(Vec("h", t - 1))), (t, 1, SIZES["T"])), False),
         (sp.Symbol("dL_dU"), sp.Sum(MatProd(Vec("delta", t), T_(Vec("x", t))), (t, 1, SIZES["T"])), False),
         (sp.Symbol("dL_dV"), sp.Sum(MatProd(Vec("e", t), T_(h)), (t, 1, SIZES["T"])), False),
@@ -273,7 +273,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
                          MatProd(Norm(Diag(1 - Vec("h", t) ** 2)), Norm(W)), Norm(W)),
         "norm_chain": Leq(Norm(engine.Local(Vec("h", T), Vec("h", k))), Norm(W) ** (T - k)),
         "product": Row([engine.Local(Vec("h", T), Vec("h", k)),
-                        sp.Product(MatProd(Diag(1 - Vec("h", t) ** 2), W), (t, engine._number_last(k + 1), T))]),
+                        sp.Product(MatProd(Diag(1 - Vec("h", t) ** 2), W), (t, engine.number_last(k + 1), T))]),
         "example": bound_table(spec.example_W, spec.steps, lang),
         "steps": spec.steps,
         "check": outcome.check,
