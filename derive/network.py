@@ -197,7 +197,10 @@ def _highway(derivation: Derivation, section) -> dict | None:
     if not any(g.highway is not None for g in section.grads):
         return None
     above = derivation.network.layers[section.layer.number]  # the layer this one feeds (numbers are 1-based)
-    return _residual_names(above, section.layer.spec.post)
+    posts = {u.skip: u.post for u in above.units}
+    of = derivation.network.of
+    rows = [Row([d(of, posts[g.node]), g.highway]) for g in section.grads if g.highway is not None]
+    return {**_residual_names(above, section.layer.spec.post), "rows": rows}
 
 
 def _jumps(derivative: sp.Expr, z: sp.Symbol) -> bool:
