@@ -42,7 +42,7 @@ class AttentionSpec:
 
 def parse(doc: Doc) -> AttentionSpec:
     read = common.Reader(doc, KEYS)
-    return AttentionSpec(doc.file, doc.title(), read.int("tokens", 3, 1, MAX_TOKENS),
+    return AttentionSpec(doc.file, doc.title(), read.int("tokens", 3, 2, MAX_TOKENS),
                          read.int("features", 2, 1, MAX_SIZE), read.int("head", 2, 1, MAX_SIZE))
 
 
