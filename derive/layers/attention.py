@@ -65,7 +65,7 @@ def build(spec: AttentionSpec) -> engine.Model:
         "Y": Quantity("Y", "target", ((1, n), (1, dk))),
         "WQ": param("WQ"), "WK": param("WK"), "WV": param("WV"),
         "Q": proj("Q", WQ), "K": proj("K", WK), "V": proj("V", WV),
-        "S": Quantity("S", "node", ((1, n), (1, n)), (i, j), sp.Sum(Q[i, c] * K[j, c], (c, 1, dk)) / sp.sqrt(dk),
+        "S": Quantity("S", "node", ((1, n), (1, n)), (i, j), sp.Sum(sp.Mul(Q[i, c], K[j, c], evaluate=False), (c, 1, dk)) / sp.sqrt(dk),
                       wrt=(p, r)),
         "P": Quantity("P", "node", ((1, n), (1, n)), (i, j), sp.exp(S[i, j]) / sp.Sum(sp.exp(S[i, l]), (l, 1, n)),
                       wrt=(p, r)),

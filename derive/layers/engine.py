@@ -146,7 +146,7 @@ def backward(model: Model, order: list[str]) -> None:
                 c, l = sp.Sum(c, (ix, lo, hi)), sp.Sum(l, (ix, lo, hi))
             chain.append(c)
             local.append(l)
-        done = readable_indices(tidy(fold(model, sum_out(sp.Add(*local)))))
+        done = chain_order(readable_indices(tidy(fold(model, sum_out(sp.Add(*local))))))
         model.gradients[name] = Gradient(q, base, idx, sp.Add(*chain), sp.Add(*local), done, [u.name for u in users])
 
 
@@ -162,6 +162,18 @@ def readable_indices(expr: sp.Expr) -> sp.Expr:
         return sp.Indexed(e.base, *[number_last(i) for i in e.indices])
 
     return expr.replace(lambda e: isinstance(e, sp.Indexed) and any(i.is_Add for i in e.indices), reorder)
+
+
+def chain_order(expr: sp.Expr) -> sp.Expr:
+    """In every product the upstream gradient first (∂L/∂S_{p,j} K_{j,r}, δ_{t,p} h_{t-1,r}), as the chain rule
+    reads; display only (the product is kept unevaluated; numbers substituted evaluate it again)."""
+    def reorder(e: sp.Mul) -> sp.Expr:
+        upstream = [f for f in e.args if _is_gradient(f)]
+        if not upstream or list(e.args[: len(upstream)]) == upstream:
+            return e
+        return sp.Mul(*upstream, *[f for f in e.args if f not in upstream], evaluate=False)
+
+    return expr.replace(lambda e: e.is_Mul and any(_is_gradient(f) for f in e.args), reorder)
 
 
 def number_last(index: sp.Expr) -> sp.Expr:
