@@ -548,3 +548,12 @@ def test_the_example_residual_network_in_the_matrix_view(cli, tmp_path):
     result = cli(spec)
     assert result.exit_code == 0, result.output
     assert r"\frac{\partial J}{\partial h} = \frac{\partial J}{\partial g} + V^T \delta^{[2]}" in result.output
+
+
+def test_the_wheel_ships_every_subpackage():
+    """pyproject lists packages by name: a subpackage left out (derive.layers) is missing from `pip install .`."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {"derive." + p.parent.name for p in (ROOT / "derive").glob("*/__init__.py")}
+    assert found <= listed, found - listed
