@@ -219,7 +219,7 @@ def to_json(outcome: common.Outcome) -> dict:
 # -- figure: the computation, matrix by matrix ------------------------------------------------------
 
 
-def figure(outcome: common.Outcome):
+def figure(outcome: common.Outcome, lang: str = "en"):
     """X → Q, K, V (by W^Q, W^K, W^V) → S → P (softmax by rows) → O → L, one node per matrix."""
     from ..diagram import Edge, Figure, Label, Layered, Node, name_label
 

@@ -143,7 +143,7 @@ def to_json(outcome: common.Outcome) -> dict:
 # -- figure: a 1-D convolution as connections (first channel, first filter) ------------------------
 
 
-def figure(outcome: common.Outcome):
+def figure(outcome: common.Outcome, lang: str = "en"):
     """Input positions (padding as boxes 0) on the left, outputs on the right, each edge labelled by its weight.
 
     Only 1-D convolutions get a figure: a 2-D one has too many connections to read.

@@ -300,7 +300,7 @@ def to_json(outcome: common.Outcome) -> dict:
 # -- figure: the network unrolled in time ----------------------------------------------------------
 
 
-def figure(outcome: common.Outcome):
+def figure(outcome: common.Outcome, lang: str = "en"):
     """One column per step: y_t above h_t above x_t; W carries h_{t-1} to h_t, U and V go up (shared by all steps)."""
     from ..diagram import Edge, Figure, Layered, Node, name_label
 
