@@ -316,8 +316,21 @@ def _graph_variant(spec, seed: int | None) -> tuple:
     return outcome, grader, grader.asked
 
 
+def _layer_variant(spec, seed: int | None) -> tuple:
+    """rnn, attention, conv, layernorm: the spec's own instance (no variants), graded at its concrete sizes."""
+    from .layers.grading import LayerGrader
+    from .pipeline import KINDS
+
+    kind = next(name for name in ("rnn", "attention", "conv", "layernorm")
+                if KINDS[name].module.__name__ == type(spec).__module__)
+    outcome = KINDS[kind].module.derive(spec)
+    grader = LayerGrader(outcome)
+    return outcome, grader, grader.asked
+
+
 # kind -> (spec, seed) -> (verified outcome, grader, asked keys)
-GRADED = {"network": _network_variant, "graph": _graph_variant}
+GRADED = {"network": _network_variant, "graph": _graph_variant, "rnn": _layer_variant, "attention": _layer_variant,
+          "conv": _layer_variant, "layernorm": _layer_variant}
 
 
 def grade_answers(grader, asked: list[str], answers: dict) -> list:

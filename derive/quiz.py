@@ -51,6 +51,11 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
     from .check import Engine, Words
 
     engine = Engine(spec_path)
+    if engine.kind not in ("network", "graph"):  # the layer kinds are graded by derive check, without sheets
+        from .errors import Location, SpecError
+
+        raise SpecError(f"derive quiz writes sheets for network and graph specs; a kind: {engine.kind} spec is "
+                        "graded by derive check on the spec itself (see docs/layers.md)", Location(spec_path))
     grader, asked = engine.grader(seed)
     stem = Path(spec_path).stem + (f"-{seed}" if seed is not None else "")
     prose = Words(lang)

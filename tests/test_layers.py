@@ -557,3 +557,39 @@ def test_the_wheel_ships_every_subpackage():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
     found = {"derive." + p.parent.name for p in (ROOT / "derive").glob("*/__init__.py")}
     assert found <= listed, found - listed
+
+
+# -- derive check on the layer kinds --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec,answers,verdicts", [
+    ("rnn-3-steps", {"W_11": "delta_11*h_01 + delta_21*h_11 + delta_31*h_21",
+                     "W_12": "-(delta_11*h_02 + delta_21*h_12 + delta_31*h_22)",
+                     "b_1": "delta_11 + delta_21",  # the last step's term left out
+                     "V_11": "2*(dL_dy_11*h_11 + dL_dy_21*h_21 + dL_dy_31*h_31)",
+                     "delta_21": "dL_dh_21*(1 - h_21^2)"},
+     {"W_11": ("correct", ""), "W_12": ("incorrect", "sign"), "b_1": ("incorrect", "60"),
+      "V_11": ("incorrect", "2 times"), "delta_21": ("correct", "")}),
+    ("attention-3-tokens", {"WQ_11": "X_11*dL_dQ_11 + X_21*dL_dQ_21 + X_31*dL_dQ_31",
+                            "WV_12": "X_11*dL_dV_12 + X_21*dL_dV_22"},
+     {"WQ_11": ("correct", ""), "WV_12": ("incorrect", "")}),
+    ("conv1d", {"dL_dx_12": "dL_dy_11*w_111 + dL_dy_21*w_211", "w_110": "dL_dy_11*x_11 + dL_dy_12*x_13",
+                "w_111": "dL_dy_11*x_11"},
+     {"dL_dx_12": ("correct", ""), "w_110": ("correct", ""), "w_111": ("incorrect", "")}),
+    ("layernorm", {"gamma_1": "dL_dy_1*xhat_1", "beta_2": "dL_dy_1", "dL_dx_1": "__import__('os')"},
+     {"gamma_1": ("correct", ""), "beta_2": ("incorrect", ""), "dL_dx_1": ("invalid", "")}),
+])
+def test_derive_check_grades_the_layer_kinds(cli, tmp_path, spec, answers, verdicts):
+    sheet = tmp_path / "answers.yaml"
+    sheet.write_text("answers:\n" + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in answers.items()), encoding="utf-8")
+    result = cli("check", SPECS / f"{spec}.yaml", sheet, "--format", "json")
+    assert result.exit_code == 1, result.output
+    got = {a["key"]: a for a in json.loads(result.output)["answers"]}
+    for key, (verdict, words) in verdicts.items():
+        assert got[key]["verdict"] == verdict, got[key]
+        assert words in got[key]["feedback"], got[key]
+
+
+def test_derive_quiz_refuses_the_layer_kinds_clearly(cli, tmp_path):
+    result = cli("quiz", SPECS / "conv1d.yaml", "-o", tmp_path)
+    assert result.exit_code == 2 and "graded by derive check" in result.output
