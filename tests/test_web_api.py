@@ -130,7 +130,7 @@ def test_validate_previews_without_storing(app):
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": {"omega": "1"}}}, 422),
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": {"phi_1": {"a": 1}}}}, 422),
     ({"headers": bearer(ANNA), "json": {"assignment": "no-such-thing", "answers": {}}}, 404),
-    ({"headers": bearer(ANNA), "json": {"assignment": "graph-add-mul", "answers": {}}}, 404),
+    ({"headers": bearer(ANNA), "json": {"assignment": "mlp-backprop", "answers": {}}}, 404),
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": {"phi_1": "g" * 70_000}}}, 413),
 ])
 def test_bad_requests_get_the_contracts_status_and_a_json_error(app, request_args, status):
@@ -287,7 +287,7 @@ def test_index_lists_the_assignments_the_checker_grades(tmp_path):
         page = app.get("/", params={"token": ANNA, "lang": "ru"}).text
         other = app.get("/", params={"token": JAN, "lang": "ru"}).text
         anonymous = app.get("/").text
-    assert "two-layer-relu" in page and "sigmoid-bce" in page and "graph-add-mul" not in page
+    assert "two-layer-relu" in page and "sigmoid-bce" in page and "mlp-backprop" not in page
     assert title in page and "Верно: 3 из 13" in page and "Верно:" not in other
     assert "token=" not in anonymous and "Open the link your lecturer gave you" in anonymous
 
