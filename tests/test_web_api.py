@@ -280,6 +280,23 @@ def test_the_page_starts_from_the_students_last_answers(tmp_path):
     assert "g_1 &#34;x&#34;" not in theirs and 'value=""' in theirs
 
 
+def test_a_graph_assignment_shows_its_nodes_and_values(tmp_path):
+    import shutil
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    shutil.copy(ROOT / "specs" / "graph-add-mul.yaml", folder)
+    from derive.web.app import Settings
+
+    config = Settings(folder=str(folder), db=f"sqlite:///{tmp_path / 'g.db'}", admin_token=ADMIN, workers=1)
+    with client(config) as app:
+        page = app.get("/a/graph-add-mul", params={"token": ADMIN, "lang": "ru"})
+        result = check(app, ADMIN, {"x": "-4"}, assignment="graph-add-mul").json()
+    assert page.status_code == 200 and "f = q z" in page.text and "x = -2" in page.text
+    assert page.text.count('class="answer"') == 3 and r"\frac{\partial f}{\partial x}" in page.text
+    assert {a["key"]: a["verdict"] for a in result["answers"]}["x"] == "correct"  # df/dx = z = -4
+
+
 def test_index_lists_the_assignments_the_checker_grades(tmp_path):
     title = yaml.safe_load((ROOT / "specs" / "two-layer-relu.yaml").read_text(encoding="utf-8"))["title"]["ru"]
     with client(settings(tmp_path)) as app:
