@@ -130,7 +130,7 @@ def test_validate_previews_without_storing(app):
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": {"omega": "1"}}}, 422),
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": {"phi_1": {"a": 1}}}}, 422),
     ({"headers": bearer(ANNA), "json": {"assignment": "no-such-thing", "answers": {}}}, 404),
-    ({"headers": bearer(ANNA), "json": {"assignment": "graph-add-mul", "answers": {}}}, 404),
+    ({"headers": bearer(ANNA), "json": {"assignment": "mlp-backprop", "answers": {}}}, 404),
     ({"headers": bearer(ANNA), "json": {"assignment": "two-layer-relu", "answers": {"phi_1": "g" * 70_000}}}, 413),
 ])
 def test_bad_requests_get_the_contracts_status_and_a_json_error(app, request_args, status):
@@ -280,6 +280,23 @@ def test_the_page_starts_from_the_students_last_answers(tmp_path):
     assert "g_1 &#34;x&#34;" not in theirs and 'value=""' in theirs
 
 
+def test_a_graph_assignment_shows_its_nodes_and_values(tmp_path):
+    import shutil
+
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    shutil.copy(ROOT / "specs" / "graph-add-mul.yaml", folder)
+    from derive.web.app import Settings
+
+    config = Settings(folder=str(folder), db=f"sqlite:///{tmp_path / 'g.db'}", admin_token=ADMIN, workers=1)
+    with client(config) as app:
+        page = app.get("/a/graph-add-mul", params={"token": ADMIN, "lang": "ru"})
+        result = check(app, ADMIN, {"x": "-4"}, assignment="graph-add-mul").json()
+    assert page.status_code == 200 and "f = q z" in page.text and "x = -2" in page.text
+    assert page.text.count('class="answer"') == 3 and r"\frac{\partial f}{\partial x}" in page.text
+    assert {a["key"]: a["verdict"] for a in result["answers"]}["x"] == "correct"  # df/dx = z = -4
+
+
 def test_index_lists_the_assignments_the_checker_grades(tmp_path):
     title = yaml.safe_load((ROOT / "specs" / "two-layer-relu.yaml").read_text(encoding="utf-8"))["title"]["ru"]
     with client(settings(tmp_path)) as app:
@@ -287,7 +304,7 @@ def test_index_lists_the_assignments_the_checker_grades(tmp_path):
         page = app.get("/", params={"token": ANNA, "lang": "ru"}).text
         other = app.get("/", params={"token": JAN, "lang": "ru"}).text
         anonymous = app.get("/").text
-    assert "two-layer-relu" in page and "sigmoid-bce" in page and "graph-add-mul" not in page
+    assert "two-layer-relu" in page and "sigmoid-bce" in page and "mlp-backprop" not in page
     assert title in page and "Верно: 3 из 13" in page and "Верно:" not in other
     assert "token=" not in anonymous and "Open the link your lecturer gave you" in anonymous
 

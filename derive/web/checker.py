@@ -131,6 +131,8 @@ def question(engine, seed: int | None, lang: str) -> dict:
     derivatives, as `derive quiz` prints them (the same context, the same printer). For a kind whose
     outcome is not a network's (the checker grows), the asked names alone, so the page still works."""
     try:
+        if getattr(engine, "kind", "network") == "graph":
+            return _graph_question(engine, seed, lang)
         return _network_question(engine, seed, lang)
     except (AttributeError, KeyError, TypeError):
         from ..printing import latex_name
@@ -139,6 +141,26 @@ def question(engine, seed: int | None, lang: str) -> dict:
         return {"title": title(engine, lang), "forward": [], "activations": [], "loss": None,
                 "tasks": [{"key": name, "latex": latex_name(name)} for name in names],
                 "names": sorted(getattr(grader, "names", {}))}
+
+
+def _graph_question(engine, seed: int | None, lang: str) -> dict:
+    """A scalar graph as `derive quiz` sets it: its nodes, the inputs' values (this variant's), the gradients."""
+    from ..graph import decimal
+    from ..render import Row, d, environment
+
+    grader, names = engine.grader(seed)
+    bp = engine.outcome(seed).result
+    filters = environment("md", lang, partials=bp.partials).filters
+    return {
+        "title": title(engine, lang),
+        "heading": "graph",
+        "forward": [[filters["eq"](Row([n.symbol, n.expr]))] for n in bp.nodes],
+        "values": [filters["eq"](Row([x, decimal(v)])) for x, v in (bp.values or {}).items() if x in bp.inputs],
+        "activations": [],
+        "loss": None,
+        "tasks": [{"key": key, "latex": filters["tex"](d(bp.of, grader.names[key]))} for key in names],
+        "names": [n for n, s in grader.names.items() if s not in grader.upstream],
+    }
 
 
 def _network_question(engine, seed: int | None, lang: str) -> dict:

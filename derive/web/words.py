@@ -14,6 +14,8 @@ PROSE = {
     "no_assignments": N_("No assignments are served from this folder."),
     "open_with_link": N_("Open the link your lecturer gave you: it carries your personal token."),
     "network": N_("The network (forward pass):"),
+    "graph": N_("The computational graph (forward pass):"),
+    "values": N_("At the values:"),
     "activation": N_("The activation:"),
     "loss": N_("The loss:"),
     "task": N_("Find the derivatives:"),
