@@ -424,3 +424,16 @@ def test_quiz_variants_of_the_new_vocabulary(cli, tmp_path, seed):
     template = tmp_path / f"gelu-mae-decay-{seed}.answers.yaml"
     result = cli("check", spec, template, "--format", "json")
     assert result.exit_code == 1 and json.loads(result.output)["total"] >= 3  # nothing answered yet
+
+
+def test_an_index_graph_with_a_kink_is_checked_away_from_it(cli, tmp_path):
+    """graph_index draws its points through the harness too: relu(W x + b) keeps every W x + b away from 0."""
+    from derive.functions import kink_arguments
+    from derive.graph import derive as derive_graph
+    from derive.graph_spec import parse_doc
+    from derive.yamlload import load_text
+
+    text = "kind: graph\nshapes: {W: [n, n], x: [n], b: [n]}\nnodes:\n  q: W x + b\n  f: relu(q)\noutput: f\n"
+    outcome = derive_graph(parse_doc(load_text(text, "g.yaml")))
+    assert outcome.check.ok and outcome.check.points == 2 and outcome.check.formulas > 100
+    assert kink_arguments(sp.Symbol("a") + sp.Max(sp.Symbol("q"), 0)) in ([sp.Symbol("q")], [-sp.Symbol("q")])
