@@ -308,6 +308,7 @@ class Activation:
     `alpha`: None if it takes no parameter, else its default (a symbol name or
     a number). kinks: f' jumps somewhere (verification keeps z away from 0).
     unit_interval: its values lie in (0, 1), as losses with logarithms need.
+    family: activations a quiz variant may swap for one another (derive.variant).
     """
 
     name: str
@@ -316,6 +317,7 @@ class Activation:
     elementwise: bool = True
     alpha: str | float | None = None
     unit_interval: bool = False
+    family: str | None = None
 
     def apply(self, z: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
         return self.forward(z, alpha)
@@ -330,14 +332,14 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
         Activation("identity", lambda z, alpha: z),
-        Activation("relu", lambda z, alpha: relu(z), kinks=True),
-        Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha), kinks=True, alpha="alpha"),
-        Activation("sigmoid", lambda z, alpha: sigmoid(z), unit_interval=True),
-        Activation("tanh", lambda z, alpha: sp.tanh(z)),
+        Activation("relu", lambda z, alpha: relu(z), kinks=True, family="kinked"),
+        Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha), kinks=True, alpha="alpha", family="kinked"),
+        Activation("sigmoid", lambda z, alpha: sigmoid(z), unit_interval=True, family="squashing"),
+        Activation("tanh", lambda z, alpha: sp.tanh(z), family="squashing"),
         Activation("softmax", lambda z, alpha: z, elementwise=False, unit_interval=True),
-        Activation("softplus", lambda z, alpha: softplus(z)),
-        Activation("gelu", lambda z, alpha: gelu(z)),
-        Activation("silu", lambda z, alpha: silu(z)),
+        Activation("softplus", lambda z, alpha: softplus(z), family="smooth rectifier"),
+        Activation("gelu", lambda z, alpha: gelu(z), family="smooth rectifier"),
+        Activation("silu", lambda z, alpha: silu(z), family="smooth rectifier"),
         Activation("elu", lambda z, alpha: elu(z, alpha), kinks=True, alpha=1.0),
     ]
 }

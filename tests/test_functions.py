@@ -437,3 +437,12 @@ def test_an_index_graph_with_a_kink_is_checked_away_from_it(cli, tmp_path):
     outcome = derive_graph(parse_doc(load_text(text, "g.yaml")))
     assert outcome.check.ok and outcome.check.points == 2 and outcome.check.formulas > 100
     assert kink_arguments(sp.Symbol("a") + sp.Max(sp.Symbol("q"), 0)) in ([sp.Symbol("q")], [-sp.Symbol("q")])
+
+
+def test_quiz_families_come_from_the_registry_and_keep_their_order():
+    """Handed-out variants must rebuild the same network: the old families keep their members and order."""
+    from derive.variant import family
+
+    assert family("relu") == family("leaky_relu") == ("relu", "leaky_relu")
+    assert family("sigmoid") == family("tanh") == ("sigmoid", "tanh")
+    assert family("gelu") == ("softplus", "gelu", "silu") and family("elu") == () and family("identity") == ()
