@@ -45,11 +45,17 @@ def as_indicators(expr: sp.Expr) -> sp.Expr:
                 here = rest
             if here is not sp.true and not isinstance(here, sp.core.relational.Relational):
                 return pw  # compound conditions: leave the cases as they are
-            terms.append(value if here is sp.true else sp.Mul(value, Indicator(here), evaluate=False) if value != 1 else Indicator(here))
+            terms.append(_times_indicator(value, here))
             rest = sp.Not(cond)
         return sp.Add(*[t for t in terms if t != 0], evaluate=False) if len(terms) > 1 else terms[0]
 
     return expr.replace(lambda e: isinstance(e, sp.Piecewise), rewrite)
+
+
+def _times_indicator(value: sp.Expr, cond) -> sp.Expr:
+    if cond is sp.true:
+        return value
+    return Indicator(cond) if value == 1 else sp.Mul(value, Indicator(cond), evaluate=False)
 
 
 def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: str | None = None,
