@@ -71,7 +71,7 @@ def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: 
     """
 
     def eval(cls, *args):
-        if all(a.is_Number for a in args):
+        if all(a.is_number and a.is_real for a in args):  # a value: the definition's, exactly (graphs' values)
             return definition(*args)
         return None
 

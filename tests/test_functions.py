@@ -446,3 +446,39 @@ def test_quiz_families_come_from_the_registry_and_keep_their_order():
     assert family("relu") == family("leaky_relu") == ("relu", "leaky_relu")
     assert family("sigmoid") == family("tanh") == ("sigmoid", "tanh")
     assert family("gelu") == ("softplus", "gelu", "silu") and family("elu") == () and family("identity") == ()
+
+
+ALL_FUNCTIONS = """\
+kind: graph
+nodes:
+  a: softplus(x) * gelu(y)
+  b: silu(a) + elu(a - y, 2)
+  c: erf(b) + sqrt(x^2 + 1) + abs(a - 1) + sign(y) * cos(x)
+  f: sin(c) - c^2
+output: f
+values: {x: 0.5, y: -1.5}
+"""
+
+
+def _all_functions(x: float, y: float) -> float:
+    """The graph above in plain Python (math), an independent reference."""
+    gelu = lambda z: z / 2 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    a = math.log1p(math.exp(x)) * gelu(y)
+    z = a - y
+    b = a / (1 + math.exp(-a)) + (z if z > 0 else 2 * (math.exp(z) - 1))
+    c = math.erf(b) + math.sqrt(x * x + 1) + abs(a - 1) + math.copysign(1, y) * math.cos(x)
+    return math.sin(c) - c * c
+
+
+def test_a_graph_of_every_new_function_has_exact_values_and_agrees_with_plain_python(cli, tmp_path):
+    spec = tmp_path / "all.yaml"
+    spec.write_text(ALL_FUNCTIONS)
+    result = cli(spec, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    got = {d["wrt"]: d["value"] for d in data["derivatives"]}
+    h = 1e-6
+    assert got["x"] == pytest.approx((_all_functions(0.5 + h, -1.5) - _all_functions(0.5 - h, -1.5)) / (2 * h), rel=1e-7)
+    assert got["y"] == pytest.approx((_all_functions(0.5, -1.5 + h) - _all_functions(0.5, -1.5 - h)) / (2 * h), rel=1e-7)
+    assert data["forward"][-1]["value"] == pytest.approx(_all_functions(0.5, -1.5), rel=1e-12)
+    assert data["verification"]["verified"] is True
