@@ -482,3 +482,12 @@ def test_a_graph_of_every_new_function_has_exact_values_and_agrees_with_plain_py
     assert got["y"] == pytest.approx((_all_functions(0.5, -1.5 + h) - _all_functions(0.5, -1.5 - h)) / (2 * h), rel=1e-7)
     assert data["forward"][-1]["value"] == pytest.approx(_all_functions(0.5, -1.5), rel=1e-12)
     assert data["verification"]["verified"] is True
+
+
+@pytest.mark.parametrize("value,message", [("[1]", "expected a number or a name"), (".inf", "finite number"),
+                                           ("exp", "reserved"), ("'two words'", "not a valid name")])
+def test_bad_weight_decay_is_a_clear_error(cli, tmp_path, value, message):
+    spec = tmp_path / "w.yaml"
+    spec.write_text(f"layers:\n  - {{units: 1, activation: tanh}}\nloss: half_sse\nweight_decay: {value}\n")
+    result = cli(spec)
+    assert result.exit_code == 2 and "w.yaml:4:15: weight_decay:" in result.output and message in result.output
