@@ -96,7 +96,12 @@ def test_decimal_values_stay_exact(cli, tmp_path):
     data = graph_json(cli, spec)
     assert data["forward"][0]["value"] == 0.3  # not 0.30000000000000004
     md = cli(spec).stdout
-    assert "q = x + y = 0.3" in md and r"\frac{1}{3}" in md
+    assert "q = x + y = 0.3" in md and r"z = \frac{1}{3}" in md  # a given 1/3 is shown as given
+    assert r"f = q z = 0.1" in md  # 0.3 · 1/3, exactly
+    assert r"\frac{\partial f}{\partial q} = z \approx 0.3333" in md  # decimals unless exact: true
+    spec.write_text(spec.read_text() + "exact: true\n")
+    exact = cli(spec).stdout
+    assert r"\frac{\partial f}{\partial q} = z = \frac{1}{3} \approx 0.3333" in exact
 
 
 # -- a value used on two paths --------------------------------------------------------------------
@@ -329,7 +334,9 @@ def test_specs_render_in_every_language_and_katex(cli, spec):
         formulas += found
     assert outputs["ru"].startswith("# " + yaml.safe_load(spec.read_text())["title"]["ru"])
     assert "Verified" in outputs["en"] and "Проверено" in outputs["ru"] and "Sprawdzone" in outputs["pl"]
-    blocks = {lang: re.findall(r"^\$\$\n(.*?)\n\$\$$", md, re.S | re.M) for lang, md in outputs.items()}
+    # the same math in every language, but for the decimal sign (0{,}3679 in ru and pl)
+    blocks = {lang: re.findall(r"^\$\$\n(.*?)\n\$\$$", md.replace("{,}", "."), re.S | re.M)
+              for lang, md in outputs.items()}
     assert blocks["ru"] == blocks["en"] == blocks["pl"]
     data = graph_json(cli, spec)
     formulas += [d["latex"] for d in data["derivatives"]]
