@@ -484,7 +484,7 @@ def test_a_graph_of_every_new_function_has_exact_values_and_agrees_with_plain_py
     assert data["verification"]["verified"] is True
 
 
-@pytest.mark.parametrize("value,message", [("[1]", "expected a number or a name"), (".inf", "expected a number from"),
+@pytest.mark.parametrize("value,message", [("[1]", "expected a number or a name"), (".inf", "not a finite number"),
                                            ("exp", "reserved"), ("'two words'", "not a valid name")])
 def test_bad_weight_decay_is_a_clear_error(cli, tmp_path, value, message):
     spec = tmp_path / "w.yaml"
