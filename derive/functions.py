@@ -45,11 +45,17 @@ def as_indicators(expr: sp.Expr) -> sp.Expr:
                 here = rest
             if here is not sp.true and not isinstance(here, sp.core.relational.Relational):
                 return pw  # compound conditions: leave the cases as they are
-            terms.append(value if here is sp.true else sp.Mul(value, Indicator(here), evaluate=False) if value != 1 else Indicator(here))
+            terms.append(_times_indicator(value, here))
             rest = sp.Not(cond)
         return sp.Add(*[t for t in terms if t != 0], evaluate=False) if len(terms) > 1 else terms[0]
 
     return expr.replace(lambda e: isinstance(e, sp.Piecewise), rewrite)
+
+
+def _times_indicator(value: sp.Expr, cond) -> sp.Expr:
+    if cond is sp.true:
+        return value
+    return Indicator(cond) if value == 1 else sp.Mul(value, Indicator(cond), evaluate=False)
 
 
 def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: str | None = None,
@@ -65,7 +71,7 @@ def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: 
     """
 
     def eval(cls, *args):
-        if all(a.is_Number for a in args):
+        if all(a.is_number and a.is_real for a in args):  # a value: the definition's, exactly (graphs' values)
             return definition(*args)
         return None
 
@@ -308,6 +314,7 @@ class Activation:
     `alpha`: None if it takes no parameter, else its default (a symbol name or
     a number). kinks: f' jumps somewhere (verification keeps z away from 0).
     unit_interval: its values lie in (0, 1), as losses with logarithms need.
+    family: activations a quiz variant may swap for one another (derive.variant).
     """
 
     name: str
@@ -316,6 +323,7 @@ class Activation:
     elementwise: bool = True
     alpha: str | float | None = None
     unit_interval: bool = False
+    family: str | None = None
 
     def apply(self, z: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
         return self.forward(z, alpha)
@@ -330,14 +338,14 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in [
         Activation("identity", lambda z, alpha: z),
-        Activation("relu", lambda z, alpha: relu(z), kinks=True),
-        Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha), kinks=True, alpha="alpha"),
-        Activation("sigmoid", lambda z, alpha: sigmoid(z), unit_interval=True),
-        Activation("tanh", lambda z, alpha: sp.tanh(z)),
+        Activation("relu", lambda z, alpha: relu(z), kinks=True, family="kinked"),
+        Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha), kinks=True, alpha="alpha", family="kinked"),
+        Activation("sigmoid", lambda z, alpha: sigmoid(z), unit_interval=True, family="squashing"),
+        Activation("tanh", lambda z, alpha: sp.tanh(z), family="squashing"),
         Activation("softmax", lambda z, alpha: z, elementwise=False, unit_interval=True),
-        Activation("softplus", lambda z, alpha: softplus(z)),
-        Activation("gelu", lambda z, alpha: gelu(z)),
-        Activation("silu", lambda z, alpha: silu(z)),
+        Activation("softplus", lambda z, alpha: softplus(z), family="smooth rectifier"),
+        Activation("gelu", lambda z, alpha: gelu(z), family="smooth rectifier"),
+        Activation("silu", lambda z, alpha: silu(z), family="smooth rectifier"),
         Activation("elu", lambda z, alpha: elu(z, alpha), kinks=True, alpha=1.0),
     ]
 }

@@ -226,7 +226,9 @@ def _term(upstream: Grad, loc: Local, values: dict) -> sp.Expr:
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
-    """SymPy's Heaviside and sign as the project's indicators: H(x − y) → I[x > y], sign(x) → I[x>0] − I[x<0]."""
+    """SymPy's Heaviside and sign as the project's indicators: H(x − y) → I[x > y], sign(x) → I[x>0] − I[x<0];
+    the derivative of a step (DiracDelta, from sign or H) is 0 away from its kink, where derive evaluates."""
+    expr = expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
     return expr.replace(sp.Heaviside, _heaviside).replace(sp.sign, lambda z: Indicator(z > 0) - Indicator(z < 0))
 
 

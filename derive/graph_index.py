@@ -23,7 +23,9 @@ from .errors import SpecError
 from .graph_backprop import first_use
 from .graph_spec import GraphSpec
 from .graph_verify import Check as ScalarCheck
-from .precise import DPS, derivative, evaluate
+from .functions import kink_arguments
+from .harness import away_from_kinks
+from .precise import DPS, derivative, evaluate, finite
 
 # index names by role, as seed 001 writes them; a name taken by a size, input or node is skipped
 ROLES = {"wrt": ("i", "j"), "node": ("k", "l"), "output": ("m", "p"), "dummies": ("l", "r", "s", "t", "u", "v")}
@@ -510,10 +512,19 @@ def verify(d: IndexDerivation, points: int = 2, seed: int = 0) -> Check:
     sizes = {s: sp.Integer(CHECK_SIZES[i % len(CHECK_SIZES)]) for i, s in enumerate(d.sizes)}
     concrete, rng = _Concrete(d, sizes), np.random.default_rng(seed)
     check = Check(sizes={str(k): int(v) for k, v in sizes.items()})
+    kinks = [k for elements in concrete.elements.values() for _pos, _key, f in elements for k in kink_arguments(f)]
+
+    def draw():
+        return {key: mpmath.mpf(float(rng.uniform(-2, 2))) for x in d.inputs for _pos, key in concrete.keys(x)}
+
+    def kink_values(env):  # relu(W x + b) and the like: every kink argument away from 0 (derive.harness)
+        full = concrete.forward(env)
+        values = [evaluate(k, full) for k in kinks]
+        return values if all(finite(v) for v in values) else None
+
     with mpmath.workdps(DPS):
         for _ in range(points):
-            env = {key: mpmath.mpf(float(rng.uniform(-2, 2))) for x in d.inputs for _pos, key in concrete.keys(x)}
-            _check_point(d, concrete, env, rng, check)
+            _check_point(d, concrete, away_from_kinks(draw, kink_values), rng, check)
             check.points += 1
     return check
 

@@ -228,12 +228,14 @@ class _Network:
         return self._number_or_name(path + ("alpha",), layer.get("alpha", default), layer)
 
     def _number_or_name(self, path: tuple, raw: Any, mapping: dict) -> float | str:
-        """A constant such as α or λ: a number, or the name of a symbol."""
+        """A constant such as α or λ: a finite number, or the name of a symbol."""
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             if not abs(raw) <= MAX_ALPHA:  # 1e300 overflows the numeric check: the input's fault, not a bug
                 raise self.doc.error(path, f"expected a number from -{MAX_ALPHA} to {MAX_ALPHA} "
                                            f"(a slope is usually 0.01 to 0.3), got {_show(raw)}")
             return float(raw)
+        if not isinstance(raw, str):
+            raise self.doc.error(path, f"expected a number or a name, e.g. 0.01 or lambda; got {_show(raw)}")
         if raw == "lambda":  # a Python keyword: SymPy's spelling, printed λ all the same
             return "lamda"
         return self._name(path, raw if isinstance(raw, str) else "", mapping)

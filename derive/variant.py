@@ -1,10 +1,11 @@
 """Per-student variants of a network spec for quizzes: `variant(spec, seed)`.
 
 A seed picks, deterministically, a network in the spirit of the spec: each
-hidden layer keeps its family of activation (kinked: relu / leaky_relu;
-smooth: sigmoid / tanh), or its very activation when the spec has a title
-(a title such as "a tanh network" must stay true on every sheet), and a width
-close to its own (2 or 3 units for small
+hidden layer keeps its family of activation (derive.functions: kinked relu /
+leaky_relu; squashing sigmoid / tanh; smooth rectifiers softplus / gelu /
+silu), or its very activation when the spec has a title (a title such as "a
+tanh network" must stay true on every sheet), and a width close to its own
+(2 or 3 units for small
 layers), and a subset of the parameters to ask for, at least one per layer.
 The output layer, the loss, the inputs and all names stay as the spec has
 them. A spec with `values:` keeps its network and gets its own numbers
@@ -19,9 +20,9 @@ from __future__ import annotations
 import dataclasses
 import random
 
+from .functions import ACTIVATIONS
 from .spec import NetworkSpec
 
-FAMILIES = (("relu", "leaky_relu"), ("sigmoid", "tanh"))
 MAX_ASKED = 6
 SMALL = 3  # hidden layers up to this width may vary between 2 and 3 units
 
@@ -54,8 +55,8 @@ def _residual_widths(input_size: int, layers: list) -> tuple:
 
 
 def _vary(layer, rng: random.Random, alpha: str, keep_activation: bool = False):
-    family = next((f for f in FAMILIES if layer.activation in f), None)
-    choice = rng.choice(family) if family else layer.activation  # drawn either way: widths stay the same per seed
+    members = family(layer.activation)
+    choice = rng.choice(members) if members else layer.activation  # drawn either way: widths stay the same per seed
     activation = layer.activation if keep_activation else choice
     units = rng.choice((2, 3)) if 2 <= layer.units <= SMALL else layer.units
     if activation == layer.activation:
@@ -65,6 +66,12 @@ def _vary(layer, rng: random.Random, alpha: str, keep_activation: bool = False):
     else:
         kept = None  # relu, sigmoid, tanh take no α
     return dataclasses.replace(layer, activation=activation, units=units, alpha=kept)
+
+
+def family(activation: str) -> tuple[str, ...]:
+    """The activations a variant may choose instead of this one, in the registry's order (stable seeds)."""
+    tag = ACTIVATIONS[activation].family
+    return tuple(name for name, a in ACTIVATIONS.items() if tag is not None and a.family == tag)
 
 
 def _free_alpha(spec: NetworkSpec) -> str:

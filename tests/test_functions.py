@@ -424,3 +424,70 @@ def test_quiz_variants_of_the_new_vocabulary(cli, tmp_path, seed):
     template = tmp_path / f"gelu-mae-decay-{seed}.answers.yaml"
     result = cli("check", spec, template, "--format", "json")
     assert result.exit_code == 1 and json.loads(result.output)["total"] >= 3  # nothing answered yet
+
+
+def test_an_index_graph_with_a_kink_is_checked_away_from_it(cli, tmp_path):
+    """graph_index draws its points through the harness too: relu(W x + b) keeps every W x + b away from 0."""
+    from derive.functions import kink_arguments
+    from derive.graph import derive as derive_graph
+    from derive.graph_spec import parse_doc
+    from derive.yamlload import load_text
+
+    text = "kind: graph\nshapes: {W: [n, n], x: [n], b: [n]}\nnodes:\n  q: W x + b\n  f: relu(q)\noutput: f\n"
+    outcome = derive_graph(parse_doc(load_text(text, "g.yaml")))
+    assert outcome.check.ok and outcome.check.points == 2 and outcome.check.formulas > 100
+    assert kink_arguments(sp.Symbol("a") + sp.Max(sp.Symbol("q"), 0)) in ([sp.Symbol("q")], [-sp.Symbol("q")])
+
+
+def test_quiz_families_come_from_the_registry_and_keep_their_order():
+    """Handed-out variants must rebuild the same network: the old families keep their members and order."""
+    from derive.variant import family
+
+    assert family("relu") == family("leaky_relu") == ("relu", "leaky_relu")
+    assert family("sigmoid") == family("tanh") == ("sigmoid", "tanh")
+    assert family("gelu") == ("softplus", "gelu", "silu") and family("elu") == () and family("identity") == ()
+
+
+ALL_FUNCTIONS = """\
+kind: graph
+nodes:
+  a: softplus(x) * gelu(y)
+  b: silu(a) + elu(a - y, 2)
+  c: erf(b) + sqrt(x^2 + 1) + abs(a - 1) + sign(y) * cos(x)
+  f: sin(c) - c^2
+output: f
+values: {x: 0.5, y: -1.5}
+"""
+
+
+def _all_functions(x: float, y: float) -> float:
+    """The graph above in plain Python (math), an independent reference."""
+    gelu = lambda z: z / 2 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    a = math.log1p(math.exp(x)) * gelu(y)
+    z = a - y
+    b = a / (1 + math.exp(-a)) + (z if z > 0 else 2 * (math.exp(z) - 1))
+    c = math.erf(b) + math.sqrt(x * x + 1) + abs(a - 1) + math.copysign(1, y) * math.cos(x)
+    return math.sin(c) - c * c
+
+
+def test_a_graph_of_every_new_function_has_exact_values_and_agrees_with_plain_python(cli, tmp_path):
+    spec = tmp_path / "all.yaml"
+    spec.write_text(ALL_FUNCTIONS)
+    result = cli(spec, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    got = {d["wrt"]: d["value"] for d in data["derivatives"]}
+    h = 1e-6
+    assert got["x"] == pytest.approx((_all_functions(0.5 + h, -1.5) - _all_functions(0.5 - h, -1.5)) / (2 * h), rel=1e-7)
+    assert got["y"] == pytest.approx((_all_functions(0.5, -1.5 + h) - _all_functions(0.5, -1.5 - h)) / (2 * h), rel=1e-7)
+    assert data["forward"][-1]["value"] == pytest.approx(_all_functions(0.5, -1.5), rel=1e-12)
+    assert data["verification"]["verified"] is True
+
+
+@pytest.mark.parametrize("value,message", [("[1]", "expected a number or a name"), (".inf", "not a finite number"),
+                                           ("exp", "reserved"), ("'two words'", "not a valid name")])
+def test_bad_weight_decay_is_a_clear_error(cli, tmp_path, value, message):
+    spec = tmp_path / "w.yaml"
+    spec.write_text(f"layers:\n  - {{units: 1, activation: tanh}}\nloss: half_sse\nweight_decay: {value}\n")
+    result = cli(spec)
+    assert result.exit_code == 2 and "w.yaml:4:15: weight_decay:" in result.output and message in result.output
