@@ -52,6 +52,7 @@ def markdown(result, lang: str, options=None, figure_src: str | None = None) -> 
     context = dict(result.module.context(result.outcome, lang))
     if isinstance(context.get("title"), str):
         context["title"] = md_escape(context["title"])
+    context["verification_note"] = options is None or options.verification_note
     text = render_template(result.kind, "md", lang, context, **result.module.printer_settings(result.outcome))
     return with_figure(text, lang, figure_src) if figure_src else text
 

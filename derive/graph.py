@@ -18,7 +18,7 @@ from .errors import Location, SpecError, VerificationFailed
 from .graph_backprop import Backprop, Grad, backprop
 from .graph_spec import GraphSpec, parse_doc as parse
 from .graph_verify import verify
-from .printing import ascii, latex
+from .printing import ascii, latex, latex_name
 from .render import Row, d
 
 KIND = "graph"
@@ -273,7 +273,7 @@ def _index_context(outcome: Outcome, lang: str) -> dict:
         "backward": [_index_grad(d, g, show) for g in d.grads.values()],
         "results": [_index_result(d, g, show) for g in d.derivatives],
         "check": outcome.check,
-        "sizes": ", ".join(f"{k} = {v}" for k, v in outcome.check.sizes.items()),
+        "sizes": ", ".join(f"${latex_name(str(k))} = {v}$" for k, v in outcome.check.sizes.items()),
         "n_formulas": outcome.check.formulas,
         "version": __version__,
     }

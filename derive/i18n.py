@@ -13,6 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from . import N_
+
 DOMAIN = "derive"
 
 
@@ -58,3 +60,56 @@ def _compiled(path, lang: str):
     write_mo(buffer, catalog)
     buffer.seek(0)
     return Translations(fp=buffer, domain=DOMAIN)
+
+
+# -- numbers --------------------------------------------------------------------------
+# The one place that writes a number for a language: the decimal sign comes from the
+# language's CLDR data (Babel), so a new language needs no code here either.
+
+SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+@lru_cache(maxsize=None)
+def decimal_sign(lang: str) -> str:
+    """The decimal sign of lang (',' in ru and pl, '.' in en), from CLDR."""
+    from babel.numbers import get_decimal_symbol
+
+    try:
+        return get_decimal_symbol(locale=lang)
+    except Exception:  # an unknown locale: the international point
+        return "."
+
+
+def format_number(x: float, lang: str, digits: int = 4, math: bool = False) -> str:
+    """x with `digits` significant digits as lang writes it: 0,3679 (ru, pl), 0.3679 (en).
+
+    Very small or large numbers get a power of ten: 1,4·10⁻¹⁰ as text, or, with
+    math=True, the LaTeX `1{,}4 \\cdot 10^{-10}` (the braces keep TeX from adding a
+    space after the comma).
+    """
+    x = float(x)
+    if x != 0 and not 1e-3 <= abs(x) < 1e6:
+        mantissa, exponent = f"{x:.{max(0, digits - 1)}e}".split("e")
+        mantissa = _decimal(mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa, lang, math)
+        power = str(int(exponent))
+        return rf"{mantissa} \cdot 10^{{{power}}}" if math else f"{mantissa}·10{power.translate(SUPERSCRIPT)}"
+    text = f"{x:.{digits}g}"
+    if "e" in text:  # 123456 at 4 digits: write it out
+        text = f"{x:.0f}"
+    return _decimal(text, lang, math)
+
+
+def _decimal(text: str, lang: str, math: bool) -> str:
+    sign = decimal_sign(lang)
+    if sign == ".":
+        return text
+    return text.replace(".", "{" + sign + "}" if math else sign)
+
+
+COUNT_WORDS = N_("one|two|three|four|five|six|seven|eight|nine|ten (counts in words after “at”, as in “at three random points”)")
+
+
+def count_in_words(n: int, lang: str) -> str:
+    """n in words as a lecturer writes a small count («в трёх точках», „w trzech punktach”), digits above ten."""
+    words = translations(lang).gettext(COUNT_WORDS).split(" (")[0].split("|")
+    return words[n - 1] if 1 <= n <= len(words) else str(n)

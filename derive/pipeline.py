@@ -36,6 +36,7 @@ class Options:
     document: str = "notes"  # tex/pdf: notes | slides
     figures: bool = True  # diagrams beside Markdown (SVG) and in LaTeX (TikZ)
     output: str | None = None  # where -o asked the result to go
+    verification_note: bool = True  # end the lecture with the sentence saying how it was checked
 
 
 @dataclass

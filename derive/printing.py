@@ -92,10 +92,16 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         "relu": "a",
         "notation": "math",
         "kronecker": "1",
+        "decimal": ".",  # the language's decimal sign (derive.i18n.decimal_sign): 0{,}3679 in ru and pl
     }
 
     def _as_ordered_terms(self, expr, order=None):
         return _ordered(list(expr.args)) if (order or self.order) == "none" else super()._as_ordered_terms(expr, order)
+
+    def _print_Float(self, expr):
+        tex = super()._print_Float(expr)
+        sign = self._settings["decimal"]
+        return tex if sign == "." else tex.replace(".", "{" + sign + "}")
 
     def _print_Symbol(self, expr, style="plain"):
         partial = self._settings["partials"].get(expr)

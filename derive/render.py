@@ -56,6 +56,20 @@ def _eqs(rows, printer) -> str:
     return r",\qquad ".join(_eq(r, printer) for r in rows)
 
 
+def _number(x, lang: str, digits: int = 4) -> str:
+    """A number in running text, as inline math in the language's format."""
+    from .i18n import format_number
+
+    return "$" + format_number(x, lang, digits=digits, math=True) + "$"
+
+
+def _words(n: int, lang: str) -> str:
+    """A small count in words where a lecturer writes it so (at three points), else digits."""
+    from .i18n import count_in_words
+
+    return count_in_words(n, lang)
+
+
 def chunks(items: list, size: int = ROW_WIDTH) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -64,7 +78,7 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
     """The one place that builds Jinja: package templates, FILTERS bound to the printer, gettext."""
     import jinja2  # here, not at the top: JSON output and the verifier need no templates
 
-    from .i18n import templates_root, translations
+    from .i18n import decimal_sign, templates_root, translations
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root() / fmt)),
@@ -75,16 +89,19 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    printer = latex_printer(**printer_settings)
+    printer = latex_printer(**{"decimal": decimal_sign(lang), **printer_settings})
     env.filters.update(
         {
             "tex": printer,
             "eq": partial(_eq, printer=printer),
             "eqs": partial(_eqs, printer=printer),
             "name": latex_name,
-            "sci": lambda x: f"{x:.1e}",
+            "sci": partial(_number, lang=lang, digits=2),  # a check's error: $1{,}4 \cdot 10^{-10}$
+            "num": partial(_number, lang=lang),
+            "words": partial(_words, lang=lang),
         }
     )
+    env.globals["verification_note"] = True  # a context may turn it off (--no-verification-note)
     env.install_gettext_translations(translations(lang), newstyle=True)
     return env
 

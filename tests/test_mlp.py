@@ -344,7 +344,7 @@ def test_renders_in_every_language_and_katex(markdown):
 def test_prose_is_translated(markdown):
     assert "Обратное распространение ошибки" in markdown["ru"]
     assert "Propagacja wsteczna" in markdown["pl"]
-    assert "Verified" in markdown["en"] and "Проверено" in markdown["ru"] and "Sprawdzono" in markdown["pl"]
+    assert "Checked" in markdown["en"] and "Проверка" in markdown["ru"] and "Sprawdzenie" in markdown["pl"]
 
 
 def test_json(result):
