@@ -67,7 +67,7 @@ def _checked(verifier, result, spec: GraphSpec):
 
 
 def printer_settings(outcome: Outcome) -> dict:
-    return {"partials": outcome.result.partials}
+    return {"partials": outcome.result.partials, "terms": "bias-last"}
 
 
 def figure(outcome: Outcome):

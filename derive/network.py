@@ -58,10 +58,12 @@ def derive(spec: NetworkSpec) -> Outcome:
 
 
 def printer_settings(outcome: Outcome) -> dict:
+    # W x + b where the weights are W_{jk} (seeds 002, 004); θ_0 + θ_1 x where the bias is θ_{0j} (seed 000)
+    terms = "bias-last" if outcome.spec.index == "target-source" else "given"
     if outcome.vector is not None:
         return {"partials": {**outcome.derivation.partials, **outcome.vector.partials},
-                "notation": outcome.spec.notation}
-    return {"partials": outcome.derivation.partials}
+                "notation": outcome.spec.notation, "terms": terms}
+    return {"partials": outcome.derivation.partials, "terms": terms}
 
 
 def context(outcome: Outcome, lang: str) -> dict:

@@ -283,7 +283,7 @@ def test_index_graph_with_an_activation_and_concrete_sizes(cli, tmp_path):
     result = cli(spec)
     assert result.exit_code == 0, result.stderr
     md = result.stdout
-    assert r"\frac{\partial h_{m}}{\partial z_{i}} = 1_{m=i} I[z_{m}>0]" in md  # relu'(z) on the diagonal
+    assert r"\frac{\partial h_{m}}{\partial z_{i}} = 1_{m=i} \, I[z_{m}>0]" in md  # relu'(z) on the diagonal
     assert r"\frac{\partial h}{\partial W_{i,j}} = \frac{\partial h}{\partial z_{i}} x_{j}" in md
     assert r"\frac{\partial h}{\partial x_{i}} = \sum_{k=1}^{3} \frac{\partial h}{\partial z_{k}} W_{k,i}" in md
     assert "sizes n" not in md and "3 random" not in md
