@@ -179,7 +179,10 @@ def _locals(bp: Backprop, node) -> dict:
 def _backward(bp: Backprop, grad: Grad) -> dict:
     of = bp.of
     symbolic = sp.Add(*[_chain_symbols(of, loc) for loc in grad.uses])
-    parts, approx = [d(of, grad.wrt), symbolic, grad.chain, grad.named], []
+    # upstream · local with both written out (z · 1, not z: the factor 1 is the point of an addition gate)
+    product = sp.Add(*[_upstream_times_local(bp, loc) for loc in grad.uses], evaluate=False)
+    through_ones = all(loc.expr == 1 for loc in grad.uses)  # z · 1 says it all: no "= z" after it
+    parts, approx = [d(of, grad.wrt), symbolic, product, *([] if through_ones else [grad.named])], []
     if grad.terms and (len(grad.terms) > 1 or isinstance(grad.terms[0], tuple)):
         exact = all(_simple(v) for t in grad.terms for v in (t if isinstance(t, tuple) else (t,)))
         numbers = sp.Add(*[_numbers(t, exact) for t in grad.terms], evaluate=False)
@@ -190,6 +193,13 @@ def _backward(bp: Backprop, grad: Grad) -> dict:
         "paths": [loc.node for loc in grad.uses],
         "line": _line(parts, grad.value, approx),
     }
+
+
+def _upstream_times_local(bp: Backprop, loc) -> sp.Expr:
+    upstream = bp.grads[loc.node]
+    if upstream.wrt == bp.of:  # the output itself: ∂f/∂f = 1, nothing to multiply
+        return loc.expr
+    return Product(upstream.named, loc.expr)
 
 
 def _numbers(term, exact: bool) -> sp.Expr:

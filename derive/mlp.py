@@ -390,6 +390,8 @@ def _backward() -> dict:
                                                  evaluate=False), (k, 1, n[l + 1]))]),
         "z_next": Row([z[l + 1, k], z_definition(l + 1, k)]),
         "locals": [Row([d(z[l + 1, k], a[l, j]), a_local]), Row([d(a[l, j], z[l, j]), ActPrime(l, z[l, j])])],
+        "next_delta": Row([d(J, z[l + 1, k]), delta[l + 1, k]]),  # the definition of δ, one layer up
+        "weight": W[l + 1, k, j],
         "scalar": Row([delta[l, j], sums_first(recurrence)]),
         "vector": Row([Whole(delta.label, l), vector_rec], key=True),
         "weight_chain": Row([d(J, W[l, j, k]), sp.Mul(d(J, z[l, j]), d(z[l, j], W[l, j, k]), evaluate=False)]),

@@ -49,7 +49,10 @@ def latex_name(name: str) -> str:
 
 def _ordered(terms: list[sp.Expr], terms_order: str = "given") -> list[sp.Expr]:
     """Positive terms first (y − t, not −t + y); otherwise the given order, or, with
-    terms_order="bias-last", numbers, then compound terms, then lone names: Wa + b, √(σ² + ε)."""
+    terms_order="bias-last", numbers, then compound terms, then lone names: Wa + b, √(σ² + ε).
+    An index and a number stay as written in indices: l + 1, not 1 + l."""
+    if len(terms) == 2 and any(t.is_Integer for t in terms) and any(t.is_Symbol and t.is_integer for t in terms):
+        return sorted(terms, key=lambda t: t.is_Integer)
     if terms_order == "bias-last":
         return sorted(terms, key=lambda t: (t.could_extract_minus_sign(), _term_rank(t)))
     return sorted(terms, key=lambda t: t.could_extract_minus_sign())
