@@ -164,6 +164,7 @@ def context(outcome: Outcome, lang: str) -> dict:
         "backward": [_backward(bp, g) for v, g in bp.grads.items() if v != bp.of],
         "results": [_line([d(bp.of, g.wrt), g.closed], g.value) for g in bp.derivatives],
         "has_values": bp.values is not None,
+        "sigmoid": _sigmoid_gate(bp),
         "check": outcome.check,
         "n_formulas": outcome.check.formulas,
         "version": __version__,
@@ -193,6 +194,27 @@ def _backward(bp: Backprop, grad: Grad) -> dict:
         "paths": [loc.node for loc in grad.uses],
         "line": _line(parts, grad.value, approx),
     }
+
+
+def _sigmoid_gate(bp: Backprop) -> dict | None:
+    """Where the output is σ(s) of a node s (CS231n's sigmoid neuron): ∂f/∂s = f(1 − f) in one step,
+    with the forward value of f. None when no node is the sigmoid's argument or there are no values."""
+    from .calculus import sigmoid
+
+    closed = {n.symbol: n.closed for n in bp.nodes}
+    f = bp.of
+    s = next((n.symbol for n in bp.nodes if n.symbol != f
+              and sp.simplify(closed[f] - 1 / (1 + sp.exp(-n.closed))) == 0), None)
+    if s is None or bp.values is None:
+        return None
+    grad = bp.grads[s]
+    if sp.simplify(closed[f] * (1 - closed[f]) - grad.closed) != 0:  # the shortcut must be the gradient
+        raise VerificationFailed(f"{bp.spec.file}: σ(1 − σ) disagrees with ∂{f}/∂{s}; please report this")
+    value = next(n.value for n in bp.nodes if n.symbol == f)
+    numbers = Product(*[sp.Float(v.evalf(DIGITS + 4), DIGITS) for v in (value, 1 - value)])
+    z = sp.Symbol("z")
+    return {"s": s, "f": f, "rule": Row([sp.Derivative(sigmoid(z), z), sp.diff(sigmoid(z), z)]),
+            "line": _line([d(f, s), sp.Mul(f, 1 - f, evaluate=False)], grad.value, [numbers])}
 
 
 def _upstream_times_local(bp: Backprop, loc) -> sp.Expr:
