@@ -74,7 +74,8 @@ COEFFICIENTS = {"alpha", "beta", "gamma", "eta", "lambda"}  # written in front: 
 def lecture_order(factors: list[sp.Expr]) -> list[sp.Expr]:
     """Factors as lecturers write them: a coefficient such as α first (α z), and x before a sum
     that contains ±x, so σ(1 − σ) and a(1 − a), not SymPy's (1 − σ)σ; other factors keep their place."""
-    out = sorted(factors, key=lambda f: not (f.is_Symbol and f.name in COEFFICIENTS))
+    out = sorted(factors, key=lambda f: not ((f.is_Symbol and f.name in COEFFICIENTS)
+                                             or isinstance(f, sp.KroneckerDelta)))
     for s in [f for f in factors if f.is_Add]:
         for x in [f for f in out if not f.is_Add and (f in s.args or -f in s.args)]:
             if out.index(x) > out.index(s):
@@ -175,7 +176,8 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         the function has one variable, or the variable is in the `ordinary` setting."""
         (wrt, count), = expr.variable_count
         of = self._print(expr.expr)
-        one = wrt in self._settings["ordinary"] or (not expr.expr.is_Symbol and expr.expr.free_symbols == {wrt})
+        one = wrt in self._settings["ordinary"] or (not expr.expr.is_Symbol and len(expr.expr.free_symbols) == 1
+                                                    and (expr.expr.free_symbols == {wrt} or not wrt.is_Symbol))
         d = "d" if one else r"\partial"
         return rf"\frac{{{d} {of}}}{{{d} {self._print(wrt)}}}"
 
@@ -187,6 +189,16 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
             self._print(expr.args[0]) else rf"{name}{power}({self._print(expr.args[0])})"
 
     _print_tanh = _print_log = _print_sin = _print_cos = _print_elementary
+
+    def _print_Function(self, expr, exp=None):
+        """f(x, y, z) for a function the lecture names (f, g): no \\left( \\right) and stray spaces."""
+        from sympy.core.function import AppliedUndef
+
+        if not isinstance(expr, AppliedUndef):
+            return super()._print_Function(expr, exp)
+        name = latex_name(expr.func.__name__)
+        power = f"^{{{exp}}}" if exp is not None else ""
+        return f"{name}{power}(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
     def _print_Indexed(self, expr):
         """δ_k, W_{i,j}; a named partial indexed: ∂J/∂W_{i,j} (not (∂J/∂W)_{i,j})."""
