@@ -78,8 +78,11 @@ def _build(sources, langs, formats, out: Path, document: str, figures: bool, job
 
     from .errors import DeriveError
 
+    from .cli import check_document
+
     specs = collect(sources)
     languages, fmts = _languages(langs), _formats(formats)
+    check_document(document, fmts)
     if "pdf" in fmts:
         from .pdf import require_latex
 

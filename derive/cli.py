@@ -98,7 +98,17 @@ def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str
 
     options = Options(view=view, document=document, figures=not no_figures, output=output,
                       verification_note=not no_verification_note)
-    run(lambda: _render(spec, lang, fmt, options))
+    run(lambda: (check_document(document, [fmt]), _render(spec, lang, fmt, options)))
+
+
+def check_document(document: str, formats) -> None:
+    """--document slides makes a beamer deck: an option that would do nothing is an error."""
+    from .errors import DeriveError
+
+    other = [f for f in formats if f not in ("tex", "pdf")]
+    if document == "slides" and other:
+        raise DeriveError(f"--document slides makes a beamer deck, which only --format tex or pdf writes; "
+                          f"drop --document slides for --format {', '.join(other)}")
 
 
 def _render(spec: str, lang: str, fmt: str, options) -> None:

@@ -64,6 +64,11 @@ def derive_spec(path: str | Path, options: Options | None = None) -> Result:
     spec = module.parse(doc)
     if options is not None and hasattr(module, "apply_options"):
         spec = module.apply_options(spec, options)
+    elif options is not None and options.view:  # an option that would do nothing is an error
+        from .errors import Location, SpecError
+
+        raise SpecError(f"--view {options.view} applies to network specs only; this spec is of kind {kind}",
+                        Location(str(path)))
     return Result(kind, module, module.derive(spec))
 
 

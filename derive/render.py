@@ -52,6 +52,19 @@ def _eq(row, printer) -> str:
     return rf"\boxed{{{tex}}}" if isinstance(row, Row) and row.key else tex
 
 
+def _aligned(rows, printer) -> str:
+    """Rows aligned at their first '=' in one display (None: a row of vertical dots), so that
+    what the rows share lines up (seed 003's common prefixes)."""
+    lines = []
+    for row in rows:
+        if row is None:
+            lines.append(r"&\vdots")
+            continue
+        parts = [printer(p) for p in (row.parts if isinstance(row, Row) else row)]
+        lines.append(f"{parts[0]} &= " + " = ".join(parts[1:]))
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+
 def _eqs(rows, printer) -> str:
     return r",\qquad ".join(_eq(r, printer) for r in rows)
 
@@ -95,6 +108,7 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
             "tex": printer,
             "eq": partial(_eq, printer=printer),
             "eqs": partial(_eqs, printer=printer),
+            "aligned": partial(_aligned, printer=printer),
             "name": latex_name,
             "sci": partial(_number, lang=lang, digits=2),  # a check's error: $1{,}4 \cdot 10^{-10}$
             "num": partial(_number, lang=lang),

@@ -103,3 +103,54 @@ def test_build_takes_the_verification_note_option(tmp_path, cli):
     assert result.exit_code == 0, result.stderr
     text = (tmp_path / "pl" / "graph-add-mul.md").read_text(encoding="utf-8")
     assert "Sprawdzenie" not in text and "$$" in text
+
+
+# -- slides -------------------------------------------------------------------------------------
+
+FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}\n(.*?)\\end\{frame\}", re.S)
+
+
+def _frames(spec: str, lang: str) -> list[str]:
+    from derive.document import latex
+
+    result = derive_spec(ROOT / "specs" / f"{spec}.yaml", Options(document="slides"))
+    return FRAME.findall(latex(result, lang, Options(document="slides")))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_mlp_lecture_fits_in_35_frames_each_step_whole(lang):
+    frames = _frames("mlp-backprop", lang)
+    assert 20 <= len(frames) <= 35, len(frames)
+    for body in frames:  # no frame opens in the middle of a sentence
+        first = body.lstrip()
+        assert not re.match(r"[a-zа-яёąćęłńóśźż]", first), first[:80]
+
+
+def test_seed003_rows_and_colour_legend_share_a_frame():
+    frames = _frames("deep-composition", "ru")
+    rows = [f for f in frames if r"\vdots" in f]
+    assert len(rows) == 1
+    assert r"\begin{aligned}" in rows[0] and rows[0].count("&=") == 4  # aligned at '='
+    assert "красным" in rows[0] and "оливковым" in rows[0]  # the legend beside the rows
+
+
+def test_options_that_do_nothing_are_errors(cli, tmp_path):
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    for args in ([spec, "--document", "slides", "--format", "md"],
+                 [ROOT / "specs" / "mlp-backprop.yaml", "--view", "vector"],
+                 ["build", spec, "--document", "slides", "--format", "md", "--out", tmp_path]):
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output and "derive:" in result.stderr
+
+
+@pytest.mark.parametrize(("lang", "date"), [("ru", r"28 ноября 2026\,г."), ("pl", "28 listopada 2026"),
+                                            ("en", "November 28, 2026")])
+def test_course_title_page_has_author_and_date(lang, date):
+    from derive.document import latex
+
+    result = derive_spec(ROOT / "specs" / "course.yaml", Options())
+    source = latex(result, lang, Options())
+    titlepage = source[source.index(r"\begin{titlepage}"):source.index(r"\end{titlepage}")]
+    assert date in titlepage
+    assert {"ru": "А. Лектор", "en": "A. Lecturer", "pl": "A. Wykładowca"}[lang] in titlepage
