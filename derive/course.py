@@ -190,9 +190,10 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
     for i, result in enumerate(outcome.results, start=1):
         fig = document.figure_of(result, options)
         converter = tex.Converter(numbered=not slides, label_prefix=f"ch{i}",
-                                  figures={document.FIGURE_SRC: fig.tikz()} if fig else {})
+                                  figures={document.FIGURE_SRC: fig.tikz(lang)} if fig else {})
         blocks = converter.blocks(document.markdown(result, lang, options,
-                                                    figure_src=document.FIGURE_SRC if fig else None))
+                                                    figure_src=document.FIGURE_SRC if fig else None,
+                                                    legend=fig.legend if fig else None))
         own = _chapter_title(outcome, i - 1, lang)
         heading = tex.title_of(blocks)
         title = tex.escape(own) if own else (heading.tex if heading else tex.escape(result.outcome.spec.file))

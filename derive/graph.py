@@ -73,7 +73,7 @@ def printer_settings(outcome: Outcome) -> dict:
 def figure(outcome: Outcome):
     from .graph_figure import GraphFigure
 
-    return GraphFigure(outcome)
+    return GraphFigure(outcome)  # numbers in English; .svg(lang) and .tikz(lang) redraw them in lang
 
 
 # -- numbers ----------------------------------------------------------------------

@@ -18,8 +18,9 @@ from xml.sax.saxutils import escape
 
 import sympy as sp
 
+from . import N_
 from .calculus import leaky_relu, relu, sigmoid
-from .diagram import Label, name_label
+from .diagram import EdgeLabels, Label, name_label, place_labels, text_width
 
 # expression class -> (TeX, text) of the gate drawn in the node's circle
 GATE_LABELS = {
@@ -37,7 +38,8 @@ GATE_LABELS = {
 }
 FORWARD_COLOUR, BACKWARD_COLOUR = "#1a7f37", "#c0392b"  # CS231n: values green, gradients red
 TIKZ_FORWARD, TIKZ_BACKWARD = "green!50!black", "red!75!black"
-LABEL_AT = 0.42  # edge labels a little before the middle: edges that meet at a gate keep their labels apart
+LABEL_AT = 0.42  # where edge labels go when nothing is in their way: a little before the middle
+LEGEND = N_("Above each edge, in green: the value that flows forward; below it, in red: the gradient that flows back.")
 
 
 def gate_label(expr: sp.Expr, name: str) -> Label:
@@ -53,12 +55,16 @@ def gate_label(expr: sp.Expr, name: str) -> Label:
     return name_label(name)
 
 
-def number_label(value: sp.Expr | None) -> Label | None:
-    """Integers exactly, other numbers to 4 significant digits; text with a real minus sign."""
+def number_label(value: sp.Expr | None, lang: str = "en") -> Label | None:
+    """Integers exactly, other numbers to 4 significant digits in lang's format (0,3679 in ru and pl);
+    text with a real minus sign."""
+    from .i18n import format_number
+
     if value is None:
         return None
-    tex = str(int(value)) if value.is_Integer else f"{float(value):.4g}"
-    return Label(tex, tex.replace("-", "−"))
+    if value.is_Integer:
+        return Label(str(int(value)), str(int(value)).replace("-", "−"))
+    return Label(format_number(float(value), lang, math=True), format_number(float(value), lang).replace("-", "−"))
 
 
 @dataclass
@@ -84,8 +90,14 @@ class GraphFigure:
     """Boxes and arrows of one graph (see the module docstring)."""
 
     outcome: object
+    lang: str = "en"  # the numbers on the edges are written as this language writes them
     boxes: dict[str, Box] = field(default_factory=dict)
     arrows: list[Arrow] = field(default_factory=list)
+
+    @property
+    def legend(self) -> str | None:
+        """The msgid of the sentence under the figure that says what the colours mean."""
+        return LEGEND if any(a.above or a.below for a in self.arrows) else None
 
     def __post_init__(self):
         if self.outcome.indexed:
@@ -99,7 +111,7 @@ class GraphFigure:
         self.boxes[key] = Box(key, label, circle, name)
 
     def _build_scalar(self, bp) -> None:
-        values = bp.values
+        values, lang = bp.values, self.lang
         for x in bp.inputs:
             self._add(x.name, name_label(x.name), False)
         for n in bp.nodes:
@@ -107,10 +119,10 @@ class GraphFigure:
         self._add("<out>", name_label(bp.of.name), False)
         for n in bp.nodes:
             for loc in n.locals:
-                above = number_label(values[loc.arg]) if values else None
-                below = number_label(_flow(bp, loc)) if values else None
+                above = number_label(values[loc.arg], lang) if values else None
+                below = number_label(_flow(bp, loc), lang) if values else None
                 self.arrows.append(Arrow(loc.arg.name, n.symbol.name, above, below))
-        self.arrows.append(Arrow(bp.of.name, "<out>", number_label(values[bp.of]) if values else None,
+        self.arrows.append(Arrow(bp.of.name, "<out>", number_label(values[bp.of], lang) if values else None,
                                  number_label(sp.S.One) if values else None))
 
     def _build_index(self, d) -> None:
@@ -124,11 +136,16 @@ class GraphFigure:
         self.arrows.append(Arrow(d.spec.output, "<out>", None, None))
 
     # -- drawings -----------------------------------------------------------------
-    def svg(self) -> str:
-        return _svg(self.boxes, self.arrows, self.outcome.spec.output)
+    def in_language(self, lang: str) -> "GraphFigure":
+        return self if lang == self.lang else GraphFigure(self.outcome, lang)
 
-    def tikz(self) -> str:
-        return _tikz(self.boxes, self.arrows)
+    def svg(self, lang: str = "en") -> str:
+        figure = self.in_language(lang)
+        return _svg(figure.boxes, figure.arrows, self.outcome.spec.output)
+
+    def tikz(self, lang: str = "en") -> str:
+        figure = self.in_language(lang)
+        return _tikz(figure.boxes, figure.arrows)
 
 
 def _flow(bp, loc) -> sp.Expr:
@@ -154,6 +171,20 @@ def _layout(boxes: dict[str, Box], arrows: list[Arrow]) -> None:
         members.sort(key=lambda b: sum(boxes[u].row for u in users[b.key]) / len(users[b.key]) if users[b.key] else 0)
         for k, b in enumerate(members):
             b.row = k - (len(members) - 1) / 2
+
+
+def _label_places(boxes: dict[str, Box], arrows: list[Arrow]) -> list[float]:
+    """Where along each arrow its numbers go, clear of other arrows, numbers and nodes (in TikZ cm)."""
+    at = lambda b: (b.column * TIKZ_DX, b.row * TIKZ_DY)  # noqa: E731
+    size = lambda lab: (text_width(lab, 0.2), 0.4) if lab else None  # noqa: E731 (\small)
+    edges = [EdgeLabels(at(boxes[a.source]), at(boxes[a.target]), size(a.above), size(a.below)) for a in arrows]
+    obstacles = []
+    for b in boxes.values():
+        x, y = at(b)
+        obstacles.append((x - 0.48, y - 0.48, x + 0.48, y + 0.48))
+        if b.circle and b.name:  # the node's name above its circle
+            obstacles.append((x - 0.3, y - 0.95, x + 0.3, y - 0.48))
+    return place_labels(edges, obstacles, prefer=LABEL_AT)
 
 
 # -- SVG ------------------------------------------------------------------------------
@@ -184,13 +215,13 @@ def _svg(boxes: dict[str, Box], arrows: list[Arrow], title: str) -> str:
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
            f"<title>{escape(title)}</title>"]
-    for a in arrows:
+    for a, t in zip(arrows, _label_places(boxes, arrows)):
         (x1, y1), (x2, y2) = at(boxes[a.source]), at(boxes[a.target])
         length = math.hypot(x2 - x1, y2 - y1)
         ux, uy = (x2 - x1) / length, (y2 - y1) / length
         out.append(f'<line x1="{x1 + ux * R:.1f}" y1="{y1 + uy * R:.1f}" x2="{x2 - ux * R:.1f}" y2="{y2 - uy * R:.1f}" '
                    'stroke="#555" marker-end="url(#arrow)"/>')
-        mx, my = x1 + LABEL_AT * (x2 - x1), y1 + LABEL_AT * (y2 - y1)
+        mx, my = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
         if a.above:
             out.append(_svg_label(a.above, mx, my - 7, 14, FORWARD_COLOUR, italic=False))
         if a.below:
@@ -228,8 +259,8 @@ def _tikz(boxes: dict[str, Box], arrows: list[Arrow]) -> str:
         style = "gate" if b.circle else "input"
         name = rf", label={{[text=black!60]above:${b.name.tex}$}}" if b.circle and b.name else ""
         out.append(rf"\node[{style}{name}] ({names[key]}) at ({b.column}, {b.row:.2f}) {{${b.label.tex}$}};")
-    for a in arrows:
-        labels = "".join(rf" node[{style}, {side}, pos={LABEL_AT}, sloped] {{${lab.tex}$}}"
+    for a, t in zip(arrows, _label_places(boxes, arrows)):
+        labels = "".join(rf" node[{style}, {side}, pos={t:.2f}, sloped] {{${lab.tex}$}}"
                          for lab, style, side in ((a.above, "value", "above"), (a.below, "grad", "below")) if lab)
         out.append(rf"\draw[->] ({names[a.source]}) --{labels} ({names[a.target]});")
     out.append(r"\end{tikzpicture}")
