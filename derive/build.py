@@ -267,11 +267,25 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
                 progress.advance(task)
             return results
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_job, job) for job in jobs]
+            # one task per spec: a spec is derived once, by one worker, for all its languages and formats;
+            # the biggest first, so that the workers finish together
+            futures = [pool.submit(run_jobs, group) for group in _by_spec(jobs)]
             for future in as_completed(futures):
-                results.append(future.result())
-                progress.advance(task)
+                done = future.result()
+                results += done
+                progress.advance(task, len(done))
     return results
+
+
+def _by_spec(jobs: list[Job]) -> list[list[Job]]:
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(job.spec, []).append(job)
+    return sorted(groups.values(), key=lambda group: -len(inputs_of(Path(group[0].spec))) * len(group))
+
+
+def run_jobs(jobs: list[Job]) -> list[Outcome]:
+    return [run_job(job) for job in jobs]
 
 
 @lru_cache(maxsize=8)

@@ -1,4 +1,10 @@
-"""PDF output: compile a LaTeX document with latexmk and LuaLaTeX, safely, and put the PDF in place.
+"""PDF output: compile a LaTeX document with LuaLaTeX, safely, and put the PDF in place.
+
+LuaLaTeX runs once for a document without cross-references (the bookmark package
+writes the outline in that one pass) and again while the .aux file changes, at most
+MAX_PASSES times, for one with a table of contents or equation references; LuaLaTeX
+is called directly (latexmk's own start-up and bookkeeping cost more than a page of
+typesetting).
 
 Compilation happens in a fresh temporary folder with shell escape off and
 kpathsea's paranoid file access (no reading or writing outside that folder
@@ -23,6 +29,7 @@ APT_PACKAGES = (
 )
 INSTALL = f"sudo apt-get install --no-install-recommends {APT_PACKAGES}"
 TIMEOUT = 300  # seconds for one document; a runaway LaTeX run is stopped
+MAX_PASSES = 4
 CONTEXT_LINES = 4  # log lines shown after each '!' error line
 MAX_ERRORS = 5
 
@@ -34,8 +41,8 @@ class LatexFailed(DeriveError):
 
 
 def require_latex() -> None:
-    """Raise ToolMissing unless latexmk and lualatex are on PATH."""
-    missing = [tool for tool in ("latexmk", "lualatex") if shutil.which(tool) is None]
+    """Raise ToolMissing unless lualatex is on PATH."""
+    missing = [tool for tool in ("lualatex",) if shutil.which(tool) is None]
     if missing:
         raise ToolMissing(f"LaTeX ({', '.join(missing)})", INSTALL)
 
@@ -47,7 +54,7 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
         work = Path(folder)
         (work / f"{name}.tex").write_text(tex, encoding="utf-8")
-        proc = _latexmk(work, name, passes=None if _has_references(tex) else 1)
+        proc = _lualatex(work, name, passes=MAX_PASSES if _has_references(tex) else 1)
         pdf = work / f"{name}.pdf"
         if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
@@ -59,14 +66,8 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
 
 
 def _complete(proc: subprocess.CompletedProcess, pdf: Path, log: Path) -> bool:
-    """latexmk succeeded, or stopped only because a one-pass document reached its pass limit."""
-    if not pdf.is_file():
-        return False
-    if proc.returncode == 0:
-        return True
-    out = proc.stdout + proc.stderr
-    errors = any(line.startswith("!") for line in log.read_text(encoding="utf-8", errors="replace").splitlines())
-    return "needed too many passes" in out and not errors
+    """LuaLaTeX's last pass succeeded and wrote the PDF."""
+    return pdf.is_file() and proc.returncode == 0
 
 
 def _has_references(tex: str) -> bool:
@@ -74,7 +75,8 @@ def _has_references(tex: str) -> bool:
     return any(command in tex for command in (r"\tableofcontents", r"\eqref", r"\ref{", r"\pageref"))
 
 
-def _latexmk(work: Path, name: str, passes: int | None) -> subprocess.CompletedProcess:
+def _lualatex(work: Path, name: str, passes: int) -> subprocess.CompletedProcess:
+    """Run LuaLaTeX until the .aux file stops changing (at most `passes` times)."""
     env = {
         **os.environ,
         "openin_any": "p",  # kpathsea: no reading absolute paths or dot files a document names
@@ -82,16 +84,18 @@ def _latexmk(work: Path, name: str, passes: int | None) -> subprocess.CompletedP
         "shell_escape": "f",
         "max_print_line": "200",  # log lines unbroken, so error lines are quoted whole
     }
-    command = ["latexmk", "-lualatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-               "-quiet"]
-    if passes is not None:  # one pass: no references to settle, and the bookmark package writes the outline in it
-        command += ["-e", f"$max_repeat={passes}"]
-    command.append(f"{name}.tex")
-    try:
-        return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, errors="replace",
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise LatexFailed(f"LaTeX did not finish within {TIMEOUT} s") from exc
+    command = ["lualatex", "--no-shell-escape", "--interaction=nonstopmode", "--halt-on-error", f"{name}.tex"]
+    aux = work / f"{name}.aux"
+    for _ in range(passes):
+        before = aux.read_bytes() if aux.is_file() else None
+        try:
+            proc = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, errors="replace",
+                                  timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise LatexFailed(f"LaTeX did not finish within {TIMEOUT} s") from exc
+        if proc.returncode != 0 or (aux.is_file() and aux.read_bytes() == before):
+            break
+    return proc
 
 
 def _failure(log: Path, proc: subprocess.CompletedProcess, tex: str) -> str:
