@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .calculus import softmax_jacobian, tidy_sign
+from .functions import real_diff
 from .model import Layer, Network, Unit
 
 EXPAND_LIMIT = 16  # leaves: a named quantity this small is also shown substituted
@@ -35,7 +36,11 @@ class Grad:
 
 @dataclass
 class ParamGrad:
-    """∂of/∂param = upstream · local, with upstream = ∂of/∂node and local = ∂node/∂param."""
+    """∂of/∂param = upstream · local + direct, with upstream = ∂of/∂node and local = ∂node/∂param.
+
+    direct: the derivative of a term of `of` that uses the parameter itself (weight
+    decay's λ w), or None.
+    """
 
     param: sp.Symbol
     node: sp.Symbol
@@ -43,6 +48,7 @@ class ParamGrad:
     local: sp.Expr
     value: sp.Expr
     expanded: sp.Expr | None = None
+    direct: sp.Expr | None = None
 
 
 @dataclass
@@ -98,6 +104,13 @@ def total(terms: list[sp.Expr]) -> sp.Expr:
     return terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
 
 
+def plus(expr: sp.Expr | None, direct: sp.Expr | None) -> sp.Expr | None:
+    """expr + direct, in that order, kept unevaluated; expr alone without a direct term."""
+    if expr is None or direct is None:
+        return expr
+    return sp.Add(expr, direct, evaluate=False)
+
+
 def leaves(expr: sp.Expr, limit: int = EXPAND_LIMIT) -> int:
     """The number of leaves of expr, counting stops a little past limit."""
     count = 0
@@ -148,7 +161,7 @@ class _Backward:
             return []
         grads = []
         for y in net.outputs:
-            use, grad = self.name(y, sp.diff(net.loss, y))
+            use, grad = self.name(y, real_diff(net.loss, y))
             self.upstream[y] = use
             grads += [grad] if grad else []
         return grads
@@ -210,7 +223,16 @@ class _Backward:
         else:
             node, upstream, local = unit.post, self.upstream[unit.post], chain(fprime, source)
             expanded = self._expanded(upstream, local)
-        return ParamGrad(param, node, upstream, local, chain(upstream, local), expanded)
+        direct = self.direct(param)
+        value, expanded = plus(chain(upstream, local), direct), plus(expanded, direct)
+        return ParamGrad(param, node, upstream, local, value, expanded, direct)
+
+    def direct(self, param: sp.Symbol) -> sp.Expr | None:
+        """∂/∂param of the loss's terms in param itself (weight decay: λ w), by SymPy; None if there are none."""
+        decay = self.net.decay
+        if decay is None or not decay.has(param):
+            return None
+        return real_diff(decay, param)
 
     def _expanded(self, upstream: sp.Expr, local: sp.Expr) -> sp.Expr | None:
         grad = self.named.get(upstream)

@@ -203,13 +203,11 @@ def tool_hash() -> str:
 
 def inputs_of(spec: Path) -> list[Path]:
     """The spec and the files it reads (a kind may say which with `inputs(doc)`: a course's chapters)."""
-    from .pipeline import kind_of
+    from .pipeline import entry_of
     from .yamlload import load_file
 
     doc = load_file(spec)
-    _kind, module = kind_of(doc)
-    extra = module.inputs(doc) if hasattr(module, "inputs") else []
-    return [spec, *extra]
+    return [spec, *entry_of(doc).inputs_of(doc)]
 
 
 def job_hash(job: Job) -> str:

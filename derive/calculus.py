@@ -1,16 +1,14 @@
-"""The SymPy vocabulary of backpropagation: the indicator, the activations and the losses.
+"""The SymPy classes of backpropagation's own functions: the indicator, ReLU, leaky ReLU, σ; softmax.
 
-Each activation and loss is one entry of a registry (name -> forward rule); its
-derivative is not typed anywhere but obtained with ``sympy.diff`` from the
-forward rule, and each function states its local derivative next to its
-definition (``fdiff``), as micrograd's ops do. Unknown names raise a
-``KeyError`` listing the valid ones.
+Each function states its local derivative next to its definition (``fdiff``),
+as micrograd's ops do; tests compare it with SymPy's derivative of the
+definition. The registry that names them for specs, grammars, numerics and
+printers is `derive.functions`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import sympy as sp
 
@@ -99,41 +97,6 @@ class sigmoid(sp.Function):
         return 1 / (1 + sp.exp(-z))
 
 
-@dataclass(frozen=True)
-class Activation:
-    """An activation: its forward rule f(z[, α]) and whether it has kinks."""
-
-    name: str
-    forward: Callable[..., sp.Expr]
-    kinks: bool = False
-    elementwise: bool = True
-
-    def apply(self, z: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
-        return self.forward(z, alpha)
-
-    def derivative(self, z: sp.Expr, a: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
-        """f'(z) by SymPy, written with the activation a = f(z) where it appears (σ' = a(1−a))."""
-        fz = self.apply(z, alpha)
-        return sp.diff(fz, z).subs(fz, a)
-
-    def kink_points(self, z: sp.Expr) -> list[sp.Expr]:
-        """Where f' jumps: verification keeps z away from these."""
-        return [sp.S.Zero] if self.kinks else []
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    a.name: a
-    for a in [
-        Activation("identity", lambda z, alpha: z),
-        Activation("relu", lambda z, alpha: relu(z), kinks=True),
-        Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha), kinks=True),
-        Activation("sigmoid", lambda z, alpha: sigmoid(z)),
-        Activation("tanh", lambda z, alpha: sp.tanh(z)),
-        Activation("softmax", lambda z, alpha: z, elementwise=False),
-    ]
-}
-
-
 def softmax(zs: Sequence[sp.Expr]) -> list[sp.Expr]:
     """softmax(z)_j = e^{z_j} / Σ_k e^{z_k}."""
     total = sp.Add(*[sp.exp(z) for z in zs])
@@ -163,45 +126,3 @@ def tidy_sign(expr: sp.Expr) -> sp.Expr:
         return expr
     rest = [f for f in (-expr).args if f is not sums[0] and f != -sums[0]]
     return sp.Mul(*rest, -sums[0])
-
-
-@dataclass(frozen=True)
-class Loss:
-    """A loss J(y, t) over outputs y_1..y_n and targets t_1..t_n."""
-
-    name: str
-    formula: Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
-    single_output: bool = False
-    needs_unit_interval: bool = False
-
-    def apply(self, ys: Sequence[sp.Expr], ts: Sequence[sp.Expr]) -> sp.Expr:
-        return self.formula(ys, ts)
-
-
-def _sum(terms):
-    return sp.Add(*terms)
-
-
-LOSSES: dict[str, Loss] = {
-    l.name: l
-    for l in [
-        Loss("half_sse", lambda ys, ts: sp.Rational(1, 2) * _sum((y - t) ** 2 for y, t in zip(ys, ts))),
-        Loss("sse", lambda ys, ts: _sum((y - t) ** 2 for y, t in zip(ys, ts))),
-        Loss("mse", lambda ys, ts: _sum((y - t) ** 2 for y, t in zip(ys, ts)) / len(ys)),
-        Loss(
-            "bce",
-            lambda ys, ts: -(ts[0] * sp.log(ys[0]) + (1 - ts[0]) * sp.log(1 - ys[0])),
-            single_output=True,
-            needs_unit_interval=True,
-        ),
-        Loss("ce", lambda ys, ts: -_sum(t * sp.log(y) for y, t in zip(ys, ts)), needs_unit_interval=True),
-    ]
-}
-
-
-def lookup(registry: dict, name: str, what: str):
-    """registry[name], or a KeyError that lists the valid names."""
-    try:
-        return registry[name]
-    except KeyError:
-        raise KeyError(f"unknown {what} {name!r}; expected one of: {', '.join(registry)}") from None

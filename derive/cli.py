@@ -14,8 +14,9 @@ import sys
 import click
 
 from .errors import DeriveError
+from .i18n import languages
 
-LANGS = ("ru", "en", "pl")
+LANGS = languages()  # every folder of templates/locale (and DERIVE_LOCALES): languages are data
 
 
 # Subcommands that live in their own modules, imported only when used (start-up stays cheap).

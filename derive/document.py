@@ -38,16 +38,15 @@ def figure_of(result, options):
     """The kind's figure of this outcome, if it has one and figures are wanted."""
     if options is not None and not options.figures:
         return None
-    hook = getattr(result.module, "figure", None)
-    return hook(result.outcome) if hook else None
+    return result.entry.figure_of(result.outcome)
 
 
 def markdown(result, lang: str, options=None, figure_src: str | None = None, legend: str | None = None) -> str:
     """The kind's Markdown in lang; with figure_src, a reference to the figure after the title
     (and, with legend, the msgid of the sentence that explains its colours, under it)."""
-    hook = getattr(result.module, "markdown_document", None)
-    if hook is not None:
-        return hook(result.outcome, lang, options)
+    own = result.entry.markdown_document(result.outcome, lang, options)
+    if own is not None:
+        return own
     from .render import render_template
 
     context = dict(result.module.context(result.outcome, lang))
@@ -80,15 +79,15 @@ def markdown_file(result, lang: str, options) -> str:
 
 def latex(result, lang: str, options) -> str:
     """The LaTeX document (notes or slides) of a derivation, from its Markdown."""
-    hook = getattr(result.module, "latex_document", None)
-    if hook is not None:
-        return hook(result.outcome, lang, options)
+    own = result.entry.latex_document(result.outcome, lang, options)
+    if own is not None:
+        return own
     fig = figure_of(result, options)
     converter = tex.Converter(figures={FIGURE_SRC: fig.tikz(lang)} if fig else {})
     blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None,
                                        legend=fig.legend if fig else None))
     title = tex.title_of(blocks)
-    fallback = Path(result.outcome.spec.file).stem if hasattr(result.outcome, "spec") else "derive"
+    fallback = Path(result.outcome.spec.file).stem  # every Outcome carries its Spec (derive.kind)
     title_tex, plain = (title.tex, title.plain) if title else (tex.escape(fallback), fallback)
     slides = options is not None and options.document == "slides"
     body = tex.slides_body(blocks, title_tex) if slides else tex.notes_body(blocks)

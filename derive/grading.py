@@ -42,6 +42,7 @@ import numpy as np
 import sympy as sp
 
 from .calculus import Indicator, relu
+from .functions import kink_arguments
 from .errors import DeriveError
 from .mathparse import ParseError, UnknownName, parse_math
 from .numeric import Unsupported, evaluate
@@ -185,6 +186,8 @@ def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict
     for k, z in enumerate(kinked):
         usable &= np.abs(env[z]) > KINK_MARGIN
         codes = codes * 2 + (env[z] > 0) if k < 62 else codes
+    for k in {k for _, e in net.forward for k in kink_arguments(e)} - set(kinked):  # |y − t| of mae, …
+        usable &= np.abs(np.broadcast_to(evaluate(k, env), (POOL,))) > KINK_MARGIN
     for y in net.outputs if net.spec.loss in ("bce", "ce") else ():
         usable &= (env[y] > 1e-6) & (env[y] < 1 - 1e-6)  # keep log y and log(1 − y) finite
     keep = _stratified(codes, usable, points)

@@ -260,6 +260,7 @@ def to_json(outcome: Outcome) -> dict:
         entry = {"wrt": g.wrt.name, "expr": ascii(g.closed), "latex": latex(g.closed)}
         if with_values:
             entry["value"] = json_number(g.value)
+        entry["verified"] = bool(outcome.check.ok)  # as in every kind: checked against finite differences
         derivatives.append(entry)
     return {
         "kind": "graph",
@@ -267,6 +268,7 @@ def to_json(outcome: Outcome) -> dict:
         "inputs": [x.name for x in bp.inputs],
         "forward": forward,
         "derivatives": derivatives,
+        "verification": outcome.check.as_json(),
     }
 
 
@@ -422,8 +424,10 @@ def _index_json(outcome: Outcome) -> dict:
         line = _index_result(d, g, show)
         wrt = g.wrt.element(g.indices)
         value = line.row.parts[-1]
-        derivatives.append({"wrt": ascii(names(wrt)), "expr": ascii(names(value)), "latex": latex(value)})
-    return {"kind": "graph", "of": d.of.name, "inputs": list(d.inputs), "forward": forward, "derivatives": derivatives}
+        derivatives.append({"wrt": ascii(names(wrt)), "expr": ascii(names(value)), "latex": latex(value),
+                            "verified": bool(outcome.check.ok)})
+    return {"kind": "graph", "of": d.of.name, "inputs": list(d.inputs), "forward": forward, "derivatives": derivatives,
+            "verification": outcome.check.as_json()}
 
 
 def _ascii_names(expr: sp.Expr) -> sp.Expr:

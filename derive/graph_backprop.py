@@ -23,7 +23,6 @@ from .errors import SpecError
 from .graph_spec import GraphSpec
 from .precise import evaluate, finite
 
-GATES = ("add", "mul", "max", "min")
 
 
 @dataclass(frozen=True)
@@ -74,9 +73,6 @@ class Backprop:
     def derivatives(self) -> list[Grad]:
         symbols = self.spec.symbols
         return [self.grads[symbols[name]] for name in self.spec.wrt]
-
-    def upstream_values(self) -> dict[sp.Symbol, sp.Expr]:
-        return {g.upstream: g.value for g in self.grads.values() if g.upstream is not None and g.value is not None}
 
 
 def backprop(spec: GraphSpec) -> Backprop:

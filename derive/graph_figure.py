@@ -19,22 +19,13 @@ from xml.sax.saxutils import escape
 import sympy as sp
 
 from . import N_
-from .calculus import leaky_relu, relu, sigmoid
 from .diagram import EdgeLabels, Label, name_label, place_labels, text_width
+from .functions import by_class
 
-# expression class -> (TeX, text) of the gate drawn in the node's circle
+# + and × are the graph's arithmetic; every function's gate label is its vocabulary entry's (derive.functions)
 GATE_LABELS = {
     sp.Add: (r"+", "+"),
     sp.Mul: (r"\times", "×"),
-    sp.Max: (r"\max", "max"),
-    sp.Min: (r"\min", "min"),
-    sp.exp: (r"\exp", "exp"),
-    sp.log: (r"\log", "log"),
-    sp.tanh: (r"\tanh", "tanh"),
-    sp.Abs: (r"|\cdot|", "|·|"),
-    sigmoid: (r"\sigma", "σ"),
-    relu: (r"\mathrm{ReLU}", "ReLU"),
-    leaky_relu: (r"\mathrm{LReLU}", "LReLU"),
 }
 FORWARD_COLOUR, BACKWARD_COLOUR = "#1a7f37", "#c0392b"  # CS231n: values green, gradients red
 TIKZ_FORWARD, TIKZ_BACKWARD = "green!50!black", "red!75!black"
@@ -52,6 +43,9 @@ def gate_label(expr: sp.Expr, name: str) -> Label:
         return Label(rf"x^{{{int(expr.exp)}}}", f"x^{int(expr.exp)}")
     if type(expr) in GATE_LABELS:
         return Label(*GATE_LABELS[type(expr)])
+    function = by_class(type(expr))
+    if function is not None and function.gate:
+        return Label(*function.gate)
     return name_label(name)
 
 

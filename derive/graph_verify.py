@@ -17,14 +17,11 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .calculus import Indicator, leaky_relu, relu
+from .functions import kink_arguments
 from .graph_backprop import Backprop
 from .precise import DPS, derivative, evaluate, finite
-from .verify import Check as _Check
+from .harness import KINK_MARGIN, PRECISE, Check as _Check, away_from_kinks
 
-TOLERANCE = 1e-9
-KINK_MARGIN = 1e-3
-MAX_DRAWS = 300
 RANDOM_POINTS = 4
 
 
@@ -32,20 +29,12 @@ RANDOM_POINTS = 4
 class Check(_Check):
     """The network's Check at the graph's tolerance (high-precision differences); at_values: the spec's point was checked too."""
 
-    tolerance: float = TOLERANCE
+    tolerance: float = PRECISE
     at_values: bool = False
 
 
-def kink_arguments(expr: sp.Expr) -> list[sp.Expr]:
-    """The quantities that must stay away from 0 for expr to be smooth."""
-    out = []
-    for f in expr.atoms(relu, leaky_relu, sp.Abs, sp.sign, sp.Heaviside):
-        out.append(f.args[0])
-    for f in expr.atoms(Indicator):
-        out.append(f.args[0].lhs - f.args[0].rhs)
-    for f in expr.atoms(sp.Max, sp.Min):
-        out += [a - b for i, a in enumerate(f.args) for b in f.args[i + 1 :]]
-    return out
+def away_from(values: list | None) -> bool:
+    return values is not None and all(abs(v) > KINK_MARGIN for v in values)
 
 
 class _Verifier:
@@ -66,19 +55,26 @@ class _Verifier:
             env[node.symbol] = value + (nudge[1] if nudge and nudge[0] == node.symbol else 0)
         return env
 
-    def usable(self, env: dict | None) -> bool:
+    def kink_values(self, env: dict | None) -> list | None:
+        """The kink arguments at the point (None: outside the domain, or a gradient is not finite)."""
         if env is None:
-            return False
+            return None
         kinks = [evaluate(k, env) for k in self.kinks]
-        return all(finite(k) and abs(k) > KINK_MARGIN for k in kinks)
+        return kinks if all(finite(k) for k in kinks) else None
+
+    def usable(self, env: dict | None) -> bool:
+        return away_from(self.kink_values(env))
 
     def random_point(self) -> dict:
-        for _ in range(MAX_DRAWS):
-            env = {x: mpmath.mpf(float(self.rng.uniform(-2.0, 2.0))) for x in self.bp.inputs}
+        def draw():
+            return {x: mpmath.mpf(float(self.rng.uniform(-2.0, 2.0))) for x in self.bp.inputs}
+
+        def kinks(env):
             full = self.forward(env)
-            if self.usable(full) and self._gradients_finite(full):
-                return env
-        raise RuntimeError("no random point away from the kinks and inside the domain was found")
+            values = self.kink_values(full)
+            return values if values is not None and self._gradients_finite(full) else None
+
+        return away_from_kinks(draw, kinks)
 
     def _gradients_finite(self, env: dict) -> bool:
         return all(finite(evaluate(g.named, env)) for g in self.bp.grads.values())

@@ -19,7 +19,8 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput
 from lark.lexer import Lexer
 
-from derive.calculus import Indicator, leaky_relu, relu, sigmoid
+from derive import functions
+from derive.calculus import Indicator
 from derive.errors import Location, SpecError
 
 __all__ = ["ParseError", "UnknownName", "parse_math", "canonical_name", "ALLOWED_FUNCTIONS"]
@@ -66,37 +67,58 @@ _UNICODE_GREEK = dict(
     )
 )
 
-# word (lower-cased) -> function key; these words are reserved, never variables
-_FUNCTION_WORDS = {
-    "relu": "relu", "leaky_relu": "leaky_relu", "leakyrelu": "leaky_relu", "sigmoid": "sigmoid",
-    "tanh": "tanh", "exp": "exp", "log": "log", "ln": "log", "sqrt": "sqrt", "abs": "abs",
-    "max": "max", "min": "min", "heaviside": "heaviside",
-}
-_LATEX_FUNCTIONS = {"exp", "log", "ln", "tanh", "sqrt", "max", "min"}
+# The function words, their arities and builders are the vocabulary's (derive.functions), read at
+# each use so that a function registered at run time is known; these words are never variables.
+class _Vocabulary:
+    """word (lower case) -> function key; key -> (fewest, most, builder); primed keys relu'(z) -> f'."""
 
-# function key -> (fewest arguments, most arguments or None, builder)
-_APPLY = {
-    "relu": (1, 1, relu),
-    "leaky_relu": (2, 2, leaky_relu),
-    "sigmoid": (1, 1, sigmoid),
-    "tanh": (1, 1, sp.tanh),
-    "exp": (1, 1, sp.exp),
-    "log": (1, 1, sp.log),
-    "sqrt": (1, 1, sp.sqrt),
-    "abs": (1, 1, sp.Abs),
-    "max": (2, None, sp.Max),
-    "min": (2, None, sp.Min),
-    "heaviside": (1, 1, lambda z: Indicator(sp.Gt(z, 0))),
-    # f'(z) written with a prime: relu'(z), \sigma'(z), tanh'(z), leaky_relu'(z, alpha)
-    "relu'": (1, 1, lambda z: Indicator(sp.Gt(z, 0))),
-    "sigmoid'": (1, 1, lambda z: sigmoid(z) * (1 - sigmoid(z))),
-    "tanh'": (1, 1, lambda z: 1 - sp.tanh(z) ** 2),
-    "leaky_relu'": (2, 2, lambda z, a: Indicator(sp.Gt(z, 0)) + a * Indicator(sp.Le(z, 0))),
-}
-_PRIMED = {"relu", "sigmoid", "tanh", "leaky_relu"}
-ALLOWED_FUNCTIONS = sorted(
-    ["H", "Heaviside", "abs", "exp", "leaky_relu", "ln", "log", "max", "min", "relu", "sigma", "sigmoid", "sqrt", "tanh"]
-)
+    def __contains__(self, word: str) -> bool:
+        return word in functions.words()
+
+    def __getitem__(self, word: str) -> str:
+        return functions.words()[word]
+
+
+class _Builders:
+    def __getitem__(self, key: str):
+        name, primed = key.rstrip("'"), key.endswith("'")
+        f = functions.FUNCTIONS[name]
+        fewest, most = f.nargs
+        return (fewest, most, _derivative(f) if primed else f.build)
+
+
+def _derivative(f):
+    """f'(z, …): SymPy's derivative of f in its first argument (relu' = I[z > 0], σ' = σ(1 − σ))."""
+    def build(*args):
+        dummies = [sp.Dummy() for _ in args]
+        return sp.diff(f.build(*dummies), dummies[0]).xreplace(dict(zip(dummies, args)))
+
+    return build
+
+
+class _Primed:
+    def __contains__(self, key: str) -> bool:
+        f = functions.FUNCTIONS.get(key)
+        return f is not None and f.primed
+
+
+class _LatexFunctions:
+    def __contains__(self, command: str) -> bool:
+        return command in functions.latex_words()
+
+
+class _Allowed:
+    """The function names an answer may use, for messages (sorted)."""
+
+    def __iter__(self):
+        return iter(sorted({*functions.words(), "H", "Heaviside", "sigma"} - {"heaviside"}))
+
+
+_FUNCTION_WORDS = _Vocabulary()
+_LATEX_FUNCTIONS = _LatexFunctions()
+_APPLY = _Builders()
+_PRIMED = _Primed()
+ALLOWED_FUNCTIONS = _Allowed()
 
 _SPACING = {",", ";", ":", "!", " ", "quad", "qquad", "thinspace", "medspace", "thickspace", "enspace"}
 _SIZING = {"left", "right", "middle", "big", "Big", "bigg", "Bigg",
@@ -147,6 +169,7 @@ def canonical_name(base: str, indices: Sequence[str], layer: str | None = None) 
     canonical_name("theta", ["0", "1"]) == "theta_01"; canonical_name("theta", ["10", "3"]) ==
     "theta_10_3"; canonical_name("W", ["1", "1"], "2") == "W2_11".
     """
+    base = "lamda" if base == "lambda" else base  # λ: SymPy's spelling, since lambda is a Python keyword
     name = base + (layer or "")
     if not indices:
         return name

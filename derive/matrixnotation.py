@@ -20,7 +20,6 @@ import sympy as sp
 
 from .printing import base_latex
 
-INT = {"integer": True}
 HATS = {"zhat": r"\hat{z}", "yhat": r"\hat{y}"}
 
 

@@ -18,20 +18,18 @@ import sympy as sp
 
 from .calculus import sigmoid
 from .matrixnotation import Act, ActPrime, Grad, Had, MatProd, Scaled, Tr, Whole
-from . import mlp
-from .mlp import Claim, L, B, a, ai, b, delta, deltai, i, j, k, l, m, n, y, z, zi, W
+from . import mlpformulas as mlp
+from .mlpformulas import Claim, L, B, a, ai, b, delta, deltai, i, j, k, l, m, n, y, z, zi, W
+from .harness import FLOAT as TOLERANCE, STEP, from_errors, scaled_error
 from .printing import ascii, latex
 
-TOLERANCE = 1e-6
-STEP = 1e-6
 SIZES = (2, 3, 2, 3)  # n^{[0]} … n^{[3]}: L = 3 layers, no two neighbours of equal size (a transposed W cannot pass)
 EXAMPLES = 2
 SEED = 0
 LEAK = 0.1  # the leaky ReLU slope α where a number is needed
 
 
-def _rel(x: float, ref: float) -> float:
-    return abs(x - ref) / max(1.0, abs(x), abs(ref))
+_rel = scaled_error
 
 
 def _worst(pairs) -> float:
@@ -473,6 +471,7 @@ def to_json(outcome) -> dict:
         "checks": [{"what": c.what, "max_relative_error": float(c.error), "ok": bool(c.error <= TOLERANCE)}
                    for c in outcome.claims],
         "verified": bool(all(c.error <= TOLERANCE for c in outcome.claims)),
+        "verification": from_errors([(c.what, c.error) for c in outcome.claims]).as_json(),
     }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .calculus import ACTIVATIONS, LOSSES, Activation
+from .functions import ACTIVATIONS, LOSSES, Activation, weight_decay
 from .spec import LayerSpec, NetworkSpec
 
 
@@ -47,6 +47,12 @@ class Network:
     of: sp.Symbol  # what is differentiated: the output or the loss
     loss: sp.Expr | None
     forward: list[tuple[sp.Symbol, sp.Expr]] = field(default_factory=list)
+    decay: sp.Expr | None = None  # the weight-decay term (λ/2) Σ w² of the loss, which depends on weights directly
+
+    @property
+    def weights(self) -> list[sp.Symbol]:
+        """The parameters that multiply a source (not the biases): what weight decay acts on."""
+        return [p for layer in self.layers for unit in layer.units for p, src in unit.incoming if src != 1]
 
     @property
     def params(self) -> list[sp.Symbol]:
@@ -92,9 +98,23 @@ def build(spec: NetworkSpec) -> Network:
     targets = quantity(spec.target, len(sources)) if spec.target else []
     loss_expr = LOSSES[spec.loss].apply(sources, targets) if spec.loss != "none" else None
     of = sp.Symbol(spec.of)
-    if loss_expr is not None:
-        forward.append((of, loss_expr))
-    return Network(spec, inputs, targets, sorted(set(constants), key=str), layers, of, loss_expr, forward)
+    net = Network(spec, inputs, targets, [], layers, of, loss_expr, forward)
+    if spec.weight_decay is not None:
+        lam = constant(spec.weight_decay)
+        constants += [lam] if lam.is_Symbol else []
+        net.decay = weight_decay(lam, net.weights)
+        net.loss = sp.Add(loss_expr, net.decay, evaluate=False)
+    if net.loss is not None:
+        forward.append((of, net.loss))
+    net.constants = sorted(set(constants), key=str)
+    return net
+
+
+def constant(value: float | str) -> sp.Expr:
+    """A spec's constant (α, λ): a symbol by name, or a number (exact when whole: elu's default α = 1)."""
+    if isinstance(value, str):
+        return sp.Symbol(value)
+    return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
 
 
 def _layer(spec: NetworkSpec, number: int, lspec: LayerSpec, sources: list[sp.Expr]) -> Layer:
@@ -114,7 +134,7 @@ def _layer(spec: NetworkSpec, number: int, lspec: LayerSpec, sources: list[sp.Ex
             name = param_name(lspec.params, k, j, n_src, lspec.units, target_first)
             incoming.append((sp.Symbol(name), source))
         units.append(Unit(pre, post, incoming))
-    alpha = sp.Float(lspec.alpha) if isinstance(lspec.alpha, float) else (sp.Symbol(lspec.alpha) if lspec.alpha else None)
+    alpha = None if lspec.alpha is None else constant(lspec.alpha)
     return Layer(number, lspec, ACTIVATIONS[lspec.activation], alpha, units)
 
 

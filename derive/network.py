@@ -14,6 +14,8 @@ import sympy as sp
 from . import __version__
 from .backprop import Derivation, ParamGrad, derive as backprop
 from .errors import Location, SpecError, VerificationFailed
+from .calculus import Indicator
+from .functions import definition_of, kink_arguments, real_diff, weight_decay
 from .model import build
 from .printing import ascii, latex_printer
 from .render import Row, chunks, d
@@ -38,6 +40,11 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
         return spec
     if options.view == "vector" and spec.index != "target-source":
         raise SpecError(f"--view vector: {VECTOR_NEEDS}", Location(spec.file))
+    if options.view == "vector" and spec.layers[-1].pre is None:
+        raise SpecError("--view vector: the matrix view names the output layer's pre-activation; "
+                        "add view: vector to the spec (or pre: to its last layer)", Location(spec.file))
+    if options.view == "vector" and spec.weight_decay is not None:
+        raise SpecError("--view vector: weight_decay is derived in the scalar view only", Location(spec.file))
     return replace(spec, view=options.view)
 
 
@@ -180,10 +187,18 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "definition": Row([fz, _rewritten(fz)]) if _rewritten(fz) != fz else None,
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha),
-                "kinks": act.kinks,
+                "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
             }
         )
     return out
+
+
+def _jumps(derivative: sp.Expr, z: sp.Symbol) -> bool:
+    """Whether f' has different values on the two sides of z = 0 (ELU with α = 1 has none)."""
+    sides = [{Indicator(z > 0): right, Indicator(z <= 0): 1 - right, Indicator(z < 0): 1 - right,
+              Indicator(z >= 0): right} for right in (sp.S.One, sp.S.Zero)]
+    right, left = (sp.sympify(derivative).xreplace(side).subs(z, 0) for side in sides)
+    return sp.simplify(right - left) != 0
 
 
 def _in_terms_of_a(act, z: sp.Symbol, alpha) -> Row | None:
@@ -194,6 +209,8 @@ def _in_terms_of_a(act, z: sp.Symbol, alpha) -> Row | None:
 
 
 def _rewritten(fz: sp.Expr) -> sp.Expr:
+    if definition_of(fz) != fz:
+        return definition_of(fz)
     for target in (sp.Max, sp.exp, sp.Piecewise):
         out = fz.rewrite(target)
         if out != fz:
@@ -207,14 +224,35 @@ def _loss(derivation: Derivation) -> dict | None:
         return None
     rows = [Row([d(g.of, g.node), g.expr]) for g in derivation.loss_grads]
     inline = [Row([d(net.of, y), e]) for y in net.outputs if (e := _upstream_inline(derivation, y)) is not None]
-    return {"name": net.spec.loss, "definition": Row([net.of, net.loss]), "grads": rows + inline}
+    return {"name": net.spec.loss, "definition": Row([net.of, net.loss]), "grads": rows + inline,
+            "decay": _decay_row(net), "kink": _loss_kink(net)}
+
+
+def _decay_row(net) -> Row | None:
+    """∂/∂w of (λ/2) w², by SymPy: the direct term every weight's derivative gets."""
+    if net.decay is None:
+        return None
+    w = sp.Symbol("w")
+    lam = net.decay.args[0] * 2
+    term = weight_decay(lam, [w])
+    return Row([d(term, w), real_diff(term, w)])
+
+
+def _loss_kink(net) -> sp.Expr | None:
+    """Where the loss (not counting the layers) has a kink, as y = t (MAE's |y − t|), or None."""
+    kinks = kink_arguments(net.loss.subs({p: 0 for p in net.params}) if net.decay is not None else net.loss)
+    if not kinks:
+        return None
+    y, t = (sp.Symbol(f"{s.name.split('_')[0]}_j") if len(net.outputs) > 1 else s
+            for s in (net.outputs[0], net.targets[0]))
+    return sp.Eq(y, t, evaluate=False)
 
 
 def _upstream_inline(derivation: Derivation, y: sp.Symbol):
     named = {g.node for g in derivation.loss_grads}
     if y in named:
         return None
-    return sp.diff(derivation.network.loss, y)
+    return real_diff(derivation.network.loss, y)
 
 
 def _section(derivation: Derivation, section) -> dict:
@@ -325,6 +363,7 @@ def to_json(outcome: Outcome) -> dict:
         out["constants"] = [str(c) for c in net.constants]
     if outcome.vector is not None:
         out["vector"] = _vector_json(outcome)
+    out["verification"] = check.as_json()  # the same object in every kind (derive.harness)
     return out
 
 

@@ -4,7 +4,11 @@
 raises RecursionError) and applies one numpy rule per node class, over arrays
 of test points held in `env` (Symbol -> array). Nothing is printed and eval'd:
 this is how students' answers are evaluated, so the only operations that can
-run are the ones in RULES. Anything else raises `Unsupported`.
+run are the ones in STRUCTURE (arithmetic, relations, cases) and the numpy
+rules of the function vocabulary (`derive.functions`; a function without one
+is evaluated through its definition). Anything else raises `Unsupported`.
+`namespace()` is the same vocabulary as names, for running derive's own
+printed programs (verification).
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from typing import Callable, Mapping
 
 import numpy as np
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 
-from .calculus import Indicator, leaky_relu, relu, sigmoid
+from . import functions
 
-__all__ = ["Unsupported", "evaluate", "RULES"]
+__all__ = ["Unsupported", "evaluate", "rule_for", "namespace", "STRUCTURE"]
 
 
 class Unsupported(Exception):
@@ -36,30 +41,53 @@ def _total(*xs):
     return reduce(np.add, xs)
 
 
-def _indicator(cond):
-    return np.where(cond, 1.0, 0.0)
+def _cases(*pairs):
+    """Piecewise: at every point, the value of the first case whose condition holds."""
+    out = np.asarray(pairs[-1][0], dtype=float)
+    for value, cond in reversed(pairs[:-1]):
+        out = np.where(cond, value, out)
+    return out
 
 
-# node class -> numpy rule over the values of the node's arguments
-RULES: dict[type, Callable] = {
+# node class -> numpy rule over the values of the node's arguments; functions come from the vocabulary
+STRUCTURE: dict[type, Callable] = {
     sp.Add: _total,
     sp.Mul: _product,
     sp.Pow: _power,
-    Indicator: _indicator,
-    relu: lambda z: np.maximum(z, 0.0),
-    leaky_relu: lambda z, a: np.where(z > 0, z, a * z),
-    sigmoid: lambda z: 1.0 / (1.0 + np.exp(-z)),
-    sp.exp: np.exp,
-    sp.log: np.log,
-    sp.tanh: np.tanh,
-    sp.Abs: np.abs,
-    sp.Max: lambda *xs: reduce(np.maximum, xs),
-    sp.Min: lambda *xs: reduce(np.minimum, xs),
     sp.StrictGreaterThan: np.greater,
     sp.GreaterThan: np.greater_equal,
     sp.StrictLessThan: np.less,
     sp.LessThan: np.less_equal,
+    ExprCondPair: lambda value, cond: (value, cond),
+    sp.Piecewise: _cases,
 }
+
+
+def rule_for(cls: type) -> Callable | None:
+    """The numpy rule for a node class: arithmetic, else the vocabulary's (generated from a definition)."""
+    rule = STRUCTURE.get(cls)
+    if rule is not None:
+        return rule
+    f = functions.by_class(cls)
+    if f is None:
+        return None
+    return f.numpy or _through_definition(cls)
+
+
+def _through_definition(cls: type) -> Callable:
+    """A function known by its definition only: evaluate the definition at the arguments' values."""
+    def rule(*xs):
+        dummies = [sp.Dummy() for _ in xs]
+        return evaluate(cls.definition(*dummies), dict(zip(dummies, xs)))
+
+    return rule
+
+
+def namespace() -> dict:
+    """The vocabulary as names -> numpy functions, for derive's own printed formulas (no builtins)."""
+    names = {f.ascii: f.numpy or _through_definition(f.cls) for f in functions.FUNCTIONS.values()}
+    names |= {alias: names[functions.FUNCTIONS[name].ascii] for alias, name in functions.ASCII_ALIASES.items()}
+    return names | {"pi": np.pi, "E": np.e, "__builtins__": {}}
 
 
 def _leaf(node: sp.Basic, env: Mapping[sp.Symbol, np.ndarray]):
@@ -70,6 +98,8 @@ def _leaf(node: sp.Basic, env: Mapping[sp.Symbol, np.ndarray]):
             raise Unsupported(f"no value for {node}") from None
     if node.is_Number or node in (sp.E, sp.pi):
         return float(node)
+    if node is sp.true:
+        return True
     raise Unsupported(f"cannot evaluate {type(node).__name__}")
 
 
@@ -89,7 +119,7 @@ def evaluate(expr: sp.Basic, env: Mapping[sp.Symbol, np.ndarray]) -> np.ndarray:
                 stack.append((node, True))
                 stack.extend((arg, False) for arg in node.args if arg not in values)
                 continue
-            rule = RULES.get(type(node))
+            rule = rule_for(type(node))
             if rule is None:
                 raise Unsupported(f"cannot evaluate {type(node).__name__}")
             values[node] = rule(*(values[arg] for arg in node.args))

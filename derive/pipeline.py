@@ -1,31 +1,23 @@
 """The pipeline, top to bottom: load YAML -> parse the kind's spec -> derive (verified) -> render.
 
 Each kind of spec (`network`, `graph`, …) is a module with the same small
-interface: `parse(doc)`, `derive(spec) -> outcome` (verified: a formula that
-disagrees with finite differences raises `VerificationFailed` instead of being
-printed), `context(outcome, lang)`, `printer_settings(outcome)` and
-`to_json(outcome)`. Kind modules are imported only when used.
+interface, `derive.kind.Kind`: `parse(doc)`, `derive(spec) -> outcome`
+(verified: a formula that disagrees with finite differences raises
+`VerificationFailed` instead of being printed), `context(outcome, lang)`,
+`printer_settings(outcome)` and `to_json(outcome)`; what else it offers is
+stated in its `KindEntry`. Kind modules are imported only when used.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .kind import KINDS, KindEntry
 from .yamlload import Doc, load_file
-
-KINDS = {
-    "network": "derive.network",
-    "graph": "derive.graph",
-    "mlp": "derive.mlp",
-    "composition": "derive.composition",
-    "course": "derive.course",
-}
-TEXT_FORMATS = ("md",)
 
 
 @dataclass
@@ -42,34 +34,42 @@ class Options:
 @dataclass
 class Result:
     kind: str
-    module: Any
-    outcome: Any
+    module: Any  # the kind's module (derive.kind.Kind)
+    outcome: Any  # its derive.kind.Outcome
 
     @property
     def spec(self):
         return self.outcome.spec
 
+    @property
+    def entry(self) -> KindEntry:
+        return KINDS[self.kind]
 
-def kind_of(doc: Doc):
-    """The kind module for doc's `kind:` (default network), or a SpecError listing the kinds."""
+
+def entry_of(doc: Doc) -> KindEntry:
+    """The kind of doc's `kind:` (default network), or a SpecError listing the kinds."""
     kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
     if kind not in KINDS:
         raise doc.error(("kind",), f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
-    return kind, importlib.import_module(KINDS[kind])
+    return KINDS[kind]
+
+
+def kind_of(doc: Doc):
+    """(kind name, kind module) of doc."""
+    entry = entry_of(doc)
+    return entry.name, entry.module
 
 
 def derive_spec(path: str | Path, options: Options | None = None) -> Result:
     doc = load_file(path)
-    kind, module = kind_of(doc)
-    spec = module.parse(doc)
-    if options is not None and hasattr(module, "apply_options"):
-        spec = module.apply_options(spec, options)
-    elif options is not None and options.view:  # an option that would do nothing is an error
+    entry = entry_of(doc)
+    if options is not None and options.view and not entry.options:  # an option that would do nothing
         from .errors import Location, SpecError
 
-        raise SpecError(f"--view {options.view} applies to network specs only; this spec is of kind {kind}",
+        raise SpecError(f"--view {options.view} applies to network specs only; this spec is of kind {entry.name}",
                         Location(str(path)))
-    return Result(kind, module, module.derive(spec))
+    spec = entry.with_options(entry.module.parse(doc), options)
+    return Result(entry.name, entry.module, entry.module.derive(spec))
 
 
 def render(result: Result, fmt: str, lang: str, options: Options | None = None) -> str | None:

@@ -10,22 +10,18 @@ digits make the check of a derivative exact to far beyond printing precision.
 
 from __future__ import annotations
 
-import math
 from functools import reduce
 from typing import Callable
 
 import mpmath
 import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
 
-from .calculus import Indicator, leaky_relu, relu, sigmoid
+from . import functions
 
 DPS = 40
 STEP = mpmath.mpf("1e-12")
 BOUND = mpmath.mpf("1e50")  # larger magnitudes count as overflow: no point computing e^(e^(e^x)) exactly
-
-
-def _exp(z):
-    return mpmath.exp(z) if z < 200 else mpmath.inf  # e^200 > BOUND already
 
 
 def _pow(base, exponent):
@@ -34,42 +30,27 @@ def _pow(base, exponent):
     return base**exponent
 
 
-def _step(x):
-    return mpmath.mpf(1) if x > 0 else (mpmath.mpf("0.5") if x == 0 else mpmath.mpf(0))
+def _cases(*pairs):
+    return next(value for value, cond in pairs if cond)
 
 
-def _sign(x):
-    return mpmath.mpf((x > 0) - (x < 0))
-
-
+# arithmetic, relations and SymPy's own functions; the vocabulary's functions come from derive.functions
 RULES: dict[type, Callable] = {
     sp.Add: lambda *a: mpmath.fsum(a),
     sp.Mul: lambda *a: reduce(lambda p, q: p * q, a),
     sp.Pow: _pow,
-    sp.exp: _exp,
-    sp.log: mpmath.log,
-    sp.tanh: mpmath.tanh,
     sp.sinh: mpmath.sinh,
     sp.cosh: mpmath.cosh,
     sp.coth: mpmath.coth,
     sp.sech: mpmath.sech,
     sp.csch: mpmath.csch,
-    sp.sin: mpmath.sin,
-    sp.cos: mpmath.cos,
-    sp.Abs: abs,
-    sp.Max: lambda *a: max(a),
-    sp.Min: lambda *a: min(a),
-    sp.sign: _sign,
-    sp.Heaviside: lambda x, *_: _step(x),
-    sigmoid: lambda z: 1 / (1 + _exp(-z)) if -z < 200 else mpmath.mpf(0),
-    relu: lambda z: max(z, mpmath.mpf(0)),
-    leaky_relu: lambda z, a: z if z > 0 else a * z,
-    Indicator: lambda c: mpmath.mpf(1 if c else 0),
     sp.KroneckerDelta: lambda a, b: mpmath.mpf(1 if a == b else 0),
     sp.StrictGreaterThan: lambda a, b: a > b,
     sp.GreaterThan: lambda a, b: a >= b,
     sp.StrictLessThan: lambda a, b: a < b,
     sp.LessThan: lambda a, b: a <= b,
+    ExprCondPair: lambda value, cond: (value, cond),
+    sp.Piecewise: _cases,
 }
 
 
@@ -106,7 +87,19 @@ def _rule_by_mro(expr):
     for cls in type(expr).__mro__:
         if cls in RULES:
             return RULES[cls]
+        f = functions.by_class(cls)
+        if f is not None:
+            return f.mpmath or _through_definition(cls)
     raise KeyError(f"no numeric rule for {type(expr).__name__} (in {expr})")
+
+
+def _through_definition(cls: type) -> Callable:
+    """A function known by its definition only: its value is the definition's at the arguments."""
+    def rule(*xs):
+        dummies = [sp.Dummy() for _ in xs]
+        return _eval(cls.definition(*dummies), dict(zip(dummies, xs)))
+
+    return rule
 
 
 def _sum(expr: sp.Sum, env):
@@ -134,8 +127,3 @@ def derivative(f: Callable[[mpmath.mpf], mpmath.mpf], x: mpmath.mpf, scale=1) ->
 
 def relative_error(a, b) -> float:
     return float(abs(a - b) / max(1, abs(a), abs(b)))
-
-
-def to_float(x) -> float:
-    value = float(x)
-    return value if math.isfinite(value) else float("nan")

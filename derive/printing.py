@@ -22,12 +22,14 @@ GREEK = {
     "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega",
 }
 GREEK_VARIANTS = {"epsilon": r"\varepsilon"}
+SPELLINGS = {"lamda": "lambda"}  # λ as SymPy spells it in names (lambda is a Python keyword)
 NAME_RE = re.compile(r"(?P<base>[A-Za-z]+?)(?P<layer>\d*)(?:_(?P<index>[A-Za-z0-9_]+))?\Z")
 RELATION_TEX = {">": ">", "<": "<", ">=": r"\ge ", "<=": r"\le "}
 INDICATOR_TEX = {"I": "I", "1": r"\mathbb{1}", "bbI": r"\mathbb{I}"}
 
 
 def base_latex(base: str) -> str:
+    base = SPELLINGS.get(base, base)
     if base in GREEK:
         return GREEK_VARIANTS.get(base, "\\" + base)
     return base if len(base) == 1 else rf"\mathrm{{{base}}}"
@@ -176,6 +178,8 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         the function has one variable, or the variable is in the `ordinary` setting."""
         (wrt, count), = expr.variable_count
         of = self._print(expr.expr)
+        if expr.expr.is_Add or expr.expr.is_Mul or expr.expr.is_Pow:  # ∂/∂w (λ/2 w²): the operator, then the term
+            return rf"\frac{{\partial}}{{\partial {self._print(wrt)}}}\left({of}\right)"
         one = wrt in self._settings["ordinary"] or (not expr.expr.is_Symbol and len(expr.expr.free_symbols) == 1
                                                     and (expr.expr.free_symbols == {wrt} or not wrt.is_Symbol))
         d = "d" if one else r"\partial"

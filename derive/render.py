@@ -8,7 +8,7 @@ template `<kind>.<fmt>.j2`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import sympy as sp
@@ -25,24 +25,10 @@ def d(of: sp.Symbol, wrt: sp.Symbol) -> sp.Derivative:
 
 @dataclass
 class Row:
-    """One displayed equation: parts joined by '='.
-
-    `key` marks a key result (boxed in LaTeX); `uses` lists the named backward
-    quantities the row relies on (cross-referenced where equations are numbered).
-    """
+    """One displayed equation: parts joined by '='; `key` marks a key result (boxed in LaTeX)."""
 
     parts: list[sp.Expr]
     key: bool = False
-    uses: list[sp.Symbol] = field(default_factory=list)
-
-
-@dataclass
-class Part:
-    """A kind's context with its printer settings, rendered by `render_part` (course chapters)."""
-
-    kind: str
-    context: dict
-    settings: dict = field(default_factory=dict)
 
 
 def _eq(row, printer) -> str:

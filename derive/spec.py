@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .calculus import ACTIVATIONS, LOSSES
+from .functions import ACTIVATIONS, LOSSES, words
 from .yamlload import Doc, load_file, load_text
 
 NAME_RE = re.compile(r"[A-Za-z]+\Z")
-RESERVED = {
-    "I", "H", "exp", "log", "ln", "tanh", "sigmoid", "sigma", "relu", "leaky_relu",
-    "max", "min", "abs", "sqrt", "e", "pi", "Heaviside", "np", "d",
-} | set(keyword.kwlist)
+RESERVED = {"I", "H", "sigma", "e", "pi", "Heaviside", "np", "d"} | set(keyword.kwlist)  # and every function word
+
+
+def reserved(name: str) -> bool:
+    """A keyword, a constant, or a function of the vocabulary (derive.functions): not a name for a quantity."""
+    return name in RESERVED or name.lower() in words()
 MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
-NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation")
+NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation",
+                "weight_decay")
 LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post")
 INDEX_ORDERS = ("source-target", "target-source")
 
@@ -57,6 +60,7 @@ class NetworkSpec:
     loss_name: str
     view: str
     notation: str
+    weight_decay: float | str | None = None  # λ of (λ/2) Σ w², a number or a symbol name
 
     @property
     def of(self) -> str:
@@ -76,6 +80,8 @@ def parse_doc(doc: Doc) -> NetworkSpec:
     if not isinstance(doc.data, dict):
         raise doc.error((), "a spec is a YAML mapping with keys such as kind, input, layers")
     spec = _Network(doc).parse()
+    if spec.view == "vector" and spec.weight_decay is not None:
+        raise doc.error(("weight_decay",), "weight_decay is derived in the scalar view only (view: scalar)")
     if spec.view == "vector" and spec.index != "target-source":
         where = ("index",) if "index" in doc.data else ("view",)
         raise doc.error(where, VECTOR_NEEDS)
@@ -111,6 +117,7 @@ class _Network:
             loss_name=self._name(("loss_name",), "J"),
             view=self._choice(("view",), "scalar", ("scalar", "vector")),
             notation=self._choice(("notation",), "math", ("math", "numpy")),
+            weight_decay=self._weight_decay(loss),
         )
         self._check_output(spec)
         self._check_distinct(spec)
@@ -158,7 +165,9 @@ class _Network:
         return {
             "params": self._name(path + ("params",), "W" if target_source else "w", layer),
             "bias": self._name(path + ("bias",), "b", layer) if target_source else None,
-            "pre": self._name(path + ("pre",), "z", layer) if (not is_last or activation != "identity") else None,
+            # the matrix view writes z = W a + b for every layer, the identity output layer's too
+            "pre": self._name(path + ("pre",), "z", layer)
+            if (not is_last or activation != "identity" or self.data.get("view") == "vector") else None,
             "post": None if is_last else self._name(path + ("post",), "a", layer),
         }
 
@@ -174,14 +183,28 @@ class _Network:
         return LayerSpec(units, activation, alpha, names["params"], names["bias"], names["pre"], names["post"] or output)
 
     def _alpha(self, layer: dict, path: tuple, activation: str) -> float | str | None:
-        if "alpha" in layer and activation != "leaky_relu":
-            raise self.doc.error(path + ("alpha",), "alpha belongs to activation leaky_relu only")
-        if activation != "leaky_relu":
+        default = ACTIVATIONS[activation].alpha
+        if "alpha" in layer and default is None:
+            takes = ", ".join(name for name, a in ACTIVATIONS.items() if a.alpha is not None)
+            raise self.doc.error(path + ("alpha",), f"alpha belongs to activation {takes} only")
+        if default is None:
             return None
-        raw = layer.get("alpha", "alpha")
+        return self._number_or_name(path + ("alpha",), layer.get("alpha", default), layer)
+
+    def _number_or_name(self, path: tuple, raw: Any, mapping: dict) -> float | str:
+        """A constant such as α or λ: a number, or the name of a symbol."""
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
             return float(raw)
-        return self._name(path + ("alpha",), "alpha", layer)
+        if raw == "lambda":  # a Python keyword: SymPy's spelling, printed λ all the same
+            return "lamda"
+        return self._name(path, raw if isinstance(raw, str) else "", mapping)
+
+    def _weight_decay(self, loss: str) -> float | str | None:
+        if "weight_decay" not in self.data:
+            return None
+        if loss == "none":
+            raise self.doc.error(("weight_decay",), "weight_decay is a term of the loss: choose a loss, e.g. loss: half_sse")
+        return self._number_or_name(("weight_decay",), self.data["weight_decay"], self.data)
 
     def _check_output(self, spec: NetworkSpec) -> None:
         out = spec.layers[-1]
@@ -207,6 +230,8 @@ class _Network:
             roles += [(f"layers[{i}].{role}", getattr(layer, role)) for role in ("params", "bias", "pre")]
             roles += [(f"layers[{i}].post", layer.post)] if i < len(spec.layers) - 1 else []
             roles += [(f"layers[{i}].alpha", layer.alpha)] if isinstance(layer.alpha, str) else []
+        if isinstance(spec.weight_decay, str):
+            roles.append(("weight_decay", spec.weight_decay))
         for role, name in roles:
             if name is None:
                 continue
@@ -226,7 +251,7 @@ class _Network:
         value = self._str(path, default, mapping)
         if not NAME_RE.match(value):
             raise self.doc.error(path, f"{value!r} is not a valid name; expected Latin letters only, e.g. z, theta, W")
-        if value in RESERVED:
+        if reserved(value):
             raise self.doc.error(path, f"{value!r} is reserved (a function or keyword); choose another name")
         return value
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from . import texmath
 
-BABEL = {"ru": "russian", "en": "english", "pl": "polish"}  # LaTeX's names of derive's languages
 FRAME_LINES = 17  # what a 16:9 frame at 11pt holds, in lines of text (a display counts as 2–4)
 FRAME_SHRINK = 1.35  # a step up to this many frames' worth stays whole on one frame (shrunk to fit)
 LINE_CHARS = 78  # characters of prose per line on a frame
@@ -586,7 +585,16 @@ def title_of(blocks: list[Block]) -> Block | None:
 
 
 def language(lang: str) -> str:
-    return BABEL.get(lang, "english")
+    """LaTeX babel's name of lang (its language entry, derive.i18n)."""
+    from .i18n import language as entry
+
+    return entry(lang).babel
+
+
+def babel_languages() -> list[str]:
+    from .i18n import language as entry, languages
+
+    return sorted({entry(lang).babel for lang in languages()})
 
 
 def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
@@ -604,7 +612,7 @@ def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: 
     )
     colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
     return env.get_template("document.tex.j2").render(
-        kind=kind, language=language(lang), languages=sorted(set(BABEL.values())), title=title,
+        kind=kind, language=language(lang), languages=babel_languages(), title=title,
         plain_title=escape(plain_title), body=body, colours=colour_defs, toc=toc, numbered=numbered,
         author=author, date=date,
     )

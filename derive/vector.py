@@ -21,7 +21,9 @@ import sympy as sp
 from .backprop import Derivation
 from .model import Layer, Network
 from .printing import ascii
-from .verify import NUMERIC, STEP, Check, _Verifier, run
+from .functions import real_diff
+from .numeric import namespace
+from .verify import STEP, Check, _Verifier, run
 
 
 class Had(sp.Function):
@@ -74,7 +76,6 @@ class VectorView:
     batch: list[Step]
     summary: list[Step]
     parameters: list[tuple[sp.Symbol, sp.Matrix]] = field(default_factory=list)
-    deltas: dict[int, sp.Symbol] = field(default_factory=dict)
     partials: dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]] = field(default_factory=dict)
 
 
@@ -232,10 +233,10 @@ class _Builder:
         if self.net.loss is None:
             grad_y = sp.S.One
         else:
-            grad_y = lift(sp.diff(self.net.loss, first.post), self.components(out))
+            grad_y = lift(real_diff(self.net.loss, first.post), self.components(out))
             steps.append(Step("loss_grad", self.grad(y), [grad_y], layer=out.number,
                               because=self.loss_components(out),
-                              expanded=self.column([sp.diff(self.net.loss, u.post) for u in out.units], out)))
+                              expanded=self.column([real_diff(self.net.loss, u.post) for u in out.units], out)))
         if out.activation.name == "softmax":
             g = named[first.pre]
             rhs = [lift(g.simplified, self.components(out), self.sums())]
@@ -270,7 +271,7 @@ class _Builder:
             return []
         y_i = self.component(out, "post", "i")
         mapping = self.index_map(out, "i")
-        value = sp.diff(self.net.loss, out.units[0].post).xreplace(self.sums_i(mapping)).xreplace(mapping)
+        value = real_diff(self.net.loss, out.units[0].post).xreplace(self.sums_i(mapping)).xreplace(mapping)
         return [[self.partial(self.of, y_i), value]]
 
     def sums_i(self, mapping: dict) -> dict:
@@ -359,21 +360,19 @@ def vector_view(derivation: Derivation) -> VectorView:
 
 # -- numerical agreement with the scalar view ---------------------------------------
 
-NUMPY = {
+# the matrix view's own operations; the functions are the vocabulary's (derive.functions)
+MATRIX_OPS = {
     "Had": lambda *xs: reduce(operator.mul, xs),
     "MatProd": lambda *xs: reduce(lambda a, b: a * b if np.ndim(a) == 0 or np.ndim(b) == 0 else a @ b, xs),
     "Tr": lambda a: a.T,
     "Total": lambda v: v.sum(axis=0),
-    "I": lambda c: np.where(c, 1.0, 0.0),
-    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-    "relu": lambda z: np.maximum(z, 0),
-    "leaky_relu": lambda z, a: np.where(z > 0, z, a * z),
     "softmax": lambda z: np.exp(z) / np.exp(z).sum(axis=0),
-    "exp": np.exp,
-    "log": np.log,
-    "tanh": np.tanh,
-    "__builtins__": {},
 }
+
+
+def numpy_names() -> dict:
+    """Names for evaluating the matrix view's printed formulas: the vocabulary plus the matrix operations."""
+    return namespace() | MATRIX_OPS
 
 
 def check_vector_view(view: VectorView, derivation: Derivation, examples: int = 3, seed: int = 1) -> Check:
@@ -390,6 +389,7 @@ class _VectorCheck:
     def __init__(self, view, derivation, rng, m):
         self.view, self.d, self.net, self.rng, self.m = view, derivation, derivation.network, rng, m
         self.check = Check(points=m)
+        self.names = numpy_names()
 
     def run(self) -> Check:
         scalar = self.scalar_values()
@@ -416,8 +416,7 @@ class _VectorCheck:
         for t in self.net.targets:
             env[str(t)] = np.full(self.m, env[str(t)])
         values = run(verifier.backward, run(verifier.forward, dict(env)))
-        self.kinked = verifier.kinked
-        values["__derivs__"] = {name: np.broadcast_to(eval(code, NUMERIC, values), (self.m,)) for name, code in verifier.derivs}
+        values["__derivs__"] = {name: np.broadcast_to(eval(code, verifier.names, values), (self.m,)) for name, code in verifier.derivs}
         values["__fd_inputs__"] = self.input_differences(verifier, env)
         return values
 
@@ -468,7 +467,7 @@ class _VectorCheck:
         return refs
 
     def evaluate(self, expr, env):
-        return np.asarray(eval(ascii(expr), NUMPY, env), dtype=float)
+        return np.asarray(eval(ascii(expr), self.names, env), dtype=float)
 
     def compare(self, name, value, reference) -> None:
         value, reference = np.asarray(value, dtype=float), np.asarray(reference, dtype=float)

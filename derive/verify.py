@@ -11,66 +11,16 @@ simplified) are checked against the named ones at the same points.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import sympy as sp
 
 from .backprop import Derivation
-from .precise import relative_error
+from .functions import kink_arguments
+from .numeric import namespace
+from .harness import FLOAT as TOLERANCE, STEP, Check, away_from_kinks
 from .printing import ascii
 
-STEP = 1e-6
-TOLERANCE = 1e-5
-KINK_MARGIN = 1e-3
-MAX_DRAWS = 200
 FD_BLOCK = 2048  # parameters perturbed per sweep: bounds memory (arrays of 2*FD_BLOCK) on big networks
-
-
-def _indicator(cond):
-    return np.where(cond, 1.0, 0.0)
-
-
-NUMERIC = {
-    "I": _indicator,
-    "relu": lambda z: np.maximum(z, 0.0),
-    "leaky_relu": lambda z, a: np.where(z > 0, z, a * z),
-    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
-    "exp": np.exp,
-    "log": np.log,
-    "tanh": np.tanh,
-    "sqrt": np.sqrt,
-    "Abs": np.abs,
-    "Max": np.maximum,
-    "Min": np.minimum,
-    "__builtins__": {},
-}
-
-
-@dataclass
-class Check:
-    """What verification did: how many formulas at how many points, and the worst disagreement."""
-
-    points: int = 0
-    formulas: int = 0
-    max_error: float = 0.0
-    failures: list[tuple[str, float, float]] = field(default_factory=list)
-    tolerance: float = TOLERANCE
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def compare(self, name: str, analytic, numeric) -> None:
-        """One formula's value against its reference (relative error, scaled by at least 1)."""
-        self.record(name, relative_error(analytic, numeric), analytic, numeric)
-
-    def record(self, name: str, error: float, analytic, numeric) -> None:
-        """Count one comparison; beyond the tolerance it is a failure that keeps both values."""
-        self.formulas += 1
-        self.max_error = max(self.max_error, error)
-        if not error <= self.tolerance:
-            self.failures.append((name, float(analytic), float(numeric)))
 
 
 def compile_program(statements: list[tuple[sp.Symbol, sp.Expr]]) -> list[tuple[str, object]]:
@@ -78,9 +28,10 @@ def compile_program(statements: list[tuple[sp.Symbol, sp.Expr]]) -> list[tuple[s
     return [(str(s), compile(ascii(e), f"<derive:{s}>", "eval")) for s, e in statements]
 
 
-def run(program: list[tuple[str, object]], env: dict) -> dict:
+def run(program: list[tuple[str, object]], env: dict, names: dict | None = None) -> dict:
+    names = namespace() if names is None else names
     for name, code in program:
-        env[name] = eval(code, NUMERIC, env)  # our own printed formulas, over validated names
+        env[name] = eval(code, names, env)  # our own printed formulas, over validated names
     return env
 
 
@@ -94,16 +45,17 @@ class _Verifier:
         shown += [(g.symbol, g.simplified) for g in derivation.backward if g.simplified is not None]
         self.shown = compile_program(shown)
         self.one_hot = compile_program([(g.symbol, g.one_hot) for g in derivation.backward if g.one_hot is not None])
-        self.kinked = [str(u.pre) for layer in self.net.layers if layer.activation.kinks for u in layer.units]
+        self.names = namespace()
+        kinks = [k for _, e in self.net.forward for k in kink_arguments(e)]
+        self.kinks = compile_program([(sp.Symbol(f"kink{i}"), k) for i, k in enumerate(kinks)])
 
     def draw(self, normalized: bool) -> dict:
         """A random point away from kinks: parameters, inputs, targets, constants."""
-        for _ in range(MAX_DRAWS):
-            env = self._sample(normalized)
-            values = run(self.forward, dict(env))
-            if all(abs(float(values[z])) > KINK_MARGIN for z in self.kinked):
-                return env
-        raise RuntimeError("no random point away from the kinks was found")
+        return away_from_kinks(lambda: self._sample(normalized), self._kink_values)
+
+    def _kink_values(self, env: dict) -> list[float]:
+        values = run(self.kinks, run(self.forward, dict(env), self.names), self.names)
+        return [float(values[k]) for k, _ in self.kinks]
 
     def _sample(self, normalized: bool) -> dict:
         u = self.rng.uniform
@@ -136,25 +88,25 @@ class _Verifier:
             column[i] += STEP
             column[n + i] -= STEP
             batch[name] = column
-        out = np.broadcast_to(np.asarray(run(self.forward, batch)[str(self.net.of)], dtype=float), (2 * n,))
+        out = np.broadcast_to(np.asarray(run(self.forward, batch, self.names)[str(self.net.of)], dtype=float), (2 * n,))
         return (out[:n] - out[n:]) / (2 * STEP)
 
     def check_point(self, env: dict, normalized: bool, check: Check) -> None:
-        values = run(self.backward, run(self.forward, dict(env)))
+        values = run(self.backward, run(self.forward, dict(env), self.names), self.names)
         # a derivative is named after its parameter: keep the two apart
-        results = {name: float(eval(code, NUMERIC, values)) for name, code in self.derivs}
+        results = {name: float(eval(code, self.names, values)) for name, code in self.derivs}
         numeric = self.finite_differences(env)
         for (name, _), fd in zip(self.derivs, numeric):
             check.compare(name, results[name], float(fd))
         for name, code in self.shown + (self.one_hot if normalized else []):
             reference = results[name] if name in results else float(values[name])
-            check.compare(f"{name} (shown form)", float(eval(code, NUMERIC, values)), reference)
+            check.compare(f"{name} (shown form)", float(eval(code, self.names, values)), reference)
 
 
 def verify(derivation: Derivation, points: int = 3, seed: int = 0) -> Check:
     """Check every formula of derivation at `points` random points."""
     verifier = _Verifier(derivation, np.random.default_rng(seed))
-    check = Check(points=points)
+    check = Check(points=points, tolerance=TOLERANCE)
     with np.errstate(all="ignore"):
         for k in range(points):
             normalized = k == 0

@@ -60,9 +60,10 @@ def test_seed_numbers_by_the_cli(cli):
 
 def test_json_keys_are_the_issue_s(cli):
     data = graph_json(cli, ROOT / "specs" / "graph-add-mul.yaml")
-    assert list(data) == ["kind", "of", "inputs", "forward", "derivatives"]
+    assert list(data) == ["kind", "of", "inputs", "forward", "derivatives", "verification"]
     assert all(set(e) == {"name", "expr", "value"} for e in data["forward"])
-    assert all(set(e) == {"wrt", "expr", "latex", "value"} for e in data["derivatives"])
+    assert all(set(e) == {"wrt", "expr", "latex", "value", "verified"} for e in data["derivatives"])
+    assert all(e["verified"] is True for e in data["derivatives"])  # the network's shape: every kind says it
 
 
 def test_without_values_there_are_no_values():
@@ -426,10 +427,10 @@ def test_bad_specs_exit_2_with_location(cli, tmp_path, body, where, message):
 
 def test_bad_spec_in_a_real_process(tmp_path):
     spec = tmp_path / "bad.yaml"
-    spec.write_text("kind: graph\nnodes:\n  f: x + sin(y)\n")
+    spec.write_text("kind: graph\nnodes:\n  f: x + sinh(y)\n")
     run = run_process(spec)
     assert run.returncode == 2 and run.stdout == ""
-    assert f"{spec}:3:10:" in run.stderr and "unknown function 'sin'" in run.stderr
+    assert f"{spec}:3:10:" in run.stderr and "unknown function 'sinh'" in run.stderr
     assert "Traceback" not in run.stderr
 
 

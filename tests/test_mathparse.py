@@ -139,7 +139,7 @@ def test_unknown_name_lists_it_with_its_column_and_the_known_names():
 # -- hostile and absurd input -------------------------------------------------------------------
 
 HOSTILE = [
-    ("sin(x)", "unknown function 'sin'"),
+    ("sinh(x)", "unknown function 'sinh'"),
     ("exp'(x)", "unexpected character \"'\""),
     ("((x)", "never closed"),
     ("x)", "unbalanced ')'"),

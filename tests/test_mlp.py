@@ -12,7 +12,7 @@ import sympy as sp
 from conftest import LANGS, ROOT, SEEDS, run_process
 from katex import extract_math, katex_errors
 
-from derive import mlp, mlpcheck
+from derive import mlp, mlpcheck, mlpformulas
 from derive.calculus import sigmoid
 from derive.errors import SpecError
 from derive.matrixnotation import Act, ActPrime, MatProd, Tr, Whole
@@ -20,9 +20,9 @@ from derive.pipeline import derive_spec, render
 from derive.yamlload import load_text
 
 SPEC = ROOT / "specs" / "mlp-backprop.yaml"
-L, l, j, k, m, B, i = mlp.L, mlp.l, mlp.j, mlp.k, mlp.m, mlp.B, mlp.i
-W, b, z, a, y, delta, n = mlp.W, mlp.b, mlp.z, mlp.a, mlp.y, mlp.delta, mlp.n
-zs, as_ = mlp.z_, mlp.a_
+L, l, j, k, m, B, i = mlpformulas.L, mlpformulas.l, mlpformulas.j, mlpformulas.k, mlpformulas.m, mlpformulas.B, mlpformulas.i
+W, b, z, a, y, delta, n = mlpformulas.W, mlpformulas.b, mlpformulas.z, mlpformulas.a, mlpformulas.y, mlpformulas.delta, mlpformulas.n
+zs, as_ = mlpformulas.z_, mlpformulas.a_
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_tanh_derivative_goes_through_the_sigmoid_to_one_minus_a_squared(parts):
     assert same(item["derivative"], 1 - as_**2)
 
 
-@pytest.mark.parametrize("name, negative", [("relu", 0), ("leaky_relu", mlp.alpha)])
+@pytest.mark.parametrize("name, negative", [("relu", 0), ("leaky_relu", mlpformulas.alpha)])
 def test_kinked_derivatives_are_the_seeds_cases(parts, name, negative):
     item = next(x for x in parts["activations"]["items"] if x["name"] == name)
     cases = {str(cond): value for value, cond in item["cases"]}
@@ -88,7 +88,7 @@ def test_kinked_derivatives_are_the_seeds_cases(parts, name, negative):
 
 def test_output_error_general_form(parts):
     general = parts["losses"]["general"]
-    assert same(general["scalar"].parts[1], mlp.dJda[L, j] * ActPrime(L, z[L, j]))
+    assert same(general["scalar"].parts[1], mlpformulas.dJda[L, j] * ActPrime(L, z[L, j]))
 
 
 def _pair(parts, name):
@@ -136,17 +136,17 @@ def test_gradients_are_the_seeds(parts):
 
 
 def test_batchnorm_forward_is_the_seeds():
-    defs = mlp.bn_definitions()
-    zk = mlp.zb
+    defs = mlpformulas.bn_definitions()
+    zk = mlpformulas.zb
     size = 4
     values = {zk[k, r]: sp.Rational(r * r, 3) for r in range(1, size + 1)}
     mean = sum(values.values()) / size
     variance = sum((v - mean) ** 2 for v in values.values()) / size
     got_mean = defs["mu"].subs(B, size).doit().xreplace(values)
-    got_var = defs["var"].subs(B, size).doit().xreplace(values).subs(mlp.mu[k], mean)
+    got_var = defs["var"].subs(B, size).doit().xreplace(values).subs(mlpformulas.mu[k], mean)
     assert got_mean == mean and got_var == variance
-    assert same(defs["zhat"], (zk[k, i] - mlp.mu[k]) / sp.sqrt(mlp.var[k] + mlp.eps))
-    assert defs["out"] == mlp.gamma[k] * mlp.zhat[k, i] + mlp.beta[k]
+    assert same(defs["zhat"], (zk[k, i] - mlpformulas.mu[k]) / sp.sqrt(mlpformulas.var[k] + mlpformulas.eps))
+    assert defs["out"] == mlpformulas.gamma[k] * mlpformulas.zhat[k, i] + mlpformulas.beta[k]
 
 
 # -- the seed's LaTeX, found in the rendered lecture ------------------------------------------
@@ -271,9 +271,9 @@ def test_batchnorm_backward_agrees_with_finite_differences(parts, size):
     numeric_beta = g.sum()
     f = parts["batchnorm"]["formulas"]
     kk = 1
-    vals = {mlp.gamma[kk]: gamma, mlp.beta[kk]: beta, mlp.mu[kk]: mu, mlp.var[kk]: var, mlp.eps: eps}
-    vals |= {mlp.zb[kk, r + 1]: zz[r] for r in range(size)} | {mlp.zhat[kk, r + 1]: zhat[r] for r in range(size)}
-    vals |= {mlp.dJdzt[kk, r + 1]: g[r] for r in range(size)}
+    vals = {mlpformulas.gamma[kk]: gamma, mlpformulas.beta[kk]: beta, mlpformulas.mu[kk]: mu, mlpformulas.var[kk]: var, mlpformulas.eps: eps}
+    vals |= {mlpformulas.zb[kk, r + 1]: zz[r] for r in range(size)} | {mlpformulas.zhat[kk, r + 1]: zhat[r] for r in range(size)}
+    vals |= {mlpformulas.dJdzt[kk, r + 1]: g[r] for r in range(size)}
 
     def value(expr, r=1):
         expr = expr.args[0] * expr.args[1] if expr.func.__name__ == "Scaled" else expr
@@ -333,7 +333,7 @@ def test_a_transposed_matrix_form_is_caught(parts):
 
 
 def test_a_wrong_output_error_is_caught():
-    item = mlp._ce_softmax()
+    item = mlpformulas._ce_softmax()
     item["result"] = (a[L, j] + y[j]) / m
     (claim,) = mlpcheck._delta_L(item, np.random.default_rng(0))
     assert claim.error > 1e-3
@@ -361,7 +361,7 @@ def test_prose_is_translated(markdown):
 def test_json(result):
     data = json.loads(render(result, "json", "en"))
     assert data["kind"] == "mlp" and data["verified"] is True
-    assert data["sections"] == list(mlp.SECTIONS)
+    assert data["sections"] == list(mlpformulas.SECTIONS)
     assert len(data["checks"]) >= 20 and all(c["ok"] for c in data["checks"])
     names = {f["name"] for f in data["formulas"]}
     assert {"vector", "weight_matrix", "d_z", "d_gamma", "d_beta"} <= names
@@ -394,14 +394,14 @@ def test_a_wrong_formula_is_never_printed(tmp_path, monkeypatch):
     """derive() itself refuses: a δ^{[L]} that disagrees with finite differences raises VerificationFailed."""
     from derive.errors import VerificationFailed
 
-    original = mlp.LOSS_BUILDERS["mse_linear"]
+    original = mlpformulas.LOSS_BUILDERS["mse_linear"]
 
     def wrong():
         item = original()
         item["result"] = (a[L, j] - 2 * y[j]) / m
         return item
 
-    monkeypatch.setitem(mlp.LOSS_BUILDERS, "mse_linear", wrong)
+    monkeypatch.setitem(mlpformulas.LOSS_BUILDERS, "mse_linear", wrong)
     spec = mlp.parse(load_text("kind: mlp\nsections: [losses]\nlosses: [mse_linear]\n", "w.yaml"))
     with pytest.raises(VerificationFailed, match="mse_linear"):
         mlp.derive(spec)

@@ -64,7 +64,7 @@ def test_seed_002_formulas_are_derived():
 def test_seed_002_numpy_summary_means_the_seeds_numbers():
     """The printed numpy formulas, evaluated, give the seed's gradient of ½‖σ(Wg+b) − y‖² (finite differences)."""
     from derive.pipeline import derive_spec
-    from derive.vector import NUMPY
+    from derive.vector import numpy_names
     from derive.printing import ascii
 
     view = derive_spec(SIGMOID_LAYER).outcome.vector
@@ -86,7 +86,7 @@ def test_seed_002_numpy_summary_means_the_seeds_numbers():
     f = W @ g + b
     env = {"W": W, "b": b, "g": g, "y": y, "f": f, "h": 1 / (1 + np.exp(-f))}
     for step in view.forward + view.backward:
-        env[str(step.lhs)] = eval(ascii(step.rhs[0]), NUMPY, env)  # our own printed formulas, not user input
+        env[str(step.lhs)] = eval(ascii(step.rhs[0]), numpy_names(), env)  # our own printed formulas, not user input
     grads = {str(s.lhs): env[str(s.lhs)] for s in view.backward}
     assert np.allclose(grads["dLOSS_dW"], fd(lambda W_: loss(W_, b, g), W), atol=1e-7)
     assert np.allclose(grads["dLOSS_db"], fd(lambda b_: loss(W, b_, g), b), atol=1e-7)
@@ -153,3 +153,17 @@ def test_prose_differs_by_language_and_formulas_do_not():
     maths = {lang: extract_math(text.replace("{,}", ".")) for lang, text in outs.items()}
     assert maths["ru"] == maths["en"] == maths["pl"]
     assert "Обратный проход" in outs["ru"] and "Przejście wstecz" in outs["pl"]
+
+
+def test_an_identity_output_layer_in_the_matrix_view(cli, tmp_path):
+    """z = W a + b is written for the identity output layer too (it was a KeyError); --view vector says what to add."""
+    text = ("kind: network\nindex: target-source\ninput: {name: x, size: 2}\nlayers:\n"
+            "  - {units: 2, activation: tanh}\n  - {units: 2, activation: identity}\nloss: half_sse\n")
+    spec = tmp_path / "v.yaml"
+    spec.write_text(text + "view: vector\n")
+    result = cli(spec)
+    assert result.exit_code == 0 and "Verified" in result.output
+    scalar = tmp_path / "s.yaml"
+    scalar.write_text(text)
+    out = cli(scalar, "--view", "vector")
+    assert out.exit_code == 2 and "view: vector" in out.output
