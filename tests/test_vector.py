@@ -162,7 +162,7 @@ def test_an_identity_output_layer_in_the_matrix_view(cli, tmp_path):
     spec = tmp_path / "v.yaml"
     spec.write_text(text + "view: vector\n")
     result = cli(spec)
-    assert result.exit_code == 0 and "Verified" in result.output
+    assert result.exit_code == 0 and "Checked" in result.output
     scalar = tmp_path / "s.yaml"
     scalar.write_text(text)
     out = cli(scalar, "--view", "vector")
