@@ -33,13 +33,18 @@ _ESCAPES = {
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
     "\u00a0": "~", "\u202f": r"\,",  # CLDR's no-break spaces (28 ноября 2026 г.), which fonts may lack
+    "\u201c": "``", "\u201d": "''",  # English quotes as TeX sets them (a Polish „…” closes with '' too)
 }
 _ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _ESCAPES))
 _ENUMERATOR = re.compile(r"^\s*\d+[.)]\s+")
 
 
+_STRAIGHT_QUOTES = re.compile(r'"([^"\n]+)"')
+
+
 def escape(text: str) -> str:
-    """Plain text as LaTeX that prints it literally."""
+    """Plain text as LaTeX that prints it literally; a pair of straight double quotes becomes ``…''."""
+    text = _STRAIGHT_QUOTES.sub("\u201c\\1\u201d", text)
     return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
 
 
