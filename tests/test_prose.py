@@ -154,3 +154,13 @@ def test_course_title_page_has_author_and_date(lang, date):
     titlepage = source[source.index(r"\begin{titlepage}"):source.index(r"\end{titlepage}")]
     assert date in titlepage
     assert {"ru": "А. Лектор", "en": "A. Lecturer", "pl": "A. Wykładowca"}[lang] in titlepage
+
+
+def test_course_chapters_get_their_figures():
+    import yaml
+    from derive.document import latex
+
+    course = ROOT / "specs" / "course.yaml"
+    chapters = yaml.safe_load(course.read_text(encoding="utf-8"))["chapters"]
+    source = latex(derive_spec(course, Options()), "ru", Options())
+    assert source.count(r"\begin{tikzpicture}") == len(chapters)
