@@ -49,16 +49,13 @@ def gate_label(expr: sp.Expr, name: str) -> Label:
     return name_label(name)
 
 
-def number_label(value: sp.Expr | None, lang: str = "en") -> Label | None:
-    """Integers exactly, other numbers to 4 significant digits in lang's format (0,3679 in ru and pl);
-    text with a real minus sign."""
-    from .i18n import format_number
-
+def number_label(value: sp.Expr | None, lang: str = "en", digits: int = 4) -> Label | None:
+    """A number in lang's format to `digits` significant digits; text with a real minus sign."""
     if value is None:
         return None
-    if value.is_Integer:
-        return Label(str(int(value)), str(int(value)).replace("-", "−"))
-    return Label(format_number(float(value), lang, math=True), format_number(float(value), lang).replace("-", "−"))
+    from .numbers import format_number
+
+    return Label(format_number(value, lang, digits, tex=True), format_number(value, lang, digits).replace("-", "−"))
 
 
 @dataclass
@@ -88,11 +85,6 @@ class GraphFigure:
     boxes: dict[str, Box] = field(default_factory=dict)
     arrows: list[Arrow] = field(default_factory=list)
 
-    @property
-    def legend(self) -> str | None:
-        """The msgid of the sentence under the figure that says what the colours mean."""
-        return LEGEND if any(a.above or a.below for a in self.arrows) else None
-
     def __post_init__(self):
         if self.outcome.indexed:
             self._build_index(self.outcome.result)
@@ -104,8 +96,11 @@ class GraphFigure:
     def _add(self, key, label, circle, name=None):
         self.boxes[key] = Box(key, label, circle, name)
 
+    def _number(self, value):
+        return number_label(value, self.lang, self.outcome.spec.digits)
+
     def _build_scalar(self, bp) -> None:
-        values, lang = bp.values, self.lang
+        values = bp.values
         for x in bp.inputs:
             self._add(x.name, name_label(x.name), False)
         for n in bp.nodes:
@@ -113,11 +108,11 @@ class GraphFigure:
         self._add("<out>", name_label(bp.of.name), False)
         for n in bp.nodes:
             for loc in n.locals:
-                above = number_label(values[loc.arg], lang) if values else None
-                below = number_label(_flow(bp, loc), lang) if values else None
+                above = self._number(values[loc.arg]) if values else None
+                below = self._number(_flow(bp, loc)) if values else None
                 self.arrows.append(Arrow(loc.arg.name, n.symbol.name, above, below))
-        self.arrows.append(Arrow(bp.of.name, "<out>", number_label(values[bp.of], lang) if values else None,
-                                 number_label(sp.S.One) if values else None))
+        self.arrows.append(Arrow(bp.of.name, "<out>", self._number(values[bp.of]) if values else None,
+                                 self._number(sp.S.One) if values else None))
 
     def _build_index(self, d) -> None:
         for x in d.inputs:
@@ -130,16 +125,16 @@ class GraphFigure:
         self.arrows.append(Arrow(d.spec.output, "<out>", None, None))
 
     # -- drawings -----------------------------------------------------------------
-    def in_language(self, lang: str) -> "GraphFigure":
-        return self if lang == self.lang else GraphFigure(self.outcome, lang)
+    @property
+    def legend(self) -> str | None:
+        """The msgid of the sentence under the figure that says what the colours mean."""
+        return LEGEND if any(a.above or a.below for a in self.arrows) else None
 
-    def svg(self, lang: str = "en") -> str:
-        figure = self.in_language(lang)
-        return _svg(figure.boxes, figure.arrows, self.outcome.spec.output)
+    def svg(self) -> str:
+        return _svg(self.boxes, self.arrows, self.outcome.spec.output)
 
-    def tikz(self, lang: str = "en") -> str:
-        figure = self.in_language(lang)
-        return _tikz(figure.boxes, figure.arrows)
+    def tikz(self) -> str:
+        return _tikz(self.boxes, self.arrows)
 
 
 def _flow(bp, loc) -> sp.Expr:

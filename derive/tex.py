@@ -29,13 +29,16 @@ LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a to
 _ESCAPES = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
     "%": r"\%", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "-": "-{}",  # no -- or --- ligatures: a user's text keeps its hyphens
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
     "\u00a0": "~", "\u202f": r"\,",  # CLDR's no-break spaces (28 ноября 2026 г.), which fonts may lack
     "\u201c": "``", "\u201d": "''",  # English quotes as TeX sets them (a Polish „…” closes with '' too)
 }
+# TeX ligatures of the fonts (-- – , --- —, ,, „, << «, >> », '' ”, `` “, !` ¡, ?` ¿): a zero kern between
+# the two characters keeps a user's text literal (an empty group does not: LuaTeX forms ligatures after it).
+_LIGATURE_RE = re.compile(r"(?<=[-,'`<>!?])(?=[-,'`<>])")
 _ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _ESCAPES))
+PDF_TITLE = 100  # characters of the PDF's title metadata (hyperref's cost grows with its square)
 _ENUMERATOR = re.compile(r"^\s*\d+[.)]\s+")
 
 
@@ -43,9 +46,10 @@ _STRAIGHT_QUOTES = re.compile(r'"([^"\n]+)"')
 
 
 def escape(text: str) -> str:
-    """Plain text as LaTeX that prints it literally; a pair of straight double quotes becomes ``…''."""
+    """Plain text as LaTeX that prints it literally (no specials, no ligatures such as -- ,, << ''); a pair
+    of straight double quotes becomes ``…'' (English quotes as TeX sets them)."""
     text = _STRAIGHT_QUOTES.sub("\u201c\\1\u201d", text)
-    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], _LIGATURE_RE.sub("\x00", text)).replace("\x00", r"\kern0pt{}")
 
 
 @dataclass
@@ -602,6 +606,11 @@ def babel_languages() -> list[str]:
     return sorted({entry(lang).babel for lang in languages()})
 
 
+def _shortened(text: str, most: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
              numbered: bool = False, plain_title: str = "", author: str = "", date: str = "") -> str:
     """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
@@ -618,6 +627,6 @@ def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: 
     colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
     return env.get_template("document.tex.j2").render(
         kind=kind, language=language(lang), languages=babel_languages(), title=title,
-        plain_title=escape(plain_title), body=body, colours=colour_defs, toc=toc, numbered=numbered,
+        plain_title=escape(_shortened(plain_title, PDF_TITLE)), body=body, colours=colour_defs, toc=toc, numbered=numbered,
         author=author, date=date,
     )
