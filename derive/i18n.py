@@ -119,42 +119,8 @@ def _compiled(path, lang: str):
     return Translations(fp=buffer, domain=DOMAIN)
 
 
-# -- numbers --------------------------------------------------------------------------
-# The one place that writes a number for a language, from its language.toml (decimal_separator).
-
-SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-
-
-def decimal_sign(lang: str) -> str:
-    """The decimal sign of lang (',' in ru and pl, '.' in en): language.toml's decimal_separator."""
-    return language(lang).decimal
-
-
-def format_number(x: float, lang: str, digits: int = 4, math: bool = False) -> str:
-    """x with `digits` significant digits as lang writes it: 0,3679 (ru, pl), 0.3679 (en).
-
-    Very small or large numbers get a power of ten: 1,4·10⁻¹⁰ as text, or, with
-    math=True, the LaTeX `1{,}4 \\cdot 10^{-10}` (the braces keep TeX from adding a
-    space after the comma).
-    """
-    x = float(x)
-    if x != 0 and not 1e-3 <= abs(x) < 1e6:
-        mantissa, exponent = f"{x:.{max(0, digits - 1)}e}".split("e")
-        mantissa = _decimal(mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa, lang, math)
-        power = str(int(exponent))
-        return rf"{mantissa} \cdot 10^{{{power}}}" if math else f"{mantissa}·10{power.translate(SUPERSCRIPT)}"
-    text = f"{x:.{digits}g}"
-    if "e" in text:  # 123456 at 4 digits: write it out
-        text = f"{x:.0f}"
-    return _decimal(text, lang, math)
-
-
-def _decimal(text: str, lang: str, math: bool) -> str:
-    sign = decimal_sign(lang)
-    if sign == ".":
-        return text
-    return text.replace(".", "{" + sign + "}" if math else sign)
-
+# -- counts in words -------------------------------------------------------------------
+# (numbers themselves are written by derive.numbers.format_number, the one place for them)
 
 COUNT_WORDS = N_("one|two|three|four|five|six|seven|eight|nine|ten (counts in words after “at”, as in “at three random points”)")
 

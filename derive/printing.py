@@ -131,7 +131,7 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         "relu": "a",
         "notation": "math",
         "kronecker": "1",
-        "decimal": ".",  # the language's decimal sign (derive.i18n.decimal_sign): 0{,}3679 in ru and pl
+        "decimal": ".",  # the language's decimal sign (derive.numbers.decimal_sign): 0{,}3679 in ru and pl
         "terms": "given",
         "ordinary": frozenset(),  # variables of one-variable functions: da/dz, not ∂a/∂z  # order of a sum's terms: given (θ_0 + θ_1 x, seed 000) | bias-last (Wa + b)
     }

@@ -59,10 +59,10 @@ def _eqs(rows, printer) -> str:
 
 
 def _number(x, lang: str, digits: int = 4) -> str:
-    """A number in running text, as inline math in the language's format."""
-    from .i18n import format_number
+    """A number in running text, as inline math in the language's format ($1{,}4 \\cdot 10^{-10}$)."""
+    from .numbers import format_number
 
-    return "$" + format_number(x, lang, digits=digits, math=True) + "$"
+    return "$" + format_number(x, lang, digits, tex=True) + "$"
 
 
 def _words(n: int, lang: str) -> str:
@@ -80,7 +80,8 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
     """The one place that builds Jinja: package templates, FILTERS bound to the printer, gettext."""
     import jinja2  # here, not at the top: JSON output and the verifier need no templates
 
-    from .i18n import decimal_sign, templates_root, translations
+    from .i18n import templates_root, translations
+    from .numbers import decimal_sign
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root() / fmt)),
