@@ -34,6 +34,7 @@ class Job:
     target: str
     document: str
     figures: bool
+    verification_note: bool = True
 
 
 @dataclass
@@ -54,9 +55,11 @@ class Outcome:
 @click.option("--document", type=click.Choice(["notes", "slides"]), default="notes", show_default=True,
               help="tex/pdf: lecture notes, or a beamer deck (written as <spec>.slides.<ext>).")
 @click.option("--no-figures", is_flag=True, help="Leave out the diagrams.")
+@click.option("--no-verification-note", is_flag=True,
+              help="Leave out the closing sentence on how the formulas were checked (they still are).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
 @click.option("--force", is_flag=True, help="Rebuild even what is up to date.")
-def command(sources, langs, formats, out, document, no_figures, jobs, force) -> None:
+def command(sources, langs, formats, out, document, no_figures, no_verification_note, jobs, force) -> None:
     """Build every spec in SOURCES (spec files or folders of them) in every language and format.
 
     \b
@@ -65,22 +68,27 @@ def command(sources, langs, formats, out, document, no_figures, jobs, force) -> 
     """
     from .cli import run
 
-    run(lambda: _build(sources, langs, formats, Path(out), document, not no_figures, jobs, force))
+    run(lambda: _build(sources, langs, formats, Path(out), document, not no_figures, jobs, force,
+                       note=not no_verification_note))
 
 
-def _build(sources, langs, formats, out: Path, document: str, figures: bool, jobs, force: bool) -> None:
+def _build(sources, langs, formats, out: Path, document: str, figures: bool, jobs, force: bool,
+           note: bool = True) -> None:
     import sys
 
     from .errors import DeriveError
     from .safetext import message, terminal
 
+    from .cli import check_document
+
     specs = collect(sources)
     languages, fmts = _languages(langs), _formats(formats)
+    check_document(document, fmts)
     if "pdf" in fmts:
         from .pdf import require_latex
 
         require_latex()
-    todo = [Job(str(s), lang, fmt, str(_target(out, s, lang, fmt, document)), document, figures)
+    todo = [Job(str(s), lang, fmt, str(_target(out, s, lang, fmt, document)), document, figures, note)
             for s in specs for lang in languages for fmt in fmts]
     _refuse_clashes(todo)
     cache = _load_cache(out)
@@ -232,7 +240,7 @@ def inputs_of(spec: Path) -> list[Path]:
 
 def job_hash(job: Job) -> str:
     digest = hashlib.sha256(tool_hash().encode())
-    digest.update(json.dumps([job.lang, job.fmt, job.document, job.figures]).encode())
+    digest.update(json.dumps([job.lang, job.fmt, job.document, job.figures, job.verification_note]).encode())
     from .yamlload import MAX_BYTES, read_limited
 
     for path in inputs_of(Path(job.spec)):
@@ -296,8 +304,9 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
             progress.advance(task)
             progress.refresh()
 
-        outcomes = map_bounded(run_job, jobs, workers, groups=lambda job: (job.spec, job.lang), done=done)
+        outcomes = map_bounded(run_job, jobs, workers, groups=lambda job: job.spec, done=done)
     return [o.value if o.error is None else Outcome(job, o.error, o.exit_code) for job, o in zip(jobs, outcomes)]
+
 
 
 @lru_cache(maxsize=8)
@@ -326,7 +335,8 @@ def _build_one(job: Job) -> None:
     from .safewrite import write_file
     from .pipeline import Options, render
 
-    options = Options(document=job.document, figures=job.figures, output=job.target)
+    options = Options(document=job.document, figures=job.figures, output=job.target,
+                      verification_note=job.verification_note)
     result = _derived(job.spec, job.document, job.figures)
     target = Path(job.target)
     if job.fmt == "pdf":

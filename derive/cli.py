@@ -91,8 +91,10 @@ def main() -> None:
 @click.option("--document", type=click.Choice(["notes", "slides"]), default="notes", show_default=True,
               help="tex/pdf: lecture notes, or a beamer deck with one step per frame.")
 @click.option("--no-figures", is_flag=True, help="Leave out the diagrams (SVG beside Markdown, TikZ in LaTeX).")
+@click.option("--no-verification-note", is_flag=True,
+              help="Leave out the closing sentence on how the formulas were checked (they still are).")
 def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str | None,
-                   document: str, no_figures: bool) -> None:
+                   document: str, no_figures: bool, no_verification_note: bool) -> None:
     """Derive SPEC (a YAML spec: network, graph, mlp, composition) and print the derivation.
 
     Every formula is checked numerically before it is printed; the
@@ -100,8 +102,19 @@ def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str
     """
     from .pipeline import Options
 
-    options = Options(view=view, document=document, figures=not no_figures, output=output)
-    run(lambda: _render(spec, lang, fmt, options))
+    options = Options(view=view, document=document, figures=not no_figures, output=output,
+                      verification_note=not no_verification_note)
+    run(lambda: (check_document(document, [fmt]), _render(spec, lang, fmt, options)))
+
+
+def check_document(document: str, formats) -> None:
+    """--document slides makes a beamer deck: an option that would do nothing is an error."""
+    from .errors import DeriveError
+
+    other = [f for f in formats if f not in ("tex", "pdf")]
+    if document == "slides" and other:
+        raise DeriveError(f"--document slides makes a beamer deck, which only --format tex or pdf writes; "
+                          f"drop --document slides for --format {', '.join(other)}")
 
 
 def _render(spec: str, lang: str, fmt: str, options) -> None:

@@ -2,6 +2,9 @@
 
     kind: course
     title: {ru: "…", en: "…", pl: "…"}
+    author: "A. Lecturer"                         # optional: a text, or one per language
+    date: 2026-11-28                              # optional: a date (written as each language writes
+                                                  # dates) or a text
     chapters:
       - two-layer-relu.yaml                       # a path, relative to this file
       - {spec: sigmoid-bce.yaml, title: {ru: "…", en: "…", pl: "…"}}
@@ -21,7 +24,7 @@ from pathlib import Path
 from .yamlload import Doc
 
 KIND = "course"
-COURSE_KEYS = ("kind", "title", "chapters")
+COURSE_KEYS = ("kind", "title", "author", "date", "chapters")
 CHAPTER_KEYS = ("spec", "title")
 
 
@@ -36,6 +39,24 @@ class CourseSpec:
     file: str
     title: dict[str, str]
     chapters: list[Chapter]
+    author: dict[str, str] | None = None
+    date: object = None  # a datetime.date (YAML's 2026-11-28) or a text
+
+
+def date_text(value, lang: str) -> str:
+    """The title page's date as lang writes it: «28 ноября 2026 г.», „28 listopada 2026”; a text as it is."""
+    import datetime
+
+    if isinstance(value, str):
+        try:
+            value = datetime.date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime.date):
+        from babel.dates import format_date
+
+        return format_date(value, format="long", locale=lang)
+    return "" if value is None else str(value)
 
 
 @dataclass
@@ -56,7 +77,11 @@ def parse(doc: Doc) -> CourseSpec:
     if not isinstance(chapters, list) or not chapters:
         raise doc.error(("chapters",), "expected a list of chapter specs (paths, or {spec: path, title: …})")
     title = doc.title()
-    return CourseSpec(doc.file, title, [_chapter(doc, i, item) for i, item in enumerate(chapters)])
+    date = data.get("date")
+    if date is not None and not isinstance(date, (str, __import__("datetime").date)):
+        raise doc.error(("date",), "expected a date (2026-11-28) or a text")
+    return CourseSpec(doc.file, title, [_chapter(doc, i, item) for i, item in enumerate(chapters)],
+                      author=doc.title(("author",)) or None, date=date)
 
 
 def _chapter(doc: Doc, i: int, item) -> Chapter:
@@ -193,7 +218,8 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
         converter = tex.Converter(numbered=not slides, label_prefix=f"ch{i}",
                                   figures={document.FIGURE_SRC: fig.tikz()} if fig else {})
         blocks = converter.blocks(document.markdown(result, lang, options,
-                                                    figure_src=document.FIGURE_SRC if fig else None))
+                                                    figure_src=document.FIGURE_SRC if fig else None,
+                                                    legend=fig.legend if fig else None))
         own = _chapter_title(outcome, i - 1, lang)
         heading = tex.title_of(blocks)
         title = tex.escape(own) if own else (heading.tex if heading else tex.escape(result.outcome.spec.file))
@@ -204,5 +230,7 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
             chapters.append(rf"\chapter{{{title}}}" + "\n\n" + tex.notes_body(blocks, section="section"))
         colours |= converter.colours
     title = outcome.spec.title.get(lang) or Path(outcome.spec.file).stem
+    author = (outcome.spec.author or {}).get(lang, "")
     return tex.document("slides" if slides else "course", lang, title=tex.escape(title), plain_title=title,
-                        body="\n\n".join(chapters), colours=colours, toc=not slides, numbered=not slides)
+                        body="\n\n".join(chapters), colours=colours, toc=not slides, numbered=not slides,
+                        author=tex.escape(author), date=tex.escape(date_text(outcome.spec.date, lang)))

@@ -85,6 +85,8 @@ class Figure:
     drawing: Layered
     title: str = ""
 
+    legend = None  # a network's figure needs no colour legend
+
     def svg(self) -> str:
         return layered_svg(self.drawing.layers, self.drawing.edges, self.title, self.drawing.spread)
 
@@ -146,43 +148,114 @@ class _Layout:
         """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go."""
         drawn = [(e, self.position(e.source), self.position(e.target)) for e in self.edges]
         drawn = [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
-        placed: list[tuple[float, float]] = []
-        for edge, a, b in drawn:
-            longest = max((len(lab.plain) for lab in (edge.above, edge.below) if lab), default=0)
-            t = self.label_pos(a, b, placed, longest) if longest else 0.5
-            yield edge, a, b, t
+        ts = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes())
+        for (edge, a, b), t in zip(drawn, ts):
+            yield edge, a, b, t if edge.above or edge.below else 0.5
 
-    def label_pos(self, a, b, placed: list[tuple[float, float]], length: int = 0) -> float:
-        """The place along a->b farthest from the labels placed so far and from the nodes (greedy).
+    # geometry in cm, as TikZ draws it (the SVG is drawn in the same proportions)
+    def cm(self, p: tuple[float, float]) -> tuple[float, float]:
+        return p[0] * self.dx_cm, p[1] * TIKZ_DY_CM * self.spread
 
-        Distances are measured in label sizes: a label is about LABEL_W wide and LABEL_H high in
-        layer/slot units, so labels side by side on one line count as close, labels above each
-        other less so.
-        """
-        nodes = [(x, y) for _i, index, x, y in self.nodes() if index is not None]
-        wide = LABEL_W * max(1.0, length / LABEL_CHARS) / _dx_scale(self.spread)
-        high = LABEL_H * (2 if self.spread > 1 else 1) / self.spread  # spread drawings have labels above and below
+    @property
+    def dx_cm(self) -> float:
+        return min(TIKZ_DX_CM * _dx_scale(self.spread), TIKZ_WIDTH_CM / max(1, len(self.layers) - 1))
 
-        def clearance(t: float) -> float:
-            p = (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
-            gaps = [math.hypot((p[0] - q[0]) / wide, (p[1] - q[1]) / high) for q in placed]
-            gaps += [math.hypot((p[0] - q[0]) / NODE_W, (p[1] - q[1]) / NODE_H) for q in nodes]
-            return min(gaps, default=math.inf) - 0.2 * abs(t - 0.35)  # ties: prefer near the source
+    def _edge_labels(self, e: Edge, a, b) -> EdgeLabels:
+        size = lambda lab: (text_width(lab, 0.17), 0.32) if lab else None  # noqa: E731 (\scriptsize)
+        return EdgeLabels(self.cm(a), self.cm(b), size(e.above), size(e.below))
 
-        best = max(LABEL_TS, key=clearance)
-        placed.append((a[0] + best * (b[0] - a[0]), a[1] + best * (b[1] - a[1])))
-        return best
+    def _node_boxes(self) -> list[Box2]:
+        half = 0.42
+        return [(x - half, y - half, x + half, y + half)
+                for x, y in (self.cm((x, y)) for _i, index, x, y in self.nodes() if index is not None)]
 
 
 LABEL_TS = [0.15 + 0.05 * i for i in range(13)]  # candidate places along an edge, 0.15 … 0.75
-LABEL_W, LABEL_H = 0.22, 0.35  # a label's extent in layer (x) and slot (y) units
-LABEL_CHARS = 6  # characters of a label of width LABEL_W
 
 
 def _dx_scale(spread: float) -> float:
     """Layers move apart half as much as units within a layer when a drawing is spread."""
     return 1 + (spread - 1) / 2
-NODE_W, NODE_H = 0.18, 0.45  # a node's extent, likewise
+
+
+# -- edge labels without collisions ---------------------------------------------------------
+
+Box2 = tuple[float, float, float, float]  # x0, y0, x1, y1 (y grows downwards, as in TikZ with y=-…)
+
+
+@dataclass(frozen=True)
+class EdgeLabels:
+    """An edge from a to b (in cm) whose labels sit above and/or below it, each w × h cm."""
+
+    a: tuple[float, float]
+    b: tuple[float, float]
+    above: tuple[float, float] | None  # (w, h) of the label above, or None
+    below: tuple[float, float] | None
+
+
+def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35) -> list[float]:
+    """Where along each edge (0 … 1) its labels go: the candidate whose label boxes cross the fewest
+    other edges, overlap no label placed before and no node (obstacles), then the one nearest
+    `prefer`. Greedy, in the order given; the boxes are axis-aligned approximations of the labels."""
+    placed: list[Box2] = []
+    segments = [(e.a, e.b) for e in edges]
+    result = []
+    for n, e in enumerate(edges):
+        others = segments[:n] + segments[n + 1:]
+
+        def cost(t: float) -> float:
+            boxes = _label_boxes(e, t)
+            crossings = sum(_crosses(seg, box) for box in boxes for seg in others)
+            overlaps = sum(_overlap(box, q) for box in boxes for q in placed)
+            blocked = sum(_overlap(box, q) for box in boxes for q in obstacles)
+            return 10 * crossings + 25 * overlaps + 40 * blocked + abs(t - prefer)
+
+        best = min(LABEL_TS, key=cost)
+        placed += _label_boxes(e, best)
+        result.append(best)
+    return result
+
+
+def _label_boxes(e: EdgeLabels, t: float) -> list[Box2]:
+    (x1, y1), (x2, y2) = e.a, e.b
+    length = math.hypot(x2 - x1, y2 - y1) or 1.0
+    nx, ny = (y2 - y1) / length, -(x2 - x1) / length  # the normal on the "above" side (y downwards)
+    px, py = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
+    boxes = []
+    for size, sign in ((e.above, 1), (e.below, -1)):
+        if size:
+            w, h = size
+            cx, cy = px + sign * nx * (h / 2 + 0.04), py + sign * ny * (h / 2 + 0.04)
+            boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+    return boxes
+
+
+def _overlap(p: Box2, q: Box2) -> bool:
+    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
+
+
+def _crosses(segment, box: Box2) -> bool:
+    """Whether the segment passes through the box (Liang–Barsky clipping)."""
+    (x1, y1), (x2, y2) = segment
+    t0, t1 = 0.0, 1.0
+    for p, q in ((x1 - x2, x1 - box[0]), (x2 - x1, box[2] - x1), (y1 - y2, y1 - box[1]), (y2 - y1, box[3] - y1)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        r = q / p
+        if p < 0:
+            t0 = max(t0, r)
+        else:
+            t1 = min(t1, r)
+        if t0 > t1:
+            return False
+    return True
+
+
+def text_width(label: Label, char_cm: float) -> float:
+    """A label's width in cm, roughly: subscripts count as two thirds of a letter."""
+    return char_cm * (len(label.text) + len(label.sup) + 0.67 * len(label.sub)) + 0.12
 
 
 # -- SVG --------------------------------------------------------------------------
@@ -218,7 +291,8 @@ def _svg_node(node: Node, x: float, y: float) -> str:
     else:
         shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{SVG_R}" fill="white" stroke="black"/>'
     note = _svg_text(node.note, x, y + SVG_R + 15, 12, italic=False) if node.note else ""
-    return shape + _svg_text(node.label, x, y + 5, 16) + note
+    size = min(16, int(2 * SVG_R * 0.9 / (0.62 * max(1, len(node.label.plain)))))  # LOSS fits its circle
+    return shape + _svg_text(node.label, x, y + size / 3, size) + note
 
 
 def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
@@ -283,7 +357,7 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
     dx = min(TIKZ_DX_CM * _dx_scale(spread), TIKZ_WIDTH_CM / max(1, len(layers) - 1))
     out = [
         rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM * spread:.2f}cm, >=stealth,"
-        r" neuron/.style={circle, draw, minimum size=8mm, inner sep=0pt},"
+        r" neuron/.style={circle, draw, minimum size=8mm, inner sep=1.5pt},"  # LOSS fits its circle
         r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
         r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped}]"
     ]

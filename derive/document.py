@@ -42,8 +42,9 @@ def figure_of(result, options, lang: str = "en"):
     return result.entry.figure_of(result.outcome, lang)
 
 
-def markdown(result, lang: str, options=None, figure_src: str | None = None) -> str:
-    """The kind's Markdown in lang; with figure_src, a reference to the figure after the title."""
+def markdown(result, lang: str, options=None, figure_src: str | None = None, legend: str | None = None) -> str:
+    """The kind's Markdown in lang; with figure_src, a reference to the figure after the title
+    (and, with legend, the msgid of the sentence that explains its colours, under it)."""
     own = result.entry.markdown_document(result.outcome, lang, options)
     if own is not None:
         return own
@@ -52,13 +53,16 @@ def markdown(result, lang: str, options=None, figure_src: str | None = None) -> 
     context = dict(result.module.context(result.outcome, lang))
     if isinstance(context.get("title"), str):
         context["title"] = md_escape(context["title"])
+    context["verification_note"] = options is None or options.verification_note
     text = render_template(result.kind, "md", lang, context, **result.module.printer_settings(result.outcome))
-    return with_figure(text, lang, figure_src) if figure_src else text
+    return with_figure(text, lang, figure_src, legend) if figure_src else text
 
 
-def with_figure(text: str, lang: str, src: str) -> str:
-    """text with `![Diagram](src)` after its first heading (or at the top)."""
+def with_figure(text: str, lang: str, src: str, legend: str | None = None) -> str:
+    """text with `![Diagram](src)` after its first heading (or at the top), and the legend under it."""
     image = f"![{md_escape(_gettext(lang)(DIAGRAM))}]({src})\n\n"
+    if legend:
+        image += _gettext(lang)(legend) + "\n\n"
     m = re.search(r"^# .*\n\n?", text, re.M)
     at = m.end() if m else 0
     return text[:at] + image + text[at:]
@@ -71,7 +75,7 @@ def markdown_file(result, lang: str, options) -> str:
         return markdown(result, lang, options)
     svg = Path(options.output).with_suffix(".svg")
     _write_atomic(svg, fig.svg())
-    return markdown(result, lang, options, figure_src=svg.name)
+    return markdown(result, lang, options, figure_src=svg.name, legend=fig.legend)
 
 
 def latex(result, lang: str, options) -> str:
@@ -84,7 +88,8 @@ def latex(result, lang: str, options) -> str:
         return own
     fig = figure_of(result, options, lang)
     converter = tex.Converter(figures={FIGURE_SRC: fig.tikz()} if fig else {})
-    blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None))
+    blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None,
+                                       legend=fig.legend if fig else None))
     title = tex.title_of(blocks)
     fallback = Path(result.outcome.spec.file).stem  # every Outcome carries its Spec (derive.kind)
     fallback = "".join(c if typesettable(c) else "?" for c in fallback)  # a file name may hold anything

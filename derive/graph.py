@@ -19,7 +19,7 @@ from .graph_backprop import Backprop, Grad, backprop
 from .graph_spec import GraphSpec, parse_doc as parse
 from .graph_verify import verify
 from .numbers import Num
-from .printing import ascii, latex
+from .printing import ascii, latex, latex_name
 from .worked import Shown
 from .render import Row, d
 
@@ -69,7 +69,7 @@ def _checked(verifier, result, spec: GraphSpec):
 
 
 def printer_settings(outcome: Outcome) -> dict:
-    return {"partials": outcome.result.partials}
+    return {"partials": outcome.result.partials, "terms": "bias-last"}
 
 
 def figure(outcome: Outcome, lang: str = "en"):
@@ -174,6 +174,7 @@ def context(outcome: Outcome, lang: str) -> dict:
         "backward": [_backward(bp, g, style) for v, g in bp.grads.items() if v != bp.of],
         "results": [_line(style, [d(bp.of, g.wrt), g.closed], g.value) for g in bp.derivatives],
         "has_values": bp.values is not None,
+        "sigmoid": _sigmoid_gate(bp, style),
         "check": outcome.check,
         "n_formulas": outcome.check.formulas,
         "version": __version__,
@@ -189,7 +190,10 @@ def _locals(bp: Backprop, node, style) -> dict:
 def _backward(bp: Backprop, grad: Grad, style) -> dict:
     of = bp.of
     symbolic = sp.Add(*[_chain_symbols(of, loc) for loc in grad.uses])
-    parts, approx = [d(of, grad.wrt), symbolic, grad.chain, grad.named], []
+    # upstream · local with both written out (z · 1, not z: the factor 1 is the point of an addition gate)
+    product = sp.Add(*[_upstream_times_local(bp, loc) for loc in grad.uses], evaluate=False)
+    through_ones = all(loc.expr == 1 for loc in grad.uses)  # z · 1 says it all: no "= z" after it
+    parts, approx = [d(of, grad.wrt), symbolic, product, *([] if through_ones else [grad.named])], []
     if grad.terms and (len(grad.terms) > 1 or isinstance(grad.terms[0], tuple)):
         shown_ = [_numbers(t, style) for t in grad.terms]
         numbers = sp.Add(*[n for n, _ in shown_], evaluate=False)
@@ -200,6 +204,34 @@ def _backward(bp: Backprop, grad: Grad, style) -> dict:
         "paths": [loc.node for loc in grad.uses],
         "line": _line(style, parts, grad.value, approx),
     }
+
+
+def _sigmoid_gate(bp: Backprop, style) -> dict | None:
+    """Where the output is σ(s) of a node s (CS231n's sigmoid neuron): ∂f/∂s = f(1 − f) in one step,
+    with the forward value of f. None when no node is the sigmoid's argument or there are no values."""
+    from .calculus import sigmoid
+
+    closed = {n.symbol: n.closed for n in bp.nodes}
+    f = bp.of
+    s = next((n.symbol for n in bp.nodes if n.symbol != f
+              and sp.simplify(closed[f] - 1 / (1 + sp.exp(-n.closed))) == 0), None)
+    if s is None or bp.values is None:
+        return None
+    grad = bp.grads[s]
+    if sp.simplify(closed[f] * (1 - closed[f]) - grad.closed) != 0:  # the shortcut must be the gradient
+        raise VerificationFailed(f"{bp.spec.file}: σ(1 − σ) disagrees with ∂{f}/∂{s}; please report this")
+    value = next(n.value for n in bp.nodes if n.symbol == f)
+    numbers = Product(*[style.num(v) for v in (value, 1 - value)])
+    z = sp.Symbol("z")
+    return {"s": s, "f": f, "rule": Row([sp.Derivative(sigmoid(z), z), sp.diff(sigmoid(z), z)]),
+            "line": _line(style, [d(f, s), sp.Mul(f, 1 - f, evaluate=False)], grad.value, [numbers])}
+
+
+def _upstream_times_local(bp: Backprop, loc) -> sp.Expr:
+    upstream = bp.grads[loc.node]
+    if upstream.wrt == bp.of:  # the output itself: ∂f/∂f = 1, nothing to multiply
+        return loc.expr
+    return Product(upstream.named, loc.expr)
 
 
 def _numbers(term, style) -> tuple[sp.Expr, bool]:
@@ -281,7 +313,7 @@ def _index_context(outcome: Outcome, lang: str) -> dict:
         "backward": [_index_grad(d, g, show) for g in d.grads.values()],
         "results": [_index_result(d, g, show) for g in d.derivatives],
         "check": outcome.check,
-        "sizes": ", ".join(f"{k} = {v}" for k, v in outcome.check.sizes.items()),
+        "sizes": ", ".join(f"${latex_name(str(k))} = {v}$" for k, v in outcome.check.sizes.items()),
         "n_formulas": outcome.check.formulas,
         "version": __version__,
     }

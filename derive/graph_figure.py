@@ -18,8 +18,9 @@ from xml.sax.saxutils import escape
 
 import sympy as sp
 
+from . import N_
+from .diagram import EdgeLabels, Label, name_label, place_labels, text_width
 from .functions import by_class
-from .diagram import Label, name_label
 
 # + and × are the graph's arithmetic; every function's gate label is its vocabulary entry's (derive.functions)
 GATE_LABELS = {
@@ -28,7 +29,8 @@ GATE_LABELS = {
 }
 FORWARD_COLOUR, BACKWARD_COLOUR = "#1a7f37", "#c0392b"  # CS231n: values green, gradients red
 TIKZ_FORWARD, TIKZ_BACKWARD = "green!50!black", "red!75!black"
-LABEL_AT = 0.42  # edge labels a little before the middle: edges that meet at a gate keep their labels apart
+LABEL_AT = 0.42  # where edge labels go when nothing is in their way: a little before the middle
+LEGEND = N_("Above each edge, in green: the value that flows forward; below it, in red: the gradient that flows back.")
 
 
 def gate_label(expr: sp.Expr, name: str) -> Label:
@@ -79,7 +81,7 @@ class GraphFigure:
     """Boxes and arrows of one graph (see the module docstring)."""
 
     outcome: object
-    lang: str = "en"
+    lang: str = "en"  # the numbers on the edges are written as this language writes them
     boxes: dict[str, Box] = field(default_factory=dict)
     arrows: list[Arrow] = field(default_factory=list)
 
@@ -123,6 +125,11 @@ class GraphFigure:
         self.arrows.append(Arrow(d.spec.output, "<out>", None, None))
 
     # -- drawings -----------------------------------------------------------------
+    @property
+    def legend(self) -> str | None:
+        """The msgid of the sentence under the figure that says what the colours mean."""
+        return LEGEND if any(a.above or a.below for a in self.arrows) else None
+
     def svg(self) -> str:
         return _svg(self.boxes, self.arrows, self.outcome.spec.output)
 
@@ -155,6 +162,20 @@ def _layout(boxes: dict[str, Box], arrows: list[Arrow]) -> None:
             b.row = k - (len(members) - 1) / 2
 
 
+def _label_places(boxes: dict[str, Box], arrows: list[Arrow]) -> list[float]:
+    """Where along each arrow its numbers go, clear of other arrows, numbers and nodes (in TikZ cm)."""
+    at = lambda b: (b.column * TIKZ_DX, b.row * TIKZ_DY)  # noqa: E731
+    size = lambda lab: (text_width(lab, 0.2), 0.4) if lab else None  # noqa: E731 (\small)
+    edges = [EdgeLabels(at(boxes[a.source]), at(boxes[a.target]), size(a.above), size(a.below)) for a in arrows]
+    obstacles = []
+    for b in boxes.values():
+        x, y = at(b)
+        obstacles.append((x - 0.48, y - 0.48, x + 0.48, y + 0.48))
+        if b.circle and b.name:  # the node's name above its circle
+            obstacles.append((x - 0.3, y - 0.95, x + 0.3, y - 0.48))
+    return place_labels(edges, obstacles, prefer=LABEL_AT)
+
+
 # -- SVG ------------------------------------------------------------------------------
 
 DX, DY, R, MARGIN = 150, 95, 22, 40
@@ -183,13 +204,13 @@ def _svg(boxes: dict[str, Box], arrows: list[Arrow], title: str) -> str:
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
            f"<title>{escape(title)}</title>"]
-    for a in arrows:
+    for a, t in zip(arrows, _label_places(boxes, arrows)):
         (x1, y1), (x2, y2) = at(boxes[a.source]), at(boxes[a.target])
         length = math.hypot(x2 - x1, y2 - y1)
         ux, uy = (x2 - x1) / length, (y2 - y1) / length
         out.append(f'<line x1="{x1 + ux * R:.1f}" y1="{y1 + uy * R:.1f}" x2="{x2 - ux * R:.1f}" y2="{y2 - uy * R:.1f}" '
                    'stroke="#555" marker-end="url(#arrow)"/>')
-        mx, my = x1 + LABEL_AT * (x2 - x1), y1 + LABEL_AT * (y2 - y1)
+        mx, my = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
         if a.above:
             out.append(_svg_label(a.above, mx, my - 7, 14, FORWARD_COLOUR, italic=False))
         if a.below:
@@ -227,8 +248,8 @@ def _tikz(boxes: dict[str, Box], arrows: list[Arrow]) -> str:
         style = "gate" if b.circle else "input"
         name = rf", label={{[text=black!60]above:${b.name.tex}$}}" if b.circle and b.name else ""
         out.append(rf"\node[{style}{name}] ({names[key]}) at ({b.column}, {b.row:.2f}) {{${b.label.tex}$}};")
-    for a in arrows:
-        labels = "".join(rf" node[{style}, {side}, pos={LABEL_AT}, sloped] {{${lab.tex}$}}"
+    for a, t in zip(arrows, _label_places(boxes, arrows)):
+        labels = "".join(rf" node[{style}, {side}, pos={t:.2f}, sloped] {{${lab.tex}$}}"
                          for lab, style, side in ((a.above, "value", "above"), (a.below, "grad", "below")) if lab)
         out.append(rf"\draw[->] ({names[a.source]}) --{labels} ({names[a.target]});")
     out.append(r"\end{tikzpicture}")

@@ -19,6 +19,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from . import N_
+
 DOMAIN = "derive"
 ENVIRONMENT = "DERIVE_LOCALES"
 
@@ -115,3 +117,15 @@ def _compiled(path, lang: str):
     write_mo(buffer, catalog)
     buffer.seek(0)
     return Translations(fp=buffer, domain=DOMAIN)
+
+
+# -- counts in words -------------------------------------------------------------------
+# (numbers themselves are written by derive.numbers.format_number, the one place for them)
+
+COUNT_WORDS = N_("one|two|three|four|five|six|seven|eight|nine|ten (counts in words after “at”, as in “at three random points”)")
+
+
+def count_in_words(n: int, lang: str) -> str:
+    """n in words as a lecturer writes a small count («в трёх точках», „w trzech punktach”), digits above ten."""
+    words = translations(lang).gettext(COUNT_WORDS).split(" (")[0].split("|")
+    return words[n - 1] if 1 <= n <= len(words) else str(n)

@@ -197,7 +197,8 @@ class DerivOf(sp.Function):
 
     def _derive_latex(self, printer) -> str:
         expr, wrt = self.args
-        return rf"\frac{{\partial}}{{\partial {printer._print(wrt)}}}\left({printer._print(expr)}\right)"
+        d = "d" if expr.free_symbols == {wrt} else r"\partial "  # d/dz for a function of one variable
+        return rf"\frac{{{d.strip()}}}{{{d}{printer._print(wrt)}}}\left({printer._print(expr)}\right)"
 
 
 def chain_order(expr: sp.Expr, first: tuple[str, ...]) -> sp.Expr:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import __version__, mlpcheck
 from .errors import VerificationFailed
 from .harness import from_errors
-from .mlpformulas import KIND, MlpSpec, Outcome, build_parts, notation, parse
+from .mlpformulas import KIND, MlpSpec, Outcome, build_parts, notation, parse, z_
 
 __all__ = ["KIND", "parse", "derive", "printer_settings", "context", "to_json", "Outcome", "MlpSpec"]
 
@@ -25,7 +25,7 @@ def derive(spec: MlpSpec) -> Outcome:
 
 
 def printer_settings(outcome: Outcome) -> dict:
-    return {"relu": "ReLU"}
+    return {"relu": "ReLU", "terms": "bias-last", "ordinary": frozenset({z_})}
 
 
 def context(outcome: Outcome, lang: str) -> dict:

@@ -34,7 +34,8 @@ KEYS = ("kind", "title", "sections", "activations", "losses")
 l, L = sp.symbols("l L", integer=True, positive=True)
 j, k, p, q, i = sp.symbols("j k p q i", integer=True, positive=True)
 m, B = sp.symbols("m B", integer=True, positive=True)
-alpha = sp.Symbol("alpha", positive=True)
+alpha = sp.Symbol("alpha", positive=True)  # leaky ReLU's slope
+eta = sp.Symbol("eta", positive=True)  # the learning rate: not α, which leaky ReLU already uses
 z_ = sp.Symbol("z", real=True)
 a_ = sp.Symbol("a", real=True)
 J = sp.Symbol("J")
@@ -161,12 +162,19 @@ def _tanh() -> dict:
     sigma_of_tanh = sp.solve(sp.Eq(sp.tanh(z_), 2 * s - 1), s)[0]
     in_tanh = sp.expand(chain.subs(sigmoid(2 * z_), sigma_of_tanh))
     in_a = in_tanh.subs(sp.tanh(z_), a_)
+    # the step between: σ(2z) = (1 + tanh z)/2 and 1 − σ(2z) = (1 − tanh z)/2, so 4σ(1 − σ) = (1 + tanh)(1 − tanh)
+    t = sp.tanh(z_)
+    plus, minus = sp.factor(2 * sigma_of_tanh), sp.factor(2 * (1 - sigma_of_tanh))
+    half = sp.Mul(plus, sp.Pow(2, -1, evaluate=False), evaluate=False)  # (1 + tanh z)/2
+    product = sp.Mul(plus, minus, evaluate=False)
     return {
         "name": "tanh",
-        "rows": [Row([sp.tanh(z_), identity]), Row([Prime(sp.tanh(z_)), DerivOf(identity, z_), chain]),
-                 Row([Prime(sp.tanh(z_)), in_tanh], key=True), Row([d(a_, z_), in_a])],
-        "a": Row([a_, sp.tanh(z_)]),
-        "equal": [(sp.tanh(z_), identity), (sp.diff(sp.tanh(z_), z_), chain), (chain, in_tanh)],
+        "rows": [Row([t, identity]), Row([Prime(t), DerivOf(identity, z_), chain]),
+                 Row([sigmoid(2 * z_), half]),
+                 Row([Prime(t), product, in_tanh], key=True), Row([d(a_, z_), in_a])],
+        "a": Row([a_, t]),
+        "equal": [(t, identity), (sp.diff(t, z_), chain), (chain, in_tanh), (chain, product),
+                  (sigmoid(2 * z_), sigma_of_tanh)],
         "derivative": in_a,
     }
 
@@ -197,7 +205,7 @@ def _relu() -> dict:
 def _leaky() -> dict:
     slope = sp.Symbol("alpha", positive=True)
     fz = leaky_relu(z_, slope)
-    out = _kinked(fz, sp.Max(slope * z_, z_), fz.rewrite(sp.Piecewise))
+    out = _kinked(fz, fz.rewrite(sp.Piecewise), fz.rewrite(sp.Piecewise))  # cases: max(z, αz) only holds for α < 1
     return {"name": "leaky_relu", **out, "derivative": out["cases"]}
 
 
@@ -303,16 +311,27 @@ def _bce_sigmoid() -> dict:
     together = sp.factor(sp.together(grad))
     fprime = sp.diff(sigmoid(z_), z_).subs(sigmoid(z_), a[L, j])
     result = sp.factor(sp.simplify(together * fprime))
+    # as the seed writes it: (a − y) / (m a (1 − a)), the sign taken into the factor (a − 1) of the denominator
+    seed_form = _over_m_a_one_minus_a(together, a[L, j])
     return {
         "name": "bce_sigmoid", "loss_expr": loss, "activation": sigmoid,
         "loss": Row([J, Scaled(-1 / m, sp.Sum(y[q] * sp.log(a[L, q]) + (1 - y[q]) * sp.log(1 - a[L, q]),
                                               (q, 1, n[L])))]),
-        "steps": [Row([d(J, a[L, j]), per_m(grad), together]), Row([ActPrime(L, z[L, j]), fprime]),
-                  Row([delta[L, j], sp.Mul(together, fprime, evaluate=False), per_m(result)])],
+        "steps": [Row([d(J, a[L, j]), per_m(grad), seed_form]), Row([ActPrime(L, z[L, j]), fprime]),
+                  Row([delta[L, j], sp.Mul(seed_form, fprime, evaluate=False), per_m(result)])],
         "result": result, "grad": grad, "fprime": fprime,
         "vector": _delta_vector(),
         "check": [("delta_L bce", result, Scaled(1 / m, Whole(a.label, L) - Whole(y.label, 0)))],
     }
+
+
+def _over_m_a_one_minus_a(expr: sp.Expr, a_j: sp.Expr) -> sp.Expr:
+    """expr (a rational function) as numerator / (m · a(1 − a)), numerator from SymPy: the seed's form."""
+    denominator = sp.Mul(m, a_j, 1 - a_j, evaluate=False)
+    numerator = sp.factor(sp.cancel(expr * m * a_j * (1 - a_j)))
+    if sp.simplify(numerator / (m * a_j * (1 - a_j)) - expr) != 0:
+        raise VerificationFailed("BCE: the derivative did not take the form numerator / (m a (1 − a))")
+    return sp.Mul(numerator, sp.Pow(denominator, -1, evaluate=False), evaluate=False)
 
 
 LOSS_BUILDERS = {"mse_linear": _mse_linear, "ce_softmax": _ce_softmax, "bce_sigmoid": _bce_sigmoid}
@@ -351,6 +370,8 @@ def _backward() -> dict:
                                                  evaluate=False), (k, 1, n[l + 1]))]),
         "z_next": Row([z[l + 1, k], z_definition(l + 1, k)]),
         "locals": [Row([d(z[l + 1, k], a[l, j]), a_local]), Row([d(a[l, j], z[l, j]), ActPrime(l, z[l, j])])],
+        "next_delta": Row([d(J, z[l + 1, k]), delta[l + 1, k]]),  # the definition of δ, one layer up
+        "weight": W[l + 1, k, j],
         "scalar": Row([delta[l, j], sums_first(recurrence)]),
         "vector": Row([Whole(delta.label, l), vector_rec], key=True),
         "weight_chain": Row([d(J, W[l, j, k]), sp.Mul(d(J, z[l, j]), d(z[l, j], W[l, j, k]), evaluate=False)]),
@@ -389,11 +410,11 @@ def _per_example(expr: sp.Expr, example) -> sp.Expr:
 
 def _update() -> dict:
     return {
-        "scalar": [Row([Assign(W[l, j, k], W[l, j, k] - alpha * d(J, W[l, j, k]))]),
-                   Row([Assign(b[l, j], b[l, j] - alpha * d(J, b[l, j]))])],
-        "vector": [Row([Assign(Whole(W.label, l), Whole(W.label, l) - alpha * Whole(dJdW.label, l))]),
-                   Row([Assign(Whole(b.label, l), Whole(b.label, l) - alpha * Whole(dJdb.label, l))])],
-        "alpha": alpha,
+        "scalar": [Row([Assign(W[l, j, k], W[l, j, k] - eta * d(J, W[l, j, k]))]),
+                   Row([Assign(b[l, j], b[l, j] - eta * d(J, b[l, j]))])],
+        "vector": [Row([Assign(Whole(W.label, l), Whole(W.label, l) - eta * Whole(dJdW.label, l))]),
+                   Row([Assign(Whole(b.label, l), Whole(b.label, l) - eta * Whole(dJdb.label, l))])],
+        "eta": eta,
     }
 
 
@@ -486,7 +507,7 @@ def _bn_compact(d_z: sp.Expr, s: sp.Expr) -> sp.Expr:
 def notation() -> dict:
     """The symbols the prose mentions ($m$, $n^{[l]}$, $W^{[l]}$, …), printed by the same printer."""
     return {
-        "m": m, "L": L, "l": l, "j": j, "k": k, "i": i, "B": B, "alpha": alpha, "J": J, "z": z_, "a": a_,
+        "m": m, "L": L, "l": l, "j": j, "k": k, "i": i, "B": B, "alpha": alpha, "eta": eta, "J": J, "z": z_, "a": a_,
         "n_l": n[l], "n_prev": n[l - 1], "n_next": n[l + 1], "x": Whole(a.label, 0), "x_in": sp.Symbol("x"),
         "W_l": Whole(W.label, l), "b_l": Whole(b.label, l), "z_l": Whole(z.label, l), "a_l": Whole(a.label, l),
         "a_prev": Whole(a.label, l - 1), "x_row": Row([sp.Symbol("x"), Whole(a.label, 0)]), "y": Whole(y.label, 0), "yhat": Whole(a.label, L),

@@ -109,10 +109,12 @@ def _numbers(spec: NetworkSpec, derivation: Derivation):
 
 
 def printer_settings(outcome: Outcome) -> dict:
+    # W x + b where the weights are W_{jk} (seeds 002, 004); θ_0 + θ_1 x where the bias is θ_{0j} (seed 000)
+    terms = "bias-last" if outcome.spec.index == "target-source" else "given"
     if outcome.vector is not None:
         return {"partials": {**outcome.derivation.partials, **outcome.vector.partials},
-                "notation": outcome.spec.notation}
-    return {"partials": outcome.derivation.partials}
+                "notation": outcome.spec.notation, "terms": terms}
+    return {"partials": outcome.derivation.partials, "terms": terms}
 
 
 def context(outcome: Outcome, lang: str) -> dict:
@@ -129,6 +131,8 @@ def _vector_context(outcome: Outcome, lang: str) -> dict:
         "of": view.network.of,
         "numpy": spec.notation == "numpy",
         "parameters": [Row([symbol, matrix]) for symbol, matrix in view.parameters],
+        "chain_rule": _chain_rule(),
+        "loss": Row([view.network.of, view.network.loss]) if view.network.loss is not None else None,
         "forward": [_step(s) for s in view.forward],
         "backward": [_step(s, box=spec.notation == "math") for s in view.backward],
         "batch": [_step(s) for s in view.batch],
@@ -143,6 +147,16 @@ def _vector_context(outcome: Outcome, lang: str) -> dict:
     }
 
 
+def _chain_rule() -> Row:
+    """d f(g(x))/dx = ∂f(g(x))/∂g(x) · dg(x)/dx, the rule every matrix step uses (seed 002's preamble)."""
+    x = sp.Symbol("x")
+    f, g = sp.Function("f"), sp.Function("g")
+    rhs = sp.Mul(sp.Derivative(f(g(x)), g(x)), sp.Derivative(g(x), x), evaluate=False)
+    if sp.simplify(sp.diff(f(g(x)), x) - rhs.doit()) != 0:
+        raise VerificationFailed("the chain rule as printed disagrees with differentiation; please report this")
+    return Row([sp.Derivative(f(g(x)), x), rhs])
+
+
 def _step(step, box: bool = False) -> dict:
     """A matrix step for the template: its equation (written out when small) and its index forms."""
     parts = [step.lhs, *step.rhs] + ([step.expanded] if step.expanded is not None else [])
@@ -151,6 +165,7 @@ def _step(step, box: bool = False) -> dict:
         "layer": step.layer,
         "row": Row(parts, key=step.boxed and box),
         "because": [Row(parts) for parts in step.because],
+        "defines": [Row(parts) for parts in step.defines],
     }
 
 

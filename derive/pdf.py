@@ -1,4 +1,10 @@
-"""PDF output: compile a LaTeX document with latexmk and LuaLaTeX, safely, and put the PDF in place.
+"""PDF output: compile a LaTeX document with LuaLaTeX, safely, and put the PDF in place.
+
+LuaLaTeX runs once for a document without cross-references (the bookmark package
+writes the outline in that one pass) and again while the .aux file changes, at most
+MAX_PASSES times, for one with a table of contents or equation references; LuaLaTeX
+is called directly (latexmk's own start-up and bookkeeping cost more than a page of
+typesetting).
 
 Compilation happens in a fresh temporary folder with shell escape off and
 kpathsea's paranoid file access (no reading or writing outside that folder
@@ -25,6 +31,7 @@ APT_PACKAGES = (
 )
 INSTALL = f"sudo apt-get install --no-install-recommends {APT_PACKAGES}"
 TIMEOUT = 300  # seconds for one document; a runaway LaTeX run is stopped
+MAX_PASSES = 4
 CONTEXT_LINES = 4  # log lines shown after each '!' error line
 MAX_ERRORS = 5
 
@@ -110,8 +117,8 @@ class LatexFailed(DeriveError):
 
 
 def require_latex() -> None:
-    """Raise ToolMissing unless latexmk and lualatex are on PATH."""
-    missing = [tool for tool in ("latexmk", "lualatex") if shutil.which(tool) is None]
+    """Raise ToolMissing unless lualatex is on PATH."""
+    missing = [tool for tool in ("lualatex",) if shutil.which(tool) is None]
     if missing:
         raise ToolMissing(f"LaTeX ({', '.join(missing)})", INSTALL)
 
@@ -124,7 +131,7 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_fol
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
         work = Path(folder)
         (work / f"{name}.tex").write_text(tex, encoding="utf-8")
-        proc = _latexmk(work, name, passes=None if _has_references(tex) else 1)
+        proc = _lualatex(work, name, passes=MAX_PASSES if _has_references(tex) else 1)
         pdf = work / f"{name}.pdf"
         if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
@@ -133,14 +140,8 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_fol
 
 
 def _complete(proc: subprocess.CompletedProcess, pdf: Path, log: Path) -> bool:
-    """latexmk succeeded, or stopped only because a one-pass document reached its pass limit."""
-    if not pdf.is_file():
-        return False
-    if proc.returncode == 0:
-        return True
-    out = proc.stdout + proc.stderr
-    errors = any(line.startswith("!") for line in log.read_text(encoding="utf-8", errors="replace").splitlines())
-    return "needed too many passes" in out and not errors
+    """LuaLaTeX's last pass succeeded and wrote the PDF."""
+    return pdf.is_file() and proc.returncode == 0
 
 
 def _has_references(tex: str) -> bool:
@@ -148,7 +149,8 @@ def _has_references(tex: str) -> bool:
     return any(command in tex for command in (r"\tableofcontents", r"\eqref", r"\ref{", r"\pageref"))
 
 
-def _latexmk(work: Path, name: str, passes: int | None) -> subprocess.CompletedProcess:
+def _lualatex(work: Path, name: str, passes: int) -> subprocess.CompletedProcess:
+    """Run LuaLaTeX until the .aux file stops changing (at most `passes` times)."""
     env = {
         **os.environ,
         "openin_any": "p",  # kpathsea: no reading absolute paths or dot files a document names
@@ -156,25 +158,26 @@ def _latexmk(work: Path, name: str, passes: int | None) -> subprocess.CompletedP
         "shell_escape": "f",
         "max_print_line": "200",  # log lines unbroken, so error lines are quoted whole
     }
-    sandbox = work / SANDBOX_NAME
-    sandbox.write_text(LUA_SANDBOX, encoding="utf-8")
-    command = ["latexmk", "-lualatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-               "-quiet", "-e", f"$lualatex=q{{{_engine()} %O %S}}"]
-    if passes is not None:  # one pass: no references to settle, and the bookmark package writes the outline in it
-        command += ["-e", f"$max_repeat={passes}"]
-    command.append(f"{name}.tex")
-    return _run(command, work, env)
+    (work / SANDBOX_NAME).write_text(LUA_SANDBOX, encoding="utf-8")
+    command = [*_engine().split(), "--no-shell-escape", "--interaction=nonstopmode", "--halt-on-error", f"{name}.tex"]
+    aux = work / f"{name}.aux"
+    for _ in range(passes):
+        before = aux.read_bytes() if aux.is_file() else None
+        proc = _run(command, work, env)
+        if proc.returncode != 0 or (aux.is_file() and aux.read_bytes() == before):
+            break
+    return proc
 
 
 def _engine() -> str:
     """The LuaLaTeX command: Lua's file access confined (LUA_SANDBOX), no sockets, and where util-linux's
-    setpriv is present, killed when latexmk dies (so a killed derive leaves no LaTeX behind)."""
+    setpriv is present, killed when derive dies (so a killed derive leaves no LaTeX behind)."""
     prefix = "setpriv --pdeathsig KILL " if shutil.which("setpriv") else ""
     return f"{prefix}lualatex --nosocket --lua={SANDBOX_NAME}"  # run in the work folder, beside the .tex
 
 
 def _run(command: list[str], work: Path, env: dict) -> subprocess.CompletedProcess:
-    """Run latexmk in its own process group, which is killed whole (lualatex too) on the timeout."""
+    """Run LuaLaTeX in its own process group, which is killed whole on the timeout."""
     from .bounded import die_with_parent
 
     proc = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -35,6 +35,7 @@ class Options:
     document: str = "notes"  # tex/pdf: notes | slides
     figures: bool = True  # diagrams beside Markdown (SVG) and in LaTeX (TikZ)
     output: str | None = None  # where -o asked the result to go
+    verification_note: bool = True  # end the lecture with the sentence saying how it was checked
 
 
 @dataclass
@@ -69,6 +70,11 @@ def kind_of(doc: Doc):
 def derive_spec(path: str | Path, options: Options | None = None) -> Result:
     doc = load_file(path)
     entry = entry_of(doc)
+    if options is not None and options.view and not entry.options:  # an option that would do nothing
+        from .errors import Location, SpecError
+
+        raise SpecError(f"--view {options.view} applies to network specs only; this spec is of kind {entry.name}",
+                        Location(str(path)))
     spec = entry.with_options(entry.module.parse(doc), options)
     return Result(entry.name, entry.module, entry.module.derive(spec))
 

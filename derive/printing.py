@@ -49,9 +49,46 @@ def latex_name(name: str) -> str:
     return tex
 
 
-def _ordered(terms: list[sp.Expr]) -> list[sp.Expr]:
-    """Positive terms first (y − t, not −t + y); otherwise the given order."""
+def _ordered(terms: list[sp.Expr], terms_order: str = "given") -> list[sp.Expr]:
+    """Positive terms first (y − t, not −t + y); otherwise the given order, or, with
+    terms_order="bias-last", numbers, then compound terms, then lone names: Wa + b, √(σ² + ε).
+    An index and a number stay as written in indices: l + 1, not 1 + l."""
+    if len(terms) == 2 and any(t.is_Integer for t in terms) and any(t.is_Symbol and t.is_integer for t in terms):
+        return sorted(terms, key=lambda t: t.is_Integer)
+    if terms_order == "bias-last":
+        return sorted(terms, key=lambda t: (t.could_extract_minus_sign(), _term_rank(t)))
     return sorted(terms, key=lambda t: t.could_extract_minus_sign())
+
+
+def _term_rank(term: sp.Expr) -> int:
+    term = -term if term.could_extract_minus_sign() else term
+    if term.is_number:
+        return 0
+    if term.is_Symbol and term.name in SMALL_CONSTANTS:
+        return 3
+    return 2 if term.is_Symbol or isinstance(term, sp.Indexed) else 1
+
+
+SMALL_CONSTANTS = {"epsilon"}  # written last in a sum: √(σ² + ε)
+COEFFICIENTS = {"alpha", "beta", "gamma", "eta", "lambda"}  # written in front: α z, η ∂J/∂W
+
+
+def lecture_order(factors: list[sp.Expr]) -> list[sp.Expr]:
+    """Factors as lecturers write them: a coefficient such as α first (α z), and x before a sum
+    that contains ±x, so σ(1 − σ) and a(1 − a), not SymPy's (1 − σ)σ; other factors keep their place."""
+    out = sorted(factors, key=lambda f: not ((f.is_Symbol and f.name in COEFFICIENTS)
+                                             or isinstance(f, sp.KroneckerDelta)))
+    for s in [f for f in factors if f.is_Add]:
+        for x in [f for f in out if not f.is_Add and (f in s.args or -f in s.args)]:
+            if out.index(x) > out.index(s):
+                out.remove(x)
+                out.insert(out.index(s), x)
+    return out
+
+
+def _spaced(factor: sp.Expr) -> bool:
+    """A bracket notation (I[z>0], a[z]) is set off by thin spaces, as seed 000 sets φ₁ I[u₁>0] ψ₁₁."""
+    return type(factor).__name__ in ("Indicator", "relu", "Heaviside")
 
 
 def _power(tex: str, exp: str | None) -> str:
@@ -94,10 +131,40 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         "relu": "a",
         "notation": "math",
         "kronecker": "1",
+        "decimal": ".",  # the language's decimal sign (derive.numbers.decimal_sign): 0{,}3679 in ru and pl
+        "terms": "given",
+        "ordinary": frozenset(),  # variables of one-variable functions: da/dz, not ∂a/∂z  # order of a sum's terms: given (θ_0 + θ_1 x, seed 000) | bias-last (Wa + b)
     }
 
     def _as_ordered_terms(self, expr, order=None):
-        return _ordered(list(expr.args)) if (order or self.order) == "none" else super()._as_ordered_terms(expr, order)
+        if (order or self.order) == "none":
+            return _ordered(list(expr.args), self._settings["terms"])
+        return super()._as_ordered_terms(expr, order)
+
+    def _print_Mul(self, expr):
+        """A product without fractions in lecture order (lecture_order), function applications set off
+        by thin spaces: \\phi_1 \\, I[u_1>0] \\, \\psi_{11}. Fractions keep SymPy's layout."""
+        args = list(expr.args)
+        plain = self.order == "none" and not any(
+            (a.is_Pow and a.exp.is_negative) or (a.is_Rational and not a.is_Integer) for a in args)
+        if not plain or any(a.is_Number for a in args[1:]) or (args[0].is_Number and args[0].is_negative):
+            return super()._print_Mul(expr)
+        coeff, factors = (args[0], args[1:]) if args[0].is_Number else (None, args)
+        factors = lecture_order(factors)
+        tex = ""
+        for i, f in enumerate(factors):
+            term = self._print(f)
+            if self._needs_mul_brackets(f, first=(i == 0 and coeff is None), last=(i == len(factors) - 1)):
+                term = rf"\left({term}\right)"
+            if i:
+                tex += r" \, " if _spaced(f) or _spaced(factors[i - 1]) else " "
+            tex += term
+        return f"{self._print(coeff)} {tex}" if coeff is not None else tex
+
+    def _print_Float(self, expr):
+        tex = super()._print_Float(expr)
+        sign = self._settings["decimal"]
+        return tex if sign == "." else tex.replace(".", "{" + sign + "}")
 
     def _print_Symbol(self, expr, style="plain"):
         partial = self._settings["partials"].get(expr)
@@ -107,12 +174,35 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         return latex_name(expr.name)
 
     def _print_Derivative(self, expr):
-        """∂y/∂θ_{01} as a fraction (first order, one variable: all derive prints)."""
+        """∂y/∂θ_{01} as a fraction (first order, one variable: all derive prints); dσ(z)/dz where
+        the function has one variable, or the variable is in the `ordinary` setting."""
         (wrt, count), = expr.variable_count
         of = self._print(expr.expr)
         if expr.expr.is_Add or expr.expr.is_Mul or expr.expr.is_Pow:  # ∂/∂w (λ/2 w²): the operator, then the term
             return rf"\frac{{\partial}}{{\partial {self._print(wrt)}}}\left({of}\right)"
-        return rf"\frac{{\partial {of}}}{{\partial {self._print(wrt)}}}"
+        one = wrt in self._settings["ordinary"] or (not expr.expr.is_Symbol and len(expr.expr.free_symbols) == 1
+                                                    and (expr.expr.free_symbols == {wrt} or not wrt.is_Symbol))
+        d = "d" if one else r"\partial"
+        return rf"\frac{{{d} {of}}}{{{d} {self._print(wrt)}}}"
+
+    def _print_elementary(self, expr, exp=None):
+        r"""\tanh(z), \log(y), \tanh^{2}(z): no stray braces and spaces."""
+        name = {"log": r"\log", "tanh": r"\tanh", "sin": r"\sin", "cos": r"\cos"}[type(expr).__name__]
+        power = f"^{{{exp}}}" if exp is not None else ""
+        return rf"{name}{power}\left({self._print(expr.args[0])}\right)" if expr.args[0].is_Add or "frac" in \
+            self._print(expr.args[0]) else rf"{name}{power}({self._print(expr.args[0])})"
+
+    _print_tanh = _print_log = _print_sin = _print_cos = _print_elementary
+
+    def _print_Function(self, expr, exp=None):
+        """f(x, y, z) for a function the lecture names (f, g): no \\left( \\right) and stray spaces."""
+        from sympy.core.function import AppliedUndef
+
+        if not isinstance(expr, AppliedUndef):
+            return super()._print_Function(expr, exp)
+        name = latex_name(expr.func.__name__)
+        power = f"^{{{exp}}}" if exp is not None else ""
+        return f"{name}{power}(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
     def _print_Indexed(self, expr):
         """δ_k, W_{i,j}; a named partial indexed: ∂J/∂W_{i,j} (not (∂J/∂W)_{i,j})."""

@@ -41,8 +41,35 @@ def _eq(row, printer) -> str:
     return rf"\boxed{{{tex}}}" if isinstance(row, Row) and row.key else tex
 
 
+def _aligned(rows, printer) -> str:
+    """Rows aligned at their first '=' in one display (None: a row of vertical dots), so that
+    what the rows share lines up (seed 003's common prefixes)."""
+    lines = []
+    for row in rows:
+        if row is None:
+            lines.append(r"&\vdots")
+            continue
+        parts = [printer(p) for p in (row.parts if isinstance(row, Row) else row)]
+        lines.append(f"{parts[0]} &= " + " = ".join(parts[1:]))
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+
 def _eqs(rows, printer) -> str:
     return r",\qquad ".join(_eq(r, printer) for r in rows)
+
+
+def _number(x, lang: str, digits: int = 4) -> str:
+    """A number in running text, as inline math in the language's format ($1{,}4 \\cdot 10^{-10}$)."""
+    from .numbers import format_number
+
+    return "$" + format_number(x, lang, digits, tex=True) + "$"
+
+
+def _words(n: int, lang: str) -> str:
+    """A small count in words where a lecturer writes it so (at three points), else digits."""
+    from .i18n import count_in_words
+
+    return count_in_words(n, lang)
 
 
 def chunks(items: list, size: int = ROW_WIDTH) -> list[list]:
@@ -54,6 +81,7 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
     import jinja2  # here, not at the top: JSON output and the verifier need no templates
 
     from .i18n import templates_root, translations
+    from .numbers import decimal_sign
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root() / fmt)),
@@ -64,16 +92,20 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    printer = latex_printer(**printer_settings)
+    printer = latex_printer(**{"decimal": decimal_sign(lang), **printer_settings})
     env.filters.update(
         {
             "tex": printer,
             "eq": partial(_eq, printer=printer),
             "eqs": partial(_eqs, printer=printer),
+            "aligned": partial(_aligned, printer=printer),
             "name": latex_name,
-            "sci": lambda x: f"{x:.1e}",
+            "sci": partial(_number, lang=lang, digits=2),  # a check's error: $1{,}4 \cdot 10^{-10}$
+            "num": partial(_number, lang=lang),
+            "words": partial(_words, lang=lang),
         }
     )
+    env.globals["verification_note"] = True  # a context may turn it off (--no-verification-note)
     env.install_gettext_translations(translations(lang), newstyle=True)
     return env
 

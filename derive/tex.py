@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 
 from . import texmath
 
-FRAME_EQUATIONS = 3  # display equations per slide before a step continues on the next one
+FRAME_LINES = 17  # what a 16:9 frame at 11pt holds, in lines of text (a display counts as 2–4)
+FRAME_SHRINK = 1.35  # a step up to this many frames' worth stays whole on one frame (shrunk to fit)
+LINE_CHARS = 78  # characters of prose per line on a frame
+KEEP = "<!-- keep with previous -->"  # in Markdown: this paragraph belongs with the step before it
 LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a top-level + or −
 
 _ESCAPES = {
@@ -28,6 +31,8 @@ _ESCAPES = {
     "%": r"\%", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
+    "\u00a0": "~", "\u202f": r"\,",  # CLDR's no-break spaces (28 ноября 2026 г.), which fonts may lack
+    "\u201c": "``", "\u201d": "''",  # English quotes as TeX sets them (a Polish „…” closes with '' too)
 }
 # TeX ligatures of the fonts (-- – , --- —, ,, „, << «, >> », '' ”, `` “, !` ¡, ?` ¿): a zero kern between
 # the two characters keeps a user's text literal (an empty group does not: LuaTeX forms ligatures after it).
@@ -37,8 +42,13 @@ PDF_TITLE = 100  # characters of the PDF's title metadata (hyperref's cost grows
 _ENUMERATOR = re.compile(r"^\s*\d+[.)]\s+")
 
 
+_STRAIGHT_QUOTES = re.compile(r'"([^"\n]+)"')
+
+
 def escape(text: str) -> str:
-    """Plain text as LaTeX that prints it literally (no specials, no ligatures such as -- ,, << '')."""
+    """Plain text as LaTeX that prints it literally (no specials, no ligatures such as -- ,, << ''); a pair
+    of straight double quotes becomes ``…'' (English quotes as TeX sets them)."""
+    text = _STRAIGHT_QUOTES.sub("\u201c\\1\u201d", text)
     return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], _LIGATURE_RE.sub("\x00", text)).replace("\x00", r"\kern0pt{}")
 
 
@@ -122,7 +132,8 @@ class Converter:
     _b_code_block = _b_fence
 
     def _b_html_block(self, tokens, i, out):
-        out.append(Block("para", escape(tokens[i].content.strip())))
+        content = tokens[i].content.strip()
+        out.append(Block("keep", "") if content == KEEP else Block("para", escape(content)))
         return i + 1
 
     def _b_bullet_list_open(self, tokens, i, out):
@@ -432,7 +443,7 @@ def notes_body(blocks: list[Block], section: str = "section") -> str:
     out: list[str] = []
     previous = None
     for b in blocks:
-        if b.kind == "title":
+        if b.kind in ("title", "keep"):
             continue
         if b.kind == "math" and previous in ("math", "para") and out:
             out[-1] += "\n" + b.tex  # a display belongs to its paragraph: no blank line (no extra space)
@@ -454,44 +465,128 @@ def figure(tikz: str) -> str:
 
 
 def slides_body(blocks: list[Block], title: str, section: str = "section") -> str:
-    """A beamer deck: one frame per step (prose and the equations that follow it), titled by section.
+    """A beamer deck: steps packed into frames, titled by section; a step is never split.
 
-    A step with more than FRAME_EQUATIONS equations goes on over several frames, shared out evenly;
-    a figure has a frame of its own. Each section of the derivation also opens a beamer
-    `\\section` (a course, whose chapters are sections, passes section="subsection"): the
+    A step is a paragraph with the equations that follow it (a paragraph that goes on a
+    sentence, starting in lower case, or one marked KEEP in the Markdown, stays with the step
+    before it). Steps of one section share a frame while they fit (FRAME_LINES, estimated);
+    a step a little too long for one frame is shrunk to fit, a much longer one goes on over
+    frames between its equations. A figure has a frame of its own. Each section of the
+    derivation also opens a beamer `\\section` (a course passes section="subsection"): the
     deck's PDF outline.
     """
-    steps: list[tuple[str, list[str], list[str]]] = []  # (frame title, prose, equations)
-    heading, step = title, None
-    for b in blocks:
-        if b.kind in ("title", "rule"):
-            continue
-        if b.kind == "heading":
-            heading, step = b.tex, None
-        elif b.kind == "figure":
-            steps.append((heading, [figure(b.tex)], []))
-            step = None
-        elif b.kind == "math":
-            if step is None:
-                step = (heading, [], [])
-                steps.append(step)
-            step[2].append(b.tex)
-        else:
-            if step is None or step[2]:
-                step = (heading, [], [])
-                steps.append(step)
-            step[1].append(b.tex)
     frames, last = [], title
-    for heading, prose, equations in steps:
+    for heading, units in _sections(blocks, title):
         if heading != last:
             frames.append(f"\\{section}{{{heading}}}")
             last = heading
-        count = max(1, -(-len(equations) // FRAME_EQUATIONS))
-        size = -(-len(equations) // count) if equations else 0
-        for k in range(count):
-            body = (prose if k == 0 else []) + equations[k * size : (k + 1) * size]
-            frames.append(f"\\begin{{frame}}{{{heading}}}\n" + "\n\n".join(body) + "\n\\end{frame}")
+        frames += [_frame(heading, body, weight) for body, weight in _packed(units)]
     return "\n\n".join(frames)
+
+
+def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Block]]]]:
+    """(heading, steps) in order; each step a list of blocks (prose first, then its equations)."""
+    sections: list[tuple[str, list[list[Block]]]] = [(title, [])]
+    glue = False
+    for b in blocks:
+        if b.kind in ("title", "rule"):
+            continue
+        units = sections[-1][1]
+        if b.kind == "heading":
+            sections.append((b.tex, []))
+        elif b.kind == "keep":
+            glue = True
+        elif b.kind == "figure":
+            units.append([b])
+            units.append([])  # nothing joins a figure's frame
+        elif b.kind == "math" or (units and (glue or _continues(b))):
+            if not units:
+                units.append([])
+            units[-1].append(b)
+        else:
+            units.append([b])
+        glue = glue and b.kind == "keep"
+    return [(heading, [u for u in units if u]) for heading, units in sections if any(units)]
+
+
+def _continues(block: Block) -> bool:
+    """A paragraph that goes on the sentence before its formula (it starts in lower case), or a list."""
+    text = re.sub(r"^(\\[a-z]+\{)+", "", block.tex.lstrip())
+    return (block.kind == "para" and text[:1].islower()) or block.kind == "raw"  # a list explains what precedes
+
+
+def _weight(block: Block) -> float:
+    """Estimated lines on a frame."""
+    if block.kind == "math":
+        if r"\vdots" in block.tex and len(block.tex) < 60:
+            return 1.0
+        one_line = _first_argument(block.tex, r"\deriveeq{") or block.tex
+        tall = 0.7 if any(word in one_line for word in (r"\frac", r"\sum", r"\boxed")) else 0.0
+        rows = one_line.count("\\\\")  # rows of cases, matrices and aligned blocks
+        return 2.0 + tall + 1.1 * rows + len(one_line) // 220
+    if block.kind == "figure":
+        return FRAME_LINES
+    text = re.sub(r"\$[^$]*\$", "xxxxxx", block.tex)
+    text = re.sub(r"\\[A-Za-z]+", "", text)
+    return 0.4 + -(-len(text) // LINE_CHARS) * 1.0
+
+
+def _first_argument(tex: str, command: str) -> str | None:
+    """The braced argument right after `command` (which ends with its opening brace), if present."""
+    start = tex.find(command)
+    if start < 0:
+        return None
+    depth, i = 1, start + len(command)
+    for j in range(i, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[j], 0)
+        if depth == 0:
+            return tex[i:j]
+    return None
+
+
+def _packed(units: list[list[Block]]) -> list[tuple[list[str], float]]:
+    """Frames (bodies, estimated lines) from the steps of one section, greedily, steps whole."""
+    frames: list[tuple[list[str], float]] = []
+    body, weight = [], 0.0
+    for unit in units:
+        w = sum(_weight(b) for b in unit)
+        if body and weight + w > FRAME_LINES:
+            frames.append((body, weight))
+            body, weight = [], 0.0
+        if w <= FRAME_LINES * FRAME_SHRINK or len(unit) < 3:
+            body, weight = body + [_body_tex(b) for b in unit], weight + w
+            if unit[0].kind == "figure":
+                frames.append((body, weight))
+                body, weight = [], 0.0
+            continue
+        for piece in _between_equations(unit):  # too long for one frame even shrunk: break between equations
+            if body:
+                frames.append((body, weight))
+            body, weight = [_body_tex(b) for b in piece], sum(_weight(b) for b in piece)
+    if body:
+        frames.append((body, weight))
+    return frames
+
+
+def _between_equations(unit: list[Block]) -> list[list[Block]]:
+    pieces, piece, weight = [], [], 0.0
+    for b in unit:
+        w = _weight(b)
+        if piece and weight + w > FRAME_LINES and b.kind == "math":
+            pieces.append(piece)
+            piece, weight = [], 0.0
+        piece.append(b)
+        weight += w
+    return pieces + [piece]
+
+
+def _body_tex(block: Block) -> str:
+    return figure(block.tex) if block.kind == "figure" else block.tex
+
+
+def _frame(heading: str, body: list[str], weight: float) -> str:
+    """A frame; `shrink` scales its content down only if it does not fit (the estimate can be off)."""
+    return f"\\begin{{frame}}[shrink]{{{heading}}}\n" + "\n\n".join(body) + "\n\\end{frame}"
 
 
 def title_of(blocks: list[Block]) -> Block | None:
@@ -517,7 +612,7 @@ def _shortened(text: str, most: int) -> str:
 
 
 def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
-             numbered: bool = False, plain_title: str = "") -> str:
+             numbered: bool = False, plain_title: str = "", author: str = "", date: str = "") -> str:
     """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
     import jinja2
 
@@ -533,4 +628,5 @@ def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: 
     return env.get_template("document.tex.j2").render(
         kind=kind, language=language(lang), languages=babel_languages(), title=title,
         plain_title=escape(_shortened(plain_title, PDF_TITLE)), body=body, colours=colour_defs, toc=toc, numbered=numbered,
+        author=author, date=date,
     )

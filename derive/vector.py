@@ -63,6 +63,7 @@ class Step:
     layer: int | None = None
     because: list[list[sp.Expr]] = field(default_factory=list)
     expanded: sp.Matrix | None = None
+    defines: list[list[sp.Expr]] = field(default_factory=list)  # D = ∂J/∂W with D_{i,j} = ∂J/∂W_{i,j}
 
 
 SMALL = 4  # layers up to this width are also written out entry by entry
@@ -241,7 +242,8 @@ class _Builder:
             shown = index if layer is out else {}
             a_prev = self.inputs(layer.number)
             steps.append(Step("grad_W", self.grad(self.weights(layer)), [MatProd(delta, Tr(a_prev))], boxed=True,
-                              layer=layer.number, because=shown.get("grad_W", [])))
+                              layer=layer.number, because=shown.get("grad_W", []),
+                              defines=shown.get("grad_W_entries", [])))
             steps.append(Step("grad_b", self.grad(self.bias(layer)), [delta], boxed=True, layer=layer.number,
                               because=shown.get("grad_b", [])))
             if layer.number == 1:
@@ -333,8 +335,12 @@ class _Builder:
             local = _in_range(sp.diff(z_k, wrt).doit())
             total = _in_range(sp.Sum(dz[k] * local, (k, 1, n_out)).doit())
             of_entry = sp.Indexed(sp.IndexedBase(self.partial(self.of, target)), *wrt.indices)
-            out[reason] = [[sp.Derivative(z[k], wrt), local],
+            cases = [sp.Piecewise((local.subs(k, i), sp.Eq(k, i, evaluate=False)), (0, True))] if local.has(sp.KroneckerDelta) else []
+            out[reason] = [[sp.Derivative(z[k], wrt), local, *cases],
                            [of_entry, sp.Sum(dz[k] * sp.Derivative(z[k], wrt), (k, 1, n_out)), total]]
+            if reason == "grad_W":  # the matrix D of the derivatives, entry by entry (seed 002)
+                D = sp.IndexedBase("D")
+                out["grad_W_entries"] = [[D.label, self.grad(target)], [D[i, j], of_entry]]
         return out
 
     def grad_local(self, y: sp.Symbol, layer: Layer) -> sp.Symbol:

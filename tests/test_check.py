@@ -402,7 +402,7 @@ def test_json_is_the_contract_object(cli, files):
     by_key = {a["key"]: a for a in data["answers"]}
     assert by_key["phi_2"]["verdict"] == "missing"
     assert by_key["psi_22"]["verdict"] == "invalid"
-    assert by_key["psi_21"]["expected_latex"] == r"\phi_1 I[u_1>0] h_2"
+    assert by_key["psi_21"]["expected_latex"] == r"\phi_1 \, I[u_1>0] \, h_2"  # thin spaces around I[·] (seed 000)
 
 
 def test_json_for_several_files_is_a_list(cli, files, broken):

@@ -289,7 +289,7 @@ def test_index_graph_with_an_activation_and_concrete_sizes(cli, tmp_path):
     result = cli(spec)
     assert result.exit_code == 0, result.stderr
     md = result.stdout
-    assert r"\frac{\partial h_{m}}{\partial z_{i}} = 1_{m=i} I[z_{m}>0]" in md  # relu'(z) on the diagonal
+    assert r"\frac{\partial h_{m}}{\partial z_{i}} = 1_{m=i} \, I[z_{m}>0]" in md  # relu'(z) on the diagonal
     assert r"\frac{\partial h}{\partial W_{i,j}} = \frac{\partial h}{\partial z_{i}} x_{j}" in md
     assert r"\frac{\partial h}{\partial x_{i}} = \sum_{k=1}^{3} \frac{\partial h}{\partial z_{k}} W_{k,i}" in md
     assert "sizes n" not in md and "3 random" not in md
@@ -333,8 +333,8 @@ def test_specs_render_in_every_language_and_katex(cli, spec):
         assert len(found) > 5
         formulas += found
     assert outputs["ru"].startswith("# " + yaml.safe_load(spec.read_text())["title"]["ru"])
-    assert "Verified" in outputs["en"] and "Проверено" in outputs["ru"] and "Sprawdzone" in outputs["pl"]
-    # the same math in every language, but for the decimal sign (0{,}3679 in ru and pl)
+    assert "Checked" in outputs["en"] and "Проверка" in outputs["ru"] and "Sprawdzenie" in outputs["pl"]
+    # the same formulas in every language, up to the decimal sign (0.3679, 0{,}3679)
     blocks = {lang: re.findall(r"^\$\$\n(.*?)\n\$\$$", md.replace("{,}", "."), re.S | re.M)
               for lang, md in outputs.items()}
     assert blocks["ru"] == blocks["en"] == blocks["pl"]
