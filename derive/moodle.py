@@ -36,6 +36,10 @@ PROSE = {
     "find": N_("Find the derivative $%(task)s$."),
     "compute": N_("Compute $%(task)s$ at the point %(point)s."),
     "expected": N_("The derivative: %(formula)s"),
+    # the exercise sheet's words (derive quiz, check catalog)
+    "network": N_("The network (forward pass):"),
+    "activation": N_("The activation:"),
+    "loss": N_("The loss:"),
 }
 
 
@@ -154,7 +158,6 @@ def _network_stem(outcome, grader, lang: str):
 
     from .check import Words
     from .network import context
-    from .quiz import PROSE as SHEET
     from .render import d, environment
 
     derivation = outcome.derivation
@@ -173,7 +176,7 @@ def _network_stem(outcome, grader, lang: str):
         "forward": full["forward"],
         "activations": [a for a in full["activations"] if a["definition"] is not None],
         "loss": full["loss"]["definition"] if full["loss"] else None,
-        "words": {k: words(SHEET[k]) for k in ("network", "activation", "loss")},
+        "words": {k: words(PROSE[k]) for k in ("network", "activation", "loss")},
     }
     template = env.get_template("moodle.md.j2")
 
