@@ -62,6 +62,7 @@ class Section:
     layer: Layer
     grads: list[Grad]
     groups: list[UnitGroup]
+    shared: list[ParamGrad] = field(default_factory=list)  # a bias shared by the layer's units: the sum over them
 
 
 @dataclass
@@ -262,8 +263,9 @@ def derive(network: Network) -> Derivation:
     sweep = _Backward(network)
     loss_grads = sweep.seed()
     layers = network.layers
-    sections = [sweep.section(layer, layer is layers[-1]) for layer in reversed(layers)]
+    sections = [_with_shared(sweep.section(layer, layer is layers[-1])) for layer in reversed(layers)]
     by_param = {d.param: d for s in sections for g in s.groups for d in g.derivatives}
+    by_param |= {d.param: d for s in sections for d in s.shared}
     return Derivation(
         network,
         sections,
@@ -271,3 +273,24 @@ def derive(network: Network) -> Derivation:
         backward=sweep.order,
         derivatives=[by_param[p] for p in network.params],
     )
+
+
+def _with_shared(section: Section) -> Section:
+    """A parameter entering several units (a shared bias) gets the sum of its per-unit terms.
+
+    The per-unit terms stay in their groups (their local derivatives are shown
+    there); the sum is the parameter's derivative.
+    """
+    parts: dict[sp.Symbol, list[ParamGrad]] = {}
+    for group in section.groups:
+        for p in group.derivatives:
+            parts.setdefault(p.param, []).append(p)
+    section.shared = [_summed(ps) for ps in parts.values() if len(ps) > 1]
+    return section
+
+
+def _summed(parts: list[ParamGrad]) -> ParamGrad:
+    first = parts[0]
+    expanded = total([p.expanded for p in parts]) if all(p.expanded is not None for p in parts) else None
+    return ParamGrad(first.param, first.node, first.upstream, first.local,
+                     total([p.value for p in parts]), expanded)

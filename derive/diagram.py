@@ -46,16 +46,19 @@ class Label:
     text: str
     sub: str = ""
     sup: str = ""
+    colour: str = ""  # "" black; "forward" (a value, green) or "backward" (a gradient, red), as CS231n draws them
+    tail: str = ""  # plain text after the indices (" = 0,15"); `tex` already includes it
 
     @property
     def plain(self) -> str:
-        return self.text + self.sup + self.sub
+        return self.text + self.sup + self.sub + self.tail
 
 
 @dataclass(frozen=True)
 class Node:
     label: Label
     shape: str = "circle"
+    note: Label | None = None  # written under the node (a worked example's value)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Layered:
 
     layers: list[list[Node]]
     edges: list[Edge] = field(default_factory=list)
+    spread: float = 1.0  # room between the nodes, for long edge labels (a worked example's numbers)
 
 
 @dataclass
@@ -82,10 +86,10 @@ class Figure:
     title: str = ""
 
     def svg(self) -> str:
-        return layered_svg(self.drawing.layers, self.drawing.edges, self.title)
+        return layered_svg(self.drawing.layers, self.drawing.edges, self.title, self.drawing.spread)
 
     def tikz(self) -> str:
-        return layered_tikz(self.drawing.layers, self.drawing.edges)
+        return layered_tikz(self.drawing.layers, self.drawing.edges, self.drawing.spread)
 
 
 def name_label(name: str) -> Label:
@@ -118,6 +122,7 @@ class _Layout:
 
     layers: list[list[Node]]
     edges: list[Edge]
+    spread: float = 1.0
 
     def __post_init__(self):
         self.slots = [shown(len(layer)) for layer in self.layers]
@@ -143,10 +148,11 @@ class _Layout:
         drawn = [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
         placed: list[tuple[float, float]] = []
         for edge, a, b in drawn:
-            t = self.label_pos(a, b, placed) if edge.above or edge.below else 0.5
+            longest = max((len(lab.plain) for lab in (edge.above, edge.below) if lab), default=0)
+            t = self.label_pos(a, b, placed, longest) if longest else 0.5
             yield edge, a, b, t
 
-    def label_pos(self, a, b, placed: list[tuple[float, float]]) -> float:
+    def label_pos(self, a, b, placed: list[tuple[float, float]], length: int = 0) -> float:
         """The place along a->b farthest from the labels placed so far and from the nodes (greedy).
 
         Distances are measured in label sizes: a label is about LABEL_W wide and LABEL_H high in
@@ -154,10 +160,12 @@ class _Layout:
         other less so.
         """
         nodes = [(x, y) for _i, index, x, y in self.nodes() if index is not None]
+        wide = LABEL_W * max(1.0, length / LABEL_CHARS) / _dx_scale(self.spread)
+        high = LABEL_H * (2 if self.spread > 1 else 1) / self.spread  # spread drawings have labels above and below
 
         def clearance(t: float) -> float:
             p = (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
-            gaps = [math.hypot((p[0] - q[0]) / LABEL_W, (p[1] - q[1]) / LABEL_H) for q in placed]
+            gaps = [math.hypot((p[0] - q[0]) / wide, (p[1] - q[1]) / high) for q in placed]
             gaps += [math.hypot((p[0] - q[0]) / NODE_W, (p[1] - q[1]) / NODE_H) for q in nodes]
             return min(gaps, default=math.inf) - 0.2 * abs(t - 0.35)  # ties: prefer near the source
 
@@ -168,24 +176,37 @@ class _Layout:
 
 LABEL_TS = [0.15 + 0.05 * i for i in range(13)]  # candidate places along an edge, 0.15 … 0.75
 LABEL_W, LABEL_H = 0.22, 0.35  # a label's extent in layer (x) and slot (y) units
+LABEL_CHARS = 6  # characters of a label of width LABEL_W
+
+
+def _dx_scale(spread: float) -> float:
+    """Layers move apart half as much as units within a layer when a drawing is spread."""
+    return 1 + (spread - 1) / 2
 NODE_W, NODE_H = 0.18, 0.45  # a node's extent, likewise
 
 
 # -- SVG --------------------------------------------------------------------------
 
 SVG_DX, SVG_DY, SVG_R, SVG_MARGIN = 190, 72, 20, 30
+SVG_COLOURS = {"": "black", "forward": "#1a7f37", "backward": "#c0392b"}  # as graph_figure draws values and gradients
+TIKZ_COLOURS = {"": "black", "forward": "green!50!black", "backward": "red!75!black"}
 SVG_FONT = 'font-family="CMU Serif, Latin Modern Roman, Times New Roman, serif"'
 
 
 def _svg_text(label: Label, x: float, y: float, size: int, italic: bool = True, **attrs) -> str:
     style = ' font-style="italic"' if italic and label.text.isalpha() else ""
+    style += f' fill="{SVG_COLOURS[label.colour]}"' if label.colour else ""
     extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
     parts = [escape(label.text)]
     if label.sup:
         parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{-size * 0.4:.0f}">{escape(label.sup)}</tspan>')
+    shift = -size * 0.4 if label.sup else 0
     if label.sub:
         dy = size * 0.3 + (size * 0.4 if label.sup else 0)
+        shift += dy
         parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{dy:.0f}">{escape(label.sub)}</tspan>')
+    if label.tail:
+        parts.append(f'<tspan font-style="normal" dy="{-shift:.0f}">{escape(label.tail)}</tspan>')
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{style} text-anchor="middle"{extra}>'
             + "".join(parts) + "</text>")
 
@@ -196,7 +217,8 @@ def _svg_node(node: Node, x: float, y: float) -> str:
         shape = f'<rect x="{x - s:.1f}" y="{y - s:.1f}" width="{2 * s:.1f}" height="{2 * s:.1f}" fill="#f3f3f3" stroke="black"/>'
     else:
         shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{SVG_R}" fill="white" stroke="black"/>'
-    return shape + _svg_text(node.label, x, y + 5, 16)
+    note = _svg_text(node.note, x, y + SVG_R + 15, 12, italic=False) if node.note else ""
+    return shape + _svg_text(node.label, x, y + 5, 16) + note
 
 
 def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
@@ -207,12 +229,13 @@ def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool)
             + _svg_text(label, x, y + dy, 13) + "</g>")
 
 
-def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "") -> str:
+def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", spread: float = 1.0) -> str:
     """The drawing as a standalone SVG document (see the module docstring)."""
-    lay = _Layout(layers, edges)
-    px = lambda x, y: (SVG_MARGIN + SVG_R + x * SVG_DX, SVG_MARGIN + SVG_R + y * SVG_DY)  # noqa: E731
-    width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * SVG_DX
-    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * SVG_DY
+    lay = _Layout(layers, edges, spread)
+    dx, dy = SVG_DX * _dx_scale(spread), SVG_DY * spread
+    px = lambda x, y: (SVG_MARGIN + SVG_R + x * dx, SVG_MARGIN + SVG_R + y * dy)  # noqa: E731
+    width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * dx
+    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" {SVG_FONT}>',
@@ -246,16 +269,20 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "") ->
 TIKZ_WIDTH_CM, TIKZ_DX_CM, TIKZ_DY_CM = 14.0, 4.0, 1.7
 
 
+def _tikz_colour(label: Label) -> str:
+    return f", text={TIKZ_COLOURS[label.colour]}" if label.colour else ""
+
+
 def _node_name(i: int, index: int) -> str:
     return f"n{i}-{index}"
 
 
-def layered_tikz(layers: list[list[Node]], edges: list[Edge]) -> str:
+def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.0) -> str:
     """The drawing as a `tikzpicture` (needs \\usepackage{tikz}; see the module docstring)."""
-    lay = _Layout(layers, edges)
-    dx = min(TIKZ_DX_CM, TIKZ_WIDTH_CM / max(1, len(layers) - 1))
+    lay = _Layout(layers, edges, spread)
+    dx = min(TIKZ_DX_CM * _dx_scale(spread), TIKZ_WIDTH_CM / max(1, len(layers) - 1))
     out = [
-        rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM}cm, >=stealth,"
+        rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM * spread:.2f}cm, >=stealth,"
         r" neuron/.style={circle, draw, minimum size=8mm, inner sep=0pt},"
         r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
         r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped}]"
@@ -266,10 +293,12 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge]) -> str:
             continue
         node = layers[i][index]
         style = "constant" if node.shape == "box" else "neuron"
-        out.append(rf"\node[{style}] ({_node_name(i, index)}) at ({x}, {y:.2f}) {{${node.label.tex}$}};")
+        note = (rf", label={{[text={TIKZ_COLOURS[node.note.colour]}, font=\scriptsize]below:{{${node.note.tex}$}}}}"
+                if node.note else "")
+        out.append(rf"\node[{style}{note}] ({_node_name(i, index)}) at ({x}, {y:.2f}) {{${node.label.tex}$}};")
     for edge, _a, _b, t in lay.drawn_edges():
         labels = "".join(
-            rf" node[param, {side}, pos={t:.2f}] {{${lab.tex}$}}"
+            rf" node[param, {side}, pos={t:.2f}{_tikz_colour(lab)}] {{${lab.tex}$}}"
             for lab, side in ((edge.above, "above"), (edge.below, "below"))
             if lab
         )

@@ -18,7 +18,9 @@ from .errors import Location, SpecError, VerificationFailed
 from .graph_backprop import Backprop, Grad, backprop
 from .graph_spec import GraphSpec, parse_doc as parse
 from .graph_verify import verify
+from .numbers import Num
 from .printing import ascii, latex
+from .worked import Shown
 from .render import Row, d
 
 KIND = "graph"
@@ -70,10 +72,10 @@ def printer_settings(outcome: Outcome) -> dict:
     return {"partials": outcome.result.partials}
 
 
-def figure(outcome: Outcome):
+def figure(outcome: Outcome, lang: str = "en"):
     from .graph_figure import GraphFigure
 
-    return GraphFigure(outcome)
+    return GraphFigure(outcome, lang)
 
 
 # -- numbers ----------------------------------------------------------------------
@@ -94,16 +96,23 @@ def decimal(value: sp.Expr) -> sp.Expr:
     return sp.Float(text, max(1, len(text.replace("-", "").replace(".", "").lstrip("0"))))
 
 
-def shown(value: sp.Expr | None) -> tuple[list[sp.Expr], sp.Expr | None]:
-    """(exact parts to print after '=', approximate value to print after '≈')."""
+def shown(value: sp.Expr | None, style) -> tuple[list[sp.Expr], sp.Expr | None]:
+    """(exact parts to print after '=', approximate value to print after '≈') in style (a worked.Shown).
+
+    A decimal that `digits` shows whole is exact; other numbers are rounded, after '≈'. Exact
+    fractions and closed forms (e^{-1}) are shown too only when the spec says `exact: true`.
+    """
     if value is None:
         return [], None
+    number = style.num(value, bare=True)
+    approx = Num(value, style.digits, False, style.lang, True)
     if value.is_Rational:
-        return [decimal(value)], None
-    approx = sp.Float(value.evalf(DIGITS + 4), DIGITS)
-    if sp.count_ops(value) > EXACT_OPS:
-        return [], approx
-    return [value], approx
+        if number.fraction:
+            return [number], approx
+        return ([], number) if number.rounded else ([number], None)
+    if style.exact and sp.count_ops(value) <= EXACT_OPS:
+        return [value], approx
+    return [], approx
 
 
 def json_number(value: sp.Expr):
@@ -133,11 +142,11 @@ class Line:
     approx: list = field(default_factory=list)
 
 
-def _line(parts: list, value: sp.Expr | None = None, approx: list | None = None) -> Line:
-    exact, rounded = shown(value)
+def _line(style, parts: list, value: sp.Expr | None = None, approx: list | None = None) -> Line:
+    exact, rounded = shown(value, style)
     out: list = []
     for p in [*parts, *exact]:
-        if not out or p != out[-1]:
+        if not out or (p != out[-1] and not (isinstance(p, Num) and p.value == out[-1])):
             out.append(p)
     return Line(Row(out), [*(approx or []), *([rounded] if rounded is not None else [])])
 
@@ -150,19 +159,20 @@ def context(outcome: Outcome, lang: str) -> dict:
         return _index_context(outcome, lang)
     bp: Backprop = outcome.result
     spec = outcome.spec
+    style = Shown(spec.digits, spec.exact, lang)
     return {
         "title": spec.title.get(lang),
         "indexed": False,
         "of": bp.of,
         "given": Row([sp.Function(bp.of.name)(*bp.inputs), next(n.closed for n in bp.nodes if n.symbol == bp.of)]),
         "start": Row([d(bp.of, bp.of), sp.S.One]),
-        "values": [Row([x, decimal(v)]) for x, v in (bp.values or {}).items() if x in bp.inputs],
+        "values": [Row([x, style.given(v)]) for x, v in (bp.values or {}).items() if x in bp.inputs],
         "find": [d(bp.of, g.wrt) for g in bp.derivatives],
-        "forward": [_line([n.symbol, n.expr], n.value) for n in bp.nodes],
-        "locals": [_locals(bp, n) for n in bp.nodes],
+        "forward": [_line(style, [n.symbol, n.expr], n.value) for n in bp.nodes],
+        "locals": [_locals(bp, n, style) for n in bp.nodes],
         "gates": [{"gate": n.gate, "node": n.symbol, "args": n.args} for n in bp.nodes if n.gate],
-        "backward": [_backward(bp, g) for v, g in bp.grads.items() if v != bp.of],
-        "results": [_line([d(bp.of, g.wrt), g.closed], g.value) for g in bp.derivatives],
+        "backward": [_backward(bp, g, style) for v, g in bp.grads.items() if v != bp.of],
+        "results": [_line(style, [d(bp.of, g.wrt), g.closed], g.value) for g in bp.derivatives],
         "has_values": bp.values is not None,
         "check": outcome.check,
         "n_formulas": outcome.check.formulas,
@@ -170,37 +180,33 @@ def context(outcome: Outcome, lang: str) -> dict:
     }
 
 
-def _locals(bp: Backprop, node) -> dict:
+def _locals(bp: Backprop, node, style) -> dict:
     env = bp.values
-    lines = [_line([d(node.symbol, l.arg), l.expr], l.expr.xreplace(env) if env else None) for l in node.locals]
+    lines = [_line(style, [d(node.symbol, l.arg), l.expr], l.expr.xreplace(env) if env else None) for l in node.locals]
     return {"node": node.symbol, "args": node.args, "lines": lines, "gate": node.gate}
 
 
-def _backward(bp: Backprop, grad: Grad) -> dict:
+def _backward(bp: Backprop, grad: Grad, style) -> dict:
     of = bp.of
     symbolic = sp.Add(*[_chain_symbols(of, loc) for loc in grad.uses])
     parts, approx = [d(of, grad.wrt), symbolic, grad.chain, grad.named], []
     if grad.terms and (len(grad.terms) > 1 or isinstance(grad.terms[0], tuple)):
-        exact = all(_simple(v) for t in grad.terms for v in (t if isinstance(t, tuple) else (t,)))
-        numbers = sp.Add(*[_numbers(t, exact) for t in grad.terms], evaluate=False)
-        (parts if exact else approx).append(numbers)
+        shown_ = [_numbers(t, style) for t in grad.terms]
+        numbers = sp.Add(*[n for n, _ in shown_], evaluate=False)
+        (parts if all(whole for _, whole in shown_) else approx).append(numbers)
     return {
         "wrt": grad.wrt,
         "is_input": grad.wrt in bp.inputs,
         "paths": [loc.node for loc in grad.uses],
-        "line": _line(parts, grad.value, approx),
+        "line": _line(style, parts, grad.value, approx),
     }
 
 
-def _numbers(term, exact: bool) -> sp.Expr:
-    """upstream value · local value: exact when every factor is a short rational, else rounded."""
+def _numbers(term, style) -> tuple[sp.Expr, bool]:
+    """upstream value · local value as shown, and whether every factor is shown whole (not rounded)."""
     factors = term if isinstance(term, tuple) else (term,)
-    shown_ = [decimal(v) if exact or v.is_Rational else sp.Float(v.evalf(DIGITS + 4), DIGITS) for v in factors]
-    return Product(*shown_) if len(shown_) > 1 else shown_[0]
-
-
-def _simple(value: sp.Expr) -> bool:
-    return value.is_Rational
+    shown_ = [style.num(v) for v in factors]
+    return (Product(*shown_) if len(shown_) > 1 else shown_[0]), not any(n.rounded for n in shown_)
 
 
 def _chain_symbols(of: sp.Symbol, loc) -> sp.Expr:

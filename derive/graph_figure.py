@@ -47,12 +47,13 @@ def gate_label(expr: sp.Expr, name: str) -> Label:
     return name_label(name)
 
 
-def number_label(value: sp.Expr | None) -> Label | None:
-    """Integers exactly, other numbers to 4 significant digits; text with a real minus sign."""
+def number_label(value: sp.Expr | None, lang: str = "en", digits: int = 4) -> Label | None:
+    """A number in lang's format to `digits` significant digits; text with a real minus sign."""
     if value is None:
         return None
-    tex = str(int(value)) if value.is_Integer else f"{float(value):.4g}"
-    return Label(tex, tex.replace("-", "−"))
+    from .numbers import format_number
+
+    return Label(format_number(value, lang, digits, tex=True), format_number(value, lang, digits).replace("-", "−"))
 
 
 @dataclass
@@ -78,6 +79,7 @@ class GraphFigure:
     """Boxes and arrows of one graph (see the module docstring)."""
 
     outcome: object
+    lang: str = "en"
     boxes: dict[str, Box] = field(default_factory=dict)
     arrows: list[Arrow] = field(default_factory=list)
 
@@ -92,6 +94,9 @@ class GraphFigure:
     def _add(self, key, label, circle, name=None):
         self.boxes[key] = Box(key, label, circle, name)
 
+    def _number(self, value):
+        return number_label(value, self.lang, self.outcome.spec.digits)
+
     def _build_scalar(self, bp) -> None:
         values = bp.values
         for x in bp.inputs:
@@ -101,11 +106,11 @@ class GraphFigure:
         self._add("<out>", name_label(bp.of.name), False)
         for n in bp.nodes:
             for loc in n.locals:
-                above = number_label(values[loc.arg]) if values else None
-                below = number_label(_flow(bp, loc)) if values else None
+                above = self._number(values[loc.arg]) if values else None
+                below = self._number(_flow(bp, loc)) if values else None
                 self.arrows.append(Arrow(loc.arg.name, n.symbol.name, above, below))
-        self.arrows.append(Arrow(bp.of.name, "<out>", number_label(values[bp.of]) if values else None,
-                                 number_label(sp.S.One) if values else None))
+        self.arrows.append(Arrow(bp.of.name, "<out>", self._number(values[bp.of]) if values else None,
+                                 self._number(sp.S.One) if values else None))
 
     def _build_index(self, d) -> None:
         for x in d.inputs:

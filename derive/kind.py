@@ -62,8 +62,9 @@ class KindEntry:
     def module(self) -> Kind:
         return _module(self.path)
 
-    def figure_of(self, outcome: Outcome):
-        return self.module.figure(outcome) if self.figure else None
+    def figure_of(self, outcome: Outcome, lang: str = "en"):
+        """The kind's figure, its numbers in lang's format (a worked example's values)."""
+        return self.module.figure(outcome, lang) if self.figure else None
 
     def with_options(self, spec: Spec, options) -> Spec:
         return self.module.apply_options(spec, options) if self.options and options is not None else spec

@@ -34,7 +34,8 @@ class Layer:
 
     @property
     def params(self) -> list[sp.Symbol]:
-        return [p for unit in self.units for p, _ in unit.incoming]
+        """Each parameter once (a shared bias enters every unit)."""
+        return list(dict.fromkeys(p for unit in self.units for p, _ in unit.incoming))
 
 
 @dataclass
@@ -124,18 +125,23 @@ def _layer(spec: NetworkSpec, number: int, lspec: LayerSpec, sources: list[sp.Ex
     n_src = len(sources)
     units = []
     for j, (pre, post) in enumerate(zip(pres, posts), start=1):
-        incoming = []
-        if target_first:
-            bias = lspec.bias if lspec.units == 1 else f"{lspec.bias}_{j}"
-            incoming.append((sp.Symbol(bias), sp.S.One))
-        else:
-            incoming.append((sp.Symbol(param_name(lspec.params, 0, j, n_src, lspec.units, False)), sp.S.One))
+        incoming = [(sp.Symbol(_bias_name(lspec, j, n_src, target_first)), sp.S.One)]
         for k, source in enumerate(sources, start=1):
             name = param_name(lspec.params, k, j, n_src, lspec.units, target_first)
             incoming.append((sp.Symbol(name), source))
         units.append(Unit(pre, post, incoming))
-    alpha = None if lspec.alpha is None else constant(lspec.alpha)
+    default = ACTIVATIONS[lspec.activation].alpha  # a layer made in code (a quiz variant) may leave α unset
+    alpha = constant(lspec.alpha) if lspec.alpha is not None else (constant(default) if default is not None else None)
     return Layer(number, lspec, ACTIVATIONS[lspec.activation], alpha, units)
+
+
+def _bias_name(lspec: LayerSpec, j: int, n_src: int, target_first: bool) -> str:
+    """b_j (target-source) or θ_0j (source-target); a shared bias drops the unit index: b, θ_0."""
+    if lspec.bias_shared:
+        return lspec.bias if target_first else f"{lspec.params}_0"
+    if target_first:
+        return lspec.bias if lspec.units == 1 else f"{lspec.bias}_{j}"
+    return param_name(lspec.params, 0, j, n_src, lspec.units, False)
 
 
 def linear(unit: Unit) -> sp.Expr:

@@ -19,7 +19,7 @@ from .functions import definition_of, kink_arguments, real_diff, weight_decay
 from .model import build
 from .printing import ascii, latex_printer
 from .render import Row, chunks, d
-from .spec import VECTOR_NEEDS, NetworkSpec, parse_doc as parse
+from .spec import VECTOR_NEEDS, NetworkSpec, parse_doc
 from .verify import Check, verify
 
 KIND = "network"
@@ -32,6 +32,7 @@ class Outcome:
     check: Check
     vector: object | None = None  # vector.VectorView when view: vector
     vector_check: Check | None = None
+    numbers: object | None = None  # worked.Numbers when the spec has values:
 
 
 def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
@@ -40,6 +41,9 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
         return spec
     if options.view == "vector" and spec.index != "target-source":
         raise SpecError(f"--view vector: {VECTOR_NEEDS}", Location(spec.file))
+    if options.view == "vector" and (spec.worked is not None or any(layer.bias_shared for layer in spec.layers)):
+        raise SpecError("--view vector: a spec with bias_shared or values: is shown in view: scalar "
+                        "(the matrix view has a bias vector per layer)", Location(spec.file))
     if options.view == "vector" and spec.layers[-1].pre is None:
         raise SpecError("--view vector: the matrix view names the output layer's pre-activation; "
                         "add view: vector to the spec (or pre: to its last layer)", Location(spec.file))
@@ -48,12 +52,22 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
     return replace(spec, view=options.view)
 
 
+def parse(doc) -> NetworkSpec:
+    """The network spec of doc, with its worked example (values:, learning_rate:, …) when it has one."""
+    from dataclasses import replace
+
+    from .worked import parse_worked
+
+    spec = parse_doc(doc)
+    return replace(spec, worked=parse_worked(doc, spec))
+
+
 def derive(spec: NetworkSpec) -> Outcome:
     derivation = backprop(build(spec))
     check = verify(derivation)
     if not check.ok:
         raise VerificationFailed.first(spec.file, check)
-    outcome = Outcome(spec, derivation, check)
+    outcome = Outcome(spec, derivation, check, numbers=_numbers(spec, derivation))
     if spec.view == "vector":
         from .vector import check_vector_view, vector_view
 
@@ -62,6 +76,36 @@ def derive(spec: NetworkSpec) -> Outcome:
         if not outcome.vector_check.ok:
             raise VerificationFailed.first(spec.file, outcome.vector_check)
     return outcome
+
+
+TYPESET_PARAMETERS = 400  # scalar view: one formula per parameter; more is hundreds of pages
+TYPESET_UNITS = 64  # a layer's sums are single equations; LaTeX overflows ("Dimension too large") near 256
+
+
+def check_typesettable(outcome: Outcome) -> None:
+    """Refuse, before LaTeX runs, a scalar derivation too large to typeset (JSON and Markdown still work)."""
+    spec = outcome.spec
+    if spec.view == "vector":
+        return
+    count = len(outcome.derivation.network.params)
+    widest = max([layer.units for layer in spec.layers] + [getattr(spec, "input_size", 1) or 1])
+    if count > TYPESET_PARAMETERS or widest > TYPESET_UNITS:
+        raise SpecError(f"the scalar derivation has {count:,} parameters and layers up to {widest} units wide; "
+                        f"LaTeX documents are made for at most {TYPESET_PARAMETERS} parameters and "
+                        f"{TYPESET_UNITS} units per layer. Use view: vector, --format md or --format json",
+                        Location(spec.file))
+
+
+def _numbers(spec: NetworkSpec, derivation: Derivation):
+    """The verified derivation at the spec's values (None without values:)."""
+    if spec.worked is None:
+        return None
+    from .worked import NotANumber, evaluate
+
+    try:
+        return evaluate(derivation, spec.worked)
+    except NotANumber as exc:
+        raise SpecError(f"values: {exc}; choose values where the network is defined", Location(spec.file)) from None
 
 
 def printer_settings(outcome: Outcome) -> dict:
@@ -128,7 +172,7 @@ def _batch_names(view) -> list[dict]:
     return names
 
 
-def _scalar_context(outcome: Outcome, lang: str) -> dict:
+def _scalar_context(outcome: Outcome, lang: str, numbers: bool = True) -> dict:
     derivation, check = outcome.derivation, outcome.check
     net = derivation.network
     spec = net.spec
@@ -144,7 +188,8 @@ def _scalar_context(outcome: Outcome, lang: str) -> dict:
         "check": check,
         "n_derivatives": len(derivation.derivatives),
         "version": __version__,
-    }
+        "worked": None,
+    } if outcome.numbers is None or not numbers else _with_numbers(outcome, lang)
 
 
 def _forward_rows(derivation: Derivation) -> list[list[Row]]:
@@ -173,6 +218,7 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha),
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
+                "erf": _rewritten(fz).has(sp.erf),  # GELU: say what erf is (Φ, the normal distribution)
             }
         )
     return out
@@ -248,6 +294,7 @@ def _section(derivation: Derivation, section) -> dict:
     derivs = [p for g in section.groups for p in g.derivatives]
     uses_named = any(p.upstream in named for p in derivs)
     of = derivation.network.of
+    shared = {p.param for p in section.shared}
     return {
         "number": layer.number,
         "families": families,
@@ -260,9 +307,11 @@ def _section(derivation: Derivation, section) -> dict:
         ] if uses_named else [],
         "local_nodes": sorted({p.node for p in derivs}, key=str),
         "groups": [
-            {"node": g.unit.pre or g.unit.post, "rows": [_total_row(derivation, of, p) for p in g.derivatives]}
+            {"node": g.unit.pre or g.unit.post,
+             "rows": [_total_row(derivation, of, p) for p in g.derivatives if p.param not in shared]}
             for g in section.groups
         ],
+        "shared": [{"param": p.param, "row": _total_row(derivation, of, p)} for p in section.shared],
         "grouped": not uses_named and len(section.groups) > 1,
     }
 
@@ -284,14 +333,105 @@ def _total_row(derivation: Derivation, of: sp.Symbol, p: ParamGrad) -> Row:
     return Row(parts, key=True)  # the result a student needs: boxed
 
 
+# -- a worked example: the same rows, continued with their numbers (CONTRACT section 7) -----
+
+
+GIVEN_PER_LINE = 5  # given values per display line
+
+
+def _with_numbers(outcome: Outcome, lang: str) -> dict:
+    """The scalar context with every row's value, the given values, and the descent step."""
+    from .worked import Shown
+
+    worked, numbers = outcome.spec.worked, outcome.numbers
+    shown = Shown(worked.digits, worked.exact, lang)
+    ctx = _scalar_context(outcome, lang, numbers=False)
+
+    def row(r: Row) -> Row:
+        return shown.row(r, r.parts[1], numbers.at, value=_known(r.parts[0], numbers))
+
+    def total(r: Row) -> Row:  # the formula and its numbers: the expanded forms make a worked row unreadable
+        return row(Row(r.parts[:2], key=r.key))
+
+    ctx["forward"] = [[row(r)] for line in ctx["forward"] for r in line]
+    if ctx["loss"]:
+        ctx["loss"]["definition"] = row(ctx["loss"]["definition"])
+        ctx["loss"]["grads"] = [row(r) for r in ctx["loss"]["grads"]]
+    for s in ctx["sections"]:
+        s["grads"] = [row(r) for r in s["grads"]]
+        s["locals"] = [[row(r) for r in unit] for unit in s["locals"]]
+        s["groups"] = [{**g, "rows": [total(r) for r in g["rows"]]} for g in s["groups"]]
+        s["shared"] = [{**g, "row": total(g["row"])} for g in s["shared"]]
+    ctx["worked"] = _worked_context(outcome, shown)
+    return ctx
+
+
+def _known(lhs, numbers):
+    """The value of a row's left-hand side when the substitution already gave it (a quantity, a gradient)."""
+    if isinstance(lhs, sp.Derivative) and lhs.expr == numbers.of:
+        return numbers.grads.get(lhs.variables[0])
+    return numbers.at.get(lhs) if lhs.is_Symbol else None
+
+
+def _worked_context(outcome: Outcome, shown) -> dict:
+    """The given values (inputs, targets, each layer's parameters) and the gradient-descent step."""
+    from .worked import ETA, Updated
+
+    net, numbers = outcome.derivation.network, outcome.numbers
+    given = [net.inputs, net.targets, *[layer.params for layer in net.layers], net.constants]
+    out = {
+        "given": [chunks([Row([s, shown.given(numbers.at[s])]) for s in group], GIVEN_PER_LINE)
+                  for group in given if group],
+        "on_kinks": [u.pre for layer in net.layers if layer.activation.kinks for u in layer.units
+                     if numbers.at[u.pre] == 0],
+        "step": None,
+    }
+    if numbers.learning_rate is None:
+        return out
+    moved = [p for p in net.params if p not in numbers.frozen]
+    generic = _generic_parameter(net)
+    out["step"] = {
+        "loss": net.loss is not None,
+        "eta": Row([ETA, shown.given(numbers.learning_rate)]),
+        "rule": Row([Updated(generic), generic - ETA * d(net.of, generic)]),
+        "rows": [_update_row(shown, numbers, net.of, p) for p in moved],
+        "frozen": list(numbers.frozen),
+        "before": shown.row(Row([net.of]), net.of, numbers.at),
+        "after": shown.row(Row([Updated(net.of)]), net.of, {net.of: numbers.loss_after}),
+    }
+    return out
+
+
+def _generic_parameter(net) -> sp.Symbol:
+    """θ for "any parameter" in the update rule, unless the network uses θ (then w, then p)."""
+    families = {layer.spec.params for layer in net.layers} | {layer.spec.bias for layer in net.layers}
+    families |= {str(s) for s in [*net.inputs, *net.targets, *net.outputs, net.of]}
+    return sp.Symbol(next(n for n in ("theta", "w", "p", "q") if n not in families))
+
+
+def _update_row(shown, numbers, of: sp.Symbol, p: sp.Symbol) -> Row:
+    """θ⁺ = θ − η ∂J/∂θ = 0,4 − 0,5 · 0,08217 ≈ 0,3589 (the gradient's value, not its formula)."""
+    from .worked import ETA, Updated
+
+    grad = d(of, p)
+    rule = p - ETA * grad
+    at = {p: numbers.at[p], ETA: numbers.learning_rate, grad: numbers.grads[p]}
+    return shown.row(Row([Updated(p), rule]), rule, at, value=numbers.updated[p])
+
+
 # -- figure: the network as layers of neurons, parameter names on the edges ---------------
 
 
-def figure(outcome: Outcome):
-    """Inputs (and a bias unit 1) on the left, one column per layer, the loss last if there is one."""
+def figure(outcome: Outcome, lang: str = "en"):
+    """Inputs (and a bias unit 1) on the left, one column per layer, the loss last if there is one.
+
+    In a worked example each edge also carries its weight's value and, below it in red, the
+    derivative of the loss with respect to that weight; each neuron its value, in green.
+    """
     from .diagram import Edge, Figure, Layered, Node, name_label, number_label
 
     net = outcome.derivation.network
+    marks = _FigureNumbers(outcome, lang)
     columns: list[list] = [list(net.inputs)]
     for layer in net.layers:
         columns.append([u.post for u in layer.units])
@@ -301,20 +441,61 @@ def figure(outcome: Outcome):
         nodes = [Node(number_label("1"), "box")] if i < len(net.layers) else []
         for symbol in column:
             position[(i, symbol)] = (i, len(nodes))
-            nodes.append(Node(name_label(str(symbol))))
+            nodes.append(Node(name_label(str(symbol)), note=marks.value(symbol)))
         layers.append(nodes)
-    edges = []
+    edges, labelled = [], set()
     for i, layer in enumerate(net.layers):
         for unit in layer.units:
             target = position[(i + 1, unit.post)]
             for param, source in unit.incoming:
                 start = (i, 0) if source == 1 else position[(i, source)]
-                edges.append(Edge(start, target, above=name_label(str(param))))
+                first = param not in labelled  # a shared bias is labelled once
+                labelled.add(param)
+                edges.append(Edge(start, target, above=marks.param(param) if first else None,
+                                  below=marks.grad(param) if first else None))
     if net.loss is not None:
-        layers.append([Node(name_label(str(net.of)))])
+        layers.append([Node(name_label(str(net.of)), note=marks.value(net.of))])
         end = len(columns)
         edges += [Edge(position[(end - 1, y)], (end, 0)) for y in net.outputs]
-    return Figure(Layered(layers, edges), str(net.of))
+    return Figure(Layered(layers, edges, spread=1.0 if outcome.numbers is None else WORKED_SPREAD), str(net.of))
+
+
+WORKED_SPREAD = 1.8  # a worked example's figure has two labels per edge: more room between the nodes
+
+
+class _FigureNumbers:
+    """The labels of a worked example's figure (no numbers without values:)."""
+
+    def __init__(self, outcome: Outcome, lang: str):
+        self.numbers, self.worked, self.lang = outcome.numbers, outcome.spec.worked, lang
+
+    def _text(self, value, tex: bool) -> str:
+        from .worked import Shown
+
+        shown = Shown(self.worked.digits, self.worked.exact, self.lang).num(value, bare=True)
+        return shown.text(tex)
+
+    def _number(self, value, colour: str):
+        from .diagram import Label
+
+        return Label(self._text(value, True), self._text(value, False), colour=colour)
+
+    def value(self, symbol):
+        return None if self.numbers is None else self._number(self.numbers.at[symbol], "forward")
+
+    def grad(self, param):
+        return None if self.numbers is None else self._number(self.numbers.grads[param], "backward")
+
+    def param(self, param):
+        from dataclasses import replace as with_
+
+        from .diagram import name_label
+
+        label = name_label(str(param))
+        if self.numbers is None:
+            return label
+        value = self.numbers.at[param]
+        return with_(label, tex=f"{label.tex} = {self._text(value, True)}", tail=f" = {self._text(value, False)}")
 
 
 # -- JSON (CONTRACT section 3) ---------------------------------------------------
@@ -349,7 +530,25 @@ def to_json(outcome: Outcome) -> dict:
     if outcome.vector is not None:
         out["vector"] = _vector_json(outcome)
     out["verification"] = check.as_json()  # the same object in every kind (derive.harness)
+    if outcome.numbers is not None:
+        _worked_json(out, outcome)
     return out
+
+
+def _worked_json(out: dict, outcome: Outcome) -> None:
+    """CONTRACT section 7: "value" on every forward and backward step and derivative; the update step."""
+    numbers, worked = outcome.numbers, outcome.spec.worked
+    out["values"] = {name: float(v) for name, v in worked.values.items()}
+    for entry in out["forward"] + out["backward"]:
+        entry["value"] = float(numbers.at[sp.Symbol(entry["name"])])
+    for entry in out["derivatives"]:
+        entry["value"] = float(numbers.grads[sp.Symbol(entry["wrt"])])
+    if numbers.learning_rate is not None:
+        out["learning_rate"] = float(numbers.learning_rate)
+        out["update"] = [{"name": str(p), "value": float(v), **({"frozen": True} if p in numbers.frozen else {})}
+                         for p, v in numbers.updated.items()]
+        out["loss_after"] = float(numbers.loss_after)
+    out["tolerance"] = worked.tolerance
 
 
 def _vector_json(outcome: Outcome) -> list[dict]:

@@ -8,7 +8,7 @@ template `<kind>.<fmt>.j2`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import sympy as sp
@@ -29,12 +29,15 @@ class Row:
 
     parts: list[sp.Expr]
     key: bool = False
+    approx: list[sp.Expr] = field(default_factory=list)  # values after '≈' (a worked example's rounded numbers)
 
 
 def _eq(row, printer) -> str:
     """lhs = rhs = …; a key result is boxed as in seed 004."""
     parts = row.parts if isinstance(row, Row) else row
     tex = " = ".join(printer(p) for p in parts)
+    if isinstance(row, Row):
+        tex += "".join(rf" \approx {printer(a)}" for a in row.approx)
     return rf"\boxed{{{tex}}}" if isinstance(row, Row) and row.key else tex
 
 

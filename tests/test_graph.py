@@ -96,7 +96,12 @@ def test_decimal_values_stay_exact(cli, tmp_path):
     data = graph_json(cli, spec)
     assert data["forward"][0]["value"] == 0.3  # not 0.30000000000000004
     md = cli(spec).stdout
-    assert "q = x + y = 0.3" in md and r"\frac{1}{3}" in md
+    assert "q = x + y = 0.3" in md and r"z = \frac{1}{3}" in md  # a given 1/3 is shown as given
+    assert r"f = q z = 0.1" in md  # 0.3 · 1/3, exactly
+    assert r"\frac{\partial f}{\partial q} = z \approx 0.3333" in md  # decimals unless exact: true
+    spec.write_text(spec.read_text() + "exact: true\n")
+    exact = cli(spec).stdout
+    assert r"\frac{\partial f}{\partial q} = z = \frac{1}{3} \approx 0.3333" in exact
 
 
 # -- a value used on two paths --------------------------------------------------------------------
@@ -329,7 +334,9 @@ def test_specs_render_in_every_language_and_katex(cli, spec):
         formulas += found
     assert outputs["ru"].startswith("# " + yaml.safe_load(spec.read_text())["title"]["ru"])
     assert "Verified" in outputs["en"] and "Проверено" in outputs["ru"] and "Sprawdzone" in outputs["pl"]
-    blocks = {lang: re.findall(r"^\$\$\n(.*?)\n\$\$$", md, re.S | re.M) for lang, md in outputs.items()}
+    # the same math in every language, but for the decimal sign (0{,}3679 in ru and pl)
+    blocks = {lang: re.findall(r"^\$\$\n(.*?)\n\$\$$", md.replace("{,}", "."), re.S | re.M)
+              for lang, md in outputs.items()}
     assert blocks["ru"] == blocks["en"] == blocks["pl"]
     data = graph_json(cli, spec)
     formulas += [d["latex"] for d in data["derivatives"]]
@@ -370,16 +377,12 @@ def test_figure_tikz_compiles(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:]
 
 
-def test_markdown_references_a_figure_when_the_context_has_one():
-    from derive.graph import context
-    from derive.pipeline import derive_spec
-    from derive.render import render_template
-
-    outcome = derive_spec(ROOT / "specs" / "graph-add-mul.yaml").outcome
-    ctx = context(outcome, "en")
-    assert "![" not in render_template("graph", "md", "en", ctx, partials=outcome.result.partials)
-    ctx["figure"] = "graph-add-mul.svg"
-    assert "](graph-add-mul.svg)" in render_template("graph", "md", "en", ctx, partials=outcome.result.partials)
+def test_markdown_written_to_a_file_references_its_figure(cli, tmp_path):
+    """The figure reaches Markdown one way: written beside -o PATH and referenced after the title."""
+    out = tmp_path / "g.md"
+    assert cli(ROOT / "specs" / "graph-add-mul.yaml", "-o", out).exit_code == 0
+    assert "](g.svg)" in out.read_text(encoding="utf-8") and (tmp_path / "g.svg").is_file()
+    assert "![" not in cli(ROOT / "specs" / "graph-add-mul.yaml").output  # stdout has no file to point to
 
 
 # -- bad specs: exit 2, file:line:column, no traceback ----------------------------------------------
