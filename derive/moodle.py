@@ -353,14 +353,10 @@ def numerical_question(name: str, text: str, value: float, tolerance: float, gen
 
 
 def _number(value, lang: str) -> str:
-    """A number as the language writes it (its language.toml: 0,5 in ru and pl), in LaTeX ({,} keeps a
-    decimal comma tight)."""
-    from .i18n import language
+    """A given value as the derivation prints numbers (derive.numbers: 0{,}35 in ru and pl)."""
+    from .numbers import format_number
 
-    number = float(value)
-    text = str(int(number)) if number == int(number) else repr(number)
-    sign = language(lang).decimal
-    return text.replace(".", "{" + sign + "}" if sign != "." else ".")
+    return format_number(value, lang, tex=True)
 
 
 # -- XML and HTML helpers ------------------------------------------------------------------
