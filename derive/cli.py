@@ -25,6 +25,8 @@ LAZY_COMMANDS = {
     "build": "derive.build:command",
     "check": "derive.check:command",
     "quiz": "derive.quiz:command",
+    "serve": "derive.web.cli:serve",
+    "roster": "derive.web.cli:roster",
 }
 
 
