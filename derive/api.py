@@ -4,7 +4,8 @@
 returns a `Derivation` whose methods render it (`markdown()`, `latex()`,
 `json()`, `html()`, `notebook()`, `pdf(path)`); Jupyter shows it through
 `_repr_markdown_()`. `check(path, answers, lang="en")` grades a dict of
-answers exactly as `derive check --format json` grades one answers file.
+answers through derive.check's one entry for answers given as data, so the
+result is what `derive check --format json` prints for one answers file.
 Both raise `derive.errors.DeriveError` (with `.exit_code` and `.show()`) on
 bad input, as the command line does.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json as _json
 import os
-import tempfile
 from pathlib import Path
 
 OPTIONS = ("view", "document", "figures")
@@ -84,35 +84,14 @@ def derive(path: str | os.PathLike, lang: str = "en", **options) -> Derivation:
 def check(path: str | os.PathLike, answers: dict, lang: str = "en", student: str | None = None,
           seed: int | None = None) -> dict:
     """Grade answers ({key: formula}) for the spec at path: the JSON object of one file of
-    `derive check --format json` (student, score, total, answers[key, verdict, feedback, expected_latex])."""
-    from .check import Engine, Words, to_json
+    `derive check --format json` (student, score, total, answers[key, verdict, feedback, expected_latex],
+    and "refused" for keys that name no question)."""
+    from .check import Engine, check_answer_set
 
     _check_lang(lang)
     if not isinstance(answers, dict):
         raise TypeError("check(): answers must be a dict {parameter: formula}")
-    engine = Engine(str(path))
-    result = _check_sheet(engine, {"student": student, "seed": seed, "answers": answers})
-    return to_json(result, Words(lang))
-
-
-def _check_sheet(engine, sheet: dict):
-    """Grade one answers sheet through the very path `derive check` takes: an answers file.
-
-    The dict is written as YAML to a private temporary file, so the API and the
-    command line share every rule of reading, resolving and grading answers."""
-    import yaml
-
-    from .check import _shown
-
-    data = {k: v for k, v in sheet.items() if v is not None}
-    with tempfile.TemporaryDirectory(prefix="derive-") as folder:
-        path = os.path.join(folder, "answers.yaml")
-        with open(path, "w", encoding="utf-8") as f:
-            yaml.safe_dump(data, f, allow_unicode=True, sort_keys=False)
-        result = engine.check_file(path)
-    if result.error:
-        raise _shown(result.error.replace(path, "answers"))
-    return result
+    return check_answer_set(Engine(str(path)), answers, lang, student=student, seed=seed)
 
 
 def _check_lang(lang: str) -> None:

@@ -36,24 +36,36 @@ PROSE = {
     "find": N_("Find the derivative $%(task)s$."),
     "compute": N_("Compute $%(task)s$ at the point %(point)s."),
     "expected": N_("The derivative: %(formula)s"),
+    # the exercise sheet's words (derive quiz, check catalog)
+    "network": N_("The network (forward pass):"),
+    "activation": N_("The activation:"),
+    "loss": N_("The loss:"),
 }
 
 
 def quiz_xml(spec_path: str, lang: str, seed: int | None = None) -> str:
-    """The Moodle XML of the spec's quiz in lang: STACK questions for a network's derivatives, numerical
-    questions for the derivatives that have values."""
-    from .pipeline import derive_spec
+    """The Moodle XML of the spec's quiz (its variant seed, as `derive quiz --seed` draws it) in lang:
+    STACK questions for a network's derivatives, numerical questions for the derivatives that have values."""
+    from .pipeline import entry_of
+    from .yamlload import load_file
 
-    result = derive_spec(spec_path)
+    doc = load_file(spec_path)
+    entry = entry_of(doc)
     questions = []
-    if result.kind == "network":
-        questions += stack_questions(spec_path, lang, seed)
-    questions += numerical_questions(result, lang)
+    if entry.name == "network":
+        outcome, grader, asked = scalar_variant(spec_path, seed)
+        questions += stack_questions(spec_path, outcome, grader, asked, lang)
+        questions += numerical_questions(entry.module, outcome, lang)
+    elif entry.name == "graph":
+        from .variant import graph_variant
+
+        outcome = entry.module.derive(graph_variant(entry.module.parse(doc), seed))
+        questions += numerical_questions(entry.module, outcome, lang)
     if not questions:
-        from .errors import SpecError, Location
+        from .errors import Location, SpecError
 
         raise SpecError(f"no questions: a Moodle quiz is made from a network's derivatives or from derivatives "
-                        f"with values (kind {result.kind!r} has neither)", Location(spec_path))
+                        f"with values (kind {entry.name!r} has neither)", Location(spec_path))
     quiz = ET.Element("quiz")
     quiz.append(_category(Path(spec_path).stem, seed))
     quiz.extend(questions)
@@ -64,11 +76,10 @@ def quiz_xml(spec_path: str, lang: str, seed: int | None = None) -> str:
 # -- STACK ---------------------------------------------------------------------------------
 
 
-def stack_questions(spec_path: str, lang: str, seed: int | None) -> list[ET.Element]:
+def stack_questions(spec_path: str, outcome, grader, asked: list[str], lang: str) -> list[ET.Element]:
     from .check import Words
     from .grading import mistakes
 
-    outcome, grader, asked = scalar_variant(spec_path, seed)
     layer_of = {str(p): i for i, layer in enumerate(outcome.derivation.network.layers) for p in layer.params}
     words = Words(lang)
     stem = _network_stem(outcome, grader, lang)
@@ -98,10 +109,10 @@ def tree(found: list, layer_of: dict[str, int]) -> list:
         return layer_of.get(args["other"]) == layer_of.get(args["param"])
 
     chosen = [(f, e) for f, e in found if kept(f)]
-    if len(chosen) <= MAX_NODES:
-        return chosen
-    sign = [(f, e) for f, e in chosen if f.code == "sign"]
-    return [(f, e) for f, e in chosen if f.code != "sign"][: MAX_NODES - len(sign)] + sign
+    sign = {i for i, (f, _) in enumerate(chosen) if f.code == "sign"}
+    room = MAX_NODES - len(sign)
+    others = [i for i in range(len(chosen)) if i not in sign][:room]
+    return [chosen[i] for i in sorted(sign | set(others))]
 
 
 def scalar_variant(spec_path: str, seed: int | None):
@@ -154,7 +165,6 @@ def _network_stem(outcome, grader, lang: str):
 
     from .check import Words
     from .network import context
-    from .quiz import PROSE as SHEET
     from .render import d, environment
 
     derivation = outcome.derivation
@@ -173,7 +183,7 @@ def _network_stem(outcome, grader, lang: str):
         "forward": full["forward"],
         "activations": [a for a in full["activations"] if a["definition"] is not None],
         "loss": full["loss"]["definition"] if full["loss"] else None,
-        "words": {k: words(SHEET[k]) for k in ("network", "activation", "loss")},
+        "words": {k: words(PROSE[k]) for k in ("network", "activation", "loss")},
     }
     template = env.get_template("moodle.md.j2")
 
@@ -277,14 +287,14 @@ def _qtest(number: int, value: str, score: int, note: str) -> ET.Element:
 # -- numerical -----------------------------------------------------------------------------
 
 
-def numerical_questions(result, lang: str) -> list[ET.Element]:
+def numerical_questions(module, outcome, lang: str) -> list[ET.Element]:
     """One numerical question per derivative that has a value (graphs and specs with `values:`)."""
     from .check import Words
 
-    data = result.module.to_json(result.outcome)
+    data = module.to_json(outcome)
     if not isinstance(data, dict) or not any("value" in d for d in data.get("derivatives", [])):
         return []
-    spec = result.outcome.spec
+    spec = outcome.spec
     from .notebook import given_tolerance, given_values
 
     values = given_values(spec)
@@ -343,14 +353,10 @@ def numerical_question(name: str, text: str, value: float, tolerance: float, gen
 
 
 def _number(value, lang: str) -> str:
-    """A number as the language writes it (its language.toml: 0,5 in ru and pl), in LaTeX ({,} keeps a
-    decimal comma tight)."""
-    from .i18n import language
+    """A given value as the derivation prints numbers (derive.numbers: 0{,}35 in ru and pl)."""
+    from .numbers import format_number
 
-    number = float(value)
-    text = str(int(number)) if number == int(number) else repr(number)
-    sign = language(lang).decimal
-    return text.replace(".", "{" + sign + "}" if sign != "." else ".")
+    return format_number(value, lang, tex=True)
 
 
 # -- XML and HTML helpers ------------------------------------------------------------------

@@ -66,8 +66,10 @@ def test_bad_input_is_a_derive_error(tmp_path):
     with pytest.raises(DeriveError) as info:
         derive.derive(bad)
     assert info.value.exit_code == 2 and "bad.yaml:4" in info.value.show()
-    odd = derive.check(SPEC, {"nonsense_9": "1"})  # a key that is no question is refused on its own
-    assert [r["key"] for r in odd["refused"]] == ["nonsense_9"] and odd["score"] == 0
+    refused = derive.check(SPEC, {"nonsense_9": "1", "phi_1": "g_1"})
+    assert [r["key"] for r in refused["refused"]] == ["nonsense_9"] and refused["score"] == 1
+    with pytest.raises(TypeError, match="dict"):
+        derive.check(SPEC, ["phi_1"])
     with pytest.raises(DeriveError, match="unknown language"):
         derive.derive(SPEC, lang="de")
 

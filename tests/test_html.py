@@ -48,6 +48,8 @@ def browser(tmp_path_factory):
     options.add_argument("--window-size=1200,1600")
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    driver.set_script_timeout(120)
+    driver.set_page_load_timeout(120)
     yield driver
     driver.quit()
 
@@ -74,23 +76,24 @@ def test_every_formula_renders_offline(browser, tmp_path, cli, stem, lang):
     assert cli(spec, "--format", "html", "--lang", lang, "-o", page).exit_code == 0
     formulas = extract_math(cli(spec, "--lang", lang).stdout)
     _open(browser, page)
-    state = browser.execute_script("""
-        const maths = [...document.querySelectorAll('.math')];
-        return {maths: maths.length,
+    state = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        document.fonts.ready.then(() => {
+          const maths = [...document.querySelectorAll('.math')];
+          done({maths: maths.length,
                 rendered: maths.filter(e => e.querySelector(':scope > .katex, :scope > .katex-display > .katex')).length,
                 errors: document.querySelectorAll('.katex-error').length,
                 katex: document.querySelectorAll('.katex').length,
-                font: document.fonts.check('16px KaTeX_Main') && document.fonts.check('16px KaTeX_Math'),
+                fonts: [...document.fonts].filter(f => f.family.startsWith('KaTeX') && f.status === 'loaded').length,
                 lang: document.documentElement.lang,
-                resources: performance.getEntriesByType('resource').map(r => r.name)};
+                resources: performance.getEntriesByType('resource').map(r => r.name)});
+        });
     """)
     assert formulas and state["maths"] == len(formulas)
     assert state["rendered"] == state["katex"] == len(formulas)
     assert state["errors"] == 0
     assert state["lang"] == lang and state["resources"] == []
-    browser.execute_script("return document.fonts.ready")
-    assert browser.execute_script(
-        "return [...document.fonts].filter(f => f.family.startsWith('KaTeX') && f.status === 'loaded').length") > 0
+    assert state["fonts"] > 0  # KaTeX's fonts, loaded from the page's data: URIs
     assert [u for u in _requests(browser) if not u.startswith(("file:", "data:"))] == []
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []

@@ -151,9 +151,11 @@ def test_maxima_tells_every_node_apart(cli, tmp_path):
 
 def test_feedback_is_in_the_quiz_language(cli, tmp_path):
     en, ru = _quiz(cli, tmp_path, "two-layer-relu", "en"), _quiz(cli, tmp_path, "two-layer-relu", "ru")
-    node_en = _stack(en)[0].findall("prt/node")[1].find("truefeedback/text").text
-    node_ru = _stack(ru)[0].findall("prt/node")[1].find("truefeedback/text").text
-    assert node_en != node_ru and re.search("[а-я]", node_ru) and "\\(I[u_1&gt;0]\\)" in node_en
+    feedback_en = [n.find("truefeedback/text").text or "" for n in _stack(en)[0].findall("prt/node")]
+    feedback_ru = [n.find("truefeedback/text").text or "" for n in _stack(ru)[0].findall("prt/node")]
+    assert len(feedback_en) == len(feedback_ru) and all(e != r for e, r in zip(feedback_en[1:], feedback_ru[1:]))
+    assert all(re.search("[а-я]", r) for r in feedback_ru[1:])
+    assert any("indicator" in e and "\\(I[u_1&gt;0]\\)" in e for e in feedback_en)
     assert re.search("[а-я]", _stack(ru)[0].find("questiontext/text").text)
 
 
@@ -190,7 +192,29 @@ def test_a_wide_network_keeps_its_trees_small(cli, tmp_path):
         nodes = q.findall("prt/node")
         assert 3 <= len(nodes) <= MAX_NODES + 1
         feedback = [n.find("truefeedback/text").text or "" for n in nodes]
-        assert "The sign is wrong" in feedback[-1]
+        assert sum("The sign is wrong" in f for f in feedback) == 1
         family = q.find("name/text").text.split(": ")[1].split("_")[0]
         others = [re.findall(r"\\\(\\?([A-Za-z]+)", f) for f in feedback if "This is the derivative with respect to" in f]
         assert others and all(names == [family, family] for names in others), q.find("name/text").text
+
+
+def test_a_seed_draws_the_graph_values_of_its_variant(cli, tmp_path):
+    plain = _quiz(cli, tmp_path, "graph-add-mul", "en")
+    varied = ET.parse(tmp_path / "v.xml").getroot() if cli(
+        "quiz", ROOT / "specs" / "graph-add-mul.yaml", "--format", "moodle", "--seed", "3", "-o", tmp_path / "v.xml"
+    ).exit_code == 0 else None
+    point = re.compile(r"\\\((\w+) = (-?[\d.]+)\\\)")
+
+    def values(root):
+        q = root.find("question[@type='numerical']")
+        return dict(point.findall(q.find("questiontext/text").text))
+
+    assert varied is not None and values(varied) != values(plain)
+    data = json.loads(cli(ROOT / "specs" / "graph-add-mul.yaml", "--format", "json").stdout)
+    env = {sp.Symbol(n): sp.Rational(v) for n, v in values(varied).items()}
+    names = {n: sp.Symbol(n) for n in [*data["inputs"], *(e["name"] for e in data["forward"])]}
+    steps = [(names[e["name"]], parse_math(e["expr"], names=names)) for e in data["forward"]]
+    for symbol, expr in steps:
+        env[symbol] = expr.subs(env)
+    for q, d in zip(varied.findall("question[@type='numerical']"), data["derivatives"]):
+        assert float(q.find("answer/text").text) == pytest.approx(float(parse_math(d["expr"], names=names).subs(env)))
