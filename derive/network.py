@@ -19,7 +19,7 @@ from .functions import definition_of, kink_arguments, real_diff, weight_decay
 from .model import build
 from .printing import ascii, latex_printer
 from .render import Row, chunks, d
-from .spec import VECTOR_NEEDS, NetworkSpec, parse_doc as parse
+from .spec import VECTOR_NEEDS, NetworkSpec, parse_doc
 from .verify import Check, verify
 
 KIND = "network"
@@ -33,6 +33,14 @@ class Outcome:
     vector: object | None = None  # vector.VectorView when view: vector
     vector_check: Check | None = None
     numbers: object | None = None  # worked.Numbers when the spec has values:
+
+
+def parse(doc) -> NetworkSpec:
+    """The validated spec, with its worked example (values:, learning_rate:, …) checked against its names."""
+    from .worked import parse_worked
+
+    spec = parse_doc(doc)
+    return replace(spec, worked=parse_worked(doc, spec, build(spec)))
 
 
 def apply_options(spec: NetworkSpec, options) -> NetworkSpec:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +88,7 @@ def parse_doc(doc: Doc) -> NetworkSpec:
         where = ("index",) if "index" in doc.data else ("view",)
         raise doc.error(where, VECTOR_NEEDS)
     _check_scalar_only(doc, spec)
-    from .worked import parse_worked
-
-    return replace(spec, worked=parse_worked(doc, spec))
+    return spec
 
 
 def _check_scalar_only(doc: Doc, spec: NetworkSpec) -> None:
