@@ -53,6 +53,7 @@ MIN_POINTS = 40  # fewer usable points than this, and the network is not graded 
 POOL = 6000  # candidates they are chosen from
 KINK_MARGIN = 1e-3  # test points keep every kinked pre-activation this far from its kink
 TOLERANCE = 1e-7
+ZERO = 1e-12  # a numeric answer to a value that is exactly 0 must be 0 (to rounding)
 TIME_LIMIT = 1.0  # seconds per answer (parse, symbolic, numeric, diagnosis)
 SYMBOLIC_OPS = 150  # larger answers skip the symbolic fast path
 SYMBOLIC_MAX_POWER = 8
@@ -562,10 +563,13 @@ def graded_number(verdict: Verdict, answer: sp.Expr, value: sp.Expr, tolerance: 
     if not (got.is_real and got.is_finite):
         return _set(verdict, "invalid", Finding.of("value_not_real"))
     allowed = f"{tolerance:.6g}"
-    off = abs(got - value) / abs(value) if value != 0 else abs(got)
+    if value == 0:  # exactly 0 (a unit that is off): no relative tolerance around it
+        return _set(verdict, *(("correct", Finding.of("value_close", allowed_fraction=allowed)) if abs(got) < ZERO
+                               else ("incorrect", Finding.of("value_wrong"))))
+    off = abs(got - value) / abs(value)
     if off <= tolerance:
         return _set(verdict, "correct", Finding.of("value_close", allowed_fraction=allowed))
-    if value != 0 and abs(got + value) <= tolerance * abs(value):
+    if abs(got + value) <= tolerance * abs(value):
         return _set(verdict, "incorrect", Finding.of("value_sign"))
     return _set(verdict, "incorrect", Finding.of("value_off", off_fraction=f"{float(off):.3g}",
                                                  allowed_fraction=allowed))

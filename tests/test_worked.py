@@ -580,3 +580,14 @@ def test_format_number():
     assert format_number(sp.Rational(-226025, 10**7), "en") == "-0.02260"
     assert format_number(sp.Rational(1, 10**7), "en", tex=True) == r"1 \cdot 10^{-7}"
     assert format_percent(0.005, "ru") == "0,5\xa0%" and format_percent(0.005, "en") == "0.5%"
+
+
+def test_a_value_of_exactly_zero_takes_no_relative_tolerance(cli, tmp_path):
+    spec = tmp_path / "dead.yaml"
+    spec.write_text("kind: network\nlayers:\n  - {units: 1, activation: relu, params: theta, pre: z, post: h}\n"
+                    "  - {units: 1, activation: identity, params: phi}\nloss: half_sse\n"
+                    "values: {x: 1, t: 1, theta_0: -2, theta_1: 1, phi_0: 0, phi_1: 1}\n", encoding="utf-8")
+    # z = −1: the ReLU is off, so ∂J/∂θ_1 is exactly 0
+    answers = _answers(tmp_path, {"theta_1": "0", "theta_0": "0.001"})
+    verdicts = {a["key"]: a["verdict"] for a in json.loads(cli("check", spec, answers, "--format", "json").stdout)["answers"]}
+    assert verdicts["theta_1"] == "correct" and verdicts["theta_0"] == "incorrect"
