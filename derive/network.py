@@ -519,15 +519,22 @@ def _worked_json(out: dict, outcome: Outcome) -> None:
     numbers, worked = outcome.numbers, outcome.spec.worked
     out["values"] = {name: float(v) for name, v in worked.values.items()}
     for entry in out["forward"] + out["backward"]:
-        entry["value"] = float(numbers.at[sp.Symbol(entry["name"])])
+        _with_value(entry, numbers.at[sp.Symbol(entry["name"])], worked.exact)
     for entry in out["derivatives"]:
-        entry["value"] = float(numbers.grads[sp.Symbol(entry["wrt"])])
+        _with_value(entry, numbers.grads[sp.Symbol(entry["wrt"])], worked.exact)
     if numbers.learning_rate is not None:
         out["learning_rate"] = float(numbers.learning_rate)
         out["update"] = [{"name": str(p), "value": float(v), **({"frozen": True} if p in numbers.frozen else {})}
                          for p, v in numbers.updated.items()]
         out["loss_after"] = float(numbers.loss_after)
     out["tolerance"] = worked.tolerance
+
+
+def _with_value(entry: dict, value: sp.Expr, exact: bool) -> None:
+    """"value" as a JSON number; with exact: true, a fraction the number cannot hold also as text ("7/3")."""
+    entry["value"] = float(value)
+    if exact and value.is_Rational and not value.is_Integer:
+        entry["exact"] = str(value)
 
 
 def _vector_json(outcome: Outcome) -> list[dict]:

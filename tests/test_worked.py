@@ -250,6 +250,7 @@ def test_exact_fractions_only_when_asked(cli, tmp_path):
     data = json.loads(cli(spec, "--format", "json").stdout)
     assert data["forward"][-1]["value"] == 18
     assert {d["wrt"]: d["value"] for d in data["derivatives"]}["phi_1"] == 14
+    assert data["forward"][0] == {"name": "z", "expr": "theta_0 + theta_1*x", "value": 7 / 3, "exact": "7/3"}
 
 
 # -- bad input: a clear message with the place, exit code 2 ---------------------------------------------
