@@ -60,7 +60,6 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
 
 
 def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str, command_line: str) -> str:
-    from .network import context
     from .render import d, environment
 
     derivation = outcome.derivation

@@ -277,7 +277,7 @@ def test_bad_worked_keys_name_the_place(extra, where, says, tmp_path):
                     "  - {units: 1, activation: identity, params: phi}\n" + extra, encoding="utf-8")
     proc = run_process(spec)
     assert proc.returncode == 2, proc.stderr
-    assert f"bad.yaml:" in proc.stderr and f"{where}:" in proc.stderr and says in proc.stderr
+    assert "bad.yaml:" in proc.stderr and f"{where}:" in proc.stderr and says in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
