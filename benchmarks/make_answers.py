@@ -1,6 +1,8 @@
-"""Write N students' answer files for a network spec, with a realistic mix of answers.
+"""Write N students' answer files for a network or graph spec, with a realistic mix of answers.
 
     python benchmarks/make_answers.py specs/two-layer-relu.yaml 300 build/class/
+    python benchmarks/make_answers.py specs/graph-add-mul.yaml 300 build/graph-class/     # numbers and formulas
+    python benchmarks/make_answers.py specs/mlp-check.yaml 300 build/matrix-class/        # matrix answers
 
 Per answer: about 60 % correct (in one of several equivalent forms: chain-rule
 order, expanded, reordered, LaTeX, with max(0, z) or Heaviside), 25 % one typical
@@ -8,6 +10,11 @@ mistake (a perturbation of the engine's own formula: a missing indicator, a
 sign, transposed indices, …), 8 % invalid (unknown names, broken syntax,
 hostile text) and 7 % missing. Everything is derived by the engine; the seed
 makes the class reproducible. Used by the class benchmark of `derive check`.
+Graphs: the formula (closed or over the nodes), its value (exact, rounded to 4
+digits), or both as `formula = value`; mistakes are the grader's typical wrong
+formulas and sign/×10 slips of the value. Matrix answers (view: vector): the
+lecture's formula in math notation, in numpy notation or with Unicode; mistakes
+are the transposed result, the sign and δ without the activation's derivative.
 """
 
 from __future__ import annotations
@@ -65,6 +72,51 @@ def answer(rng: random.Random, grader, expected) -> str | None:
     return None
 
 
+def graph_answer(rng: random.Random, grader, target) -> str | None:
+    roll = rng.random()
+    value = float(target.exact) if target.exact is not None else None
+    if roll < 0.60:
+        forms = [ascii(target.closed), ascii(target.grad.named)]
+        if value is not None:
+            forms += [f"{value:.4g}", f"{ascii(target.grad.named)} = {value:.4g}", str(target.exact)]
+        return rng.choice(forms)
+    if roll < 0.85:
+        mistakes = [ascii(expr) for _, expr in grader.mistakes(target)]
+        if value is not None:
+            mistakes += [f"{-value:.4g}", f"{10 * value:.4g}", f"{ascii(target.grad.named)} = {value + 1:.4g}"]
+        return rng.choice(mistakes)
+    if roll < 0.93:
+        return rng.choice(INVALID)
+    return None
+
+
+def matrix_answer(rng: random.Random, target) -> str | None:
+    from derive.matrix_grading import plain
+
+    roll = rng.random()
+    math = plain(target.step.rhs[0])
+    if roll < 0.60:
+        numpy = math.replace(" ⊙ ", " * ").replace("^T", ".T")
+        unicode = math.replace("^T", "ᵀ").replace("delta", "δ")
+        return rng.choice([math, numpy, unicode, f"({math})"])
+    if roll < 0.85:
+        first = math.split(" ⊙ ")[0]
+        return rng.choice([f"-({math})", f"({math})^T", first if first != math else f"2 ({math})"])
+    if roll < 0.93:
+        return rng.choice(INVALID)
+    return None
+
+
+def answer_for(rng: random.Random, grader, key: str) -> str | None:
+    """One answer to key, in the way the grader's kind is answered."""
+    matrix = getattr(grader, "matrix", None)
+    if matrix is not None and key in matrix.targets:
+        return matrix_answer(rng, matrix.targets[key])
+    if hasattr(grader, "targets"):  # a graph
+        return graph_answer(rng, grader, grader.targets[key])
+    return answer(rng, grader, grader.expected[key])
+
+
 def yaml_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -78,7 +130,7 @@ def write_class(spec: str, count: int, out: Path, seed: int = 0) -> list[Path]:
     for i in range(count):
         lines = [f"student: {yaml_string(f'{rng.choice(NAMES)} #{i + 1}')}", "answers:"]
         for key in asked:
-            text = answer(rng, grader, grader.expected[key])
+            text = answer_for(rng, grader, key)
             if text is not None:
                 lines.append(f"  {key}: {yaml_string(text)}")
         path = out / f"student-{i + 1:03d}.yaml"

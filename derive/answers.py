@@ -1,8 +1,10 @@
 """Answer files (CONTRACT section 4): YAML with `student`, `answers` and, from `derive quiz`, `seed`.
 
 `read_sheet(path)` loads the file safely (derive.yamlload: line and column of
-every value) and checks its shape; `sheet.resolve(parameters)` maps each key
-(`theta_11`, or its LaTeX form `\\theta_{11}`) to a parameter name. Every
+every value) and checks its shape; `sheet.resolve(asked, keys)` maps each key
+(`theta_11`, its LaTeX or Unicode form `\\theta_{11}`, `θ₁₁`, or `theta11` when
+that fits one name) to a name; a key that fits none or several is refused
+alone (`Refused`, with a hint), the others are still graded. Every other
 problem of the file itself is a SpecError (exit 2) naming file:line:column;
 problems of one answer's formula are not the file's: they are graded
 `invalid` by derive.grading.
@@ -10,6 +12,7 @@ problems of one answer's formula are not the file's: they are graded
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 
@@ -21,6 +24,7 @@ from .yamlload import Doc, load_file
 
 TOP_KEYS = ("student", "answers", "seed", "spec")
 MAX_SEED = 2**31
+MAX_BYTES = 200_000  # a class's files are read one after another: a few kB each, 40 answers of 5000 characters at most
 
 
 @dataclass
@@ -42,38 +46,95 @@ class Sheet:
         if self.spec and os.path.basename(self.spec) != os.path.basename(spec_path):
             raise self.doc.error(("spec",), f"this answers file is for {self.spec!r}, not for {spec_path!r}")
 
-    def resolve(self, parameters: list[str]) -> dict[str, object]:
-        """Parameter name -> raw answer; a key that is not one of parameters is an error of the file."""
-        symbols = {p: sp.Symbol(p) for p in parameters}
-        out: dict[str, object] = {}
-        for key, value in self.raw.items():
-            name = _parameter(key, symbols)
-            if name is None:
-                raise self.doc.error(("answers", key), f"{key!r} is not a parameter asked here; expected one of: "
-                                                      f"{', '.join(parameters)}")
-            if name in out:
-                raise self.doc.error(("answers", key), f"{key!r} answers {name} a second time")
-            out[name] = value
-        return out
+    def resolve(self, parameters: list[str], keys: list[str] | None = None) -> tuple[dict[str, object], list["Refused"]]:
+        """Name -> raw answer, and the keys refused (each with its reason; the other keys are still graded).
+
+        parameters are the asked names; keys (default: parameters) every name that may be answered, such as
+        the intermediate quantities dy_dh_1. A key is read as written (`theta_11`), as LaTeX or Unicode
+        (`\\theta_{11}`, `θ₁₁`), or without the underscores (`theta11`) when that fits one name only.
+        """
+        return resolve(self.raw, parameters, keys, lambda key: self.doc.where(("answers", key)))
 
 
-def _parameter(key: str, symbols: dict[str, sp.Symbol]) -> str | None:
+def resolve(raw: dict, parameters: list[str], keys: list[str] | None = None,
+            where=lambda key: None) -> tuple[dict[str, object], list["Refused"]]:
+    """The answers by the name each key stands for, and the keys refused (see Sheet.resolve); where(key) gives
+    a refused key's location in its file (None for answers that come from elsewhere, such as the web)."""
+    keys = list(dict.fromkeys([*parameters, *(keys or [])]))
+    symbols = {k: sp.Symbol(k) for k in keys}
+    out: dict[str, object] = {}
+    refused: list[Refused] = []
+    for key, value in raw.items():
+        name, problem = _key(str(key), symbols)
+        if name is not None and name in out:
+            name, problem = None, ("key_twice", {"key": str(key), "name": name})
+        if name is None:
+            code, args = problem
+            refused.append(Refused(str(key), code, args, where(key)))
+            continue
+        out[name] = value
+    return out, refused
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A key of the answers file that names no question (or two): code and args for derive.check's catalog."""
+
+    key: str
+    code: str
+    args: dict
+    location: object = None
+
+
+def _key(key: str, symbols: dict[str, sp.Symbol]) -> tuple[str | None, tuple[str, dict] | None]:
+    """(the name key stands for, None), or (None, (problem code, its arguments))."""
     if key in symbols:
-        return key
+        return key, None
     try:
         expr = parse_math(key, names=symbols, max_length=100)
+        if expr.is_Symbol:
+            return str(expr), None
     except ParseError:
-        return None
-    return str(expr) if expr.is_Symbol else None
+        pass
+    squeezed = _squeeze(key)
+    fits = [name for name in symbols if _squeeze(name) == squeezed] if squeezed else []
+    if len(fits) == 1:
+        return fits[0], None
+    if len(fits) > 1:
+        return None, ("key_ambiguous", {"key": key, "names": ", ".join(fits)})
+    close = difflib.get_close_matches(key, list(symbols), n=3, cutoff=0.5)
+    if close:
+        return None, ("key_unknown_close", {"key": key, "close": ", ".join(close)})
+    shown = list(symbols)[:12]
+    return None, ("key_unknown", {"key": key, "names": ", ".join(shown) + (", …" if len(symbols) > 12 else "")})
+
+
+def _squeeze(key: str) -> str:
+    """theta11, θ₁₁, theta_1_1 -> 'theta11': the letters and digits of a key, Greek spelt out."""
+    try:
+        expr = parse_math(key, max_length=100)
+        if expr.is_Symbol:
+            key = expr.name
+    except ParseError:
+        pass
+    return "".join(c for c in key if c.isascii() and c.isalnum())
 
 
 def read_sheet(path: str) -> Sheet:
-    doc = load_file(path)
+    try:
+        doc = load_file(path, MAX_BYTES, "answer files")
+    except SpecError as exc:
+        if "escape character" in exc.message:  # "\phi_1" in double quotes: YAML's own escapes
+            raise SpecError(f"{exc.message}; LaTeX answers go in single quotes, as in phi_1: '\\phi_1 g_1' "
+                            f"(inside double quotes YAML reads a backslash as an escape)", exc.location, exc.path) from None
+        raise
     data = doc.data
     if not isinstance(data, dict):
         raise doc.error((), "an answers file is a YAML mapping with the key `answers` (and optionally `student`)")
     doc.known_keys(data, TOP_KEYS)
     answers = data.get("answers")
+    if answers is None and "answers" in data:  # `answers:` with nothing under it: every question is missing
+        answers = {}
     if not isinstance(answers, dict):
         raise doc.error(("answers",) if "answers" in data else (),
                         "expected `answers:` with one `parameter: \"formula\"` line per parameter")

@@ -72,6 +72,7 @@ def _build(sources, langs, formats, out: Path, document: str, figures: bool, job
     import sys
 
     from .errors import DeriveError
+    from .safetext import message, terminal
 
     specs = collect(sources)
     languages, fmts = _languages(langs), _formats(formats)
@@ -81,6 +82,7 @@ def _build(sources, langs, formats, out: Path, document: str, figures: bool, job
         require_latex()
     todo = [Job(str(s), lang, fmt, str(_target(out, s, lang, fmt, document)), document, figures)
             for s in specs for lang in languages for fmt in fmts]
+    _refuse_clashes(todo)
     cache = _load_cache(out)
     hashes, failed = {}, []
     for job in todo:
@@ -97,11 +99,13 @@ def _build(sources, langs, formats, out: Path, document: str, figures: bool, job
             cache[_key(result.job, out)] = hashes[result.job]
         else:
             failed.append(result)
-    _save_cache(out, cache)
+    cache_error = _save_cache(out, cache)
     built = len(stale) - sum(1 for r in results if r.error is not None)
     up_to_date = len(todo) - len(stale) - len(broken)
     for f in failed:
-        click.echo(f"derive build: {f.job.target}: {f.error}", err=True)
+        click.echo(f"derive build: {terminal(f.job.target)}: {message(f.error)}", err=True)
+    if cache_error:
+        click.echo(f"derive build: the up-to-date record was not saved: {message(cache_error)}", err=True)
     click.echo(f"derive build: {built} built, {up_to_date} up to date, {len(failed)} failed "
                f"({len(todo)} outputs, {time.monotonic() - started:.1f} s)", err=True)
     if failed:
@@ -119,7 +123,8 @@ def collect(sources) -> list[Path]:
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file() and _is_spec(p))
+            found += sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()
+                            and _inside(p, path) and _is_spec(p))
         elif path.is_file():
             found.append(path)
         else:
@@ -128,6 +133,17 @@ def collect(sources) -> list[Path]:
     if not found:
         raise SpecError("no spec files (.yaml, .yml) found", Location(", ".join(sources)))
     return list(dict.fromkeys(found))
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether a file found in folder really is there: a link leading out of it is skipped (and said)."""
+    if path.resolve().is_relative_to(folder.resolve()):
+        return True
+    from .safetext import terminal
+
+    click.echo(f"derive build: skipping {terminal(str(path))}: it links to a file outside {terminal(str(folder))}",
+               err=True)
+    return False
 
 
 def _is_spec(path: Path) -> bool:
@@ -168,6 +184,18 @@ def _chosen(option: str, what: str, text: str, known, everything: str | None = N
     return list(dict.fromkeys(chosen))
 
 
+def _refuse_clashes(jobs: list[Job]) -> None:
+    """Two specs with the same name (week1/intro.yaml, week2/intro.yaml) would write one output in turn."""
+    from .errors import Location, SpecError
+
+    first: dict[str, str] = {}
+    for job in jobs:
+        other = first.setdefault(job.target, job.spec)
+        if other != job.spec:
+            raise SpecError(f"{other} and {job.spec} would both be written to {job.target}; rename one of them "
+                            f"or build them into different --out folders", Location(job.spec))
+
+
 def _target(out: Path, spec: Path, lang: str, fmt: str, document: str) -> Path:
     slides = ".slides" if document == "slides" and fmt in ("tex", "pdf") else ""
     return out / lang / f"{spec.stem}{slides}.{fmt}"
@@ -205,9 +233,11 @@ def inputs_of(spec: Path) -> list[Path]:
 def job_hash(job: Job) -> str:
     digest = hashlib.sha256(tool_hash().encode())
     digest.update(json.dumps([job.lang, job.fmt, job.document, job.figures]).encode())
+    from .yamlload import MAX_BYTES, read_limited
+
     for path in inputs_of(Path(job.spec)):
         digest.update(str(path).encode())
-        digest.update(path.read_bytes() if path.is_file() else b"")
+        digest.update(read_limited(path, MAX_BYTES))
     return digest.hexdigest()
 
 
@@ -227,41 +257,47 @@ def _load_cache(out: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _save_cache(out: Path, cache: dict) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    partial = out / f".{CACHE}.{os.getpid()}"
-    partial.write_text(json.dumps(cache, indent=1, sort_keys=True), encoding="utf-8")
-    partial.replace(out / CACHE)
+def _save_cache(out: Path, cache: dict) -> str | None:
+    """Save the cache; a failure (a read-only folder) is returned as a message: the build still reports."""
+    from .errors import DeriveError
+    from .safewrite import write_file
+
+    try:
+        write_file(out / CACHE, json.dumps(cache, indent=1, sort_keys=True), make_folder=True)
+    except DeriveError as exc:
+        return exc.show()
+    return None
 
 
 # -- running --------------------------------------------------------------------------------
 
 
 def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
-    """Run the jobs (in worker processes when more than one) with a progress bar on stderr."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    """Run the jobs in bounded child processes (derive.bounded), with a progress bar on stderr.
 
+    The jobs of one spec and language share a child (the spec is derived once
+    there); each job has its own CPU-time budget, and a job that exceeds it is
+    that job's error: the others are still built.
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .bounded import map_bounded
 
     if not jobs:
         return []
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    results = []
-    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+    # no refresh thread: the workers are forked, and a fork must not catch a thread holding stderr's lock
+    with Progress(*columns, console=Console(stderr=True), transient=False, auto_refresh=False) as progress:
         task = progress.add_task("derive build", total=len(jobs))
-        if workers == 1:
-            for job in jobs:
-                results.append(run_job(job))
-                progress.advance(task)
-            return results
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run_job, job) for job in jobs]
-            for future in as_completed(futures):
-                results.append(future.result())
-                progress.advance(task)
-    return results
+
+        def done() -> None:
+            progress.advance(task)
+            progress.refresh()
+
+        outcomes = map_bounded(run_job, jobs, workers, groups=lambda job: (job.spec, job.lang), done=done)
+    return [o.value if o.error is None else Outcome(job, o.error, o.exit_code) for job, o in zip(jobs, outcomes)]
 
 
 @lru_cache(maxsize=8)
@@ -287,6 +323,7 @@ def run_job(job: Job) -> Outcome:
 
 def _build_one(job: Job) -> None:
     from . import document
+    from .safewrite import write_file
     from .pipeline import Options, render
 
     options = Options(document=job.document, figures=job.figures, output=job.target)
@@ -301,7 +338,4 @@ def _build_one(job: Job) -> None:
         text = document.latex(result, job.lang, options)
     else:
         text = render(result, job.fmt, job.lang, options)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(target)
+    write_file(target, text, make_folder=True)

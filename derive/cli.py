@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from . import safetext
 from .errors import DeriveError
 from .i18n import languages
 
@@ -101,7 +102,10 @@ def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str
 
 def _render(spec: str, lang: str, fmt: str, options) -> None:
     from .pipeline import derive_spec, render
+    from .safewrite import check_target
 
+    if options.output:  # a bad -o is said before the work, not after
+        check_target(options.output)
     result = derive_spec(spec, options)
     text = render(result, fmt, lang, options)
     if text is None:  # written to a file by the renderer (pdf)
@@ -113,18 +117,42 @@ def _render(spec: str, lang: str, fmt: str, options) -> None:
 
 
 def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    from .safewrite import write_file
+
+    write_file(path, text)
 
 
-def run(job) -> None:
-    """Run job; a DeriveError becomes its message and exit code, never a traceback."""
+# Commands that run for as long as they are wanted (a server): not one bounded piece of work. A server
+# bounds each request itself (derive.check.check_answers).
+LONG_RUNNING = {"serve"}
+
+
+def run(job, bounded: bool | None = None) -> None:
+    """Run job in a bounded child process (derive.bounded: CPU time and memory limits); a DeriveError
+    becomes its message and exit code, never a traceback. bounded=False (or a LONG_RUNNING command)
+    runs it here."""
+    from .bounded import supervise
+
+    if bounded is None:
+        context = click.get_current_context(silent=True)
+        bounded = not (context and context.info_name in LONG_RUNNING)
+    try:
+        code = supervise(lambda: _guarded(job)) if bounded else _guarded(job)
+    except KeyboardInterrupt:  # the children were stopped on the way out
+        code = 130
+    if code:
+        sys.exit(code)
+
+
+def _guarded(job) -> int:
+    """job's exit code: 0, its DeriveError's (after printing the message), or what it exited with."""
     try:
         job()
     except DeriveError as exc:
-        click.echo(f"derive: {exc.show()}", err=True)
-        sys.exit(exc.exit_code)
+        click.echo(f"derive: {safetext.message(exc.show())}", err=True)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        sys.exit(130)
+        return 130
+    return 0

@@ -66,10 +66,33 @@ def _chapter(doc: Doc, i: int, item) -> Chapter:
     if not isinstance(item, dict) or not isinstance(item.get("spec"), str):
         raise doc.error(path, "expected a spec path, or a mapping {spec: path, title: …}")
     doc.known_keys(item, CHAPTER_KEYS, path)
-    spec = Path(doc.file).parent / item["spec"]
-    if not spec.is_file():
-        raise doc.error(path + ("spec",) if "spec" in item else path, f"no such spec file: {spec}")
-    return Chapter(spec, doc.title(path + ("title",)))
+    return Chapter(_inside(doc, path + ("spec",), item["spec"]), doc.title(path + ("title",)))
+
+
+def _inside(doc: Doc, path: tuple, name: str) -> Path:
+    """The chapter's spec file, which must be a .yaml/.yml file inside the course's folder.
+
+    A course is shared as a folder: a chapter that names an absolute path, climbs
+    out with `..` or is a symlink leading out would build (and show in an error)
+    a file that is not part of the course.
+    """
+    folder = Path(doc.file).parent
+    relative = Path(name)
+    if relative.is_absolute() or not name.strip():
+        raise doc.error(path, "expected a path relative to the course's folder, e.g. week1/intro.yaml")
+    if relative.suffix not in (".yaml", ".yml"):
+        raise doc.error(path, "expected a spec file ending in .yaml or .yml")
+    spec = folder / relative
+    try:
+        resolved, root = spec.resolve(strict=True), folder.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise doc.error(path, f"no such spec file: {spec}") from None
+    if not resolved.is_relative_to(root):
+        raise doc.error(path, "the chapter is outside the course's folder (through '..' or a link); "
+                              "put its spec inside the folder")
+    if not resolved.is_file():
+        raise doc.error(path, f"no such spec file: {spec}")
+    return spec
 
 
 def inputs(doc: Doc) -> list[Path]:
@@ -163,6 +186,9 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
     slides = options is not None and options.document == "slides"  # a deck: a title frame per chapter
     chapters, colours = [], set()
     for i, result in enumerate(outcome.results, start=1):
+        limit = getattr(result.module, "check_typesettable", None)
+        if limit is not None:
+            limit(result.outcome)
         fig = document.figure_of(result, options, lang)
         converter = tex.Converter(numbered=not slides, label_prefix=f"ch{i}",
                                   figures={document.FIGURE_SRC: fig.tikz()} if fig else {})

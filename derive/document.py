@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from . import N_, tex
+from .yamlload import typesettable
 
 FIGURE_SRC = "derive-figure"  # the image source the LaTeX route replaces with the TikZ picture
 _MD_SPECIALS = re.compile(r"([\\`*_\[\]<>$&~|!#])")
@@ -75,6 +76,9 @@ def markdown_file(result, lang: str, options) -> str:
 
 def latex(result, lang: str, options) -> str:
     """The LaTeX document (notes or slides) of a derivation, from its Markdown."""
+    limit = getattr(result.module, "check_typesettable", None)
+    if limit is not None:  # what LaTeX cannot typeset is refused with a clear message, before it runs
+        limit(result.outcome)
     own = result.entry.latex_document(result.outcome, lang, options)
     if own is not None:
         return own
@@ -83,6 +87,7 @@ def latex(result, lang: str, options) -> str:
     blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None))
     title = tex.title_of(blocks)
     fallback = Path(result.outcome.spec.file).stem  # every Outcome carries its Spec (derive.kind)
+    fallback = "".join(c if typesettable(c) else "?" for c in fallback)  # a file name may hold anything
     title_tex, plain = (title.tex, title.plain) if title else (tex.escape(fallback), fallback)
     slides = options is not None and options.document == "slides"
     body = tex.slides_body(blocks, title_tex) if slides else tex.notes_body(blocks)
@@ -101,13 +106,13 @@ def write_pdf(result, lang: str, options, target: str | Path | None = None) -> P
     from .pdf import compile_pdf, require_latex
 
     require_latex()
-    target = target or (options.output if options is not None and options.output else None)
-    target = Path(target) if target else default_pdf_path(result, lang, options)
-    return compile_pdf(latex(result, lang, options), target)
+    chosen = target or (options.output if options is not None and options.output else None)
+    explicit = target is None and chosen is not None  # -o names a file: its folder must exist
+    target = Path(chosen) if chosen else default_pdf_path(result, lang, options)
+    return compile_pdf(latex(result, lang, options), target, make_folder=not explicit)
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.part")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    from .safewrite import write_file
+
+    write_file(path, text, make_folder=True)  # beside the Markdown, whose folder was checked or made

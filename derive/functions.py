@@ -53,14 +53,15 @@ def as_indicators(expr: sp.Expr) -> sp.Expr:
 
 
 def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: str | None = None,
-            derivative: Callable[..., sp.Expr] | None = None) -> type:
+            derivative: Callable[..., sp.Expr] | None = None, usual: sp.Expr | None = None) -> type:
     """A SymPy function class `name` whose value is definition(*args).
 
     Its derivative (fdiff) is SymPy's derivative of the definition, piecewise
     parts written with indicators; `derivative` (args -> f' in the first
     argument) states a simpler equal form instead (softplus' = σ), which
     tests compare with SymPy's. Numbers evaluate to the definition's value.
-    LaTeX: `tex` as an operator name, with a second argument as subscript.
+    LaTeX: `tex` as an operator name, with a second argument as subscript
+    unless it is `usual` (ELU with α = 1 is written ELU(z)).
     """
 
     def eval(cls, *args):
@@ -68,17 +69,21 @@ def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: 
             return definition(*args)
         return None
 
+    forms: dict[int, tuple] = {}  # argindex -> (dummies, f' over them): SymPy differentiates each once
+
     def fdiff(self, argindex=1):
         if derivative is not None and argindex == 1:
             return derivative(*self.args)
-        dummies = [sp.Dummy(real=True) for _ in self.args]
-        d = as_indicators(sp.diff(definition(*dummies), dummies[argindex - 1]))
-        return d.xreplace(dict(zip(dummies, self.args)))
+        if argindex not in forms:
+            dummies = [sp.Dummy(real=True) for _ in self.args]
+            forms[argindex] = dummies, as_indicators(sp.diff(definition(*dummies), dummies[argindex - 1]))
+        dummies, form = forms[argindex]
+        return form.xreplace(dict(zip(dummies, self.args)))
 
     def latex(self, printer, exp=None):
         op = tex or rf"\operatorname{{{name}}}"
         first, *rest = (printer._print(a) for a in self.args)
-        sub = f"_{{{rest[0]}}}" if rest else ""
+        sub = f"_{{{rest[0]}}}" if rest and not (usual is not None and self.args[1] == usual) else ""
         text = rf"{op}{sub}\left({first}\right)"
         return text if exp is None else rf"{text}^{{{exp}}}"
 
@@ -180,7 +185,7 @@ softplus = defined("softplus", lambda z: sp.log(1 + sp.exp(z)), derivative=lambd
 gelu = defined("gelu", lambda z: z / 2 * (1 + sp.erf(z / sp.sqrt(2))), tex=r"\operatorname{GELU}")
 silu = defined("silu", lambda z: z * sigmoid(z), tex=r"\operatorname{SiLU}")
 elu = defined("elu", lambda z, a: sp.Piecewise((z, z > 0), (a * (sp.exp(z) - 1), True)), nargs=2,
-              tex=r"\operatorname{ELU}")
+              tex=r"\operatorname{ELU}", usual=sp.S.One)
 
 
 def _np_sigmoid(z):
@@ -302,6 +307,7 @@ class Activation:
 
     `alpha`: None if it takes no parameter, else its default (a symbol name or
     a number). kinks: f' jumps somewhere (verification keeps z away from 0).
+    unit_interval: its values lie in (0, 1), as losses with logarithms need.
     """
 
     name: str
@@ -309,6 +315,7 @@ class Activation:
     kinks: bool = False
     elementwise: bool = True
     alpha: str | float | None = None
+    unit_interval: bool = False
 
     def apply(self, z: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
         return self.forward(z, alpha)
@@ -325,9 +332,9 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("identity", lambda z, alpha: z),
         Activation("relu", lambda z, alpha: relu(z), kinks=True),
         Activation("leaky_relu", lambda z, alpha: leaky_relu(z, alpha), kinks=True, alpha="alpha"),
-        Activation("sigmoid", lambda z, alpha: sigmoid(z)),
+        Activation("sigmoid", lambda z, alpha: sigmoid(z), unit_interval=True),
         Activation("tanh", lambda z, alpha: sp.tanh(z)),
-        Activation("softmax", lambda z, alpha: z, elementwise=False),
+        Activation("softmax", lambda z, alpha: z, elementwise=False, unit_interval=True),
         Activation("softplus", lambda z, alpha: softplus(z)),
         Activation("gelu", lambda z, alpha: gelu(z)),
         Activation("silu", lambda z, alpha: silu(z)),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import itertools
 import math
 import re
 import signal
@@ -54,12 +55,17 @@ POOL = 6000  # candidates they are chosen from
 KINK_MARGIN = 1e-3  # test points keep every kinked pre-activation this far from its kink
 TOLERANCE = 1e-7
 ZERO = 1e-12  # a numeric answer to a value that is exactly 0 must be 0 (to rounding)
+ROUNDING = 1e-3  # an answer this close everywhere, but not within TOLERANCE, has rounded decimals in it
+INPUT_RANGE, INPUT_FAR = 2.0, 50.0  # inputs: (−2, 2), and a third of the points out to ±50
+PARAMETER_RANGE, PARAMETER_FAR = 1.0, 10.0  # parameters: (−1, 1), and a third out to ±10
 TIME_LIMIT = 1.0  # seconds per answer (parse, symbolic, numeric, diagnosis)
 SYMBOLIC_OPS = 150  # larger answers skip the symbolic fast path
 SYMBOLIC_MAX_POWER = 8
 SYMBOLIC_TERMS = 400
 MAX_LENGTH = 5000  # characters of one answer
 EXPECTED_LATEX_LEAVES = 40
+MAX_CANDIDATES = 120  # typical mistakes tried per question
+STEP_LEAVES = 2000  # an intermediate quantity is unfolded only this far (wide networks: paths multiply)
 MEMO_SIZE = 20_000  # verdicts remembered per grader
 MEMO_TEXT = 1000  # for answers up to this many characters
 
@@ -96,7 +102,8 @@ class _Timeout(BaseException):
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after seconds (main thread on Unix; elsewhere only the size limits apply)."""
+    """Interrupt the block after seconds of this process's CPU time (main thread on Unix; elsewhere only
+    the size limits apply). CPU time, not wall-clock time: a verdict must not depend on the machine's load."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable:
         yield
@@ -105,13 +112,13 @@ def time_limit(seconds: float) -> Iterator[None]:
     def alarm(signum, frame):
         raise _Timeout()
 
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 # --------------------------------------------------------------------------- names
@@ -136,10 +143,19 @@ def transposed_name(name: str) -> str | None:
 # --------------------------------------------------------------------------- test points
 
 
+def spread(rng: np.random.Generator, n: int, near: float, far: float) -> np.ndarray:
+    """Two thirds of the points uniform in (−near, near), a third with |v| log-uniform in (near, far):
+    an answer with a spurious I[x > −2] or one that only holds for small values is caught."""
+    values = rng.uniform(-near, near, n)
+    wide = rng.random(n) < 1 / 3
+    magnitude = np.exp(rng.uniform(np.log(near), np.log(far), n))
+    return np.where(wide, np.where(rng.random(n) < 0.5, -magnitude, magnitude), values)
+
+
 def _sample(net, rng: np.random.Generator, n: int) -> dict[sp.Symbol, np.ndarray]:
     """Random parameters, inputs, constants and targets (a distribution for ce, in (0, 1) for bce)."""
-    env = {p: rng.uniform(-1.0, 1.0, n) for p in net.params}
-    env |= {x: rng.uniform(-2.0, 2.0, n) for x in net.inputs}
+    env = {p: spread(rng, n, PARAMETER_RANGE, PARAMETER_FAR) for p in net.params}
+    env |= {x: spread(rng, n, INPUT_RANGE, INPUT_FAR) for x in net.inputs}
     env |= {c: rng.uniform(0.05, 0.3, n) for c in net.constants}
     ts = net.targets
     if ts:
@@ -176,6 +192,35 @@ def _stratified(codes: np.ndarray, usable: np.ndarray, wanted: int) -> np.ndarra
     return np.sort(index[np.lexsort((index, rank))][:wanted])
 
 
+def node_gradients(derivation) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """∂of/∂v for every intermediate v that the derivation does not name (dy_dg_2, dy_du_1, dJ_dy_1, …).
+
+    Reverse accumulation over the forward definitions: ∂of/∂v = Σ over the quantities c that use v of
+    ∂of/∂c · ∂c/∂v (SymPy's derivative of c's definition), written with the consumers' gradient names,
+    so each is a short statement; in evaluation order, after the derivation's own backward quantities.
+    """
+    net = derivation.network
+    of = net.of
+    named = {g.node: g.symbol for g in derivation.backward}
+    symbol = gradient_symbols(derivation)
+    statements = []
+    for v in [*(v for v, _ in reversed(net.forward)), *net.inputs]:
+        if v == of or v in named:
+            continue
+        terms = [(sp.S.One if c == of else symbol[c]) * sp.diff(definition, v)
+                 for c, definition in net.forward if v in definition.free_symbols]
+        statements.append((symbol[v], sp.Add(*terms)))
+    return statements
+
+
+def gradient_symbols(derivation) -> dict[sp.Symbol, sp.Symbol]:
+    """Every intermediate and input v -> the symbol of ∂of/∂v (the derivation's own name where it has one)."""
+    net = derivation.network
+    named = {g.node: g.symbol for g in derivation.backward}
+    nodes = [*(v for v, _ in net.forward if v != net.of), *net.inputs]
+    return {v: named.get(v, sp.Symbol(f"d{net.of}_d{v}")) for v in nodes}
+
+
 def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict, list[sp.Symbol], int]:
     """Values of every name at the test points, the kinked pre-activations, and the sign patterns covered."""
     net = derivation.network
@@ -195,7 +240,8 @@ def sample_points(derivation, seed: int = 0, points: int = POINTS) -> tuple[dict
     if len(keep) < MIN_POINTS:  # never grade on (almost) no evidence: every answer would agree
         raise DeriveError(f"{net.spec.file}: only {len(keep)} random test points away from the kinks were found; "
                           f"at least {MIN_POINTS} are needed to grade answers")
-    chosen = _run([(g.symbol, g.expr) for g in derivation.backward], {s: v[keep] for s, v in env.items()}, len(keep))
+    statements = [(g.symbol, g.expr) for g in derivation.backward] + node_gradients(derivation)
+    chosen = _run(statements, {s: v[keep] for s, v in env.items()}, len(keep))
     return chosen, kinked, len(np.unique(codes[keep]))
 
 
@@ -260,6 +306,12 @@ class _Expected:
     latex: str
     candidates: list[tuple[Finding, np.ndarray]] | None = None
     substituted: sp.Expr | None = None  # unfolded with the network's definitions substituted
+    small: bool | None = None  # whether unfolded is small enough to expand and perturb (wide networks: not)
+
+    def is_small(self) -> bool:
+        if self.small is None:
+            self.small = _leaves(self.unfolded) <= STEP_LEAVES and _expanded_terms(self.unfolded) <= SYMBOLIC_TERMS
+        return self.small
 
 
 @dataclass
@@ -276,7 +328,9 @@ class Grader:
         net = d.network
         self.env, self.kinked, self.patterns = sample_points(d, self.seed)
         self.points = len(next(iter(self.env.values())))
-        self.backward = {g.symbol: g.expr for g in d.backward}
+        steps = node_gradients(d)
+        self.backward = {g.symbol: g.expr for g in d.backward} | dict(steps)
+        self.partials = d.partials | {s: (net.of, sp.Symbol(str(s)[len(str(net.of)) + 2:])) for s, _ in steps}
         symbols = [*net.params, *net.inputs, *net.targets, *net.constants, *(s for s, _ in net.forward), *self.backward]
         self.names = {str(s): s for s in symbols}
         self.params = {str(p): p for p in net.params}
@@ -285,6 +339,7 @@ class Grader:
         self.definitions = dict(net.forward)
         sources = {p: src for layer in net.layers for u in layer.units for p, src in u.incoming}
         self.expected = {str(p.param): self._expected(p, sources[p.param]) for p in d.derivatives}
+        self.steps: dict[str, _Expected] = {}  # intermediate quantities, built when first asked
         self.memo: dict[tuple[str, str], Verdict] = {}
 
     # -- set-up
@@ -297,49 +352,63 @@ class Grader:
                 folded[definition] = symbol
         return folded
 
-    def unfold(self, expr: sp.Expr) -> sp.Expr:
-        """Substitute named backward quantities (dy_dh_1 -> its sum) until none is left."""
+    def unfold(self, expr: sp.Expr, most: int | None = None) -> sp.Expr:
+        """Substitute named backward quantities (dy_dh_1 -> its sum) until none is left (or, with most, until
+        the next step would pass that many leaves: then the last form that did not, names and all)."""
         for _ in range(len(self.backward) + 1):
             if not (expr.free_symbols & self.backward.keys()):
                 return expr
-            expr = expr.xreplace(self.backward)
+            step = expr.xreplace(self.backward)
+            if most is not None and _leaves(step) > most:
+                return expr
+            expr = step
         return expr
+
+    def as_lecturers_write(self, expr: sp.Expr) -> sp.Expr:
+        """With cross-entropy the targets are a distribution: t_1 + t_2 + t_3 = 1, so y − t, not y(t_1 + t_2 + t_3) − t."""
+        net = self.derivation.network
+        if net.spec.loss != "ce" or len(net.targets) < 2:
+            return expr
+        return expr.xreplace({sp.Add(*net.targets): sp.S.One})
+
+    def keys(self) -> list[str]:
+        """Everything that may be asked: the parameters, then the intermediate quantities ∂of/∂v."""
+        return [*self.expected, *(str(s) for s in self.backward)]
+
+    def step(self, key: str) -> _Expected:
+        """The expected value of an intermediate quantity (dy_dh_1, dy_dg_2), built once."""
+        if key not in self.steps:
+            symbol = self.names[key]
+            value = self.backward[symbol]
+            unfolded = self.unfold(value, most=STEP_LEAVES)
+            one_hot = {g.symbol: g.one_hot for g in self.derivation.backward if g.one_hot is not None}
+            shown = one_hot.get(symbol, unfolded if _leaves(unfolded) <= EXPECTED_LATEX_LEAVES else value)
+            shown = self.as_lecturers_write(shown)
+            values = np.broadcast_to(self.env[symbol], (self.points,)).astype(float)
+            self.steps[key] = _Expected(symbol, value, unfolded, values, sp.S.One, ascii(shown),
+                                        latex(shown, partials=self.partials))
+        return self.steps[key]
 
     def _expected(self, p, source) -> _Expected:
         unfolded = self.unfold(p.value)
-        partials = self.derivation.partials
         # shown in chain-rule order (the derivation's own expanded form) when it is small enough
         shown = p.expanded if p.expanded is not None else p.value
         if shown.free_symbols & self.backward.keys() and _leaves(unfolded) <= EXPECTED_LATEX_LEAVES:
             shown = unfolded
+        shown = self.as_lecturers_write(shown)
         values = np.broadcast_to(evaluate(p.value, self.env), (self.points,)).astype(float)
         if np.isfinite(values).sum() < MIN_POINTS:  # non-finite points are skipped: too few left to judge by
             raise DeriveError(f"{self.derivation.network.spec.file}: the derivative for {p.param} is not finite at "
                               f"enough test points to grade answers")
-        return _Expected(p.param, p.value, unfolded, values, source, ascii(shown), latex(shown, partials=partials))
+        return _Expected(p.param, p.value, unfolded, values, source, ascii(shown), latex(shown, partials=self.partials))
 
     # -- checking
 
     def check(self, key: str, raw) -> Verdict:
         """The verdict on raw (the YAML value) as the derivative with respect to the parameter key."""
-        expected = self.expected[key]
-        verdict = Verdict(key, "missing", [Finding.of("missing")], expected.ascii, expected.latex)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return verdict
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-            return _set(verdict, "invalid", Finding.of("not_text"))
-        verdict.answer = text = str(raw)
-        known = self.memo.get((key, text))
-        if known is not None:  # a class repeats itself: the same answer gets the same verdict
-            return dataclasses.replace(known, findings=list(known.findings))
-        try:
-            with time_limit(TIME_LIMIT):
-                verdict = self._grade(verdict, expected, text)
-        except _Timeout:
-            verdict = _set(verdict, "invalid", Finding.of("timeout", seconds=TIME_LIMIT))
-        if len(self.memo) < MEMO_SIZE and len(text) <= MEMO_TEXT:
-            self.memo[(key, text)] = verdict
-        return dataclasses.replace(verdict, findings=list(verdict.findings))
+        expected = self.expected.get(key) or self.step(key)
+        return graded(self.memo, key, raw, (expected.ascii, expected.latex),
+                      lambda verdict, text: self._grade(verdict, expected, text))
 
     def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
         try:
@@ -352,7 +421,7 @@ class Grader:
         if value is not None and not answer.free_symbols:
             return graded_number(verdict, answer, value, self.tolerance)
         folded = self._folded(answer)
-        if folded is not None and _vanishes(folded - expected.unfolded):
+        if folded is not None and expected.is_small() and _vanishes(folded - expected.unfolded):
             return _set(verdict, "correct", Finding.of("correct_symbolic"))
         try:
             values = np.broadcast_to(evaluate(answer, self.env), (self.points,)).astype(float)
@@ -366,7 +435,7 @@ class Grader:
             return _set(verdict, "correct", Finding.of("correct_numeric", points=self.points, patterns=self.patterns))
         if good.all():
             return _set(verdict, "correct", Finding.of("correct_points", points=self.points))
-        findings = self.diagnose(expected, values) or [
+        findings = self.diagnose(expected, values, answer) or [
             Finding.of("differs", bad=int((~good).sum()), points=self.points)
         ]
         return _set(verdict, "incorrect", *findings)
@@ -378,13 +447,8 @@ class Grader:
         return self.numbers.grads.get(key, self.numbers.at.get(key))  # a parameter's derivative, or a quantity
 
     def _unknown(self, unknown: list[str]) -> Finding:
-        """Unknown names, the known names most like them (hh_2 -> h_2), and all the known names."""
-        close = [m for name in unknown for m in difflib.get_close_matches(name, list(self.names), n=2, cutoff=0.6)]
-        known = ", ".join(self.names)
-        if close:
-            return Finding.of("unknown_names_close", names=", ".join(unknown), close=", ".join(dict.fromkeys(close)),
-                              known=known)
-        return Finding.of("unknown_names", names=", ".join(unknown), known=known)
+        """Unknown names as written, and the few known names most like them (hh_2 -> h_2)."""
+        return unknown_finding(unknown, list(self.names))
 
     def _folded(self, answer: sp.Expr) -> sp.Expr | None:
         """The answer ready for symbolic comparison (max(0, z) -> h, backward names substituted),
@@ -393,10 +457,13 @@ class Grader:
             return None
         if _expanded_terms(answer) > SYMBOLIC_TERMS:  # (a+b)(c+d)… would expand to millions of terms
             return None
-        return self.unfold(_fold_max(answer).xreplace(self.folded))
+        unfolded = self.unfold(_fold_max(answer).xreplace(self.folded), most=STEP_LEAVES)
+        return None if unfolded.free_symbols & self.backward.keys() else unfolded  # too large: numbers decide
 
     def _equal_substituted(self, folded: sp.Expr, expected: _Expected) -> bool:
         """Whether the difference expands to 0 once the network's definitions replace the intermediates."""
+        if not expected.is_small():
+            return False
         if expected.substituted is None:
             expected.substituted = self.substituted(expected.unfolded)
         mine, theirs = self.substituted(folded), expected.substituted
@@ -414,7 +481,7 @@ class Grader:
 
     # -- diagnosis
 
-    def diagnose(self, expected: _Expected, values: np.ndarray) -> list[Finding]:
+    def diagnose(self, expected: _Expected, values: np.ndarray, answer: sp.Expr | None = None) -> list[Finding]:
         """The first perturbation of the expected formula that the answer matches, as findings."""
         for finding, candidate in self.candidates(expected):
             if _agrees(values, candidate):
@@ -422,7 +489,12 @@ class Grader:
         for finding, candidate in self.candidates(expected):
             if finding.code != "sign" and _agrees(values, -candidate):
                 return [finding, Finding.of("also_sign")]
+        if answer is not None and _nearly(values, expected.values):  # 0.666667 written for 2/3
+            return [rounded_finding(answer)]
         factor = _constant_ratio(values, expected.values)
+        net = self.derivation.network
+        if factor is not None and net.spec.loss == "mse" and factor == str(len(net.outputs)) != "1":
+            return [Finding.of("missing_mean", n=factor)]  # the 1/n of the mean squared error left out
         if factor is not None:
             return [Finding.of("constant_factor", factor=factor)]
         return []
@@ -431,7 +503,9 @@ class Grader:
         """Mistakes as (finding, values at the test points), in the order they are tried; cached per parameter."""
         if expected.candidates is None:
             found = []
-            for finding, expr in _Perturbations(self, expected).all():
+            # at most MAX_CANDIDATES mistakes: a wide network's sums would give thousands, and the list is
+            # built under the answer's time limit
+            for finding, expr in itertools.islice(_Perturbations(self, expected).all(), MAX_CANDIDATES):
                 try:
                     values = np.broadcast_to(evaluate(expr, self.env), (self.points,)).astype(float)
                 except Unsupported:
@@ -446,9 +520,12 @@ class _Perturbations:
     """Typical mistakes, each one a perturbation of the expected formula X (intermediates kept)."""
 
     def __init__(self, grader: Grader, expected: _Expected):
-        self.g, self.e, self.x = grader, expected, expected.unfolded
+        # in a wide network the unfolded sum has thousands of terms: the mistakes are built on the named form
+        self.g, self.e, self.x = grader, expected, expected.unfolded if expected.is_small() else expected.value
 
     def all(self) -> Iterator[tuple[Finding, sp.Expr]]:
+        # the sign first: with two softmax classes −(y_1 − t_1) is also another parameter's derivative
+        yield Finding.of("sign"), -self.x
         yield from self.missing_indicator()
         yield from self.extra_indicator()
         yield from self.activation_derivative()
@@ -457,7 +534,6 @@ class _Perturbations:
         yield from self.missing_term()
         yield from self.other_parameter()
         yield from self.transposed_indices()
-        yield Finding.of("sign"), -self.x
 
     def other_parameter(self):
         mine = str(self.e.param)
@@ -539,11 +615,13 @@ def _without_factors(expr: sp.Expr, product: sp.Expr) -> Iterator[tuple[sp.Expr,
 
 
 PARSE_KEYS = frozenset({
+    "confusable", "yaml_escape", "partial", "shapes_add", "shapes_had", "shapes_product", "matrix_power",
+    "matmul_scalar", "matrix_division",
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
     "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
-    "no_comparison", "too_long", "unexpected", "unexpected_end",
+    "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested",
 })
-_QUOTED = ("bracket", "opening", "character", "token", "name")
+_QUOTED = ("bracket", "opening", "character", "token", "name", "latin")
 
 
 def parse_finding(exc: ParseError) -> Finding:
@@ -554,6 +632,37 @@ def parse_finding(exc: ParseError) -> Finding:
     if "expected" in details:
         details["expected"] = "\n".join(details["expected"])
     return Finding.of(f"parse.{exc.key}", column=exc.column, **details)
+
+
+def unknown_finding(unknown: list[str], names: list[str]) -> Finding:
+    """Unknown names as written, with the known names most like them (at most 3 each, 6 in all)."""
+    close = [m for name in unknown for m in difflib.get_close_matches(name, names, n=3, cutoff=0.6)]
+    if close:
+        return Finding.of("unknown_names_close", names=", ".join(unknown), close=", ".join(list(dict.fromkeys(close))[:6]))
+    some = [m for name in unknown for m in difflib.get_close_matches(name, names, n=4, cutoff=0.0)]
+    return Finding.of("unknown_names", names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
+
+
+def graded(memo: dict, key: str, raw, shown: tuple[str, str], grade) -> Verdict:
+    """The verdict on raw (a YAML value) for key: missing, not text, remembered, or grade(verdict, text) under
+    the time limit. shown is the expected answer (ASCII, LaTeX); every kind's grader checks through here."""
+    verdict = Verdict(key, "missing", [Finding.of("missing")], *shown)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return verdict
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        return _set(verdict, "invalid", Finding.of("not_text"))
+    verdict.answer = text = str(raw)
+    known = memo.get((key, text))
+    if known is not None:  # a class repeats itself: the same answer gets the same verdict
+        return dataclasses.replace(known, findings=list(known.findings))
+    try:
+        with time_limit(TIME_LIMIT):
+            verdict = grade(verdict, text)
+    except _Timeout:
+        verdict = _set(verdict, "invalid", Finding.of("timeout", seconds=TIME_LIMIT))
+    if len(memo) < MEMO_SIZE and len(text) <= MEMO_TEXT:
+        memo[(key, text)] = verdict
+    return dataclasses.replace(verdict, findings=list(verdict.findings))
 
 
 def graded_number(verdict: Verdict, answer: sp.Expr, value: sp.Expr, tolerance: float) -> Verdict:
@@ -588,8 +697,25 @@ def _fold_max(expr: sp.Expr) -> sp.Expr:
     return expr.replace(is_relu, lambda e: relu(next(a for a in e.args if a != 0)))
 
 
+def rounded_finding(answer: sp.Expr) -> Finding:
+    """'0.666667 is 2/3 rounded': the decimals of the answer with the simple fractions they round."""
+    pairs = []
+    for number in sorted(answer.atoms(sp.Rational, sp.Float), key=str):
+        exact = Fraction(str(number)).limit_denominator(100)
+        if exact.denominator > 1 and Fraction(str(number)) != exact:
+            pairs.append(f"{sp.Float(number, 6)} ≈ {exact}")
+    return Finding.of("rounded", numbers=", ".join(pairs)) if pairs else Finding.of("rounded_plain")
+
+
 def _leaves(expr: sp.Expr) -> int:
     return sum(1 for node in sp.preorder_traversal(expr) if not node.args)
+
+
+def _nearly(values: np.ndarray, expected: np.ndarray, relative: float = ROUNDING) -> bool:
+    """Whether values equals expected up to the rounding of decimals (but not exactly: that was tested first)."""
+    with np.errstate(all="ignore"):
+        close = np.abs(values - expected) <= relative * np.maximum(1.0, np.abs(expected))
+    return bool(np.all(close | ~np.isfinite(expected)))
 
 
 def _constant_ratio(values: np.ndarray, expected: np.ndarray) -> str | None:

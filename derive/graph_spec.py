@@ -19,9 +19,9 @@ import sympy as sp
 
 from .errors import Location, SpecError
 from .mathparse import ParseError, UnknownName, parse_math
-from .yamlload import Doc
+from .yamlload import Doc, shown
 
-GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation", "digits", "exact")
+GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation", "tolerance", "digits", "exact")
 NOTATIONS = ("indicator", "kronecker")
 MAX_NODES = 40
 MAX_SIZE = 6  # concrete sizes of vectors and matrices (the derivation is in index form anyway)
@@ -50,6 +50,7 @@ class GraphSpec:
     wrt: tuple[str, ...]
     shapes: dict[str, tuple] = field(default_factory=dict)
     notation: str = "indicator"
+    tolerance: float | None = None  # derive check: relative tolerance of numeric answers (None: 0.5 %)
     digits: int = 4  # significant digits of the numbers shown (CONTRACT section 7)
     exact: bool = False  # exact fractions and closed forms beside the decimals
 
@@ -113,8 +114,19 @@ class _Graph:
             wrt=self._wrt(inputs, names, output),
             shapes=shapes,
             notation=self._notation(),
+            tolerance=self._tolerance(),
             **self._number_format(values),
         )
+
+    def _tolerance(self) -> float | None:
+        """`tolerance: 0.01` (relative, for numeric answers in derive check): a number in (0, 1)."""
+        value = self.data.get("tolerance")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            raise self.doc.error(("tolerance",), f"expected a relative tolerance between 0 and 1, e.g. 0.005 "
+                                                 f"for 0.5 %; got {value!r}")
+        return float(value)
 
     # -- nodes --------------------------------------------------------------------
     def _nodes(self, shapes: dict) -> tuple[list[NodeSpec], list[str]]:
@@ -243,7 +255,7 @@ class _Graph:
     def _number(self, path: tuple, value) -> sp.Expr:
         """An exact number: ints stay ints, 0.1 is 1/10; text such as '1/2' is read as math."""
         if isinstance(value, bool):
-            raise self.doc.error(path, f"expected a number, got {value!r}")
+            raise self.doc.error(path, f"expected a number, got {shown(value)}")
         if isinstance(value, int):
             return sp.Integer(value)
         if isinstance(value, float):
@@ -257,7 +269,7 @@ class _Graph:
                 raise SpecError(exc.message, exc.location, ".".join(map(str, path))) from None
             if number.is_number and number.is_extended_real and number.is_finite:
                 return number
-        raise self.doc.error(path, f"expected a number, e.g. -2, 0.5 or 1/3; got {value!r}")
+        raise self.doc.error(path, f"expected a number, e.g. -2, 0.5 or 1/3; got {shown(value)}")
 
     def _wrt(self, inputs: list[str], names: list[str], output: str) -> tuple[str, ...]:
         raw = self.data.get("wrt")
@@ -297,7 +309,7 @@ class _Graph:
             return sp.Integer(value)
         if isinstance(value, str) and SIZE_NAME.match(value):
             return sp.Symbol(value, integer=True, positive=True)
-        raise self.doc.error(path, f"expected a size: a whole number from 1 to {MAX_SIZE}, or one letter such as n; got {value!r}")
+        raise self.doc.error(path, f"expected a size: a whole number from 1 to {MAX_SIZE}, or one letter such as n; got {shown(value)}")
 
     def _check_shapes(self, shapes: dict, inputs: list[str]) -> None:
         for name in shapes:

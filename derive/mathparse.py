@@ -10,6 +10,7 @@ with a ``ParseError`` that names its column.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from typing import Mapping, Sequence
@@ -129,10 +130,25 @@ _LATEX_OPERATORS = {
     "geqslant": ("REL", "ge"), "le": ("REL", "le"), "leq": ("REL", "le"), "leqslant": ("REL", "le"),
 }
 _CHAR_OPERATORS = {
-    "+": ("PLUS", None), "-": ("MINUS", None), "−": ("MINUS", None), "·": ("MUL", None),
-    "⋅": ("MUL", None), "×": ("MUL", None), "/": ("DIV", None), "÷": ("DIV", None),
+    "+": ("PLUS", None), "-": ("MINUS", None), "−": ("MINUS", None), "–": ("MINUS", None), "—": ("MINUS", None),
+    "‐": ("MINUS", None), "‑": ("MINUS", None), "‒": ("MINUS", None), "·": ("MUL", None), "⋅": ("MUL", None),
+    "∙": ("MUL", None), "∗": ("MUL", None), "•": ("MUL", None), "×": ("MUL", None), "/": ("DIV", None),
+    "÷": ("DIV", None), "∕": ("DIV", None),
     "^": ("POW", None), ",": ("_COMMA", None), "≥": ("REL", "ge"), "≤": ("REL", "le"),
 }
+# characters pasted from documents: subscript and superscript digits, blackboard-bold indicators, primes
+_SUBSCRIPTS = dict(zip("₀₁₂₃₄₅₆₇₈₉ᵢⱼₖₗₘₙ", "0123456789ijklmn"))
+_SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))
+_SUPERSCRIPT_MINUS = "⁻"
+_INDICATOR_CHARS = frozenset("𝟙𝕀")
+_PRIMES = frozenset("'′’ʹ")
+_FULL_STOPS = frozenset(".。")
+# letters that look like Latin ones (the code point is named in the message)
+_CONFUSABLES = dict(zip("аеорсухкмтвнАВЕКМНОРСТХіјІЈ", "aeopcyxkmtbhABEKMHOPCTXijIJ"))
+# what a backslash escape of YAML's double quotes leaves behind: '\theta' arrives as TAB + 'heta'
+# (not \n: a line of a multi-line answer may well begin with u_1, which would read as \nu)
+_YAML_ESCAPES = {"\t": "t", "\f": "f", "\b": "b", "\a": "a", "\v": "v", "\x1b": "e", "\r": "r"}
+_ALWAYS_MANGLED = frozenset("\f\b\a\v\x1b")  # never typed on purpose; tab, CR and newline only before a command
 _FONTS = {"mathrm", "text", "textrm", "textit", "operatorname", "mathit", "mathsf", "mathbb", "mathbf",
           "mathds", "mathbbm", "boldsymbol", "bm"}
 _BOLD = {"mathbb", "mathbf", "mathds", "mathbbm", "boldsymbol", "bm"}
@@ -144,6 +160,10 @@ _ENDS_OPERAND = {"NUMBER", "NAME", "_RPAR", "_RSQB", "_RBRACE", "_ABSCLOSE"}
 _MAX_DIGITS = 30
 _MAX_EXPONENT = 1000
 _MAX_BITS = 20_000  # no number built along the way may be larger (about 6000 decimal digits)
+# Functions applied to functions: SymPy's automatic simplification of tanh(tanh(…)) costs about three
+# times more per level (7 levels 0.15 s, 9 levels seconds). A bound on the nesting, not a clock, decides
+# which answers are refused, so the verdict never depends on the machine or on what was checked before.
+MAX_CALL_DEPTH = 6
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -160,6 +180,11 @@ _BRACED = r"(?:[^{}]|\{[^{}]*\})*"  # text with braces at most one level deep
 _PARTIAL = re.compile(
     rf"\s*\{{\s*\\partial\s*(?P<of>{_BRACED})\}}\s*\{{\s*\\partial\s*(?P<node>{_BRACED})\}}"
 )
+_TRANSPOSE = re.compile(r"(?:\^\s*(?:T|\\top|\\intercal|\{\s*(?:T|\\top|\\intercal)\s*\})|\.T)(?![A-Za-z0-9_])")
+_DECIMAL_COMMA = re.compile(r",([0-9]+)")
+_GRADIENT_NAME = re.compile(r"d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
+_PLAIN_NAME = r"(?:[A-Za-z]+|[α-ωΑ-Ω]|\\[A-Za-z]+)[0-9]*(?:_\{[A-Za-z0-9,]+\}|_[A-Za-z0-9]+|[₀-₉]+)*"
+_PARTIAL_SLASH = re.compile(rf"(?:∂|\\partial)\s*(?P<of>{_PLAIN_NAME})\s*/\s*(?:∂|\\partial)\s*(?P<node>{_PLAIN_NAME})")
 _HAS_RELATION = re.compile(r"[<>≤≥]|\\(?:gt|lt|geq?|leq?|geqslant|leqslant)(?![A-Za-z])")
 
 
@@ -235,6 +260,42 @@ def _check_brackets(text: str, max_depth: int, where: _Where) -> dict[int, int]:
     return match
 
 
+def _unexpected_character(offset: int, c: str) -> _Fail:
+    """An unexpected character, named with its code point; a letter that only looks Latin says which it looks like."""
+    code = f"U+{ord(c):04X}"
+    name = unicodedata.name(c, code)
+    if c in _CONFUSABLES:
+        return _Fail(offset, f"the character {c!r} ({code} {name}) looks like the Latin {_CONFUSABLES[c]!r} but is "
+                     f"not; type it on a Latin keyboard", "confusable", character=c, codepoint=code, latin=_CONFUSABLES[c])
+    return _Fail(offset, f"unexpected character {c!r} ({code} {name})", "unexpected_character", character=c,
+                 codepoint=code)
+
+
+def _latex_commands() -> frozenset[str]:
+    return frozenset({*_LATEX_GREEK, *_LATEX_OPERATORS, *_FONTS, *_SIZING, *functions.latex_words(), *_SPACING,
+                      "frac", "dfrac", "tfrac", "partial", "vert", "lvert", "rvert", "odot", "top"})
+
+
+def _yaml_mangled(text: str) -> _Fail | None:
+    """LaTeX in YAML double quotes: '\\theta' arrives as a tab and 'heta', '\\frac' as a form feed and 'rac'."""
+    commands = _latex_commands()
+    for i, c in enumerate(text):
+        letter = _YAML_ESCAPES.get(c)
+        if letter is None:
+            continue
+        word = _WORD.match(text, i + 1)
+        command = letter + (word.group() if word else "")
+        if c in _ALWAYS_MANGLED or (word and command in commands):
+            return _Fail(i, f"a {_CONTROL_NAMES[c]} stands where '\\{command}' was: in YAML double quotes a backslash "
+                         f"starts an escape; write the formula in single quotes ('…')", "yaml_escape",
+                         character=_CONTROL_NAMES[c], command=f"\\{command}")
+    return None
+
+
+_CONTROL_NAMES = {"\t": "tab", "\f": "form feed", "\b": "backspace", "\a": "bell character", "\v": "vertical tab",
+                  "\x1b": "escape character", "\r": "carriage return", "\n": "line break"}
+
+
 def _bits(number: sp.Rational) -> int:
     return max(abs(number.p).bit_length(), abs(number.q).bit_length())
 
@@ -270,10 +331,14 @@ class _Scanner:
 
     def __init__(self, text: str, names: Mapping[str, sp.Expr] | None, max_depth: int, match: dict[int, int]):
         self.text, self.names, self.max_depth, self.match = text, names, max_depth, match
+        # names that stand for matrices (derive check's matrix answers) switch on transposes; elsewhere
+        # x^T is x to the power T
+        self.matrices = names is not None and any(isinstance(v, sp.MatrixBase) for v in names.values())
         self.pos, self.prev = 0, None
         self.stack: list[tuple[str, int]] = []  # open brackets and '|', for deciding what '|' means
         self.unknown: list[tuple[str, int]] = []
         self.single: set[int] = set()  # offsets where \frac12 takes a one-character argument
+        self.calls: set[int] = set()  # offsets of brackets that open a function's arguments
 
     def tokens(self):
         n = len(self.text)
@@ -314,6 +379,8 @@ class _Scanner:
         return bool(_HAS_RELATION.search(text, pos + 2, self.match[pos + 1]))
 
     def _push(self, kind: str, pos: int) -> None:
+        if self.prev == "FUNC":  # a call's argument list: max(0,5) has two arguments, not 0.5
+            self.calls.add(pos)
         self.stack.append((kind, pos))
         if len(self.stack) > self.max_depth:
             raise _Fail(pos, f"brackets nested deeper than {self.max_depth} levels", "too_deep", most=self.max_depth)
@@ -333,6 +400,15 @@ class _Scanner:
             return self._identifier(_UNICODE_GREEK[c], pos, pos + 1, greek=True)
         if c == "\\":
             return self._command(pos)
+        if c in _INDICATOR_CHARS:  # 𝟙[u > 0], 𝕀(u > 0), 𝟙_{u>0}
+            return [self._tok("IND", pos, pos + 1)]
+        if c in _SUPERSCRIPTS or c == _SUPERSCRIPT_MINUS:
+            return self._superscript(pos)
+        if c == "∂":
+            return [self._partial_slash(pos)]
+        if c in _FULL_STOPS and not text[pos + 1:].strip():  # a sentence's full stop after the formula
+            self.pos = len(text)
+            return []
         if c == "|":
             return [self._bar(pos, pos + 1)]
         if c in _OPENERS:
@@ -347,6 +423,16 @@ class _Scanner:
 
     def _operator(self, pos: int, c: str) -> _Tok:
         text = self.text
+        if self.matrices and (c == "^" or c == "."):  # W^T, x^{\top}, W.T: a transpose (matrix answers only)
+            transpose = _TRANSPOSE.match(text, pos) if self.prev in _ENDS_OPERAND else None
+            if transpose and (c == "." or not self._known("T")):
+                return self._tok("TRANSPOSE", pos, transpose.end())
+        if c == "ᵀ" and self.matrices and self.prev in _ENDS_OPERAND:
+            return self._tok("TRANSPOSE", pos, pos + 1)
+        if c == "@":
+            return self._tok("MATMUL", pos, pos + 1)
+        if c in "⊙∘":
+            return self._tok("HAD", pos, pos + 1)
         if c == "*":
             if text.startswith("**", pos):
                 return self._tok("POW", pos, pos + 2, self.max_depth)
@@ -366,7 +452,7 @@ class _Scanner:
             raise _Fail(pos, "'.' is only allowed inside a number", "dot")
         if c == "=":
             raise _Fail(pos, "'=' is not allowed: write an expression, not an equation", "equation")
-        raise _Fail(pos, f"unexpected character {c!r}", "unexpected_character", character=c)
+        raise _unexpected_character(pos, c)
 
     def _bar(self, start: int, end: int) -> _Tok:
         if self.stack and self.stack[-1][0] == "|" and self.prev in _ENDS_OPERAND:
@@ -381,7 +467,10 @@ class _Scanner:
         text = self.text
         m = _NUMBER.match(text, pos)
         literal, end = m.group(), m.end()
-        if end < len(text) and text[end] == ".":
+        comma = _DECIMAL_COMMA.match(text, end)
+        if comma and "." not in literal and not (self.stack and self.stack[-1][1] in self.calls):
+            literal, end = f"{literal}.{comma.group(1)}", comma.end()  # 0,5: a decimal comma (ru, pl), not in max(0,5)
+        if end < len(text) and text[end] == "." and text[end + 1:].strip():
             raise _Fail(end, "'.' is only allowed inside a number", "dot")
         digits = literal.replace(".", "")
         if len(digits) > _MAX_DIGITS:
@@ -406,7 +495,7 @@ class _Scanner:
         if m:
             return [self._function("leaky_relu", pos, m.end())]
         m = _LONG_NAME.match(self.text, pos)
-        if m and "_" in m.group() and self._known(m.group()):
+        if m and "_" in m.group() and (self._known(m.group()) or _GRADIENT_NAME.fullmatch(m.group())):
             # a known name whose parts would otherwise read as indices (dy_dh_1, not dy_d · h_1)
             return [self._name_token(m.group(), pos, m.end())]
         m = _WORD.match(self.text, pos)
@@ -426,11 +515,14 @@ class _Scanner:
 
     def _function(self, key: str, start: int, end: int) -> _Tok:
         """A function token; a prime right after it (relu'(z)) makes it the function's derivative."""
-        if key in _PRIMED and self.text.startswith("'", end):
+        if key in _PRIMED and self.text[end:end + 1] in _PRIMES:
             return self._tok("FUNC", start, end + 1, key + "'")
         return self._tok("FUNC", start, end, key)
 
     def _identifier(self, base: str, start: int, end: int, greek: bool) -> list[_Tok]:
+        digits = _DIGITS.match(self.text, end) if greek else None
+        if digits and self._known(base + digits.group()):  # δ2 for the name delta2 (a layer's δ)
+            base, end = base + digits.group(), digits.end()
         indices, layer, after = self._suffix(end)
         if not indices and layer is None:
             special = self._special(base, start, after, greek)
@@ -441,7 +533,7 @@ class _Scanner:
     def _special(self, base: str, start: int, end: int, greek: bool) -> _Tok | None:
         """σ( is the sigmoid, H( the Heaviside step, e^ Euler's number; other words before '(' are checked."""
         after = self._peek(end)
-        if base == "sigma" and (after == "(" or self.text.startswith("'", end)):
+        if base == "sigma" and (after == "(" or self.text[end:end + 1] in _PRIMES):
             return self._function("sigmoid", start, end)
         if base == "H" and after == "(" and not self._known("H"):
             return self._tok("FUNC", start, end, "heaviside")
@@ -469,6 +561,12 @@ class _Scanner:
                 indices.extend(found)
             elif text[pos] == "^" and layer is None and (m := _LAYER.match(text, pos)):
                 layer, pos = m.group("a") or m.group("b"), m.end()
+            elif text[pos] in _SUBSCRIPTS:  # φ₁₂: Unicode subscripts are one index, like _{12}
+                end = pos
+                while end < len(text) and text[end] in _SUBSCRIPTS:
+                    end += 1
+                indices.append("".join(_SUBSCRIPTS[c] for c in text[pos:end]))
+                pos = end
             else:
                 break
         return indices, layer, pos
@@ -516,6 +614,8 @@ class _Scanner:
             return []
         if name in _LATEX_GREEK:
             return self._identifier(_LATEX_GREEK[name], pos, end, greek=True)
+        if name in ("odot", "circ"):
+            return [self._tok("HAD", pos, end)]
         if name in _LATEX_OPERATORS:
             kind, obj = _LATEX_OPERATORS[name]
             return [self._tok(kind, pos, end, obj)]
@@ -525,6 +625,8 @@ class _Scanner:
                 return [self._partial(partial, pos)]
             self._frac_arguments(end)
             return [self._tok("FRAC", pos, end)]
+        if name == "partial":
+            return [self._partial_slash(pos)]
         if name in ("vert", "lvert", "rvert"):
             return [self._bar(pos, end)]
         if name in _FONTS:
@@ -545,6 +647,31 @@ class _Scanner:
                 raise _Fail(m.start(group), "expected a name after \\partial, as in \\frac{\\partial y}{\\partial h_1}")
             parts.append(symbol.name)
         return self._name_token(f"d{parts[0]}_d{parts[1]}", start, m.end())
+
+    def _partial_slash(self, start: int) -> _Tok:
+        """∂y/∂h_1 (or \\partial y / \\partial h_1), as pasted from a document: the named quantity dy_dh_1."""
+        m = _PARTIAL_SLASH.match(self.text, start)
+        if m is None:
+            raise _Fail(start, "expected a derivative written as ∂y/∂h_1", "partial")
+        return self._partial(m, start)
+
+    def _superscript(self, pos: int) -> list[_Tok]:
+        """x², (y − t)², e⁻¹: a power written with superscript digits."""
+        if self.prev not in _ENDS_OPERAND:
+            raise _unexpected_character(pos, self.text[pos])
+        text = self.text
+        end = pos + (text[pos] == _SUPERSCRIPT_MINUS)
+        digits_end = end
+        while digits_end < len(text) and text[digits_end] in _SUPERSCRIPTS:
+            digits_end += 1
+        if digits_end == end:
+            raise _unexpected_character(pos, text[pos])
+        value = sp.Integer(int("".join(_SUPERSCRIPTS[c] for c in text[end:digits_end])))
+        tokens = [self._tok("POW", pos, pos, self.max_depth)]
+        if end > pos:
+            tokens.append(self._tok("MINUS", pos, end))
+        tokens.append(self._tok("NUMBER", end, digits_end, value))
+        return tokens
 
     def _escaped_brace(self, brace: str, start: int, end: int) -> list[_Tok]:
         if brace == "{":
@@ -609,7 +736,7 @@ class _ScannerLexer(Lexer):
 # --------------------------------------------------------------------------- grammar
 
 _GRAMMAR = r"""
-%declare NUMBER NAME FUNC BRFUNC IND E FRAC PLUS MINUS MUL DIV POW REL
+%declare NUMBER NAME FUNC BRFUNC IND E FRAC PLUS MINUS MUL DIV POW REL TRANSPOSE MATMUL HAD
 %declare _LPAR _RPAR _LSQB _RSQB _LBRACE _RBRACE _ABSOPEN _ABSCLOSE _COMMA _SUB
 
 start: expr
@@ -619,7 +746,7 @@ start: expr
 
 // flat lists, so that a thousand terms are one Add, not a thousand
 ?sum: term ((PLUS | MINUS) term)*
-?term: signed (MUL signed | DIV signed | power)*    // a bare `power` is juxtaposition: 2x, (a)(b)
+?term: signed (MUL signed | DIV signed | MATMUL signed | HAD signed | power)*    // a bare `power` is juxtaposition
 
 ?signed: power
        | MINUS signed                   -> neg
@@ -633,12 +760,13 @@ start: expr
 
 ?primary: NUMBER                        -> number
         | NAME                          -> name
+        | primary TRANSPOSE             -> transpose
         | _LPAR expr _RPAR
         | brace
         | _LSQB expr _RSQB              -> bracket
         | _ABSOPEN expr _ABSCLOSE       -> absolute
         | FUNC _LPAR args _RPAR         -> call
-        | FUNC brace                    -> call_bare
+        | FUNC _LBRACE args _RBRACE     -> call
         | BRFUNC _LSQB expr _RSQB       -> call_bare
         | FUNC _LSQB expr _RSQB brace   -> root
         | FRAC fraction_part fraction_part -> frac
@@ -670,13 +798,29 @@ class _Cond:
     offset: int
 
 
+def _call_depth(expr) -> int:
+    """How deeply function applications nest in expr (x: 0, tanh(x): 1, tanh(2*tanh(x)): 2)."""
+    if not isinstance(expr, sp.Basic) or not expr.args:
+        return 0
+    inner = max(_call_depth(a) for a in expr.args)
+    return inner + 1 if isinstance(expr, sp.Function) else inner
+
+
 def _value(x):
     if isinstance(x, _Cond):
         raise _Fail(x.offset, "a comparison is only allowed inside I[…]", "comparison")
     return x
 
 
+def _mask(x):
+    """A comparison multiplied by something is numpy's boolean mask, an indicator: (W2.T @ delta2) * (z1 > 0)."""
+    return _indicator(x.relation) if isinstance(x, _Cond) else x
+
+
 def _reciprocal(x: sp.Expr, offset: int) -> sp.Expr:
+    if _is_matrix(x):
+        raise _Fail(offset, "division by a matrix or vector is not defined; for an elementwise quotient write "
+                    "the reciprocal of each entry differently", "matrix_division")
     if x == 0:
         raise _Fail(offset, "division by zero", "division_by_zero")
     return sp.Pow(x, -1)
@@ -695,6 +839,81 @@ def _check_power(base: sp.Expr, exponent: sp.Expr, op: _Tok) -> None:
             raise _Fail(op.start_pos, "division by zero (0 to a negative power)")
     if _deeper_than(exponent, op.obj) or _deeper_than(base, op.obj):
         raise _Fail(op.start_pos, f"powers nested deeper than {op.obj} levels", "too_deep", most=op.obj)
+
+
+# --------------------------------------------------------------------------- vectors and matrices
+# Names may stand for explicit matrices (derive check's matrix answers): juxtaposition and '@' are the
+# matrix product, '⊙' and '*' between equal shapes elementwise, a scalar added to a matrix is added to
+# every entry, functions apply entry by entry, 'ᵀ' / '^T' / '.T' transpose.
+
+
+@dataclass(frozen=True)
+class _Relations:
+    """A comparison of a vector with a number: one relation per entry (rows of lists)."""
+
+    rows: list
+
+
+def _indicator(relation):
+    if isinstance(relation, _Relations):
+        return sp.ImmutableMatrix([[Indicator(r) for r in row] for row in relation.rows])
+    return Indicator(relation)
+
+
+def _is_matrix(x) -> bool:
+    return isinstance(x, sp.MatrixBase)
+
+
+def _shape(x) -> str:
+    return "×".join(map(str, x.shape)) if _is_matrix(x) else "1×1"
+
+
+def _matrix_sum(terms: list, offset: int):
+    shapes = {t.shape for t in terms if _is_matrix(t)}
+    if len(shapes) > 1:
+        a, b = sorted(shapes)[:2]
+        raise _Fail(offset, f"cannot add matrices of shapes {a[0]}×{a[1]} and {b[0]}×{b[1]}", "shapes_add",
+                    left=f"{a[0]}×{a[1]}", right=f"{b[0]}×{b[1]}")
+    (shape,) = shapes
+    total = sp.zeros(*shape)
+    for t in terms:
+        total += t if _is_matrix(t) else sp.ones(*shape) * t
+    return sp.ImmutableMatrix(total)
+
+
+def _matrix_term(factors: list, ops: list):
+    result = factors[0]
+    for (op, offset), x in zip(ops, factors[1:]):
+        result = _times(result, x, op, offset)
+    return sp.ImmutableMatrix(result) if _is_matrix(result) else result
+
+
+def _times(a, b, op: str, offset: int):
+    if not (_is_matrix(a) and _is_matrix(b)):
+        if op in ("MATMUL",) and not (_is_matrix(a) or _is_matrix(b)):
+            raise _Fail(offset, "'@' multiplies matrices; here there is none", "matmul_scalar")
+        return a * b
+    elementwise = op == "HAD" or (op in ("MUL",) and a.shape == b.shape and a.shape[1] == 1)
+    if elementwise or (op == "MUL" and a.shape == b.shape and a.shape[1] != a.shape[0]):
+        if a.shape != b.shape:
+            raise _Fail(offset, f"an elementwise product needs equal shapes, not {_shape(a)} and {_shape(b)}",
+                        "shapes_had", left=_shape(a), right=_shape(b))
+        return a.multiply_elementwise(b)
+    if a.shape[1] != b.shape[0]:
+        raise _Fail(offset, f"cannot multiply a {_shape(a)} matrix by a {_shape(b)} one: the inner sizes differ",
+                    "shapes_product", left=_shape(a), right=_shape(b))
+    return a * b
+
+
+def _elementwise(build, values: list, func):
+    shapes = {v.shape for v in values if _is_matrix(v)}
+    if len(shapes) > 1:
+        raise _Fail(func.start_pos, f"{func.value} of matrices of different shapes", "shapes_add",
+                    left=_shape(values[0]), right=_shape(values[-1]))
+    (shape,) = shapes
+    rows, cols = shape
+    entries = [[build(*[v[i, j] if _is_matrix(v) else v for v in values]) for j in range(cols)] for i in range(rows)]
+    return sp.ImmutableMatrix(entries)
 
 
 _RELATIONS = {"gt": sp.Gt, "ge": sp.Ge, "lt": sp.Lt, "le": sp.Le}
@@ -716,8 +935,12 @@ class _Build(Transformer):
         return _value(x)
 
     def relation(self, left, op, right):
+        left, right = _value(left), _value(right)
         try:
-            return _Cond(_compare(op.obj, _value(left), _value(right)), op.start_pos)
+            if _is_matrix(left) and not _is_matrix(right):  # z1 > 0 for a vector: one comparison per entry
+                rows = [[_compare(op.obj, left[i, j], right) for j in range(left.cols)] for i in range(left.rows)]
+                return _Cond(_Relations(rows), op.start_pos)
+            return _Cond(_compare(op.obj, left, right), op.start_pos)
         except TypeError as exc:
             raise _Fail(op.start_pos, f"cannot compare: {exc}") from None
 
@@ -725,17 +948,32 @@ class _Build(Transformer):
         terms = [_value(first)]
         for op, term in zip(rest[::2], rest[1::2]):
             terms.append(-_value(term) if op.type == "MINUS" else _value(term))
+        if any(_is_matrix(t) for t in terms):
+            return _matrix_sum(terms, rest[0].start_pos if rest else 0)
         return sp.Add(*terms)
 
     def term(self, first, *rest):
-        factors, items, offset = [_value(first)], iter(rest), 0
+        factors, items, offset = [_mask(first)], iter(rest), 0
+        ops = []
         for item in items:
             if isinstance(item, Token):
-                offset, operand = item.start_pos, _value(next(items))
+                offset, operand = item.start_pos, next(items)
+                operand = _value(operand) if item.type == "DIV" else _mask(operand)
                 factors.append(_reciprocal(operand, offset) if item.type == "DIV" else operand)
+                ops.append((item.type, offset))
             else:
-                factors.append(_value(item))
+                factors.append(_mask(item))
+                ops.append(("JUXTAPOSE", offset))
+        if any(_is_matrix(f) for f in factors) or any(op == "HAD" for op, _ in ops):
+            return _matrix_term(factors, ops)
+        if any(op == "MATMUL" for op, _ in ops):
+            raise _Fail(next(o for op, o in ops if op == "MATMUL"), "'@' multiplies matrices; here there is none",
+                        "matmul_scalar")
         return _checked(sp.Mul(*factors), offset)
+
+    def transpose(self, x, op):
+        x = _value(x)
+        return x.T if _is_matrix(x) else x  # a scalar is its own transpose
 
     def neg(self, op, x):
         return -_value(x)
@@ -745,6 +983,9 @@ class _Build(Transformer):
 
     def pow(self, base, op, exponent):
         base, exponent = _value(base), _value(exponent)
+        if _is_matrix(base) or _is_matrix(exponent):
+            raise _Fail(op.start_pos, "a power of a matrix or vector is not defined here; for an elementwise "
+                        "square write y ⊙ y", "matrix_power")
         _check_power(base, exponent, op)
         return sp.Pow(base, exponent)
 
@@ -760,7 +1001,7 @@ class _Build(Transformer):
         return tok.obj
 
     def bracket(self, x):
-        return Indicator(x.relation) if isinstance(x, _Cond) else x
+        return _indicator(x.relation) if isinstance(x, _Cond) else x
 
     def absolute(self, x):
         return sp.Abs(_value(x))
@@ -774,6 +1015,11 @@ class _Build(Transformer):
             wanted = f"{fewest}" if fewest == most else f"at least {fewest}"
             raise _Fail(func.start_pos, f"{func.value} takes {wanted} argument{'s' if fewest > 1 else ''}, not {len(args)}")
         values = [_value(a) for a in args]
+        if 1 + max((_call_depth(v) for v in values), default=0) > MAX_CALL_DEPTH:
+            raise _Fail(func.start_pos, f"functions nested more than {MAX_CALL_DEPTH} deep", "functions_nested",
+                        most=MAX_CALL_DEPTH)
+        if any(_is_matrix(v) for v in values):  # elementwise: relu(z1), sigma'(z2), I[z1 > 0]
+            return _elementwise(build, values, func)
         try:
             return _checked(build(*values), func.start_pos)
         except (TypeError, ValueError) as exc:
@@ -799,7 +1045,7 @@ class _Build(Transformer):
     def indicator(self, tok, cond):
         if not isinstance(cond, _Cond):
             raise _Fail(tok.start_pos, "an indicator needs a comparison inside, as in I[u > 0]", "no_comparison")
-        return Indicator(cond.relation)
+        return _indicator(cond.relation)
 
 
 @cache
@@ -872,6 +1118,9 @@ def parse_math(
                         "too_long", length=len(text), most=max_length)
         if not text.strip():
             raise _Fail(0, "expected an expression, found nothing", "empty")
+        mangled = _yaml_mangled(text)
+        if mangled is not None:
+            raise mangled
         scanner = _Scanner(text, names, max_depth, _check_brackets(text, max_depth, where))
         try:
             result = _parser().parse(scanner)

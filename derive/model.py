@@ -130,7 +130,8 @@ def _layer(spec: NetworkSpec, number: int, lspec: LayerSpec, sources: list[sp.Ex
             name = param_name(lspec.params, k, j, n_src, lspec.units, target_first)
             incoming.append((sp.Symbol(name), source))
         units.append(Unit(pre, post, incoming))
-    alpha = None if lspec.alpha is None else constant(lspec.alpha)
+    default = ACTIVATIONS[lspec.activation].alpha  # a layer made in code (a quiz variant) may leave α unset
+    alpha = constant(lspec.alpha) if lspec.alpha is not None else (constant(default) if default is not None else None)
     return Layer(number, lspec, ACTIVATIONS[lspec.activation], alpha, units)
 
 

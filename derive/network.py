@@ -76,6 +76,24 @@ def derive(spec: NetworkSpec) -> Outcome:
     return outcome
 
 
+TYPESET_PARAMETERS = 400  # scalar view: one formula per parameter; more is hundreds of pages
+TYPESET_UNITS = 64  # a layer's sums are single equations; LaTeX overflows ("Dimension too large") near 256
+
+
+def check_typesettable(outcome: Outcome) -> None:
+    """Refuse, before LaTeX runs, a scalar derivation too large to typeset (JSON and Markdown still work)."""
+    spec = outcome.spec
+    if spec.view == "vector":
+        return
+    count = len(outcome.derivation.network.params)
+    widest = max([layer.units for layer in spec.layers] + [getattr(spec, "input_size", 1) or 1])
+    if count > TYPESET_PARAMETERS or widest > TYPESET_UNITS:
+        raise SpecError(f"the scalar derivation has {count:,} parameters and layers up to {widest} units wide; "
+                        f"LaTeX documents are made for at most {TYPESET_PARAMETERS} parameters and "
+                        f"{TYPESET_UNITS} units per layer. Use view: vector, --format md or --format json",
+                        Location(spec.file))
+
+
 def _numbers(spec: NetworkSpec, derivation: Derivation):
     """The verified derivation at the spec's values (None without values:)."""
     if spec.worked is None:
@@ -198,6 +216,7 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha),
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
+                "erf": _rewritten(fz).has(sp.erf),  # GELU: say what erf is (Φ, the normal distribution)
             }
         )
     return out

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
 from .errors import DeriveError, ToolMissing
+from .safewrite import copy_file
 
 APT_PACKAGES = (
     "latexmk texlive-luatex texlive-latex-recommended texlive-latex-extra texlive-pictures "
@@ -25,6 +27,80 @@ INSTALL = f"sudo apt-get install --no-install-recommends {APT_PACKAGES}"
 TIMEOUT = 300  # seconds for one document; a runaway LaTeX run is stopped
 CONTEXT_LINES = 4  # log lines shown after each '!' error line
 MAX_ERRORS = 5
+
+
+SANDBOX_NAME = "derive-sandbox.lua"
+# Run by LuaTeX before the format (--lua): Lua may open files only inside the work folder and TeX's and the
+# fonts' own trees, and write only in the work folder and TeX's caches. Shell escape is off besides
+# (os.execute, io.popen obey it), so no spec, title or package can make Lua read /etc/passwd into a PDF.
+LUA_SANDBOX = r"""
+local open, lines, input, output, dofile_, loadfile_ = io.open, io.lines, io.input, io.output, dofile, loadfile
+local readable, writable
+local function folders(list, value)
+  for d in string.gmatch(value or "", "[^:;,{}]+") do
+    d = d:gsub("^!!", ""):gsub("/+$", "")
+    if d:sub(1, 1) == "/" then list[#list + 1] = d .. "/" end
+  end
+end
+local function expand(names)
+  local list = {}
+  for _, v in ipairs(names) do
+    local ok, value = pcall(kpse.expand_var, "$" .. v)
+    if ok then folders(list, value) end
+  end
+  return list
+end
+local function roots()
+  if readable then return end
+  readable = expand({"TEXMFROOT", "TEXMFDIST", "TEXMFMAIN", "TEXMFLOCAL", "TEXMFSYSVAR", "TEXMFSYSCONFIG",
+                     "TEXMFVAR", "TEXMFCONFIG", "TEXMFHOME", "TEXMFCACHE", "OSFONTDIR", "TEXMF"})
+  writable = expand({"TEXMFVAR", "TEXMFCACHE"})
+  for _, d in ipairs({"/usr/share/fonts", "/usr/local/share/fonts", "/usr/share/texmf", "/usr/share/texlive",
+                      "/etc/fonts", "/etc/texmf", "/var/lib/texmf"}) do readable[#readable + 1] = d .. "/" end
+  local here = lfs.currentdir() .. "/"
+  readable[#readable + 1] = here
+  writable[#writable + 1] = here
+end
+local function under(name, list)
+  for _, root in ipairs(list) do
+    if name:sub(1, #root) == root then return true end
+  end
+  return false
+end
+local function allowed(name, mode)
+  if type(name) ~= "string" then return true end
+  if name:find("..", 1, true) or name:find("~", 1, true) then return false end
+  if name:sub(1, 1) ~= "/" then return true end
+  roots()
+  if mode and mode:find("[wa+]") then return under(name, writable) end
+  return under(name, readable)
+end
+local function refused(name) return nil, tostring(name) .. ": derive does not let Lua open this file", 13 end
+io.open = function(name, mode, ...)
+  if not allowed(name, mode) then return refused(name) end
+  return open(name, mode, ...)
+end
+io.lines = function(name, ...)
+  if not allowed(name) then error(tostring(name) .. ": derive does not let Lua read this file") end
+  return lines(name, ...)
+end
+io.input = function(name, ...)
+  if type(name) == "string" and not allowed(name) then error(name .. ": derive does not let Lua read this file") end
+  return input(name, ...)
+end
+io.output = function(name, ...)
+  if type(name) == "string" and not allowed(name, "w") then error(name .. ": derive does not let Lua write this file") end
+  return output(name, ...)
+end
+dofile = function(name, ...)
+  if not allowed(name) then error(tostring(name) .. ": derive does not let Lua run this file") end
+  return dofile_(name, ...)
+end
+loadfile = function(name, ...)
+  if not allowed(name) then return refused(name) end
+  return loadfile_(name, ...)
+end
+"""
 
 
 class LatexFailed(DeriveError):
@@ -40,8 +116,9 @@ def require_latex() -> None:
         raise ToolMissing(f"LaTeX ({', '.join(missing)})", INSTALL)
 
 
-def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
-    """Typeset tex into the PDF at target (written only when complete); returns target."""
+def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_folder: bool = True) -> Path:
+    """Typeset tex into the PDF at target (written only when complete, its folder made when make_folder);
+    returns target."""
     require_latex()
     target = Path(target)
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
@@ -51,10 +128,7 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation") -> Path:
         pdf = work / f"{name}.pdf"
         if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-        shutil.copyfile(pdf, partial)
-        os.replace(partial, target)
+        copy_file(pdf, target, make_folder=make_folder)
     return target
 
 
@@ -82,16 +156,47 @@ def _latexmk(work: Path, name: str, passes: int | None) -> subprocess.CompletedP
         "shell_escape": "f",
         "max_print_line": "200",  # log lines unbroken, so error lines are quoted whole
     }
+    sandbox = work / SANDBOX_NAME
+    sandbox.write_text(LUA_SANDBOX, encoding="utf-8")
     command = ["latexmk", "-lualatex", "-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error",
-               "-quiet"]
+               "-quiet", "-e", f"$lualatex=q{{{_engine()} %O %S}}"]
     if passes is not None:  # one pass: no references to settle, and the bookmark package writes the outline in it
         command += ["-e", f"$max_repeat={passes}"]
     command.append(f"{name}.tex")
+    return _run(command, work, env)
+
+
+def _engine() -> str:
+    """The LuaLaTeX command: Lua's file access confined (LUA_SANDBOX), no sockets, and where util-linux's
+    setpriv is present, killed when latexmk dies (so a killed derive leaves no LaTeX behind)."""
+    prefix = "setpriv --pdeathsig KILL " if shutil.which("setpriv") else ""
+    return f"{prefix}lualatex --nosocket --lua={SANDBOX_NAME}"  # run in the work folder, beside the .tex
+
+
+def _run(command: list[str], work: Path, env: dict) -> subprocess.CompletedProcess:
+    """Run latexmk in its own process group, which is killed whole (lualatex too) on the timeout."""
+    from .bounded import die_with_parent
+
+    proc = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
+                            preexec_fn=die_with_parent)
     try:
-        return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, errors="replace",
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise LatexFailed(f"LaTeX did not finish within {TIMEOUT} s") from exc
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise LatexFailed(f"LaTeX did not finish within {TIMEOUT} s") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.communicate()
 
 
 def _failure(log: Path, proc: subprocess.CompletedProcess, tex: str) -> str:

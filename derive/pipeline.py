@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .kind import KINDS, KindEntry
-from .yamlload import Doc, load_file
+from .yamlload import Doc, load_file, shown
 
 
 @dataclass
@@ -48,8 +48,8 @@ class Result:
 def entry_of(doc: Doc) -> KindEntry:
     """The kind of doc's `kind:` (default network), or a SpecError listing the kinds."""
     kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
-    if kind not in KINDS:
-        raise doc.error(("kind",), f"unknown kind {kind!r}; expected one of: {', '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise doc.error(("kind",), f"unknown kind {shown(kind)}; expected one of: {', '.join(KINDS)}")
     return KINDS[kind]
 
 

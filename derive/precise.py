@@ -123,7 +123,3 @@ def derivative(f: Callable[[mpmath.mpf], mpmath.mpf], x: mpmath.mpf, scale=1) ->
     with mpmath.workdps(DPS):
         step = STEP * max(1, abs(scale), abs(x))
         return (f(x + step) - f(x - step)) / (2 * step)
-
-
-def relative_error(a, b) -> float:
-    return float(abs(a - b) / max(1, abs(a), abs(b)))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .functions import ACTIVATIONS, LOSSES, words
-from .yamlload import Doc, load_file, load_text
+from .yamlload import Doc, load_file, load_text, shown
 
 NAME_RE = re.compile(r"[A-Za-z]+\Z")
 RESERVED = {"I", "H", "sigma", "e", "pi", "Heaviside", "np", "d"} | set(keyword.kwlist)  # and every function word
@@ -27,6 +27,7 @@ def reserved(name: str) -> bool:
     """A keyword, a constant, or a function of the vocabulary (derive.functions): not a name for a quantity."""
     return name in RESERVED or name.lower() in words()
 MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
+MAX_ALPHA = 100  # |a constant such as the leaky_relu slope or λ|: 1e300 overflows the numeric check
 NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation",
                 "weight_decay", "values", "learning_rate", "frozen", "digits", "exact", "tolerance")
 LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post", "bias_shared")
@@ -88,7 +89,7 @@ def parse_doc(doc: Doc) -> NetworkSpec:
         where = ("index",) if "index" in doc.data else ("view",)
         raise doc.error(where, VECTOR_NEEDS)
     _check_scalar_only(doc, spec)
-    return spec
+    return spec  # a worked example's values: are read by the kind (network.parse), which knows the model
 
 
 def _check_scalar_only(doc: Doc, spec: NetworkSpec) -> None:
@@ -209,6 +210,9 @@ class _Network:
     def _number_or_name(self, path: tuple, raw: Any, mapping: dict) -> float | str:
         """A constant such as α or λ: a number, or the name of a symbol."""
         if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            if not abs(raw) <= MAX_ALPHA:  # 1e300 overflows the numeric check: the input's fault, not a bug
+                raise self.doc.error(path, f"expected a number from -{MAX_ALPHA} to {MAX_ALPHA} "
+                                           f"(a slope is usually 0.01 to 0.3), got {_show(raw)}")
             return float(raw)
         if raw == "lambda":  # a Python keyword: SymPy's spelling, printed λ all the same
             return "lamda"
@@ -230,10 +234,11 @@ class _Network:
         loss = LOSSES.get(spec.loss)
         if loss and loss.single_output and out.units != 1:
             raise self.doc.error(("loss",), f"{spec.loss} needs one output unit; the last layer has {out.units}")
-        if loss and loss.needs_unit_interval and out.activation not in ("sigmoid", "softmax"):
+        if loss and loss.needs_unit_interval and not ACTIVATIONS[out.activation].unit_interval:
+            fitting = " or ".join(name for name, a in ACTIVATIONS.items() if a.unit_interval)
             raise self.doc.error(
                 ("layers", len(spec.layers) - 1, "activation"),
-                f"loss {spec.loss} takes logarithms of the outputs, so they must lie in (0, 1): use sigmoid or softmax",
+                f"loss {spec.loss} takes logarithms of the outputs, so they must lie in (0, 1): use {fitting}",
             )
 
     def _check_distinct(self, spec: NetworkSpec) -> None:
@@ -265,7 +270,7 @@ class _Network:
     def _name(self, path: tuple, default: str, mapping: dict | None = None) -> str:
         value = self._str(path, default, mapping)
         if not NAME_RE.match(value):
-            raise self.doc.error(path, f"{value!r} is not a valid name; expected Latin letters only, e.g. z, theta, W")
+            raise self.doc.error(path, f"{shown(value)} is not a valid name; expected Latin letters only, e.g. z, theta, W")
         if reserved(value):
             raise self.doc.error(path, f"{value!r} is reserved (a function or keyword); choose another name")
         return value
@@ -273,7 +278,7 @@ class _Network:
     def _choice(self, path: tuple, default: str, options: tuple, mapping: dict | None = None) -> str:
         value = self._str(path, default, mapping)
         if value not in options:
-            raise self.doc.error(path, f"unknown {path[-1]} {value!r}; expected one of: {', '.join(options)}")
+            raise self.doc.error(path, f"unknown {path[-1]} {shown(value)}; expected one of: {', '.join(options)}")
         return value
 
     def _bool(self, path: tuple, value: Any) -> bool:

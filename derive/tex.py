@@ -26,17 +26,20 @@ LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a to
 _ESCAPES = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
     "%": r"\%", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "-": "-{}",  # no -- or --- ligatures: a user's text keeps its hyphens
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
     "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
 }
+# TeX ligatures of the fonts (-- – , --- —, ,, „, << «, >> », '' ”, `` “, !` ¡, ?` ¿): a zero kern between
+# the two characters keeps a user's text literal (an empty group does not: LuaTeX forms ligatures after it).
+_LIGATURE_RE = re.compile(r"(?<=[-,'`<>!?])(?=[-,'`<>])")
 _ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _ESCAPES))
+PDF_TITLE = 100  # characters of the PDF's title metadata (hyperref's cost grows with its square)
 _ENUMERATOR = re.compile(r"^\s*\d+[.)]\s+")
 
 
 def escape(text: str) -> str:
-    """Plain text as LaTeX that prints it literally."""
-    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], text)
+    """Plain text as LaTeX that prints it literally (no specials, no ligatures such as -- ,, << '')."""
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], _LIGATURE_RE.sub("\x00", text)).replace("\x00", r"\kern0pt{}")
 
 
 @dataclass
@@ -508,6 +511,11 @@ def babel_languages() -> list[str]:
     return sorted({entry(lang).babel for lang in languages()})
 
 
+def _shortened(text: str, most: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
              numbered: bool = False, plain_title: str = "") -> str:
     """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
@@ -524,5 +532,5 @@ def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: 
     colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
     return env.get_template("document.tex.j2").render(
         kind=kind, language=language(lang), languages=babel_languages(), title=title,
-        plain_title=escape(plain_title), body=body, colours=colour_defs, toc=toc, numbered=numbered,
+        plain_title=escape(_shortened(plain_title, PDF_TITLE)), body=body, colours=colour_defs, toc=toc, numbered=numbered,
     )

@@ -2,7 +2,9 @@
 
 A seed picks, deterministically, a network in the spirit of the spec: each
 hidden layer keeps its family of activation (kinked: relu / leaky_relu;
-smooth: sigmoid / tanh) and a width close to its own (2 or 3 units for small
+smooth: sigmoid / tanh), or its very activation when the spec has a title
+(a title such as "a tanh network" must stay true on every sheet), and a width
+close to its own (2 or 3 units for small
 layers), and a subset of the parameters to ask for, at least one per layer.
 The output layer, the loss, the inputs and all names stay as the spec has
 them. A spec with `values:` keeps its network and gets its own numbers
@@ -35,19 +37,23 @@ def variant(spec: NetworkSpec, seed: int | None) -> NetworkSpec:
     rng = random.Random(seed)
     alpha = _free_alpha(spec)
     layers = list(spec.layers)
+    keep = bool(spec.title)  # the sheet prints the title: the activations it may name stay
     for i, layer in enumerate(layers[:-1]):
-        layers[i] = _vary(layer, rng, alpha)
+        layers[i] = _vary(layer, rng, alpha, keep)
     return dataclasses.replace(spec, layers=tuple(layers))
 
 
-def _vary(layer, rng: random.Random, alpha: str):
+def _vary(layer, rng: random.Random, alpha: str, keep_activation: bool = False):
     family = next((f for f in FAMILIES if layer.activation in f), None)
-    activation = rng.choice(family) if family else layer.activation
+    choice = rng.choice(family) if family else layer.activation  # drawn either way: widths stay the same per seed
+    activation = layer.activation if keep_activation else choice
     units = rng.choice((2, 3)) if 2 <= layer.units <= SMALL else layer.units
-    if activation == "leaky_relu":
-        kept = layer.alpha if layer.activation == "leaky_relu" else alpha
+    if activation == layer.activation:
+        kept = layer.alpha
+    elif activation == "leaky_relu":
+        kept = alpha
     else:
-        kept = None
+        kept = None  # relu, sigmoid, tanh take no α
     return dataclasses.replace(layer, activation=activation, units=units, alpha=kept)
 
 
@@ -67,3 +73,30 @@ def asked(parameters: list[str], layers: list[list[str]], seed: int | None) -> l
     quota = max(1, MAX_ASKED // len(layers))
     chosen = {name for names in layers for name in rng.sample(names, min(quota, len(names)))}
     return [p for p in parameters if p in chosen]
+
+
+GRAPH_VALUES = (-5, 5)  # a graph's variant draws whole numbers from this range (0 left out)
+GRAPH_TRIES = 50
+
+
+def graph_variant(spec, seed: int | None):
+    """A scalar graph with other whole-number values (every node defined there); the spec itself without a seed
+    or without values."""
+    if seed is None or spec.values is None:
+        return spec
+    import sympy as sp
+
+    from .errors import SpecError
+    from .graph import derive
+
+    rng = random.Random(seed)
+    for _ in range(GRAPH_TRIES):
+        values = {x: sp.Integer(rng.choice([v for v in range(GRAPH_VALUES[0], GRAPH_VALUES[1] + 1) if v]))
+                  for x in spec.values}
+        candidate = dataclasses.replace(spec, values=values)
+        try:
+            derive(candidate)
+        except SpecError:  # a node outside its domain there (log of a negative, …): draw again
+            continue
+        return candidate
+    return spec

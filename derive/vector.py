@@ -23,6 +23,7 @@ from .model import Layer, Network
 from .printing import ascii
 from .functions import real_diff
 from .numeric import namespace
+from .harness import scaled_error
 from .verify import STEP, Check, _Verifier, run
 
 
@@ -468,7 +469,7 @@ class _VectorCheck:
         if value.shape != reference.shape:
             self.check.failures.append((f"{name} (shape {value.shape} vs {reference.shape})", float("nan"), float("nan")))
             return
-        error = float(np.max(np.abs(value - reference) / np.maximum(1.0, np.abs(reference)))) if value.size else 0.0
+        error = scaled_error(value, reference) if value.size else 0.0  # the harness's policy
         first = [x.flat[0] if x.size else np.nan for x in (value, reference)]  # shown when it fails
         self.check.record(name, error, *first)
 

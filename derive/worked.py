@@ -1,6 +1,6 @@
 """Worked examples with numbers (CONTRACT section 7): a network's derivation evaluated at given values.
 
-`parse_worked(doc, spec)` reads `values:`, `learning_rate:`, `frozen:`,
+`parse_worked(doc, spec, net)` reads `values:`, `learning_rate:`, `frozen:`,
 `digits:`, `exact:` and `tolerance:` of a `kind: network` spec. `evaluate`
 substitutes the values into the very expressions of the verified derivation
 (forward definitions, named backward quantities, local derivatives, each

@@ -21,7 +21,7 @@ import sympy as sp
 
 from conftest import ROOT, run_process
 from derive.calculus import Indicator, relu
-from derive.check import EXPECTED, LIST_END, MESSAGES, TEXT, VERDICT_WORDS, Engine, check_files
+from derive.check import EXPECTED, LIST_END, MESSAGES, REFUSED, TEXT, VERDICT_WORDS, Engine, check_files
 from derive.grading import TIME_LIMIT, _Timeout, time_limit, transposed_name
 from derive.printing import ascii, latex
 from derive.quiz import PROSE
@@ -245,13 +245,13 @@ def test_overflowing_answers_are_incorrect(grader, text):
     assert verdict(grader, "phi_1", text).verdict == "incorrect"
 
 
-def test_unknown_names_list_the_names_that_exist(grader):
+def test_unknown_names_list_a_few_names_that_exist(grader):
     v = verdict(grader, "psi_21", "phi_1 I[u_1 > 0] foo + bar")
     assert v.verdict == "invalid" and codes(v) == ["unknown_names"]
     args = dict(v.findings[0].args)
     assert args["names"] == "foo, bar"
-    for name in ("theta_01", "psi_22", "phi_2", "x", "z_1", "h_2", "u_1", "g_2", "y"):
-        assert name in args["known"].split(", ")
+    known = args["known"].split(", ")
+    assert 1 <= len(known) <= 6 and set(known) <= set(grader.names)  # a few, not all 30
 
 
 def test_unknown_names_suggest_the_closest_known_ones(grader):
@@ -372,7 +372,6 @@ def test_broken_answers_file_exits_2_with_line_and_column(broken):
 
 
 @pytest.mark.parametrize("text,where", [
-    ("answers:\n  theta_99: 'x'\n", ":2:13: answers.theta_99: 'theta_99' is not a parameter asked here"),
     ("answer:\n  phi_1: 'g_1'\n", "answer: unknown key 'answer'; expected one of: student, answers"),
     ("- 1\n", "an answers file is a YAML mapping"),
     ("seed: -3\nanswers: {}\n", ":1:7: seed: expected the quiz's seed"),
@@ -471,7 +470,7 @@ def _catalog(lang):
 
 
 MSGIDS = [*MESSAGES.values(), *EXPECTED.values(), LIST_END, *VERDICT_WORDS.values(), *TEXT.values(),
-          *PROSE.values()]
+          *PROSE.values(), *REFUSED.values()]
 
 
 @pytest.mark.parametrize("lang", ["ru", "pl"])
@@ -600,6 +599,6 @@ def test_text_report_shows_the_answer_on_one_shortened_line(cli, tmp_path):
 def test_no_grading_without_test_points(monkeypatch):
     from derive.errors import DeriveError
 
-    monkeypatch.setattr("derive.grading.KINK_MARGIN", 100.0)  # no point is that far from every kink
+    monkeypatch.setattr("derive.grading.KINK_MARGIN", 1e9)  # no point is that far from every kink
     with pytest.raises(DeriveError, match="only 0 random test points"):
         Engine(str(SPEC))

@@ -377,16 +377,12 @@ def test_figure_tikz_compiles(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:]
 
 
-def test_markdown_references_a_figure_when_the_context_has_one():
-    from derive.graph import context
-    from derive.pipeline import derive_spec
-    from derive.render import render_template
-
-    outcome = derive_spec(ROOT / "specs" / "graph-add-mul.yaml").outcome
-    ctx = context(outcome, "en")
-    assert "![" not in render_template("graph", "md", "en", ctx, partials=outcome.result.partials)
-    ctx["figure"] = "graph-add-mul.svg"
-    assert "](graph-add-mul.svg)" in render_template("graph", "md", "en", ctx, partials=outcome.result.partials)
+def test_markdown_written_to_a_file_references_its_figure(cli, tmp_path):
+    """The figure reaches Markdown one way: written beside -o PATH and referenced after the title."""
+    out = tmp_path / "g.md"
+    assert cli(ROOT / "specs" / "graph-add-mul.yaml", "-o", out).exit_code == 0
+    assert "](g.svg)" in out.read_text(encoding="utf-8") and (tmp_path / "g.svg").is_file()
+    assert "![" not in cli(ROOT / "specs" / "graph-add-mul.yaml").output  # stdout has no file to point to
 
 
 # -- bad specs: exit 2, file:line:column, no traceback ----------------------------------------------

@@ -7,9 +7,12 @@ import re
 
 import pytest
 
+from derive import functions as _vocabulary
+
 from conftest import ROOT, network_specs
 
-FUNCTIONS = {"I", "exp", "log", "tanh", "sigmoid", "relu", "leaky_relu"}
+# CONTRACT sections 3 and 5: the function vocabulary, as JSON prints it (derive.functions), and pi
+FUNCTIONS = {f.ascii for f in _vocabulary.FUNCTIONS.values()} | set(_vocabulary.ASCII_ALIASES) | {"pi"}
 SYNTAX = re.compile(r"^[A-Za-z0-9_+\-*/(). <>=,]+$")
 
 

@@ -50,3 +50,16 @@ def test_piecewise_has_conditions_and_no_english_words():
     assert latex(sp.Piecewise((z, z > 0), (alpha * z, True))) == (
         r"\begin{cases} z, & z > 0 \\ \alpha z, & z \leq 0 \end{cases}"
     )
+
+
+def test_the_new_activations_print_as_operators():
+    import sympy as sp
+
+    from derive.functions import elu, gelu, silu, softplus
+
+    z, a = sp.symbols("z alpha")
+    assert latex(gelu(z)) == r"\operatorname{GELU}\left(z\right)"
+    assert latex(silu(z) ** 2) == r"\operatorname{SiLU}\left(z\right)^{2}"
+    assert latex(softplus(z)) == r"\operatorname{softplus}\left(z\right)"
+    assert latex(elu(z, a)) == r"\operatorname{ELU}_{\alpha}\left(z\right)"
+    assert latex(elu(z, 1)) == r"\operatorname{ELU}\left(z\right)"  # α = 1, the usual ELU, is not written

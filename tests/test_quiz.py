@@ -102,18 +102,39 @@ def test_a_seeded_template_is_checked_against_its_own_variant(cli, tmp_path, see
     assert json.loads(result.output)["score"] == len(asked)
 
 
+def _untitled(tmp_path):
+    """The two-layer ReLU spec without its title: variants may then change the activations."""
+    text = SPEC.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data.pop("title", None)
+    path = tmp_path / "untitled-relu.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 def test_a_variant_differs_from_the_spec(cli, tmp_path):
     # seed 3 makes the second hidden layer leaky (see the sheet): the spec's own answers are then wrong
-    sheet, template, path = _quiz(cli, tmp_path, "--seed", "3")
+    spec = _untitled(tmp_path)
+    result = cli("quiz", spec, "-o", tmp_path, "--seed", "3")
+    sheet_path, path = result.output.split()
+    sheet, template = (open(p, encoding="utf-8").read() for p in (sheet_path, path))
     assert "LReLU" in sheet
-    plain, _ = Engine(str(SPEC)).grader(None)
+    plain, _ = Engine(str(spec)).grader(None)
     asked = list(yaml.safe_load(template)["answers"])
     answers = {k: ascii(plain.expected[k].unfolded) for k in asked if k in plain.expected}
     with open(path, "w", encoding="utf-8") as f:
         f.write(_filled(template, answers))
-    result = cli("check", SPEC, path, "--format", "json")
+    result = cli("check", spec, path, "--format", "json")
     assert result.exit_code == 1
     assert json.loads(result.output)["score"] < len(asked)
+
+
+@pytest.mark.parametrize("seed", range(1, 9))
+def test_a_titled_sheet_keeps_its_activations(seed):
+    # the title says "ReLU network": no variant of it may become leaky (issue 13)
+    spec = load_spec(str(SPEC))
+    assert spec.title
+    assert [layer.activation for layer in variant(spec, seed).layers] == [layer.activation for layer in spec.layers]
 
 
 def test_an_empty_template_is_all_missing(cli, tmp_path):

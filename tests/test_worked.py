@@ -429,7 +429,7 @@ def test_quiz_gives_each_student_their_own_numbers_and_check_grades_them(cli, tm
         result = cli("quiz", MAZUR, "--seed", seed, "--lang", "pl", "-o", tmp_path)
         assert result.exit_code == 0, result.output
         sheets[seed] = (tmp_path / f"mazur-2-2-2-{seed}.md").read_text(encoding="utf-8")
-    assert sheets[1] != sheets[2] and "Wartości:" in sheets[1] and "{,}" in sheets[1]
+    assert sheets[1] != sheets[2] and "Dla wartości:" in sheets[1] and "{,}" in sheets[1]
     assert r"\approx" not in sheets[1]  # the sheet gives the values, not the answers
     engine = Engine(str(MAZUR))
     for seed in (1, 2):
