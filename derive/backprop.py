@@ -32,6 +32,7 @@ class Grad:
     expr: sp.Expr
     simplified: sp.Expr | None = None
     one_hot: sp.Expr | None = None  # the simplified form when the targets sum to 1
+    highway: sp.Expr | None = None  # a residual layer's identity term ∂of/∂h_j (its "gradient highway")
 
 
 @dataclass
@@ -184,7 +185,7 @@ class _Backward:
             return [(None, sp.S.One) for _ in units], []
         if layer.activation.name == "softmax":
             return self.softmax_deltas(layer)
-        local = [layer.activation.derivative(u.pre, u.post, layer.alpha) for u in units]
+        local = [layer.activation.derivative(u.pre, _activated(layer, u), layer.alpha) for u in units]
         if is_output and self.net.loss is not None and len(units) <= SIMPLIFY_UNITS:
             full = [chain(self.definition(self.upstream[u.post]), f) for u, f in zip(units, local)]
             simple = [sp.factor(sp.simplify(f)) for f in full]
@@ -249,14 +250,28 @@ class _Backward:
         return self.small[grad.symbol]
 
     def propagate(self, layer: Layer, deltas: list) -> None:
-        """∂of/∂(each source of this layer) = Σ_j ∂of/∂pre_j · θ_ij."""
+        """∂of/∂(each source of this layer) = Σ_j ∂of/∂pre_j · θ_ij (+ ∂of/∂h_i through a residual skip)."""
         sources = [src for _, src in layer.units[0].incoming if src != 1]
         for i, src in enumerate(sources, start=1):
             terms = []
             for unit, (named, fprime) in zip(layer.units, deltas):
                 param = unit.incoming[i][0]
                 terms.append(chain(named, param) if named is not None else chain(self.upstream[unit.post], fprime, param))
-            self.upstream[src], _ = self.name(src, total(terms))
+            highway = self.highway(layer, src)
+            if highway is None:
+                self.upstream[src], _ = self.name(src, total(terms))
+            else:
+                self.upstream[src], _ = self.name(src, total([highway, *terms]), highway=highway)
+
+    def highway(self, layer: Layer, src: sp.Expr) -> sp.Expr | None:
+        """∂of/∂h_i of the unit whose skip carries src unchanged (∂h_i/∂src = 1), or None."""
+        unit = next((u for u in layer.units if u.skip is not None and u.skip == src), None)
+        return None if unit is None else self.upstream[unit.post]
+
+
+def _activated(layer: Layer, unit: Unit) -> sp.Expr:
+    """f(z_j): the unit's output, or f(z_j) itself when a residual skip is added to it (h_j = f(z_j) + x_j)."""
+    return unit.post if unit.skip is None else layer.activation.apply(unit.pre, layer.alpha)
 
 
 def derive(network: Network) -> Derivation:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-FORMATS = ("pdf", "tex", "md", "json")
+FORMATS = ("pdf", "tex", "md", "json", "html", "ipynb")
 CACHE = ".derive-cache.json"
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -48,7 +48,7 @@ class Outcome:
 @click.option("--lang", "langs", default="all", show_default=True,
               help="Comma-separated languages (ru,en,pl) or 'all'.")
 @click.option("--format", "formats", default="pdf", show_default=True,
-              help="Comma-separated formats: pdf, tex, md, json.")
+              help="Comma-separated formats: pdf, tex, md, json, html, ipynb.")
 @click.option("--out", default="build", show_default=True, type=click.Path(file_okay=False),
               help="Output folder: <out>/<lang>/<spec>.<ext>.")
 @click.option("--document", type=click.Choice(["notes", "slides"]), default="notes", show_default=True,

@@ -259,17 +259,18 @@ class Engine:
         """The verified derivation (network.Outcome) of the spec's variant seed."""
         return self._variant(seed)[0]
 
-    def check_answers(self, answers: dict, student: str | None = None, name: str = "<answers>") -> FileResult:
+    def check_answers(self, answers: dict, student: str | None = None, name: str = "<answers>",
+                      seed: int | None = None) -> FileResult:
         """One answer set given as data (the web checker): {key: text}; keys as in an answers file."""
         from .answers import resolve
         from .errors import DeriveError
 
-        grader, asked = self.grader(None)
+        grader, asked = self.grader(seed)
         try:
             resolved, refused = resolve(answers, asked, grader.keys())
         except DeriveError as exc:
             return FileResult(name, student, error=exc.show())
-        return FileResult(name, student, None, grade_answers(grader, asked, resolved), refused=refused,
+        return FileResult(name, student, seed, grade_answers(grader, asked, resolved), refused=refused,
                           asked=len(asked))
 
     def check_file(self, path: str) -> FileResult:
@@ -332,13 +333,7 @@ def check_answer_set(engine: Engine, answers: dict, lang: str = "en", *, student
     """One student's answers ({key: text}) graded against engine's spec: the object of one file of
     `derive check --format json` (CONTRACT section 4), feedback in lang. For callers such as the web
     checker, which keep one Engine per assignment."""
-    from .answers import resolve
-
-    grader, asked = engine.grader(seed)
-    resolved, refused = resolve(answers, asked, grader.keys())
-    result = FileResult("<answers>", student, seed, grade_answers(grader, asked, resolved), refused=refused,
-                        asked=len(asked))
-    return to_json(result, Words(lang), show_expected)
+    return to_json(engine.check_answers(answers, student, seed=seed), Words(lang), show_expected)
 
 
 _ENGINE: Engine | None = None  # set before the workers fork, so they inherit the derived spec

@@ -25,6 +25,8 @@ LAZY_COMMANDS = {
     "build": "derive.build:command",
     "check": "derive.check:command",
     "quiz": "derive.quiz:command",
+    "serve": "derive.web.cli:serve",
+    "roster": "derive.web.cli:roster",
 }
 
 
@@ -77,9 +79,11 @@ def main() -> None:
 @main.command("render")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True, help="Language of the prose.")
-@click.option("--format", "fmt", type=click.Choice(["md", "tex", "pdf", "json"]), default="md", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(["md", "tex", "pdf", "json", "html", "ipynb"]), default="md",
+              show_default=True,
               help="md: Markdown with $$ math (KaTeX/MathJax); tex: a LaTeX document; "
-                   "pdf: that document compiled with latexmk/LuaLaTeX; json: CONTRACT section 3.")
+                   "pdf: that document compiled with latexmk/LuaLaTeX; json: CONTRACT section 3; "
+                   "html: one standalone page that renders offline; ipynb: a Jupyter notebook with numpy checks.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write here instead of stdout (pdf: default build/<lang>/<spec>.pdf).")
 @click.option("--view", type=click.Choice(["scalar", "vector"]),

@@ -732,3 +732,20 @@ def _constant_ratio(values: np.ndarray, expected: np.ndarray) -> str | None:
         return None
     fraction = Fraction(c).limit_denominator(1000)
     return str(fraction) if abs(float(fraction) - c) <= 1e-9 * max(1.0, abs(c)) else f"{c:.6g}"
+
+
+def mistakes(grader: Grader, key: str) -> list[tuple[Finding, sp.Expr]]:
+    """derive's diagnoses for key as wrong formulas, in the order they are tried: each typical mistake
+    (with intermediates kept) that differs, at the test points, from the expected derivative and from
+    every earlier mistake, so that each can be told apart (STACK's response trees are built from these)."""
+    expected = grader.expected[key]
+    seen, found = [expected.values], []
+    for finding, expr in _Perturbations(grader, expected).all():
+        try:
+            values = np.broadcast_to(evaluate(expr, grader.env), (grader.points,)).astype(float)
+        except Unsupported:
+            continue
+        if not any(_agrees(values, other) for other in seen):
+            seen.append(values)
+            found.append((finding, expr))
+    return found

@@ -87,5 +87,9 @@ KINDS: dict[str, KindEntry] = {
         KindEntry("mlp", "derive.mlp"),
         KindEntry("composition", "derive.composition"),
         KindEntry("course", "derive.course", inputs=True, documents=True),
+        KindEntry("rnn", "derive.layers.rnn", figure=True),
+        KindEntry("attention", "derive.layers.attention", figure=True),
+        KindEntry("conv", "derive.layers.conv", figure=True),
+        KindEntry("layernorm", "derive.layers.layernorm"),
     ]
 }

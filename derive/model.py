@@ -22,6 +22,7 @@ class Unit:
     pre: sp.Symbol | None
     post: sp.Symbol
     incoming: list[tuple[sp.Symbol, sp.Expr]]  # (parameter, source); the bias's source is 1
+    skip: sp.Expr | None = None  # a residual layer's input added to the output: h_j = f(z_j) + x_j
 
 
 @dataclass
@@ -129,7 +130,7 @@ def _layer(spec: NetworkSpec, number: int, lspec: LayerSpec, sources: list[sp.Ex
         for k, source in enumerate(sources, start=1):
             name = param_name(lspec.params, k, j, n_src, lspec.units, target_first)
             incoming.append((sp.Symbol(name), source))
-        units.append(Unit(pre, post, incoming))
+        units.append(Unit(pre, post, incoming, sources[j - 1] if lspec.residual else None))
     default = ACTIVATIONS[lspec.activation].alpha  # a layer made in code (a quiz variant) may leave α unset
     alpha = constant(lspec.alpha) if lspec.alpha is not None else (constant(default) if default is not None else None)
     return Layer(number, lspec, ACTIVATIONS[lspec.activation], alpha, units)
@@ -153,12 +154,17 @@ def linear(unit: Unit) -> sp.Expr:
 def _forward(layer: Layer) -> list[tuple[sp.Symbol, sp.Expr]]:
     """Pre-activations of the whole layer first, then activations (as seed 000 groups them)."""
     if layer.units[0].pre is None:
-        return [(u.post, linear(u)) for u in layer.units]
+        return [(u.post, with_skip(u, linear(u))) for u in layer.units]
     pres = [(u.pre, linear(u)) for u in layer.units]
     if layer.activation.name == "softmax":
         zs = [u.pre for u in layer.units]
         total = sp.Add(*[sp.exp(z) for z in zs], evaluate=False)
         posts = [(u.post, sp.Mul(sp.exp(u.pre), sp.Pow(total, -1, evaluate=False), evaluate=False)) for u in layer.units]
     else:
-        posts = [(u.post, layer.activation.apply(u.pre, layer.alpha)) for u in layer.units]
+        posts = [(u.post, with_skip(u, layer.activation.apply(u.pre, layer.alpha))) for u in layer.units]
     return pres + posts
+
+
+def with_skip(unit: Unit, value: sp.Expr) -> sp.Expr:
+    """f(z_j), plus the input x_j when the layer is residual (its identity path)."""
+    return value if unit.skip is None else sp.Add(value, unit.skip, evaluate=False)

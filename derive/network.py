@@ -180,6 +180,7 @@ def _scalar_context(outcome: Outcome, lang: str, numbers: bool = True) -> dict:
         "of": net.of,
         "output": net.outputs,
         "forward": _forward_rows(derivation),
+        "residual": _residual_layers(net),
         "activations": _activation_rows(derivation),
         "loss": _loss(derivation),
         "sections": [_section(derivation, s) for s in derivation.sections],
@@ -208,18 +209,42 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
         if act.name in seen or act.name in ("identity", "softmax"):
             continue
         seen.add(act.name)
+        through_a = any(other.activation is act and not other.spec.residual for other in derivation.network.layers)
         fz = act.apply(z, layer.alpha)
         out.append(
             {
                 "name": act.name,
                 "definition": Row([fz, _rewritten(fz)]) if _rewritten(fz) != fz else None,
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
-                "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha),
+                "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
                 "erf": _rewritten(fz).has(sp.erf),  # GELU: say what erf is (Φ, the normal distribution)
             }
         )
     return out
+
+
+def _residual_layers(net) -> list[dict]:
+    """Each residual layer's names, for the sentences on skip connections: post = f(pre) + input."""
+    inputs = [net.spec.input] + [layer.spec.post for layer in net.layers]
+    return [_residual_names(layer, inputs[layer.number - 1]) for layer in net.layers if layer.spec.residual]
+
+
+def _residual_names(layer, source: str) -> dict:
+    spec = layer.spec
+    return {"number": layer.number, "post": sp.Symbol(spec.post), "pre": sp.Symbol(spec.pre or spec.post),
+            "input": sp.Symbol(source)}
+
+
+def _highway(derivation: Derivation, section) -> dict | None:
+    """The residual layer whose skip connection feeds this section's ∂J/∂h (the identity terms), if any."""
+    if not any(g.highway is not None for g in section.grads):
+        return None
+    above = derivation.network.layers[section.layer.number]  # the layer this one feeds (numbers are 1-based)
+    posts = {u.skip: u.post for u in above.units}
+    of = derivation.network.of
+    rows = [Row([d(of, posts[g.node]), g.highway]) for g in section.grads if g.highway is not None]
+    return {**_residual_names(above, section.layer.spec.post), "rows": rows}
 
 
 def _jumps(derivative: sp.Expr, z: sp.Symbol) -> bool:
@@ -299,6 +324,7 @@ def _section(derivation: Derivation, section) -> dict:
         "grads": [_grad_row(g) for g in section.grads],
         "one_hot": [Row([d(g.of, g.node), g.one_hot]) for g in section.grads if g.one_hot is not None],
         "grad_nodes": [g.node for g in section.grads],
+        "highway": _highway(derivation, section),
         "uses_named": uses_named,
         "locals": [
             [Row([d(p.node, p.param), p.local]) for p in g.derivatives] for g in section.groups

@@ -10,6 +10,7 @@ stated in its `KindEntry`. Kind modules are imported only when used.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from dataclasses import dataclass
@@ -18,6 +19,12 @@ from typing import Any
 
 from .kind import KINDS, KindEntry
 from .yamlload import Doc, load_file, shown
+
+# Formats for other tools (CONTRACT section 9): format -> "module:function(result, lang, options) -> text".
+OTHER_FORMATS = {
+    "html": "derive.html:page",
+    "ipynb": "derive.notebook:notebook",
+}
 
 
 @dataclass
@@ -67,9 +74,12 @@ def derive_spec(path: str | Path, options: Options | None = None) -> Result:
 
 
 def render(result: Result, fmt: str, lang: str, options: Options | None = None) -> str | None:
-    """The document in fmt (md | tex | json) as text; pdf is written to a file (see derive.document)."""
+    """The document in fmt (md | tex | json | html | ipynb) as text; pdf is written to a file (see derive.document)."""
     if fmt == "json":
         return json.dumps(result.module.to_json(result.outcome), ensure_ascii=False, indent=2) + "\n"
+    if fmt in OTHER_FORMATS:
+        module, function = OTHER_FORMATS[fmt].split(":")
+        return getattr(importlib.import_module(module), function)(result, lang, options)
     from . import document
 
     if fmt == "tex":

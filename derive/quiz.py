@@ -204,26 +204,48 @@ def _quoted(text: str) -> str:
 @click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True, help="Language of the sheet.")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None,
               help="This student's variant: the network and the questions change with the seed.")
-@click.option("-o", "--output", "out", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="Directory for SPEC[-SEED].md and SPEC[-SEED].answers.yaml.")
-def command(spec: str, lang: str, seed: int | None, out: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["md", "moodle"]), default="md", show_default=True,
+              help="md: an exercise sheet and the answers template for derive check; moodle: a Moodle XML "
+                   "quiz (STACK questions for the derivatives, numerical questions for values).")
+@click.option("-o", "--output", "out", type=click.Path(), default=".", show_default=True,
+              help="md: the directory for SPEC[-SEED].md and SPEC[-SEED].answers.yaml; moodle: the XML file "
+                   "(or a directory for SPEC[-SEED].xml).")
+def command(spec: str, lang: str, seed: int | None, fmt: str, out: str) -> None:
     """Write an exercise sheet for SPEC (which derivatives to find, the forward pass)
-    and the answers template that `derive check SPEC TEMPLATE` grades.
+    and the answers template that `derive check SPEC TEMPLATE` grades, or a Moodle quiz.
 
     \b
     Examples:
       derive quiz specs/two-layer-relu.yaml --lang ru -o quiz/
       for n in 1 2 3; do derive quiz specs/two-layer-relu.yaml --seed $n -o quiz/; done
+      derive quiz specs/two-layer-relu.yaml --format moodle --lang pl -o quiz.xml
     """
-    run(lambda: _quiz(spec, lang, seed, out))
+    job = _moodle if fmt == "moodle" else _quiz
+    run(lambda: job(spec, lang, seed, out))
 
 
 def _quiz(spec: str, lang: str, seed: int | None, out: str) -> None:
     from .cli import _write_atomic
+    from .errors import Location, SpecError
 
+    if os.path.isfile(out):
+        raise SpecError("-o: a file exists here; derive quiz --format md writes two files into a directory",
+                        Location(out))
     stem, sheet, template = build_quiz(spec, lang, seed)
     os.makedirs(out, exist_ok=True)
     paths = [os.path.join(out, f"{stem}.md"), os.path.join(out, f"{stem}.answers.yaml")]
     for path, text in zip(paths, (sheet, template)):
         _write_atomic(path, text)
     click.echo("\n".join(paths))
+
+
+def _moodle(spec: str, lang: str, seed: int | None, out: str) -> None:
+    from .cli import _write_atomic
+    from .moodle import quiz_xml
+
+    xml = quiz_xml(spec, lang, seed)
+    path = out
+    if os.path.isdir(out):
+        path = os.path.join(out, Path(spec).stem + (f"-{seed}" if seed is not None else "") + ".xml")
+    _write_atomic(path, xml)
+    click.echo(path)

@@ -30,7 +30,7 @@ MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
 MAX_ALPHA = 100  # |a constant such as the leaky_relu slope or λ|: 1e300 overflows the numeric check
 NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation",
                 "weight_decay", "values", "learning_rate", "frozen", "digits", "exact", "tolerance")
-LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post", "bias_shared")
+LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post", "bias_shared", "residual")
 INDEX_ORDERS = ("source-target", "target-source")
 
 
@@ -46,6 +46,7 @@ class LayerSpec:
     pre: str | None
     post: str
     bias_shared: bool = False  # one bias for all units of the layer (CONTRACT section 7)
+    residual: bool = False  # h = f(z) + the layer's input (a skip connection); see _residual
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class _Network:
         layers_raw = self._layers_raw()
         loss = self._choice(("loss",), "none", ("none", *LOSSES))
         layers = self._name_layers(layers_raw, self._str(("output",), "y"))
+        layers = self._residuals(layers_raw, layers, size)
         spec = NetworkSpec(
             file=self.doc.file,
             title=self.doc.title(),
@@ -137,6 +139,24 @@ class _Network:
         self._check_output(spec)
         self._check_distinct(spec)
         return spec
+
+    # -- residual connections (h = f(z) + input): kept apart from the other layer keys ----------
+    def _residuals(self, raw: list[dict], layers: tuple[LayerSpec, ...], input_size: int) -> tuple[LayerSpec, ...]:
+        widths = [input_size] + [layer.units for layer in layers]
+        return tuple(replace(layer, residual=self._residual(raw[i], i, layer, widths[i])) for i, layer in enumerate(layers))
+
+    def _residual(self, layer: dict, i: int, spec: LayerSpec, width_in: int) -> bool:
+        path = ("layers", i, "residual")
+        value = layer.get("residual", False)
+        if not isinstance(value, bool):
+            raise self.doc.error(path, f"expected true or false, got {_show(value)}")
+        if value and spec.units != width_in:
+            raise self.doc.error(path, f"a residual layer adds its input to its output, so its width must match its "
+                                       f"input: it has {spec.units} units and {width_in} inputs")
+        if value and spec.activation == "softmax":
+            raise self.doc.error(path, "a softmax layer cannot be residual: its outputs are probabilities")
+        return value
+
 
     # -- pieces ---------------------------------------------------------------
     def _input(self) -> tuple[str, int]:

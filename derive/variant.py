@@ -40,7 +40,17 @@ def variant(spec: NetworkSpec, seed: int | None) -> NetworkSpec:
     keep = bool(spec.title)  # the sheet prints the title: the activations it may name stay
     for i, layer in enumerate(layers[:-1]):
         layers[i] = _vary(layer, rng, alpha, keep)
-    return dataclasses.replace(spec, layers=tuple(layers))
+    return dataclasses.replace(spec, layers=_residual_widths(spec.input_size, layers))
+
+
+def _residual_widths(input_size: int, layers: list) -> tuple:
+    """A residual layer adds its input to its output, so it keeps the width of its (possibly varied) input."""
+    width, out = input_size, []
+    for layer in layers:
+        layer = dataclasses.replace(layer, units=width) if getattr(layer, "residual", False) else layer
+        out.append(layer)
+        width = layer.units
+    return tuple(out)
 
 
 def _vary(layer, rng: random.Random, alpha: str, keep_activation: bool = False):

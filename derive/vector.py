@@ -181,12 +181,31 @@ class _Builder:
         u = layer.units[0]
         if layer.activation.name == "softmax":
             return sp.Function("softmax")(self.vec(layer, "pre"))
-        return lift(layer.activation.apply(u.pre, layer.alpha), {u.pre: self.vec(layer, "pre")})
+        fz = lift(layer.activation.apply(u.pre, layer.alpha), {u.pre: self.vec(layer, "pre")})
+        return sp.Add(fz, self.inputs(layer.number), evaluate=False) if layer.spec.residual else fz
 
     def fprime(self, layer: Layer) -> sp.Expr:
         u = layer.units[0]
+        if layer.spec.residual:  # a = f(z) + input: f′ in terms of z, since a is not f(z)
+            local = layer.activation.derivative(u.pre, layer.activation.apply(u.pre, layer.alpha), layer.alpha)
+            return lift(local, {u.pre: self.vec(layer, "pre")})
         local = layer.activation.derivative(u.pre, u.post, layer.alpha)
         return lift(local, {u.pre: self.vec(layer, "pre"), u.post: self.vec(layer, "post")})
+
+    # -- residual layers: ∂J/∂a^{[l]} named, with the identity term of the skip connection ------------
+    def residual(self) -> bool:
+        return any(layer.spec.residual for layer in self.net.layers)
+
+    def grad_post(self, layer: Layer) -> sp.Expr:
+        """∂J/∂a^{[l]} as a symbol: ∂J/∂y for the output (1 without a loss), else the named step's symbol."""
+        if layer is self.net.layers[-1] and self.net.loss is None:
+            return sp.S.One
+        return self.grad(self.vec(layer, "post"))
+
+    def through(self, nxt: Layer) -> sp.Expr:
+        """What reaches a^{[l]} from layer l+1: (W^{[l+1]})ᵀ δ^{[l+1]}, plus ∂J/∂a^{[l+1]} when l+1 is residual."""
+        weights = MatProd(Tr(self.weights(nxt)), self.delta(nxt))
+        return sp.Add(self.grad_post(nxt), weights, evaluate=False) if nxt.spec.residual else weights
 
     def sums(self) -> dict:
         ts = self.net.targets
@@ -207,7 +226,13 @@ class _Builder:
         steps += self.output_delta(out, delta)
         for layer in reversed(layers):
             delta = self.delta(layer)
-            if layer is not out:
+            if layer is not out and self.residual():
+                nxt = layers[layer.number]
+                reason = "grad_post_residual" if nxt.spec.residual else "grad_post"
+                steps.append(Step(reason, self.grad_post(layer), [self.through(nxt)], layer=layer.number))
+                steps.append(Step("delta_hidden", delta, [had(self.grad_post(layer), self.fprime(layer))], boxed=True,
+                                  layer=layer.number))
+            elif layer is not out:
                 nxt = layers[layer.number]
                 upstream = MatProd(Tr(self.weights(nxt)), self.delta(nxt))
                 steps.append(Step("delta_hidden", delta, [had(upstream, self.fprime(layer))], boxed=True, layer=layer.number))
@@ -220,8 +245,9 @@ class _Builder:
             steps.append(Step("grad_b", self.grad(self.bias(layer)), [delta], boxed=True, layer=layer.number,
                               because=shown.get("grad_b", [])))
             if layer.number == 1:
-                steps.append(Step("grad_input", self.grad(a_prev), [MatProd(Tr(self.weights(layer)), delta)], layer=1,
-                                  because=index.get("grad_input", [])))
+                # the index form shown is that of W x alone: not beside a residual layer's identity term
+                because = [] if layer.spec.residual else index.get("grad_input", [])
+                steps.append(Step("grad_input", self.grad(a_prev), [self.through(layer)], layer=1, because=because))
         return steps
 
     def output_delta(self, out: Layer, delta: sp.Symbol) -> list[Step]:

@@ -7,12 +7,17 @@ import re
 
 import pytest
 
-from derive import functions as _vocabulary
-
 from conftest import ROOT, network_specs
 
-# CONTRACT sections 3 and 5: the function vocabulary, as JSON prints it (derive.functions), and pi
-FUNCTIONS = {f.ascii for f in _vocabulary.FUNCTIONS.values()} | set(_vocabulary.ASCII_ALIASES) | {"pi"}
+def _functions() -> set[str]:
+    """The names a JSON expr may use besides quantities: every function of the vocabulary
+    (derive.functions), its ASCII spellings (Abs, Max, …: CONTRACT 5), I, and the constant pi (GELU′)."""
+    from derive.functions import ASCII_ALIASES, FUNCTIONS as VOCABULARY
+
+    return {"I", "pi", *VOCABULARY, *ASCII_ALIASES}
+
+
+FUNCTIONS = _functions()
 SYNTAX = re.compile(r"^[A-Za-z0-9_+\-*/(). <>=,]+$")
 
 

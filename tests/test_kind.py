@@ -11,7 +11,8 @@ from derive.pipeline import derive_spec
 OPTIONAL = {"figure": ("figure",), "options": ("apply_options",), "inputs": ("inputs",),
             "documents": ("markdown_document", "latex_document")}
 EXAMPLE = {"network": "two-layer-relu", "graph": "graph-add-mul", "mlp": "mlp-backprop",
-           "composition": "deep-composition", "course": "course"}
+           "composition": "deep-composition", "course": "course", "rnn": "rnn-3-steps",
+           "attention": "attention-3-tokens", "conv": "conv1d", "layernorm": "layernorm"}
 
 
 @pytest.mark.parametrize("name", list(KINDS))

@@ -1,0 +1,162 @@
+"""The one door from the web app to the checker (derive.check, derive.grading): nothing else in
+derive/web imports them, so the checker can change behind these few functions.
+
+`load(folder)` builds one Engine per spec the checker grades; `grade` grades a dict of answers
+(CONTRACT section 4) and returns the stored form of the verdicts; `report` turns stored verdicts
+into the contract's JSON in a language; `summary` is `derive check`'s class summary; `validate`
+reads one answer without grading it (the live preview).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+MAX_SEED = 2**31
+
+
+def load(folder: str) -> tuple[dict, list[str]]:
+    """{assignment: Engine} for every spec in folder the checker grades, and why the others are not served."""
+    from ..check import Engine
+    from ..errors import DeriveError
+
+    engines, skipped = {}, []
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix not in SPEC_SUFFIXES or path.name.endswith((".answers.yaml", ".answers.yml")):
+            continue
+        try:
+            engines[path.stem] = Engine(str(path))
+        except DeriveError as exc:
+            skipped.append(exc.show())
+    return engines, skipped
+
+
+def asked(engine, seed: int | None) -> list[str]:
+    """The names asked of a student with this variant seed, in the network's order."""
+    return engine.grader(seed)[1]
+
+
+def title(engine, lang: str) -> str | None:
+    """The spec's title in lang, if it has one."""
+    title = getattr(getattr(engine.outcome(None), "spec", None), "title", None)
+    return title.get(lang) if title is not None else None
+
+
+def variant_seed(assignment: str, student: str) -> int:
+    """A student's own variant of an assignment: a stable function of both names, nothing stored."""
+    digest = hashlib.sha256(f"{assignment}\0{student}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % MAX_SEED
+
+
+def grade(engine, answers: dict[str, str], seed: int | None) -> list[dict]:
+    """Every asked name graded (missing when not answered), in the stored form (see `stored`)."""
+    grader, names = engine.grader(seed)
+    return [stored(grader.check(key, answers.get(key))) for key in names]
+
+
+def stored(verdict) -> dict:
+    """A grading.Verdict as JSON-able data: the findings as (code, args), language-neutral."""
+    data = asdict(verdict)
+    data["findings"] = [[f.code, dict(f.args)] for f in verdict.findings]
+    return data
+
+
+def _verdict(data: dict):
+    from ..grading import Finding, Verdict
+
+    findings = [Finding(code, tuple(args.items())) for code, args in data["findings"]]
+    return Verdict(**{**data, "findings": findings})
+
+
+def _result(student: str | None, verdicts: list[dict], file: str = "", seed: int | None = None):
+    from ..check import FileResult
+
+    return FileResult(file, student, seed, [_verdict(v) for v in verdicts])
+
+
+def report(student: str | None, verdicts: list[dict], lang: str, show_expected: bool) -> dict:
+    """The object of one file of `derive check --format json`; expected formulas only when shown."""
+    from ..check import Words, to_json
+
+    data = to_json(_result(student, verdicts), Words(lang))
+    if not show_expected:
+        for answer in data["answers"]:
+            answer.pop("expected_latex", None)
+    return data
+
+
+def summary(rows: list[tuple[str, list[dict]]], lang: str) -> list[str]:
+    """`derive check`'s class summary (most common mistakes per question) of (student, verdicts) rows."""
+    from ..check import Words, _summary
+
+    results = [_result(student, verdicts) for student, verdicts in rows]
+    return _summary(results, Words(lang)) if results else []
+
+
+def verdict_words(lang: str) -> dict[str, str]:
+    from ..check import VERDICT_WORDS, Words
+
+    words = Words(lang)
+    return {key: words(msgid) for key, msgid in VERDICT_WORDS.items()}
+
+
+def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
+    """{"ok": True, "latex"} when text reads as a formula over the names known here, else {"ok": False,
+    "message"} in lang (the checker's own messages: unknown names, unbalanced brackets, …)."""
+    from ..check import Words
+    from ..grading import MAX_LENGTH, _Timeout, parse_finding, time_limit
+    from ..mathparse import ParseError, UnknownName, parse_math
+    from ..printing import latex
+
+    grader, _ = engine.grader(seed)
+    try:
+        with time_limit(1.0):
+            expr = parse_math(text, names=grader.names, max_length=MAX_LENGTH)
+            return {"ok": True, "latex": latex(expr)}
+    except UnknownName as exc:
+        finding = grader._unknown(exc.names)
+    except ParseError as exc:
+        finding = parse_finding(exc)
+    except _Timeout:
+        from ..grading import Finding, TIME_LIMIT
+
+        finding = Finding.of("timeout", seconds=TIME_LIMIT)
+    return {"ok": False, "message": Words(lang).finding(finding)}
+
+
+def question(engine, seed: int | None, lang: str) -> dict:
+    """What the page shows: the network's forward pass, activation, loss (LaTeX) and the asked
+    derivatives, as `derive quiz` prints them (the same context, the same printer). For a kind whose
+    outcome is not a network's (the checker grows), the asked names alone, so the page still works."""
+    try:
+        return _network_question(engine, seed, lang)
+    except (AttributeError, KeyError, TypeError):
+        from ..printing import latex_name
+
+        grader, names = engine.grader(seed)
+        return {"title": title(engine, lang), "forward": [], "activations": [], "loss": None,
+                "tasks": [{"key": name, "latex": latex_name(name)} for name in names],
+                "names": sorted(getattr(grader, "names", {}))}
+
+
+def _network_question(engine, seed: int | None, lang: str) -> dict:
+    from ..network import context
+    from ..render import d, environment
+
+    grader, names = engine.grader(seed)
+    outcome = engine.outcome(seed)
+    derivation = outcome.derivation
+    net = derivation.network
+    full = context(outcome, lang)
+    filters = environment("md", lang, partials=derivation.partials).filters
+    params = {str(p): p for p in net.params}
+    return {
+        "title": full["title"],
+        "forward": [[filters["eq"](equation) for equation in row] for row in full["forward"]],
+        "activations": [filters["eq"](a["definition"]) for a in full["activations"] if a["definition"] is not None],
+        "loss": filters["eq"](full["loss"]["definition"]) if full["loss"] else None,
+        "tasks": [{"key": name, "latex": filters["tex"](d(net.of, params[name]))} for name in names],
+        "names": [n for n, s in grader.names.items() if s not in grader.backward],
+    }
