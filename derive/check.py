@@ -139,6 +139,7 @@ MESSAGES = {
     "value_off": N_("Incorrect: the number is %(off_fraction)s off the value at the given point (at most "
                     "%(allowed_fraction)s is allowed)."),
     "value_sign": N_("Incorrect: the number has the wrong sign."),
+    "value_wrong": N_("Incorrect: the number is not the value at the given point."),
 }
 # Keys of an answers file that name no question (answers.Refused); the other keys are still graded.
 REFUSED = {

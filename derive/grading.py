@@ -54,6 +54,7 @@ MIN_POINTS = 40  # fewer usable points than this, and the network is not graded 
 POOL = 6000  # candidates they are chosen from
 KINK_MARGIN = 1e-3  # test points keep every kinked pre-activation this far from its kink
 TOLERANCE = 1e-7
+ZERO = 1e-12  # a numeric answer to a value that is exactly 0 must be 0 (to rounding)
 ROUNDING = 1e-3  # an answer this close everywhere, but not within TOLERANCE, has rounded decimals in it
 INPUT_RANGE, INPUT_FAR = 2.0, 50.0  # inputs: (−2, 2), and a third of the points out to ±50
 PARAMETER_RANGE, PARAMETER_FAR = 1.0, 10.0  # parameters: (−1, 1), and a third out to ±10
@@ -671,10 +672,13 @@ def graded_number(verdict: Verdict, answer: sp.Expr, value: sp.Expr, tolerance: 
     if not (got.is_real and got.is_finite):
         return _set(verdict, "invalid", Finding.of("value_not_real"))
     allowed = f"{tolerance:.6g}"
-    off = abs(got - value) / abs(value) if value != 0 else abs(got)
+    if value == 0:  # exactly 0 (a unit that is off): no relative tolerance around it
+        return _set(verdict, *(("correct", Finding.of("value_close", allowed_fraction=allowed)) if abs(got) < ZERO
+                               else ("incorrect", Finding.of("value_wrong"))))
+    off = abs(got - value) / abs(value)
     if off <= tolerance:
         return _set(verdict, "correct", Finding.of("value_close", allowed_fraction=allowed))
-    if value != 0 and abs(got + value) <= tolerance * abs(value):
+    if abs(got + value) <= tolerance * abs(value):
         return _set(verdict, "incorrect", Finding.of("value_sign"))
     return _set(verdict, "incorrect", Finding.of("value_off", off_fraction=f"{float(off):.3g}",
                                                  allowed_fraction=allowed))

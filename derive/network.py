@@ -35,6 +35,14 @@ class Outcome:
     numbers: object | None = None  # worked.Numbers when the spec has values:
 
 
+def parse(doc) -> NetworkSpec:
+    """The validated spec, with its worked example (values:, learning_rate:, …) checked against its names."""
+    from .worked import parse_worked
+
+    spec = parse_doc(doc)
+    return replace(spec, worked=parse_worked(doc, spec, build(spec)))
+
+
 def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
     """--view overrides the spec's view (checked like the spec's own)."""
     if not options.view or options.view == spec.view:
@@ -50,16 +58,6 @@ def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
     if options.view == "vector" and spec.weight_decay is not None:
         raise SpecError("--view vector: weight_decay is derived in the scalar view only", Location(spec.file))
     return replace(spec, view=options.view)
-
-
-def parse(doc) -> NetworkSpec:
-    """The network spec of doc, with its worked example (values:, learning_rate:, …) when it has one."""
-    from dataclasses import replace
-
-    from .worked import parse_worked
-
-    spec = parse_doc(doc)
-    return replace(spec, worked=parse_worked(doc, spec))
 
 
 def derive(spec: NetworkSpec) -> Outcome:
@@ -581,15 +579,22 @@ def _worked_json(out: dict, outcome: Outcome) -> None:
     numbers, worked = outcome.numbers, outcome.spec.worked
     out["values"] = {name: float(v) for name, v in worked.values.items()}
     for entry in out["forward"] + out["backward"]:
-        entry["value"] = float(numbers.at[sp.Symbol(entry["name"])])
+        _with_value(entry, numbers.at[sp.Symbol(entry["name"])], worked.exact)
     for entry in out["derivatives"]:
-        entry["value"] = float(numbers.grads[sp.Symbol(entry["wrt"])])
+        _with_value(entry, numbers.grads[sp.Symbol(entry["wrt"])], worked.exact)
     if numbers.learning_rate is not None:
         out["learning_rate"] = float(numbers.learning_rate)
         out["update"] = [{"name": str(p), "value": float(v), **({"frozen": True} if p in numbers.frozen else {})}
                          for p, v in numbers.updated.items()]
         out["loss_after"] = float(numbers.loss_after)
     out["tolerance"] = worked.tolerance
+
+
+def _with_value(entry: dict, value: sp.Expr, exact: bool) -> None:
+    """"value" as a JSON number; with exact: true, a fraction the number cannot hold also as text ("7/3")."""
+    entry["value"] = float(value)
+    if exact and value.is_Rational and not value.is_Integer:
+        entry["exact"] = str(value)
 
 
 def _vector_json(outcome: Outcome) -> list[dict]:

@@ -1,6 +1,6 @@
 """Worked examples with numbers (CONTRACT section 7): a network's derivation evaluated at given values.
 
-`parse_worked(doc, spec)` reads `values:`, `learning_rate:`, `frozen:`,
+`parse_worked(doc, spec, net)` reads `values:`, `learning_rate:`, `frozen:`,
 `digits:`, `exact:` and `tolerance:` of a `kind: network` spec. `evaluate`
 substitutes the values into the very expressions of the verified derivation
 (forward definitions, named backward quantities, local derivatives, each
@@ -40,22 +40,21 @@ class Worked:
     digits: int = DIGITS
     exact: bool = False
     tolerance: float = TOLERANCE
+    targets: tuple[str, ...] = ()  # the targets' names: data, kept by quiz variants
 
 
 # -- reading the spec --------------------------------------------------------------------
 
 
-def parse_worked(doc, spec) -> Worked | None:
-    """The worked-example keys of a network spec, checked against the network's names; None without values."""
+def parse_worked(doc, spec, net) -> Worked | None:
+    """The worked-example keys of a network spec, checked against the names of its model net; None without values."""
     data = doc.data
     if "values" not in data:
         extra = [k for k in WORKED_KEYS if k in data]
         if extra:
             raise doc.error((extra[0],), f"{extra[0]} needs values: (the inputs, targets and parameters by name)")
         return None
-    from .model import build
-
-    names = _names(build(spec))
+    names = _names(net)
     values = _values(doc, names)
     return Worked(
         values=values,
@@ -64,6 +63,7 @@ def parse_worked(doc, spec) -> Worked | None:
         digits=digits_of(doc),
         exact=flag(doc, "exact"),
         tolerance=float(_positive(doc, "tolerance", below=1)) if "tolerance" in data else TOLERANCE,
+        targets=tuple(names["target"]),
     )
 
 
@@ -321,12 +321,9 @@ def vary(spec, seed: int):
     import dataclasses
     import random
 
-    from .model import build
-
     worked = spec.worked
     rng = random.Random(seed * 104729 + 7)
-    targets = {str(t) for t in build(spec).targets}
-    values = {name: (v if name in targets else _drawn(v, rng)) for name, v in worked.values.items()}
+    values = {name: (v if name in worked.targets else _drawn(v, rng)) for name, v in worked.values.items()}
     return dataclasses.replace(spec, worked=dataclasses.replace(worked, values=values))
 
 

@@ -250,6 +250,7 @@ def test_exact_fractions_only_when_asked(cli, tmp_path):
     data = json.loads(cli(spec, "--format", "json").stdout)
     assert data["forward"][-1]["value"] == 18
     assert {d["wrt"]: d["value"] for d in data["derivatives"]}["phi_1"] == 14
+    assert data["forward"][0] == {"name": "z", "expr": "theta_0 + theta_1*x", "value": 7 / 3, "exact": "7/3"}
 
 
 # -- bad input: a clear message with the place, exit code 2 ---------------------------------------------
@@ -276,7 +277,7 @@ def test_bad_worked_keys_name_the_place(extra, where, says, tmp_path):
                     "  - {units: 1, activation: identity, params: phi}\n" + extra, encoding="utf-8")
     proc = run_process(spec)
     assert proc.returncode == 2, proc.stderr
-    assert f"bad.yaml:" in proc.stderr and f"{where}:" in proc.stderr and says in proc.stderr
+    assert "bad.yaml:" in proc.stderr and f"{where}:" in proc.stderr and says in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -580,3 +581,14 @@ def test_format_number():
     assert format_number(sp.Rational(-226025, 10**7), "en") == "-0.02260"
     assert format_number(sp.Rational(1, 10**7), "en", tex=True) == r"1 \cdot 10^{-7}"
     assert format_percent(0.005, "ru") == "0,5\xa0%" and format_percent(0.005, "en") == "0.5%"
+
+
+def test_a_value_of_exactly_zero_takes_no_relative_tolerance(cli, tmp_path):
+    spec = tmp_path / "dead.yaml"
+    spec.write_text("kind: network\nlayers:\n  - {units: 1, activation: relu, params: theta, pre: z, post: h}\n"
+                    "  - {units: 1, activation: identity, params: phi}\nloss: half_sse\n"
+                    "values: {x: 1, t: 1, theta_0: -2, theta_1: 1, phi_0: 0, phi_1: 1}\n", encoding="utf-8")
+    # z = −1: the ReLU is off, so ∂J/∂θ_1 is exactly 0
+    answers = _answers(tmp_path, {"theta_1": "0", "theta_0": "0.001"})
+    verdicts = {a["key"]: a["verdict"] for a in json.loads(cli("check", spec, answers, "--format", "json").stdout)["answers"]}
+    assert verdicts["theta_1"] == "correct" and verdicts["theta_0"] == "incorrect"
