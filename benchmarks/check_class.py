@@ -55,7 +55,7 @@ def cpu_per_answer(spec: str, paths) -> list[float]:
     """CPU seconds of grading each distinct (key, answer) once, with a fresh memo."""
     import yaml
 
-    from derive.check import Engine
+    from derive.grading.check import Engine
 
     grader, _ = Engine(spec).grader(None)
     seen, times = set(), []

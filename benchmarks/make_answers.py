@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 import sympy as sp  # noqa: E402
 
-from derive.check import Engine  # noqa: E402
-from derive.grading import _Perturbations  # noqa: E402
-from derive.printing import ascii, latex  # noqa: E402
+from derive.grading.check import Engine  # noqa: E402
+from derive.grading.grader import _Perturbations  # noqa: E402
+from derive.render.printing import ascii, latex  # noqa: E402
 
 INVALID = [
     "phi_1 * I[u_1 > 0] * foo",
@@ -91,7 +91,7 @@ def graph_answer(rng: random.Random, grader, target) -> str | None:
 
 
 def matrix_answer(rng: random.Random, target) -> str | None:
-    from derive.matrix_grading import plain
+    from derive.grading.matrix import plain
 
     roll = rng.random()
     math = plain(target.step.rhs[0])

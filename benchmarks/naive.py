@@ -11,8 +11,8 @@ import sys
 
 import sympy as sp
 
-from derive.model import build
-from derive.spec import load_spec
+from derive.kinds.network.model import build
+from derive.kinds.network.spec import load_spec
 
 
 def main(path: str) -> None:

@@ -47,7 +47,7 @@ def sheets(count: int, seed: int = 0) -> list[dict]:
     """count answer sheets {key: text} of the seed-000 network, in make_answers.py's realistic mix."""
     from make_answers import answer
 
-    from derive.check import Engine
+    from derive.grading.check import Engine
 
     grader, asked = Engine(str(SPEC)).grader(None)
     rng = random.Random(seed)

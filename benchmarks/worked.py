@@ -34,8 +34,8 @@ loss: half_sse
 """
     if not values:
         return text
-    from derive.model import build
-    from derive.spec import load_spec_text
+    from derive.kinds.network.model import build
+    from derive.kinds.network.spec import load_spec_text
 
     net = build(load_spec_text(text))
     rng = random.Random(width)
@@ -45,7 +45,7 @@ loss: half_sse
 
 
 def seconds(path: Path, repeat: int) -> float:
-    from derive.document import markdown
+    from derive.render.document import markdown
     from derive.pipeline import derive_spec
 
     times = []

@@ -5,17 +5,13 @@ imports nothing heavy: `derive.derive(path, lang="en")` and
 `derive.check(path, answers, lang="en")`.
 """
 
+from derive.meta import N_, __version__  # noqa: F401
+
 import sys
 import types
 
-__version__ = "0.1.0"
 __all__ = ["derive", "check", "Derivation"]
 API = {"derive", "check", "Derivation"}  # names of derive.api offered here
-
-
-def N_(msgid: str) -> str:
-    """Marks a message for the catalogs (pybabel extract reads N_ in derive/*.py); translated where it is shown."""
-    return msgid
 
 
 class _Package(types.ModuleType):
@@ -29,7 +25,7 @@ class _Package(types.ModuleType):
 
     @property
     def check(self):
-        from .api import check
+        from derive.api import check
 
         return check
 
@@ -40,7 +36,7 @@ class _Package(types.ModuleType):
 
     def __getattr__(self, name):
         if name in API:
-            from . import api
+            from derive import api
 
             return getattr(api, name)
         raise AttributeError(f"module 'derive' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from .cli import main
+from derive.cli import main
 
 main()

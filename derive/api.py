@@ -27,37 +27,37 @@ class Derivation:
 
     def markdown(self) -> str:
         """The Markdown derivation (`$$ … $$` math), as `derive SPEC` prints it."""
-        from .pipeline import render
+        from derive.pipeline import render
 
         return render(self.result, "md", self.lang, self.options)
 
     def latex(self) -> str:
         """The LaTeX document (notes, or slides with document="slides")."""
-        from .pipeline import render
+        from derive.pipeline import render
 
         return render(self.result, "tex", self.lang, self.options)
 
     def json(self) -> dict:
         """The contract's JSON object (section 3) as a dict."""
-        from .pipeline import render
+        from derive.pipeline import render
 
         return _json.loads(render(self.result, "json", self.lang, self.options))
 
     def html(self) -> str:
         """A standalone HTML page whose formulas render offline (see derive.html)."""
-        from .pipeline import render
+        from derive.pipeline import render
 
         return render(self.result, "html", self.lang, self.options)
 
     def notebook(self) -> str:
         """A Jupyter notebook (nbformat 4 JSON text): the steps, and numpy cells that re-check them."""
-        from .pipeline import render
+        from derive.pipeline import render
 
         return render(self.result, "ipynb", self.lang, self.options)
 
     def pdf(self, path: str | os.PathLike) -> Path:
         """Compile the LaTeX document to path with LuaLaTeX; returns the path."""
-        from .document import write_pdf
+        from derive.render.document import write_pdf
 
         return write_pdf(self.result, self.lang, self.options, Path(path))
 
@@ -71,7 +71,7 @@ class Derivation:
 def derive(path: str | os.PathLike, lang: str = "en", **options) -> Derivation:
     """Derive and verify the spec at path; options: view ("scalar" | "vector"),
     document ("notes" | "slides"), figures (bool)."""
-    from .pipeline import Options, derive_spec
+    from derive.pipeline import Options, derive_spec
 
     _check_lang(lang)
     unknown = sorted(set(options) - set(OPTIONS))
@@ -86,7 +86,7 @@ def check(path: str | os.PathLike, answers: dict, lang: str = "en", student: str
     """Grade answers ({key: formula}) for the spec at path: the JSON object of one file of
     `derive check --format json` (student, score, total, answers[key, verdict, feedback, expected_latex],
     and "refused" for keys that name no question)."""
-    from .check import Engine, check_answer_set
+    from derive.grading.check import Engine, check_answer_set
 
     _check_lang(lang)
     if not isinstance(answers, dict):
@@ -95,8 +95,8 @@ def check(path: str | os.PathLike, answers: dict, lang: str = "en", student: str
 
 
 def _check_lang(lang: str) -> None:
-    from .errors import DeriveError
-    from .i18n import languages
+    from derive.errors import DeriveError
+    from derive.core.languages import languages
 
     if lang not in languages():
         raise DeriveError(f"unknown language {lang!r}; expected one of: {', '.join(languages())}")

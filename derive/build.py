@@ -44,48 +44,20 @@ class Outcome:
     exit_code: int = 0
 
 
-@click.command("build")
-@click.argument("sources", nargs=-1, required=True)
-@click.option("--lang", "langs", default="all", show_default=True,
-              help="Comma-separated languages (ru,en,pl) or 'all'.")
-@click.option("--format", "formats", default="pdf", show_default=True,
-              help="Comma-separated formats: pdf, tex, md, json, html, ipynb.")
-@click.option("--out", default="build", show_default=True, type=click.Path(file_okay=False),
-              help="Output folder: <out>/<lang>/<spec>.<ext>.")
-@click.option("--document", type=click.Choice(["notes", "slides"]), default="notes", show_default=True,
-              help="tex/pdf: lecture notes, or a beamer deck (written as <spec>.slides.<ext>).")
-@click.option("--no-figures", is_flag=True, help="Leave out the diagrams.")
-@click.option("--no-verification-note", is_flag=True,
-              help="Leave out the closing sentence on how the formulas were checked (they still are).")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the number of cores).")
-@click.option("--force", is_flag=True, help="Rebuild even what is up to date.")
-def command(sources, langs, formats, out, document, no_figures, no_verification_note, jobs, force) -> None:
-    """Build every spec in SOURCES (spec files or folders of them) in every language and format.
-
-    \b
-    Example:
-      derive build specs --lang all --format pdf,md --out build/
-    """
-    from .cli import run
-
-    run(lambda: _build(sources, langs, formats, Path(out), document, not no_figures, jobs, force,
-                       note=not no_verification_note))
-
-
 def _build(sources, langs, formats, out: Path, document: str, figures: bool, jobs, force: bool,
            note: bool = True) -> None:
     import sys
 
-    from .errors import DeriveError
-    from .safetext import message, terminal
+    from derive.errors import DeriveError
+    from derive.core.safetext import message, terminal
 
-    from .cli import check_document
+    from derive.pipeline import check_document
 
     specs = collect(sources)
     languages, fmts = _languages(langs), _formats(formats)
     check_document(document, fmts)
     if "pdf" in fmts:
-        from .pdf import require_latex
+        from derive.render.pdf import require_latex
 
         require_latex()
     todo = [Job(str(s), lang, fmt, str(_target(out, s, lang, fmt, document)), document, figures, note)
@@ -125,7 +97,7 @@ def _build(sources, langs, formats, out: Path, document: str, figures: bool, job
 
 def collect(sources) -> list[Path]:
     """The spec files named or inside the folders named (sorted, each once)."""
-    from .errors import Location, SpecError
+    from derive.errors import Location, SpecError
 
     found: list[Path] = []
     for source in sources:
@@ -147,7 +119,7 @@ def _inside(path: Path, folder: Path) -> bool:
     """Whether a file found in folder really is there: a link leading out of it is skipped (and said)."""
     if path.resolve().is_relative_to(folder.resolve()):
         return True
-    from .safetext import terminal
+    from derive.core.safetext import terminal
 
     click.echo(f"derive build: skipping {terminal(str(path))}: it links to a file outside {terminal(str(folder))}",
                err=True)
@@ -157,8 +129,8 @@ def _inside(path: Path, folder: Path) -> bool:
 def _is_spec(path: Path) -> bool:
     """Whether a YAML file found in a folder is a spec: answer sheets (`answers:`, for derive check)
     are not; a file that does not load counts as a spec, so that its error is reported."""
-    from .errors import DeriveError
-    from .yamlload import load_file
+    from derive.errors import DeriveError
+    from derive.core.yamlload import load_file
 
     try:
         data = load_file(path).data
@@ -168,7 +140,7 @@ def _is_spec(path: Path) -> bool:
 
 
 def _languages(text: str) -> list[str]:
-    from .i18n import languages
+    from derive.core.languages import languages
 
     return _chosen("--lang", "language", text, languages(), everything="all")
 
@@ -179,7 +151,7 @@ def _formats(text: str) -> list[str]:
 
 def _chosen(option: str, what: str, text: str, known, everything: str | None = None) -> list[str]:
     """A comma-separated choice among known (in the given order, once each), or all of them for `everything`."""
-    from .errors import SpecError
+    from derive.errors import SpecError
 
     if everything and text.strip() == everything:
         return list(known)
@@ -194,7 +166,7 @@ def _chosen(option: str, what: str, text: str, known, everything: str | None = N
 
 def _refuse_clashes(jobs: list[Job]) -> None:
     """Two specs with the same name (week1/intro.yaml, week2/intro.yaml) would write one output in turn."""
-    from .errors import Location, SpecError
+    from derive.errors import Location, SpecError
 
     first: dict[str, str] = {}
     for job in jobs:
@@ -215,8 +187,8 @@ def _target(out: Path, spec: Path, lang: str, fmt: str, document: str) -> Path:
 @lru_cache(maxsize=1)
 def tool_hash() -> str:
     """derive's version, its source and its templates/catalogs: what every output depends on."""
-    from . import __version__
-    from .i18n import templates_root
+    from derive.meta import __version__
+    from derive.render.i18n import templates_root
 
     digest = hashlib.sha256(__version__.encode())
     package = Path(__file__).resolve().parent
@@ -231,8 +203,8 @@ def tool_hash() -> str:
 
 def inputs_of(spec: Path) -> list[Path]:
     """The spec and the files it reads (a kind may say which with `inputs(doc)`: a course's chapters)."""
-    from .pipeline import entry_of
-    from .yamlload import load_file
+    from derive.pipeline import entry_of
+    from derive.core.yamlload import load_file
 
     doc = load_file(spec)
     return [spec, *entry_of(doc).inputs_of(doc)]
@@ -241,7 +213,7 @@ def inputs_of(spec: Path) -> list[Path]:
 def job_hash(job: Job) -> str:
     digest = hashlib.sha256(tool_hash().encode())
     digest.update(json.dumps([job.lang, job.fmt, job.document, job.figures, job.verification_note]).encode())
-    from .yamlload import MAX_BYTES, read_limited
+    from derive.core.yamlload import MAX_BYTES, read_limited
 
     for path in inputs_of(Path(job.spec)):
         digest.update(str(path).encode())
@@ -267,8 +239,8 @@ def _load_cache(out: Path) -> dict:
 
 def _save_cache(out: Path, cache: dict) -> str | None:
     """Save the cache; a failure (a read-only folder) is returned as a message: the build still reports."""
-    from .errors import DeriveError
-    from .safewrite import write_file
+    from derive.errors import DeriveError
+    from derive.core.safewrite import write_file
 
     try:
         write_file(out / CACHE, json.dumps(cache, indent=1, sort_keys=True), make_folder=True)
@@ -290,7 +262,7 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .bounded import map_bounded
+    from derive.core.bounded import map_bounded
 
     if not jobs:
         return []
@@ -308,18 +280,17 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
     return [o.value if o.error is None else Outcome(job, o.error, o.exit_code) for job, o in zip(jobs, outcomes)]
 
 
-
 @lru_cache(maxsize=8)
 def _derived(spec: str, document: str, figures: bool):
     """A worker derives each spec once for all its languages and formats."""
-    from .pipeline import Options, derive_spec
+    from derive.pipeline import Options, derive_spec
 
     return derive_spec(spec, Options(document=document, figures=figures))
 
 
 def run_job(job: Job) -> Outcome:
     """Build one output; a DeriveError (or any bug) becomes the job's error, never a crash of the build."""
-    from .errors import DeriveError
+    from derive.errors import DeriveError
 
     try:
         _build_one(job)
@@ -331,9 +302,9 @@ def run_job(job: Job) -> Outcome:
 
 
 def _build_one(job: Job) -> None:
-    from . import document
-    from .safewrite import write_file
-    from .pipeline import Options, render
+    from derive.render import document
+    from derive.core.safewrite import write_file
+    from derive.pipeline import Options, render
 
     options = Options(document=job.document, figures=job.figures, output=job.target,
                       verification_note=job.verification_note)

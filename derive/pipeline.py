@@ -13,70 +13,14 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from .kind import KINDS, KindEntry
-from .yamlload import Doc, load_file, shown
+from derive.kinds.base import KINDS, KindEntry, Options, Result, derive_spec, entry_of, kind_of  # noqa: F401 (the pipeline's API)
 
 # Formats for other tools (CONTRACT section 9): format -> "module:function(result, lang, options) -> text".
 OTHER_FORMATS = {
-    "html": "derive.html:page",
-    "ipynb": "derive.notebook:notebook",
+    "html": "derive.render.html:page",
+    "ipynb": "derive.render.notebook:notebook",
 }
-
-
-@dataclass
-class Options:
-    """What the command line asks beyond the spec; a kind uses what concerns it."""
-
-    view: str | None = None  # network: override the spec's view (scalar | vector)
-    document: str = "notes"  # tex/pdf: notes | slides
-    figures: bool = True  # diagrams beside Markdown (SVG) and in LaTeX (TikZ)
-    output: str | None = None  # where -o asked the result to go
-    verification_note: bool = True  # end the lecture with the sentence saying how it was checked
-
-
-@dataclass
-class Result:
-    kind: str
-    module: Any  # the kind's module (derive.kind.Kind)
-    outcome: Any  # its derive.kind.Outcome
-
-    @property
-    def spec(self):
-        return self.outcome.spec
-
-    @property
-    def entry(self) -> KindEntry:
-        return KINDS[self.kind]
-
-
-def entry_of(doc: Doc) -> KindEntry:
-    """The kind of doc's `kind:` (default network), or a SpecError listing the kinds."""
-    kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise doc.error(("kind",), f"unknown kind {shown(kind)}; expected one of: {', '.join(KINDS)}")
-    return KINDS[kind]
-
-
-def kind_of(doc: Doc):
-    """(kind name, kind module) of doc."""
-    entry = entry_of(doc)
-    return entry.name, entry.module
-
-
-def derive_spec(path: str | Path, options: Options | None = None) -> Result:
-    doc = load_file(path)
-    entry = entry_of(doc)
-    if options is not None and options.view and not entry.options:  # an option that would do nothing
-        from .errors import Location, SpecError
-
-        raise SpecError(f"--view {options.view} applies to network specs only; this spec is of kind {entry.name}",
-                        Location(str(path)))
-    spec = entry.with_options(entry.module.parse(doc), options)
-    return Result(entry.name, entry.module, entry.module.derive(spec))
 
 
 def render(result: Result, fmt: str, lang: str, options: Options | None = None) -> str | None:
@@ -86,7 +30,7 @@ def render(result: Result, fmt: str, lang: str, options: Options | None = None) 
     if fmt in OTHER_FORMATS:
         module, function = OTHER_FORMATS[fmt].split(":")
         return getattr(importlib.import_module(module), function)(result, lang, options)
-    from . import document
+    from derive.render import document
 
     if fmt == "tex":
         return document.latex(result, lang, options)
@@ -95,3 +39,13 @@ def render(result: Result, fmt: str, lang: str, options: Options | None = None) 
         print(f"derive: wrote {path}", file=sys.stderr)
         return None
     return document.markdown_file(result, lang, options)
+
+
+def check_document(document: str, formats) -> None:
+    """--document slides makes a beamer deck: an option that would do nothing is an error."""
+    from derive.errors import DeriveError
+
+    other = [f for f in formats if f not in ("tex", "pdf")]
+    if document == "slides" and other:
+        raise DeriveError(f"--document slides makes a beamer deck, which only --format tex or pdf writes; "
+                          f"drop --document slides for --format {', '.join(other)}")

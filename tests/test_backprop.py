@@ -14,10 +14,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from derive.backprop import chain, derive
-from derive.calculus import Indicator, leaky_relu, relu, sigmoid
-from derive.model import build
-from derive.spec import load_spec_text
+from derive.kinds.network.backprop import chain, derive
+from derive.core.calculus import Indicator, leaky_relu, relu, sigmoid
+from derive.kinds.network.model import build
+from derive.kinds.network.spec import load_spec_text
 
 NP_ACT = {
     "identity": lambda z, a: z,

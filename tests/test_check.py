@@ -20,11 +20,20 @@ import pytest
 import sympy as sp
 
 from conftest import ROOT, run_process
-from derive.calculus import Indicator, relu
-from derive.check import EXPECTED, LIST_END, MESSAGES, REFUSED, TEXT, VERDICT_WORDS, Engine, check_files
-from derive.grading import TIME_LIMIT, _Timeout, time_limit, transposed_name
-from derive.printing import ascii, latex
-from derive.quiz import PROSE
+from derive.core.calculus import Indicator, relu
+from derive.grading.check import (
+    EXPECTED,
+    LIST_END,
+    MESSAGES,
+    REFUSED,
+    TEXT,
+    VERDICT_WORDS,
+    Engine,
+    check_files,
+)
+from derive.grading.grader import TIME_LIMIT, _Timeout, time_limit, transposed_name
+from derive.render.printing import ascii, latex
+from derive.grading.quiz import PROSE
 
 SPEC = ROOT / "specs" / "two-layer-relu.yaml"
 S = sp.Symbol
@@ -232,7 +241,7 @@ def test_hostile_answers_are_invalid(grader, text):
     ("x.__class__", "parse.dot", "Column 2: '.' is only allowed inside a number", "Столбец 2: точка допустима"),
 ])
 def test_parse_errors_are_worded_in_the_language(grader, text, code, english, russian):
-    from derive.check import Words
+    from derive.grading.check import Words
 
     v = verdict(grader, "phi_1", text)
     assert codes(v) == [code]
@@ -285,7 +294,7 @@ def test_an_answer_that_takes_too_long_is_invalid_and_the_next_is_checked(grader
             pass
 
     monkeypatch.setattr(grader, "_grade", slow)
-    monkeypatch.setattr("derive.grading.TIME_LIMIT", 0.05)
+    monkeypatch.setattr("derive.grading.grader.TIME_LIMIT", 0.05)
     v = grader.check("phi_1", "g_1 + 0")
     assert v.verdict == "invalid" and codes(v) == ["timeout"]
     monkeypatch.undo()
@@ -550,7 +559,7 @@ def test_missing_leaky_relu_derivative():
 def test_test_points_cover_both_sides_of_every_kink(grader):
     import numpy as np
 
-    from derive.grading import KINK_MARGIN
+    from derive.grading.grader import KINK_MARGIN
 
     for z in grader.kinked:
         values = grader.env[z]
@@ -576,7 +585,7 @@ def test_any_answer_gets_a_verdict(grader):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from derive.grading import VERDICTS
+    from derive.grading.grader import VERDICTS
 
     @settings(max_examples=300, deadline=None)
     @given(st.one_of(st.text(max_size=40), st.lists(st.sampled_from(ANSWER_TOKENS), max_size=25).map("".join)))
@@ -599,6 +608,6 @@ def test_text_report_shows_the_answer_on_one_shortened_line(cli, tmp_path):
 def test_no_grading_without_test_points(monkeypatch):
     from derive.errors import DeriveError
 
-    monkeypatch.setattr("derive.grading.KINK_MARGIN", 1e9)  # no point is that far from every kink
+    monkeypatch.setattr("derive.grading.grader.KINK_MARGIN", 1e9)  # no point is that far from every kink
     with pytest.raises(DeriveError, match="only 0 random test points"):
         Engine(str(SPEC))

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from derive.check import Engine, Words
+from derive.grading.check import Engine, Words
 
 ADD_MUL = ROOT / "specs" / "graph-add-mul.yaml"
 NEURON = ROOT / "specs" / "sigmoid-neuron.yaml"
@@ -301,7 +301,7 @@ def test_any_graph_answer_gets_a_verdict(grader):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from derive.grading import VERDICTS
+    from derive.grading.grader import VERDICTS
 
     @settings(max_examples=300, deadline=None)
     @given(st.one_of(st.text(max_size=30), st.lists(st.sampled_from(GRAPH_TOKENS), max_size=20).map("".join)))

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from derive.check import Engine, Words
+from derive.grading.check import Engine, Words
 
 VECTOR_SPEC = """\
 kind: network
@@ -231,7 +231,7 @@ def test_transposes_only_where_names_are_matrices():
     # in a graph node or a scalar answer, x^T is x to the power T (never silently x)
     import sympy as sp
 
-    from derive.mathparse import UnknownName, parse_math
+    from derive.core.parse import UnknownName, parse_math
 
     x, T = sp.Symbol("x"), sp.Symbol("T")
     assert parse_math("x^T") == x**T
@@ -248,7 +248,7 @@ def test_any_matrix_answer_gets_a_verdict(grader):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from derive.grading import VERDICTS
+    from derive.grading.grader import VERDICTS
 
     @settings(max_examples=300, deadline=None)
     @given(st.one_of(st.text(max_size=30), st.lists(st.sampled_from(MATRIX_TOKENS), max_size=20).map("".join)))

@@ -17,10 +17,10 @@ import sympy as sp
 import yaml
 
 from conftest import ROOT
-from derive.calculus import Indicator
-from derive.check import MESSAGES, REFUSED, Engine, Words
-from derive.grading import node_gradients
-from derive.mathparse import ParseError, parse_math
+from derive.core.calculus import Indicator
+from derive.grading.check import MESSAGES, REFUSED, Engine, Words
+from derive.grading.grader import node_gradients
+from derive.core.parse import ParseError, parse_math
 
 SPEC = ROOT / "specs" / "two-layer-relu.yaml"
 S = sp.Symbol
@@ -274,7 +274,7 @@ def test_points_reach_beyond_the_usual_ranges(grader):
 
 def _forward_with(net, point: dict, node: sp.Symbol, delta: float) -> float:
     """The output with node nudged by delta and everything after it recomputed (numpy, float64)."""
-    from derive.numeric import evaluate
+    from derive.numeric.evaluate import evaluate
 
     env = {s: np.array([v]) for s, v in point.items()}
     for symbol, expr in net.forward:
@@ -287,7 +287,7 @@ def test_every_intermediate_gradient_matches_finite_differences(grader):
     rng = np.random.default_rng(3)
     point = {s: rng.uniform(-1, 1) for s in [*net.params, *net.inputs]}
     env = {s: np.array([v]) for s, v in point.items()}
-    from derive.numeric import evaluate
+    from derive.numeric.evaluate import evaluate
 
     for symbol, expr in net.forward:
         env[symbol] = np.atleast_1d(evaluate(expr, env))
@@ -321,7 +321,7 @@ def test_new_messages_are_in_every_catalog():
 
 
 def test_one_answer_set_is_checked():
-    from derive.check import Engine, check_answer_set
+    from derive.grading.check import Engine, check_answer_set
 
     answers = {"φ₁": "g_1", "theta11": "dy_dh_1 I[z_1>0] x", "nonsense": "1"}
     result = check_answer_set(Engine(str(SPEC)), answers, "pl")
@@ -332,7 +332,7 @@ def test_one_answer_set_is_checked():
 
 
 def test_check_answer_set_for_a_graph_without_expected():
-    from derive.check import Engine, check_answer_set
+    from derive.grading.check import Engine, check_answer_set
 
     engine = Engine(str(ROOT / "specs" / "graph-add-mul.yaml"))
     result = check_answer_set(engine, {"x": "z = -4", "z": "3"}, "ru", show_expected=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from derive.calculus import Indicator, leaky_relu, relu, sigmoid
-from derive.codeprint import elementary, maxima, numpy_code, numpy_printer
+from derive.core.calculus import Indicator, leaky_relu, relu, sigmoid
+from derive.render.codeprint import elementary, maxima, numpy_code, numpy_printer
 
 x, z, a, w = sp.symbols("x z alpha w")
 

@@ -12,9 +12,9 @@ import sympy as sp
 from conftest import LANGS, ROOT, SEEDS, run_process
 from katex import extract_math, katex_errors
 
-from derive import composition as comp
+from derive.kinds import composition as comp
 from derive.pipeline import derive_spec, render
-from derive.printing import latex
+from derive.render.printing import latex
 
 SPEC = ROOT / "specs" / "deep-composition.yaml"
 
@@ -175,7 +175,7 @@ def test_bad_spec_is_a_located_error(tmp_path, text, where):
 def test_a_wrong_product_is_never_printed(monkeypatch):
     """derive() refuses a chain whose factors are out of order (square Jacobians: the shapes fit, the values do not)."""
     from derive.errors import VerificationFailed
-    from derive.yamlload import load_text
+    from derive.core.yamlload import load_text
 
     original = comp.chain
 

@@ -69,7 +69,7 @@ def test_figure_labels_do_not_collide(spec, tmp_path):
 
 
 def test_graph_figure_numbers_in_the_language_and_a_legend(cli):
-    from derive.document import latex
+    from derive.render.document import latex
     from derive.pipeline import Options
 
     result = derive_spec(ROOT / "specs" / "sigmoid-neuron.yaml")

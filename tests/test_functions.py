@@ -23,14 +23,14 @@ from autograd import grad
 from autograd.extend import defvjp, primitive
 
 from conftest import ROOT
-from derive import functions
-from derive.backprop import derive as backprop
-from derive.functions import ACTIVATIONS, FUNCTIONS, Activation, Function, defined, registered
-from derive.model import build
-from derive.numeric import evaluate as evaluate_numpy
-from derive.precise import evaluate as evaluate_precise
-from derive.spec import load_spec_text
-from derive.verify import verify
+from derive.core import functions
+from derive.kinds.network.backprop import derive as backprop
+from derive.core.functions import ACTIVATIONS, FUNCTIONS, Activation, Function, defined, registered
+from derive.kinds.network.model import build
+from derive.numeric.evaluate import evaluate as evaluate_numpy
+from derive.numeric.precise import evaluate as evaluate_precise
+from derive.kinds.network.spec import load_spec_text
+from derive.kinds.network.verify import verify
 
 RNG = np.random.default_rng(7)
 
@@ -351,7 +351,7 @@ def test_the_vector_view_takes_mae_and_new_activations(cli, tmp_path):
 
 @pytest.mark.parametrize("spec", ["two-layer-relu", "graph-add-mul", "linear-layer", "mlp-backprop", "deep-composition"])
 def test_every_kind_reports_verification_in_one_shape(cli, spec):
-    from derive import harness
+    from derive.numeric import harness
 
     data = json.loads(cli(ROOT / "specs" / f"{spec}.yaml", "--format", "json").output)
     v = data["verification"]
@@ -362,7 +362,7 @@ def test_every_kind_reports_verification_in_one_shape(cli, spec):
 
 def test_one_failure_wording():
     from derive.errors import VerificationFailed
-    from derive.harness import Check, from_errors
+    from derive.numeric.harness import Check, from_errors
 
     check = Check()
     check.compare("psi_11", 1.0, 2.0)
@@ -374,8 +374,8 @@ def test_one_failure_wording():
 
 def test_json_exprs_of_the_new_vocabulary_read_back_with_the_answer_parser():
     """The ASCII printer and the answer grammar agree on every new name (elu, gelu, erf, Abs, sign, pi, lamda)."""
-    from derive.mathparse import parse_math
-    from derive.printing import ascii
+    from derive.core.parse import parse_math
+    from derive.render.printing import ascii
 
     spec = load_spec_text((ROOT / "specs" / "gelu-mae-decay.yaml").read_text(encoding="utf-8"))
     derivation = backprop(build(spec))
@@ -394,9 +394,9 @@ def test_json_exprs_of_the_new_vocabulary_read_back_with_the_answer_parser():
 @pytest.mark.parametrize("activation,loss,decay", [("relu", "half_sse", None), ("gelu", "mae", "lambda"),
                                                     ("elu", "mse", 0.1), ("sigmoid", "bce", None)])
 def test_a_network_compiled_to_a_graph_derives_the_same_gradients(activation, loss, decay):
-    from derive.graph_backprop import backprop as graph_backprop
-    from derive.graph_verify import verify as graph_verify
-    from derive.network_graph import compile_network
+    from derive.kinds.graph.backprop import backprop as graph_backprop
+    from derive.kinds.graph.verify import verify as graph_verify
+    from derive.kinds.network.graph import compile_network
 
     text = _random_spec(np.random.default_rng(11), activation, "half_sse" if loss == "bce" else loss, decay)
     if loss == "bce":
@@ -428,10 +428,10 @@ def test_quiz_variants_of_the_new_vocabulary(cli, tmp_path, seed):
 
 def test_an_index_graph_with_a_kink_is_checked_away_from_it(cli, tmp_path):
     """graph_index draws its points through the harness too: relu(W x + b) keeps every W x + b away from 0."""
-    from derive.functions import kink_arguments
-    from derive.graph import derive as derive_graph
-    from derive.graph_spec import parse_doc
-    from derive.yamlload import load_text
+    from derive.core.functions import kink_arguments
+    from derive.kinds.graph.kind import derive as derive_graph
+    from derive.kinds.graph.spec import parse_doc
+    from derive.core.yamlload import load_text
 
     text = "kind: graph\nshapes: {W: [n, n], x: [n], b: [n]}\nnodes:\n  q: W x + b\n  f: relu(q)\noutput: f\n"
     outcome = derive_graph(parse_doc(load_text(text, "g.yaml")))
@@ -441,7 +441,7 @@ def test_an_index_graph_with_a_kink_is_checked_away_from_it(cli, tmp_path):
 
 def test_quiz_families_come_from_the_registry_and_keep_their_order():
     """Handed-out variants must rebuild the same network: the old families keep their members and order."""
-    from derive.variant import family
+    from derive.grading.variant import family
 
     assert family("relu") == family("leaky_relu") == ("relu", "leaky_relu")
     assert family("sigmoid") == family("tanh") == ("sigmoid", "tanh")

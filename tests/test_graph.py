@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from conftest import IN_CI, LANGS, ROOT, run_process
 from katex import extract_math, katex_errors
 
-from derive.yamlload import load_text
+from derive.core.yamlload import load_text
 
 GRAPH_SPECS = [ROOT / "specs" / f"{name}.yaml" for name in ("graph-add-mul", "sigmoid-neuron", "linear-layer")]
 
@@ -36,7 +36,7 @@ def graph_json(cli, spec) -> dict:
 
 
 def outcome_of(text: str):
-    from derive import graph
+    from derive.kinds.graph import kind as graph
 
     return graph.derive(graph.parse(load_text(text, "<test>")))
 
@@ -67,7 +67,7 @@ def test_json_keys_are_the_issue_s(cli):
 
 
 def test_without_values_there_are_no_values():
-    from derive.graph import to_json
+    from derive.kinds.graph.kind import to_json
 
     data = to_json(outcome_of("kind: graph\nnodes: {q: x + y, f: q * z}\n"))
     assert all("value" not in e for e in data["forward"] + data["derivatives"])
@@ -123,7 +123,7 @@ def test_a_value_used_twice_gets_the_sum_of_both_paths(cli, tmp_path):
 
 
 def test_a_node_using_a_value_twice():
-    from derive.graph import to_json
+    from derive.kinds.graph.kind import to_json
 
     data = to_json(outcome_of("kind: graph\nnodes: {q: x * x + x, f: q * q}\nvalues: {x: 2}\n"))
     # f = (x^2 + x)^2, df/dx = 2 (x^2 + x)(2x + 1) = 2 * 6 * 5
@@ -209,7 +209,7 @@ def _forward(nodes, point: dict) -> tuple[float, list[float]]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(graphs())
 def test_random_graphs_agree_with_finite_differences(graph):
-    from derive.graph import to_json
+    from derive.kinds.graph.kind import to_json
 
     nodes, values = graph
     value, kinks = _forward(nodes, values)
@@ -235,7 +235,7 @@ def test_squares_of_activations_print(cli, tmp_path):
 
 
 def test_the_verifier_catches_a_wrong_gradient():
-    from derive.graph_verify import verify
+    from derive.kinds.graph.verify import verify
 
     derivation = outcome_of("kind: graph\nnodes: {q: x + y, f: q * z}\n").result
     grad = derivation.grads[sp.Symbol("z", real=True)]
@@ -248,7 +248,7 @@ def test_the_verifier_catches_a_wrong_gradient():
 
 
 def test_linear_layer_matches_the_seed():
-    from derive.graph_index import Upstream
+    from derive.kinds.graph.index import Upstream
 
     d = outcome_of((ROOT / "specs" / "linear-layer.yaml").read_text()).result
     i, j, k = (sp.Symbol(s, integer=True) for s in "ijk")
@@ -344,14 +344,14 @@ def test_specs_render_in_every_language_and_katex(cli, spec):
 
 
 def _figure(spec):
-    from derive.graph import figure
+    from derive.kinds.graph.kind import figure
     from derive.pipeline import derive_spec
 
     return figure(derive_spec(spec).outcome)
 
 
 def test_figure_svg_has_values_above_and_gradients_below():
-    from derive.graph_figure import BACKWARD_COLOUR, FORWARD_COLOUR
+    from derive.kinds.graph.figure import BACKWARD_COLOUR, FORWARD_COLOUR
 
     svg = _figure(ROOT / "specs" / "graph-add-mul.yaml").svg()
     root = ET.fromstring(svg)

@@ -60,7 +60,7 @@ def _no_traceback(result) -> None:
 
 
 def _load(text: str):
-    from derive.yamlload import load_text
+    from derive.core.yamlload import load_text
 
     return load_text(text, "s.yaml")
 
@@ -123,7 +123,7 @@ def test_kind_that_is_not_a_word_is_refused_without_a_traceback(tmp_path):
 
 def test_special_files_are_not_read(tmp_path):
     from derive.errors import SpecError
-    from derive.yamlload import load_file
+    from derive.core.yamlload import load_file
 
     zero = tmp_path / "zero.yaml"
     zero.symlink_to("/dev/zero")
@@ -140,7 +140,7 @@ def test_a_huge_sparse_file_is_refused_from_its_size_without_reading_it(tmp_path
     import resource
 
     from derive.errors import SpecError
-    from derive.yamlload import load_file
+    from derive.core.yamlload import load_file
 
     path = tmp_path / "sparse.yaml"
     with open(path, "wb") as f:
@@ -152,7 +152,7 @@ def test_a_huge_sparse_file_is_refused_from_its_size_without_reading_it(tmp_path
 
 
 def test_answer_files_have_their_own_small_limit(tmp_path):
-    from derive.answers import read_sheet
+    from derive.grading.answers import read_sheet
     from derive.errors import SpecError
 
     path = tmp_path / "keys.yaml"
@@ -195,8 +195,8 @@ GOOD_STUDENTS = 12
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory):
     """A folder of good answers files and hostile ones, as one class hands them in."""
-    from derive.check import Engine
-    from derive.printing import ascii
+    from derive.grading.check import Engine
+    from derive.render.printing import ascii
 
     folder = tmp_path_factory.mktemp("class")
     grader = Engine(str(SPEC)).grader(None)[0]
@@ -329,7 +329,7 @@ def test_error_lines_escape_file_names(tmp_path, cli):
 
 
 def test_terminal_and_csv_escapes():
-    from derive.safetext import csv_cell, message, terminal
+    from derive.core.safetext import csv_cell, message, terminal
 
     assert terminal("a\x1b[2Jb\x00c\x7f\u202ed\ud800\n") == "a\\x1b[2Jb\\x00c\\x7f\\u202ed\\ud800\\n"
     assert message("line 1\nline\t2\x1b") == "line 1\nline\t2\\x1b"
@@ -434,7 +434,7 @@ def test_a_planted_link_is_never_followed(tmp_path, cli):
 
 
 def test_write_file_replaces_atomically_with_unpredictable_names(tmp_path, monkeypatch):
-    from derive import safewrite
+    from derive.core import safewrite
 
     names = []
     real = safewrite.tempfile.mkstemp
@@ -510,7 +510,7 @@ def test_a_derivation_over_its_cpu_budget_ends_with_a_clear_message(tmp_path):
 
 
 def test_bounded_items_fail_alone():
-    from derive.bounded import Limits, map_bounded
+    from derive.core.bounded import Limits, map_bounded
 
     def work(x):
         if x == "loop":
@@ -532,7 +532,7 @@ def test_bounded_items_fail_alone():
 
 def test_answer_checks_are_timed_in_cpu_time_not_wall_time():
     """A busy machine slows the wall clock, not a process's CPU time: sleeping is not work."""
-    from derive.grading import _Timeout, time_limit
+    from derive.grading.grader import _Timeout, time_limit
 
     with time_limit(0.2):
         time.sleep(0.5)
@@ -543,8 +543,8 @@ def test_answer_checks_are_timed_in_cpu_time_not_wall_time():
 
 
 def test_the_verdict_on_a_deep_answer_is_decided_by_a_bound_not_a_clock(monkeypatch):
-    import derive.grading as grading
-    from derive.check import Engine
+    import derive.grading.grader as grading
+    from derive.grading.check import Engine
 
     grader = Engine(str(SPEC)).grader(None)[0]
     deep = "tanh(" * 8 + "x" + ")" * 8
@@ -559,7 +559,7 @@ def test_the_verdict_on_a_deep_answer_is_decided_by_a_bound_not_a_clock(monkeypa
 
 
 def test_check_answers_for_the_web_is_bounded_and_complete():
-    from derive.check import check_answers
+    from derive.grading.check import check_answers
 
     out = check_answers(str(SPEC), {"theta_11": "[" * 5000, "phi_1": "g_1", "psi_11": "tanh(" * 9 + "x" + ")" * 9,
                                     "phi_0": "__import__('os').system('id')"}, lang="ru")
@@ -568,7 +568,7 @@ def test_check_answers_for_the_web_is_bounded_and_complete():
     assert verdicts["theta_11"] == verdicts["psi_11"] == verdicts["phi_0"] == "invalid"
     assert verdicts["phi_1"] == "correct"
     assert all(a["feedback"] for a in out["answers"] if a["verdict"] == "invalid")
-    from derive.check import Engine
+    from derive.grading.check import Engine
 
     engine = Engine(str(SPEC))
     again = check_answers(str(SPEC), {"phi_1": "g_1", "theta_11": "[" * 400}, lang="en", engine=engine)
@@ -667,7 +667,7 @@ F:\directlua{local ok = pcall(os.execute, 'touch OUTSIDE') tex.print('DONE')}
 
 def test_lua_cannot_read_or_write_files_outside_the_work_folder(tmp_path):
     _tool("lualatex")
-    from derive.pdf import compile_pdf
+    from derive.render.pdf import compile_pdf
 
     canary = tmp_path / "canary.txt"
     canary.write_text("CANARY-SECRET-7781\n", encoding="utf-8")
@@ -681,7 +681,7 @@ def test_lua_cannot_read_or_write_files_outside_the_work_folder(tmp_path):
 
 def test_a_latex_run_past_its_timeout_is_killed_with_all_its_processes(tmp_path, monkeypatch):
     _tool("lualatex")
-    from derive import pdf
+    from derive.render import pdf
 
     marker = uuid.uuid4().hex
     monkeypatch.setenv("DERIVE_LATEX_TEST", marker)
@@ -706,7 +706,7 @@ def test_titles_are_typeset_literally(tmp_path, cli):
 
 
 def test_the_pdf_title_metadata_stays_short():
-    from derive import tex
+    from derive.render import tex
 
     document = tex.document("notes", "en", title="T", body="", colours=set(), plain_title="x" * 5000)
     line = next(line for line in document.splitlines() if "pdftitle" in line)
@@ -759,7 +759,7 @@ def test_fuzz_the_spec_loader(text):
 @FUZZ
 @given(st.one_of(st.text(max_size=200), _soup(MATH_TOKENS)))
 def test_fuzz_the_answer_grammar(text):
-    from derive.mathparse import ParseError, parse_math
+    from derive.core.parse import ParseError, parse_math
 
     try:
         parse_math(text)
@@ -774,7 +774,7 @@ _ESCAPED = re.compile(r"\\(?:textbackslash|textasciitilde|textasciicircum|textle
 @FUZZ
 @given(st.text(max_size=300))
 def test_fuzz_the_latex_escaper(text):
-    from derive.tex import escape
+    from derive.render.tex import escape
 
     rest = _ESCAPED.sub("", escape(text))
     assert not set(rest) & set("\\{}$&#%_~^<>|`\""), rest
@@ -784,8 +784,8 @@ def test_fuzz_the_latex_escaper(text):
 
 def test_the_escaper_is_literal_in_a_real_latex(tmp_path):
     _tool("lualatex")
-    from derive.pdf import compile_pdf
-    from derive.tex import escape
+    from derive.render.pdf import compile_pdf
+    from derive.render.tex import escape
 
     samples = [r"\input{/etc/passwd}", r"\def\x{\x}\x", "%comment", "a_b^c", "{}$&#~", r"\\ \newline",
                "--- ,, << >> '' ``", "\\catcode`\\@=11", "^^5c^^5c", r"\directlua{os.exit()}"]
@@ -803,7 +803,7 @@ def test_the_escaper_is_literal_in_a_real_latex(tmp_path):
 def _expressions():
     import sympy as sp
 
-    from derive.calculus import Indicator, leaky_relu, relu, sigmoid
+    from derive.core.calculus import Indicator, leaky_relu, relu, sigmoid
 
     x, theta, h, alpha = sp.symbols("x theta_11 h_1 alpha")
     leaves = st.sampled_from([x, theta, h, alpha, sp.Integer(2), sp.Integer(3), sp.Rational(1, 2), sp.Integer(-1)])
@@ -829,8 +829,8 @@ EXPRESSIONS, NAMES = _expressions()
 @settings(max_examples=200, deadline=2000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(EXPRESSIONS)
 def test_the_answer_grammar_reads_back_what_the_json_printer_writes(expr):
-    from derive.mathparse import parse_math
-    from derive.printing import ascii
+    from derive.core.parse import parse_math
+    from derive.render.printing import ascii
 
     assert parse_math(ascii(expr), names=NAMES) == expr, ascii(expr)
 
@@ -839,9 +839,9 @@ def test_the_answer_grammar_reads_back_what_the_json_printer_writes(expr):
 def test_every_json_expression_reads_back_to_the_derivation(spec):
     import sympy as sp
 
-    from derive.mathparse import parse_math
+    from derive.core.parse import parse_math
     from derive.pipeline import derive_spec
-    from derive.printing import ascii
+    from derive.render.printing import ascii
 
     result = derive_spec(ROOT / "specs" / spec)
     derivation = result.outcome.derivation
@@ -997,7 +997,7 @@ _AUDIT_STATE = {"installed": False, "on": False, "hook": lambda event, args: Non
 def _timed(results: list, kind: str, fn, item) -> None:
     """Run fn(item): derive's own errors are fine; anything else is a traceback the user would see."""
     from derive.errors import DeriveError
-    from derive.mathparse import ParseError
+    from derive.core.parse import ParseError
 
     started = time.process_time()
     try:
@@ -1013,11 +1013,11 @@ def _timed(results: list, kind: str, fn, item) -> None:
 def test_five_hundred_hostile_inputs_no_traceback_no_execution(tmp_path):
     import resource
 
-    from derive.check import Engine
-    from derive.document import md_escape
+    from derive.grading.check import Engine
+    from derive.render.document import md_escape
     from derive.pipeline import kind_of
-    from derive.tex import escape
-    from derive.yamlload import load_file, load_text
+    from derive.render.tex import escape
+    from derive.core.yamlload import load_file, load_text
 
     CANARY.unlink(missing_ok=True)
     engine = Engine(str(SPEC))
@@ -1085,7 +1085,7 @@ def test_the_watcher_sees_what_it_must_forbid(tmp_path):
 
 
 def test_a_blocked_item_is_stopped_too(monkeypatch):
-    import derive.bounded as bounded
+    import derive.core.bounded as bounded
 
     monkeypatch.setattr(bounded, "WALL_EXTRA_SECONDS", 1)
 
@@ -1155,8 +1155,8 @@ def test_answers_checked_from_a_server_thread_are_still_timed(monkeypatch):
     thread, so the per-answer CPU timer works there (it cannot be set on a thread that is not the main one)."""
     import threading
 
-    import derive.grading as grading
-    from derive.check import check_answers
+    import derive.grading.grader as grading
+    from derive.grading.check import check_answers
 
     monkeypatch.setattr(grading, "TIME_LIMIT", 1e-6)
     out = []

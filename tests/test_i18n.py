@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 from click.testing import CliRunner
 
 from derive.cli import main
-from derive.i18n import languages, translations
+from derive.render.i18n import languages, translations
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "templates" / "locale"

@@ -12,7 +12,7 @@ from conftest import ROOT, network_specs
 def _functions() -> set[str]:
     """The names a JSON expr may use besides quantities: every function of the vocabulary
     (derive.functions), its ASCII spellings (Abs, Max, …: CONTRACT 5), I, and the constant pi (GELU′)."""
-    from derive.functions import ASCII_ALIASES, FUNCTIONS as VOCABULARY
+    from derive.core.functions import ASCII_ALIASES, FUNCTIONS as VOCABULARY
 
     return {"I", "pi", *VOCABULARY, *ASCII_ALIASES}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT
-from derive.kind import KINDS, Kind, Outcome, Spec
+from derive.kinds.base import KINDS, Kind, Outcome, Spec
 from derive.pipeline import derive_spec
 
 OPTIONAL = {"figure": ("figure",), "options": ("apply_options",), "inputs": ("inputs",),

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import ROOT, run_process
-from derive.i18n import Language, language, languages
+from derive.render.i18n import Language, language, languages
 
 LOCALE = ROOT / "templates" / "locale"
 

@@ -65,7 +65,7 @@ class Rendered:
 
 
 def lecture(spec, lang: str = "en") -> Rendered:
-    from derive import document
+    from derive.render import document
     from derive.pipeline import Options, derive_spec
 
     if spec not in _DERIVED:
@@ -274,7 +274,7 @@ def test_a_wrong_index_formula_is_caught_before_printing():
     """The engine's check is not a formality: a gradient with a wrong sign on one term fails it."""
     import sympy as sp
 
-    from derive.layers import engine, rnn
+    from derive.kinds.layers import engine, rnn
 
     spec = rnn.RnnSpec("x.yaml", {}, 2, 1, 2, 1, None)
     model = rnn.build(spec)
@@ -313,7 +313,7 @@ def test_attention_softmax_jacobian_is_diag_p_minus_p_pT():
     import numpy as np
     import sympy as sp
 
-    from derive.layers.attention import row_jacobian
+    from derive.kinds.layers.attention import row_jacobian
 
     J, _, same = row_jacobian(3)
     p = np.exp([0.3, -1.0, 0.5])
@@ -488,7 +488,7 @@ def test_json_is_a_program_that_evaluates_top_to_bottom(cli, spec):
     """CONTRACT 3: every name in an expr is an input, target, parameter, constant or defined above it."""
     doc = _json(cli, SPECS / f"{spec}.yaml")
     known = set(doc["inputs"]) | set(doc["parameters"]) | set(doc.get("targets", [])) | set(doc.get("constants", []))
-    from derive.functions import FUNCTIONS
+    from derive.core.functions import FUNCTIONS
 
     functions = {"I", *FUNCTIONS}
     for step in doc["forward"] + doc["backward"]:
@@ -502,9 +502,9 @@ def test_json_is_a_program_that_evaluates_top_to_bottom(cli, spec):
 
 def test_quiz_variants_keep_residual_layers_as_wide_as_their_input():
     """derive quiz varies hidden widths; a residual layer follows its input's width (else h = f(z) + x is undefined)."""
-    from derive.network import derive
-    from derive.spec import load_spec_text
-    from derive.variant import variant
+    from derive.kinds.network.kind import derive
+    from derive.kinds.network.spec import load_spec_text
+    from derive.grading.variant import variant
 
     spec = load_spec_text("input: {name: x, size: 2}\nlayers:\n  - {units: 3, activation: relu}\n"
                           "  - {units: 3, activation: tanh, residual: true}\n  - {units: 1}\n")

@@ -1,4 +1,4 @@
-"""derive.layers.engine: Kronecker sums carried out, numeric limits written out, element keys, display indices.
+"""derive.kinds.layers.engine: Kronecker sums carried out, numeric limits written out, element keys, display indices.
 
 Expected values are SymPy's own results for the same sums done the long way
 (Sum.doit at concrete sizes), or one-line strings.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from derive.layers import engine
+from derive.kinds.layers import engine
 
 t, s, i, k, p, n, T = (sp.Symbol(x, integer=True) for x in "tsikpnT")
 W, h, G, w, x = (sp.IndexedBase(x) for x in ("W", "h", "G", "w", "x"))
@@ -44,7 +44,7 @@ def test_element_keys_and_back():
 
 
 def test_a_number_added_to_an_index_prints_after_it():
-    from derive.printing import latex
+    from derive.render.printing import latex
 
     assert latex(engine.readable_indices(G[s + 1, i])) == "G_{s + 1,i}"
     assert engine.readable_indices(G[s + 1, i]).subs(s, 2) == G[3, i]

@@ -15,8 +15,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from derive.calculus import Indicator, leaky_relu, relu, sigmoid
-from derive.mathparse import ParseError, UnknownName, canonical_name, parse_math
+from derive.core.calculus import Indicator, leaky_relu, relu, sigmoid
+from derive.core.parse import ParseError, UnknownName, canonical_name, parse_math
 
 S = sp.Symbol
 x, z, u_1, u_2, z_1, h_1, h_2, g_1 = (S(n) for n in "x z u_1 u_2 z_1 h_1 h_2 g_1".split())

@@ -12,12 +12,14 @@ import sympy as sp
 from conftest import LANGS, ROOT, SEEDS, run_process
 from katex import extract_math, katex_errors
 
-from derive import mlp, mlpcheck, mlpformulas
-from derive.calculus import sigmoid
+from derive.kinds.mlp import kind as mlp
+from derive.kinds.mlp import check as mlpcheck
+from derive.kinds.mlp import formulas as mlpformulas
+from derive.core.calculus import sigmoid
 from derive.errors import SpecError
-from derive.matrixnotation import Act, ActPrime, MatProd, Tr, Whole
+from derive.render.notation import Act, ActPrime, MatProd, Tr, Whole
 from derive.pipeline import derive_spec, render
-from derive.yamlload import load_text
+from derive.core.yamlload import load_text
 
 SPEC = ROOT / "specs" / "mlp-backprop.yaml"
 L, l, j, k, m, B, i = mlpformulas.L, mlpformulas.l, mlpformulas.j, mlpformulas.k, mlpformulas.m, mlpformulas.B, mlpformulas.i

@@ -20,7 +20,7 @@ import pytest
 import sympy as sp
 
 from conftest import IN_CI, ROOT
-from derive.mathparse import parse_math
+from derive.core.parse import parse_math
 
 POINTS = 16  # random points per question; a wrong formula must differ at one of them
 NETWORKS = ["two-layer-relu", "softmax-ce", "sigmoid-bce", "leaky-relu", "sigmoid-layer", "gelu-mae-decay"]
@@ -186,7 +186,7 @@ def test_a_wide_network_keeps_its_trees_small(cli, tmp_path):
     assert cli("quiz", spec, "--format", "moodle", "-o", out).exit_code == 0
     questions = _stack(ET.parse(out).getroot())
     assert len(questions) == 6 * 2 + 7 * 6 + 7
-    from derive.moodle import MAX_NODES
+    from derive.grading.moodle import MAX_NODES
 
     for q in questions:
         nodes = q.findall("prt/node")

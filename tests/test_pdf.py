@@ -13,8 +13,9 @@ import yaml
 
 from conftest import LANGS, ROOT, SEEDS, SPECS
 from texharness import built, headings, latex_of, markdown_of, pdf_outline, pdf_text, require_latex, run_derive, squeeze
-from derive import tex, texmath
-from derive.pdf import LatexFailed, compile_pdf
+from derive.render import tex
+from derive.render import texmath
+from derive.render.pdf import LatexFailed, compile_pdf
 
 HOSTILE_CHARACTERS = r"\input{/etc/passwd} \write18{touch"
 

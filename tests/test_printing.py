@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from derive.calculus import Indicator, relu, sigmoid
-from derive.printing import ascii, latex, latex_name
+from derive.core.calculus import Indicator, relu, sigmoid
+from derive.render.printing import ascii, latex, latex_name
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_piecewise_has_conditions_and_no_english_words():
 def test_the_new_activations_print_as_operators():
     import sympy as sp
 
-    from derive.functions import elu, gelu, silu, softplus
+    from derive.core.functions import elu, gelu, silu, softplus
 
     z, a = sp.symbols("z alpha")
     assert latex(gelu(z)) == r"\operatorname{GELU}\left(z\right)"

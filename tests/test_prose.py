@@ -12,8 +12,8 @@ import re
 import pytest
 
 from conftest import LANGS, ROOT, SPECS
-from derive.i18n import count_in_words
-from derive.numbers import decimal_sign, format_number
+from derive.render.i18n import count_in_words
+from derive.render.numbers import decimal_sign, format_number
 from derive.pipeline import Options, derive_spec, render
 
 
@@ -112,7 +112,7 @@ FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}\n(.*?)\\end\{frame
 
 
 def _frames(spec: str, lang: str) -> list[str]:
-    from derive.document import latex
+    from derive.render.document import latex
 
     result = derive_spec(ROOT / "specs" / f"{spec}.yaml", Options(document="slides"))
     return FRAME.findall(latex(result, lang, Options(document="slides")))
@@ -148,7 +148,7 @@ def test_options_that_do_nothing_are_errors(cli, tmp_path):
 @pytest.mark.parametrize(("lang", "date"), [("ru", r"28 ноября 2026\,г."), ("pl", "28 listopada 2026"),
                                             ("en", "November 28, 2026")])
 def test_course_title_page_has_author_and_date(lang, date):
-    from derive.document import latex
+    from derive.render.document import latex
 
     result = derive_spec(ROOT / "specs" / "course.yaml", Options())
     source = latex(result, lang, Options())
@@ -159,7 +159,7 @@ def test_course_title_page_has_author_and_date(lang, date):
 
 def test_course_chapters_get_their_figures():
     import yaml
-    from derive.document import latex
+    from derive.render.document import latex
 
     course = ROOT / "specs" / "course.yaml"
     chapters = yaml.safe_load(course.read_text(encoding="utf-8"))["chapters"]

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_process
-from derive.check import Engine
-from derive.i18n import translations
-from derive.printing import ascii
-from derive.quiz import PROSE
-from derive.spec import load_spec
-from derive.variant import variant
+from derive.grading.check import Engine
+from derive.render.i18n import translations
+from derive.render.printing import ascii
+from derive.grading.quiz import PROSE
+from derive.kinds.network.spec import load_spec
+from derive.grading.variant import variant
 from katex import extract_math, katex_errors
 
 SPEC = ROOT / "specs" / "two-layer-relu.yaml"

@@ -12,10 +12,10 @@ import pytest
 import sympy as sp
 
 from conftest import ROOT, SEEDS
-from derive.backprop import derive
-from derive.calculus import Indicator as I
-from derive.model import build
-from derive.spec import load_spec
+from derive.kinds.network.backprop import derive
+from derive.core.calculus import Indicator as I
+from derive.kinds.network.model import build
+from derive.kinds.network.spec import load_spec
 
 S = sp.Symbol
 x = S("x")

@@ -64,8 +64,8 @@ def test_seed_002_formulas_are_derived():
 def test_seed_002_numpy_summary_means_the_seeds_numbers():
     """The printed numpy formulas, evaluated, give the seed's gradient of ½‖σ(Wg+b) − y‖² (finite differences)."""
     from derive.pipeline import derive_spec
-    from derive.vector import numpy_names
-    from derive.printing import ascii
+    from derive.kinds.network.vector import numpy_names
+    from derive.render.printing import ascii
 
     view = derive_spec(SIGMOID_LAYER).outcome.vector
     rng = np.random.default_rng(0)
@@ -96,7 +96,7 @@ def test_seed_002_numpy_summary_means_the_seeds_numbers():
 @pytest.mark.parametrize("spec", MATRIX_SPECS, ids=lambda p: p.stem)
 def test_vector_and_scalar_views_agree(spec):
     from derive.pipeline import Options, derive_spec
-    from derive.vector import check_vector_view
+    from derive.kinds.network.vector import check_vector_view
 
     outcome = derive_spec(spec, Options(view="vector")).outcome
     check = check_vector_view(outcome.vector, outcome.derivation, examples=5, seed=7)
@@ -106,7 +106,7 @@ def test_vector_and_scalar_views_agree(spec):
 def test_a_wrong_matrix_formula_is_caught():
     """Drop the transpose from ∂J/∂x = (W^{[1]})ᵀ δ^{[1]}: the check must refuse it."""
     from derive.pipeline import Options, derive_spec
-    from derive.vector import Tr, check_vector_view
+    from derive.kinds.network.vector import Tr, check_vector_view
 
     outcome = derive_spec(MATRIX_SPECS[0], Options(view="vector")).outcome
     view = outcome.vector

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sympy as sp
 
 from conftest import ROOT
-from derive.backprop import derive
-from derive.model import build
-from derive.spec import load_spec
-from derive.verify import verify
+from derive.kinds.network.backprop import derive
+from derive.kinds.network.model import build
+from derive.kinds.network.spec import load_spec
+from derive.kinds.network.verify import verify
 
 
 def seed_derivation():
@@ -37,7 +37,7 @@ def test_a_wrong_expanded_form_is_caught():
 
 
 def test_cli_refuses_to_print_an_unverified_formula(monkeypatch, cli):
-    import derive.network as network_kind
+    import derive.kinds.network.kind as network_kind
 
     def broken(network):
         d = derive(network)
@@ -55,7 +55,7 @@ def test_finite_differences_in_blocks_equal_one_sweep(monkeypatch):
     """Blocked sweeps (the memory bound for big networks) give the same differences as one sweep."""
     import numpy as np
 
-    from derive import verify as verify_module
+    from derive.kinds.network import verify as verify_module
 
     derivation = derive(build(load_spec(ROOT / "specs" / "two-layer-relu.yaml")))
     verifier = verify_module._Verifier(derivation, np.random.default_rng(3))

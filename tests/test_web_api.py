@@ -350,7 +350,7 @@ def test_bad_roster_and_folder_are_exit_2_without_traceback(tmp_path):
 
 
 def test_roster_names_that_look_like_formulas_survive_a_spreadsheet(tmp_path, cli):
-    from derive.web.cli import read_roster
+    from derive.cli.serve import read_roster
 
     names = tmp_path / "names.txt"
     names.write_text('=HYPERLINK("http://x")\n-Ann\nJan\n', encoding="utf-8")
@@ -372,7 +372,7 @@ def test_roster_refuses_names_with_control_characters(tmp_path):
 
 
 def test_roster_file_is_read(tmp_path):
-    from derive.web.cli import read_roster
+    from derive.cli.serve import read_roster
 
     assert read_roster(roster_file(tmp_path / "r.csv")) == {t: n for n, t in STUDENTS.items()}
 

@@ -296,7 +296,7 @@ def test_bias_shared_is_a_yes_or_no_and_belongs_to_the_scalar_view(cli, tmp_path
 def test_a_quantity_that_is_not_a_real_number_is_a_spec_error():
     import sympy as sp
 
-    from derive.worked import NotANumber, _number
+    from derive.kinds.network.worked import NotANumber, _number
 
     with pytest.raises(NotANumber, match="not a real number"):
         _number(sp.log(sp.S.Zero), sp.Symbol("J"))
@@ -324,7 +324,7 @@ def test_mazur_renders_as_pdf_with_the_language_number_format(lang, tmp_path):
 
 
 def test_figure_has_values_on_nodes_and_weights_and_gradients_on_edges(tmp_path):
-    from derive import document
+    from derive.render import document
     from derive.pipeline import Options, derive_spec
 
     result = derive_spec(MAZUR)
@@ -422,7 +422,7 @@ def test_tolerance_in_the_spec_changes_it(cli, tmp_path):
 
 
 def test_quiz_gives_each_student_their_own_numbers_and_check_grades_them(cli, tmp_path):
-    from derive.check import Engine
+    from derive.grading.check import Engine
 
     sheets = {}
     for seed in (1, 2):
@@ -573,7 +573,7 @@ def test_extreme_values_never_end_in_a_traceback(tmp_path):
 def test_format_number():
     import sympy as sp
 
-    from derive.numbers import format_number, format_percent
+    from derive.render.numbers import format_number, format_percent
 
     assert format_number(sp.Rational(7, 20), "ru") == "0,35"  # exact: no trailing zeros
     assert format_number(sp.Float("0.29102777", 30), "en") == "0.2910"  # rounded: four digits shown

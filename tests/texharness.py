@@ -114,13 +114,13 @@ def result_of(spec: Path):
 
 
 def markdown_of(spec: Path, lang: str) -> str:
-    from derive import document
+    from derive.render import document
 
     return document.markdown(result_of(spec), lang)
 
 
 def latex_of(spec: Path, lang: str = "en", kind: str = "notes", figures: bool = True) -> str:
-    from derive import document
+    from derive.render import document
     from derive.pipeline import Options
 
     return document.latex(result_of(spec), lang, Options(document=kind, figures=figures))

@@ -253,7 +253,7 @@ async def read_json(request: Request) -> dict:
 
 def language(request: Request, asked=None) -> str:
     """?lang=, else the body's lang, else the browser's Accept-Language, else English."""
-    from ..i18n import languages
+    from derive.core.languages import languages
 
     known = languages()
     for candidate in (request.query_params.get("lang"), asked):
@@ -378,8 +378,8 @@ def pages():
 
 
 def page(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
-    from ..i18n import language as entry
-    from ..i18n import languages
+    from derive.render.i18n import language as entry
+    from derive.core.languages import languages
     from .words import words
 
     lang = context.pop("lang", None) or language(request)

@@ -19,8 +19,8 @@ MAX_SEED = 2**31
 
 def load(folder: str) -> tuple[dict, list[str]]:
     """{assignment: Engine} for every spec in folder the checker grades, and why the others are not served."""
-    from ..check import Engine
-    from ..errors import DeriveError
+    from derive.grading.check import Engine
+    from derive.errors import DeriveError
 
     engines, skipped = {}, []
     for path in sorted(Path(folder).iterdir()):
@@ -64,21 +64,21 @@ def stored(verdict) -> dict:
 
 
 def _verdict(data: dict):
-    from ..grading import Finding, Verdict
+    from derive.grading.grader import Finding, Verdict
 
     findings = [Finding(code, tuple(args.items())) for code, args in data["findings"]]
     return Verdict(**{**data, "findings": findings})
 
 
 def _result(student: str | None, verdicts: list[dict], file: str = "", seed: int | None = None):
-    from ..check import FileResult
+    from derive.grading.check import FileResult
 
     return FileResult(file, student, seed, [_verdict(v) for v in verdicts])
 
 
 def report(student: str | None, verdicts: list[dict], lang: str, show_expected: bool) -> dict:
     """The object of one file of `derive check --format json`; expected formulas only when shown."""
-    from ..check import Words, to_json
+    from derive.grading.check import Words, to_json
 
     data = to_json(_result(student, verdicts), Words(lang))
     if not show_expected:
@@ -89,14 +89,14 @@ def report(student: str | None, verdicts: list[dict], lang: str, show_expected: 
 
 def summary(rows: list[tuple[str, list[dict]]], lang: str) -> list[str]:
     """`derive check`'s class summary (most common mistakes per question) of (student, verdicts) rows."""
-    from ..check import Words, _summary
+    from derive.grading.check import Words, _summary
 
     results = [_result(student, verdicts) for student, verdicts in rows]
     return _summary(results, Words(lang)) if results else []
 
 
 def verdict_words(lang: str) -> dict[str, str]:
-    from ..check import VERDICT_WORDS, Words
+    from derive.grading.check import VERDICT_WORDS, Words
 
     words = Words(lang)
     return {key: words(msgid) for key, msgid in VERDICT_WORDS.items()}
@@ -105,10 +105,10 @@ def verdict_words(lang: str) -> dict[str, str]:
 def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
     """{"ok": True, "latex"} when text reads as a formula over the names known here, else {"ok": False,
     "message"} in lang (the checker's own messages: unknown names, unbalanced brackets, …)."""
-    from ..check import Words
-    from ..grading import MAX_LENGTH, _Timeout, parse_finding, time_limit
-    from ..mathparse import ParseError, UnknownName, parse_math
-    from ..printing import latex
+    from derive.grading.check import Words
+    from derive.grading.grader import MAX_LENGTH, _Timeout, parse_finding, time_limit
+    from derive.core.parse import ParseError, UnknownName, parse_math
+    from derive.render.printing import latex
 
     grader, _ = engine.grader(seed)
     try:
@@ -120,7 +120,7 @@ def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
     except ParseError as exc:
         finding = parse_finding(exc)
     except _Timeout:
-        from ..grading import Finding, TIME_LIMIT
+        from derive.grading.grader import Finding, TIME_LIMIT
 
         finding = Finding.of("timeout", seconds=TIME_LIMIT)
     return {"ok": False, "message": Words(lang).finding(finding)}
@@ -135,7 +135,7 @@ def question(engine, seed: int | None, lang: str) -> dict:
             return _graph_question(engine, seed, lang)
         return _network_question(engine, seed, lang)
     except (AttributeError, KeyError, TypeError):
-        from ..printing import latex_name
+        from derive.render.printing import latex_name
 
         grader, names = engine.grader(seed)
         return {"title": title(engine, lang), "forward": [], "activations": [], "loss": None,
@@ -145,8 +145,8 @@ def question(engine, seed: int | None, lang: str) -> dict:
 
 def _graph_question(engine, seed: int | None, lang: str) -> dict:
     """A scalar graph as `derive quiz` sets it: its nodes, the inputs' values (this variant's), the gradients."""
-    from ..graph import decimal
-    from ..render import Row, d, environment
+    from derive.kinds.graph.kind import decimal
+    from derive.render.jinja import Row, d, environment
 
     grader, names = engine.grader(seed)
     bp = engine.outcome(seed).result
@@ -164,8 +164,8 @@ def _graph_question(engine, seed: int | None, lang: str) -> dict:
 
 
 def _network_question(engine, seed: int | None, lang: str) -> dict:
-    from ..network import context
-    from ..render import d, environment
+    from derive.kinds.network.kind import context
+    from derive.render.jinja import d, environment
 
     grader, names = engine.grader(seed)
     outcome = engine.outcome(seed)

@@ -7,7 +7,7 @@ parse errors) come from derive.check's catalog through derive.web.checker.
 
 from __future__ import annotations
 
-from .. import N_
+from derive.meta import N_
 
 PROSE = {
     "assignments": N_("Assignments"),
@@ -47,7 +47,7 @@ ERRORS = {
 
 def words(lang: str) -> dict[str, str]:
     """PROSE and ERRORS translated into lang (arguments still to be filled in)."""
-    from ..i18n import translations
+    from derive.render.i18n import translations
 
     gettext = translations(lang).gettext
     return {key: gettext(msgid) for key, msgid in {**PROSE, **ERRORS}.items()}

@@ -1,0 +1,344 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Only plain data is accepted (maps, lists, strings, numbers, booleans, null):
+tags that build objects, aliases (the road to "billion laughs" bombs),
+duplicate keys, binary and huge files are refused with a `SpecError` that
+names file, line and column. So is everything that could take the work down
+or reach a terminal or LaTeX raw: nesting deeper than MAX_DEPTH (checked as
+the parser composes, before anything recurses), numbers longer than
+MAX_NUMBER_CHARS, non-finite numbers, a plain tag applied to text it does not
+fit (`!!int abc`), control characters and lone surrogates. Files are checked
+before they are read: regular files only, at most MAX_BYTES + 1 bytes read.
+The result is a `Doc`: the data plus the location of every key path, so later
+validation can point at the bad value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from derive.errors import Location, SpecError
+
+MAX_BYTES = 1_000_000
+MAX_NODES = 20_000  # values in one file (a spec has hundreds), counted as the parser composes them
+MAX_DEPTH = 64  # nested maps and lists; real specs use fewer than 6
+MAX_NUMBER_CHARS = 100  # a number literal; 1e300 fits, a 5000-digit integer does not
+MAX_TITLE = 200  # characters of a title: a line on a title page, and a short PDF title
+# C0 controls but tab and newline, DEL, C1 controls, bidi overrides and isolates, lone surrogates:
+# nothing a spec needs, and each would reach a terminal, a PDF or LaTeX raw.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Code points the documents' text fonts cover: Basic Latin to Cyrillic Supplement, Latin Extended
+# Additional, Greek Extended, General Punctuation to Mathematical Operators (dashes, quotes, €, ←, ∑).
+_FONT_RANGES = ((0x20, 0x7E), (0xA0, 0x52F), (0x1E00, 0x1FFF), (0x2000, 0x22FF))
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_TAG_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "null": "null"}
+PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
+}
+
+
+@dataclass
+class Doc:
+    """Loaded data with the location of each key path (a tuple of keys and indices)."""
+
+    data: Any
+    file: str
+    marks: dict[tuple, Location] = field(default_factory=dict)
+
+    def where(self, path: tuple) -> Location:
+        """The location of path, or of its nearest ancestor that has one."""
+        while path not in self.marks and path:
+            path = path[:-1]
+        return self.marks.get(path, Location(self.file))
+
+    def error(self, path: tuple, message: str) -> SpecError:
+        return SpecError(message, self.where(path), dotted(path))
+
+    def known_keys(self, mapping: dict, allowed, path: tuple = ()) -> None:
+        """Refuse the first key of mapping (found at path) that is not in allowed, naming the allowed ones."""
+        for key in mapping:
+            if key not in allowed:
+                raise self.error(path + (key,), f"unknown key {shown(key)}; expected one of: {', '.join(allowed)}")
+
+    def title(self, path: tuple = ("title",)) -> dict[str, str]:
+        """The title at path, one text per language: a text (every language) or {ru: …, en: …, pl: …}.
+
+        Empty when absent (the renderer then uses the kind's generic title); any
+        language that has a catalog may be named.
+        """
+        from derive.core.languages import languages
+
+        value = self.at(path)
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            self._printable_title(path, value)
+            return {lang: value for lang in languages()}
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self.error(path, "expected a text or a mapping {ru: …, en: …, pl: …}")
+        for lang in value:
+            if lang not in languages():
+                raise self.error(path + (lang,), f"unknown language {shown(lang)}; expected one of: {', '.join(languages())}")
+        for lang, text in value.items():
+            self._printable_title(path + (lang,) if isinstance(self.at(path), dict) else path, text)
+        return dict(value)
+
+    def _printable_title(self, path: tuple, text: str) -> None:
+        """A title is one short line that every output can show: the PDF's fonts have Latin, Greek and
+        Cyrillic letters and common symbols, not emoji or CJK (which would vanish silently)."""
+        if len(text) > MAX_TITLE:
+            raise self.error(path, f"the title has {len(text):,} characters; at most {MAX_TITLE} are allowed")
+        for char in text:
+            if not typesettable(char):
+                raise self.error(path, f"the title contains {char!r} ({describe(char)}), which the PDF's fonts "
+                                       f"cannot show; use Latin, Greek or Cyrillic letters, digits and punctuation")
+
+
+    def at(self, path: tuple):
+        """The value at path (None where a key is absent)."""
+        value = self.data
+        for part in path:
+            if isinstance(part, int):
+                value = value[part] if isinstance(value, list) and part < len(value) else None
+            else:
+                value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+
+_WORD = re.compile(r"[A-Za-z_\\\u0370-\u03ff][A-Za-z0-9_\\{}^.\-\u0370-\u03ff]{0,39}\Z")  # names, \theta_{11}
+
+
+def shown(value) -> str:
+    """value quoted for an error message when it looks like a name or a number; otherwise only what it is.
+
+    Error messages quote what was found (`unknown key 'relu6'`), but a file that
+    is not a spec (a password file, a key) must not have its content echoed.
+    """
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    if isinstance(value, str) and _WORD.match(value):
+        return repr(value)
+    if isinstance(value, str):
+        return f"a text of {len(value):,} characters (not shown)"
+    return f"a {type(value).__name__} (not shown)"
+
+
+def typesettable(char: str) -> bool:
+    """Whether the document fonts (Computer Modern Unicode) have char: Latin, Greek, Cyrillic, punctuation."""
+    code = ord(char)
+    return any(low <= code <= high for low, high in _FONT_RANGES)
+
+
+def dotted(path: tuple) -> str:
+    """('layers', 1, 'activation') -> 'layers[1].activation'."""
+    out = ""
+    for part in path:
+        part = part if isinstance(part, int) or _WORD.match(str(part)) else "(a key not shown)"
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A SafeLoader whose composer refuses aliases and nesting deeper than MAX_DEPTH.
+
+    PyYAML's scanner and parser keep explicit stacks; only the composer (and the
+    builder after it) recurse, so bounding the composer bounds the recursion.
+    """
+
+    depth = 0
+    nodes = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        mark = event.start_mark
+        if self.depth >= MAX_DEPTH and not isinstance(event, yaml.ScalarEvent):
+            raise SpecError(f"values are nested more than {MAX_DEPTH} levels deep; expected plain data a few levels deep",
+                            Location(self.name, mark.line + 1, mark.column + 1))
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise SpecError(f"the file has more than {MAX_NODES:,} values", Location(self.name, mark.line + 1, mark.column + 1))
+        self.depth += 1
+        try:
+            return self._compose(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _compose(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            mark = event.start_mark
+            raise SpecError(
+                f"YAML aliases (*{event.anchor}) are not allowed in specs; write the value out",
+                Location(self.name, mark.line + 1, mark.column + 1),
+            )
+        return super().compose_node(parent, index)
+
+
+def forbidden_character(text: str) -> re.Match | None:
+    """The first control character, bidi override or lone surrogate in text, if any."""
+    return _FORBIDDEN.search(text)
+
+
+def describe(char: str) -> str:
+    """A character named safely, for an error message: U+001B."""
+    return f"U+{ord(char):04X}"
+
+
+def _check_characters(text: str, file: str) -> None:
+    m = forbidden_character(text)
+    if m:
+        line = text.count("\n", 0, m.start()) + 1
+        column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+        raise SpecError(f"the control character {describe(m.group())} is not allowed in a spec; delete it",
+                        Location(file, line, column))
+
+
+def load_text(text: str, file: str = "<input>") -> Doc:
+    """Parse YAML text into a Doc, or raise SpecError."""
+    _check_characters(text, file)
+    loader = None
+    try:
+        loader = _NoAliasLoader(text)
+        loader.name = file
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        raise SpecError(f"not valid YAML: {exc.problem or exc.context}", where) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"not valid YAML: {exc}", Location(file)) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if root is None:
+        raise SpecError("the file is empty; expected a YAML mapping such as `kind: network`", Location(file))
+    doc = Doc(None, file)
+    doc.data = _Builder(doc, loader).build(root, ())
+    return doc
+
+
+def load_file(path: str | Path, max_bytes: int = MAX_BYTES, what: str = "specs") -> Doc:
+    """Read and parse a YAML file (what: "specs", "answer files"); size, encoding and syntax problems
+    become SpecErrors."""
+    name = str(path)
+    raw = read_limited(path, max_bytes, what)
+    if b"\x00" in raw:
+        at = raw.index(b"\x00")
+        line, column = raw.count(b"\n", 0, at) + 1, at - (raw.rfind(b"\n", 0, at) + 1) + 1
+        raise SpecError("this is a binary file, not a YAML text (it holds a NUL byte)", Location(name, line, column))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError("the file is not UTF-8 text", Location(name, line)) from None
+    return load_text(text, name)
+
+
+def read_limited(path: str | Path, limit: int, what: str = "specs") -> bytes:
+    """The bytes of a regular file of at most limit bytes, or a SpecError.
+
+    The file is opened without blocking (a FIFO does not hang), checked with
+    fstat on the open descriptor (no race with a swapped symlink), and at most
+    limit + 1 bytes are read whatever its size claims (/dev/zero, a sparse file).
+    """
+    name = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror}", Location(name)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError("not a regular file (a folder, device, FIFO or socket); expected a YAML file",
+                            Location(name))
+        if info.st_size > limit:
+            raise SpecError(f"the file is {info.st_size:,} bytes; {what} are limited to {limit:,}", Location(name))
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror}", Location(name)) from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > limit:
+        raise SpecError(f"the file has more than {limit:,} bytes; {what} are limited to {limit:,}", Location(name))
+    return raw
+
+
+class _Builder:
+    """Turns a composed node tree into plain Python data, recording marks."""
+
+    def __init__(self, doc: Doc, loader: yaml.SafeLoader):
+        self.doc, self.loader, self.count = doc, loader, 0
+
+    def build(self, node: yaml.Node, path: tuple) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError(f"the file has more than {MAX_NODES:,} values", self._loc(node))
+        if node.tag == "tag:yaml.org,2002:timestamp" and isinstance(node, yaml.ScalarNode):
+            return node.value  # an unquoted date in a title stays text
+        if node.tag not in PLAIN_TAGS:
+            raise SpecError(
+                f"the tag {node.tag} is not allowed; specs hold only plain data", self._loc(node), dotted(path)
+            )
+        self.doc.marks.setdefault(path, self._loc(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.ScalarNode, path: tuple):
+        """A plain value; a number that is too long or not finite, or a tag that does not fit, is refused."""
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            raise SpecError(f"a number of {len(node.value):,} characters; at most {MAX_NUMBER_CHARS} are allowed",
+                            self._loc(node), dotted(path))
+        try:
+            value = self.loader.construct_object(node)
+        except Exception:  # the plain constructors raise ValueError, KeyError (!!bool maybe), TypeError…
+            what = node.tag.rsplit(":", 1)[-1]
+            raise SpecError(f"the value does not fit its tag !!{what}; expected {_TAG_WORDS.get(what, what)} here",
+                            self._loc(node), dotted(path)) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError("not a finite number (.nan and .inf are not allowed); expected a number",
+                            self._loc(node), dotted(path))
+        bad = forbidden_character(value) if isinstance(value, str) else None
+        if bad:  # written as an escape ("\\ud800", "\\e") inside a quoted string
+            raise SpecError(f"the character {describe(bad.group())} is not allowed in a spec; delete it",
+                            self._loc(node), dotted(path))
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple) -> dict:
+        out: dict = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in PLAIN_TAGS:
+                raise SpecError("keys must be plain words", self._loc(key_node), dotted(path))
+            key = self._scalar(key_node, path)
+            key = key if isinstance(key, str) else str(key)
+            if key in out:
+                raise SpecError(f"the key {shown(key)} appears twice", self._loc(key_node), dotted(path))
+            self.doc.marks[path + (key,)] = self._loc(value_node)
+            out[key] = self.build(value_node, path + (key,))
+        return out
+
+    def _loc(self, node: yaml.Node) -> Location:
+        return Location(self.doc.file, node.start_mark.line + 1, node.start_mark.column + 1)

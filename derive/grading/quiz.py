@@ -1,0 +1,204 @@
+"""`derive quiz SPEC`: an exercise sheet (Markdown) and the answers template `derive check` reads.
+
+The sheet gives the network's forward definitions (computed by the engine and
+printed by the one printer) and lists the derivatives to find; the template
+lists the same parameters. With `--seed N` the network is the spec's variant N
+(derive.variant: activations and widths within the spec's spirit, and which
+parameters are asked); the template records N, so `derive check SPEC FILE`
+grades against that very variant. Prose comes from the check catalog.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+
+
+from derive.meta import N_
+from derive.render.document import md_escape
+from derive.core.safetext import terminal
+
+
+PROSE = {
+    "title": N_("Exercise: backpropagation"),
+    "variant": N_("Variant %(seed)s."),
+    "network": N_("The network (forward pass):"),
+    "activation": N_("The activation:"),
+    "loss": N_("The loss:"),
+    "task": N_("Find the derivatives:"),
+    "task_values": N_("Find the derivatives at these values, each as a number (within %(allowed)s) or as a formula:"),
+    "how": N_("Write each answer as a formula in quotes in the answers file %(file)s: plain math "
+              "(`*` or a space for a product, `^` for a power, `I[z > 0]` for an indicator, `max`, `relu`, "
+              "`sigmoid`, `tanh`, `exp`, `log`) or LaTeX. You may use these names:"),
+    "check": N_("Check the answers with:"),
+    "graph": N_("The computational graph (forward pass):"),
+    "values": N_("At the values:"),
+    "numbers": N_("An answer may also be a number (correct within %(tolerance)s of the exact value), or both, "
+                  "as `formula = number`."),
+    "comment_head": N_("derive quiz: the answers template for %(spec)s."),
+    "comment_fill": N_("Write each derivative as a formula in quotes, for example with I[z > 0] for an indicator."),
+    "comment_fill_values": N_("Write each derivative as a number or as a formula, in quotes."),
+    "comment_check": N_("Check with:"),
+}
+
+
+def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, str]:
+    """(file stem, the sheet's Markdown, the answers template YAML) for the spec's variant seed."""
+    from derive.grading.check import Engine, Words
+
+    engine = Engine(spec_path)
+    if engine.kind not in ("network", "graph"):  # the layer kinds are graded by derive check, without sheets
+        from derive.errors import Location, SpecError
+
+        raise SpecError(f"derive quiz writes sheets for network and graph specs; a kind: {engine.kind} spec is "
+                        "graded by derive check on the spec itself (see docs/layers.md)", Location(spec_path))
+    grader, asked = engine.grader(seed)
+    stem = Path(spec_path).stem + (f"-{seed}" if seed is not None else "")
+    prose = Words(lang)
+
+    def words(key: str, **args) -> str:
+        return prose(PROSE[key], **args)
+
+    answers_file = f"{stem}.answers.yaml"
+    command_line = terminal(f"derive check {shlex.quote(spec_path)} {shlex.quote(answers_file)}")
+    fill = "comment_fill_values" if getattr(engine.outcome(seed), "numbers", None) is not None else "comment_fill"
+    template = _template(os.path.basename(spec_path), seed, asked, words, command_line, fill)
+    make = _graph_sheet if engine.kind == "graph" else _sheet
+    sheet = make(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
+    return stem, sheet, template
+
+
+def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str, command_line: str) -> str:
+    import dataclasses
+
+    import sympy as sp
+
+    from derive.kinds.network.kind import context, printer_settings
+    from derive.render.jinja import Row, d, environment
+
+    derivation = outcome.derivation
+    net = derivation.network
+    full = _symbolic_context(dataclasses.replace(outcome, vector=None), lang)  # the scalar context: activations, loss
+    if outcome.vector is not None:  # the forward pass in matrix form, as the lecture writes it
+        full["forward"] = [[Row([step.lhs, step.rhs[0]])] for step in outcome.vector.forward]
+    env = environment("md", lang, **printer_settings(outcome))
+    params = {str(p): p for p in net.params}
+    ctx = {
+        "title": words("title"),
+        "subtitle": md_escape(full["title"]) if full["title"] else full["title"],
+        "variant": words("variant", seed=seed) if seed is not None else None,
+        "forward": full["forward"],
+        "values": [],
+        "activations": [a for a in full["activations"] if a["definition"] is not None],
+        "loss": full["loss"]["definition"] if full["loss"] else None,
+        "tasks": [d(net.of, params[name]) if name in params else sp.Symbol(name) for name in asked],
+        "names": ", ".join(f"`{n}`" for n in _names(grader)),
+        "check": command_line,
+        "fence": code_fence(command_line),
+        "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check", "values")},
+        "how": words("how", file=code_span(terminal(answers_file))),
+        "given": _given(outcome, lang),
+    }
+    if ctx["given"]:
+        from derive.render.numbers import format_percent
+
+        ctx["words"]["task"] = words("task_values", allowed=format_percent(outcome.spec.worked.tolerance, lang))
+    return env.get_template("quiz.md.j2").render(ctx)
+
+
+def _names(grader) -> list[str]:
+    """The names a student may use: the network's quantities (the matrices and vectors in vector view)."""
+    matrix = getattr(grader, "matrix", None)
+    if matrix is not None:
+        return list(matrix.matrices)
+    return [n for n, s in grader.names.items() if s not in grader.backward]
+
+
+def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
+                 command_line: str) -> str:
+    """The sheet of a scalar graph: its nodes, the values of the inputs (this variant's), the gradients to find."""
+    from derive.grading.check import Words
+    from derive.kinds.graph.kind import decimal
+    from derive.render.jinja import Row, d, environment
+
+    prose = Words(lang)
+    bp = outcome.result
+    env = environment("md", lang, partials=bp.partials)
+    how = words("how", file=code_span(terminal(answers_file)))
+    if bp.values is not None:
+        how = f"{how} {', '.join(f'`{n}`' for n in grader.names if grader.names[n] not in grader.upstream)}. " \
+              f"{words('numbers', tolerance=prose.number(grader.percent()))}"
+        names = ""
+    else:
+        names = ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.upstream)
+    ctx = {
+        "title": words("title"),
+        "subtitle": md_escape(outcome.spec.title.get(lang)) if outcome.spec.title.get(lang) else None,
+        "variant": words("variant", seed=seed) if seed is not None else None,
+        "forward": [[Row([n.symbol, n.expr])] for n in bp.nodes],
+        "values": [Row([x, decimal(v)]) for x, v in (bp.values or {}).items() if x in bp.inputs],
+        "activations": [],
+        "loss": None,
+        "tasks": [d(bp.of, grader.names[key]) for key in asked],
+        "names": names,
+        "check": command_line,
+        "fence": code_fence(command_line),
+        "words": {"network": words("graph"), **{k: words(k) for k in ("values", "task", "check")}},
+        "how": how,
+        "given": [],
+    }
+    return env.get_template("quiz.md.j2").render(ctx)
+
+
+def _symbolic_context(outcome, lang: str) -> dict:
+    """The network's formulas without numbers: a quiz gives the values, the student computes the rest."""
+    from derive.kinds.network.kind import _scalar_context, context
+
+    return _scalar_context(outcome, lang, numbers=False) if outcome.numbers is not None else context(outcome, lang)
+
+
+def _given(outcome, lang: str) -> list:
+    """The given values' display rows (inputs, targets, each layer's parameters) of a worked example."""
+    if outcome.numbers is None:
+        return []
+    from derive.kinds.network.kind import _worked_context
+    from derive.kinds.network.worked import Shown
+
+    worked = outcome.spec.worked
+    return [row for group in _worked_context(outcome, Shown(worked.digits, worked.exact, lang))["given"] for row in group]
+
+
+def _template(spec_name: str, seed, asked: list[str], words, command_line: str, fill: str = "comment_fill") -> str:
+    """The answers file to fill in: YAML, with the spec and seed recorded and one empty answer per parameter."""
+    lines = [
+        f"# {words('comment_head', spec=terminal(spec_name))}",
+        f"# {words(fill)}",
+        f"# {words('comment_check')} {command_line}",
+        f"spec: {_quoted(spec_name)}",
+    ]
+    if seed is not None:
+        lines.append(f"seed: {seed}")
+    lines += ['student: ""', "answers:"] + [f'  {name}: ""' for name in asked]
+    return "\n".join(lines) + "\n"
+
+
+def code_span(text: str) -> str:
+    """text as a Markdown code span, whatever backticks it holds (the delimiter is longer than any run)."""
+    ticks = "`" * (max((len(r) for r in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def code_fence(text: str) -> str:
+    """A fence for a Markdown code block holding text: longer than any run of backticks in it."""
+    return "`" * max(3, max((len(r) for r in re.findall("`+", text)), default=0) + 1)
+
+
+def _quoted(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid YAML double-quoted scalar
+
+

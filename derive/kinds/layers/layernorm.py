@@ -1,0 +1,160 @@
+"""`kind: layernorm`: layer normalisation of one example over its n features, forward and backward.
+
+Forward: μ = (1/n) Σ_k x_k, σ² = (1/n) Σ_k (x_k − μ)², x̂_k = (x_k − μ)/√(σ² + ε),
+y_k = γ_k x̂_k + β_k, and L = ½ Σ_k (y_k − t_k)². The engine derives the
+gradients through the three paths from x_k (directly, through μ, through σ²);
+the compact form ∂L/∂x_k = (n g_k − Σ_j g_j − x̂_k Σ_j g_j x̂_j)/(n √(σ² + ε)),
+g = ∂L/∂x̂, is then obtained by SymPy from the staged one (x_j − μ = x̂_j √(σ² + ε),
+and Σ_j (x_j − μ) = 0 by the definition of μ) and checked like every other form.
+Batch normalisation (kind: mlp) is the same computation over the examples of
+a batch for one feature; here the sums run over the features of one example.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from derive.render.jinja import Row
+from derive.core.yamlload import Doc
+from . import common, engine
+from .engine import Quantity, index, size
+from .notation import TexName
+
+KIND = "layernorm"
+KEYS = ("kind", "title", "features")
+MAX_FEATURES = 8
+
+k, j, p = (index(x) for x in "kjp")
+N = size("n")
+EPS = TexName("epsilon", positive=True)
+
+
+@dataclass(frozen=True)
+class LayerNormSpec:
+    file: str
+    title: dict
+    features: int
+
+
+def parse(doc: Doc) -> LayerNormSpec:
+    read = common.Reader(doc, KEYS)
+    return LayerNormSpec(doc.file, doc.title(), read.int("features", 3, 2, MAX_FEATURES))
+
+
+def bases():
+    return {name: sp.IndexedBase(TexName(name) if name in ("xhat", "gamma", "beta") else sp.Symbol(name))
+            for name in ("x", "xhat", "y", "t", "gamma", "beta")}
+
+
+def build(spec: LayerNormSpec) -> engine.Model:
+    b = bases()
+    x, xhat, y, t, gamma, beta = (b[n] for n in ("x", "xhat", "y", "t", "gamma", "beta"))
+    mu, var = TexName("mu", real=True), TexName("var", real=True)
+    vec = ((1, N),)
+    q = {
+        "x": Quantity("x", "input", vec, wrt=(p,)),
+        "t": Quantity("t", "target", vec),
+        "epsilon": Quantity("epsilon", "constant", label=EPS),
+        "gamma": Quantity("gamma", "param", vec, wrt=(p,), label=TexName("gamma")),
+        "beta": Quantity("beta", "param", vec, wrt=(p,), label=TexName("beta")),
+        "mu": Quantity("mu", "node", (), (), sp.Sum(x[j], (j, 1, N)) / N, label=mu),
+        "var": Quantity("var", "node", (), (), sp.Sum((x[j] - mu) ** 2, (j, 1, N)) / N, label=var),
+        "xhat": Quantity("xhat", "node", vec, (k,), (x[k] - mu) / sp.sqrt(var + EPS), wrt=(p,),
+                         label=TexName("xhat")),
+        "y": Quantity("y", "node", vec, (k,), gamma[k] * xhat[k] + beta[k], wrt=(p,)),
+        "L": Quantity("L", "loss", (), (), sp.Sum((y[k] - t[k]) ** 2 / 2, (k, 1, N))),
+    }
+    model = engine.Model(q, "L", {N: spec.features})
+    engine.backward(model, ["y", "xhat", "var", "mu", "gamma", "beta", "x"])
+    return model
+
+
+def compact(model: engine.Model) -> sp.Expr:
+    """∂L/∂x_p with ∂L/∂μ and ∂L/∂σ² substituted, written with x̂ and g = ∂L/∂x̂ (SymPy's algebra).
+
+    Two facts of the forward pass are used: Σ_j x_j = n μ (the definition of μ), and
+    x_j = μ + √(σ² + ε) x̂_j (the definition of x̂).
+    """
+    g = model.gradients
+    x, xhat = bases()["x"], bases()["xhat"]
+    mu, var = model.quantities["mu"].base, model.quantities["var"].base
+    s = sp.sqrt(var + EPS)
+    staged = g["x"].done.xreplace({g["mu"].base: g["mu"].done}).xreplace({g["var"].base: g["var"].done})
+    staged = _sums(staged).replace(lambda e: isinstance(e, sp.Sum) and isinstance(e.function, sp.Indexed)
+                                   and e.function.base == x, lambda e: N * mu)
+    in_hat = staged.replace(lambda e: isinstance(e, sp.Indexed) and e.base == x, lambda e: mu + s * xhat[e.indices])
+    prefactor = 1 / (N * s)
+    inner = _sums(sp.expand(sp.simplify(_sums(in_hat) / prefactor)))
+    if inner.has(mu) or inner.has(var):
+        from derive.errors import VerificationFailed
+
+        raise VerificationFailed("layer norm: the compact form of the input gradient did not come out")
+    return sp.Mul(prefactor, inner, evaluate=False)
+
+
+def _sums(expr: sp.Expr) -> sp.Expr:
+    """Every Σ split over its terms, constants taken out, Σ_j 1 = n carried out."""
+    expanded = sp.expand(expr).replace(lambda e: isinstance(e, sp.Sum), _expand_sum)
+    return sp.expand(expanded.replace(lambda e: isinstance(e, sp.Sum) and not e.function.free_symbols & {lim[0] for lim in e.limits}, lambda e: e.doit()))
+
+
+def _expand_sum(e: sp.Sum) -> sp.Expr:
+    terms = sp.Add.make_args(sp.expand(e.function))
+    return sp.Add(*[engine.pull_out(sp.Sum(t, *e.limits)) for t in terms])
+
+
+def _compact_check(model: engine.Model, form: sp.Expr):
+    def extra(concrete: engine.Concrete, values: dict, check: engine.Check) -> None:
+        for pos in range(1, model.sizes[N] + 1):
+            formula = concrete.formula(form, {p: pos})
+            atoms = {a: concrete.evaluate(values, a) for a in concrete.atoms(formula)}
+            value = float(formula.xreplace(atoms))
+            check.compare(f"dL/dx_{pos} (compact form)", value,
+                          concrete.evaluate(values, model.gradients["x"].base[pos]))
+
+    return extra
+
+
+# -- the kind interface ------------------------------------------------------------------------------
+
+
+def derive(spec: LayerNormSpec) -> common.Outcome:
+    model = build(spec)
+    form = compact(model)
+    check = common.verified(spec, model, extra=_compact_check(model, form))
+    return common.Outcome(spec, model, check, {"compact": form})
+
+
+def printer_settings(outcome: common.Outcome) -> dict:
+    return {"partials": outcome.model.partials}
+
+
+def context(outcome: common.Outcome, lang: str) -> dict:
+    model, spec = outcome.model, outcome.spec
+    qs, g = model.quantities, model.gradients
+
+    def row(name, key=False):
+        return Row([g[name].element(), g[name].chain, g[name].done], key=key)
+
+    return {
+        "title": spec.title.get(lang),
+        "n": spec.features,
+        "forward": [Row([qs[x].element(qs[x].indices), qs[x].definition]) for x in ("mu", "var", "xhat", "y")],
+        "loss": Row([sp.Symbol("L"), qs["L"].definition]),
+        "dy": Row([g["y"].element(), g["y"].done]),
+        "dgamma": row("gamma", key=True),
+        "dbeta": row("beta", key=True),
+        "dxhat": Row([g["xhat"].element(), g["xhat"].done]),
+        "dvar": row("var"),
+        "dmu": row("mu"),
+        "dx": row("x"),
+        "compact": Row([g["x"].element(), outcome.extra["compact"]], key=True),
+        "check": outcome.check,
+    }
+
+
+def to_json(outcome: common.Outcome) -> dict:
+    return common.to_json(KIND, outcome)
+

@@ -1,0 +1,608 @@
+"""The `kind: network` spec end to end: validate, build, differentiate, verify, present.
+
+This module is the glue the pipeline calls for networks (see pipeline.KINDS):
+`parse` a YAML doc, `derive` a verified Outcome, and present it as a template
+context or as CONTRACT JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import sympy as sp
+
+from derive.meta import __version__
+from derive.kinds.network.backprop import Derivation, ParamGrad, derive as backprop
+from derive.errors import Location, SpecError, VerificationFailed
+from derive.core.calculus import Indicator
+from derive.core.functions import definition_of, kink_arguments, real_diff, weight_decay
+from derive.kinds.network.model import build
+from derive.render.printing import ascii, latex_printer
+from derive.render.jinja import Row, chunks, d
+from derive.kinds.network.spec import VECTOR_NEEDS, NetworkSpec, parse_doc
+from derive.kinds.network.verify import Check, verify
+
+KIND = "network"
+
+
+@dataclass
+class Outcome:
+    spec: NetworkSpec
+    derivation: Derivation
+    check: Check
+    vector: object | None = None  # vector.VectorView when view: vector
+    vector_check: Check | None = None
+    numbers: object | None = None  # worked.Numbers when the spec has values:
+
+
+def parse(doc) -> NetworkSpec:
+    """The validated spec, with its worked example (values:, learning_rate:, …) checked against its names."""
+    from derive.kinds.network.worked import parse_worked
+
+    spec = parse_doc(doc)
+    return replace(spec, worked=parse_worked(doc, spec, build(spec)))
+
+
+def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
+    """--view overrides the spec's view (checked like the spec's own)."""
+    if not options.view or options.view == spec.view:
+        return spec
+    if options.view == "vector" and spec.index != "target-source":
+        raise SpecError(f"--view vector: {VECTOR_NEEDS}", Location(spec.file))
+    if options.view == "vector" and (spec.worked is not None or any(layer.bias_shared for layer in spec.layers)):
+        raise SpecError("--view vector: a spec with bias_shared or values: is shown in view: scalar "
+                        "(the matrix view has a bias vector per layer)", Location(spec.file))
+    if options.view == "vector" and spec.layers[-1].pre is None:
+        raise SpecError("--view vector: the matrix view names the output layer's pre-activation; "
+                        "add view: vector to the spec (or pre: to its last layer)", Location(spec.file))
+    if options.view == "vector" and spec.weight_decay is not None:
+        raise SpecError("--view vector: weight_decay is derived in the scalar view only", Location(spec.file))
+    return replace(spec, view=options.view)
+
+
+def derive(spec: NetworkSpec) -> Outcome:
+    derivation = backprop(build(spec))
+    check = verify(derivation)
+    if not check.ok:
+        raise VerificationFailed.first(spec.file, check)
+    outcome = Outcome(spec, derivation, check, numbers=_numbers(spec, derivation))
+    if spec.view == "vector":
+        from derive.kinds.network.vector import check_vector_view, vector_view
+
+        outcome.vector = vector_view(derivation)
+        outcome.vector_check = check_vector_view(outcome.vector, derivation)
+        if not outcome.vector_check.ok:
+            raise VerificationFailed.first(spec.file, outcome.vector_check)
+    return outcome
+
+
+TYPESET_PARAMETERS = 400  # scalar view: one formula per parameter; more is hundreds of pages
+TYPESET_UNITS = 64  # a layer's sums are single equations; LaTeX overflows ("Dimension too large") near 256
+
+
+def check_typesettable(outcome: Outcome) -> None:
+    """Refuse, before LaTeX runs, a scalar derivation too large to typeset (JSON and Markdown still work)."""
+    spec = outcome.spec
+    if spec.view == "vector":
+        return
+    count = len(outcome.derivation.network.params)
+    widest = max([layer.units for layer in spec.layers] + [getattr(spec, "input_size", 1) or 1])
+    if count > TYPESET_PARAMETERS or widest > TYPESET_UNITS:
+        raise SpecError(f"the scalar derivation has {count:,} parameters and layers up to {widest} units wide; "
+                        f"LaTeX documents are made for at most {TYPESET_PARAMETERS} parameters and "
+                        f"{TYPESET_UNITS} units per layer. Use view: vector, --format md or --format json",
+                        Location(spec.file))
+
+
+def _numbers(spec: NetworkSpec, derivation: Derivation):
+    """The verified derivation at the spec's values (None without values:)."""
+    if spec.worked is None:
+        return None
+    from derive.kinds.network.worked import NotANumber, evaluate
+
+    try:
+        return evaluate(derivation, spec.worked)
+    except NotANumber as exc:
+        raise SpecError(f"values: {exc}; choose values where the network is defined", Location(spec.file)) from None
+
+
+def printer_settings(outcome: Outcome) -> dict:
+    # W x + b where the weights are W_{jk} (seeds 002, 004); θ_0 + θ_1 x where the bias is θ_{0j} (seed 000)
+    terms = "bias-last" if outcome.spec.index == "target-source" else "given"
+    if outcome.vector is not None:
+        return {"partials": {**outcome.derivation.partials, **outcome.vector.partials},
+                "notation": outcome.spec.notation, "terms": terms}
+    return {"partials": outcome.derivation.partials, "terms": terms}
+
+
+def context(outcome: Outcome, lang: str) -> dict:
+    if outcome.vector is not None:
+        return _vector_context(outcome, lang)
+    return _scalar_context(outcome, lang)
+
+
+def _vector_context(outcome: Outcome, lang: str) -> dict:
+    view, spec = outcome.vector, outcome.spec
+    return {
+        "view": "vector",
+        "title": spec.title.get(lang),
+        "of": view.network.of,
+        "numpy": spec.notation == "numpy",
+        "parameters": [Row([symbol, matrix]) for symbol, matrix in view.parameters],
+        "chain_rule": _chain_rule(),
+        "loss": Row([view.network.of, view.network.loss]) if view.network.loss is not None else None,
+        "forward": [_step(s) for s in view.forward],
+        "backward": [_step(s, box=spec.notation == "math") for s in view.backward],
+        "batch": [_step(s) for s in view.batch],
+        "batch_names": _batch_names(view),
+        "summary": [_summary_row(s) for s in view.summary],
+        "examples": outcome.vector_check.points,
+        "layers": len(view.network.layers),
+        "check": outcome.check,
+        "vector_check": outcome.vector_check,
+        "n_derivatives": len(outcome.derivation.derivatives),
+        "version": __version__,
+    }
+
+
+def _chain_rule() -> Row:
+    """d f(g(x))/dx = ∂f(g(x))/∂g(x) · dg(x)/dx, the rule every matrix step uses (seed 002's preamble)."""
+    x = sp.Symbol("x")
+    f, g = sp.Function("f"), sp.Function("g")
+    rhs = sp.Mul(sp.Derivative(f(g(x)), g(x)), sp.Derivative(g(x), x), evaluate=False)
+    if sp.simplify(sp.diff(f(g(x)), x) - rhs.doit()) != 0:
+        raise VerificationFailed("the chain rule as printed disagrees with differentiation; please report this")
+    return Row([sp.Derivative(f(g(x)), x), rhs])
+
+
+def _step(step, box: bool = False) -> dict:
+    """A matrix step for the template: its equation (written out when small) and its index forms."""
+    parts = [step.lhs, *step.rhs] + ([step.expanded] if step.expanded is not None else [])
+    return {
+        "reason": step.reason,
+        "layer": step.layer,
+        "row": Row(parts, key=step.boxed and box),
+        "because": [Row(parts) for parts in step.because],
+        "defines": [Row(parts) for parts in step.defines],
+    }
+
+
+def _summary_row(step) -> Row:
+    """lhs = its first form, and its simplified form when the step has one (δ = … = y − t)."""
+    parts = [step.lhs, step.rhs[0]]
+    if len(step.rhs) > 2:
+        parts.append(step.rhs[-1])
+    return Row(parts)
+
+
+def _batch_names(view) -> list[dict]:
+    """Δ^{[l]} and A^{[l-1]} of each batch formula, for the sentence that defines them."""
+    names = []
+    for step in view.batch:
+        product = step.rhs[0]
+        delta, inputs = product.args[1], product.args[2].args[0]
+        names.append({"delta": delta, "inputs": inputs})
+    return names
+
+
+def _scalar_context(outcome: Outcome, lang: str, numbers: bool = True) -> dict:
+    derivation, check = outcome.derivation, outcome.check
+    net = derivation.network
+    spec = net.spec
+    return {
+        "view": "scalar",
+        "title": spec.title.get(lang),
+        "of": net.of,
+        "output": net.outputs,
+        "forward": _forward_rows(derivation),
+        "residual": _residual_layers(net),
+        "activations": _activation_rows(derivation),
+        "loss": _loss(derivation),
+        "sections": [_section(derivation, s) for s in derivation.sections],
+        "check": check,
+        "n_derivatives": len(derivation.derivatives),
+        "version": __version__,
+        "worked": None,
+    } if outcome.numbers is None or not numbers else _with_numbers(outcome, lang)
+
+
+def _forward_rows(derivation: Derivation) -> list[list[Row]]:
+    net = derivation.network
+    rows, defs = [], net.definitions
+    for layer in net.layers:
+        for symbols in ([u.pre for u in layer.units if u.pre is not None], [u.post for u in layer.units]):
+            rows += chunks([Row([s, defs[s]]) for s in symbols])
+    return rows
+
+
+def _activation_rows(derivation: Derivation) -> list[dict]:
+    """Each activation used: its definition and its derivative, both by SymPy."""
+    z = sp.Symbol("z")
+    seen, out = set(), []
+    for layer in derivation.network.layers:
+        act = layer.activation
+        if act.name in seen or act.name in ("identity", "softmax"):
+            continue
+        seen.add(act.name)
+        through_a = any(other.activation is act and not other.spec.residual for other in derivation.network.layers)
+        fz = act.apply(z, layer.alpha)
+        out.append(
+            {
+                "name": act.name,
+                "definition": Row([fz, _rewritten(fz)]) if _rewritten(fz) != fz else None,
+                "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
+                "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
+                "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
+                "erf": _rewritten(fz).has(sp.erf),  # GELU: say what erf is (Φ, the normal distribution)
+            }
+        )
+    return out
+
+
+def _residual_layers(net) -> list[dict]:
+    """Each residual layer's names, for the sentences on skip connections: post = f(pre) + input."""
+    inputs = [net.spec.input] + [layer.spec.post for layer in net.layers]
+    return [_residual_names(layer, inputs[layer.number - 1]) for layer in net.layers if layer.spec.residual]
+
+
+def _residual_names(layer, source: str) -> dict:
+    spec = layer.spec
+    return {"number": layer.number, "post": sp.Symbol(spec.post), "pre": sp.Symbol(spec.pre or spec.post),
+            "input": sp.Symbol(source)}
+
+
+def _highway(derivation: Derivation, section) -> dict | None:
+    """The residual layer whose skip connection feeds this section's ∂J/∂h (the identity terms), if any."""
+    if not any(g.highway is not None for g in section.grads):
+        return None
+    above = derivation.network.layers[section.layer.number]  # the layer this one feeds (numbers are 1-based)
+    posts = {u.skip: u.post for u in above.units}
+    of = derivation.network.of
+    rows = [Row([d(of, posts[g.node]), g.highway]) for g in section.grads if g.highway is not None]
+    return {**_residual_names(above, section.layer.spec.post), "rows": rows}
+
+
+def _jumps(derivative: sp.Expr, z: sp.Symbol) -> bool:
+    """Whether f' has different values on the two sides of z = 0 (ELU with α = 1 has none)."""
+    sides = [{Indicator(z > 0): right, Indicator(z <= 0): 1 - right, Indicator(z < 0): 1 - right,
+              Indicator(z >= 0): right} for right in (sp.S.One, sp.S.Zero)]
+    right, left = (sp.sympify(derivative).xreplace(side).subs(z, 0) for side in sides)
+    return sp.simplify(right - left) != 0
+
+
+def _in_terms_of_a(act, z: sp.Symbol, alpha) -> Row | None:
+    """∂a/∂z = a(1 − a) for σ, 1 − a² for tanh: the derivative through the activation a = f(z)."""
+    a = sp.Symbol("a")
+    derivative = act.derivative(z, a, alpha)
+    return Row([d(a, z), derivative]) if derivative.has(a) else None
+
+
+def _rewritten(fz: sp.Expr) -> sp.Expr:
+    if definition_of(fz) != fz:
+        return definition_of(fz)
+    for target in (sp.Max, sp.exp, sp.Piecewise):
+        out = fz.rewrite(target)
+        if out != fz:
+            return out
+    return fz
+
+
+def _loss(derivation: Derivation) -> dict | None:
+    net = derivation.network
+    if net.loss is None:
+        return None
+    rows = [Row([d(g.of, g.node), g.expr]) for g in derivation.loss_grads]
+    inline = [Row([d(net.of, y), e]) for y in net.outputs if (e := _upstream_inline(derivation, y)) is not None]
+    return {"name": net.spec.loss, "definition": Row([net.of, net.loss]), "grads": rows + inline,
+            "decay": _decay_row(net), "kink": _loss_kink(net)}
+
+
+def _decay_row(net) -> Row | None:
+    """∂/∂w of (λ/2) w², by SymPy: the direct term every weight's derivative gets."""
+    if net.decay is None:
+        return None
+    w = sp.Symbol("w")
+    lam = net.decay.args[0] * 2
+    term = weight_decay(lam, [w])
+    return Row([d(term, w), real_diff(term, w)])
+
+
+def _loss_kink(net) -> sp.Expr | None:
+    """Where the loss (not counting the layers) has a kink, as y = t (MAE's |y − t|), or None."""
+    kinks = kink_arguments(net.loss.subs({p: 0 for p in net.params}) if net.decay is not None else net.loss)
+    if not kinks:
+        return None
+    y, t = (sp.Symbol(f"{s.name.split('_')[0]}_j") if len(net.outputs) > 1 else s
+            for s in (net.outputs[0], net.targets[0]))
+    return sp.Eq(y, t, evaluate=False)
+
+
+def _upstream_inline(derivation: Derivation, y: sp.Symbol):
+    named = {g.node for g in derivation.loss_grads}
+    if y in named:
+        return None
+    return real_diff(derivation.network.loss, y)
+
+
+def _section(derivation: Derivation, section) -> dict:
+    layer = section.layer
+    spec = layer.spec
+    families = [spec.params] + ([spec.bias] if spec.bias else [])
+    named = {g.symbol for g in derivation.backward}
+    derivs = [p for g in section.groups for p in g.derivatives]
+    uses_named = any(p.upstream in named for p in derivs)
+    of = derivation.network.of
+    shared = {p.param for p in section.shared}
+    return {
+        "number": layer.number,
+        "families": families,
+        "grads": [_grad_row(g) for g in section.grads],
+        "one_hot": [Row([d(g.of, g.node), g.one_hot]) for g in section.grads if g.one_hot is not None],
+        "grad_nodes": [g.node for g in section.grads],
+        "highway": _highway(derivation, section),
+        "uses_named": uses_named,
+        "locals": [
+            [Row([d(p.node, p.param), p.local]) for p in g.derivatives] for g in section.groups
+        ] if uses_named else [],
+        "local_nodes": sorted({p.node for p in derivs}, key=str),
+        "groups": [
+            {"node": g.unit.pre or g.unit.post,
+             "rows": [_total_row(derivation, of, p) for p in g.derivatives if p.param not in shared]}
+            for g in section.groups
+        ],
+        "shared": [{"param": p.param, "row": _total_row(derivation, of, p)} for p in section.shared],
+        "grouped": not uses_named and len(section.groups) > 1,
+    }
+
+
+def _grad_row(grad) -> Row:
+    parts = [d(grad.of, grad.node), grad.expr]
+    if grad.simplified is not None:
+        parts.append(grad.simplified)
+    return Row(parts)
+
+
+def _total_row(derivation: Derivation, of: sp.Symbol, p: ParamGrad) -> Row:
+    parts = [d(of, p.param), p.value]
+    if p.expanded is not None:
+        parts.append(p.expanded)
+    definition = derivation.network.definitions.get(p.value) if p.value.is_Symbol else None
+    if definition is not None and definition.is_Function:
+        parts.append(definition)
+    return Row(parts, key=True)  # the result a student needs: boxed
+
+
+# -- a worked example: the same rows, continued with their numbers (CONTRACT section 7) -----
+
+
+GIVEN_PER_LINE = 5  # given values per display line
+
+
+def _with_numbers(outcome: Outcome, lang: str) -> dict:
+    """The scalar context with every row's value, the given values, and the descent step."""
+    from derive.kinds.network.worked import Shown
+
+    worked, numbers = outcome.spec.worked, outcome.numbers
+    shown = Shown(worked.digits, worked.exact, lang)
+    ctx = _scalar_context(outcome, lang, numbers=False)
+
+    def row(r: Row) -> Row:
+        return shown.row(r, r.parts[1], numbers.at, value=_known(r.parts[0], numbers))
+
+    def total(r: Row) -> Row:  # the formula and its numbers: the expanded forms make a worked row unreadable
+        return row(Row(r.parts[:2], key=r.key))
+
+    ctx["forward"] = [[row(r)] for line in ctx["forward"] for r in line]
+    if ctx["loss"]:
+        ctx["loss"]["definition"] = row(ctx["loss"]["definition"])
+        ctx["loss"]["grads"] = [row(r) for r in ctx["loss"]["grads"]]
+    for s in ctx["sections"]:
+        s["grads"] = [row(r) for r in s["grads"]]
+        s["locals"] = [[row(r) for r in unit] for unit in s["locals"]]
+        s["groups"] = [{**g, "rows": [total(r) for r in g["rows"]]} for g in s["groups"]]
+        s["shared"] = [{**g, "row": total(g["row"])} for g in s["shared"]]
+    ctx["worked"] = _worked_context(outcome, shown)
+    return ctx
+
+
+def _known(lhs, numbers):
+    """The value of a row's left-hand side when the substitution already gave it (a quantity, a gradient)."""
+    if isinstance(lhs, sp.Derivative) and lhs.expr == numbers.of:
+        return numbers.grads.get(lhs.variables[0])
+    return numbers.at.get(lhs) if lhs.is_Symbol else None
+
+
+def _worked_context(outcome: Outcome, shown) -> dict:
+    """The given values (inputs, targets, each layer's parameters) and the gradient-descent step."""
+    from derive.kinds.network.worked import ETA, Updated
+
+    net, numbers = outcome.derivation.network, outcome.numbers
+    given = [net.inputs, net.targets, *[layer.params for layer in net.layers], net.constants]
+    out = {
+        "given": [chunks([Row([s, shown.given(numbers.at[s])]) for s in group], GIVEN_PER_LINE)
+                  for group in given if group],
+        "on_kinks": [u.pre for layer in net.layers if layer.activation.kinks for u in layer.units
+                     if numbers.at[u.pre] == 0],
+        "step": None,
+    }
+    if numbers.learning_rate is None:
+        return out
+    moved = [p for p in net.params if p not in numbers.frozen]
+    generic = _generic_parameter(net)
+    out["step"] = {
+        "loss": net.loss is not None,
+        "eta": Row([ETA, shown.given(numbers.learning_rate)]),
+        "rule": Row([Updated(generic), generic - ETA * d(net.of, generic)]),
+        "rows": [_update_row(shown, numbers, net.of, p) for p in moved],
+        "frozen": list(numbers.frozen),
+        "before": shown.row(Row([net.of]), net.of, numbers.at),
+        "after": shown.row(Row([Updated(net.of)]), net.of, {net.of: numbers.loss_after}),
+    }
+    return out
+
+
+def _generic_parameter(net) -> sp.Symbol:
+    """θ for "any parameter" in the update rule, unless the network uses θ (then w, then p)."""
+    families = {layer.spec.params for layer in net.layers} | {layer.spec.bias for layer in net.layers}
+    families |= {str(s) for s in [*net.inputs, *net.targets, *net.outputs, net.of]}
+    return sp.Symbol(next(n for n in ("theta", "w", "p", "q") if n not in families))
+
+
+def _update_row(shown, numbers, of: sp.Symbol, p: sp.Symbol) -> Row:
+    """θ⁺ = θ − η ∂J/∂θ = 0,4 − 0,5 · 0,08217 ≈ 0,3589 (the gradient's value, not its formula)."""
+    from derive.kinds.network.worked import ETA, Updated
+
+    grad = d(of, p)
+    rule = p - ETA * grad
+    at = {p: numbers.at[p], ETA: numbers.learning_rate, grad: numbers.grads[p]}
+    return shown.row(Row([Updated(p), rule]), rule, at, value=numbers.updated[p])
+
+
+# -- figure: the network as layers of neurons, parameter names on the edges ---------------
+
+
+def figure(outcome: Outcome, lang: str = "en"):
+    """Inputs (and a bias unit 1) on the left, one column per layer, the loss last if there is one.
+
+    In a worked example each edge also carries its weight's value and, below it in red, the
+    derivative of the loss with respect to that weight; each neuron its value, in green.
+    """
+    from derive.render.diagram import Edge, Figure, Layered, Node, name_label, number_label
+
+    net = outcome.derivation.network
+    marks = _FigureNumbers(outcome, lang)
+    columns: list[list] = [list(net.inputs)]
+    for layer in net.layers:
+        columns.append([u.post for u in layer.units])
+    position: dict = {}
+    layers: list[list[Node]] = []
+    for i, column in enumerate(columns):
+        nodes = [Node(number_label("1"), "box")] if i < len(net.layers) else []
+        for symbol in column:
+            position[(i, symbol)] = (i, len(nodes))
+            nodes.append(Node(name_label(str(symbol)), note=marks.value(symbol)))
+        layers.append(nodes)
+    edges, labelled = [], set()
+    for i, layer in enumerate(net.layers):
+        for unit in layer.units:
+            target = position[(i + 1, unit.post)]
+            for param, source in unit.incoming:
+                start = (i, 0) if source == 1 else position[(i, source)]
+                first = param not in labelled  # a shared bias is labelled once
+                labelled.add(param)
+                edges.append(Edge(start, target, above=marks.param(param) if first else None,
+                                  below=marks.grad(param) if first else None))
+    if net.loss is not None:
+        layers.append([Node(name_label(str(net.of)), note=marks.value(net.of))])
+        end = len(columns)
+        edges += [Edge(position[(end - 1, y)], (end, 0)) for y in net.outputs]
+    return Figure(Layered(layers, edges, spread=1.0 if outcome.numbers is None else WORKED_SPREAD), str(net.of))
+
+
+WORKED_SPREAD = 1.8  # a worked example's figure has two labels per edge: more room between the nodes
+
+
+class _FigureNumbers:
+    """The labels of a worked example's figure (no numbers without values:)."""
+
+    def __init__(self, outcome: Outcome, lang: str):
+        self.numbers, self.worked, self.lang = outcome.numbers, outcome.spec.worked, lang
+
+    def _text(self, value, tex: bool) -> str:
+        from derive.kinds.network.worked import Shown
+
+        shown = Shown(self.worked.digits, self.worked.exact, self.lang).num(value, bare=True)
+        return shown.text(tex)
+
+    def _number(self, value, colour: str):
+        from derive.render.diagram import Label
+
+        return Label(self._text(value, True), self._text(value, False), colour=colour)
+
+    def value(self, symbol):
+        return None if self.numbers is None else self._number(self.numbers.at[symbol], "forward")
+
+    def grad(self, param):
+        return None if self.numbers is None else self._number(self.numbers.grads[param], "backward")
+
+    def param(self, param):
+        from dataclasses import replace as with_
+
+        from derive.render.diagram import name_label
+
+        label = name_label(str(param))
+        if self.numbers is None:
+            return label
+        value = self.numbers.at[param]
+        return with_(label, tex=f"{label.tex} = {self._text(value, True)}", tail=f" = {self._text(value, False)}")
+
+
+# -- JSON (CONTRACT section 3) ---------------------------------------------------
+
+
+def to_json(outcome: Outcome) -> dict:
+    derivation, check = outcome.derivation, outcome.check
+    net = derivation.network
+    verified = check.ok
+    tex = latex_printer(partials=derivation.partials)
+    out = {
+        "kind": "network",
+        "of": str(net.of),
+        "inputs": [str(x) for x in net.inputs],
+        "parameters": [str(p) for p in net.params],
+        "forward": [{"name": str(s), "expr": ascii(e)} for s, e in net.forward],
+        "backward": [{"name": str(g.symbol), "expr": ascii(g.expr)} for g in derivation.backward],
+        "derivatives": [
+            {
+                "wrt": str(p.param),
+                "expr": ascii(p.value),
+                "latex": tex(p.value),
+                "verified": verified,
+            }
+            for p in derivation.derivatives
+        ],
+    }
+    if net.targets:
+        out["targets"] = [str(t) for t in net.targets]
+    if net.constants:
+        out["constants"] = [str(c) for c in net.constants]
+    if outcome.vector is not None:
+        out["vector"] = _vector_json(outcome)
+    out["verification"] = check.as_json()  # the same object in every kind (derive.harness)
+    if outcome.numbers is not None:
+        _worked_json(out, outcome)
+    return out
+
+
+def _worked_json(out: dict, outcome: Outcome) -> None:
+    """CONTRACT section 7: "value" on every forward and backward step and derivative; the update step."""
+    numbers, worked = outcome.numbers, outcome.spec.worked
+    out["values"] = {name: float(v) for name, v in worked.values.items()}
+    for entry in out["forward"] + out["backward"]:
+        _with_value(entry, numbers.at[sp.Symbol(entry["name"])], worked.exact)
+    for entry in out["derivatives"]:
+        _with_value(entry, numbers.grads[sp.Symbol(entry["wrt"])], worked.exact)
+    if numbers.learning_rate is not None:
+        out["learning_rate"] = float(numbers.learning_rate)
+        out["update"] = [{"name": str(p), "value": float(v), **({"frozen": True} if p in numbers.frozen else {})}
+                         for p, v in numbers.updated.items()]
+        out["loss_after"] = float(numbers.loss_after)
+    out["tolerance"] = worked.tolerance
+
+
+def _with_value(entry: dict, value: sp.Expr, exact: bool) -> None:
+    """"value" as a JSON number; with exact: true, a fraction the number cannot hold also as text ("7/3")."""
+    entry["value"] = float(value)
+    if exact and value.is_Rational and not value.is_Integer:
+        entry["exact"] = str(value)
+
+
+def _vector_json(outcome: Outcome) -> list[dict]:
+    """The matrix-form steps (view: vector), each checked against the scalar derivatives."""
+    view, tex = outcome.vector, latex_printer(**printer_settings(outcome))
+    return [
+        {"step": step.reason, "layer": step.layer, "name": str(step.lhs),
+         "expr": ascii(step.rhs[0]), "latex": tex(step.rhs[0]),
+         "verified": outcome.vector_check.ok}
+        for step in view.forward + view.backward + view.batch
+    ]

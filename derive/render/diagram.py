@@ -1,0 +1,381 @@
+"""Layered graph drawings: the same picture as SVG (beside Markdown) and as TikZ (in LaTeX).
+
+A drawing is data, not code, so networks and computational graphs share it:
+
+    layers: list[list[Node]]      columns from left to right, nodes from top to bottom
+    edges:  list[Edge]            Edge(source=(layer, index), target=(layer, index),
+                                       above=Label | None, below=Label | None)
+
+A `Node` has a `label` and a `shape` (`"circle"` for a neuron or an operation,
+`"box"` for a constant such as the bias input 1). A `Label` carries the same
+text twice: `tex` (LaTeX math, without `$`) for TikZ, and `text` with optional
+`sub`/`sup` (plain Unicode) for SVG; `name_label("theta_01")` makes one from a
+derive name. Edge labels sit above and below the middle part of the edge.
+
+A layer of more than `MAX_SHOWN` nodes is drawn as its first three nodes, a
+vertical ellipsis and its last node; edges from or to the nodes left out are
+left out. `layered_svg(layers, edges)` returns a standalone SVG document (one
+`<circle>` per drawn circle node); `layered_tikz(layers, edges)` a
+`tikzpicture` environment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+from derive.render.printing import GREEK, NAME_RE, latex_name
+
+MAX_SHOWN = 8
+HEAD = 3  # nodes shown before the ellipsis of a large layer
+
+GREEK_TEXT = dict(
+    zip(
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon "
+        "phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split(),
+        "αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΥΦΨΩ",
+    )
+)
+assert set(GREEK_TEXT) == GREEK
+
+
+@dataclass(frozen=True)
+class Label:
+    tex: str
+    text: str
+    sub: str = ""
+    sup: str = ""
+    colour: str = ""  # "" black; "forward" (a value, green) or "backward" (a gradient, red), as CS231n draws them
+    tail: str = ""  # plain text after the indices (" = 0,15"); `tex` already includes it
+
+    @property
+    def plain(self) -> str:
+        return self.text + self.sup + self.sub + self.tail
+
+
+@dataclass(frozen=True)
+class Node:
+    label: Label
+    shape: str = "circle"
+    note: Label | None = None  # written under the node (a worked example's value)
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: tuple[int, int]
+    target: tuple[int, int]
+    above: Label | None = None
+    below: Label | None = None
+
+
+@dataclass
+class Layered:
+    """A whole drawing, as the templates receive it (see the module docstring)."""
+
+    layers: list[list[Node]]
+    edges: list[Edge] = field(default_factory=list)
+    spread: float = 1.0  # room between the nodes, for long edge labels (a worked example's numbers)
+
+
+@dataclass
+class Figure:
+    """A kind's figure (the `figure(outcome)` hook): the same drawing as SVG and as TikZ."""
+
+    drawing: Layered
+    title: str = ""
+
+    legend = None  # a network's figure needs no colour legend
+
+    def svg(self) -> str:
+        return layered_svg(self.drawing.layers, self.drawing.edges, self.title, self.drawing.spread)
+
+    def tikz(self) -> str:
+        return layered_tikz(self.drawing.layers, self.drawing.edges, self.drawing.spread)
+
+
+def name_label(name: str) -> Label:
+    """theta_01 -> θ with subscript 01; W2_11 -> W, superscript [2], subscript 11 (as latex_name prints)."""
+    m = NAME_RE.match(name)
+    if not m:
+        return Label(latex_name(name), name)
+    index = ",".join(m["index"].split("_")) if m["index"] else ""
+    sup = f"[{m['layer']}]" if m["layer"] else ""
+    return Label(latex_name(name), GREEK_TEXT.get(m["base"], m["base"]), index, sup)
+
+
+def number_label(text: str) -> Label:
+    return Label(text, text)
+
+
+# -- layout ---------------------------------------------------------------------
+
+
+def shown(n: int) -> list[int | None]:
+    """The slots of a layer of n nodes: indices, with None for the ellipsis of a large layer."""
+    if n <= MAX_SHOWN:
+        return list(range(n))
+    return [*range(HEAD), None, n - 1]
+
+
+@dataclass
+class _Layout:
+    """Positions in abstract units: layer i at x = i, slot k of a layer at y = k (centred)."""
+
+    layers: list[list[Node]]
+    edges: list[Edge]
+    spread: float = 1.0
+
+    def __post_init__(self):
+        self.slots = [shown(len(layer)) for layer in self.layers]
+        self.height = max(len(s) for s in self.slots)
+
+    def y(self, layer: int, slot: int) -> float:
+        return (self.height - len(self.slots[layer])) / 2 + slot
+
+    def nodes(self):
+        """(layer, index or None, x, y) for every drawn node and ellipsis."""
+        for i, slots in enumerate(self.slots):
+            for k, index in enumerate(slots):
+                yield i, index, i, self.y(i, k)
+
+    def position(self, ref: tuple[int, int]) -> tuple[float, float] | None:
+        layer, index = ref
+        slots = self.slots[layer]
+        return (layer, self.y(layer, slots.index(index))) if index in slots else None
+
+    def drawn_edges(self):
+        """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go."""
+        drawn = [(e, self.position(e.source), self.position(e.target)) for e in self.edges]
+        drawn = [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
+        ts = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes())
+        for (edge, a, b), t in zip(drawn, ts):
+            yield edge, a, b, t if edge.above or edge.below else 0.5
+
+    # geometry in cm, as TikZ draws it (the SVG is drawn in the same proportions)
+    def cm(self, p: tuple[float, float]) -> tuple[float, float]:
+        return p[0] * self.dx_cm, p[1] * TIKZ_DY_CM * self.spread
+
+    @property
+    def dx_cm(self) -> float:
+        return min(TIKZ_DX_CM * _dx_scale(self.spread), TIKZ_WIDTH_CM / max(1, len(self.layers) - 1))
+
+    def _edge_labels(self, e: Edge, a, b) -> EdgeLabels:
+        size = lambda lab: (text_width(lab, 0.17), 0.32) if lab else None  # noqa: E731 (\scriptsize)
+        return EdgeLabels(self.cm(a), self.cm(b), size(e.above), size(e.below))
+
+    def _node_boxes(self) -> list[Box2]:
+        half = 0.42
+        return [(x - half, y - half, x + half, y + half)
+                for x, y in (self.cm((x, y)) for _i, index, x, y in self.nodes() if index is not None)]
+
+
+LABEL_TS = [0.15 + 0.05 * i for i in range(13)]  # candidate places along an edge, 0.15 … 0.75
+
+
+def _dx_scale(spread: float) -> float:
+    """Layers move apart half as much as units within a layer when a drawing is spread."""
+    return 1 + (spread - 1) / 2
+
+
+# -- edge labels without collisions ---------------------------------------------------------
+
+Box2 = tuple[float, float, float, float]  # x0, y0, x1, y1 (y grows downwards, as in TikZ with y=-…)
+
+
+@dataclass(frozen=True)
+class EdgeLabels:
+    """An edge from a to b (in cm) whose labels sit above and/or below it, each w × h cm."""
+
+    a: tuple[float, float]
+    b: tuple[float, float]
+    above: tuple[float, float] | None  # (w, h) of the label above, or None
+    below: tuple[float, float] | None
+
+
+def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35) -> list[float]:
+    """Where along each edge (0 … 1) its labels go: the candidate whose label boxes cross the fewest
+    other edges, overlap no label placed before and no node (obstacles), then the one nearest
+    `prefer`. Greedy, in the order given; the boxes are axis-aligned approximations of the labels."""
+    placed: list[Box2] = []
+    segments = [(e.a, e.b) for e in edges]
+    result = []
+    for n, e in enumerate(edges):
+        others = segments[:n] + segments[n + 1:]
+
+        def cost(t: float) -> float:
+            boxes = _label_boxes(e, t)
+            crossings = sum(_crosses(seg, box) for box in boxes for seg in others)
+            overlaps = sum(_overlap(box, q) for box in boxes for q in placed)
+            blocked = sum(_overlap(box, q) for box in boxes for q in obstacles)
+            return 10 * crossings + 25 * overlaps + 40 * blocked + abs(t - prefer)
+
+        best = min(LABEL_TS, key=cost)
+        placed += _label_boxes(e, best)
+        result.append(best)
+    return result
+
+
+def _label_boxes(e: EdgeLabels, t: float) -> list[Box2]:
+    (x1, y1), (x2, y2) = e.a, e.b
+    length = math.hypot(x2 - x1, y2 - y1) or 1.0
+    nx, ny = (y2 - y1) / length, -(x2 - x1) / length  # the normal on the "above" side (y downwards)
+    px, py = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
+    boxes = []
+    for size, sign in ((e.above, 1), (e.below, -1)):
+        if size:
+            w, h = size
+            cx, cy = px + sign * nx * (h / 2 + 0.04), py + sign * ny * (h / 2 + 0.04)
+            boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+    return boxes
+
+
+def _overlap(p: Box2, q: Box2) -> bool:
+    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
+
+
+def _crosses(segment, box: Box2) -> bool:
+    """Whether the segment passes through the box (Liang–Barsky clipping)."""
+    (x1, y1), (x2, y2) = segment
+    t0, t1 = 0.0, 1.0
+    for p, q in ((x1 - x2, x1 - box[0]), (x2 - x1, box[2] - x1), (y1 - y2, y1 - box[1]), (y2 - y1, box[3] - y1)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        r = q / p
+        if p < 0:
+            t0 = max(t0, r)
+        else:
+            t1 = min(t1, r)
+        if t0 > t1:
+            return False
+    return True
+
+
+def text_width(label: Label, char_cm: float) -> float:
+    """A label's width in cm, roughly: subscripts count as two thirds of a letter."""
+    return char_cm * (len(label.text) + len(label.sup) + 0.67 * len(label.sub)) + 0.12
+
+
+# -- SVG --------------------------------------------------------------------------
+
+SVG_DX, SVG_DY, SVG_R, SVG_MARGIN = 190, 72, 20, 30
+SVG_COLOURS = {"": "black", "forward": "#1a7f37", "backward": "#c0392b"}  # as graph_figure draws values and gradients
+TIKZ_COLOURS = {"": "black", "forward": "green!50!black", "backward": "red!75!black"}
+SVG_FONT = 'font-family="CMU Serif, Latin Modern Roman, Times New Roman, serif"'
+
+
+def _svg_text(label: Label, x: float, y: float, size: int, italic: bool = True, **attrs) -> str:
+    style = ' font-style="italic"' if italic and label.text.isalpha() else ""
+    style += f' fill="{SVG_COLOURS[label.colour]}"' if label.colour else ""
+    extra = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+    parts = [escape(label.text)]
+    if label.sup:
+        parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{-size * 0.4:.0f}">{escape(label.sup)}</tspan>')
+    shift = -size * 0.4 if label.sup else 0
+    if label.sub:
+        dy = size * 0.3 + (size * 0.4 if label.sup else 0)
+        shift += dy
+        parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{dy:.0f}">{escape(label.sub)}</tspan>')
+    if label.tail:
+        parts.append(f'<tspan font-style="normal" dy="{-shift:.0f}">{escape(label.tail)}</tspan>')
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{style} text-anchor="middle"{extra}>'
+            + "".join(parts) + "</text>")
+
+
+def _svg_node(node: Node, x: float, y: float) -> str:
+    if node.shape == "box":
+        s = SVG_R * 0.8
+        shape = f'<rect x="{x - s:.1f}" y="{y - s:.1f}" width="{2 * s:.1f}" height="{2 * s:.1f}" fill="#f3f3f3" stroke="black"/>'
+    else:
+        shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{SVG_R}" fill="white" stroke="black"/>'
+    note = _svg_text(node.note, x, y + SVG_R + 15, 12, italic=False) if node.note else ""
+    size = min(16, int(2 * SVG_R * 0.9 / (0.62 * max(1, len(node.label.plain)))))  # LOSS fits its circle
+    return shape + _svg_text(node.label, x, y + size / 3, size) + note
+
+
+def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
+    dy = -6 if above else 15
+    width = 7 * len(label.plain) + 4
+    box = f'<rect x="{x - width / 2:.1f}" y="{y + dy - 11:.1f}" width="{width:.1f}" height="14" fill="white" opacity="0.85"/>'
+    return (f'<g transform="rotate({angle:.1f} {x:.1f} {y:.1f})">' + box
+            + _svg_text(label, x, y + dy, 13) + "</g>")
+
+
+def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", spread: float = 1.0) -> str:
+    """The drawing as a standalone SVG document (see the module docstring)."""
+    lay = _Layout(layers, edges, spread)
+    dx, dy = SVG_DX * _dx_scale(spread), SVG_DY * spread
+    px = lambda x, y: (SVG_MARGIN + SVG_R + x * dx, SVG_MARGIN + SVG_R + y * dy)  # noqa: E731
+    width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * dx
+    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" {SVG_FONT}>',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
+    ]
+    if title:
+        out.append(f"<title>{escape(title)}</title>")
+    labels = []
+    for edge, a, b, t in lay.drawn_edges():
+        (x1, y1), (x2, y2) = px(*a), px(*b)
+        d = math.hypot(x2 - x1, y2 - y1)
+        ux, uy = (x2 - x1) / d, (y2 - y1) / d
+        out.append(f'<line x1="{x1 + ux * SVG_R:.1f}" y1="{y1 + uy * SVG_R:.1f}" x2="{x2 - ux * SVG_R:.1f}" '
+                   f'y2="{y2 - uy * SVG_R:.1f}" stroke="#555" marker-end="url(#arrow)"/>')
+        mx, my, angle = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t, math.degrees(math.atan2(y2 - y1, x2 - x1))
+        labels += [_svg_edge_label(lab, mx, my, angle, above) for lab, above in ((edge.above, True), (edge.below, False)) if lab]
+    out += labels
+    for i, index, x, y in lay.nodes():
+        cx, cy = px(x, y)
+        if index is None:
+            out.append(f'<text x="{cx:.1f}" y="{cy + 8:.1f}" font-size="24" text-anchor="middle">⋮</text>')
+        else:
+            out.append(_svg_node(layers[i][index], cx, cy))
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+# -- TikZ -------------------------------------------------------------------------
+
+TIKZ_WIDTH_CM, TIKZ_DX_CM, TIKZ_DY_CM = 14.0, 4.0, 1.7
+
+
+def _tikz_colour(label: Label) -> str:
+    return f", text={TIKZ_COLOURS[label.colour]}" if label.colour else ""
+
+
+def _node_name(i: int, index: int) -> str:
+    return f"n{i}-{index}"
+
+
+def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.0) -> str:
+    """The drawing as a `tikzpicture` (needs \\usepackage{tikz}; see the module docstring)."""
+    lay = _Layout(layers, edges, spread)
+    dx = min(TIKZ_DX_CM * _dx_scale(spread), TIKZ_WIDTH_CM / max(1, len(layers) - 1))
+    out = [
+        rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM * spread:.2f}cm, >=stealth,"
+        r" neuron/.style={circle, draw, minimum size=8mm, inner sep=1.5pt},"  # LOSS fits its circle
+        r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
+        r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped}]"
+    ]
+    for i, index, x, y in lay.nodes():
+        if index is None:
+            out.append(rf"\node at ({x}, {y:.2f}) {{$\vdots$}};")
+            continue
+        node = layers[i][index]
+        style = "constant" if node.shape == "box" else "neuron"
+        note = (rf", label={{[text={TIKZ_COLOURS[node.note.colour]}, font=\scriptsize]below:{{${node.note.tex}$}}}}"
+                if node.note else "")
+        out.append(rf"\node[{style}{note}] ({_node_name(i, index)}) at ({x}, {y:.2f}) {{${node.label.tex}$}};")
+    for edge, _a, _b, t in lay.drawn_edges():
+        labels = "".join(
+            rf" node[param, {side}, pos={t:.2f}{_tikz_colour(lab)}] {{${lab.tex}$}}"
+            for lab, side in ((edge.above, "above"), (edge.below, "below"))
+            if lab
+        )
+        out.append(rf"\draw[->] ({_node_name(*edge.source)}) --{labels} ({_node_name(*edge.target)});")
+    out.append(r"\end{tikzpicture}")
+    return "\n".join(out)

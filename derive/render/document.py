@@ -1,0 +1,124 @@
+"""A derivation's documents: its canonical Markdown (with its figure) and the LaTeX and PDF made from it.
+
+Markdown comes from the kind's template; LaTeX is rendered from that
+Markdown's structure (derive.tex), so every kind gets LaTeX, slides and PDF
+without templates of its own. A kind may offer `figure(outcome)` (an object
+with `svg()` and `tikz()`, or None): beside a Markdown file it becomes
+`<stem>.svg`, in LaTeX the TikZ picture. A kind may also take over whole
+documents with `markdown_document(outcome, lang, options)` and
+`latex_document(outcome, lang, options)` (the course book does).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from derive.meta import N_
+from derive.render import tex
+from derive.core.yamlload import typesettable
+
+FIGURE_SRC = "derive-figure"  # the image source the LaTeX route replaces with the TikZ picture
+_MD_SPECIALS = re.compile(r"([\\`*_\[\]<>$&~|!#])")
+
+
+def md_escape(text: str) -> str:
+    """User text (a title) as Markdown that shows it literally: specials backslash-escaped, one line."""
+    return _MD_SPECIALS.sub(r"\\\1", " ".join(text.split()))
+
+
+DIAGRAM = N_("Diagram")
+
+
+def _gettext(lang: str):
+    from derive.render.i18n import translations
+
+    return translations(lang).gettext
+
+
+def figure_of(result, options, lang: str = "en"):
+    """The kind's figure of this outcome, if it has one and figures are wanted (in lang, if it has numbers)."""
+    if options is not None and not options.figures:
+        return None
+    return result.entry.figure_of(result.outcome, lang)
+
+
+def markdown(result, lang: str, options=None, figure_src: str | None = None, legend: str | None = None) -> str:
+    """The kind's Markdown in lang; with figure_src, a reference to the figure after the title
+    (and, with legend, the msgid of the sentence that explains its colours, under it)."""
+    own = result.entry.markdown_document(result.outcome, lang, options)
+    if own is not None:
+        return own
+    from derive.render.jinja import render_template
+
+    context = dict(result.module.context(result.outcome, lang))
+    if isinstance(context.get("title"), str):
+        context["title"] = md_escape(context["title"])
+    context["verification_note"] = options is None or options.verification_note
+    text = render_template(result.kind, "md", lang, context, **result.module.printer_settings(result.outcome))
+    return with_figure(text, lang, figure_src, legend) if figure_src else text
+
+
+def with_figure(text: str, lang: str, src: str, legend: str | None = None) -> str:
+    """text with `![Diagram](src)` after its first heading (or at the top), and the legend under it."""
+    image = f"![{md_escape(_gettext(lang)(DIAGRAM))}]({src})\n\n"
+    if legend:
+        image += _gettext(lang)(legend) + "\n\n"
+    m = re.search(r"^# .*\n\n?", text, re.M)
+    at = m.end() if m else 0
+    return text[:at] + image + text[at:]
+
+
+def markdown_file(result, lang: str, options) -> str:
+    """Markdown for -o PATH: the figure is written beside it as <stem>.svg and referenced."""
+    fig = figure_of(result, options, lang) if options is not None and options.output else None
+    if fig is None:
+        return markdown(result, lang, options)
+    svg = Path(options.output).with_suffix(".svg")
+    _write_atomic(svg, fig.svg())
+    return markdown(result, lang, options, figure_src=svg.name, legend=fig.legend)
+
+
+def latex(result, lang: str, options) -> str:
+    """The LaTeX document (notes or slides) of a derivation, from its Markdown."""
+    limit = getattr(result.module, "check_typesettable", None)
+    if limit is not None:  # what LaTeX cannot typeset is refused with a clear message, before it runs
+        limit(result.outcome)
+    own = result.entry.latex_document(result.outcome, lang, options)
+    if own is not None:
+        return own
+    fig = figure_of(result, options, lang)
+    converter = tex.Converter(figures={FIGURE_SRC: fig.tikz()} if fig else {})
+    blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None,
+                                       legend=fig.legend if fig else None))
+    title = tex.title_of(blocks)
+    fallback = Path(result.outcome.spec.file).stem  # every Outcome carries its Spec (derive.kind)
+    fallback = "".join(c if typesettable(c) else "?" for c in fallback)  # a file name may hold anything
+    title_tex, plain = (title.tex, title.plain) if title else (tex.escape(fallback), fallback)
+    slides = options is not None and options.document == "slides"
+    body = tex.slides_body(blocks, title_tex) if slides else tex.notes_body(blocks)
+    return tex.document("slides" if slides else "notes", lang, title=title_tex, plain_title=plain,
+                        body=body, colours=converter.colours)
+
+
+def default_pdf_path(result, lang: str, options) -> Path:
+    stem = Path(result.outcome.spec.file).stem
+    suffix = ".slides" if options is not None and options.document == "slides" else ""
+    return Path("build") / lang / f"{stem}{suffix}.pdf"
+
+
+def write_pdf(result, lang: str, options, target: str | Path | None = None) -> Path:
+    """Compile the LaTeX document to target (default build/<lang>/<spec>.pdf); returns the path."""
+    from derive.render.pdf import compile_pdf, require_latex
+
+    require_latex()
+    chosen = target or (options.output if options is not None and options.output else None)
+    explicit = target is None and chosen is not None  # -o names a file: its folder must exist
+    target = Path(chosen) if chosen else default_pdf_path(result, lang, options)
+    return compile_pdf(latex(result, lang, options), target, make_folder=not explicit)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    from derive.core.safewrite import write_file
+
+    write_file(path, text, make_folder=True)  # beside the Markdown, whose folder was checked or made

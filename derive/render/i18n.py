@@ -1,0 +1,50 @@
+"""Catalogs: a language's gettext catalogs, compiled in memory with Babel when first used.
+
+Which languages exist, and how each writes numbers and quotes, is data read by derive.core.languages.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+from derive.meta import N_
+from derive.core.languages import (  # noqa: F401 (re-exported: the languages and their entries)
+    DOMAIN, ENVIRONMENT, Language, _known, language, languages, locale_dir, locale_dirs, templates_root,
+)
+
+
+@lru_cache(maxsize=None)
+def translations(lang: str):
+    """The catalog of lang as gettext Translations (KeyError naming the valid languages)."""
+    folder = _known(lang) / "LC_MESSAGES"
+    others = sorted(p.name for p in folder.iterdir() if p.name.endswith(".po") and p.name != f"{DOMAIN}.po")
+    result = _compiled(folder / f"{DOMAIN}.po", lang)
+    for name in others:
+        result.merge(_compiled(folder / name, lang))
+    return result
+
+
+def _compiled(path, lang: str):
+    from babel.messages.mofile import write_mo  # Babel is imported only when prose is written
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=lang, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
+
+
+# -- counts in words -------------------------------------------------------------------
+# (numbers themselves are written by derive.numbers.format_number, the one place for them)
+
+COUNT_WORDS = N_("one|two|three|four|five|six|seven|eight|nine|ten (counts in words after “at”, as in “at three random points”)")
+
+
+def count_in_words(n: int, lang: str) -> str:
+    """n in words as a lecturer writes a small count («в трёх точках», „w trzech punktach”), digits above ten."""
+    words = translations(lang).gettext(COUNT_WORDS).split(" (")[0].split("|")
+    return words[n - 1] if 1 <= n <= len(words) else str(n)

@@ -1,0 +1,116 @@
+"""Rendering: Jinja templates (md/, tex/) with gettext catalogs, fed SymPy objects.
+
+The context handed to templates holds SymPy objects; templates print them
+only through the filters installed by `environment` (the one LaTeX printer),
+and hold prose (`{% trans %}`) and layout only. Every kind of spec has a
+template `<kind>.<fmt>.j2`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import sympy as sp
+
+from derive.render.printing import latex_name, latex_printer
+
+ROW_WIDTH = 2  # equations per display line, as seed 000 sets them
+
+
+def d(of: sp.Symbol, wrt: sp.Symbol) -> sp.Derivative:
+    """∂of/∂wrt, kept as a symbol of a derivative (printed as a fraction)."""
+    return sp.Derivative(of, wrt, evaluate=False)
+
+
+@dataclass
+class Row:
+    """One displayed equation: parts joined by '='; `key` marks a key result (boxed in LaTeX)."""
+
+    parts: list[sp.Expr]
+    key: bool = False
+    approx: list[sp.Expr] = field(default_factory=list)  # values after '≈' (a worked example's rounded numbers)
+
+
+def _eq(row, printer) -> str:
+    """lhs = rhs = …; a key result is boxed as in seed 004."""
+    parts = row.parts if isinstance(row, Row) else row
+    tex = " = ".join(printer(p) for p in parts)
+    if isinstance(row, Row):
+        tex += "".join(rf" \approx {printer(a)}" for a in row.approx)
+    return rf"\boxed{{{tex}}}" if isinstance(row, Row) and row.key else tex
+
+
+def _aligned(rows, printer) -> str:
+    """Rows aligned at their first '=' in one display (None: a row of vertical dots), so that
+    what the rows share lines up (seed 003's common prefixes)."""
+    lines = []
+    for row in rows:
+        if row is None:
+            lines.append(r"&\vdots")
+            continue
+        parts = [printer(p) for p in (row.parts if isinstance(row, Row) else row)]
+        lines.append(f"{parts[0]} &= " + " = ".join(parts[1:]))
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+
+def _eqs(rows, printer) -> str:
+    return r",\qquad ".join(_eq(r, printer) for r in rows)
+
+
+def _number(x, lang: str, digits: int = 4) -> str:
+    """A number in running text, as inline math in the language's format ($1{,}4 \\cdot 10^{-10}$)."""
+    from derive.render.numbers import format_number
+
+    return "$" + format_number(x, lang, digits, tex=True) + "$"
+
+
+def _words(n: int, lang: str) -> str:
+    """A small count in words where a lecturer writes it so (at three points), else digits."""
+    from derive.render.i18n import count_in_words
+
+    return count_in_words(n, lang)
+
+
+def chunks(items: list, size: int = ROW_WIDTH) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
+    """The one place that builds Jinja: package templates, FILTERS bound to the printer, gettext."""
+    import jinja2  # here, not at the top: JSON output and the verifier need no templates
+
+    from derive.render.i18n import templates_root, translations
+    from derive.render.numbers import decimal_sign
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_root() / fmt)),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    printer = latex_printer(**{"decimal": decimal_sign(lang), **printer_settings})
+    env.filters.update(
+        {
+            "tex": printer,
+            "eq": partial(_eq, printer=printer),
+            "eqs": partial(_eqs, printer=printer),
+            "aligned": partial(_aligned, printer=printer),
+            "name": latex_name,
+            "sci": partial(_number, lang=lang, digits=2),  # a check's error: $1{,}4 \cdot 10^{-10}$
+            "num": partial(_number, lang=lang),
+            "words": partial(_words, lang=lang),
+        }
+    )
+    env.globals["verification_note"] = True  # a context may turn it off (--no-verification-note)
+    env.install_gettext_translations(translations(lang), newstyle=True)
+    return env
+
+
+def render_template(kind: str, fmt: str, lang: str, context: dict, **printer_settings) -> str:
+    """Render templates/<fmt>/<kind>.<fmt>.j2 in lang."""
+    env = environment(fmt, lang, **printer_settings)
+    return env.get_template(f"{kind}.{fmt}.j2").render(context)

@@ -1,0 +1,632 @@
+"""LaTeX from a derivation's Markdown: the Markdown is the canonical document, LaTeX its typesetting.
+
+Every kind renders Markdown (templates/md/<kind>.md.j2); this module parses
+that Markdown with markdown-it-py and turns its structure into LaTeX, so no
+kind needs a LaTeX template of its own. `blocks(markdown, …)` gives a list of
+`Block`s (a title, headings, paragraphs, display equations, figures, …); the
+document builders arrange them as lecture notes (`notes`), a beamer deck
+(`slides`: one step per frame) or the chapters of a book (`course`), inside
+templates/tex/document.tex.j2.
+
+Safety: every piece of text is escaped for LaTeX; math passes through only if
+`texmath.check` accepts it (otherwise it is printed literally, as text), so a
+spec's title can neither run nor read anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from derive.render import texmath
+
+FRAME_LINES = 17  # what a 16:9 frame at 11pt holds, in lines of text (a display counts as 2–4)
+FRAME_SHRINK = 1.35  # a step up to this many frames' worth stays whole on one frame (shrunk to fit)
+LINE_CHARS = 78  # characters of prose per line on a frame
+KEEP = "<!-- keep with previous -->"  # in Markdown: this paragraph belongs with the step before it
+LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a top-level + or −
+
+_ESCAPES = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "%": r"\%", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+    "`": r"\textasciigrave{}", '"': r"\textquotedbl{}",
+    "\u00a0": "~", "\u202f": r"\,",  # CLDR's no-break spaces (28 ноября 2026 г.), which fonts may lack
+    "\u201c": "``", "\u201d": "''",  # English quotes as TeX sets them (a Polish „…” closes with '' too)
+}
+# TeX ligatures of the fonts (-- – , --- —, ,, „, << «, >> », '' ”, `` “, !` ¡, ?` ¿): a zero kern between
+# the two characters keeps a user's text literal (an empty group does not: LuaTeX forms ligatures after it).
+_LIGATURE_RE = re.compile(r"(?<=[-,'`<>!?])(?=[-,'`<>])")
+_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _ESCAPES))
+PDF_TITLE = 100  # characters of the PDF's title metadata (hyperref's cost grows with its square)
+_ENUMERATOR = re.compile(r"^\s*\d+[.)]\s+")
+
+
+_STRAIGHT_QUOTES = re.compile(r'"([^"\n]+)"')
+
+
+def escape(text: str) -> str:
+    """Plain text as LaTeX that prints it literally (no specials, no ligatures such as -- ,, << ''); a pair
+    of straight double quotes becomes ``…'' (English quotes as TeX sets them)."""
+    text = _STRAIGHT_QUOTES.sub("\u201c\\1\u201d", text)
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], _LIGATURE_RE.sub("\x00", text)).replace("\x00", r"\kern0pt{}")
+
+
+@dataclass
+class Block:
+    """One piece of the document: kind is title | heading | para | math | figure | rule | raw."""
+
+    kind: str
+    tex: str
+    level: int = 0
+    plain: str = ""  # headings: the text for PDF bookmarks
+
+
+@dataclass
+class Converter:
+    """Markdown tokens -> Blocks. Collects the hex colours the preamble must define.
+
+    numbered: display equations get numbers and labels (`label_prefix`) and
+    later equations that use an earlier one's left-hand side refer to it.
+    figures: image source -> TikZ picture (a figure of the kind).
+    """
+
+    numbered: bool = False
+    label_prefix: str = "eq"
+    figures: dict = field(default_factory=dict)
+    colours: set = field(default_factory=set)
+    _defined: dict = field(default_factory=dict)  # left-hand side -> label
+    _count: int = 0
+
+    # -- block level -------------------------------------------------------------
+    def blocks(self, markdown: str) -> list[Block]:
+        tokens = _parser().parse(markdown)
+        out: list[Block] = []
+        i = 0
+        while i < len(tokens):
+            i = self._block(tokens, i, out)
+        return out
+
+    def _block(self, tokens, i, out) -> int:
+        tok = tokens[i]
+        handler = getattr(self, f"_b_{tok.type}", None)
+        if handler is None:
+            return i + 1
+        return handler(tokens, i, out)
+
+    def _b_heading_open(self, tokens, i, out):
+        level = int(tokens[i].tag[1])
+        inline = tokens[i + 1]
+        children = list(inline.children or [])
+        if children and children[0].type == "text":
+            children[0] = _replace(children[0], _ENUMERATOR.sub("", children[0].content))
+        tex = self.inline(children, heading=True)
+        plain = "".join(c.content for c in children)  # unescaped text, math source: the PDF's bookmark
+        out.append(Block("title" if level == 1 else "heading", tex, level, plain))
+        return i + 3
+
+    def _b_paragraph_open(self, tokens, i, out):
+        inline = tokens[i + 1]
+        children = inline.children or []
+        if len(children) == 1 and children[0].type == "image" and children[0].attrs.get("src") in self.figures:
+            out.append(Block("figure", self.figures[children[0].attrs["src"]]))
+        else:
+            out.append(Block("para", self.inline(children)))
+        return i + 3
+
+    def _b_math_block(self, tokens, i, out):
+        out.append(Block("math", self.display(tokens[i].content)))
+        return i + 1
+
+    _b_math_block_label = _b_math_block
+
+    def _b_hr(self, tokens, i, out):
+        out.append(Block("rule", ""))
+        return i + 1
+
+    def _b_fence(self, tokens, i, out):
+        lines = [escape(line).replace(" ", "\\ ") or "~" for line in tokens[i].content.rstrip("\n").split("\n")]
+        out.append(Block("raw", "\\begin{flushleft}\\ttfamily\n" + "\\\\\n".join(lines) + "\n\\end{flushleft}"))
+        return i + 1
+
+    _b_code_block = _b_fence
+
+    def _b_html_block(self, tokens, i, out):
+        content = tokens[i].content.strip()
+        out.append(Block("keep", "") if content == KEEP else Block("para", escape(content)))
+        return i + 1
+
+    def _b_bullet_list_open(self, tokens, i, out):
+        return self._list(tokens, i, out, "itemize")
+
+    def _b_ordered_list_open(self, tokens, i, out):
+        return self._list(tokens, i, out, "enumerate")
+
+    def _list(self, tokens, i, out, env):
+        end = _closing(tokens, i)
+        items, j = [], i + 1
+        while j < end:
+            if tokens[j].type == "list_item_open":
+                close = _closing(tokens, j)
+                inner: list[Block] = []
+                k = j + 1
+                while k < close:
+                    k = self._block(tokens, k, inner)
+                items.append("\\item " + "\n\n".join(_body(b) for b in inner))
+                j = close + 1
+            else:
+                j += 1
+        out.append(Block("raw", f"\\begin{{{env}}}\n" + "\n".join(items) + f"\n\\end{{{env}}}"))
+        return end + 1
+
+    def _b_blockquote_open(self, tokens, i, out):
+        end = _closing(tokens, i)
+        inner: list[Block] = []
+        k = i + 1
+        while k < end:
+            k = self._block(tokens, k, inner)
+        out.append(Block("raw", "\\begin{quote}\n" + "\n\n".join(_body(b) for b in inner) + "\n\\end{quote}"))
+        return end + 1
+
+    def _b_table_open(self, tokens, i, out):
+        end = _closing(tokens, i)
+        rows, row, header_rows = [], [], 0
+        for tok in tokens[i:end]:
+            if tok.type == "tr_close":
+                rows.append(" & ".join(row) + r" \\")
+                row = []
+            elif tok.type == "inline":
+                row.append(self.inline(tok.children or []))
+            elif tok.type == "thead_close":
+                header_rows = len(rows)
+        columns = max((r.count(" & ") + 1 for r in rows), default=1)
+        if header_rows:
+            rows.insert(header_rows, r"\hline")
+        body = "\n".join(rows)
+        out.append(Block("raw", f"\\begin{{center}}\\begin{{tabular}}{{{'l' * columns}}}\n{body}\n\\end{{tabular}}\\end{{center}}"))
+        return end + 1
+
+    # -- inline --------------------------------------------------------------------
+    def inline(self, children, heading: bool = False) -> str:
+        out = []
+        for tok in children:
+            handler = getattr(self, f"_i_{tok.type}", None)
+            out.append(handler(tok, heading) if handler else escape(tok.content))
+        return "".join(out)
+
+    def _i_text(self, tok, heading):
+        return escape(tok.content)
+
+    def _i_math_inline(self, tok, heading):
+        tex = tok.content.strip()
+        if texmath.check(tex) is not None:
+            return escape(f"${tok.content}$")
+        tex = self._colours(tex)
+        return rf"\texorpdfstring{{${tex}$}}{{{escape(_plain_math(tex))}}}" if heading else f"${tex}$"
+
+    def _i_math_inline_double(self, tok, heading):
+        return self._i_math_inline(tok, heading)
+
+    def _i_softbreak(self, tok, heading):
+        return "\n"
+
+    def _i_hardbreak(self, tok, heading):
+        return "\\\\\n"
+
+    def _i_code_inline(self, tok, heading):
+        return rf"\texttt{{{escape(tok.content)}}}"
+
+    def _i_em_open(self, tok, heading):
+        return r"\emph{"
+
+    def _i_strong_open(self, tok, heading):
+        return r"\textbf{"
+
+    def _i_em_close(self, tok, heading):
+        return "}"
+
+    _i_strong_close = _i_em_close
+
+    def _i_link_open(self, tok, heading):
+        return ""
+
+    def _i_link_close(self, tok, heading):
+        return ""
+
+    def _i_image(self, tok, heading):
+        return escape(tok.content or "")
+
+    def _i_html_inline(self, tok, heading):
+        return escape(tok.content)
+
+    # -- display math ------------------------------------------------------------------
+    def _colours(self, tex: str) -> str:
+        tex, needed = texmath.colours(tex)
+        self.colours |= needed
+        return tex
+
+    def display(self, source: str) -> str:
+        """A $$ block as an equation: refused math becomes literal text; long lines are split in LaTeX."""
+        tex = source.strip()
+        reason = texmath.check(tex)
+        if reason is not None:
+            return "\\begin{flushleft}\\ttfamily " + escape(f"$${tex}$$") + "\\end{flushleft}"
+        tex = self._colours(tex)
+        boxed = _boxed(tex)
+        rows = _rows(boxed if boxed is not None else tex)
+        label = None
+        if self.numbered:
+            self._count += 1
+            label = f"{self.label_prefix}:{self._count}"
+            rows = [self._with_references(r) for r in rows]
+        one = r",\qquad ".join(_join(r) for r in rows)
+        if any(mark in tex for mark in ("&", "\\\\", r"\tag")):  # laid out (or tagged) by its author
+            body = tex
+        elif boxed is not None:  # a key result: boxed on one line, or boxed around the split lines
+            body = rf"\deriveeq{{\boxed{{{one}}}}}{{{_split(rows)}}}[boxed]"
+        else:
+            body = rf"\deriveeq{{{one}}}{{{_split(rows)}}}"
+        if label is None:
+            return f"\\begin{{equation*}}\n{body}\n\\end{{equation*}}"
+        for r in rows:
+            lhs = r[0][1].strip()
+            if len(r) > 1 and any(word in lhs for word in (r"\frac", r"\partial", r"\delta", r"\nabla")):
+                self._defined.setdefault(lhs, label)
+        return f"\\begin{{equation}}\\label{{{label}}}\n{body}\n\\end{{equation}}"
+
+    def _with_references(self, row: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Mark the '=' where an earlier equation's left-hand side is substituted: \\overset{(n)}{=}."""
+        row = list(row)
+        for lhs, label in self._defined.items():
+            uses = [k for k, (_rel, part) in enumerate(row) if k > 0 and lhs in part]
+            if not uses:
+                continue
+            k = uses[0] + 1 if uses[0] + 1 < len(row) else uses[0]
+            rel, part = row[k]
+            if rel == "=":
+                row[k] = (rf"\overset{{\eqref{{{label}}}}}{{=}}", part)
+        return row
+
+
+# -- top-level structure of a formula ------------------------------------------------------
+
+_WORD = re.compile(r"\\([A-Za-z]+|.)")
+
+
+def _top_level(tex: str):
+    """(index, char) of characters outside braces, \\left…\\right and environments."""
+    depth, i = 0, 0
+    while i < len(tex):
+        c = tex[i]
+        if c == "\\":
+            m = _WORD.match(tex, i)
+            word = m.group(1)
+            depth += {"left": 1, "begin": 1, "right": -1, "end": -1}.get(word, 0)
+            i = m.end()
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif depth == 0:
+            yield i, c
+        i += 1
+
+
+def _rows(tex: str) -> list[list[tuple[str, str]]]:
+    """Split `a = b,\\qquad c = d` into rows of (relation before, part): [[("", a), ("=", b)], …]."""
+    rows, row, start = [], [], 0
+    sep = r",\qquad"
+    for i, c in _top_level(tex):
+        if c == "=" and i >= start:
+            row.append(("=" if row else "", tex[start:i].strip()))
+            start = i + 1
+        elif c == "," and tex.startswith(sep, i) and i >= start:
+            row.append(("=" if row else "", tex[start:i].strip()))
+            rows.append(row)
+            row, start = [], i + len(sep)
+    row.append(("=" if row else "", tex[start:].strip()))
+    rows.append(row)
+    return rows
+
+
+def _boxed(tex: str) -> str | None:
+    """The inside of a formula that is wholly \\boxed{…}, else None."""
+    if not tex.startswith("\\boxed{") or not tex.endswith("}"):
+        return None
+    inner = tex[len("\\boxed{") : -1]
+    depth = 0
+    for c in inner:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            return None
+    return inner if depth == 0 else None
+
+
+def _join(row) -> str:
+    return " ".join(f"{rel} {part}" if rel else part for rel, part in row).strip()
+
+
+def _split(rows) -> str:
+    """The aligned body: one line per part, aligned at '='; long sums broken at top-level + and −."""
+    lines: list[list[str]] = []  # [line, separator after it]
+    for row in rows:
+        (_rel, first), rest = row[0], row[1:]
+        if not rest:
+            lines.append([f"{first} &", r" \\"])
+        for k, (rel, part) in enumerate(rest):
+            pieces = _break_sum(part)
+            lines.append([f"{first + ' ' if k == 0 else ''}&{rel} {pieces[0]}", r" \\"])
+            lines += [[rf"&\quad {p}", r" \\"] for p in pieces[1:]]
+        lines[-1][1] = r" \\[0.6ex]"
+    lines[-1][1] = ""
+    return "\n".join(line + sep for line, sep in lines)
+
+
+def _break_sum(part: str) -> list[str]:
+    if len(part) <= LONG_PART:
+        return [part]
+    cuts = [i for i, c in _top_level(part) if c in "+-" and i > 0 and part[:i].strip()[-1:] not in "+-=(,{^_"]
+    pieces, start = [], 0
+    for i in cuts:
+        if i - start > LONG_PART // 2 and len(part) - i > 10:
+            pieces.append(part[start:i].strip())
+            start = i
+    pieces.append(part[start:].strip())
+    return pieces
+
+
+def _plain_math(tex: str) -> str:
+    """Math as text for PDF bookmarks: \\phi -> φ, W^{[1]} -> W^[1]; other commands lose their backslash."""
+    return re.sub(r"\\([A-Za-z]+)", lambda m: _greek(m[1]), tex).replace("{", "").replace("}", "")
+
+
+_PLAIN_COMMANDS = {"partial": "∂", "cdot": "·", "odot": "⊙", "top": "ᵀ", "nabla": "∇", "sum": "Σ"}
+_FONT_COMMANDS = {"mathrm", "mathbf", "mathit", "boldsymbol", "bm", "operatorname", "text", "left", "right"}
+
+
+def _greek(name: str) -> str:
+    """A command as plain text: Greek letters as letters, a few symbols, font commands dropped."""
+    import unicodedata
+
+    if name in _FONT_COMMANDS:
+        return ""
+    if name in _PLAIN_COMMANDS:
+        return _PLAIN_COMMANDS[name]
+    base = name.removeprefix("var").replace("lambda", "lamda").replace("Lambda", "Lamda")
+    case = "CAPITAL" if base[:1].isupper() else "SMALL"
+    try:
+        return unicodedata.lookup(f"GREEK {case} LETTER {base.upper()}")
+    except KeyError:
+        return name
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+def _parser():
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    return MarkdownIt("commonmark").enable("table").use(dollarmath_plugin, allow_space=True, double_inline=True)
+
+
+def _closing(tokens, i) -> int:
+    """Index of the token that closes tokens[i] (same nesting level)."""
+    level = tokens[i].level
+    close = tokens[i].type.replace("_open", "_close")
+    for j in range(i + 1, len(tokens)):
+        if tokens[j].type == close and tokens[j].level == level:
+            return j
+    return len(tokens) - 1
+
+
+def _replace(token, content: str):
+    token = token.copy()
+    token.content = content
+    return token
+
+
+def _body(block: Block) -> str:
+    if block.kind == "heading":
+        return rf"\paragraph{{{block.tex}}}"
+    return block.tex
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+def notes_body(blocks: list[Block], section: str = "section") -> str:
+    """Lecture notes: h2 -> \\section (or the given command), h3 -> one level down; rules become space."""
+    levels = ["chapter", "section", "subsection", "subsubsection", "paragraph"]
+    top = levels.index(section)
+    out: list[str] = []
+    previous = None
+    for b in blocks:
+        if b.kind in ("title", "keep"):
+            continue
+        if b.kind == "math" and previous in ("math", "para") and out:
+            out[-1] += "\n" + b.tex  # a display belongs to its paragraph: no blank line (no extra space)
+        elif b.kind == "heading":
+            command = levels[min(top + b.level - 2, len(levels) - 1)]
+            out.append(rf"\{command}{{{b.tex}}}")
+        elif b.kind == "rule":
+            out.append(r"\medskip")
+        elif b.kind == "figure":
+            out.append(figure(b.tex))
+        else:
+            out.append(b.tex)
+        previous = b.kind
+    return "\n\n".join(out)
+
+
+def figure(tikz: str) -> str:
+    return "\\begin{center}\n\\derivefit{%\n" + tikz + "}\n\\end{center}"
+
+
+def slides_body(blocks: list[Block], title: str, section: str = "section") -> str:
+    """A beamer deck: steps packed into frames, titled by section; a step is never split.
+
+    A step is a paragraph with the equations that follow it (a paragraph that goes on a
+    sentence, starting in lower case, or one marked KEEP in the Markdown, stays with the step
+    before it). Steps of one section share a frame while they fit (FRAME_LINES, estimated);
+    a step a little too long for one frame is shrunk to fit, a much longer one goes on over
+    frames between its equations. A figure has a frame of its own. Each section of the
+    derivation also opens a beamer `\\section` (a course passes section="subsection"): the
+    deck's PDF outline.
+    """
+    frames, last = [], title
+    for heading, units in _sections(blocks, title):
+        if heading != last:
+            frames.append(f"\\{section}{{{heading}}}")
+            last = heading
+        frames += [_frame(heading, body, weight) for body, weight in _packed(units)]
+    return "\n\n".join(frames)
+
+
+def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Block]]]]:
+    """(heading, steps) in order; each step a list of blocks (prose first, then its equations)."""
+    sections: list[tuple[str, list[list[Block]]]] = [(title, [])]
+    glue = False
+    for b in blocks:
+        if b.kind in ("title", "rule"):
+            continue
+        units = sections[-1][1]
+        if b.kind == "heading":
+            sections.append((b.tex, []))
+        elif b.kind == "keep":
+            glue = True
+        elif b.kind == "figure":
+            units.append([b])
+            units.append([])  # nothing joins a figure's frame
+        elif b.kind == "math" or (units and (glue or _continues(b))):
+            if not units:
+                units.append([])
+            units[-1].append(b)
+        else:
+            units.append([b])
+        glue = glue and b.kind == "keep"
+    return [(heading, [u for u in units if u]) for heading, units in sections if any(units)]
+
+
+def _continues(block: Block) -> bool:
+    """A paragraph that goes on the sentence before its formula (it starts in lower case), or a list."""
+    text = re.sub(r"^(\\[a-z]+\{)+", "", block.tex.lstrip())
+    return (block.kind == "para" and text[:1].islower()) or block.kind == "raw"  # a list explains what precedes
+
+
+def _weight(block: Block) -> float:
+    """Estimated lines on a frame."""
+    if block.kind == "math":
+        if r"\vdots" in block.tex and len(block.tex) < 60:
+            return 1.0
+        one_line = _first_argument(block.tex, r"\deriveeq{") or block.tex
+        tall = 0.7 if any(word in one_line for word in (r"\frac", r"\sum", r"\boxed")) else 0.0
+        rows = one_line.count("\\\\")  # rows of cases, matrices and aligned blocks
+        return 2.0 + tall + 1.1 * rows + len(one_line) // 220
+    if block.kind == "figure":
+        return FRAME_LINES
+    text = re.sub(r"\$[^$]*\$", "xxxxxx", block.tex)
+    text = re.sub(r"\\[A-Za-z]+", "", text)
+    return 0.4 + -(-len(text) // LINE_CHARS) * 1.0
+
+
+def _first_argument(tex: str, command: str) -> str | None:
+    """The braced argument right after `command` (which ends with its opening brace), if present."""
+    start = tex.find(command)
+    if start < 0:
+        return None
+    depth, i = 1, start + len(command)
+    for j in range(i, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[j], 0)
+        if depth == 0:
+            return tex[i:j]
+    return None
+
+
+def _packed(units: list[list[Block]]) -> list[tuple[list[str], float]]:
+    """Frames (bodies, estimated lines) from the steps of one section, greedily, steps whole."""
+    frames: list[tuple[list[str], float]] = []
+    body, weight = [], 0.0
+    for unit in units:
+        w = sum(_weight(b) for b in unit)
+        if body and weight + w > FRAME_LINES:
+            frames.append((body, weight))
+            body, weight = [], 0.0
+        if w <= FRAME_LINES * FRAME_SHRINK or len(unit) < 3:
+            body, weight = body + [_body_tex(b) for b in unit], weight + w
+            if unit[0].kind == "figure":
+                frames.append((body, weight))
+                body, weight = [], 0.0
+            continue
+        for piece in _between_equations(unit):  # too long for one frame even shrunk: break between equations
+            if body:
+                frames.append((body, weight))
+            body, weight = [_body_tex(b) for b in piece], sum(_weight(b) for b in piece)
+    if body:
+        frames.append((body, weight))
+    return frames
+
+
+def _between_equations(unit: list[Block]) -> list[list[Block]]:
+    pieces, piece, weight = [], [], 0.0
+    for b in unit:
+        w = _weight(b)
+        if piece and weight + w > FRAME_LINES and b.kind == "math":
+            pieces.append(piece)
+            piece, weight = [], 0.0
+        piece.append(b)
+        weight += w
+    return pieces + [piece]
+
+
+def _body_tex(block: Block) -> str:
+    return figure(block.tex) if block.kind == "figure" else block.tex
+
+
+def _frame(heading: str, body: list[str], weight: float) -> str:
+    """A frame; `shrink` scales its content down only if it does not fit (the estimate can be off)."""
+    return f"\\begin{{frame}}[shrink]{{{heading}}}\n" + "\n\n".join(body) + "\n\\end{frame}"
+
+
+def title_of(blocks: list[Block]) -> Block | None:
+    return next((b for b in blocks if b.kind == "title"), None)
+
+
+def language(lang: str) -> str:
+    """LaTeX babel's name of lang (its language entry, derive.i18n)."""
+    from derive.render.i18n import language as entry
+
+    return entry(lang).babel
+
+
+def babel_languages() -> list[str]:
+    from derive.render.i18n import language as entry, languages
+
+    return sorted({entry(lang).babel for lang in languages()})
+
+
+def _shortened(text: str, most: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
+             numbered: bool = False, plain_title: str = "", author: str = "", date: str = "") -> str:
+    """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
+    import jinja2
+
+    from derive.render.i18n import templates_root
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_root() / "tex")),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        block_start_string="<%", block_end_string="%>", variable_start_string="<<", variable_end_string=">>",
+        comment_start_string="<#", comment_end_string="#>",
+    )
+    colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
+    return env.get_template("document.tex.j2").render(
+        kind=kind, language=language(lang), languages=babel_languages(), title=title,
+        plain_title=escape(_shortened(plain_title, PDF_TITLE)), body=body, colours=colour_defs, toc=toc, numbered=numbered,
+        author=author, date=date,
+    )
