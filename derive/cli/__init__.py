@@ -135,9 +135,11 @@ def _write_atomic(path: str, text: str) -> None:
     write_file(path, text)
 
 
-# Commands that run for as long as they are wanted (a server): not one bounded piece of work. A server
-# bounds each request itself (derive.check.check_answers).
-LONG_RUNNING = {"serve"}
+# Commands that are not one bounded piece of work: a server runs for as long as it is wanted and bounds
+# each request itself (derive.grading.check.check_answers); derive build runs each job in a bounded child
+# of its own (derive.core.bounded.map_bounded), so a folder of any size is limited per job, not as a whole
+# (a wall deadline on the whole stopped a build of every spec on a busy machine).
+LONG_RUNNING = {"serve", "build"}
 
 
 def run(job, bounded: bool | None = None) -> None:
