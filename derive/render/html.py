@@ -18,7 +18,7 @@ from functools import lru_cache
 from html import escape
 from pathlib import Path
 
-KATEX = Path(__file__).resolve().parent / "katex"
+KATEX = Path(__file__).resolve().parents[1] / "katex"  # derive/katex (package data)
 CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
        "font-src data:; img-src data:")
 _FONT_URL = re.compile(r"url\(fonts/([\w-]+)\.woff2\) format\(\"woff2\"\)")
