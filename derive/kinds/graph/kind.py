@@ -8,6 +8,8 @@ notation), and present it as a template context, as JSON, or as a figure.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -211,11 +213,23 @@ def _sigmoid_gate(bp: Backprop, style) -> dict | None:
     with the forward value of f. None when no node is the sigmoid's argument or there are no values."""
     from derive.core.calculus import sigmoid
 
+    if bp.values is None:
+        return None
     closed = {n.symbol: n.closed for n in bp.nodes}
+    value = {n.symbol: n.value for n in bp.nodes}
     f = bp.of
-    s = next((n.symbol for n in bp.nodes if n.symbol != f
-              and sp.simplify(closed[f] - 1 / (1 + sp.exp(-n.closed))) == 0), None)
-    if s is None or bp.values is None:
+
+    def sigmoid_of(x) -> bool:
+        """f = σ(x)? First at the given values (cheap), and only then for all values (simplify)."""
+        try:
+            if abs(float(value[f]) - 1 / (1 + math.exp(-float(value[x])))) > 1e-9 * (1 + abs(float(value[f]))):
+                return False
+        except (TypeError, ValueError, OverflowError):
+            return False
+        return sp.simplify(closed[f] - 1 / (1 + sp.exp(-closed[x]))) == 0
+
+    s = next((n.symbol for n in bp.nodes if n.symbol != f and sigmoid_of(n.symbol)), None)
+    if s is None:
         return None
     grad = bp.grads[s]
     if sp.simplify(closed[f] * (1 - closed[f]) - grad.closed) != 0:  # the shortcut must be the gradient
