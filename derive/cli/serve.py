@@ -75,7 +75,7 @@ def serve(folder, host, port, db, roster, show_expected, variants, gradebook, wo
 def _serve(folder, host, port, db, roster, show_expected, variants, gradebook, workers, rate_limit) -> None:
     import uvicorn
 
-    from .app import Settings, create_app
+    from derive.web.app import Settings, create_app
 
     if not os.path.isdir(folder):
         raise SpecError("expected a folder of specs", Location(folder))
