@@ -62,8 +62,8 @@ def test_figure_labels_do_not_collide(spec, tmp_path):
         path = tmp_path / "net.yaml"
         path.write_text(NETWORK_342, encoding="utf-8")
     result = derive_spec(path)
-    figure = result.entry.module.figure(result.outcome)
-    words = _words(figure.tikz("ru"), tmp_path)
+    figure = result.entry.module.figure(result.outcome, "ru")
+    words = _words(figure.tikz(), tmp_path)
     assert len(words) >= 8
     assert _collisions(words) == []
 
@@ -73,7 +73,7 @@ def test_graph_figure_numbers_in_the_language_and_a_legend(cli):
     from derive.pipeline import Options
 
     result = derive_spec(ROOT / "specs" / "sigmoid-neuron.yaml")
-    tikz = result.entry.module.figure(result.outcome).tikz("pl")
+    tikz = result.entry.module.figure(result.outcome, "pl").tikz()
     assert "0{,}3679" in tikz and "0.3679" not in tikz
     source = latex(result, "pl", Options())
     assert "na zielono" in source and "na czerwono" in source  # the legend under the figure
