@@ -777,6 +777,9 @@ def test_fuzz_the_latex_escaper(text):
     from derive.render.tex import escape
 
     rest = _ESCAPED.sub("", escape(text))
+    if "~" in rest:  # a tie is what a no-break space (U+00A0) is written as; a typed ~ is never one
+        assert rest.count("~") == text.count("\u00a0"), rest
+        rest = rest.replace("~", "")
     assert not set(rest) & set("\\{}$&#%_~^<>|`\""), rest
     for pair in ("--", ",,", "''", "``", "<<", ">>", "!`", "?`"):
         assert pair not in escape(text).replace("\\kern0pt{}", "\x00"), (pair, text)
