@@ -177,3 +177,25 @@ def test_a_template_for_another_spec_is_refused(cli, tmp_path):
     proc = run_process("check", ROOT / "specs" / "sigmoid-bce.yaml", path)
     assert proc.returncode == 2
     assert "spec: this answers file is for 'two-layer-relu.yaml'" in proc.stderr
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+def test_the_printed_check_command_answers_in_the_sheets_language(cli, tmp_path, lang):
+    # the command on the sheet and in the template, run as printed, gives feedback in the sheet's language
+    import shlex
+
+    sheet, template, path = _quiz(cli, tmp_path, "--lang", lang, "--seed", "2")
+    command = next(line for line in sheet.splitlines() if line.startswith("derive check "))
+    assert command in template
+    words = shlex.split(command)[2:]
+    words[1] = path  # the answers file sits where the quiz wrote it
+    result = cli("check", *words, "--format", "json")
+    assert result.exit_code == 1
+    verdicts = {a["verdict"]: a["feedback"] for a in json.loads(result.output)["answers"]}
+    assert verdicts["missing"] == translations(lang).gettext(_missing_msgid())
+
+
+def _missing_msgid() -> str:
+    from derive.grading.check import MESSAGES
+
+    return MESSAGES["missing"]

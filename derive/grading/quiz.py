@@ -62,7 +62,8 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
         return prose(PROSE[key], **args)
 
     answers_file = f"{stem}.answers.yaml"
-    command_line = terminal(f"derive check {shlex.quote(spec_path)} {shlex.quote(answers_file)}")
+    # the feedback comes back in the sheet's language only if the command asks for it (derive check defaults to en)
+    command_line = terminal(f"derive check {shlex.quote(spec_path)} {shlex.quote(answers_file)} --lang {lang}")
     fill = "comment_fill_values" if getattr(engine.outcome(seed), "numbers", None) is not None else "comment_fill"
     template = _template(os.path.basename(spec_path), seed, asked, words, command_line, fill)
     make = _graph_sheet if engine.kind == "graph" else _sheet
