@@ -319,3 +319,28 @@ def test_any_graph_answer_gets_a_verdict(grader):
 ])
 def test_hostile_graph_answers_are_invalid(grader, text):
     assert verdict(grader, "x", text)[0] == "invalid"
+
+
+# -- values in feedback are written as the language writes numbers ---------------------------------
+
+
+def saturated_slope() -> float:  # tanh(10 x) at x = 1, far into its flat part (mpmath's numerical derivative)
+    import mpmath
+
+    with mpmath.workdps(40):
+        return float(mpmath.diff(lambda x: mpmath.tanh(10 * x), 1))
+
+
+@pytest.mark.parametrize("lang,comma", [("en", "."), ("ru", ","), ("pl", ",")])
+def test_a_tiny_value_in_feedback_reads_as_a_power_of_ten(cli, tmp_path, lang, comma):
+    spec = tmp_path / "flat.yaml"
+    spec.write_text("kind: graph\nnodes:\n  f: tanh(10 x)\noutput: f\nvalues: {x: 1}\n", encoding="utf-8")
+    answers = tmp_path / "a.yaml"
+    answers.write_text("answers:\n  x: '10 (1 - f^2) = 1'\n", encoding="utf-8")
+    out = cli("check", spec, answers, "--lang", lang).output
+    mantissa, exponent = f"{saturated_slope():.5e}".split("e")  # 8.244e-08
+    superscript = str(int(exponent)).translate(str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"))
+    shown = mantissa.replace(".", comma)
+    slip, expected = (line for line in out.splitlines() if f"·10{superscript}" in line)
+    assert shown in slip and shown in expected.split("=")[-1], out
+    assert "e-" not in out and "10^" not in out, out

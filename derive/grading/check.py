@@ -371,7 +371,8 @@ def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]
 
 
 DECIMAL_COMMA = frozenset({"ru", "pl"})
-NUMBER_ARGS = frozenset({"tolerance", "value", "numbers", "factor"})  # finding arguments that are plain numbers
+NUMBER_ARGS = frozenset({"tolerance", "numbers", "factor"})  # finding arguments that are plain numbers
+VALUE_DIGITS = 6  # significant digits of a value in feedback (graph.number_text keeps as many)
 
 
 class Words:
@@ -392,6 +393,8 @@ class Words:
         args = dict(finding.args)
         for key in NUMBER_ARGS & args.keys():
             args[key] = self.number(args[key])
+        if "value" in args:
+            args["value"] = self.value(args["value"])
         if "expected" in args:
             args["expected"] = self.one_of([self(EXPECTED[w]) if w in EXPECTED else w
                                             for w in args["expected"].split("\n")])
@@ -400,6 +403,23 @@ class Words:
 
             args[name] = format_percent(float(args[name]), self.lang)
         return self(MESSAGES[finding.code], **args)
+
+    def value(self, text: str) -> str:
+        """A language-neutral value (graph.number_text: -3/4, -2.43089e-08) as the language writes it in a
+        sentence, through the one number formatter: −3/4, −2,43089·10⁻⁸."""
+        from decimal import Decimal
+
+        from derive.render.numbers import MINUS, format_text
+
+        if "/" in text:
+            return text.replace("-", MINUS)
+        return format_text(Decimal(text), self.lang, VALUE_DIGITS)
+
+    def expected(self, verdict) -> str:
+        """The expected answer as the text report shows it: the formula, and its value where there is one."""
+        if verdict.expected_value is None:
+            return verdict.expected
+        return f"{verdict.expected} = {self.value(verdict.expected_value)}"
 
     def number(self, text: str) -> str:
         """Decimal points as the language writes them: 0,5 % in ru and pl."""
@@ -493,7 +513,7 @@ def _text_block(r: FileResult, words: Words, show_expected: bool = True) -> list
         if v.answer is not None:
             lines.append(indent + words(TEXT["answer"], formula=_shortened(v.answer)))
         if show_expected:
-            lines.append(indent + words(TEXT["expected"], formula=v.expected))
+            lines.append(indent + words(TEXT["expected"], formula=words.expected(v)))
     for refused in r.refused:
         lines.append(f"  {_shortened(refused.key, 40)}  {words(TEXT['refused'])}: {words(REFUSED[refused.code], **refused.args)}")
     return lines

@@ -86,7 +86,8 @@ class Finding:
 
 @dataclass
 class Verdict:
-    """The grade of one answer; `expected` in the contract's ASCII syntax."""
+    """The grade of one answer; `expected` in the answer syntax a student types (printing.answer_text), and
+    `expected_value` the value of a graph's gradient at the spec's values, language-neutral (Words.value shows it)."""
 
     key: str
     verdict: str
@@ -94,6 +95,7 @@ class Verdict:
     expected: str
     expected_latex: str
     answer: str | None = None
+    expected_value: str | None = None
 
 
 class _Timeout(BaseException):
@@ -643,10 +645,12 @@ def unknown_finding(unknown: list[str], names: list[str]) -> Finding:
     return Finding.of("unknown_names", names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
 
 
-def graded(memo: dict, key: str, raw, shown: tuple[str, str], grade) -> Verdict:
+def graded(memo: dict, key: str, raw, shown: tuple, grade) -> Verdict:
     """The verdict on raw (a YAML value) for key: missing, not text, remembered, or grade(verdict, text) under
-    the time limit. shown is the expected answer (ASCII, LaTeX); every kind's grader checks through here."""
-    verdict = Verdict(key, "missing", [Finding.of("missing")], *shown)
+    the time limit. shown is the expected answer (answer syntax, LaTeX[, value]); every kind's grader checks
+    through here."""
+    verdict = Verdict(key, "missing", [Finding.of("missing")], shown[0], shown[1],
+                      expected_value=shown[2] if len(shown) > 2 else None)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return verdict
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):

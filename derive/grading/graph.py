@@ -67,6 +67,7 @@ class _Target:
     exact: sp.Expr | None
     ascii: str
     latex: str
+    value_text: str | None = None  # the value at the spec's values, language-neutral (number_text)
     mistakes: list = field(default_factory=list)  # (Finding, closed form) built once
 
 
@@ -128,10 +129,10 @@ class GraphGrader:
     def _target(self, key: str, g) -> _Target:
         values = np.broadcast_to(evaluate(g.named, self.env), (self.points,)).astype(float)
         form = g.named if _size(g.named) < _size(g.closed) else g.closed  # over the nodes when that is shorter
-        shown, tex = ascii(form), latex(form)
+        shown, tex, value = ascii(form), latex(form), None
         if g.value is not None and g.closed != g.value:  # the formula and its value: z = -4
-            shown, tex = f"{shown} = {_short(g.value)}", f"{tex} = {latex(g.value)}"
-        return _Target(key, g, g.closed, values, g.value, shown, tex)
+            tex, value = f"{tex} = {latex(g.value)}", number_text(g.value)
+        return _Target(key, g, g.closed, values, g.value, shown, tex, value)
 
     def keys(self) -> list[str]:
         return list(self.targets)
@@ -140,7 +141,7 @@ class GraphGrader:
 
     def check(self, key: str, raw) -> Verdict:
         target = self.targets[key]
-        return graded(self.memo, key, raw, (target.ascii, target.latex),
+        return graded(self.memo, key, raw, (target.ascii, target.latex, target.value_text),
                       lambda verdict, text: self._grade(verdict, target, text))
 
     def _grade(self, verdict: Verdict, target: _Target, text: str) -> Verdict:
@@ -238,7 +239,7 @@ class GraphGrader:
             return _set(verdict, "correct", Finding.of("correct_formula", points=self.points))
         if self._close(float(number), float(target.exact)):
             return _set(verdict, "correct", Finding.of("correct_formula_value", tolerance=self.percent()))
-        return _set(verdict, "incorrect", Finding.of("arithmetic_slip", value=_short(target.exact)),
+        return _set(verdict, "incorrect", Finding.of("arithmetic_slip", value=number_text(target.exact)),
                     *self._number_mistake(target, float(number)))
 
     def _number_of_wrong_formula(self, formula: sp.Expr, number: sp.Expr) -> Finding:
@@ -309,5 +310,7 @@ def _size(expr: sp.Expr) -> int:
     return sum(1 for _ in sp.preorder_traversal(expr))
 
 
-def _short(value: sp.Expr) -> str:
+def number_text(value: sp.Expr) -> str:
+    """A value for feedback, language-neutral: a short fraction as it is (-3/4), else 6 significant digits;
+    Words.value writes it in the reader's language (−2,43089·10⁻⁸)."""
     return str(value) if value.is_Rational and len(str(value)) <= 12 else f"{float(value):.6g}"

@@ -68,6 +68,22 @@ def format_number(x, lang: str = "en", digits: int = DIGITS, tex: bool = False) 
             return _astronomical(x, lang, digits, tex)
 
 
+SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+MINUS = "\u2212"  # the minus sign of running text, not the hyphen
+
+
+def format_text(x, lang: str = "en", digits: int = DIGITS) -> str:
+    """x as a sentence prints it, outside math: −2,431·10⁻⁸ (a true minus sign, a raised exponent).
+
+    format_number's plain form (-2,431·10^-8) stays ASCII, for the places that read it back.
+    """
+    text = format_number(x, lang, digits)
+    mantissa, power, exponent = text.partition("·10^")
+    if power:
+        mantissa = f"{mantissa}·10{exponent.translate(SUPERSCRIPTS)}"
+    return mantissa.replace("-", MINUS)
+
+
 def _astronomical(x, lang: str, digits: int, tex: bool) -> str:
     mantissa, _, exponent = str(sp.N(x, PRECISION)).partition("e")
     value = significant(Decimal(mantissa), digits)
