@@ -98,7 +98,7 @@ def test_cyrillic_letter_is_named_with_its_code_point(grader):
     finding = v.findings[0]
     assert finding.code == "parse.confusable"
     args = dict(finding.args)
-    assert args["codepoint"] == "U+0445" and args["latin"] == "'x'" and args["column"] == "18"  # 1-based
+    assert args["codepoint"] == "U+0445" and args["latin"] == "x" and args["column"] == "18"  # 1-based
     for lang in ("en", "ru", "pl"):
         assert "U+0445" in Words(lang).feedback(v)
 
@@ -371,3 +371,18 @@ def test_an_empty_answers_section_is_all_missing(cli, tmp_path):
     path.write_text("student: S\nanswers:\n", encoding="utf-8")
     data = json.loads(cli("check", SPEC, path, "--format", "json").output)
     assert data["score"] == 0 and {a["verdict"] for a in data["answers"]} == {"missing"}
+
+
+@pytest.mark.parametrize("text,bad", [("dy_dh_1 ж", "ж"), ("dy_dh_1 * * x", "*"), ("(dy_dh_1", "(")])
+def test_the_students_characters_are_quoted_as_the_language_quotes(grader, text, bad):
+    # the quotation marks are each language's own (its language.toml), never Python's repr
+    from derive.core.languages import language
+
+    v = grader.check("theta_11", text)
+    assert v.verdict == "invalid"
+    for lang in ("en", "ru", "pl"):
+        opening, closing = language(lang).quotes
+        feedback = Words(lang).feedback(v)
+        assert f"{opening}{bad}{closing}" in feedback and f"'{bad}'" not in feedback, feedback
+    assert "«ж»" in Words("ru").feedback(grader.check("theta_11", "dy_dh_1 ж"))
+    assert "„ж”" in Words("pl").feedback(grader.check("theta_11", "dy_dh_1 ж"))

@@ -388,11 +388,11 @@ def test_markdown_written_to_a_file_references_its_figure(cli, tmp_path):
 # -- bad specs: exit 2, file:line:column, no traceback ----------------------------------------------
 
 BAD = [
-    ("nodes:\n  q: x + y\n  f: foo(q)\n", "3:6", "unknown function 'foo'"),
-    ("nodes:\n  q: x + y\n  f: \"q * foo(z)\"\n", "3:11", "unknown function 'foo'"),
+    ("nodes:\n  q: x + y\n  f: foo(q)\n", "3:6", "unknown function “foo”"),
+    ("nodes:\n  q: x + y\n  f: \"q * foo(z)\"\n", "3:11", "unknown function “foo”"),
     ("nodes:\n  q: x + (y\n  f: q\n", "2:10", "never closed"),
     ("nodes:\n  q: __import__('os')\n", "2:6", ""),
-    ("nodes:\n  q: \"lambda x: x\"\n", "2:15", "unexpected character ':'"),
+    ("nodes:\n  q: \"lambda x: x\"\n", "2:15", "unexpected character “:”"),
     ("nodes:\n  q: x.real\n", "2:7", "'.'"),
     ("nodes:\n  q: f + x\n  f: q * 2\n", "2:6", "defined further down"),
     ("nodes:\n  q: q + x\n", "2:6", "uses itself"),
@@ -431,7 +431,7 @@ def test_bad_spec_in_a_real_process(tmp_path):
     spec.write_text("kind: graph\nnodes:\n  f: x + sinh(y)\n")
     run = run_process(spec)
     assert run.returncode == 2 and run.stdout == ""
-    assert f"{spec}:3:10:" in run.stderr and "unknown function 'sinh'" in run.stderr
+    assert f"{spec}:3:10:" in run.stderr and "unknown function “sinh”" in run.stderr
     assert "Traceback" not in run.stderr
 
 

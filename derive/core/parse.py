@@ -22,6 +22,7 @@ from lark.lexer import Lexer
 
 from derive.core import functions
 from derive.core.calculus import Indicator
+from derive.core.languages import language
 from derive.errors import Location, SpecError
 
 __all__ = ["ParseError", "UnknownName", "parse_math", "canonical_name", "ALLOWED_FUNCTIONS"]
@@ -249,14 +250,14 @@ def _check_brackets(text: str, max_depth: int, where: _Where) -> dict[int, int]:
                 raise _Fail(i, f"brackets nested deeper than {max_depth} levels", "too_deep", most=max_depth)
         elif c in _CLOSERS:
             if not stack:
-                raise _Fail(i, f"unbalanced {c!r}: no bracket is open", "unbalanced", bracket=c)
+                raise _Fail(i, f"unbalanced {_q(c)}: no bracket is open", "unbalanced", bracket=c)
             j = stack.pop()
             if _PAIRS[text[j]] != c:
-                raise _Fail(i, f"{c!r} does not match {text[j]!r} at column {where.locate(j).column}", "mismatch",
+                raise _Fail(i, f"{_q(c)} does not match {_q(text[j])} at column {where.locate(j).column}", "mismatch",
                             bracket=c, opening=text[j], opening_column=where.locate(j).column)
             match[j] = i
     if stack:
-        raise _Fail(stack[-1], f"{text[stack[-1]]!r} is never closed", "never_closed", bracket=text[stack[-1]])
+        raise _Fail(stack[-1], f"{_q(text[stack[-1]])} is never closed", "never_closed", bracket=text[stack[-1]])
     return match
 
 
@@ -265,9 +266,9 @@ def _unexpected_character(offset: int, c: str) -> _Fail:
     code = f"U+{ord(c):04X}"
     name = unicodedata.name(c, code)
     if c in _CONFUSABLES:
-        return _Fail(offset, f"the character {c!r} ({code} {name}) looks like the Latin {_CONFUSABLES[c]!r} but is "
+        return _Fail(offset, f"the character {_q(c)} ({code} {name}) looks like the Latin {_q(_CONFUSABLES[c])} but is "
                      f"not; type it on a Latin keyboard", "confusable", character=c, codepoint=code, latin=_CONFUSABLES[c])
-    return _Fail(offset, f"unexpected character {c!r} ({code} {name})", "unexpected_character", character=c,
+    return _Fail(offset, f"unexpected character {_q(c)} ({code} {name})", "unexpected_character", character=c,
                  codepoint=code)
 
 
@@ -506,7 +507,7 @@ class _Scanner:
         key = word.lower()
         if key in _FUNCTION_WORDS:
             if end < len(self.text) and self.text[end] == "_":
-                raise _Fail(start, f"{word!r} is a function, not a variable; write {word}(…)")
+                raise _Fail(start, f"{_q(word)} is a function, not a variable; write {word}(…)")
             return [self._function(_FUNCTION_WORDS[key], start, end)]
         if word == "I" and not self._known("I") and (self._peek(end) in ("[", "(") or self._cond_group(end)
                                                      or self.text.startswith("\\{", _SKIPPABLE.match(self.text, end).end())):
@@ -542,7 +543,7 @@ class _Scanner:
         if base == "e" and after == "^" and not self._known("e"):
             return self._tok("E", start, end)
         if after == "(" and not self._may_multiply(base, greek):
-            raise _Fail(start, f"unknown function {base!r}; allowed functions: {', '.join(ALLOWED_FUNCTIONS)}",
+            raise _Fail(start, f"unknown function {_q(base)}; allowed functions: {', '.join(ALLOWED_FUNCTIONS)}",
                         "unknown_function", name=base, allowed=", ".join(ALLOWED_FUNCTIONS))
         return None
 
@@ -1056,9 +1057,9 @@ def _parser() -> Lark:
 # --------------------------------------------------------------------------- syntax errors
 
 _OPERAND_TERMINALS = {"NUMBER", "NAME", "FUNC", "BRFUNC", "IND", "E", "FRAC", "_LPAR", "_LSQB", "_LBRACE", "_ABSOPEN", "MINUS", "PLUS"}
-_SINGLE = [("_LPAR", "'('"), ("_LSQB", "'['"), ("_LBRACE", "'{'"), ("_SUB", "'_'"), ("NUMBER", "a number"),
-           ("NAME", "a name"), ("POW", "'^'")]
-_CLOSING = [("_RPAR", "')'"), ("_RSQB", "']'"), ("_RBRACE", "'}'"), ("_ABSCLOSE", "'|'"), ("_COMMA", "','"),
+_SINGLE = [("_LPAR", "("), ("_LSQB", "["), ("_LBRACE", "{"), ("_SUB", "_"), ("NUMBER", "a number"),
+           ("NAME", "a name"), ("POW", "^")]
+_CLOSING = [("_RPAR", ")"), ("_RSQB", "]"), ("_RBRACE", "}"), ("_ABSCLOSE", "|"), ("_COMMA", ","),
             ("$END", "the end of the expression")]
 
 
@@ -1068,28 +1069,39 @@ def one_of(items: list[str], joiner: str = "or") -> str:
 
 
 def expected_items(expected: set[str]) -> list[str]:
-    """What the parser would have accepted, as words ('a number') and quoted characters ("'('")."""
+    """What the parser would have accepted, as words ('a number', EXPECTED_WORDS) and characters ('(');
+    whoever words the message quotes the characters as its language does."""
     if expected & {"MUL", "DIV", "POW"}:
         items = ["an operator"]
     elif {"NUMBER", "FUNC"} <= expected:
-        items = ["a number", "a name", "'('", "a function"]
+        items = ["a number", "a name", "(", "a function"]
     else:
         items = [words for terminal, words in _SINGLE if terminal in expected]
     items += [words for terminal, words in _CLOSING if terminal in expected]
     return items or ["something else"]
 
 
-# the words expected_items uses (the other items are quoted characters)
+# the words expected_items uses (the other items are characters)
 EXPECTED_WORDS = ("an operator", "a number", "a name", "a function", "the end of the expression", "something else")
+
+
+def _english(items: list[str]) -> list[str]:
+    return [item if item in EXPECTED_WORDS else _q(item) for item in items]
+
+
+def _q(text: str) -> str:
+    """text quoted as English quotes it (locale/en/language.toml): the parser's own messages are English;
+    feedback in other languages is worded, and quoted, by derive.grading.check.Words."""
+    return language("en").quote(text)
 
 
 def _syntax_error(error: UnexpectedInput, text: str) -> _Fail:
     token = getattr(error, "token", None)
     items = expected_items(set(getattr(error, "expected", None) or ()))
     if token is None or token.type == "$END":
-        return _Fail(len(text), f"unexpected end of the expression; expected {one_of(items)}", "unexpected_end",
+        return _Fail(len(text), f"unexpected end of the expression; expected {one_of(_english(items))}", "unexpected_end",
                      expected=items)
-    return _Fail(token.start_pos, f"unexpected {token.value!r}; expected {one_of(items)}", "unexpected",
+    return _Fail(token.start_pos, f"unexpected {_q(token.value)}; expected {one_of(_english(items))}", "unexpected",
                  token=token.value, expected=items)
 
 
@@ -1139,7 +1151,7 @@ def _unknown_names(unknown: list[tuple[str, int]], names: Mapping[str, sp.Expr],
     seen: dict[str, int] = {}
     for name, offset in unknown:
         seen.setdefault(name, offset)
-    listed = ", ".join(f"{name!r} (column {where.locate(offset).column})" for name, offset in seen.items())
+    listed = ", ".join(f"{_q(name)} (column {where.locate(offset).column})" for name, offset in seen.items())
     known = ", ".join(sorted(names)) or "(none)"
     plural = "s" if len(seen) > 1 else ""
     return UnknownName(

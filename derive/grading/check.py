@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 
+from derive.core.languages import language
 from derive.meta import N_
 from derive.core.safetext import csv_cell, terminal
 
@@ -371,6 +372,7 @@ def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]
 
 
 DECIMAL_COMMA = frozenset({"ru", "pl"})
+QUOTED_ARGS = frozenset({"bracket", "opening", "character", "token", "name", "latin"})  # the student's characters
 NUMBER_ARGS = frozenset({"tolerance", "numbers", "factor"})  # finding arguments that are plain numbers
 VALUE_DIGITS = 6  # significant digits of a value in feedback (graph.number_text keeps as many)
 
@@ -384,6 +386,7 @@ class Words:
         self.gettext = translations(lang).gettext
         self.comma = lang in DECIMAL_COMMA
         self.lang = lang
+        self.quote = language(lang).quote  # «ж» in ru, „ж” in pl, “ж” in en (locale/<lang>/language.toml)
 
     def __call__(self, msgid: str, **args) -> str:
         text = self.gettext(msgid)
@@ -395,8 +398,11 @@ class Words:
             args[key] = self.number(args[key])
         if "value" in args:
             args["value"] = self.value(args["value"])
+        for key in QUOTED_ARGS & args.keys():
+            args[key] = self.quote(args[key])
         if "expected" in args:
-            args["expected"] = self.one_of([self(EXPECTED[w]) if w in EXPECTED else w
+            quote = self.quote if finding.code.startswith("parse.") else str  # the parser's characters, not shapes
+            args["expected"] = self.one_of([self(EXPECTED[w]) if w in EXPECTED else quote(w)
                                             for w in args["expected"].split("\n")])
         for name in [n for n in args if n.endswith("_fraction")]:  # 0,5 % in ru, 0,5% in pl
             from derive.render.numbers import format_percent

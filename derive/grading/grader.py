@@ -623,14 +623,13 @@ PARSE_KEYS = frozenset({
     "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
     "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested",
 })
-_QUOTED = ("bracket", "opening", "character", "token", "name", "latin")
 
 
 def parse_finding(exc: ParseError) -> Finding:
     """parse.<key> with the column and details (derive.check words them), or the parser's English message."""
     if exc.key not in PARSE_KEYS:
         return Finding.of("parse_error", error=exc.message)
-    details = {k: (f"'{v}'" if k in _QUOTED else v) for k, v in exc.details.items()}
+    details = dict(exc.details)  # the characters bare: derive.check quotes them as the language does
     if "expected" in details:
         details["expected"] = "\n".join(details["expected"])
     return Finding.of(f"parse.{exc.key}", column=exc.column, **details)
