@@ -32,7 +32,7 @@ from derive.grading.check import (
     check_files,
 )
 from derive.grading.grader import TIME_LIMIT, _Timeout, time_limit, transposed_name
-from derive.render.printing import ascii, latex
+from derive.render.printing import answer_text, ascii, latex
 from derive.grading.quiz import PROSE
 
 SPEC = ROOT / "specs" / "two-layer-relu.yaml"
@@ -153,16 +153,16 @@ def _mistakes(g):
     total = _find(t11, sp.Add)
     first, second = total.args
     return {
-        "missing indicator": ("theta_11", t11.xreplace({I(S("u_1") > 0): 1}), "missing_indicator", {"factor": "I(u_1 > 0)"}),
-        "missing indicator (psi)": ("psi_21", p21.xreplace({I(S("u_1") > 0): 1}), "missing_indicator", {"factor": "I(u_1 > 0)"}),
-        "extra indicator": ("psi_21", p21 * I(S("z_1") > 0), "extra_indicator", {"factor": "I(z_1 > 0)"}),
+        "missing indicator": ("theta_11", t11.xreplace({I(S("u_1") > 0): 1}), "missing_indicator", {"factor": "I[u_1 > 0]"}),
+        "missing indicator (psi)": ("psi_21", p21.xreplace({I(S("u_1") > 0): 1}), "missing_indicator", {"factor": "I[u_1 > 0]"}),
+        "extra indicator": ("psi_21", p21 * I(S("z_1") > 0), "extra_indicator", {"factor": "I[z_1 > 0]"}),
         "transposed indices": ("theta_11", t11.xreplace({S("psi_12"): S("psi_21")}), "transposed_indices",
                                {"wrong": "psi_21", "right": "psi_12"}),
         "transposed parameter": ("psi_21", expected(g, "psi_12"), "transposed_parameter", {"other": "psi_12"}),
         "missing input": ("theta_11", t11.xreplace({S("x"): 1}), "missing_input", {"factor": "x"}),
         "missing input (psi)": ("psi_21", p21.xreplace({S("h_2"): 1}), "missing_input", {"factor": "h_2"}),
         "sign": ("theta_11", -t11, "sign", {}),
-        "missing term": ("theta_11", t11.xreplace({total: first}), "missing_term", {"term": ascii(second)}),
+        "missing term": ("theta_11", t11.xreplace({total: first}), "missing_term", {"term": answer_text(second)}),
         "pre-activation": ("phi_1", S("u_1"), "pre_for_post", {"pre": "u_1", "post": "g_1"}),
         "pre-activation (psi)": ("psi_21", p21.xreplace({S("h_2"): S("z_2")}), "pre_for_post", {"pre": "z_2", "post": "h_2"}),
         "constant factor": ("theta_11", 2 * t11, "constant_factor", {"factor": "2"}),
@@ -465,7 +465,7 @@ def test_class_in_parallel_with_a_summary(engine, grader, tmp_path):
     block = summary[summary.index("theta_11:"):summary.index("theta_02:")]
     assert "theta_11: 5 of 6 not correct" in block
     lines = block.splitlines()
-    assert "2 × The indicator factor I(u_1 > 0) is missing." in lines[1]
+    assert "2 × The indicator factor I[u_1 > 0] is missing." in lines[1]
 
 
 # -- catalogs ----------------------------------------------------------------------------------------

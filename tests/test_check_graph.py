@@ -344,3 +344,45 @@ def test_a_tiny_value_in_feedback_reads_as_a_power_of_ten(cli, tmp_path, lang, c
     slip, expected = (line for line in out.splitlines() if f"·10{superscript}" in line)
     assert shown in slip and shown in expected.split("=")[-1], out
     assert "e-" not in out and "10^" not in out, out
+
+
+def test_the_expected_answer_is_shown_as_a_student_types_it(cli, tmp_path):
+    # «ожидалось:» in the answer syntax (^, I[…]), and the answer grammar reads it back as a correct answer
+    from derive.core.parse import parse_math
+
+    spec = ROOT / "specs" / "composition-check.yaml"
+    answers = tmp_path / "a.yaml"
+    answers.write_text("answers: {A_2: '1'}\n", encoding="utf-8")
+    out = cli("check", spec, answers, "--lang", "ru").output
+    shown = [line.split("ожидалось:")[1].strip() for line in out.splitlines() if "ожидалось:" in line]
+    assert len(shown) == 6 and all("**" not in s for s in shown) and any("^2" in s for s in shown), out
+    g = Engine(str(spec)).grader(None)[0]
+    for key, text in zip(("A_0", "b_0", "A_1", "b_1", "A_2", "b_2"), shown):
+        formula = text.split(" = ")[0]
+        parse_math(formula, names=g.names)
+        assert g.check(key, formula).verdict == "correct", (key, formula)
+
+
+def test_composition_variants_keep_their_derivatives_measurable():
+    # tanh saturated at every layer made every ∂L/∂θ about 1e-8…1e-12: then 0.5 % of it means nothing.
+    # Over many seeds, the drawn values keep every pre-activation moderate, so some derivative is sizeable
+    # (finite differences of the composition written out above, not derive's numbers).
+    from derive.grading.variant import SATURATION, graph_draws
+
+    spec = Engine(str(ROOT / "specs" / "composition-check.yaml")).outcome(None).spec
+    keys = ("A_0", "b_0", "A_1", "b_1", "A_2", "b_2")
+    for seed in range(1, 201):
+        point = {k: float(v) for k, v in next(graph_draws(spec, seed)).items()}
+        f_1 = math.tanh(point["A_0"] * point["x"] + point["b_0"])
+        f_2 = math.tanh(point["A_1"] * f_1 + point["b_1"])
+        assert abs(point["A_0"] * point["x"] + point["b_0"]) <= SATURATION
+        assert abs(point["A_1"] * f_1 + point["b_1"]) <= SATURATION
+        assert abs(point["A_2"] * f_2 + point["b_2"]) <= SATURATION
+        assert max(abs(fd(composition, point, k)) for k in keys) > 1e-3, (seed, point)
+
+
+def test_the_variant_with_seed_3_is_not_saturated():
+    outcome = Engine(str(ROOT / "specs" / "composition-check.yaml")).outcome(3)
+    point = {str(k): float(v) for k, v in outcome.result.values.items() if str(k) in
+             ("x", "A_0", "b_0", "A_1", "b_1", "A_2", "b_2", "y")}
+    assert min(abs(fd(composition, point, k)) for k in ("A_2", "b_2")) > 1e-3, point

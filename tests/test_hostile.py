@@ -848,6 +848,18 @@ def test_the_answer_grammar_reads_back_what_the_json_printer_writes(expr):
     assert parse_math(ascii(expr), names=NAMES) == expr, ascii(expr)
 
 
+@settings(max_examples=200, deadline=2000, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(EXPRESSIONS)
+def test_the_answer_grammar_reads_back_the_expected_answer_as_feedback_shows_it(expr):
+    # feedback shows the expected answer as a student types it (x^2, I[z > 0]), never Python's ** or I(…)
+    from derive.core.parse import parse_math
+    from derive.render.printing import answer_text
+
+    text = answer_text(expr)
+    assert parse_math(text, names=NAMES) == expr, text
+    assert "**" not in text and "I(" not in text, text
+
+
 @pytest.mark.parametrize("spec", [p.name for p in network_specs()])
 def test_every_json_expression_reads_back_to_the_derivation(spec):
     import sympy as sp

@@ -72,7 +72,7 @@ def test_feedback_names_the_mistake_in_the_browsers_language(app, cli, tmp_path)
     theta = next(a for a in response.json()["answers"] if a["key"] == "theta_11")
     expected = next(a for a in cli_json(cli, tmp_path, NO_INDICATOR, "pl")["answers"] if a["key"] == "theta_11")
     assert theta["verdict"] == "incorrect" and theta["feedback"] == expected["feedback"]
-    assert "I(z_1 > 0)" in theta["feedback"]
+    assert "I[z_1 > 0]" in theta["feedback"]
     query = app.post("/api/check?lang=ru", json={"assignment": "two-layer-relu", "answers": NO_INDICATOR},
                      headers={**bearer(ANNA), "Accept-Language": "pl"})
     assert query.json()["answers"][0]["feedback"] == cli_json(cli, tmp_path, NO_INDICATOR, "ru")["answers"][0]["feedback"]

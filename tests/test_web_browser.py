@@ -115,7 +115,7 @@ def test_type_preview_submit_read_the_verdict(browser, server, tmp_path, width, 
         == "verdict correct"
     theta = browser.find_element(By.CSS_SELECTOR, '.answer[data-key="theta_11"] .verdict')
     assert "verdict incorrect" == theta.get_attribute("class")
-    assert theta.text.startswith("неверно") and "I(z_1 > 0)" in theta.text
+    assert theta.text.startswith("неверно") and "I[z_1 > 0]" in theta.text
     assert browser.find_element(By.ID, "status").text == "Верно: 1 из 13"
     browser.execute_script("document.querySelector('.answer[data-key=\"theta_11\"]').scrollIntoView()")
     _shot(browser, tmp_path, f"{name}-verdict")

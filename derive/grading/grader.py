@@ -47,7 +47,7 @@ from derive.core.functions import kink_arguments
 from derive.errors import DeriveError
 from derive.core.parse import ParseError, UnknownName, parse_math
 from derive.numeric.evaluate import Unsupported, evaluate
-from derive.render.printing import ascii, latex
+from derive.render.printing import answer_text, latex
 
 POINTS = 240  # test points per network
 MIN_POINTS = 40  # fewer usable points than this, and the network is not graded at all
@@ -387,7 +387,7 @@ class Grader:
             shown = one_hot.get(symbol, unfolded if _leaves(unfolded) <= EXPECTED_LATEX_LEAVES else value)
             shown = self.as_lecturers_write(shown)
             values = np.broadcast_to(self.env[symbol], (self.points,)).astype(float)
-            self.steps[key] = _Expected(symbol, value, unfolded, values, sp.S.One, ascii(shown),
+            self.steps[key] = _Expected(symbol, value, unfolded, values, sp.S.One, answer_text(shown),
                                         latex(shown, partials=self.partials))
         return self.steps[key]
 
@@ -402,7 +402,7 @@ class Grader:
         if np.isfinite(values).sum() < MIN_POINTS:  # non-finite points are skipped: too few left to judge by
             raise DeriveError(f"{self.derivation.network.spec.file}: the derivative for {p.param} is not finite at "
                               f"enough test points to grade answers")
-        return _Expected(p.param, p.value, unfolded, values, source, ascii(shown), latex(shown, partials=self.partials))
+        return _Expected(p.param, p.value, unfolded, values, source, answer_text(shown), latex(shown, partials=self.partials))
 
     # -- checking
 
@@ -546,14 +546,14 @@ class _Perturbations:
 
     def missing_indicator(self):
         for ind in sorted(self.x.atoms(Indicator), key=str):
-            yield Finding.of("missing_indicator", factor=ascii(ind)), self.x.xreplace({ind: sp.S.One})
+            yield Finding.of("missing_indicator", factor=answer_text(ind)), self.x.xreplace({ind: sp.S.One})
 
     def extra_indicator(self):
         present = self.x.atoms(Indicator)
         for z in self.g.kinked:
             ind = Indicator(sp.Gt(z, 0))
             if ind not in present:
-                yield Finding.of("extra_indicator", factor=ascii(ind)), self.x * ind
+                yield Finding.of("extra_indicator", factor=answer_text(ind)), self.x * ind
 
     def activation_derivative(self):
         """f'(z) left out (σ: a(1 − a)), or the activation f(z) written in its place."""
@@ -565,17 +565,17 @@ class _Perturbations:
                 derivative = act.derivative(unit.pre, unit.post, layer.alpha)
                 for node, rest in _without_factors(self.x, derivative):
                     if act.name != "relu":  # relu's I[z>0] is already a missing indicator
-                        yield (Finding.of("missing_derivative", factor=ascii(derivative)),
+                        yield (Finding.of("missing_derivative", factor=answer_text(derivative)),
                                self.x.xreplace({node: sp.Mul(*rest)}))
-                    yield (Finding.of("activation_for_derivative", post=str(unit.post), factor=ascii(derivative)),
+                    yield (Finding.of("activation_for_derivative", post=str(unit.post), factor=answer_text(derivative)),
                            self.x.xreplace({node: sp.Mul(*rest, unit.post)}))
                 if act.name != "relu" and unit.post in self.x.free_symbols | {self.g.derivation.network.outputs[0]}:
-                    yield Finding.of("extra_derivative", factor=ascii(derivative)), self.x * derivative
+                    yield Finding.of("extra_derivative", factor=answer_text(derivative)), self.x * derivative
 
     def missing_input(self):
         source = self.e.source
         if source != 1 and source.is_Symbol and source in self.x.free_symbols:
-            yield Finding.of("missing_input", factor=ascii(source), param=str(self.e.param)), self.x.xreplace({source: sp.S.One})
+            yield Finding.of("missing_input", factor=answer_text(source), param=str(self.e.param)), self.x.xreplace({source: sp.S.One})
 
     def pre_for_post(self):
         free = self.x.free_symbols
@@ -587,7 +587,7 @@ class _Perturbations:
         for node in sp.preorder_traversal(self.x):
             if node.is_Add:
                 for term in node.args:
-                    yield Finding.of("missing_term", term=ascii(term)), self.x.xreplace({node: node - term})
+                    yield Finding.of("missing_term", term=answer_text(term)), self.x.xreplace({node: node - term})
 
     def transposed_indices(self):
         params = self.g.params

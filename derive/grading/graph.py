@@ -46,7 +46,7 @@ from derive.grading.grader import (
 from derive.kinds.graph.verify import KINK_MARGIN, kink_arguments
 from derive.core.parse import ParseError, UnknownName, parse_math
 from derive.numeric.evaluate import Unsupported, evaluate
-from derive.render.printing import ascii, latex
+from derive.render.printing import answer_text, latex
 
 DEFAULT_TOLERANCE = 0.005  # a number within 0.5 % of the exact value is correct (spec: `tolerance:`)
 INPUT_RANGE, INPUT_FAR = 2.0, 20.0
@@ -129,7 +129,7 @@ class GraphGrader:
     def _target(self, key: str, g) -> _Target:
         values = np.broadcast_to(evaluate(g.named, self.env), (self.points,)).astype(float)
         form = g.named if _size(g.named) < _size(g.closed) else g.closed  # over the nodes when that is shorter
-        shown, tex, value = ascii(form), latex(form), None
+        shown, tex, value = answer_text(form), latex(form), None
         if g.value is not None and g.closed != g.value:  # the formula and its value: z = -4
             tex, value = f"{tex} = {latex(g.value)}", number_text(g.value)
         return _Target(key, g, g.closed, values, g.value, shown, tex, value)

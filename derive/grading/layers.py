@@ -30,7 +30,7 @@ from derive.grading.grader import (
 )
 from derive.core.parse import ParseError, UnknownName, parse_math
 from derive.numeric.evaluate import Unsupported, evaluate
-from derive.render.printing import ascii, latex
+from derive.render.printing import answer_text, latex
 from derive.kinds.layers import engine
 from derive.kinds.layers.common import ascii_names, element_name
 
@@ -76,7 +76,7 @@ class LayerGrader:
             name = element_name(atom)
             key = of_param.get(engine.key(atom), name)
             shown = ascii_names(formulas[atom])
-            self.targets[key] = _Target(key, self.env[self.names[name]], ascii(shown), latex(formulas[atom]))
+            self.targets[key] = _Target(key, self.env[self.names[name]], answer_text(shown), latex(formulas[atom]))
         self.memo: dict = {}
 
     def _values(self, points: list[dict], atoms: list) -> dict:

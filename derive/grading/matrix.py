@@ -33,7 +33,7 @@ from derive.grading.grader import (
 )
 from derive.core.parse import ParseError, UnknownName, parse_math
 from derive.numeric.evaluate import Unsupported, evaluate
-from derive.render.printing import ascii
+from derive.render.printing import answer_text
 
 GRADED_STEPS = ("loss_grad", "local", "delta_output", "delta_hidden", "delta_softmax", "grad_W", "grad_b", "grad_input")
 ASKED_STEPS = ("delta_output", "delta_hidden", "delta_softmax", "grad_W", "grad_b")
@@ -203,7 +203,7 @@ class MatrixGrader:
         from derive.kinds.network.vector import family
 
         pre, post = family([u.pre for u in layer.units]), family(posts)
-        factor = ascii(act.derivative(pre, post, layer.alpha))  # f'(z) over the layer's own vectors: y*(1 - y)
+        factor = answer_text(act.derivative(pre, post, layer.alpha))  # f'(z) over the layer's own vectors: y*(1 - y)
         wrong = {"missing_derivative_delta": upstream,
                  "activation_in_delta": [g * a for g, a in zip(upstream, posts)]}
         out = []
@@ -247,7 +247,7 @@ def plain(expr: sp.Expr) -> str:
             joiner = " + " if e.is_Add else " "
             text = joiner.join(show(a, True) for a in e.args)
         else:
-            text = ascii(e)
+            text = answer_text(e)
             return f"({text})" if inner and (e.is_Add or (e.is_Mul and len(text) > 12)) else text
         return f"({text})" if inner and len(e.args) > 1 else text
 

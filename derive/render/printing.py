@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import precedence
 from sympy.printing.str import StrPrinter
 
 GREEK = {
@@ -297,15 +298,27 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
 
 
 class AsciiPrinter(_Memo, StrPrinter):
-    """The CONTRACT's expression syntax: SymPy str() with I(cond), relu, sigmoid, leaky_relu."""
+    """The CONTRACT's expression syntax: SymPy str() with I(cond), relu, sigmoid, leaky_relu.
 
-    _default_settings = {**StrPrinter._default_settings, "order": "none"}
+    With the setting answer=True, the syntax a student types (CONTRACT section 4): `^` for a power and
+    I[cond] for an indicator; the answer grammar reads both forms back.
+    """
+
+    _default_settings = {**StrPrinter._default_settings, "order": "none", "answer": False}
 
     def _as_ordered_terms(self, expr, order=None):
         return _ordered(list(expr.args)) if (order or self.order) == "none" else super()._as_ordered_terms(expr, order)
 
     def _print_Indicator(self, expr):
-        return f"I({self._print(expr.args[0])})"
+        inner = self._print(expr.args[0])
+        return f"I[{inner}]" if self._settings["answer"] else f"I({inner})"
+
+    def _print_Pow(self, expr, rational=False):
+        special = expr.exp is sp.S.Half or (expr.is_commutative and expr.exp in (-sp.S.Half, sp.S.NegativeOne))
+        if not self._settings["answer"] or (special and not rational):  # sqrt(x), 1/x as StrPrinter writes them
+            return super()._print_Pow(expr, rational)
+        prec = precedence(expr)
+        return f"{self.parenthesize(expr.base, prec, strict=False)}^{self.parenthesize(expr.exp, prec, strict=False)}"
 
     def _print_Exp1(self, expr):
         return "exp(1)"
@@ -321,9 +334,16 @@ def latex_printer(**settings):
 
 
 _ASCII = AsciiPrinter()
+_ANSWER = AsciiPrinter({"answer": True})
 
 
 @lru_cache(maxsize=65536)
 def ascii(expr: sp.Expr) -> str:
     """Cached: the verifier and the JSON renderer print the same formulas."""
     return _ASCII.doprint(expr)
+
+
+@lru_cache(maxsize=16384)
+def answer_text(expr: sp.Expr) -> str:
+    """expr as a student would type it in an answers file (x^2, I[z_1 > 0]): the expected answer in feedback."""
+    return _ANSWER.doprint(expr)
