@@ -229,6 +229,7 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
         out.append(
             {
                 "name": act.name,
+                "layers": [other.number for other in derivation.network.layers if other.activation is act],
                 "definition": Row([fz, _rewritten(fz)]) if _rewritten(fz) != fz else None,
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
@@ -294,7 +295,7 @@ def _loss(derivation: Derivation) -> dict | None:
     rows = [Row([d(g.of, g.node), g.expr]) for g in derivation.loss_grads]
     inline = [Row([d(net.of, y), e]) for y in net.outputs if (e := _upstream_inline(derivation, y)) is not None]
     return {"name": net.spec.loss, "definition": Row([net.of, net.loss]), "grads": rows + inline,
-            "decay": _decay_row(net), "kink": _loss_kink(net)}
+            "decay": _decay_row(net), "kink": _loss_kink(net), "outputs": len(net.outputs)}
 
 
 def _decay_row(net) -> Row | None:

@@ -1,0 +1,46 @@
+"""Sentences that agree with what they describe: one output or several, which layer an activation
+belongs to, no reference to notes the reader does not have.
+
+The expectations come from the specs themselves (how many outputs, which layer has which
+activation), read here from the YAML, not from derive.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+import yaml
+
+from conftest import ROOT
+from derive.pipeline import Options, derive_spec, render
+from derive.render.i18n import translations
+
+
+@cache
+def lecture(stem: str, lang: str) -> str:
+    return render(derive_spec(ROOT / "specs" / f"{stem}.yaml", Options()), "md", lang, Options())
+
+
+def spec(stem: str) -> dict:
+    return yaml.safe_load((ROOT / "specs" / f"{stem}.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+@pytest.mark.parametrize("stem", ["gelu-mae-decay", "softmax-ce"])
+def test_the_loss_derivatives_agree_with_the_number_of_outputs(stem, lang):
+    _ = translations(lang).gettext
+    outputs = spec(stem)["layers"][-1]["units"]
+    text = lecture(stem, lang)
+    one, many = _("Its derivative with respect to the output:"), _("Its derivatives with respect to the outputs:")
+    assert (one in text, many in text) == (outputs == 1, outputs > 1), (outputs, lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+def test_each_activation_names_its_layer(lang):
+    _ = translations(lang).gettext
+    layers = spec("gelu-mae-decay")["layers"]
+    text = lecture("gelu-mae-decay", lang)
+    assert _("The activation:") not in text
+    for number, layer in enumerate(layers, start=1):  # three layers, three different activations
+        assert text.count(_("The activation of layer %(n)s:") % {"n": number}) == 1, (number, layer["activation"])
