@@ -325,16 +325,27 @@ def _graph_variant(spec, seed: int | None) -> tuple:
     return outcome, grader, grader.asked
 
 
+_LAYER_GRADERS: dict[int, tuple] = {}  # id(spec) -> (spec, outcome, grader): the spec is kept, so its id stays its own
+
+
 def _layer_variant(spec, seed: int | None) -> tuple:
     """rnn, attention, conv, layernorm: the spec's own instance (no variants), graded at its concrete sizes."""
     from derive.grading.layers import LayerGrader
     from derive.pipeline import KINDS
 
-    kind = next(name for name in ("rnn", "attention", "conv", "layernorm")
-                if KINDS[name].module.__name__ == type(spec).__module__)
-    outcome = KINDS[kind].module.derive(spec)
-    grader = LayerGrader(outcome)
-    return outcome, grader, grader.asked
+    from derive.grading.variant import asked
+
+    if id(spec) not in _LAYER_GRADERS:  # every variant grades the same layer: derived once
+        kind = next(name for name in ("rnn", "attention", "conv", "layernorm")
+                    if KINDS[name].module.__name__ == type(spec).__module__)
+        outcome = KINDS[kind].module.derive(spec)
+        _LAYER_GRADERS[id(spec)] = (spec, outcome, LayerGrader(outcome))
+    _spec, outcome, grader = _LAYER_GRADERS[id(spec)]
+    if seed is None:
+        return outcome, grader, grader.asked
+    # a quiz variant: the same layer (its title promises its sizes), about 6 elements asked, some of every parameter
+    groups = [[k for k in grader.asked if k in grader.of_quantity[q]] for q in grader.of_quantity]
+    return outcome, grader, asked(grader.asked, [g for g in groups if g], seed)
 
 
 # kind -> (spec, seed) -> (verified outcome, grader, asked keys)

@@ -59,6 +59,14 @@ class IndexError_(Exception):
         self.finding = finding
 
 
+class IndexSum(sp.Function):
+    """Σ_k shown as an answer is typed (sum_k (…)): the expected element in the answer grammar's own syntax."""
+
+    def _sympystr(self, printer) -> str:
+        body, *indices = self.args
+        return "".join(f"sum_{i} " for i in indices) + f"({printer._print(body)})"
+
+
 @dataclass
 class _Target:
     key: str
@@ -95,6 +103,7 @@ class IndexGraphGrader(FormulaGrader):
             for s in role:
                 self.letters.setdefault(s.name, s)
         self.names = self._index_names()
+        self._names_for: dict[str, dict] = {}
         self.matrix_names = self._matrix_names()
         self.env, self.points = self._points(seed)
         self.targets: dict[str, _Target] = {}
@@ -268,7 +277,8 @@ class IndexGraphGrader(FormulaGrader):
         from derive.kinds.graph.kind import _Display, _ascii_names, arrange
 
         shown = _Display(self.d, self.spec.notation)(expr)
-        return ascii(arrange(_ascii_names(shown))), latex(shown)
+        text = arrange(_ascii_names(shown)).replace(sp.Sum, lambda body, *limits: IndexSum(body, *(lim[0] for lim in limits)))
+        return ascii(text), latex(shown)
 
     def _matrix_target(self, name: str) -> _Target:
         entries = self._as_matrix(name, lambda pos: self._symbol(f"d{self.of}_d{name}", pos))
@@ -286,7 +296,16 @@ class IndexGraphGrader(FormulaGrader):
         return list(self.targets)
 
     def names_for(self, key: str) -> dict:
-        return self.matrix_names if self.targets[key].matrix else self.names
+        """The names an answer for key may use: all but the gradient asked itself (∂f/∂q for q's key)."""
+        if key not in self._names_for:
+            target = self.targets[key]
+            own = f"d{self.of}_d{target.quantity}"
+            if target.matrix:
+                self._names_for[key] = {n: v for n, v in self.matrix_names.items() if n != own}
+            else:
+                self._names_for[key] = {n: v for n, v in self.names.items()
+                                        if n != own and not (isinstance(v, sp.Indexed) and str(v.base.label) == own)}
+        return self._names_for[key]
 
     # -- grading
 

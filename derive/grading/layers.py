@@ -61,11 +61,16 @@ class LayerGrader(FormulaGrader):
         backward = engine.value_program(self.concrete, known, wanted)
         program = forward + backward
         self.names = {element_name_of(name): sp.Symbol(element_name_of(name), real=True) for name in given}
-        self.names |= {element_name(a): sp.Symbol(element_name(a), real=True) for a, _ in program}
+        asked_gradients = {engine.key(a) for a in wanted if engine.key(a) in of_param_keys(params, model)}
+        # a parameter's own gradient (dL_dW_11) is what is asked: it is not a name an answer may use
+        self.names |= {element_name(a): sp.Symbol(element_name(a), real=True) for a, _ in program
+                       if engine.key(a) not in asked_gradients}
         self.env = self._values(points, [a for a, _ in program])
         self.points = POINTS
         formulas = dict(program)
         self.asked = [element_name(e) for q in model.params for e in engine.elements(q, model.sizes)]
+        self.of_quantity = {q.name: {element_name(e) for e in engine.elements(q, model.sizes)} for q in model.params}
+        self.model = model
         of_param = {engine.key(engine.gradient_of(g, e)): element_name(e)
                     for g in params for e in engine.elements(g.quantity, model.sizes)}
         self.targets = {}
@@ -73,7 +78,7 @@ class LayerGrader(FormulaGrader):
             name = element_name(atom)
             key = of_param.get(engine.key(atom), name)
             shown = ascii_names(formulas[atom])
-            self.targets[key] = _Target(key, self.env[self.names[name]], ascii(shown), latex(formulas[atom]))
+            self.targets[key] = _Target(key, self.env[sp.Symbol(name, real=True)], ascii(shown), latex(formulas[atom]))
 
     def _values(self, points: list[dict], atoms: list) -> dict:
         """Every named quantity at every test point, as arrays keyed by the answer grammar's symbols."""
@@ -97,6 +102,11 @@ class LayerGrader(FormulaGrader):
         if np.all(agreement(-values, target.values)):
             return _set(verdict, "incorrect", Finding.of("sign"))
         return _set(verdict, "incorrect", *value_findings(None, values, target.values, self.points))
+
+
+def of_param_keys(params: list, model) -> set:
+    """The engine keys of the parameters' gradients (dL/dW[1,2], …)."""
+    return {engine.key(engine.gradient_of(g, e)) for g in params for e in engine.elements(g.quantity, model.sizes)}
 
 
 def element_name_of(key: str) -> str:
