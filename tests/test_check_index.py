@@ -230,3 +230,36 @@ def test_russian_feedback_for_an_index_answer_is_russian():
     g = Engine(str(LINEAR)).grader(None)[0]
     text = Words("ru").feedback(g.check("x_i", "df_dq_k W_ki"))
     assert "Индекс k" in text and "free" not in text
+
+
+# -- a vector used on two paths: f = W x + x (∂f_m/∂x_i = W_{m,i} + 1_{m=i}) ---------------------------
+
+
+SKIP = "kind: graph\nshapes: {W: [n, n], x: [n]}\nnodes:\n  q: W x\n  f: q + x\n"
+
+
+@pytest.fixture(scope="module")
+def skip_grader(tmp_path_factory):
+    spec = tmp_path_factory.mktemp("skip") / "skip.yaml"
+    spec.write_text(SKIP, encoding="utf-8")
+    return Engine(str(spec)).grader(None)[0]
+
+
+@pytest.mark.parametrize("key,text,outcome", [
+    ("x_i", r"\sum_k \frac{\partial f}{\partial q_k} W_{k,i} + \frac{\partial f}{\partial f_i}", ("correct", "correct_index")),
+    ("x_i", r"\sum_k \frac{\partial f}{\partial q_k} W_{k,i}", ("incorrect", "missing_path")),  # the direct use
+    ("x_i", "df_df_i", ("incorrect", "missing_path")),  # the use through q
+    ("df_dx", "W^T df_dq + df_df", ("correct", "correct_matrix")),
+    ("df_dx", "W^T df_dq", ("incorrect", "missing_path")),
+    ("df_dx", "W df_dq + df_df", ("incorrect", "transposed_indices")),
+])
+def test_both_paths_of_a_vector_used_twice(skip_grader, key, text, outcome):
+    v = skip_grader.check(key, text)
+    assert (v.verdict, v.findings[0].code) == outcome, v.findings
+
+
+def test_every_expected_answer_shown_is_graded_correct(grader, relu_grader, skip_grader):
+    for g in (grader, relu_grader, skip_grader):
+        for key in g.keys():
+            expected = g.check(key, "").expected
+            assert g.check(key, expected).verdict == "correct", (key, expected)

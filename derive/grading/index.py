@@ -115,6 +115,8 @@ class IndexGraphGrader(FormulaGrader):
             if d.quantities[name].shape:
                 self.targets[f"d{self.of}_d{name}"] = self._matrix_target(name)
         self.asked = [self._element_key(n, d.grads[n].indices) for n in self.spec.wrt]
+        for target in self.targets.values():  # built before a class's worker processes fork, not in each
+            self.matrix_mistakes(target) if target.matrix else self.mistakes(target)
 
     # -- names an answer may use
 
@@ -255,9 +257,47 @@ class IndexGraphGrader(FormulaGrader):
         return [dict(zip(target_free, combo)) for combo in itertools.product(*(range(1, n + 1) for n in ranges))]
 
     def index_values(self, expr: sp.Expr, free: tuple, ranges: tuple) -> np.ndarray:
-        rows = [np.broadcast_to(evaluate(self.concrete_expr(expr, at), self.env), (self.points,)).astype(float)
-                for at in self._assignments(free, ranges)]
-        return np.array(rows)
+        """expr at every value of the free indices and every test point, (assignments, points): the sums written
+        out once, then each element (W_ki) gathered into an array over the assignments and evaluated once."""
+        assignments = self._assignments(free, ranges)
+        expr = expr.xreplace(self.sizes).replace(lambda e: isinstance(e, Upstream), self._upstream)
+        for _ in range(8):
+            sums = [s for s in expr.atoms(sp.Sum) if not s.atoms(sp.Sum) - {s}]
+            if not sums:
+                break
+            expr = expr.xreplace({s: self._written_out(s) for s in sums})
+        letters = set(self.letters.values())
+        stray = (expr.free_symbols & letters) - set(free)
+        if stray:
+            raise IndexError_(Finding.of("index_free", index=str(sorted(stray, key=str)[0])))
+        env, swap = dict(self.env), {}
+
+        def column(values) -> np.ndarray:
+            return np.array(values, dtype=float).reshape(len(assignments), -1)
+
+        # equal indices (1_{k=i}, δ_ki) and comparisons of indices: 0 or 1 for each assignment
+        for atom in [a for a in expr.atoms(sp.KroneckerDelta, sp.Function) if a.free_symbols and
+                     a.free_symbols <= letters]:
+            dummy = swap[atom] = sp.Dummy()
+            try:
+                env[dummy] = column([float(atom.xreplace({s: sp.Integer(v) for s, v in at.items()}))
+                                     for at in assignments])
+            except TypeError:
+                raise Unsupported(f"{type(atom).__name__} of indices") from None
+        expr = expr.xreplace(swap)
+        swap = {}
+        for atom in expr.atoms(sp.Indexed):
+            dummy = swap[atom] = sp.Dummy()
+            rows = []
+            for at in assignments:
+                element = self._element(atom.xreplace({s: sp.Integer(v) for s, v in at.items()}))
+                rows.append(np.broadcast_to(self.env[element], (self.points,)))
+            env[dummy] = np.array(rows)
+        for s in expr.free_symbols & letters:  # an index used as a number
+            dummy = swap[s] = sp.Dummy()
+            env[dummy] = column([at[s] for at in assignments])
+        values = evaluate(expr.xreplace(swap), env)
+        return np.broadcast_to(np.asarray(values, dtype=float), (len(assignments), self.points)).astype(float)
 
     def _index_target(self, name: str, g) -> _Target:
         out = self.d.output
@@ -393,7 +433,8 @@ class IndexGraphGrader(FormulaGrader):
         g = self.d.grads[target.quantity]
         terms = sp.Add.make_args(g.chain) if g.chain is not None else ()
         if len(terms) > 1:
-            for user, term in zip(g.users, terms):
+            for term in terms:
+                user = next((str(u.args[1]) for u in term.atoms(Upstream)), self.of)
                 rest = carried_out(g.chain - term).replace(lambda e: isinstance(e, Upstream),
                                                            self._upstream)
                 yield Finding.of("missing_path", node=user), rest
