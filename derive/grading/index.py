@@ -451,18 +451,17 @@ def matrix_form(grader: IndexGraphGrader, name: str) -> tuple[str, str]:
     """∂f/∂W as a matrix formula (df_dq x^T, W^T df_dq, df_dq ⊙ I(z > 0)), from the index form of its
     entries; the index form itself ("entry (i, j): …") where the pattern is not one of these."""
     g = grader.d.grads[name]
-    of = grader.of
-    if g.done is None:  # used by the output only: ∂L/∂θ is the gradient arriving at the output, term by term
-        users = g.users
-        expr = g.component
-        if len(users) == 1 and expr == sp.KroneckerDelta(*grader.d.output.indices, *g.indices):
-            text = f"d{of}_d{users[0]}"
-            return text, rf"\frac{{\partial {of}}}{{\partial {users[0]}}}"
-    else:
-        terms = [_matrix_term(grader, t, g.indices) for t in sp.Add.make_args(g.done)]
-        if all(t is not None for t in terms):
-            text = " + ".join(t[0] for t in terms)
-            return text, " + ".join(t[1] for t in terms)
+    done = g.done
+    if done is None:  # used by the output only: ∂L/∂u_i = Σ_m ∂L/∂f_m ∂f_m/∂u_i (the output's own local derivative)
+        out = grader.d.output
+        done = g.component
+        if out.indices:
+            arriving = Upstream(grader.d.of, out.quantity.base.label, *out.indices)
+            done = carried_out(sp.Sum(arriving * done, *[(m, 1, s) for m, s in zip(out.indices, out.quantity.shape)]))
+    terms = [_matrix_term(grader, t, g.indices) for t in sp.Add.make_args(sp.expand(done))]
+    if all(t is not None for t in terms):
+        text = " + ".join(t[0] for t in terms)
+        return text, " + ".join(t[1] for t in terms)
     expected = g.done if g.done is not None else g.component
     text, tex = grader._shown(expected)
     indices = ", ".join(str(i) for i in g.indices)
@@ -475,19 +474,26 @@ def _matrix_term(grader: IndexGraphGrader, term: sp.Expr, wrt: tuple) -> tuple[s
     while isinstance(term, sp.Sum):
         limits += [lim[0] for lim in term.limits]
         term = term.function
-    factors = []
+    factors, elementwise = [], []
     for f in sp.Mul.make_args(term.replace(lambda e: isinstance(e, Upstream), grader._upstream)):
-        if not isinstance(f, sp.Indexed):
+        if isinstance(f, sp.Indexed):
+            factors.append(f)
+        elif f.atoms(sp.Indexed) and all(e.indices == wrt for e in f.atoms(sp.Indexed)) and len(wrt) == 1:
+            elementwise.append(f.xreplace({e: sp.Symbol(str(e.base.label)) for e in f.atoms(sp.Indexed)}))
+        else:
             return None
-        factors.append(f)
     if len(limits) > 1:
         return None
 
     def vec(e):
         return str(e.base.label)
 
-    if not limits and len(wrt) == 1 and len(factors) == 1 and factors[0].indices == wrt:
-        return vec(factors[0]), _tex_name(vec(factors[0]), grader.of)
+    if not limits and len(wrt) == 1 and factors and all(f.indices == wrt for f in factors):
+        # u_i v_i I(z_i > 0): an elementwise product of vectors, u ⊙ v ⊙ I(z > 0)
+        return (" ⊙ ".join([*(vec(f) for f in factors), *(ascii(f) for f in elementwise)]),
+                r" \odot ".join([*(_tex_name(vec(f), grader.of) for f in factors), *(latex(f) for f in elementwise)]))
+    if elementwise:
+        return None
     if not limits and len(wrt) == 2 and len(factors) == 2:
         a, b = factors
         if a.indices == (wrt[1],):
