@@ -51,7 +51,7 @@ KINK_MARGIN = 1e-3
 INDEX_LETTERS = "ijklmnpqrstuvabcdegh"  # index names an answer may use (those not taken by a quantity or size)
 
 
-class IndexError_(Exception):
+class IndexMismatch(Exception):
     """An answer whose indices do not fit (a free index, an index beyond its range): a finding."""
 
     def __init__(self, finding: Finding):
@@ -164,7 +164,7 @@ class IndexGraphGrader(FormulaGrader):
     # -- concrete values
 
     def concrete_expr(self, expr: sp.Expr, at: dict) -> sp.Expr:
-        """expr at the index values at (sums written out, elements as concrete symbols); IndexError_ if the
+        """expr at the index values at (sums written out, elements as concrete symbols); IndexMismatch if the
         indices do not fit."""
         expr = expr.xreplace({**self.sizes, **{s: sp.Integer(v) for s, v in at.items()}})
         expr = expr.replace(lambda e: isinstance(e, Upstream), self._upstream)
@@ -176,7 +176,7 @@ class IndexGraphGrader(FormulaGrader):
         free = expr.free_symbols & set(self.letters.values())
         if free:
             index = sorted(free, key=str)[0]
-            raise IndexError_(Finding.of("index_free", index=str(index)))
+            raise IndexMismatch(Finding.of("index_free", index=str(index)))
         return expr.replace(lambda e: isinstance(e, sp.Indexed), self._element)
 
     def _upstream(self, e: Upstream) -> sp.Expr:
@@ -200,7 +200,7 @@ class IndexGraphGrader(FormulaGrader):
                 if i == index and axis < len(shape):
                     sizes.add(shape[axis])
         if len(sizes) != 1:
-            raise IndexError_(Finding.of("index_range", index=str(index)))
+            raise IndexMismatch(Finding.of("index_range", index=str(index)))
         return sizes.pop()
 
     def _shape_of(self, label) -> tuple:
@@ -212,7 +212,7 @@ class IndexGraphGrader(FormulaGrader):
     def _element(self, e: sp.Indexed) -> sp.Symbol:
         shape = self._shape_of(e.base.label)
         if any(not i.is_Integer or not 1 <= int(i) <= n for i, n in zip(e.indices, shape)) or len(e.indices) != len(shape):
-            raise IndexError_(Finding.of("index_range", index=ascii(e)))
+            raise IndexMismatch(Finding.of("index_range", index=ascii(e)))
         return self._symbol(str(e.base.label), tuple(int(i) for i in e.indices))
 
     def _points(self, seed: int) -> tuple[dict, int]:
@@ -269,7 +269,7 @@ class IndexGraphGrader(FormulaGrader):
         letters = set(self.letters.values())
         stray = (expr.free_symbols & letters) - set(free)
         if stray:
-            raise IndexError_(Finding.of("index_free", index=str(sorted(stray, key=str)[0])))
+            raise IndexMismatch(Finding.of("index_free", index=str(sorted(stray, key=str)[0])))
         env, swap = dict(self.env), {}
 
         def column(values) -> np.ndarray:
@@ -359,7 +359,7 @@ class IndexGraphGrader(FormulaGrader):
             return _set(verdict, "invalid", Finding.of("unsupported", what="a matrix"))
         try:
             values = self.index_values(answer, target.free, target.ranges)
-        except IndexError_ as exc:
+        except IndexMismatch as exc:
             finding = exc.finding
             if finding.code == "index_free":
                 finding = Finding.of("index_free", index=dict(finding.args)["index"], key=target.key,
@@ -405,7 +405,7 @@ class IndexGraphGrader(FormulaGrader):
         for finding, expr in self._wrong_forms(target):
             try:
                 values = self.index_values(expr, target.free, target.ranges)
-            except (IndexError_, Unsupported):
+            except (IndexMismatch, Unsupported):
                 continue
             if not np.all(agreement(values, target.values)):
                 out.append((finding, values))
