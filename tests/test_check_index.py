@@ -158,7 +158,7 @@ def test_relu_layer_answers_are_correct(relu_grader, key, text):
 
 
 @pytest.mark.parametrize("key,text,code", [
-    ("z_i", "1_{m=i}", "differs"),  # ReLU' forgotten
+    ("z_i", "1_{m=i}", "missing_indicator"),  # ReLU' forgotten
     ("dh_dz", "dh_dh", "entries_differ"),
     ("W_ij", r"\frac{\partial h}{\partial z_j} x_i", "index_range"),  # i runs to 3, x has 2 entries
 ])

@@ -425,6 +425,11 @@ class IndexGraphGrader(FormulaGrader):
                 swapped = e.base[e.indices[1], e.indices[0]]
                 yield (Finding.of("transposed_indices", wrong=ascii(_named(swapped)), right=ascii(_named(e))),
                        x.xreplace({e: swapped}))
+        from derive.core.calculus import Indicator
+
+        for ind in sorted(x.atoms(Indicator), key=str):  # ReLU' = I[z_m > 0] left out (not an equality of indices)
+            if not isinstance(ind.args[0], sp.Eq):
+                yield Finding.of("missing_indicator", factor=ascii(_ascii_element_names(ind))), x.xreplace({ind: sp.S.One})
         ups = sorted([e for e in x.atoms(sp.Indexed) if e.base in self.up.values()] +
                      [e for e in x.free_symbols if e in self.up.values()], key=str)
         if ups:
@@ -438,6 +443,10 @@ class IndexGraphGrader(FormulaGrader):
                 rest = carried_out(g.chain - term).replace(lambda e: isinstance(e, Upstream),
                                                            self._upstream)
                 yield Finding.of("missing_path", node=user), rest
+
+
+def _ascii_element_names(expr: sp.Expr) -> sp.Expr:
+    return expr.xreplace({e: _named(e) for e in expr.atoms(sp.Indexed)})
 
 
 def _named(e: sp.Indexed) -> sp.Symbol:
