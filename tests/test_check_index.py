@@ -94,6 +94,7 @@ def test_typical_wrong_answers_are_named(grader, key, text, code):
     ("x_i", r"\sum_z W_{z,i}", "parse.sum_index"),  # z is not an index letter here
     ("x_i", "sum_k", "parse.unexpected_end"),
     ("x_i", "W_{k,i} = 3", "parse.equation"),
+    ("x_i", "sum_k sum_l sum_p sum_r sum_s sum_t sum_u x_k x_l x_p x_r x_s x_t x_u", "unsupported"),  # 3^7 terms
 ])
 def test_unreadable_index_answers_are_invalid(grader, key, text, code):
     assert verdict(grader, key, text) == ("invalid", [code])

@@ -48,6 +48,7 @@ from derive.render.printing import ascii, latex
 
 POOL = 2000  # candidate test points
 KINK_MARGIN = 1e-3
+MAX_SUMS = 6  # summation indices in one answer (each multiplies the terms written out by a size)
 INDEX_LETTERS = "ijklmnpqrstuvabcdegh"  # index names an answer may use (those not taken by a quantity or size)
 
 
@@ -260,6 +261,8 @@ class IndexGraphGrader(FormulaGrader):
         """expr at every value of the free indices and every test point, (assignments, points): the sums written
         out once, then each element (W_ki) gathered into an array over the assignments and evaluated once."""
         assignments = self._assignments(free, ranges)
+        if sum(len(s.limits) for s in expr.atoms(sp.Sum)) > MAX_SUMS:  # Σ_k Σ_l … multiplies the terms
+            raise Unsupported(f"sums over more than {MAX_SUMS} indices")
         expr = expr.xreplace(self.sizes).replace(lambda e: isinstance(e, Upstream), self._upstream)
         for _ in range(8):
             sums = [s for s in expr.atoms(sp.Sum) if not s.atoms(sp.Sum) - {s}]
