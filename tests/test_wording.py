@@ -44,3 +44,20 @@ def test_each_activation_names_its_layer(lang):
     assert _("The activation:") not in text
     for number, layer in enumerate(layers, start=1):  # three layers, three different activations
         assert text.count(_("The activation of layer %(n)s:") % {"n": number}) == 1, (number, layer["activation"])
+
+
+# what a standalone reader does not have: another lecture ("see the lecture on the multilayer perceptron")
+OTHER_LECTURE = {"en": "lecture", "ru": "лекци", "pl": "wykład"}
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+@pytest.mark.parametrize("stem", ["layernorm", "mlp-check"])
+def test_a_lecture_stands_alone(stem, lang):
+    assert OTHER_LECTURE[lang] not in lecture(stem, lang).lower()
+
+
+def test_the_rnn_title_says_backpropagation_of_the_error():
+    # «обратное распространение ошибки» is the Russian term (docs/glossary.md), in titles too
+    glossary = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+    assert "обратное распространение ошибки" in glossary
+    assert "обратное распространение ошибки во времени" in spec("rnn-3-steps")["title"]["ru"]
