@@ -61,3 +61,13 @@ def test_the_rnn_title_says_backpropagation_of_the_error():
     glossary = (ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
     assert "обратное распространение ошибки" in glossary
     assert "обратное распространение ошибки во времени" in spec("rnn-3-steps")["title"]["ru"]
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+def test_the_matrix_D_is_defined_before_the_formulas_that_follow_it(lang):
+    # seed 002: D = ∂LOSS/∂W, D_{i,j} = ∂LOSS/∂W_{i,j}; a "where D = …" after a formula without D reads wrong
+    text = lecture("sigmoid-layer", lang)
+    definition = next(line for line in text.splitlines() if "$D = " in line and "D_{i,j}" in line)
+    matrix_form = text.index(r"\frac{\partial \mathrm{LOSS}}{\partial W} = ")
+    assert text.index(definition) < matrix_form, definition
+    assert not definition[0].islower(), definition  # a sentence of its own, not a "where …" tail
