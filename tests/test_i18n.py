@@ -236,3 +236,19 @@ def test_formulas_are_identical_across_languages(which, specs):
     assert formulas["en"], "no $$ blocks in the English rendering"
     for lang in TRANSLATED:
         assert formulas[lang] == formulas["en"], lang
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+def test_a_msgid_in_two_catalogs_has_one_translation(lang):
+    # the catalogs of a language are merged into one Translations (render/i18n.py): where two catalogs hold the
+    # same msgid, the last merged would win silently, so they must agree
+    seen: dict = {}
+    for po in sorted((LOCALE / lang / "LC_MESSAGES").glob("*.po")):
+        with open(po, "rb") as f:
+            for message in read_po(f):
+                if message.id:
+                    key = message.id if isinstance(message.id, str) else tuple(message.id)
+                    string = message.string if isinstance(message.string, str) else tuple(message.string)
+                    seen.setdefault(key, {})[po.name] = string
+    disagree = {key: found for key, found in seen.items() if len(set(found.values())) > 1}
+    assert disagree == {}
