@@ -71,3 +71,14 @@ def test_the_matrix_D_is_defined_before_the_formulas_that_follow_it(lang):
     matrix_form = text.index(r"\frac{\partial \mathrm{LOSS}}{\partial W} = ")
     assert text.index(definition) < matrix_form, definition
     assert not definition[0].islower(), definition  # a sentence of its own, not a "where …" tail
+
+
+@pytest.mark.parametrize("stem", ["leaky-relu", "sigmoid-bce", "gelu-mae-decay", "two-layer-relu"])
+def test_every_activation_derivative_is_written_with_d(stem):
+    # an activation is a function of one variable (α a constant): d f/d z for every one, and da/dz after dσ/dz
+    import re
+
+    text = lecture(stem, "en")
+    section = text[: text.index("## 1)")]  # the notation part, before the derivatives of the network
+    one_variable = re.findall(r"\\frac\{(d|\\partial) [^{}]*(?:\{[^{}]*\}[^{}]*)*\}\{(?:d|\\partial) z\}", section)
+    assert one_variable and set(one_variable) == {"d"}, one_variable

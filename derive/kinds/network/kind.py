@@ -106,13 +106,20 @@ def _numbers(spec: NetworkSpec, derivation: Derivation):
         raise SpecError(f"values: {exc}; choose values where the network is defined", Location(spec.file)) from None
 
 
+# The variable of the activations' own formulas (f(z), f'(z), da/dz): an activation is a function of one
+# variable, its α a constant, so its derivative is d/dz for every one (LReLU and ELU too); a symbol of its own,
+# so that no network quantity named z is printed with d.
+ACTIVATION_VARIABLE = sp.Symbol("z", activation_variable=True)
+
+
 def printer_settings(outcome: Outcome) -> dict:
     # W x + b where the weights are W_{jk} (seeds 002, 004); θ_0 + θ_1 x where the bias is θ_{0j} (seed 000)
     terms = "bias-last" if outcome.spec.index == "target-source" else "given"
+    ordinary = frozenset({ACTIVATION_VARIABLE})
     if outcome.vector is not None:
         return {"partials": {**outcome.derivation.partials, **outcome.vector.partials},
-                "notation": outcome.spec.notation, "terms": terms}
-    return {"partials": outcome.derivation.partials, "terms": terms}
+                "notation": outcome.spec.notation, "terms": terms, "ordinary": ordinary}
+    return {"partials": outcome.derivation.partials, "terms": terms, "ordinary": ordinary}
 
 
 def context(outcome: Outcome, lang: str) -> dict:
@@ -217,7 +224,7 @@ def _forward_rows(derivation: Derivation) -> list[list[Row]]:
 
 def _activation_rows(derivation: Derivation) -> list[dict]:
     """Each activation used: its definition and its derivative, both by SymPy."""
-    z = sp.Symbol("z")
+    z = ACTIVATION_VARIABLE
     seen, out = set(), []
     for layer in derivation.network.layers:
         act = layer.activation
