@@ -8,10 +8,12 @@ three forms: the chain form with named upstream gradients, the form over node
 names, and the closed form over the inputs. With `values`, every quantity also
 gets its exact value. Pure: no printing, no I/O, no language.
 
-`backprop(spec, forms=False)` is the same backward pass without the forms over
-node names and inputs (they grow with the number of paths through the graph):
-the local derivatives, which nodes use each value, and the chain form. The
-network kind derives through it (derive.kinds.network.backprop narrates it).
+`backprop(spec, forms=False)` is the same backward pass without the three forms
+(the forms over node names and inputs grow with the number of paths through
+the graph): every node's local derivatives, and for every value, in backward
+order, the nodes that use it with their local derivatives. The network kind
+derives through it: derive.kinds.network.backprop multiplies and sums these in
+its own names (φ, ψ, θ; δ).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class Grad:
     wrt: sp.Symbol
     upstream: sp.Symbol | None  # the symbol ∂of/∂wrt stands for further down (None for the output)
     uses: list[Local]  # the local derivatives ∂v/∂wrt of the nodes v that use wrt, in order
-    chain: sp.Expr  # Σ ∂of/∂v · ∂v/∂wrt with ∂of/∂v as a symbol
+    chain: sp.Expr | None  # Σ ∂of/∂v · ∂v/∂wrt with ∂of/∂v as a symbol (None when derived without forms)
     named: sp.Expr | None  # over nodes and inputs (None when derived without forms)
     closed: sp.Expr | None  # over inputs (None when derived without forms)
     value: sp.Expr | None = None
@@ -105,20 +107,32 @@ def _nodes(spec: GraphSpec, symbols: dict, forms: bool = True) -> list[Node]:
     for n in spec.nodes:
         sym = symbols[n.name]
         args = _arguments(n, known)
-        locals_ = [_local(sym, a, diff(n.expr, a)) for a in args]
+        locals_ = [_local(sym, a, raw) for a, raw in zip(args, derivatives(n.expr, args))]
         closed[sym] = n.expr.xreplace(closed) if forms else None
         out.append(Node(sym, n.expr, closed[sym], args, locals_, gate_of(n.expr, args, locals_)))
     return out
 
 
-def diff(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
-    """sympy.diff(expr, x), with the terms of a sum that do not contain x skipped instead of differentiated
-    (a network's z_j = b_j + Σ_k W_jk h_k has as many terms as arguments: quadratic work otherwise)."""
-    if expr.is_Add:
-        return sp.Add(*[diff(t, x) for t in expr.args if x in t.free_symbols])
-    if expr.is_Mul and [f for f in expr.args if x in f.free_symbols] == [x]:  # θ h: h
-        return sp.Mul(*[f for f in expr.args if f != x])
-    return sp.diff(expr, x)
+def derivatives(expr: sp.Expr, args: list[sp.Symbol]) -> list[sp.Expr]:
+    """[sympy.diff(expr, a) for a in args], with the terms of a sum that do not contain a skipped instead of
+    differentiated (a network's z_j = b_j + Σ_k W_jk h_k has as many terms as arguments: quadratic otherwise)."""
+    if not expr.is_Add:
+        return [sp.diff(expr, a) for a in args]
+    having: dict[sp.Symbol, list[sp.Expr]] = {}
+    for term in expr.args:
+        for s in term.free_symbols:
+            having.setdefault(s, []).append(term)
+    return [sp.Add(*[_term_derivative(t, a) for t in having.get(a, ())]) for a in args]
+
+
+def _term_derivative(term: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """sympy.diff(term, x); θ h in θ is h without the product rule's work."""
+    if term == x:
+        return sp.S.One
+    if term.is_Mul and x in term.args and sum(1 for f in term.args if x in f.free_symbols) == 1:
+        others = [f for f in term.args if f != x]
+        return others[0] if len(others) == 1 else sp.Mul(*others)
+    return sp.diff(term, x)
 
 
 def _local(node: sp.Symbol, arg: sp.Symbol, raw: sp.Expr) -> Local:
@@ -128,7 +142,10 @@ def _local(node: sp.Symbol, arg: sp.Symbol, raw: sp.Expr) -> Local:
 def _arguments(node, known: set) -> list[sp.Symbol]:
     """The node's arguments in the order its expression first writes them (q * z: q, then z)."""
     args = node.expr.free_symbols & known
-    return sorted(args, key=lambda s: (first_use(node.text, s.name), s.name))
+    where: dict[str, int] = {}  # first_use depends on a name's base only (theta_11, theta_21: theta)
+    for base in {s.name.split("_")[0] for s in args}:
+        where[base] = first_use(node.text, base)
+    return sorted(args, key=lambda s: (where[s.name.split("_")[0]], s.name))
 
 
 def first_use(text: str, name: str) -> int:
@@ -210,12 +227,12 @@ def _backward(of, nodes: list[Node], inputs: list[sp.Symbol], partials: dict, fo
     order = [n.symbol for n in reversed(nodes) if n.symbol != of] + inputs
     for v in order:
         uses = [loc for loc in used_by.get(v, ()) if loc.node in grads]
-        chain = sp.Add(*[_times(_upstream(grads, loc.node, of, partials), loc.expr) for loc in uses])
         if forms:
+            chain = sp.Add(*[_times(_upstream(grads, loc.node, of, partials), loc.expr) for loc in uses])
             named = sp.Add(*[_times(grads[loc.node].named, loc.expr) for loc in uses])
             grads[v] = Grad(v, None, uses, chain, named, tidy(named.xreplace(closed)))
         else:
-            grads[v] = Grad(v, None, uses, chain, None, None)
+            grads[v] = Grad(v, None, uses, None, None, None)
         if v in by_symbol:
             grads[v].upstream = upstream_symbol(of, v)
     return grads

@@ -21,7 +21,7 @@ import sympy as sp
 
 from derive.core.calculus import in_softmax_outputs, tidy_sign
 from derive.kinds.graph.backprop import backprop as graph_backprop
-from derive.kinds.network.graph import compile_network
+from derive.kinds.network.graph import compile_network, renamed
 from derive.kinds.network.model import Layer, Network, Unit
 
 EXPAND_LIMIT = 16  # leaves: a named quantity this small is also shown substituted
@@ -299,7 +299,7 @@ class Locals:
 
     @classmethod
     def of(cls, network: Network) -> "Locals":
-        engine = graph_backprop(compile_network(network), forms=False)
+        engine = graph_backprop(compile_network(network, texts=False), forms=False)
         back = {s: sp.Symbol(s.name) for s in engine.spec.symbols.values()}
         loss = engine.of if network.loss is not None else None
         uses = {back[v]: {back[loc.node]: _renamed(loc.raw, back, loc.node == loss) for loc in g.uses}
@@ -335,20 +335,7 @@ def _renamed(expr: sp.Expr, back: dict, canonical: bool) -> sp.Expr:
     order of terms; a unit's in the order its derivative wrote them (leaky ReLU': I[z>0] + α I[z≤0])."""
     if canonical:
         return expr.xreplace(back)
-    return _in_order(expr, back)
-
-
-def _in_order(expr: sp.Expr, back: dict) -> sp.Expr:
-    if expr in back:
-        return back[expr]
-    if not expr.args:
-        return expr
-    args = tuple(_in_order(a, back) for a in expr.args)
-    if args == expr.args:
-        return expr
-    if expr.is_Add or expr.is_Mul or expr.is_Pow:
-        return expr.func(*args, evaluate=False)
-    return expr.func(*args)
+    return renamed(expr, back)
 
 
 def derive(network: Network) -> Derivation:
