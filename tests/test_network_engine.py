@@ -121,3 +121,29 @@ def test_weight_decay_is_the_engines_direct_term_of_the_loss():
         assert p.direct == expected
         assert (p.direct is not None) == (p.param in weights)
     assert verify(derivation).ok
+
+
+@pytest.mark.parametrize("name", ["two-layer-relu", "softmax-ce", "gelu-mae-decay", "residual-mlp", "leaky-relu"])
+def test_the_engines_shortcut_through_sums_is_sympys_derivative(name):
+    """derivatives() skips a sum's terms without the variable and takes θ h in θ directly: the same as sympy.diff."""
+    from derive.kinds.network.graph import compile_network
+
+    graph = compile_network(build(_spec(name)))
+    known = set(graph.symbols.values())
+    for node in graph.nodes:
+        args = sorted(node.expr.free_symbols & known, key=str)
+        assert engine.derivatives(node.expr, args) == [sp.diff(node.expr, a) for a in args], node.name
+
+
+def test_the_compiled_network_keeps_each_sums_order_of_terms():
+    """θ_0 + θ_1 x stays in that order over the engine's real symbols (xreplace would sort it again)."""
+    from derive.kinds.network.graph import compile_network, renamed
+
+    net = build(_spec("residual-mlp"))  # h_1 = relu(z_1) + x_1: xreplace would write x_1 + relu(z_1)
+    graph = compile_network(net)
+    for (symbol, expr), node in zip(net.forward, graph.nodes):
+        assert [a.name if a.is_Symbol else str(a) for a in sp.Add.make_args(node.expr)] == \
+               [a.name if a.is_Symbol else str(a) for a in sp.Add.make_args(expr)]
+        assert all(s.is_real for s in node.expr.free_symbols)
+    x = sp.Symbol("x")
+    assert renamed(sp.Add(x, 2 * x, evaluate=False), {x: sp.Symbol("x", real=True)}).args[1] == 2 * sp.Symbol("x", real=True)
