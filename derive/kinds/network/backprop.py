@@ -300,7 +300,9 @@ class Locals:
     @classmethod
     def of(cls, network: Network) -> "Locals":
         engine = graph_backprop(compile_network(network, texts=False), forms=False)
-        back = {s: sp.Symbol(s.name) for s in engine.spec.symbols.values()}
+        own = {s.name: s for s in [*network.inputs, *network.params, *network.targets, *network.constants,
+                                   *(s for s, _ in network.forward)]}
+        back = {real: own[name] for name, real in engine.spec.symbols.items()}
         loss = engine.of if network.loss is not None else None
         uses = {back[v]: {back[loc.node]: _renamed(loc.raw, back, loc.node == loss) for loc in g.uses}
                 for v, g in engine.grads.items()}

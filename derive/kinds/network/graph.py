@@ -28,11 +28,14 @@ def compile_network(net: Network, texts: bool = True) -> GraphSpec:
     inputs = [s.name for s in leaves if s in used]
     names = [s.name for s, _ in net.forward]
     symbols = symbols_for([*inputs, *names], {})
-    real = {sp.Symbol(name): symbol for name, symbol in symbols.items()}
+    own = {s.name: s for s in [*leaves, *(s for s, _ in net.forward)]}
+    real = {own[name]: symbol for name, symbol in symbols.items()}
     where = Location(net.spec.file)
     nodes = tuple(NodeSpec(s.name, ascii(expr) if texts else "", renamed(expr, real), where) for s, expr in net.forward)
-    return GraphSpec(file=net.spec.file, title=dict(net.spec.title), nodes=nodes, inputs=tuple(inputs),
+    spec = GraphSpec(file=net.spec.file, title=dict(net.spec.title), nodes=nodes, inputs=tuple(inputs),
                      output=str(net.of), values=None, wrt=tuple(str(p) for p in net.params))
+    spec.__dict__["symbols"] = symbols  # the cached property, already made (the same symbols_for call)
+    return spec
 
 
 def renamed(expr: sp.Expr, names: dict) -> sp.Expr:
@@ -46,7 +49,7 @@ def renamed(expr: sp.Expr, names: dict) -> sp.Expr:
     if not expr.args:
         return expr
     args = tuple(renamed(a, names) for a in expr.args)
-    if args == expr.args:
+    if all(new is old for new, old in zip(args, expr.args)):
         return expr
     if expr.is_Add or expr.is_Mul:
         return expr._new_rawargs(*args)  # these very terms, in this order, not evaluated again
