@@ -1,0 +1,90 @@
+"""Start-up: what a command imports and how (benchmarks/README.md measures the seconds; no timing here)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from derive.core.startup import imports_paused
+
+from conftest import ROOT
+
+SPEC = ROOT / "specs" / "two-layer-relu.yaml"
+
+
+@pytest.fixture
+def collector():
+    """Leave the collector as the test found it (on, nothing frozen by the test)."""
+    was = gc.isenabled()
+    yield
+    gc.unfreeze()
+    if was:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_imports_run_without_the_collector_and_what_they_made_is_frozen(collector):
+    gc.enable()
+    gc.unfreeze()
+    with imports_paused():
+        assert not gc.isenabled()
+        made = [[i] for i in range(1000)]  # containers the collector tracks
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= len(made)
+
+
+def test_the_collector_is_back_on_after_an_error(collector):
+    gc.enable()
+    with pytest.raises(ImportError):
+        with imports_paused():
+            import derive.no_such_module  # noqa: F401
+    assert gc.isenabled()
+
+
+def test_a_caller_who_turned_the_collector_off_keeps_it_off(collector):
+    gc.disable()
+    gc.unfreeze()
+    with imports_paused():
+        pass
+    assert not gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+WATCH = ["jinja2", "babel", "lark", "rich", "matplotlib", "nbformat", "derive.render.tex", "derive.render.document",
+         "derive.render.html", "derive.grading", "derive.web", "derive.api", "derive.kinds.graph",
+         "derive.kinds.network.vector", "sympy"]
+
+REPORT = r"""
+import atexit, gc, json, sys, runpy
+def report():
+    watched = {name: name in sys.modules for name in WATCH}
+    print(json.dumps({"modules": watched, "frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}),
+          file=sys.stderr)
+atexit.register(report)
+sys.argv = ["derive", *ARGS]
+runpy.run_module("derive", run_name="__main__")
+"""
+
+
+def _work_imports(*args) -> dict:
+    """What a fresh `derive ARGS` process, doing the work in itself, had imported and frozen at its end."""
+    code = REPORT.replace("WATCH", repr(WATCH)).replace("ARGS", repr([str(a) for a in args]))
+    env = {**os.environ, "DERIVE_UNBOUNDED": "1"}  # the work in this process, where atexit sees it
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stderr.strip().splitlines()[-1])
+
+
+def test_json_of_a_network_imports_only_what_it_needs(tmp_path):
+    target = tmp_path / "out.json"
+    report = _work_imports(SPEC, "--format", "json", "-o", target)
+    assert json.loads(target.read_text(encoding="utf-8"))["verification"]["verified"] is True
+    imported = {name for name, yes in report["modules"].items() if yes}
+    assert imported == {"sympy"}, imported  # no templates, no LaTeX, no grading, no web, no other kind
+    assert report["enabled"] and report["frozen"] > 100_000  # SymPy's and NumPy's objects, frozen at start-up
