@@ -32,12 +32,16 @@ try:
 except subprocess.TimeoutExpired:
     code = "timeout"
 seconds = time.perf_counter() - t
-print(json.dumps({"seconds": seconds, "code": code, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": seconds, "code": code, "peak_mb": usage.ru_maxrss / 1024,
+                  "cpu": usage.ru_utime + usage.ru_stime}))
 """
 
 
 def measure(command: list[str], timeout: float = 600) -> dict:
-    """Wall seconds and peak resident memory of command, run in a fresh process."""
+    """Wall seconds, CPU seconds (user + system, the process and the children it waited for) and peak
+    resident memory of command, run in a fresh process. On a shared machine the CPU seconds vary far
+    less than the wall seconds: other work delays a process but does not add to its CPU time."""
     out = subprocess.run([sys.executable, "-c", MEASURE, str(timeout), *command], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -69,16 +73,21 @@ def main() -> None:
             runs = [measure([*derive, str(spec), "--format", "json", "-o", str(folder / "out.json")]) for _ in range(args.repeat)]
             assert all(r["code"] == 0 for r in runs), f"derive failed on width {width}"
             ours = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+            ours_cpu = sorted(r["cpu"] for r in runs)[len(runs) // 2]
             verified = all(d["verified"] for d in json.loads((folder / "out.json").read_text())["derivatives"])
             naive = measure([sys.executable, str(HERE / "naive.py"), str(spec)], timeout=args.naive_timeout)
             times[width] = ours["seconds"]
             naive_s = f"{naive['seconds']:.1f}" if naive["code"] == 0 else f"> {args.naive_timeout:.0f} (stopped)"
             ratio = f"{naive['seconds'] / ours['seconds']:.1f}×" if naive["code"] == 0 else f"> {args.naive_timeout / ours['seconds']:.0f}×"
-            rows.append((f"1-{width}-{width}-{width}-1", parameters(width), f"{ours['seconds']:.2f}",
-                         f"{ours['peak_mb']:.0f}", "yes" if verified else "NO", naive_s, ratio))
-        print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}\n")
-        print("| network | parameters | derive s | derive peak MB | all verified | naive s | naive/derive |")
-        print("|---|---:|---:|---:|:---:|---:|---:|")
+            cpu_ratio = f"{naive['cpu'] / ours_cpu:.1f}×" if naive["code"] == 0 else "—"
+            rows.append((f"1-{width}-{width}-{width}-1", parameters(width), f"{ours['seconds']:.2f}", f"{ours_cpu:.2f}",
+                         f"{ours['peak_mb']:.0f}", "yes" if verified else "NO", naive_s,
+                         f"{naive['cpu']:.1f}" if naive["code"] == 0 else "—", ratio, cpu_ratio))
+        print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+              f"load average {os.getloadavg()[0]:.1f} at the end\n")
+        print("| network | parameters | derive s | derive CPU s | derive peak MB | all verified | naive s | naive CPU s "
+              "| naive/derive | naive/derive, CPU |")
+        print("|---|---:|---:|---:|---:|:---:|---:|---:|---:|---:|")
         for row in rows:
             print("| " + " | ".join(map(str, row)) + " |")
         if 8 in times and 32 in times:
