@@ -40,7 +40,8 @@ def parse(doc) -> NetworkSpec:
     from derive.kinds.network.worked import parse_worked
 
     spec = parse_doc(doc)
-    return replace(spec, worked=parse_worked(doc, spec, build(spec)))
+    net = build(spec) if "values" in doc.data else None  # the model's names, for a worked example only
+    return replace(spec, worked=parse_worked(doc, spec, net))
 
 
 def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
