@@ -114,3 +114,18 @@ def test_split_character_classes_match_the_same_characters(name):
     found = [m.start() for m in pattern.finditer(EVERY_CHARACTER)]
     assert found == [m.start() for m in reference.finditer(EVERY_CHARACTER)]
     assert len(found) > 2048  # the surrogates and the controls
+
+
+def test_a_network_without_values_is_built_once(monkeypatch):
+    """parse builds the model only to check a worked example's names; derive builds it for the work."""
+    from derive.kinds.network import kind
+    from derive.pipeline import derive_spec
+
+    built = []
+    real = kind.build
+    monkeypatch.setattr(kind, "build", lambda spec: built.append(spec) or real(spec))
+    derive_spec(SPEC)
+    assert len(built) == 1
+    built.clear()
+    derive_spec(ROOT / "specs" / "mazur-2-2-2.yaml")  # a worked example: its names are checked at parse
+    assert len(built) == 2
