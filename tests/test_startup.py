@@ -57,8 +57,8 @@ def test_a_caller_who_turned_the_collector_off_keeps_it_off(collector):
 
 
 WATCH = ["jinja2", "babel", "lark", "rich", "matplotlib", "nbformat", "derive.render.tex", "derive.render.document",
-         "derive.render.html", "derive.grading", "derive.web", "derive.api", "derive.kinds.graph",
-         "derive.kinds.network.vector", "sympy"]
+         "derive.render.html", "derive.grading", "derive.web", "derive.api", "derive.kinds.mlp",
+         "derive.kinds.layers", "derive.kinds.network.vector", "sympy"]
 
 REPORT = r"""
 import atexit, gc, json, sys, runpy
@@ -129,3 +129,12 @@ def test_a_network_without_values_is_built_once(monkeypatch):
     built.clear()
     derive_spec(ROOT / "specs" / "mazur-2-2-2.yaml")  # a worked example: its names are checked at parse
     assert len(built) == 2
+
+
+def test_the_graph_engine_does_not_import_the_grammar():
+    """A network compiled to a computational graph parses no text: GraphSpec and the graph's backward pass
+    come without lark, which only a spec's or an answer's text needs."""
+    code = ("import sys, derive.kinds.graph.spec, derive.kinds.graph.backprop; "
+            "print('lark' in sys.modules, 'derive.core.parse' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.split() == ["False", "False"]
