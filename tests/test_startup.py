@@ -138,3 +138,19 @@ def test_the_graph_engine_does_not_import_the_grammar():
             "print('lark' in sys.modules, 'derive.core.parse' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_grammar_is_built_once_before_the_graders_fork(tmp_path):
+    """derive check grades files in forked children (chunks of 25): the parser's tables are built in the
+    parent first, so that the children inherit them instead of each building them again."""
+    answers = tmp_path / "a.yaml"
+    answers.write_text('answers:\n  theta_11: "phi_1*I(u_1 > 0)*psi_11"\n', encoding="utf-8")
+    code = (f"from derive.grading.check import Engine, check_files\n"
+            f"from derive.core import parse\n"
+            f"engine = Engine({str(SPEC)!r})\n"
+            f"before = parse._parser.cache_info().currsize\n"
+            f"results = check_files(engine, [{str(answers)!r}], 1)\n"
+            f"print(before, parse._parser.cache_info().currsize, results[0].error)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "1", "None"]  # not built by the derivation; built here, not only in the child
