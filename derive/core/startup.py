@@ -1,4 +1,4 @@
-"""Start-up without the cycle collector: importing SymPy and NumPy makes about half a million objects.
+"""Start-up without the cycle collector: importing SymPy and NumPy makes over 100,000 tracked objects.
 
 CPython's cycle collector runs every 700 new container objects and, now and
 then, over every object alive; while SymPy and NumPy are imported that is
