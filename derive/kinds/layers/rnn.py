@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from derive.render.jinja import Row
+from derive.render.numbers import decimal_sign
 from derive.core.yamlload import Doc
 from . import common, engine
 from .engine import Quantity, index, size
@@ -104,7 +105,8 @@ def number(x: float, lang: str) -> str:
     mantissa, exponent = f"{x:.2e}".split("e")
     exponent = int(exponent)
     text = f"{x:.3g}" if -4 <= exponent < 4 else mantissa
-    text = text.replace(".", "{,}") if lang in ("ru", "pl") else text
+    sign = decimal_sign(lang)  # the language entry's (language.toml)
+    text = text.replace(".", "{" + sign + "}") if sign != "." else text
     return text if -4 <= exponent < 4 else rf"{text} \cdot 10^{{{exponent}}}"
 
 
