@@ -459,7 +459,7 @@ def test_layernorm_agrees_with_autograd(cli, seed):
     assert all(_close(env[f"dL_d{x}"], float(w)) for x, w in zip(xs, want_x))
 
 
-@pytest.mark.parametrize("lang,word", [("en", "Batch normalisation"), ("ru", "Пакетная нормализация"),
+@pytest.mark.parametrize("lang,word", [("en", "Batch normalisation"), ("ru", "Батч-нормализация"),
                                        ("pl", "Normalizacja wsadowa")])
 def test_layernorm_lecture_renders_in_katex(cli, lang, word):
     result = lecture(SPECS / "layernorm.yaml", lang)
@@ -595,8 +595,3 @@ def test_derive_check_grades_the_layer_kinds(cli, tmp_path, spec, answers, verdi
     for key, (verdict, words) in verdicts.items():
         assert got[key]["verdict"] == verdict, got[key]
         assert words in got[key]["feedback"], got[key]
-
-
-def test_derive_quiz_refuses_the_layer_kinds_clearly(cli, tmp_path):
-    result = cli("quiz", SPECS / "conv1d.yaml", "-o", tmp_path)
-    assert result.exit_code == 2 and "graded by derive check" in result.output
