@@ -323,7 +323,7 @@ def _upstream_inline(derivation: Derivation, y: sp.Symbol):
     named = {g.node for g in derivation.loss_grads}
     if y in named:
         return None
-    return real_diff(derivation.network.loss, y)
+    return derivation.locals.local(derivation.network.of, y)  # the engine's ∂J/∂y
 
 
 def _section(derivation: Derivation, section) -> dict:
