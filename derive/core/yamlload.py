@@ -34,7 +34,8 @@ MAX_NUMBER_CHARS = 100  # a number literal; 1e300 fits, a 5000-digit integer doe
 MAX_TITLE = 200  # characters of a title: a line on a title page, and a short PDF title
 # C0 controls but tab and newline, DEL, C1 controls, bidi overrides and isolates, lone surrogates:
 # nothing a spec needs, and each would reach a terminal, a PDF or LaTeX raw.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# (The surrogates are a class of their own: one class with all of them compiles about 100 times slower.)
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|[\ud800-\udfff]")
 # Code points the documents' text fonts cover: Basic Latin to Cyrillic Supplement, Latin Extended
 # Additional, Greek Extended, General Punctuation to Mathematical Operators (dashes, quotes, €, ←, ∑).
 _FONT_RANGES = ((0x20, 0x7E), (0xA0, 0x52F), (0x1E00, 0x1FFF), (0x2000, 0x22FF))
@@ -49,6 +50,10 @@ PLAIN_TAGS = {
     "tag:yaml.org,2002:seq",
     "tag:yaml.org,2002:map",
 }
+
+
+# `boxes:` in a spec: frame no equation (seeds 000, 001, 002) or the key results (seed 004)
+BOXES = ("none", "key")
 
 
 @dataclass
@@ -73,6 +78,14 @@ class Doc:
         for key in mapping:
             if key not in allowed:
                 raise self.error(path + (key,), f"unknown key {shown(key)}; expected one of: {', '.join(allowed)}")
+
+    def boxes(self) -> str | None:
+        """The spec's `boxes:` (which displayed equations the lecture frames), or None when absent:
+        the kind then frames as its seed does (see BOXES)."""
+        value = self.data.get("boxes") if isinstance(self.data, dict) else None
+        if value is not None and (not isinstance(value, str) or value not in BOXES):
+            raise self.error(("boxes",), f"unknown boxes {shown(value)}; expected one of: {', '.join(BOXES)}")
+        return value
 
     def title(self, path: tuple = ("title",)) -> dict[str, str]:
         """The title at path, one text per language: a text (every language) or {ru: …, en: …, pl: …}.

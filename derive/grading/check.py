@@ -382,8 +382,10 @@ def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]
     error; the other files are still graded. Files go to the children in chunks (one fork per chunk)."""
     global _ENGINE
     from derive.core.bounded import map_bounded
+    from derive.core.parse import parse_math
 
     _ENGINE = engine
+    parse_math("x")  # the grammar's tables (lark, ~0.03 s) are built here once, and every child inherits them
     jobs = max(1, min(jobs, len(files)))
     chunk = max(1, min(CHUNK, len(files) // (jobs * 2) or 1))
     outcomes = map_bounded(_check_in_worker, list(enumerate(files)), jobs, groups=lambda item: item[0] // chunk)
@@ -393,7 +395,6 @@ def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]
 # --------------------------------------------------------------------------- presenting results
 
 
-DECIMAL_COMMA = frozenset({"ru", "pl"})
 QUOTED_ARGS = frozenset({"bracket", "opening", "character", "token", "name", "latin"})  # the student's characters
 NUMBER_ARGS = frozenset({"tolerance", "numbers", "factor"})  # finding arguments that are plain numbers
 VALUE_DIGITS = 6  # significant digits of a value in feedback (graph.number_text keeps as many)
@@ -406,7 +407,9 @@ class Words:
         from derive.render.i18n import translations
 
         self.gettext = translations(lang).gettext
-        self.comma = lang in DECIMAL_COMMA
+        from derive.render.numbers import decimal_sign
+
+        self.decimal = decimal_sign(lang)  # the language entry's, as every number derive prints
         self.lang = lang
         self.quote = language(lang).quote  # «ж» in ru, „ж” in pl, “ж” in en (locale/<lang>/language.toml)
 
@@ -451,7 +454,7 @@ class Words:
 
     def number(self, text: str) -> str:
         """Decimal points as the language writes them: 0,5 % in ru and pl."""
-        return re.sub(r"(?<=[0-9])\.(?=[0-9])", ",", text) if self.comma else text
+        return re.sub(r"(?<=[0-9])\.(?=[0-9])", self.decimal, text)
 
     def one_of(self, items: list[str]) -> str:
         return items[0] if len(items) == 1 else self(LIST_END, items=", ".join(items[:-1]), last=items[-1])

@@ -22,7 +22,7 @@ from . import common, engine
 from .engine import Quantity, index, size
 
 KIND = "conv"
-KEYS = ("kind", "title", "dims", "channels", "size", "filters", "kernel", "stride", "padding")
+KEYS = ("kind", "title", "dims", "channels", "size", "filters", "kernel", "stride", "padding", "boxes")
 MAX_SIZE, MAX_CHANNELS = {1: 12, 2: 6}, 3
 
 f, c, i, j, u, v, k, d, m, q, r, s = (index(x) for x in "fcijuvkdmqrs")
@@ -39,6 +39,7 @@ class ConvSpec:
     kernel: int
     stride: int
     padding: int
+    boxes: str = "key"  # the key results are framed, unless the spec says `boxes: none`
 
     @property
     def out(self) -> int:
@@ -50,7 +51,8 @@ def parse(doc: Doc) -> ConvSpec:
     dims = read.int("dims", 1, 1, 2)
     spec = ConvSpec(doc.file, doc.title(), dims, read.int("channels", 1, 1, MAX_CHANNELS),
                     read.int("size", 5 if dims == 1 else 4, 1, MAX_SIZE[dims]), read.int("filters", 1, 1, MAX_CHANNELS),
-                    read.int("kernel", 3, 1, MAX_SIZE[dims]), read.int("stride", 1, 1, 4), read.int("padding", 0, 0, 3))
+                    read.int("kernel", 3, 1, MAX_SIZE[dims]), read.int("stride", 1, 1, 4), read.int("padding", 0, 0, 3),
+                    doc.boxes() or "key")
     span = spec.size - spec.kernel + 2 * spec.padding
     if span < 0:
         raise doc.error(("kernel",), f"the kernel ({spec.kernel}) is wider than the padded input "
@@ -118,6 +120,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
     N, F, S, P = (symbols[x] for x in (names[1], "F", "S", "P"))
     return {
         "title": spec.title.get(lang),
+        "boxes": spec.boxes,
         "dims": spec.dims,
         "sizes": [Row([sym, sp.Integer(val)]) for sym, val in model.sizes.items() if sym != out],
         "out": Row([out, (N - F + 2 * P) / S + 1, sp.Integer(spec.out)]),

@@ -23,7 +23,7 @@ from .engine import Quantity, index, size
 from .notation import TexName
 
 KIND = "layernorm"
-KEYS = ("kind", "title", "features")
+KEYS = ("kind", "title", "features", "boxes")
 MAX_FEATURES = 8
 
 k, j, p = (index(x) for x in "kjp")
@@ -36,11 +36,12 @@ class LayerNormSpec:
     file: str
     title: dict
     features: int
+    boxes: str = "key"  # the key results are framed, unless the spec says `boxes: none`
 
 
 def parse(doc: Doc) -> LayerNormSpec:
     read = common.Reader(doc, KEYS)
-    return LayerNormSpec(doc.file, doc.title(), read.int("features", 3, 2, MAX_FEATURES))
+    return LayerNormSpec(doc.file, doc.title(), read.int("features", 3, 2, MAX_FEATURES), doc.boxes() or "key")
 
 
 def bases():
@@ -140,6 +141,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
 
     return {
         "title": spec.title.get(lang),
+        "boxes": spec.boxes,
         "n": spec.features,
         "forward": [Row([qs[x].element(qs[x].indices), qs[x].definition]) for x in ("mu", "var", "xhat", "y")],
         "loss": Row([sp.Symbol("L"), qs["L"].definition]),
