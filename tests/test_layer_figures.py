@@ -164,3 +164,13 @@ def cli():
         return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+def test_grid_figure_in_the_html_page_is_in_the_page_s_language(cli, tmp_path):
+    """The standalone HTML page inlines the SVG with the captions and the legend of its language."""
+    out = tmp_path / "conv2d.html"
+    assert cli(SPECS / "conv2d.yaml", "--format", "html", "--lang", "ru", "-o", out).exit_code == 0
+    page = out.read_text(encoding="utf-8")
+    result, figure = _figure(SPECS / "conv2d.yaml", "ru")
+    assert "<svg" in page and "Вход" in page and "Input" not in page
+    assert translations("ru").gettext(figure.legend) in page
