@@ -174,3 +174,13 @@ def test_grid_figure_in_the_html_page_is_in_the_page_s_language(cli, tmp_path):
     result, figure = _figure(SPECS / "conv2d.yaml", "ru")
     assert "<svg" in page and "Вход" in page and "Input" not in page
     assert translations("ru").gettext(figure.legend) in page
+
+
+@pytest.mark.parametrize("spec", ["rnn-3-steps", "attention-3-tokens", "conv1d", "residual-mlp"])
+def test_the_other_layer_figures_typeset_without_collisions(spec, tmp_path):
+    """The layered figures of the other layer kinds (and of a residual network): no label sits on another."""
+    require_latex()
+    _result, figure = _figure(SPECS / f"{spec}.yaml", "ru")
+    words = _words(figure.tikz(), tmp_path)
+    assert len(words) >= 8
+    assert _collisions(words) == []
