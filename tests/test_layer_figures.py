@@ -184,3 +184,13 @@ def test_the_other_layer_figures_typeset_without_collisions(spec, tmp_path):
     words = _words(figure.tikz(), tmp_path)
     assert len(words) >= 8
     assert _collisions(words) == []
+
+
+def test_conv2d_figure_says_which_channel_and_filter_it_shows(tmp_path):
+    path = tmp_path / "conv.yaml"
+    path.write_text(CONV.format(size=4, kernel=3, stride=1, padding=1).replace("channels: 1", "channels: 2")
+                    .replace("filters: 1", "filters: 3"), encoding="utf-8")
+    _result, figure = _figure(path, "ru")
+    assert [n.plain for n in figure.panels[1].notes] == ["канал 1 из 2, фильтр 1 из 3"]
+    _result, single = _figure(SPECS / "conv2d.yaml", "ru")
+    assert single.panels[1].notes == []

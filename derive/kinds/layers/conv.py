@@ -168,6 +168,7 @@ def figure(outcome: common.Outcome, lang: str = "en"):
 FIGURE_INPUT = N_("Input %(x)s with zero padding %(P)s")
 FIGURE_KERNEL = N_("Kernel %(w)s (shared)")
 FIGURE_OUTPUT = N_("Output %(y)s")
+FIGURE_SLICE = N_("channel %(c)s of %(C)s, filter %(f)s of %(K)s")
 FIGURE_LEGEND = N_("In green, the forward pass: the receptive field of one output element (the window of the "
                    "input the kernel covers; dashed, its next position) and the value computed from it. In red, "
                    "the gradient flowing back from that element: to every weight of the kernel and to every input "
@@ -235,8 +236,12 @@ def grid_figure(outcome: common.Outcome, lang: str = "en"):
                                     P=grid.Text(f"$P = {P}$", (("P = " + str(P), "", ""),))),
                         cells, notes=[_forward_label(element, shown_def).coloured("forward")],
                         window=(rows[0], cols[0] + S, F, F) if slides else None)
+    drawn = [] if spec.channels == spec.filters == 1 else [  # which slice of the arrays the grids show
+        grid.phrase(_(FIGURE_SLICE), escape, **{k: grid.Text(f"${v}$", ((str(v), "", ""),)) for k, v in
+                                                (("c", 1), ("C", spec.channels), ("f", 1), ("K", spec.filters))})]
     kernel = grid.Panel(grid.phrase(_(FIGURE_KERNEL), escape, w=m(sp.Symbol("w"))),
-                        [[grid.Cell(m(w_b[1, 1, u_, v_]), "forward", "backward") for v_ in range(F)] for u_ in range(F)])
+                        [[grid.Cell(m(w_b[1, 1, u_, v_]), "forward", "backward") for v_ in range(F)] for u_ in range(F)],
+                        notes=drawn)
     out_cells = [[grid.Cell(m(y_b[1, a, b]), *(("forward", "backward") if (a, b) == where else ("", "")))
                   for b in range(spec.out)] for a in range(spec.out)]
     output = grid.Panel(grid.phrase(_(FIGURE_OUTPUT), escape, y=m(sp.Symbol("y"))), out_cells)
