@@ -19,8 +19,9 @@ import sympy as sp
 from derive.core.calculus import softmax_jacobian
 from derive.render.jinja import Row
 from derive.core.yamlload import Doc
-from . import common, engine, notation
-from .engine import Quantity, index, size
+from derive.kinds import indexform as engine
+from . import common, notation
+from derive.kinds.indexform import Quantity, index, size
 from .notation import Diag, MatProd, Softmax, T_, TexName as Name, Vec
 
 KIND = "attention"

@@ -20,8 +20,9 @@ import sympy as sp
 from derive.render.jinja import Row
 from derive.render.numbers import decimal_sign
 from derive.core.yamlload import Doc
-from . import common, engine
-from .engine import Quantity, index, size
+from derive.kinds import indexform as engine
+from . import common
+from derive.kinds.indexform import Quantity, index, size
 from . import notation
 from .notation import Diag, Had, Leq, MatProd, Norm, T_, Vec
 
