@@ -17,6 +17,7 @@ import sympy as sp
 
 from derive.meta import __version__
 from derive.errors import Location, SpecError, VerificationFailed
+from derive.core.functions import kink_arguments
 from derive.kinds.graph.backprop import Backprop, Grad, backprop
 from derive.kinds.graph.spec import GraphSpec, parse_doc as parse
 from derive.kinds.graph.verify import verify
@@ -177,6 +178,7 @@ def context(outcome: Outcome, lang: str) -> dict:
         "results": [_line(style, [d(bp.of, g.wrt), g.closed], g.value) for g in bp.derivatives],
         "has_values": bp.values is not None,
         "sigmoid": _sigmoid_gate(bp, style),
+        "kinked": any(kink_arguments(e) for n in bp.nodes for e in (n.expr, *(l.expr for l in n.locals))),
         "check": outcome.check,
         "n_formulas": outcome.check.formulas,
         "version": __version__,
