@@ -83,3 +83,104 @@ def test_away_from_the_kinks_only_when_there_are_kinks(stem, lectures):
         text = lectures[stem, lang]
         assert (words[lang] in text) == _has_kinks(stem), (stem, lang)
         assert re.search({"en": "Checked", "ru": "Проверка", "pl": "Sprawdzenie"}[lang], text)
+
+
+# -- 3. counts in words, percentages as the language writes them --------------------------------
+
+
+def _points(stem: str) -> int:
+    """How many random points the verification used, from the contract's JSON."""
+    import json
+
+    result = derive_spec(ROOT / "specs" / f"{stem}.yaml", Options())
+    return json.loads(render(result, "json", "en", Options()))["verification"]["points"]
+
+
+@pytest.mark.parametrize("stem", ["rnn-3-steps", "conv1d", "conv2d", "layernorm", "attention-3-tokens"])
+def test_layer_kinds_count_their_points_in_words(stem, lectures):
+    from derive.render.i18n import count_in_words
+
+    n = _points(stem)
+    assert 1 <= n <= 10  # a small count: the lecturer writes it as a word
+    for lang in LANGS:
+        text = lectures[stem, lang]
+        word = count_in_words(n, lang)
+        assert re.search(rf"\b{word}\b", text), (stem, lang)
+        assert not re.search(r"(at|в|w) \d+ (random|случайных|losowych)", text), (stem, lang)
+
+
+def test_one_softmax_row_counts_its_entries_in_words(lectures):
+    from derive.render.i18n import count_in_words
+
+    tokens = _spec("attention-3-tokens")["tokens"]
+    assert f"of {count_in_words(tokens, 'en')} entries the Jacobian" in lectures["attention-3-tokens", "en"]
+    assert f"из {count_in_words(tokens, 'ru')} элементов" in lectures["attention-3-tokens", "ru"]
+
+
+def test_the_vector_view_counts_its_batch_in_words(cli):
+    result = cli(ROOT / "specs" / "sigmoid-layer.yaml", "--view", "vector")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"on a batch of (two|three|four|five|six|seven|eight|nine|ten) examples", result.stdout)
+    assert not re.search(r"batch of \d+ examples", result.stdout)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_quiz_writes_the_tolerance_as_the_language_writes_a_percentage(lang, cli, tmp_path):
+    from babel.numbers import format_percent  # CLDR's pattern, not derive's
+
+    result = cli("quiz", ROOT / "specs" / "graph-add-mul.yaml", "--lang", lang, "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    sheet = (tmp_path / "graph-add-mul.md").read_text(encoding="utf-8")
+    tolerance = _spec("graph-add-mul").get("tolerance", 0.005)
+    assert format_percent(tolerance, "#,##0.##%" if lang != "ru" else "#,##0.##\xa0%", locale=lang) in sheet
+    assert "0.5 %" not in sheet
+
+
+# -- 4. the check report: each thing said once, lists and labels as sentences -------------------
+
+
+def _check(cli, tmp_path, spec, answers: dict, *args):
+    path = tmp_path / "answers.yaml"
+    path.write_text(yaml.safe_dump({"student": "S", "answers": answers}, allow_unicode=True), encoding="utf-8")
+    return cli("check", spec, path, *args)
+
+
+def test_a_refused_key_is_called_not_graded_once(cli, tmp_path):
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    for lang, label in (("en", "not graded"), ("ru", None), ("pl", None)):
+        out = _check(cli, tmp_path, spec, {"theta_99": "x", "phi_1": "g_1"}, "--lang", lang).stdout
+        line = next(l for l in out.splitlines() if "theta_99" in l)
+        if label:
+            assert line.count(label) == 1, line
+        assert not re.search(r"This answer was not graded|Этот ответ не проверялся|nie została sprawdzona", line)
+
+
+def test_a_long_list_of_questions_ends_with_how_many_more(cli, tmp_path):
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    data = _check(cli, tmp_path, spec, {"nonsense": "x"}, "--format", "json")
+    import json
+
+    from derive.grading.check import Engine
+
+    keys = Engine(str(spec)).grader(None)[0].keys()  # every name a key may give
+    feedback = json.loads(data.stdout)["refused"][0]["feedback"]
+    assert "…" not in feedback
+    listed = feedback.split(": ", 1)[1].split(" and ")[0].split(", ")
+    assert len(keys) > len(listed) and listed == keys[:len(listed)]
+    assert feedback.endswith(f" and {len(keys) - len(listed)} more."), feedback
+
+
+def test_the_class_summary_labels_are_sentences(cli, tmp_path):
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    paths = []
+    for i, answers in enumerate(({"phi_1": "g_1 +"}, {"phi_1": "sinh(g_1) * 17"})):
+        p = tmp_path / f"s{i}.yaml"
+        p.write_text(yaml.safe_dump({"student": f"S{i}", "answers": answers}), encoding="utf-8")
+        paths.append(p)
+    for lang in LANGS:
+        out = cli("check", spec, *paths, "--lang", lang).stdout
+        summary = out[out.index(":\n", out.rindex("\n\n")):] if "\n\n" in out else out
+        labels = re.findall(r"\d+ × (.+)", summary)
+        assert labels, out
+        for label in labels:
+            assert label[0].isupper() and label.rstrip()[-1] in ".?!", (lang, label)
