@@ -184,3 +184,13 @@ def test_the_class_summary_labels_are_sentences(cli, tmp_path):
         assert labels, out
         for label in labels:
             assert label[0].isupper() and label.rstrip()[-1] in ".?!", (lang, label)
+
+
+@pytest.mark.parametrize(("answer", "label"), [("phi_2 I[u_2 > 0] hh_2", "Unknown name: hh_2"),
+                                                ("phi_2 I[u_2 > 0] hh_2 qq_7", "Unknown names: hh_2, qq_7"),
+                                                ("foo", "Unknown name: foo."), ("foo + bar", "Unknown names: foo, bar.")])
+def test_unknown_names_agree_in_number(answer, label, cli, tmp_path):
+    out = _check(cli, tmp_path, ROOT / "specs" / "two-layer-relu.yaml", {"psi_22": answer}).stdout
+    assert label in out and "name(s)" not in out
+    ru = _check(cli, tmp_path, ROOT / "specs" / "two-layer-relu.yaml", {"psi_22": answer}, "--lang", "ru").stdout
+    assert ("Неизвестное имя:" in ru) == label.startswith("Unknown name:"), ru

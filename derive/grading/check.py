@@ -28,8 +28,10 @@ MESSAGES = {
     "missing": N_("No answer was given."),
     "not_text": N_("The answer must be a formula written as text."),
     "timeout": N_("The answer could not be checked within %(seconds)s s; write it in a simpler form."),
-    "unknown_names": N_("Unknown name(s): %(names)s. Names that exist here are, for example: %(known)s."),
-    "unknown_names_close": N_("Unknown name(s): %(names)s; did you mean %(close)s?"),
+    "unknown_name": N_("Unknown name: %(names)s. Names that exist here are, for example: %(known)s."),
+    "unknown_name_close": N_("Unknown name: %(names)s; did you mean %(close)s?"),
+    "unknown_names": N_("Unknown names: %(names)s. Names that exist here are, for example: %(known)s."),
+    "unknown_names_close": N_("Unknown names: %(names)s; did you mean %(close)s?"),
     "parse_error": N_("The formula cannot be read: %(error)s."),
     "parse.too_deep": N_("Column %(column)s: brackets or powers are nested deeper than %(most)s levels."),
     "parse.unbalanced": N_("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
@@ -180,6 +182,7 @@ LIST_END = N_("%(items)s or %(last)s")
 # Findings grouped under one heading in the class summary (their details differ from student to student).
 SUMMARY_GROUPS = {
     **{code: "unreadable" for code in MESSAGES if code.startswith("parse")},
+    "unknown_name": "unreadable", "unknown_name_close": "unreadable",
     "unknown_names": "unreadable", "unknown_names_close": "unreadable", "timeout": "unreadable", "unsupported": "unreadable", "not_text": "unreadable",
     "differs": "undiagnosed",
 }
