@@ -194,3 +194,51 @@ def test_unknown_names_agree_in_number(answer, label, cli, tmp_path):
     assert label in out and "name(s)" not in out
     ru = _check(cli, tmp_path, ROOT / "specs" / "two-layer-relu.yaml", {"psi_22": answer}, "--lang", "ru").stdout
     assert ("Неизвестное имя:" in ru) == label.startswith("Unknown name:"), ru
+
+
+# -- 5. slides: a frame holds whole steps -----------------------------------------------------------
+
+FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}\n(.*?)\\end\{frame\}", re.S)
+DISPLAY = re.compile(r"\\begin\{equation\*\}.*?\\end\{equation\*\}", re.S)
+
+
+def _slides(stem: str, lang: str) -> list[str]:
+    from derive.render.document import latex
+
+    result = derive_spec(ROOT / "specs" / f"{stem}.yaml", Options(document="slides"))
+    return FRAME.findall(latex(result, lang, Options(document="slides")))
+
+
+def _prose(frame: str) -> str:
+    """The frame's text without its displays and list markup."""
+    text = DISPLAY.sub("", frame)
+    text = re.sub(r"\\(begin|end)\{itemize\}|\\item", "", text)
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_mlp_slides_hold_whole_steps(lang):
+    frames = _slides("mlp-backprop", lang)
+    assert len(frames) <= 35, len(frames)
+    for body in frames:
+        prose = _prose(body)
+        if not DISPLAY.search(body):  # a frame of prose alone is not one lead-in sentence
+            sentences = [s for s in re.split(r"(?<=[.:!?])\s+(?=[A-ZА-ЯЁŁŚŻ\\$])", prose) if s]
+            assert not (len(sentences) == 1 and prose.rstrip("}").endswith(":")), prose[:120]
+        last = DISPLAY.split(body)[-1].strip()  # what follows the frame's last display
+        assert not _prose(last).rstrip("}").endswith(":"), f"a lead-in parted from its formula: {last[-120:]}"
+        assert not re.match(r"\s*\\begin\{equation\*\}", body), f"a frame opens with a bare formula: {body[:120]}"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_sub_step_title_opens_its_frame(lang):
+    """The bias step's title (the last item of the weights' list in the Markdown) is on the frame of its derivation."""
+    for body in _slides("mlp-backprop", lang):
+        tail = DISPLAY.split(body)[-1].strip()  # a frame does not end with a title whose derivation is on the next
+        assert not re.search(r"\\item \\textbf\{[^\n]*\}\s*\\end\{itemize\}\s*$", tail), tail[-160:]
+
+
+def test_markdown_carries_no_slide_marks(lectures):
+    from derive.render.tex import KEEP
+
+    assert not [stem for (stem, _lang), text in lectures.items() if KEEP in text]
