@@ -242,3 +242,40 @@ def test_markdown_carries_no_slide_marks(lectures):
     from derive.render.tex import KEEP
 
     assert not [stem for (stem, _lang), text in lectures.items() if KEEP in text]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_every_spec_makes_slides(spec):
+    """The frame splitter handles every spec's blocks (figures, lists, lead-ins), in frames of whole steps."""
+    from derive.render.document import latex
+
+    source = latex(derive_spec(spec, Options(document="slides")), "en", Options(document="slides"))
+    frames = FRAME.findall(source)
+    assert frames and all(body.strip() for body in frames)
+
+
+# -- 6. formulas in the order and grouping lecturers write them ------------------------------------
+
+
+def test_bce_gradient_is_collected_over_its_denominators(lectures):
+    """∂J/∂a of BCE: one fraction per denominator, equal to the derivative of the loss (checked here with
+    SymPy from the loss's definition, not from derive's rows)."""
+    text = lectures["mlp-backprop", "en"]
+    line = next(l for l in text.splitlines() if l.startswith(r"\frac{\partial J}{\partial a_{j}^{[L]}} = \frac{1}{m} \left(\frac{")
+                and "1 - a_{j}^{[L]}" in l)
+    first = line.split(" = ")[1]
+    assert first.count(r"{1 - a_{j}^{[L]}}") == 1, first  # (1 − y)/(1 − a), not 1/(1 − a) − y/(1 − a)
+    A, Y, M = sp.symbols("a y m", positive=True)
+    loss = -(Y * sp.log(A) + (1 - Y) * sp.log(1 - A)) / M
+    assert sp.simplify(sp.diff(loss, A) - ((1 - Y) / (1 - A) - Y / A) / M) == 0
+    assert r"\frac{1 - y_{j}}{1 - a_{j}^{[L]}} - \frac{y_{j}}{a_{j}^{[L]}}" in first
+
+
+def test_batch_norm_variance_derivative_keeps_its_constant_apart(lectures):
+    text = lectures["mlp-backprop", "en"]
+    line = next(l for l in text.splitlines() if l.startswith(r"\frac{\partial \sigma^2_{B,k}}{\partial z_{k}^{(i)}} ="))
+    Z, MU, BB = sp.symbols("z mu B", positive=True)
+    zs = sp.symbols("z1:4")
+    var = sum((zz - sum(zs) / 3) ** 2 for zz in zs) / 3  # B = 3: ∂σ²/∂z_1 = (2/B)(z_1 − μ)
+    assert sp.simplify(sp.diff(var, zs[0]) - sp.Rational(2, 3) * (zs[0] - sum(zs) / 3)) == 0
+    assert line.split(" = ")[1].startswith(r"\frac{2}{B} \left(z_{k}^{(i)} - \mu_{B,k}\right)"), line

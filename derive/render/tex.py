@@ -529,7 +529,7 @@ def _leads_in(tex: str) -> bool:
 
 def _only_leads_in(unit: list[Block]) -> bool:
     """A step so far without a formula, whose last paragraph leads in: what follows belongs to it."""
-    return all(b.kind in ("para", "raw") for b in unit) and _leads_in(unit[-1].tex)
+    return bool(unit) and all(b.kind in ("para", "raw") for b in unit) and _leads_in(unit[-1].tex)
 
 
 def _continues(block: Block) -> bool:
