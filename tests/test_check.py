@@ -234,7 +234,7 @@ def test_hostile_answers_are_invalid(grader, text):
 @pytest.mark.parametrize("text,code,english,russian", [
     ("sinh(x)", "parse.unknown_function", "Column 1: unknown function 'sinh'", "Столбец 1: неизвестная функция 'sinh'"),
     ("g_1 * * x", "parse.unexpected", "Column 7: unexpected '*'; expected a number, a name, '(' or a function",
-     "Столбец 7: неожиданное '*'; ожидалось: число, имя, '(' или функция"),
+     "Столбец 7: здесь не может стоять '*'; ожидалось: число, имя, '(' или функция"),
     ("(g_1", "parse.never_closed", "Column 1: '(' is never closed", "Столбец 1: '(' нигде не закрывается"),
     ("9**9**9**9", "parse.exponent", "Column 5: the exponent 387420489 is too large",
      "Столбец 5: показатель степени 387420489 слишком велик"),
