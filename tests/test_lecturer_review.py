@@ -279,3 +279,9 @@ def test_batch_norm_variance_derivative_keeps_its_constant_apart(lectures):
     var = sum((zz - sum(zs) / 3) ** 2 for zz in zs) / 3  # B = 3: ∂σ²/∂z_1 = (2/B)(z_1 − μ)
     assert sp.simplify(sp.diff(var, zs[0]) - sp.Rational(2, 3) * (zs[0] - sum(zs) / 3)) == 0
     assert line.split(" = ")[1].startswith(r"\frac{2}{B} \left(z_{k}^{(i)} - \mu_{B,k}\right)"), line
+
+
+def test_no_title_points_to_a_lecture_the_reader_may_not_have():
+    for spec in SPECS:
+        titles = (_spec(spec.stem).get("title") or {}).values()
+        assert not [t for t in titles if re.search(r"as in the .* lecture|как в лекции|jak w wykładzie", t)], spec.stem
