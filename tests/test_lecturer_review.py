@@ -285,3 +285,16 @@ def test_no_title_points_to_a_lecture_the_reader_may_not_have():
     for spec in SPECS:
         titles = (_spec(spec.stem).get("title") or {}).values()
         assert not [t for t in titles if re.search(r"as in the .* lecture|как в лекции|jak w wykładzie", t)], spec.stem
+
+
+def test_numbers_are_substituted_in_the_order_the_formula_is_written(lectures):
+    """Mazur's z_1 = W11 i1 + W12 i2 + b: the numbers follow the terms as printed (the spec's values)."""
+    values = _spec("mazur-2-2-2")["values"]
+    names = {r"W^{[1]}_{11}": "W1_11", r"W^{[1]}_{12}": "W1_12", r"W^{[1]}_{21}": "W1_21", r"W^{[1]}_{22}": "W1_22",
+             "i_1": "i_1", "i_2": "i_2", r"b^{[1]}": "b1"}
+    text = lectures["mazur-2-2-2", "en"]
+    for unit in ("z_1", "z_2"):
+        line = next(l for l in text.splitlines() if l.startswith(f"{unit} = W"))
+        formula, plugged = line.split(" = ")[1:3]
+        expected = [" \\cdot ".join(f"{values[names[f]]:g}" for f in term.split(" ")) for term in formula.split(" + ")]
+        assert plugged.split(" + ") == expected, line

@@ -390,7 +390,7 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
     from derive.kinds.network.worked import Shown
 
     worked, numbers = outcome.spec.worked, outcome.numbers
-    shown = Shown(worked.digits, worked.exact, lang)
+    shown = Shown(worked.digits, worked.exact, lang, printer_settings(outcome)["terms"])
     ctx = _scalar_context(outcome, lang, numbers=False)
 
     def row(r: Row) -> Row:
