@@ -298,3 +298,16 @@ def test_numbers_are_substituted_in_the_order_the_formula_is_written(lectures):
         formula, plugged = line.split(" = ")[1:3]
         expected = [" \\cdot ".join(f"{values[names[f]]:g}" for f in term.split(" ")) for term in formula.split(" + ")]
         assert plugged.split(" + ") == expected, line
+
+
+def test_two_units_on_their_kinks_agree_in_number(cli, tmp_path):
+    """z_1 = z_2 = 0 (both pre-activations on their kinks): the plural sentence, in every language."""
+    spec = tmp_path / "kinks.yaml"
+    spec.write_text("kind: network\nlayers:\n  - {units: 2, activation: relu, params: theta, pre: z, post: h}\n"
+                    "  - {units: 1, activation: identity, params: phi}\nloss: half_sse\n"
+                    "values: {x: 2, t: 1, theta_01: -1, theta_11: 0.5, theta_02: 2, theta_12: -1, phi_0: 0, phi_1: 1, "
+                    "phi_2: 1}\n", encoding="utf-8")  # z_1 = −1 + 0.5·2 = 0, z_2 = 2 − 2 = 0
+    text = cli(spec).stdout
+    assert "At these values $z_1 = z_2 = 0$ sit exactly on the kinks of their activations" in text
+    assert "sits exactly" not in text
+    assert "в точках излома" in cli(spec, "--lang", "ru").stdout
