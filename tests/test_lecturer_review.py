@@ -311,3 +311,13 @@ def test_two_units_on_their_kinks_agree_in_number(cli, tmp_path):
     assert "At these values $z_1 = z_2 = 0$ sit exactly on the kinks of their activations" in text
     assert "sits exactly" not in text
     assert "в точках излома" in cli(spec, "--lang", "ru").stdout
+
+
+@pytest.mark.parametrize("stem", ["composition-check", "graph-sin-cos-exp"])
+def test_a_common_factor_is_taken_out_of_a_local_derivative(stem, lectures):
+    """d/df (f − y)² = 2(f − y) as a lecturer writes it (SymPy's expanded 2f − 2y is the same number)."""
+    text = lectures[stem, "en"]
+    assert not re.search(r"= 2 f_3 - 2 y", text)
+    assert re.search(r"\\frac\{\\partial [lL]\}\{\\partial f_3\} = 2 \\left\(f_3 - y\\right\)", text)
+    F, Y = sp.symbols("f y")
+    assert sp.expand(sp.diff((F - Y) ** 2, F) - 2 * (F - Y)) == 0

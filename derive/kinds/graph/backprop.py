@@ -97,7 +97,8 @@ def _nodes(spec: GraphSpec, symbols: dict) -> list[Node]:
     for n in spec.nodes:
         sym = symbols[n.name]
         args = _arguments(n, symbols)
-        locals_ = [Local(sym, a, tidy(sp.diff(n.expr, a))) for a in args]
+        # a common factor taken out of a sum, as lecturers write it: 2(f_3 − y), not 2 f_3 − 2 y
+        locals_ = [Local(sym, a, tidy(sp.factor_terms(sp.diff(n.expr, a)))) for a in args]
         closed[sym] = n.expr.xreplace(closed)
         out.append(Node(sym, n.expr, closed[sym], args, locals_, gate_of(n.expr, args, locals_)))
     return out
