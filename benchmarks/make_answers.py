@@ -3,6 +3,7 @@
     python benchmarks/make_answers.py specs/two-layer-relu.yaml 300 build/class/
     python benchmarks/make_answers.py specs/graph-add-mul.yaml 300 build/graph-class/     # numbers and formulas
     python benchmarks/make_answers.py specs/mlp-check.yaml 300 build/matrix-class/        # matrix answers
+    python benchmarks/make_answers.py specs/linear-layer.yaml 300 build/index-class/      # index and matrix forms
 
 Per answer: about 60 % correct (in one of several equivalent forms: chain-rule
 order, expanded, reordered, LaTeX, with max(0, z) or Heaviside), 25 % one typical
@@ -15,6 +16,10 @@ digits), or both as `formula = value`; mistakes are the grader's typical wrong
 formulas and sign/×10 slips of the value. Matrix answers (view: vector): the
 lecture's formula in math notation, in numpy notation or with Unicode; mistakes
 are the transposed result, the sign and δ without the activation's derivative.
+Graphs with shapes: each asked element in index form (as the report shows it,
+or the derivation's LaTeX) and each asked matrix (df_dW) in math, numpy or
+Unicode notation; mistakes are the grader's typical wrong index forms, the
+sign, a transpose and a factor 2.
 """
 
 from __future__ import annotations
@@ -107,8 +112,29 @@ def matrix_answer(rng: random.Random, target) -> str | None:
     return None
 
 
+def index_answer(rng: random.Random, grader, target) -> str | None:
+    """A graph with shapes: an element in index form (as shown, or the derivation's LaTeX), or a matrix key."""
+    roll = rng.random()
+    if target.matrix:
+        math = target.ascii
+        forms = [math, math.replace(" ", " @ ").replace("^T", ".T"), math.replace("^T", "ᵀ")]
+        wrong = [f"-({math})", f"({math})^T", f"2 ({math})"]
+    else:
+        forms = [target.ascii, target.latex, f"({target.ascii})"]
+        wrong = [grader._shown(expr)[0] for _, expr in grader._wrong_forms(target)] + [f"-({target.ascii})"]
+    if roll < 0.60:
+        return rng.choice(forms)
+    if roll < 0.85:
+        return rng.choice(wrong)
+    if roll < 0.93:
+        return rng.choice(INVALID)
+    return None
+
+
 def answer_for(rng: random.Random, grader, key: str) -> str | None:
     """One answer to key, in the way the grader's kind is answered."""
+    if hasattr(grader, "matrix_names"):  # a graph with shapes (index notation)
+        return index_answer(rng, grader, grader.targets[key])
     matrix = getattr(grader, "matrix", None)
     if matrix is not None and key in matrix.targets:
         return matrix_answer(rng, matrix.targets[key])
@@ -124,6 +150,9 @@ def yaml_string(text: str) -> str:
 def write_class(spec: str, count: int, out: Path, seed: int = 0) -> list[Path]:
     engine = Engine(spec)
     grader, asked = engine.grader(None)
+    if hasattr(grader, "matrix_names"):  # index graphs: the asked elements and their matrices (df_dW)
+        asked = [*asked, *(k for k in grader.keys() if grader.targets[k].matrix and grader.targets[k].quantity in
+                           engine.spec.wrt)]
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -255,13 +255,6 @@ def test_graph_quiz_variant_and_check_back(cli, tmp_path):
     assert cli("check", ADD_MUL, template_path_filled, "--format", "json").exit_code == 1
 
 
-def test_index_graphs_are_refused_with_a_reason(cli, tmp_path):
-    answers = tmp_path / "a.yaml"
-    answers.write_text("answers: {x_i: 'W'}\n", encoding="utf-8")
-    result = cli("check", ROOT / "specs" / "linear-layer.yaml", answers)
-    assert result.exit_code == 2 and "index" in result.output
-
-
 # -- the composition lecture (seed 003) on a concrete instance -------------------------------------
 
 

@@ -157,6 +157,7 @@ _CLOSERS = {")": "_RPAR", "]": "_RSQB", "}": "_RBRACE"}
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _ENDS_OPERAND = {"NUMBER", "NAME", "_RPAR", "_RSQB", "_RBRACE", "_ABSCLOSE"}
 
+SUM_UPPER = sp.Symbol("sum_upper", integer=True, positive=True)  # Σ_k's bound: the index's range where it is used
 _MAX_DIGITS = 30
 _MAX_EXPONENT = 1000
 _MAX_BITS = 20_000  # no number built along the way may be larger (about 6000 decimal digits)
@@ -183,9 +184,12 @@ _PARTIAL = re.compile(
 _TRANSPOSE = re.compile(r"(?:\^\s*(?:T|\\top|\\intercal|\{\s*(?:T|\\top|\\intercal)\s*\})|\.T)(?![A-Za-z0-9_])")
 _DECIMAL_COMMA = re.compile(r",([0-9]+)")
 _GRADIENT_NAME = re.compile(r"d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*")
-_PLAIN_NAME = r"(?:[A-Za-z]+|[α-ωΑ-Ω]|\\[A-Za-z]+)[0-9]*(?:_\{[A-Za-z0-9,]+\}|_[A-Za-z0-9]+|[₀-₉]+)*"
+_PLAIN_NAME = r"(?:[A-Za-z]+|[α-ωΑ-Ω]|\\[A-Za-z]+)[0-9]*(?:_\{[A-Za-z0-9,]+\}|_[A-Za-z0-9]+|[₀-₉ᵢⱼₖₗₘₙ]+)*"
 _PARTIAL_SLASH = re.compile(rf"(?:∂|\\partial)\s*(?P<of>{_PLAIN_NAME})\s*/\s*(?:∂|\\partial)\s*(?P<node>{_PLAIN_NAME})")
-_HAS_RELATION = re.compile(r"[<>≤≥]|\\(?:gt|lt|geq?|leq?|geqslant|leqslant)(?![A-Za-z])")
+_LIMITS = re.compile(r"\s*\\(?:no)?limits(?![A-Za-z])")
+_SIGMA_LIMITS = re.compile(r"\s*_\s*(?:(?P<a>[A-Za-z])(?![A-Za-z0-9])|\{\s*(?P<b>[A-Za-z])\s*(?:=\s*[A-Za-z0-9]+\s*)?\})"
+                           r"(?:\s*\^\s*(?:\{\s*[A-Za-z0-9]+\s*\}|[A-Za-z0-9]))?")
+_HAS_RELATION = re.compile(r"[<>≤≥=]|\\(?:gt|lt|geq?|leq?|geqslant|leqslant)(?![A-Za-z])")
 
 
 def canonical_name(base: str, indices: Sequence[str], layer: str | None = None) -> str:
@@ -396,6 +400,8 @@ class _Scanner:
             return [self._number(pos)]
         if c.isascii() and c.isalpha():
             return self._plain_word(pos)
+        if c in "Σ∑" and (self._peek(self._limits(pos + 1)) == "_" or text[pos + 1:pos + 2] in "ᵢⱼₖₗₘₙ"):
+            return [self._sigma(pos, pos + 1)]
         if c in _UNICODE_GREEK:
             return self._identifier(_UNICODE_GREEK[c], pos, pos + 1, greek=True)
         if c == "\\":
@@ -451,6 +457,8 @@ class _Scanner:
         if c == ".":
             raise _Fail(pos, "'.' is only allowed inside a number", "dot")
         if c == "=":
+            if self.stack and self.stack[-1][0] != "|":  # 1_{k=i}, I[m = i]: equal indices (index answers)
+                return self._tok("REL", pos, pos + (2 if text.startswith("==", pos) else 1), "eq")
             raise _Fail(pos, "'=' is not allowed: write an expression, not an equation", "equation")
         raise _unexpected_character(pos, c)
 
@@ -504,6 +512,8 @@ class _Scanner:
     def _word(self, word: str, start: int, end: int, greek: bool = False) -> list[_Tok]:
         """A whole word: a reserved function, the indicator I, or the base of an identifier."""
         key = word.lower()
+        if key == "sum" and self.text.startswith("_", end):  # sum_k W_ki x_k: a sum over an index
+            return [self._sigma(start, end)]
         if key in _FUNCTION_WORDS:
             if end < len(self.text) and self.text[end] == "_":
                 raise _Fail(start, f"{word!r} is a function, not a variable; write {word}(…)")
@@ -612,6 +622,8 @@ class _Scanner:
                 end += 1
             self.pos = end
             return []
+        if name == "sum" or (name == "Sigma" and self._peek(self._limits(end)) == "_"):
+            return [self._sigma(pos, end)]
         if name in _LATEX_GREEK:
             return self._identifier(_LATEX_GREEK[name], pos, end, greek=True)
         if name in ("odot", "circ"):
@@ -634,6 +646,30 @@ class _Scanner:
         if name in _LATEX_FUNCTIONS:
             return self._word(name, pos, end)
         raise _Fail(pos, f"unknown LaTeX command \\{name}", "unknown_command", command=f"\\{name}")
+
+    def _limits(self, pos: int) -> int:
+        """After \\limits (\\sum\\limits_{k}), or pos."""
+        m = _LIMITS.match(self.text, pos)
+        return m.end() if m else pos
+
+    def _sigma(self, start: int, end: int) -> _Tok:
+        """Σ_k, \\sum_{k=1}^{n}, sum_k, Σₖ: a sum over an index of the answer's names (index-form answers only).
+        The bounds are the index's range where it is used; written ones are read over."""
+        after = self._limits(end)
+        pasted = _SUBSCRIPTS.get(self.text[after:after + 1], "0")
+        if pasted.isalpha():  # Σₖ, as pasted
+            index, end = pasted, after + 1
+        else:
+            m = _SIGMA_LIMITS.match(self.text, after)
+            if m is None:
+                raise _Fail(end, "expected the index of the sum after '_', as in \\sum_k or \\sum_{k=1}^{n}",
+                            "sum_index")
+            index, end = m["a"] or m["b"], m.end()
+        symbol = self.names.get(index) if self.names is not None else None
+        if not (isinstance(symbol, sp.Symbol) and symbol.is_integer):
+            raise _Fail(start, "a sum over an index is only allowed in answers in index notation, such as "
+                        "\\sum_k W_{k,i} x_k", "sum_index")
+        return self._tok("SUM", start, end, symbol)
 
     def _partial(self, m: re.Match, start: int) -> _Tok:
         """\\frac{\\partial y}{\\partial h_1}: the named backward quantity dy_dh_1."""
@@ -736,7 +772,7 @@ class _ScannerLexer(Lexer):
 # --------------------------------------------------------------------------- grammar
 
 _GRAMMAR = r"""
-%declare NUMBER NAME FUNC BRFUNC IND E FRAC PLUS MINUS MUL DIV POW REL TRANSPOSE MATMUL HAD
+%declare SUM NUMBER NAME FUNC BRFUNC IND E FRAC PLUS MINUS MUL DIV POW REL TRANSPOSE MATMUL HAD
 %declare _LPAR _RPAR _LSQB _RSQB _LBRACE _RBRACE _ABSOPEN _ABSCLOSE _COMMA _SUB
 
 start: expr
@@ -747,6 +783,8 @@ start: expr
 // flat lists, so that a thousand terms are one Add, not a thousand
 ?sum: term ((PLUS | MINUS) term)*
 ?term: signed (MUL signed | DIV signed | MATMUL signed | HAD signed | power)*    // a bare `power` is juxtaposition
+     | SUM term                         -> sigma      // Σ_k …: over the rest of the product
+     | MINUS SUM term                   -> neg_sigma
 
 ?signed: power
        | MINUS signed                   -> neg
@@ -916,8 +954,8 @@ def _elementwise(build, values: list, func):
     return sp.ImmutableMatrix(entries)
 
 
-_RELATIONS = {"gt": sp.Gt, "ge": sp.Ge, "lt": sp.Lt, "le": sp.Le}
-_MIRROR = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+_RELATIONS = {"gt": sp.Gt, "ge": sp.Ge, "lt": sp.Lt, "le": sp.Le, "eq": sp.Eq}
+_MIRROR = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq"}
 
 
 def _compare(kind: str, left: sp.Expr, right: sp.Expr) -> sp.Basic:
@@ -970,6 +1008,15 @@ class _Build(Transformer):
             raise _Fail(next(o for op, o in ops if op == "MATMUL"), "'@' multiplies matrices; here there is none",
                         "matmul_scalar")
         return _checked(sp.Mul(*factors), offset)
+
+    def sigma(self, tok, body):
+        body = _value(body)
+        if _is_matrix(body):
+            raise _Fail(tok.start_pos, "a sum over an index needs elements, not matrices", "sum_index")
+        return sp.Sum(body, (tok.obj, 1, SUM_UPPER))
+
+    def neg_sigma(self, op, tok, body):
+        return -self.sigma(tok, body)
 
     def transpose(self, x, op):
         x = _value(x)

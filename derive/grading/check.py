@@ -109,6 +109,15 @@ MESSAGES = {
     "missing_derivative_delta": N_("The derivative of the activation, %(factor)s, is missing from δ: the gradient "
                                    "that reaches the layer's output must be multiplied elementwise (⊙) by it."),
     "activation_in_delta": N_("The activation is written where its derivative %(factor)s belongs in δ."),
+    # graphs in index notation (shapes:)
+    "correct_index": N_("Correct: equal to the expected element for every value of its indices (%(entries)s) at "
+                        "%(points)s test points."),
+    "index_free": N_("The index %(index)s is free in the answer, but %(key)s depends only on %(indices)s: a sum "
+                     "over %(index)s is missing (Σ_%(index)s), or an index is misnamed."),
+    "index_range": N_("The index %(index)s does not fit the shapes: it runs beyond the size of a quantity, or over "
+                      "quantities of different sizes."),
+    "parse.sum_index": N_("Column %(column)s: a sum over an index (Σ_k) is only allowed in answers in index "
+                          "notation, as in \\sum_k W_{k,i} x_k."),
     # graphs: formulas and numbers
     "correct_formula": N_("Correct: equal to the expected derivative for all values (checked at %(points)s test "
                           "points over a wide range)."),
@@ -239,9 +248,6 @@ class Engine:
                                        f"{lecture}")
         self.kind = kind
         self.spec = KINDS[kind].module.parse(doc)
-        if kind == "graph" and self.spec.indexed:
-            raise doc.error(("shapes",), "derive check grades scalar graphs; a graph with `shapes:` (index "
-                                         "notation) cannot be graded yet")
         self.variants: dict = {}
         self.grader(None)  # the spec itself: a spec that cannot be derived fails before any file is read
 
@@ -313,8 +319,16 @@ def _graph_variant(spec, seed: int | None) -> tuple:
     from derive.grading.variant import graph_variant
 
     outcome = derive(graph_variant(spec, seed))
+    if outcome.indexed:  # shapes: element-wise answers in index notation, and matrix answers
+        from derive.grading.index import IndexGraphGrader
+
+        grader = IndexGraphGrader(outcome)
+        return outcome, grader, grader.asked
     grader = GraphGrader(outcome)
     return outcome, grader, grader.asked
+
+
+_LAYER_GRADERS: dict[int, tuple] = {}  # id(spec) -> (spec, outcome, grader): the spec is kept, so its id stays its own
 
 
 def _layer_variant(spec, seed: int | None) -> tuple:
@@ -322,11 +336,19 @@ def _layer_variant(spec, seed: int | None) -> tuple:
     from derive.grading.layers import LayerGrader
     from derive.pipeline import KINDS
 
-    kind = next(name for name in ("rnn", "attention", "conv", "layernorm")
-                if KINDS[name].module.__name__ == type(spec).__module__)
-    outcome = KINDS[kind].module.derive(spec)
-    grader = LayerGrader(outcome)
-    return outcome, grader, grader.asked
+    from derive.grading.variant import asked
+
+    if id(spec) not in _LAYER_GRADERS:  # every variant grades the same layer: derived once
+        kind = next(name for name in ("rnn", "attention", "conv", "layernorm")
+                    if KINDS[name].module.__name__ == type(spec).__module__)
+        outcome = KINDS[kind].module.derive(spec)
+        _LAYER_GRADERS[id(spec)] = (spec, outcome, LayerGrader(outcome))
+    _spec, outcome, grader = _LAYER_GRADERS[id(spec)]
+    if seed is None:
+        return outcome, grader, grader.asked
+    # a quiz variant: the same layer (its title promises its sizes), about 6 elements asked, some of every parameter
+    groups = [[k for k in grader.asked if k in grader.of_quantity[q]] for q in grader.of_quantity]
+    return outcome, grader, asked(grader.asked, [g for g in groups if g], seed)
 
 
 # kind -> (spec, seed) -> (verified outcome, grader, asked keys)

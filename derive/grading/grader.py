@@ -619,7 +619,7 @@ PARSE_KEYS = frozenset({
     "matmul_scalar", "matrix_division",
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
     "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
-    "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested",
+    "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested", "sum_index",
 })
 _QUOTED = ("bracket", "opening", "character", "token", "name", "latin")
 
@@ -666,6 +666,70 @@ def graded(memo: dict, key: str, raw, shown: tuple[str, str], grade) -> Verdict:
     return dataclasses.replace(verdict, findings=list(verdict.findings))
 
 
+class FormulaGrader:
+    """What every kind's grader shares: its keys (the targets), `check` through `graded` (missing, not text,
+    remembered, time limit), and the preamble that reads the text or makes the verdict `invalid`.
+
+    A subclass sets `targets` (key -> an object with `ascii` and `latex`, the expected answer shown) and
+    `names`, and grades a parsed answer in `grade_formula`; `read` may parse differently (a graph's
+    `formula = number`), `names_for` give other names to some keys (matrix keys)."""
+
+    def __init__(self):
+        self.memo: dict[tuple[str, str], Verdict] = {}
+
+    def keys(self) -> list[str]:
+        return list(self.targets)
+
+    def target(self, key: str):
+        return self.targets[key]
+
+    def names_for(self, key: str) -> dict:
+        return self.names
+
+    def check(self, key: str, raw) -> Verdict:
+        """The verdict on raw (the YAML value) as the answer for key."""
+        target = self.target(key)
+        return graded(self.memo, key, raw, (target.ascii, target.latex),
+                      lambda verdict, text: self.grade_text(verdict, target, text))
+
+    def grade_text(self, verdict: Verdict, target, text: str) -> Verdict:
+        names = self.names_for(target.key)
+        try:
+            answer = self.read(text, names)
+        except UnknownName as exc:
+            return _set(verdict, "invalid", unknown_finding(exc.names, list(names)))
+        except ParseError as exc:
+            return _set(verdict, "invalid", parse_finding(exc))
+        return self.grade_formula(verdict, target, answer)
+
+    def read(self, text: str, names: dict):
+        return parse_math(text, names=names, max_length=MAX_LENGTH)
+
+    def grade_formula(self, verdict: Verdict, target, answer) -> Verdict:
+        raise NotImplementedError
+
+
+def within(value, exact, tolerance: float) -> bool:
+    """Whether a number is within tolerance (relative) of the exact value; of 0, within ZERO: the one test of a
+    numeric answer (worked networks and graphs with values)."""
+    if exact == 0:  # exactly 0 (a unit that is off): no relative tolerance around it
+        return bool(abs(value) <= ZERO)
+    return bool(abs(value - exact) <= tolerance * abs(exact))
+
+
+def value_findings(answer: sp.Expr | None, values: np.ndarray, expected: np.ndarray, points: int) -> list[Finding]:
+    """For graders that compare values only, after their typical mistakes: rounded decimals (when the answer
+    is given), a constant factor, or at how many test points the answer differs."""
+    if answer is not None and _nearly(values, expected):
+        return [rounded_finding(answer)]
+    factor = _constant_ratio(np.ravel(values), np.ravel(expected))
+    if factor is not None:
+        return [Finding.of("constant_factor", factor=factor)]
+    bad = ~agreement(values, expected)
+    bad = bad.any(axis=tuple(range(bad.ndim - 1))) if bad.ndim > 1 else bad
+    return [Finding.of("differs", bad=int(bad.sum()), points=points)]
+
+
 def graded_number(verdict: Verdict, answer: sp.Expr, value: sp.Expr, tolerance: float) -> Verdict:
     """A number as the answer: correct within `tolerance` relative of the value (a formula is still checked
     as a formula); feedback says how far off it is, never the value itself."""
@@ -673,14 +737,13 @@ def graded_number(verdict: Verdict, answer: sp.Expr, value: sp.Expr, tolerance: 
     if not (got.is_real and got.is_finite):
         return _set(verdict, "invalid", Finding.of("value_not_real"))
     allowed = f"{tolerance:.6g}"
-    if value == 0:  # exactly 0 (a unit that is off): no relative tolerance around it
-        return _set(verdict, *(("correct", Finding.of("value_close", allowed_fraction=allowed)) if abs(got) < ZERO
-                               else ("incorrect", Finding.of("value_wrong"))))
-    off = abs(got - value) / abs(value)
-    if off <= tolerance:
+    if within(got, value, tolerance):
         return _set(verdict, "correct", Finding.of("value_close", allowed_fraction=allowed))
-    if abs(got + value) <= tolerance * abs(value):
+    if value == 0:
+        return _set(verdict, "incorrect", Finding.of("value_wrong"))
+    if within(-got, value, tolerance):
         return _set(verdict, "incorrect", Finding.of("value_sign"))
+    off = abs(got - value) / abs(value)
     return _set(verdict, "incorrect", Finding.of("value_off", off_fraction=f"{float(off):.3g}",
                                                  allowed_fraction=allowed))
 

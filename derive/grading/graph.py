@@ -32,19 +32,18 @@ from derive.grading.grader import (
     POINTS,
     POOL,
     Finding,
+    FormulaGrader,
     Verdict,
     _constant_ratio,
     _nearly,
     _set,
     agreement,
-    graded,
-    parse_finding,
     rounded_finding,
     spread,
-    unknown_finding,
+    within,
 )
 from derive.kinds.graph.verify import KINK_MARGIN, kink_arguments
-from derive.core.parse import ParseError, UnknownName, parse_math
+from derive.core.parse import parse_math
 from derive.numeric.evaluate import Unsupported, evaluate
 from derive.render.printing import ascii, latex
 
@@ -70,10 +69,11 @@ class _Target:
     mistakes: list = field(default_factory=list)  # (Finding, closed form) built once
 
 
-class GraphGrader:
+class GraphGrader(FormulaGrader):
     """Grades formulas and numbers for one derived scalar graph (graph.Outcome)."""
 
     def __init__(self, outcome, seed: int = 0):
+        super().__init__()
         bp = outcome.result
         self.bp, self.spec = bp, outcome.spec
         self.tolerance = getattr(outcome.spec, "tolerance", None) or DEFAULT_TOLERANCE
@@ -91,7 +91,6 @@ class GraphGrader:
             if g.wrt not in wrt:
                 self.targets[str(s)] = self._target(str(s), g)
         self.asked = [str(g.wrt) for g in bp.derivatives]
-        self.memo: dict[tuple[str, str], Verdict] = {}
 
     # -- set-up
 
@@ -133,30 +132,20 @@ class GraphGrader:
             shown, tex = f"{shown} = {_short(g.value)}", f"{tex} = {latex(g.value)}"
         return _Target(key, g, g.closed, values, g.value, shown, tex)
 
-    def keys(self) -> list[str]:
-        return list(self.targets)
-
     # -- checking
 
-    def check(self, key: str, raw) -> Verdict:
-        target = self.targets[key]
-        return graded(self.memo, key, raw, (target.ascii, target.latex),
-                      lambda verdict, text: self._grade(verdict, target, text))
-
-    def _grade(self, verdict: Verdict, target: _Target, text: str) -> Verdict:
+    def read(self, text: str, names: dict) -> tuple:
+        """(formula, number): `z = -4` is both, `-4` (or −0,5) a number, `z` a formula alone."""
         both = _formula_and_number(text)
         if re.fullmatch(rf"\s*{_NUMBER}\s*\.?\s*", text):  # −0,5 with a decimal comma is a number too
             text = _DECIMAL_COMMA.sub(".", text)
-        try:
-            if both:
-                formula = parse_math(both[0], names=self.names, max_length=MAX_LENGTH)
-                number = parse_math(_DECIMAL_COMMA.sub(".", both[1]), names={}, max_length=100)
-            else:
-                formula, number = parse_math(text, names=self.names, max_length=MAX_LENGTH), None
-        except UnknownName as exc:
-            return _set(verdict, "invalid", unknown_finding(exc.names, list(self.names)))
-        except ParseError as exc:
-            return _set(verdict, "invalid", parse_finding(exc))
+        if both:
+            return (parse_math(both[0], names=names, max_length=MAX_LENGTH),
+                    parse_math(_DECIMAL_COMMA.sub(".", both[1]), names={}, max_length=100))
+        return parse_math(text, names=names, max_length=MAX_LENGTH), None
+
+    def grade_formula(self, verdict: Verdict, target: _Target, answer: tuple) -> Verdict:
+        formula, number = answer
         if number is None and not formula.free_symbols:
             return self._number(verdict, target, formula)
         if number is not None and number.free_symbols:
@@ -178,7 +167,7 @@ class GraphGrader:
                                              [Finding.of("wrong_value", tolerance_fraction=self.fraction())]))
 
     def _close(self, value: float, exact: float) -> bool:
-        return abs(value - exact) <= self.tolerance * abs(exact) if exact != 0 else abs(value) <= 1e-12
+        return within(value, exact, self.tolerance)
 
     def fraction(self) -> str:
         """The tolerance as a finding argument; Words writes it as the language writes a percentage."""

@@ -18,17 +18,13 @@ import numpy as np
 import sympy as sp
 
 from derive.grading.grader import (
-    MAX_LENGTH,
     Finding,
+    FormulaGrader,
     Verdict,
-    _constant_ratio,
     _set,
     agreement,
-    graded,
-    parse_finding,
-    unknown_finding,
+    value_findings,
 )
-from derive.core.parse import ParseError, UnknownName, parse_math
 from derive.numeric.evaluate import Unsupported, evaluate
 from derive.render.printing import ascii, latex
 from derive.kinds.layers import engine
@@ -45,10 +41,11 @@ class _Target:
     latex: str
 
 
-class LayerGrader:
+class LayerGrader(FormulaGrader):
     """Grades formulas for one verified layer derivation (common.Outcome)."""
 
     def __init__(self, outcome, seed: int = 0):
+        super().__init__()
         model = outcome.model
         self.concrete = engine.Concrete(model)
         rng = np.random.default_rng(seed)
@@ -64,11 +61,16 @@ class LayerGrader:
         backward = engine.value_program(self.concrete, known, wanted)
         program = forward + backward
         self.names = {element_name_of(name): sp.Symbol(element_name_of(name), real=True) for name in given}
-        self.names |= {element_name(a): sp.Symbol(element_name(a), real=True) for a, _ in program}
+        asked_gradients = {engine.key(a) for a in wanted if engine.key(a) in of_param_keys(params, model)}
+        # a parameter's own gradient (dL_dW_11) is what is asked: it is not a name an answer may use
+        self.names |= {element_name(a): sp.Symbol(element_name(a), real=True) for a, _ in program
+                       if engine.key(a) not in asked_gradients}
         self.env = self._values(points, [a for a, _ in program])
         self.points = POINTS
         formulas = dict(program)
         self.asked = [element_name(e) for q in model.params for e in engine.elements(q, model.sizes)]
+        self.of_quantity = {q.name: {element_name(e) for e in engine.elements(q, model.sizes)} for q in model.params}
+        self.model = model
         of_param = {engine.key(engine.gradient_of(g, e)): element_name(e)
                     for g in params for e in engine.elements(g.quantity, model.sizes)}
         self.targets = {}
@@ -76,8 +78,7 @@ class LayerGrader:
             name = element_name(atom)
             key = of_param.get(engine.key(atom), name)
             shown = ascii_names(formulas[atom])
-            self.targets[key] = _Target(key, self.env[self.names[name]], ascii(shown), latex(formulas[atom]))
-        self.memo: dict = {}
+            self.targets[key] = _Target(key, self.env[sp.Symbol(name, real=True)], ascii(shown), latex(formulas[atom]))
 
     def _values(self, points: list[dict], atoms: list) -> dict:
         """Every named quantity at every test point, as arrays keyed by the answer grammar's symbols."""
@@ -91,21 +92,7 @@ class LayerGrader:
         return {sp.Symbol(element_name_of(name), real=True): np.array(v) for name, v in columns.items()
                 if len(v) == len(points)}
 
-    def keys(self) -> list[str]:
-        return list(self.targets)
-
-    def check(self, key: str, raw) -> Verdict:
-        target = self.targets[key]
-        return graded(self.memo, key, raw, (target.ascii, target.latex),
-                      lambda verdict, text: self._grade(verdict, target, text))
-
-    def _grade(self, verdict: Verdict, target: _Target, text: str) -> Verdict:
-        try:
-            formula = parse_math(text, names=self.names, max_length=MAX_LENGTH)
-        except UnknownName as exc:
-            return _set(verdict, "invalid", unknown_finding(exc.names, list(self.names)))
-        except ParseError as exc:
-            return _set(verdict, "invalid", parse_finding(exc))
+    def grade_formula(self, verdict: Verdict, target: _Target, formula: sp.Expr) -> Verdict:
         try:
             values = np.broadcast_to(evaluate(formula, self.env), (self.points,)).astype(float)
         except Unsupported as exc:
@@ -114,11 +101,12 @@ class LayerGrader:
             return _set(verdict, "correct", Finding.of("correct_points", points=self.points))
         if np.all(agreement(-values, target.values)):
             return _set(verdict, "incorrect", Finding.of("sign"))
-        factor = _constant_ratio(values, target.values)
-        if factor is not None:
-            return _set(verdict, "incorrect", Finding.of("constant_factor", factor=factor))
-        bad = int((~agreement(values, target.values)).sum())
-        return _set(verdict, "incorrect", Finding.of("differs", bad=bad, points=self.points))
+        return _set(verdict, "incorrect", *value_findings(None, values, target.values, self.points))
+
+
+def of_param_keys(params: list, model) -> set:
+    """The engine keys of the parameters' gradients (dL/dW[1,2], …)."""
+    return {engine.key(engine.gradient_of(g, e)) for g in params for e in engine.elements(g.quantity, model.sizes)}
 
 
 def element_name_of(key: str) -> str:

@@ -20,18 +20,14 @@ import numpy as np
 import sympy as sp
 
 from derive.grading.grader import (
-    MAX_LENGTH,
     Finding,
+    FormulaGrader,
     Verdict,
     _constant_ratio,
     _set,
     agreement,
     gradient_symbols,
-    graded,
-    parse_finding,
-    unknown_finding,
 )
-from derive.core.parse import ParseError, UnknownName, parse_math
 from derive.numeric.evaluate import Unsupported, evaluate
 from derive.render.printing import ascii
 
@@ -54,10 +50,11 @@ def _column(symbols) -> sp.ImmutableMatrix:
     return sp.ImmutableMatrix([[s] for s in symbols])
 
 
-class MatrixGrader:
+class MatrixGrader(FormulaGrader):
     """Matrix-form answers for one network in vector view, on top of its scalar Grader (same test points)."""
 
     def __init__(self, outcome, scalar):
+        super().__init__()
         self.outcome, self.scalar = outcome, scalar
         self.net = outcome.derivation.network
         self.grad = gradient_symbols(outcome.derivation)
@@ -72,7 +69,6 @@ class MatrixGrader:
                 if entries is not None:
                     self.targets[key] = self._target(key, step, entries)
         self.asked = [k for k, t in self.targets.items() if t.step.reason in ASKED_STEPS]
-        self.memo: dict[tuple[str, str], Verdict] = {}
 
     # -- the names of the matrix view, as matrices of scalar quantities
 
@@ -139,54 +135,15 @@ class MatrixGrader:
         return np.array([[np.broadcast_to(evaluate(m[i, j], self.scalar.env), (self.points,)).astype(float)
                           for j in range(m.cols)] for i in range(m.rows)])
 
-    def keys(self) -> list[str]:
-        return list(self.targets)
-
     # -- checking
 
-    def check(self, key: str, raw) -> Verdict:
-        target = self.targets[key]
-        return graded(self.memo, key, raw, (target.ascii, target.latex),
-                      lambda verdict, text: self._grade(verdict, target, text))
-
-    def _grade(self, verdict: Verdict, target: _MatrixTarget, text: str) -> Verdict:
-        try:
-            answer = parse_math(text, names=self.names, max_length=MAX_LENGTH)
-        except UnknownName as exc:
-            return _set(verdict, "invalid", unknown_finding(exc.names, list(self.names)))
-        except ParseError as exc:
-            return _set(verdict, "invalid", parse_finding(exc))
+    def grade_formula(self, verdict: Verdict, target: _MatrixTarget, answer) -> Verdict:
         try:
             values = self._values(answer)
         except Unsupported as exc:
             return _set(verdict, "invalid", Finding.of("unsupported", what=str(exc)))
-        expected = target.values
-        if values.shape != expected.shape:
-            if values.shape[:2] == expected.shape[1::-1] and _agrees(values.transpose(1, 0, 2), expected):
-                code = "row_for_column" if expected.shape[1] == 1 else "transposed_result"
-                return _set(verdict, "incorrect", Finding.of(code, shape=_shape(values), expected=_shape(expected)))
-            return _set(verdict, "incorrect", Finding.of("wrong_shape", shape=_shape(values), expected=_shape(expected),
-                                                         key=target.key))
-        if _agrees(values, expected):
-            return _set(verdict, "correct", Finding.of("correct_matrix", entries=expected.shape[0] * expected.shape[1],
-                                                       points=self.points))
-        return _set(verdict, "incorrect", *self._diagnose(target, values))
-
-    def _diagnose(self, target: _MatrixTarget, values: np.ndarray) -> list[Finding]:
-        if _agrees(values, -target.values):
-            return [Finding.of("sign")]
-        if values.shape[0] == values.shape[1] and _agrees(values.transpose(1, 0, 2), target.values):
-            return [Finding.of("transposed_result", shape=_shape(values), expected=_shape(target.values))]
-        for finding, wrong in self.mistakes(target):
-            if _agrees(values, wrong):
-                return [finding]
-        factor = _constant_ratio(values.ravel(), target.values.ravel())
-        if factor is not None:
-            return [Finding.of("constant_factor", factor=factor)]
-        rows, cols = target.values.shape[:2]
-        bad = [(i, j) for i in range(rows) for j in range(cols) if not _agrees(values[i, j], target.values[i, j])]
-        shown = ", ".join(f"({i + 1}, {j + 1})" for i, j in bad[:6]) + (", …" if len(bad) > 6 else "")
-        return [Finding.of("entries_differ", bad=len(bad), entries=rows * cols, which=shown)]
+        kind, findings = matrix_findings(values, target.values, target.key, self.points, lambda: self.mistakes(target))
+        return _set(verdict, kind, *findings)
 
     def mistakes(self, target: _MatrixTarget) -> list[tuple[Finding, np.ndarray]]:
         """δ without the activation's derivative, or with the activation in its place (and ∂J/∂W, ∂J/∂b built on
@@ -222,6 +179,34 @@ class MatrixGrader:
         if step.reason == "grad_W":
             return sp.ImmutableMatrix([[d * src for p, src in u.incoming if src != 1] for d, u in zip(delta, layer.units)])
         return None
+
+
+def matrix_findings(values: np.ndarray, expected: np.ndarray, key: str, points: int, mistakes=list) -> tuple:
+    """(verdict, findings) of a matrix answer's values (rows, cols, points) against the expected ones: the shape
+    (a transposed result, a row for a column), then the entries; the sign, a square result transposed, the
+    typical mistakes (mistakes(): [(finding, values)], asked only when needed), a constant factor, which
+    entries differ. Shared by the vector view and the index graphs' matrix keys."""
+    if values.shape != expected.shape:
+        if values.shape[:2] == expected.shape[1::-1] and _agrees(values.transpose(1, 0, 2), expected):
+            code = "row_for_column" if expected.shape[1] == 1 else "transposed_result"
+            return "incorrect", [Finding.of(code, shape=_shape(values), expected=_shape(expected))]
+        return "incorrect", [Finding.of("wrong_shape", shape=_shape(values), expected=_shape(expected), key=key)]
+    if _agrees(values, expected):
+        return "correct", [Finding.of("correct_matrix", entries=expected.shape[0] * expected.shape[1], points=points)]
+    if _agrees(values, -expected):
+        return "incorrect", [Finding.of("sign")]
+    if values.shape[0] == values.shape[1] and _agrees(values.transpose(1, 0, 2), expected):
+        return "incorrect", [Finding.of("transposed_result", shape=_shape(values), expected=_shape(expected))]
+    for finding, wrong in mistakes():
+        if _agrees(values, wrong):
+            return "incorrect", [finding]
+    factor = _constant_ratio(values.ravel(), expected.ravel())
+    if factor is not None:
+        return "incorrect", [Finding.of("constant_factor", factor=factor)]
+    rows, cols = expected.shape[:2]
+    bad = [(i, j) for i in range(rows) for j in range(cols) if not _agrees(values[i, j], expected[i, j])]
+    shown = ", ".join(f"({i + 1}, {j + 1})" for i, j in bad[:6]) + (", …" if len(bad) > 6 else "")
+    return "incorrect", [Finding.of("entries_differ", bad=len(bad), entries=rows * cols, which=shown)]
 
 
 def _agrees(values: np.ndarray, expected: np.ndarray) -> bool:

@@ -41,6 +41,9 @@ PROSE = {
     "comment_fill": N_("Write each derivative as a formula in quotes, for example with I[z > 0] for an indicator."),
     "comment_fill_values": N_("Write each derivative as a number or as a formula, in quotes."),
     "comment_check": N_("Check with:"),
+    "index_how": N_("Answer each element in index notation, as the lecture writes it: a sum as \\sum_k …, equal "
+                    "indices as 1_{k=i}, the gradient that reaches q_k as ∂f/∂q_k. The matrices (%(matrices)s) may "
+                    "also be answered in matrix notation: W^T, x^T, ⊙."),
 }
 
 
@@ -49,11 +52,6 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
     from derive.grading.check import Engine, Words
 
     engine = Engine(spec_path)
-    if engine.kind not in ("network", "graph"):  # the layer kinds are graded by derive check, without sheets
-        from derive.errors import Location, SpecError
-
-        raise SpecError(f"derive quiz writes sheets for network and graph specs; a kind: {engine.kind} spec is "
-                        "graded by derive check on the spec itself (see docs/layers.md)", Location(spec_path))
     grader, asked = engine.grader(seed)
     stem = Path(spec_path).stem + (f"-{seed}" if seed is not None else "")
     prose = Words(lang)
@@ -65,7 +63,10 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
     command_line = terminal(f"derive check {shlex.quote(spec_path)} {shlex.quote(answers_file)}")
     fill = "comment_fill_values" if getattr(engine.outcome(seed), "numbers", None) is not None else "comment_fill"
     template = _template(os.path.basename(spec_path), seed, asked, words, command_line, fill)
-    make = _graph_sheet if engine.kind == "graph" else _sheet
+    if engine.kind == "graph":
+        make = _index_sheet if engine.outcome(seed).indexed else _graph_sheet
+    else:
+        make = _sheet if engine.kind == "network" else _layer_sheet
     sheet = make(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
     return stem, sheet, template
 
@@ -149,6 +150,80 @@ def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answ
         "given": [],
     }
     return env.get_template("quiz.md.j2").render(ctx)
+
+
+def _index_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
+                 command_line: str) -> str:
+    """The sheet of a graph in index notation: the shapes, the nodes in matrix notation and element by element,
+    the elements ∂f/∂W_ij to find (the matrices ∂f/∂W may be answered too)."""
+    from derive.kinds.graph import index as gi
+    from derive.kinds.graph.kind import _Display, _index_result
+    from derive.render.jinja import Row
+
+    d = outcome.result
+    show = _Display(d, outcome.spec.notation)
+    q = d.quantities
+    forward = [[Row([gi.InSpace(gi.display_symbol(q[x]), *q[x].shape)]) for x in d.inputs if q[x].shape]]
+    forward += [[Row([gi.display_symbol(n.quantity), n.matrix]), Row([n.quantity.element(n.indices), show(n.element)])]
+                for n in d.nodes]
+    tasks = [_index_result(d, d.grads[name], show).row.parts[0] for name in outcome.spec.wrt]
+    matrices = [k for k in grader.keys() if grader.targets[k].matrix]
+    how = f"{words('how', file=code_span(terminal(answers_file)))} " \
+          f"{', '.join(f'`{n}`' for n in [*d.quantities, *(f'd{d.of}_d{n.quantity.name}' for n in d.nodes)])}. " \
+          f"{words('index_how', matrices=', '.join(f'`{k}`' for k in matrices))}"
+    return _render_sheet(outcome.spec, seed, lang, words, forward, tasks, how, command_line, d.partials)
+
+
+def _layer_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
+                 command_line: str) -> str:
+    """The sheet of a layer kind (rnn, attention, conv, layernorm): its sizes, the forward pass and the loss in
+    index form, the gradients to find for concrete elements (∂L/∂W_12)."""
+    from derive.render.jinja import Row, d
+
+    model = grader.model
+    forward = [[Row([sym, sp_integer(v)]) for sym, v in model.sizes.items()]]
+    forward += [[Row([q.element(q.indices), q.definition])] for q in model.nodes]
+    tasks = [d(sp_symbol(model.loss), sp_symbol(name)) for name in asked]
+    how = f"{words('how', file=code_span(terminal(answers_file)))} " \
+          f"{', '.join(f'`{n}`' for n in grader.names)}."
+    return _render_sheet(outcome.spec, seed, lang, words, forward, tasks, how, command_line, model.partials)
+
+
+def _render_sheet(spec, seed, lang: str, words, forward: list, tasks: list, how: str, command_line: str,
+                  partials: dict) -> str:
+    from derive.render.jinja import environment
+
+    env = environment("md", lang, partials=partials)
+    title = spec.title.get(lang) if getattr(spec, "title", None) else None
+    ctx = {
+        "title": words("title"),
+        "subtitle": md_escape(title) if title else None,
+        "variant": words("variant", seed=seed) if seed is not None else None,
+        "forward": forward,
+        "values": [],
+        "activations": [],
+        "loss": None,
+        "tasks": tasks,
+        "names": "",
+        "check": command_line,
+        "fence": code_fence(command_line),
+        "words": {"network": words("network"), **{k: words(k) for k in ("values", "task", "check")}},
+        "how": how,
+        "given": [],
+    }
+    return env.get_template("quiz.md.j2").render(ctx)
+
+
+def sp_symbol(name: str):
+    import sympy as sp
+
+    return sp.Symbol(name)
+
+
+def sp_integer(value: int):
+    import sympy as sp
+
+    return sp.Integer(value)
 
 
 def _symbolic_context(outcome, lang: str) -> dict:
