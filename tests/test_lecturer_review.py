@@ -321,3 +321,15 @@ def test_a_common_factor_is_taken_out_of_a_local_derivative(stem, lectures):
     assert re.search(r"\\frac\{\\partial [lL]\}\{\\partial f_3\} = 2 \\left\(f_3 - y\\right\)", text)
     F, Y = sp.symbols("f y")
     assert sp.expand(sp.diff((F - Y) ** 2, F) - 2 * (F - Y)) == 0
+
+
+def test_long_results_are_given_in_the_forward_pass_quantities(lectures):
+    """composition-check's results over the inputs nest tanh three deep (unreadable on a line): section 4
+    gives them in f_1, f_2 as section 3 does; a short graph (sigmoid-neuron) keeps them over the inputs."""
+    for stem, short in (("composition-check", False), ("graph-sin-cos-exp", False), ("sigmoid-neuron", True)):
+        text = lectures[stem, "en"]
+        result = text[text.index("## 4. Result"):]
+        rows = re.findall(r"^\\frac\{\\partial \w\}\{\\partial [^}]+\} = [^\n]*", result, re.M)
+        assert rows, stem
+        assert ("in terms of the inputs" in result) == short, stem
+        assert all(len(row) < 260 for row in rows), (stem, max(rows, key=len))
