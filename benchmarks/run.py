@@ -1,13 +1,14 @@
 """Benchmarks of whole processes: `derive --format json` on ReLU networks, beside the naive route.
 
-Prints a Markdown table of wall seconds and peak memory (each command in a
-fresh process), the naive/derive ratio, the scaling ratio against the goals of
+Prints a Markdown table of wall seconds, CPU seconds and peak memory (each command
+in a fresh process), the naive/derive ratios (wall and CPU), the scaling ratio against the goals of
 issue 7, and `derive check` on a class of answer files when that command exists.
 
     python benchmarks/run.py [--widths 8,16,32,64] [--naive-timeout 60] [--repeat 3]
 
-Before measuring, one unmeasured process imports SymPy and NumPy so both routes
-start with the same warm file cache; derive's figures are the median of
+Before measuring, derive's bytecode is written (as `pip install` of a wheel does) and
+one unmeasured process imports SymPy and NumPy, so both routes start with the same
+warm file cache; derive's figures are the median of
 --repeat fresh processes (the naive route, 15 s or more, runs once).
 """
 
@@ -32,12 +33,22 @@ try:
 except subprocess.TimeoutExpired:
     code = "timeout"
 seconds = time.perf_counter() - t
-print(json.dumps({"seconds": seconds, "code": code, "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": seconds, "code": code, "peak_mb": usage.ru_maxrss / 1024,
+                  "cpu": usage.ru_utime + usage.ru_stime}))
 """
 
 
+# derive's bytecode, written once before measuring, as installing a wheel does. Without it, where
+# PYTHONDONTWRITEBYTECODE is set (as on the build machine) or the source folder is read-only, every
+# process compiles derive's own modules again: about 0.05 s of CPU per run (and the naive script's too).
+COMPILE = "import compileall, os, derive; compileall.compile_dir(os.path.dirname(derive.__file__), quiet=1)"
+
+
 def measure(command: list[str], timeout: float = 600) -> dict:
-    """Wall seconds and peak resident memory of command, run in a fresh process."""
+    """Wall seconds, CPU seconds (user + system, the process and the children it waited for) and peak
+    resident memory of command, run in a fresh process. On a shared machine the CPU seconds vary far
+    less than the wall seconds: other work delays a process but does not add to its CPU time."""
     out = subprocess.run([sys.executable, "-c", MEASURE, str(timeout), *command], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -61,6 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     derive = [sys.executable, "-m", "derive"]
     rows, times = [], {}
+    subprocess.run([sys.executable, "-c", COMPILE], check=True)
     subprocess.run([sys.executable, "-c", "import sympy, numpy, derive.cli"], check=True)  # warm the file cache
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -69,16 +81,21 @@ def main() -> None:
             runs = [measure([*derive, str(spec), "--format", "json", "-o", str(folder / "out.json")]) for _ in range(args.repeat)]
             assert all(r["code"] == 0 for r in runs), f"derive failed on width {width}"
             ours = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+            ours_cpu = sorted(r["cpu"] for r in runs)[len(runs) // 2]
             verified = all(d["verified"] for d in json.loads((folder / "out.json").read_text())["derivatives"])
             naive = measure([sys.executable, str(HERE / "naive.py"), str(spec)], timeout=args.naive_timeout)
             times[width] = ours["seconds"]
             naive_s = f"{naive['seconds']:.1f}" if naive["code"] == 0 else f"> {args.naive_timeout:.0f} (stopped)"
             ratio = f"{naive['seconds'] / ours['seconds']:.1f}×" if naive["code"] == 0 else f"> {args.naive_timeout / ours['seconds']:.0f}×"
-            rows.append((f"1-{width}-{width}-{width}-1", parameters(width), f"{ours['seconds']:.2f}",
-                         f"{ours['peak_mb']:.0f}", "yes" if verified else "NO", naive_s, ratio))
-        print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}\n")
-        print("| network | parameters | derive s | derive peak MB | all verified | naive s | naive/derive |")
-        print("|---|---:|---:|---:|:---:|---:|---:|")
+            cpu_ratio = f"{naive['cpu'] / ours_cpu:.1f}×" if naive["code"] == 0 else "—"
+            rows.append((f"1-{width}-{width}-{width}-1", parameters(width), f"{ours['seconds']:.2f}", f"{ours_cpu:.2f}",
+                         f"{ours['peak_mb']:.0f}", "yes" if verified else "NO", naive_s,
+                         f"{naive['cpu']:.1f}" if naive["code"] == 0 else "—", ratio, cpu_ratio))
+        print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+              f"load average {os.getloadavg()[0]:.1f} at the end\n")
+        print("| network | parameters | derive s | derive CPU s | derive peak MB | all verified | naive s | naive CPU s "
+              "| naive/derive | naive/derive, CPU |")
+        print("|---|---:|---:|---:|---:|:---:|---:|---:|---:|---:|")
         for row in rows:
             print("| " + " | ".join(map(str, row)) + " |")
         if 8 in times and 32 in times:

@@ -388,7 +388,7 @@ def test_json_exprs_of_the_new_vocabulary_read_back_with_the_answer_parser():
         assert float(evaluate_numpy(back, env)) == pytest.approx(float(evaluate_numpy(expr, env)), rel=1e-12)
 
 
-# -- two engines, one model: the network compiled to the graph kind's computational graph ------
+# -- one engine: the network presented (φ, ψ, θ) equals the graph kind's closed forms of the same compiled graph --
 
 
 @pytest.mark.parametrize("activation,loss,decay", [("relu", "half_sse", None), ("gelu", "mae", "lambda"),

@@ -310,7 +310,7 @@ def test_two_units_on_their_kinks_agree_in_number(cli, tmp_path):
     text = cli(spec).stdout
     assert "At these values $z_1 = z_2 = 0$ sit exactly on the kinks of their activations" in text
     assert "sits exactly" not in text
-    assert "в точках излома" in cli(spec, "--lang", "ru").stdout
+    assert "в точки излома" in cli(spec, "--lang", "ru").stdout
 
 
 @pytest.mark.parametrize("stem", ["composition-check", "graph-sin-cos-exp"])

@@ -109,12 +109,14 @@ def softmax_jacobian(zs: Sequence[sp.Symbol], ys: Sequence[sp.Symbol]) -> list[l
     The rewrite e^{z_k} = y_k S with S = Σ e^{z} is exact, so no identity such
     as Σ y = 1 is assumed.
     """
+    return [[in_softmax_outputs(sp.diff(yk, zj), zs, ys) for zj in zs] for yk in softmax(zs)]
+
+
+def in_softmax_outputs(derivative: sp.Expr, zs: Sequence[sp.Symbol], ys: Sequence[sp.Symbol]) -> sp.Expr:
+    """A derivative of softmax(zs) written with its outputs ys: e^{z_k} = y_k S with S = Σ e^{z} (exact)."""
     total, S = sp.Add(*[sp.exp(z) for z in zs]), sp.Dummy("S")
     in_y = {sp.exp(z): y * S for z, y in zip(zs, ys)}
-    return [
-        [tidy_sign(sp.factor(sp.simplify(sp.diff(yk, zj).subs(total, S).subs(in_y)))) for zj in zs]
-        for yk in softmax(zs)
-    ]
+    return tidy_sign(sp.factor(sp.simplify(derivative.subs(total, S).subs(in_y))))
 
 
 def tidy_sign(expr: sp.Expr) -> sp.Expr:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from derive.core.startup import imports_paused
 from derive.core.yamlload import Doc, load_file, shown
 
 import importlib
@@ -50,7 +51,9 @@ class Kind(Protocol):
 
 @cache
 def _module(path: str) -> Kind:
-    return importlib.import_module(path)
+    with imports_paused():  # the kind's module imports SymPy and NumPy: the bulk of start-up
+        module = importlib.import_module(path)
+    return module
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,13 @@ upstream × local (a value used on two paths gets both contributions), kept in
 three forms: the chain form with named upstream gradients, the form over node
 names, and the closed form over the inputs. With `values`, every quantity also
 gets its exact value. Pure: no printing, no I/O, no language.
+
+`backprop(spec, forms=False)` is the same backward pass without the three forms
+(the forms over node names and inputs grow with the number of paths through
+the graph): every node's local derivatives, and for every value, in backward
+order, the nodes that use it with their local derivatives. The network kind
+derives through it: derive.kinds.network.backprop multiplies and sums these in
+its own names (φ, ψ, θ; δ).
 """
 
 from __future__ import annotations
@@ -32,13 +39,14 @@ class Local:
     node: sp.Symbol
     arg: sp.Symbol
     expr: sp.Expr
+    raw: sp.Expr | None = field(default=None, compare=False)  # SymPy's derivative before `tidy` (sign, Heaviside)
 
 
 @dataclass
 class Node:
     symbol: sp.Symbol
     expr: sp.Expr  # over its arguments (inputs and earlier nodes)
-    closed: sp.Expr  # over the inputs only
+    closed: sp.Expr | None  # over the inputs only (None when derived without forms)
     args: list[sp.Symbol]
     locals: list[Local]
     gate: str | None = None
@@ -52,9 +60,9 @@ class Grad:
     wrt: sp.Symbol
     upstream: sp.Symbol | None  # the symbol ∂of/∂wrt stands for further down (None for the output)
     uses: list[Local]  # the local derivatives ∂v/∂wrt of the nodes v that use wrt, in order
-    chain: sp.Expr  # Σ ∂of/∂v · ∂v/∂wrt with ∂of/∂v as a symbol
-    named: sp.Expr  # over nodes and inputs
-    closed: sp.Expr  # over inputs
+    chain: sp.Expr | None  # Σ ∂of/∂v · ∂v/∂wrt with ∂of/∂v as a symbol (None when derived without forms)
+    named: sp.Expr | None  # over nodes and inputs (None when derived without forms)
+    closed: sp.Expr | None  # over inputs (None when derived without forms)
     value: sp.Expr | None = None
     terms: list = field(default_factory=list)  # per use: the local value, or (upstream value, local value)
 
@@ -75,14 +83,15 @@ class Backprop:
         return [self.grads[symbols[name]] for name in self.spec.wrt]
 
 
-def backprop(spec: GraphSpec) -> Backprop:
+def backprop(spec: GraphSpec, forms: bool = True) -> Backprop:
+    """The backward pass of spec; forms=False leaves out the named and closed forms (and values)."""
     symbols = spec.symbols
     inputs = [symbols[x] for x in spec.inputs]
-    nodes = _nodes(spec, symbols)
-    values = _forward_values(spec, nodes, symbols)
+    nodes = _nodes(spec, symbols, forms)
+    values = _forward_values(spec, nodes, symbols) if forms else None
     of = symbols[spec.output]
     partials: dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]] = {}
-    grads = _backward(of, nodes, inputs, partials)
+    grads = _backward(of, nodes, inputs, partials, forms)
     if values is not None:
         _grad_values(grads, nodes, values)
     return Backprop(spec, of, inputs, nodes, grads, partials, values)
@@ -91,23 +100,53 @@ def backprop(spec: GraphSpec) -> Backprop:
 # -- forward ------------------------------------------------------------------------
 
 
-def _nodes(spec: GraphSpec, symbols: dict) -> list[Node]:
+def _nodes(spec: GraphSpec, symbols: dict, forms: bool = True) -> list[Node]:
     closed: dict[sp.Symbol, sp.Expr] = {}
+    known = set(symbols.values())
     out = []
     for n in spec.nodes:
         sym = symbols[n.name]
-        args = _arguments(n, symbols)
-        # a common factor taken out of a sum, as lecturers write it: 2(f_3 − y), not 2 f_3 − 2 y
-        locals_ = [Local(sym, a, tidy(sp.factor_terms(sp.diff(n.expr, a)))) for a in args]
-        closed[sym] = n.expr.xreplace(closed)
+        args = _arguments(n, known)
+        locals_ = [_local(sym, a, raw) for a, raw in zip(args, derivatives(n.expr, args))]
+        closed[sym] = n.expr.xreplace(closed) if forms else None
         out.append(Node(sym, n.expr, closed[sym], args, locals_, gate_of(n.expr, args, locals_)))
     return out
 
 
-def _arguments(node, symbols: dict) -> list[sp.Symbol]:
+def derivatives(expr: sp.Expr, args: list[sp.Symbol]) -> list[sp.Expr]:
+    """[sympy.diff(expr, a) for a in args], with the terms of a sum that do not contain a skipped instead of
+    differentiated (a network's z_j = b_j + Σ_k W_jk h_k has as many terms as arguments: quadratic otherwise)."""
+    if not expr.is_Add:
+        return [sp.diff(expr, a) for a in args]
+    having: dict[sp.Symbol, list[sp.Expr]] = {}
+    for term in expr.args:
+        for s in term.free_symbols:
+            having.setdefault(s, []).append(term)
+    return [sp.Add(*[_term_derivative(t, a) for t in having.get(a, ())]) for a in args]
+
+
+def _term_derivative(term: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """sympy.diff(term, x); θ h in θ is h without the product rule's work."""
+    if term == x:
+        return sp.S.One
+    if term.is_Mul and x in term.args and sum(1 for f in term.args if x in f.free_symbols) == 1:
+        others = [f for f in term.args if f != x]
+        return others[0] if len(others) == 1 else sp.Mul(*others)
+    return sp.diff(term, x)
+
+
+def _local(node: sp.Symbol, arg: sp.Symbol, raw: sp.Expr) -> Local:
+    # a common factor taken out of a sum, as lecturers write it: 2(f_3 − y), not 2 f_3 − 2 y
+    return Local(node, arg, raw if raw.is_Atom else tidy(sp.factor_terms(raw)), raw)
+
+
+def _arguments(node, known: set) -> list[sp.Symbol]:
     """The node's arguments in the order its expression first writes them (q * z: q, then z)."""
-    args = node.expr.free_symbols & set(symbols.values())
-    return sorted(args, key=lambda s: (first_use(node.text, s.name), s.name))
+    args = node.expr.free_symbols & known
+    where: dict[str, int] = {}  # first_use depends on a name's base only (theta_11, theta_21: theta)
+    for base in {s.name.split("_")[0] for s in args}:
+        where[base] = first_use(node.text, base)
+    return sorted(args, key=lambda s: (where[s.name.split("_")[0]], s.name))
 
 
 def first_use(text: str, name: str) -> int:
@@ -176,18 +215,25 @@ def upstream_symbol(of: sp.Symbol, wrt: sp.Symbol) -> sp.Symbol:
     return sp.Symbol(f"d{of.name}_d{wrt.name}", real=True)
 
 
-def _backward(of, nodes: list[Node], inputs: list[sp.Symbol], partials: dict) -> dict[sp.Symbol, Grad]:
+def _backward(of, nodes: list[Node], inputs: list[sp.Symbol], partials: dict, forms: bool = True) -> dict[sp.Symbol, Grad]:
     by_symbol = {n.symbol: n for n in nodes}
     grads: dict[sp.Symbol, Grad] = {}
     closed = {n.symbol: n.closed for n in nodes}
+    used_by: dict[sp.Symbol, list[Local]] = {}  # arg -> the local derivatives of the nodes using it, in node order
+    for n in nodes:
+        for loc in n.locals:
+            used_by.setdefault(loc.arg, []).append(loc)
     one = sp.S.One
     grads[of] = Grad(of, None, [], one, one, one)
     order = [n.symbol for n in reversed(nodes) if n.symbol != of] + inputs
     for v in order:
-        uses = [loc for n in nodes if n.symbol in grads for loc in n.locals if loc.arg == v]
-        chain = sp.Add(*[_times(_upstream(grads, loc.node, of, partials), loc.expr) for loc in uses])
-        named = sp.Add(*[_times(grads[loc.node].named, loc.expr) for loc in uses])
-        grads[v] = Grad(v, None, uses, chain, named, tidy(named.xreplace(closed)))
+        uses = [loc for loc in used_by.get(v, ()) if loc.node in grads]
+        if forms:
+            chain = sp.Add(*[_times(_upstream(grads, loc.node, of, partials), loc.expr) for loc in uses])
+            named = sp.Add(*[_times(grads[loc.node].named, loc.expr) for loc in uses])
+            grads[v] = Grad(v, None, uses, chain, named, tidy(named.xreplace(closed)))
+        else:
+            grads[v] = Grad(v, None, uses, None, None, None)
         if v in by_symbol:
             grads[v].upstream = upstream_symbol(of, v)
     return grads

@@ -18,7 +18,6 @@ from pathlib import Path
 import sympy as sp
 
 from derive.errors import Location, SpecError
-from derive.core.parse import ParseError, UnknownName, parse_math
 from derive.core.yamlload import Doc, shown
 
 GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation", "tolerance", "digits", "exact")
@@ -153,6 +152,10 @@ class _Graph:
     def _node_name(self, name: str, path: tuple) -> None:
         if not NODE_NAME.match(name):
             raise self.doc.error(path, f"{name!r} is not a valid node name; expected letters with an optional index, e.g. q, h_1, theta")
+        # The grammar (lark) is imported by the methods that parse, not with this module: a network compiled to a
+        # graph uses GraphSpec without parsing any text, and importing lark is 0.03 s of every such run's start-up.
+        from derive.core.parse import ParseError, parse_math
+
         try:
             parsed = parse_math(name)
         except ParseError:
@@ -162,6 +165,8 @@ class _Graph:
 
     def _expression(self, text, path, earlier, inputs, later, name, shapes) -> sp.Expr:
         """Parse with the known names; names that are not nodes become inputs (in order of appearance)."""
+        from derive.core.parse import ParseError, UnknownName, parse_math
+
         location = self._text_location(path, text)
         known = symbols_for([*inputs, *earlier], shapes)
         try:
@@ -263,6 +268,8 @@ class _Graph:
                 raise self.doc.error(path, "expected a finite number")
             return sp.Rational(repr(value))
         if isinstance(value, str):
+            from derive.core.parse import ParseError, parse_math
+
             try:
                 number = parse_math(value, {}, location=self._text_location(path, value))
             except ParseError as exc:

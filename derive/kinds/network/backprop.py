@@ -1,11 +1,16 @@
-"""The differentiator: reverse accumulation over a network's named quantities.
+"""The network's presenter of the graph engine's backward pass: φ, ψ, θ grouped by layer and unit.
 
-`derive(network)` returns a `Derivation`: for each layer from the output
-backwards, the backward quantities ∂J/∂h_j it needs (computed once, named
-when they are not a single factor, reused by every parameter below), and
-∂J/∂θ_ij = ∂J/∂h_j · ∂h_j/∂θ_ij for every parameter. Products are kept in
-chain-rule order (upstream first, as seed 000 writes them). Work and output
-grow linearly with the number of parameters. Pure: no I/O, no printing.
+`derive(network)` compiles the network to the computational graph `kind: graph`
+uses (derive.kinds.network.graph), runs that kind's backward pass
+(derive.kinds.graph.backprop, without its forms over node names) and returns a
+`Derivation` read from it: for each layer from the output backwards, the
+backward quantities ∂J/∂h_j it needs (named when they are not a single factor,
+reused by every parameter below), and ∂J/∂θ_ij = ∂J/∂h_j · ∂h_j/∂θ_ij for every
+parameter. Every local derivative (∂J/∂y, f'(z) written with h = f(z), ∂z/∂θ,
+the weight-decay term λ w) is the engine's; this module only decides what to
+name, groups, orders the factors as seed 000 writes them (upstream first) and
+simplifies the output layer's δ. Work and output grow linearly with the number
+of parameters. Pure: no I/O, no printing.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from derive.core.calculus import softmax_jacobian, tidy_sign
-from derive.core.functions import real_diff
+from derive.core.calculus import in_softmax_outputs, tidy_sign
+from derive.kinds.graph.backprop import backprop as graph_backprop
+from derive.kinds.network.graph import compile_network, renamed
 from derive.kinds.network.model import Layer, Network, Unit
 
 EXPAND_LIMIT = 16  # leaves: a named quantity this small is also shown substituted
@@ -73,6 +79,7 @@ class Derivation:
     loss_grads: list[Grad] = field(default_factory=list)
     backward: list[Grad] = field(default_factory=list)  # in evaluation order
     derivatives: list[ParamGrad] = field(default_factory=list)  # in parameter order
+    locals: "Locals | None" = field(default=None, repr=False)  # the engine's local derivatives it was read from
 
     @property
     def partials(self) -> dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]]:
@@ -136,10 +143,20 @@ class _Backward:
     def __init__(self, network: Network):
         self.net = network
         self.of = network.of
+        self.locals = Locals.of(network)
         self.upstream: dict[sp.Symbol, sp.Expr] = {}
         self.named: dict[sp.Symbol, Grad] = {}
         self.order: list[Grad] = []
         self.small: dict[sp.Symbol, bool] = {}
+
+    def local(self, node: sp.Symbol, arg: sp.Expr) -> sp.Expr | None:
+        return self.locals.local(node, arg)
+
+    def activation_local(self, unit: Unit) -> sp.Expr:
+        return self.locals.activation(unit)
+
+    def linear_local(self, unit: Unit, source: sp.Expr) -> sp.Expr:
+        return self.locals.linear(unit, source)
 
     def name(self, node: sp.Symbol, expr: sp.Expr, **extra) -> tuple[sp.Expr, Grad | None]:
         """Name expr as ∂of/∂node unless it is a single factor; returns what to use downstream."""
@@ -163,7 +180,7 @@ class _Backward:
             return []
         grads = []
         for y in net.outputs:
-            use, grad = self.name(y, real_diff(net.loss, y))
+            use, grad = self.name(y, self.local(self.of, y))  # ∂J/∂y: y's one use is the loss
             self.upstream[y] = use
             grads += [grad] if grad else []
         return grads
@@ -173,7 +190,7 @@ class _Backward:
         if is_output:
             grads = []
         deltas, delta_grads = self.deltas(layer, is_output)
-        groups = [UnitGroup(u, [self.param(u, d, p, src) for p, src in u.incoming]) for u, d in zip(layer.units, deltas)]
+        groups = [UnitGroup(u, [self.param(u, d, p) for p, _ in u.incoming]) for u, d in zip(layer.units, deltas)]
         if layer.number > 1:
             self.propagate(layer, deltas)
         return Section(layer, grads + delta_grads, groups)
@@ -185,7 +202,7 @@ class _Backward:
             return [(None, sp.S.One) for _ in units], []
         if layer.activation.name == "softmax":
             return self.softmax_deltas(layer)
-        local = [layer.activation.derivative(u.pre, _activated(layer, u), layer.alpha) for u in units]
+        local = [self.activation_local(u) for u in units]
         if is_output and self.net.loss is not None and len(units) <= SIMPLIFY_UNITS:
             full = [chain(self.definition(self.upstream[u.post]), f) for u, f in zip(units, local)]
             simple = [sp.factor(sp.simplify(f)) for f in full]
@@ -197,7 +214,7 @@ class _Backward:
     def softmax_deltas(self, layer: Layer):
         units = layer.units
         zs, ys = [u.pre for u in units], [u.post for u in units]
-        jac = softmax_jacobian(zs, ys)
+        jac = [[in_softmax_outputs(self.local(yk, zj), zs, ys) for zj in zs] for yk in ys]
         out, grads = [], []
         for j, u in enumerate(units):
             expr = total([chain(self.upstream[ys[k]], jac[k][j]) for k in range(len(units))])
@@ -217,8 +234,9 @@ class _Backward:
         reduced = sp.simplify(expr.subs(sp.Add(*ts), 1))
         return reduced if sp.count_ops(reduced) < sp.count_ops(expr) else None
 
-    def param(self, unit: Unit, delta: tuple, param: sp.Symbol, source: sp.Expr) -> ParamGrad:
+    def param(self, unit: Unit, delta: tuple, param: sp.Symbol) -> ParamGrad:
         named, fprime = delta
+        source = self.linear_local(unit, param)  # ∂z_j/∂θ_ij = h_i (1 for a bias)
         if named is not None:
             node, upstream, local = unit.pre, named, source
             expanded = self._expanded(named, local)
@@ -230,11 +248,10 @@ class _Backward:
         return ParamGrad(param, node, upstream, local, value, expanded, direct)
 
     def direct(self, param: sp.Symbol) -> sp.Expr | None:
-        """∂/∂param of the loss's terms in param itself (weight decay: λ w), by SymPy; None if there are none."""
-        decay = self.net.decay
-        if decay is None or not decay.has(param):
-            return None
-        return real_diff(decay, param)
+        """The engine's ∂J/∂param through the loss's terms in param itself (weight decay: λ w); None if there are none.
+
+        Without a loss, of is the output node, whose parameters are the output layer's own (not direct terms)."""
+        return None if self.net.loss is None else self.local(self.of, param)
 
     def _expanded(self, upstream: sp.Expr, local: sp.Expr) -> sp.Expr | None:
         grad = self.named.get(upstream)
@@ -252,11 +269,11 @@ class _Backward:
     def propagate(self, layer: Layer, deltas: list) -> None:
         """∂of/∂(each source of this layer) = Σ_j ∂of/∂pre_j · θ_ij (+ ∂of/∂h_i through a residual skip)."""
         sources = [src for _, src in layer.units[0].incoming if src != 1]
-        for i, src in enumerate(sources, start=1):
+        for src in sources:
             terms = []
             for unit, (named, fprime) in zip(layer.units, deltas):
-                param = unit.incoming[i][0]
-                terms.append(chain(named, param) if named is not None else chain(self.upstream[unit.post], fprime, param))
+                weight = self.linear_local(unit, src)  # ∂z_j/∂h_i = θ_ij
+                terms.append(chain(named, weight) if named is not None else chain(self.upstream[unit.post], fprime, weight))
             highway = self.highway(layer, src)
             if highway is None:
                 self.upstream[src], _ = self.name(src, total(terms))
@@ -269,9 +286,58 @@ class _Backward:
         return None if unit is None else self.upstream[unit.post]
 
 
-def _activated(layer: Layer, unit: Unit) -> sp.Expr:
-    """f(z_j): the unit's output, or f(z_j) itself when a residual skip is added to it (h_j = f(z_j) + x_j)."""
-    return unit.post if unit.skip is None else layer.activation.apply(unit.pre, layer.alpha)
+@dataclass
+class Locals:
+    """The graph engine's backward pass on the compiled network, over the network's own symbols.
+
+    uses: value -> {node using it: ∂node/∂value}, the derivatives as SymPy gives them
+    (sign(y − t) for |y − t|'), not rewritten with indicators as the graph kind prints them.
+    """
+
+    uses: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]]
+    definitions: dict[sp.Symbol, sp.Expr]
+
+    @classmethod
+    def of(cls, network: Network) -> "Locals":
+        engine = graph_backprop(compile_network(network, texts=False), forms=False)
+        own = {s.name: s for s in [*network.inputs, *network.params, *network.targets, *network.constants,
+                                   *(s for s, _ in network.forward)]}
+        back = {real: own[name] for name, real in engine.spec.symbols.items()}
+        loss = engine.of if network.loss is not None else None
+        uses = {back[v]: {back[loc.node]: _renamed(loc.raw, back, loc.node == loss) for loc in g.uses}
+                for v, g in engine.grads.items()}
+        return cls(uses, network.definitions)
+
+    def local(self, node: sp.Symbol, arg: sp.Expr) -> sp.Expr | None:
+        """The engine's ∂node/∂arg, or None if node does not use arg."""
+        return self.uses.get(arg, {}).get(node)
+
+    def activation(self, unit: Unit) -> sp.Expr:
+        """f'(z_j) as the engine derives ∂h_j/∂z_j, written with h_j = f(z_j) where it appears (σ' = h(1 − h)).
+
+        A residual unit's h_j = f(z_j) + x_j is not f(z_j): its f'(z_j) stays in z_j.
+        """
+        local = self.local(unit.post, unit.pre)
+        if unit.skip is not None:
+            return local
+        return local.subs(self.definitions[unit.post], unit.post)
+
+    def linear(self, unit: Unit, source: sp.Expr) -> sp.Expr:
+        """The engine's ∂(θ_0j + Σ θ_ij h_i)/∂source: the node is z_j, or h_j itself in a layer without
+        pre-activations; there a residual unit's h_j also adds its input, whose 1 is the highway (not this)."""
+        node = unit.pre if unit.pre is not None else unit.post
+        local = self.local(node, source)
+        if unit.pre is None and unit.skip is not None and unit.skip == source:
+            local = local - 1
+        return local
+
+
+def _renamed(expr: sp.Expr, back: dict, canonical: bool) -> sp.Expr:
+    """expr over the engine's real symbols -> over the network's: the loss's derivatives in SymPy's canonical
+    order of terms; a unit's in the order its derivative wrote them (leaky ReLU': I[z>0] + α I[z≤0])."""
+    if canonical:
+        return expr.xreplace(back)
+    return renamed(expr, back)
 
 
 def derive(network: Network) -> Derivation:
@@ -287,6 +353,7 @@ def derive(network: Network) -> Derivation:
         loss_grads=loss_grads,
         backward=sweep.order,
         derivatives=[by_param[p] for p in network.params],
+        locals=sweep.locals,
     )
 
 

@@ -40,7 +40,8 @@ def parse(doc) -> NetworkSpec:
     from derive.kinds.network.worked import parse_worked
 
     spec = parse_doc(doc)
-    return replace(spec, worked=parse_worked(doc, spec, build(spec)))
+    net = build(spec) if "values" in doc.data else None  # the model's names, for a worked example only
+    return replace(spec, worked=parse_worked(doc, spec, net))
 
 
 def apply_options(spec: NetworkSpec, options) -> NetworkSpec:
@@ -328,7 +329,7 @@ def _upstream_inline(derivation: Derivation, y: sp.Symbol):
     named = {g.node for g in derivation.loss_grads}
     if y in named:
         return None
-    return real_diff(derivation.network.loss, y)
+    return derivation.locals.local(derivation.network.of, y)  # the engine's ∂J/∂y
 
 
 def _section(derivation: Derivation, section) -> dict:

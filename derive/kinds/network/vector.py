@@ -22,7 +22,6 @@ from derive.kinds.network.backprop import Derivation
 from derive.kinds.network.model import Layer, Network
 from derive.render.notation import Had, MatProd, Tr  # ⊙, A B, Aᵀ: numpy's `*`, `@`, `.T`
 from derive.render.printing import ascii
-from derive.core.functions import real_diff
 from derive.numeric.evaluate import namespace
 from derive.numeric.harness import scaled_error
 from derive.kinds.network.verify import STEP, Check, _Verifier, run
@@ -96,6 +95,7 @@ def _hadamard(expr: sp.Expr, vectors: set) -> sp.Expr:
 class _Builder:
     def __init__(self, derivation: Derivation):
         self.d = derivation
+        self.locals = derivation.locals  # the graph engine's local derivatives, component by component
         self.net = derivation.network
         self.of = self.net.of
         self.partials: dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]] = {}
@@ -173,11 +173,11 @@ class _Builder:
         return sp.Add(fz, self.inputs(layer.number), evaluate=False) if layer.spec.residual else fz
 
     def fprime(self, layer: Layer) -> sp.Expr:
+        """f′(z) of the layer: the engine's ∂a_1/∂z_1 lifted to vectors (a residual layer's stays in z: a is not f(z))."""
         u = layer.units[0]
-        if layer.spec.residual:  # a = f(z) + input: f′ in terms of z, since a is not f(z)
-            local = layer.activation.derivative(u.pre, layer.activation.apply(u.pre, layer.alpha), layer.alpha)
+        local = self.locals.activation(u)
+        if layer.spec.residual:
             return lift(local, {u.pre: self.vec(layer, "pre")})
-        local = layer.activation.derivative(u.pre, u.post, layer.alpha)
         return lift(local, {u.pre: self.vec(layer, "pre"), u.post: self.vec(layer, "post")})
 
     # -- residual layers: ∂J/∂a^{[l]} named, with the identity term of the skip connection ------------
@@ -247,10 +247,10 @@ class _Builder:
         if self.net.loss is None:
             grad_y = sp.S.One
         else:
-            grad_y = lift(real_diff(self.net.loss, first.post), self.components(out))
+            grad_y = lift(self.locals.local(self.of, first.post), self.components(out))
             steps.append(Step("loss_grad", self.grad(y), [grad_y], layer=out.number,
                               because=self.loss_components(out),
-                              expanded=self.column([real_diff(self.net.loss, u.post) for u in out.units], out)))
+                              expanded=self.column([self.locals.local(self.of, u.post) for u in out.units], out)))
         if out.activation.name == "softmax":
             g = named[first.pre]
             rhs = [lift(g.simplified, self.components(out), self.sums())]
@@ -262,7 +262,7 @@ class _Builder:
         if fp != 1:
             steps.append(Step("local", self.grad_local(y, out), [fp], layer=out.number,
                               because=self.local_components(out),
-                              expanded=self.column([out.activation.derivative(u.pre, u.post, out.alpha) for u in out.units], out)))
+                              expanded=self.column([self.locals.activation(u) for u in out.units], out)))
         rhs = [had(self.grad(y), self.grad_local(y, out)) if fp != 1 else self.grad(y)]
         rhs.append(had(grad_y, fp) if fp != 1 else grad_y)
         g = named.get(first.pre)
@@ -285,7 +285,7 @@ class _Builder:
             return []
         y_i = self.component(out, "post", "i")
         mapping = self.index_map(out, "i")
-        value = real_diff(self.net.loss, out.units[0].post).xreplace(self.sums_i(mapping)).xreplace(mapping)
+        value = self.locals.local(self.of, out.units[0].post).xreplace(self.sums_i(mapping)).xreplace(mapping)
         return [[self.partial(self.of, y_i), value]]
 
     def sums_i(self, mapping: dict) -> dict:
@@ -298,8 +298,8 @@ class _Builder:
         index = "i" if len(out.units) > 1 else None
         mapping = self.index_map(out, "i") if index else {}
         z, a = u.pre.xreplace(mapping), u.post.xreplace(mapping)
-        raw = sp.diff(out.activation.apply(u.pre, out.alpha), u.pre).xreplace(mapping)
-        in_a = out.activation.derivative(u.pre, u.post, out.alpha).xreplace(mapping)
+        raw = self.locals.local(u.post, u.pre).xreplace(mapping)
+        in_a = self.locals.activation(u).xreplace(mapping)
         parts = [self.partial(a, z), raw] + ([in_a] if in_a != raw else [])
         return [parts]
 

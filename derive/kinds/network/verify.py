@@ -46,6 +46,7 @@ class _Verifier:
         self.shown = compile_program(shown)
         self.one_hot = compile_program([(g.symbol, g.one_hot) for g in derivation.backward if g.one_hot is not None])
         self.names = namespace()
+        self.param_names = [str(p) for p in self.net.params]  # printed once, not at every point
         kinks = [k for _, e in self.net.forward for k in kink_arguments(e)]
         self.kinks = compile_program([(sp.Symbol(f"kink{i}"), k) for i, k in enumerate(kinks)])
 
@@ -59,7 +60,7 @@ class _Verifier:
 
     def _sample(self, normalized: bool) -> dict:
         u = self.rng.uniform
-        env = {str(p): u(-1.0, 1.0) for p in self.net.params}
+        env = {name: u(-1.0, 1.0) for name in self.param_names}
         env |= {str(x): u(-2.0, 2.0) for x in self.net.inputs}
         env |= {str(c): u(0.05, 0.3) for c in self.net.constants}
         ts = self.net.targets
@@ -77,7 +78,7 @@ class _Verifier:
         In a sweep the block's parameters are arrays (column i: +STEP on parameter i,
         column n+i: −STEP) and every other value stays a scalar that numpy broadcasts.
         """
-        names = [str(p) for p in self.net.params]
+        names = self.param_names
         return np.concatenate([self._differences(env, names[i : i + FD_BLOCK]) for i in range(0, len(names), FD_BLOCK)])
 
     def _differences(self, env: dict, names: list[str]) -> np.ndarray:

@@ -48,7 +48,8 @@ class Worked:
 
 
 def parse_worked(doc, spec, net) -> Worked | None:
-    """The worked-example keys of a network spec, checked against the names of its model net; None without values."""
+    """The worked-example keys of a network spec, checked against the names of its model net; None without values
+    (then net, not needed, may be None)."""
     data = doc.data
     if "values" not in data:
         extra = [k for k in WORKED_KEYS if k in data]
