@@ -266,6 +266,7 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
 
     if not jobs:
         return []
+    _preload()
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # no refresh thread: the workers are forked, and a fork must not catch a thread holding stderr's lock
@@ -278,6 +279,17 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
 
         outcomes = map_bounded(run_job, jobs, workers, groups=lambda job: job.spec, done=done)
     return [o.value if o.error is None else Outcome(job, o.error, o.exit_code) for job, o in zip(jobs, outcomes)]
+
+
+def _preload() -> None:
+    """Import, once in the parent, what every worker needs (SymPy, Jinja, the renderers): the workers are
+    forked, so each starts with them instead of importing them again (0.3 s of CPU per spec). NumPy is left
+    to the workers: its BLAS threads must not be forked."""
+    import importlib
+
+    for name in ("sympy", "jinja2", "derive.render.printing", "derive.render.jinja", "derive.render.document",
+                 "derive.render.tex"):
+        importlib.import_module(name)
 
 
 @lru_cache(maxsize=8)

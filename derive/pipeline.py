@@ -49,3 +49,18 @@ def check_document(document: str, formats) -> None:
     if document == "slides" and other:
         raise DeriveError(f"--document slides makes a beamer deck, which only --format tex or pdf writes; "
                           f"drop --document slides for --format {', '.join(other)}")
+
+
+def check_options(result: Result, fmt: str, options: Options) -> None:
+    """Options that would do nothing for this output are errors, not silently ignored:
+    --no-figures where no diagram is drawn (JSON; a kind without one), --no-verification-note in JSON
+    (which states its checks as data)."""
+    from derive.errors import DeriveError
+
+    if not options.figures and fmt == "json":
+        raise DeriveError("--no-figures: the JSON output has no diagrams; drop --no-figures")
+    if not options.figures and not (result.entry.figure or result.entry.documents):
+        raise DeriveError(f"--no-figures: a spec of kind {result.kind} has no diagram; drop --no-figures")
+    if not options.verification_note and fmt == "json":
+        raise DeriveError("--no-verification-note: the JSON output states its checks as data, not as a sentence; "
+                          "drop --no-verification-note")

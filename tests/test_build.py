@@ -123,3 +123,16 @@ def test_bad_options_exit_2(tmp_path, args, message):
 def test_missing_source_exits_2(tmp_path):
     proc = run_derive("build", tmp_path / "nope.yaml", "--out", tmp_path)
     assert proc.returncode == 2 and "nope.yaml" in proc.stderr
+
+
+def test_workers_start_with_sympy_imported_but_never_with_numpy():
+    """The parent imports SymPy and the renderers before forking (each worker saves the import), but not
+    NumPy: a forked copy of its BLAS thread pool can hang."""
+    import subprocess
+    import sys
+
+    code = ("import sys, derive.build as b; b._preload(); "
+            "print('sympy' in sys.modules, 'jinja2' in sys.modules, 'numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "False"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -60,3 +61,29 @@ def test_without_the_folder_the_language_is_unknown(tmp_path):
 
 def test_an_entry_is_a_value():
     assert Language("xx", "X", "english").number("1.5") == "1.5"
+
+
+def test_the_decimal_sign_has_one_source_the_language_entry(tmp_path, monkeypatch):
+    """language.toml's decimal_separator is what every number formatter prints, even against CLDR
+    (which gives German a comma): the lecture's numbers, a check's feedback, a percentage."""
+    locale = _german(tmp_path)
+    toml = locale / "de" / "language.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('decimal_separator = ","', 'decimal_separator = "."'),
+                    encoding="utf-8")
+    monkeypatch.setenv("DERIVE_LOCALES", str(locale))
+    md = run_process(ROOT / "specs" / "sigmoid-bce.yaml", "--lang", "de")
+    assert md.returncode == 0, md.stderr
+    assert re.search(r"\$[0-9]\.[0-9]+ \\cdot 10\^\{-[0-9]+\}\$", md.stdout)  # the verification note's error
+    assert not re.search(r"[0-9]\{,\}[0-9]", md.stdout)
+    rnn = run_process(ROOT / "specs" / "rnn-3-steps.yaml", "--lang", "de")
+    assert rnn.returncode == 0 and not re.search(r"[0-9]\{,\}[0-9]", rnn.stdout)
+    code = ("from derive.render.numbers import decimal_sign, format_number, format_percent\n"
+            "from derive.grading.check import Words\n"
+            "print(decimal_sign('de'), format_number(0.25, 'de'), format_percent(0.005, 'de'), "
+            "Words('de').number('0.5'), format_number(0.25, 'ru'), format_percent(0.005, 'pl'), sep='|')")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().split("|") == [".", "0.25", "0.5\u00a0%", "0.5", "0,25", "0,5%"]

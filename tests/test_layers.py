@@ -281,7 +281,8 @@ def test_a_wrong_index_formula_is_caught_before_printing():
     """The engine's check is not a formality: a gradient with a wrong sign on one term fails it."""
     import sympy as sp
 
-    from derive.kinds.layers import engine, rnn
+    from derive.kinds import indexform as engine
+    from derive.kinds.layers import rnn
 
     spec = rnn.RnnSpec("x.yaml", {}, 2, 1, 2, 1, None)
     model = rnn.build(spec)

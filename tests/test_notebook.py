@@ -107,3 +107,15 @@ def test_names_that_python_or_the_code_uses_are_renamed(cli, tmp_path):
     source = "\n".join(c.source for c in _code(nb))
     assert "point_ = " in source and "numpy_ = " in source  # (λ is spelt lamda in JSON: no keyword clash)
     assert not [o for c in _code(nb) for o in c.outputs if o.output_type == "error"]
+
+
+def test_the_figure_and_its_legend_are_in_the_notebook_s_language(cli):
+    """layer norm in Polish: the attached SVG has the Polish captions, the colour legend is under it."""
+    from derive.kinds.layers import layernorm
+    from derive.render.i18n import translations
+
+    nb = _notebook(cli, "layernorm", "pl")
+    text = "".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    svg = next(c.attachments["diagram.svg"]["image/svg+xml"] for c in nb.cells if getattr(c, "attachments", None))
+    assert translations("pl").gettext(layernorm.FIGURE_LEGEND) in text
+    assert "Normalizacja warstwy" in svg and "Layer normalisation" not in svg

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sympy as sp
 
@@ -58,8 +60,36 @@ def test_the_new_activations_print_as_operators():
     from derive.core.functions import elu, gelu, silu, softplus
 
     z, a = sp.symbols("z alpha")
-    assert latex(gelu(z)) == r"\operatorname{GELU}\left(z\right)"
-    assert latex(silu(z) ** 2) == r"\operatorname{SiLU}\left(z\right)^{2}"
-    assert latex(softplus(z)) == r"\operatorname{softplus}\left(z\right)"
-    assert latex(elu(z, a)) == r"\operatorname{ELU}_{\alpha}\left(z\right)"
-    assert latex(elu(z, 1)) == r"\operatorname{ELU}\left(z\right)"  # α = 1, the usual ELU, is not written
+    assert latex(gelu(z)) == r"\operatorname{GELU}(z)"  # as \tanh(z): \left( only around a sum or a fraction
+    assert latex(silu(z) ** 2) == r"\operatorname{SiLU}(z)^{2}"
+    assert latex(softplus(z)) == r"\operatorname{softplus}(z)"
+    assert latex(elu(z, a)) == r"\operatorname{ELU}_{\alpha}(z)"
+    assert latex(elu(z, 1)) == r"\operatorname{ELU}(z)"  # α = 1, the usual ELU, is not written
+
+
+def test_named_functions_print_like_tanh_without_stray_braces_or_spaces():
+    """erf, sign and the vocabulary's GELU were printed operatorname{erf}{\\left(… \\right)} and
+    GELU\\left(z\\right): now as \\tanh(z) is, brackets grown only around a sum or a fraction."""
+    from derive.core.functions import gelu
+
+    a, b, z = sp.symbols("a b z", real=True)
+    cases = [
+        (sp.erf(z), r"\operatorname{erf}(z)"),
+        (sp.erf(z / 2), r"\operatorname{erf}\left(\frac{z}{2}\right)"),
+        (sp.sign(a - b), r"\operatorname{sign}\left(a - b\right)"),
+        (gelu(z), r"\operatorname{GELU}(z)"),
+        (gelu(a + b), r"\operatorname{GELU}\left(a + b\right)"),
+        (sp.tanh(z), r"\tanh(z)"),
+    ]
+    for expr, tex in cases:
+        assert latex(expr) == tex
+
+
+def test_no_lecture_has_stray_braces_or_spaces_around_arguments(cli):
+    from conftest import ROOT
+
+    for spec in ("gelu-mae-decay.yaml", "mlp-backprop.yaml", "graph-sin-cos-exp.yaml"):
+        text = cli(ROOT / "specs" / spec, "--lang", "en").stdout
+        assert not re.search(r"\\operatorname\{[A-Za-z]+\}\{\\left\(", text), spec  # erf{\left(…\right)}
+        assert not re.search(r"\\operatorname\{[A-Za-z]+\}(_\{[^}]*\})?\\left\([A-Za-z0-9_{}\\^]+\\right\)", text), spec
+        assert r" \right)" not in text, spec

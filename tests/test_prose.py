@@ -139,10 +139,17 @@ def test_options_that_do_nothing_are_errors(cli, tmp_path):
     spec = ROOT / "specs" / "two-layer-relu.yaml"
     for args in ([spec, "--document", "slides", "--format", "md"],
                  [ROOT / "specs" / "mlp-backprop.yaml", "--view", "vector"],
-                 ["build", spec, "--document", "slides", "--format", "md", "--out", tmp_path]):
+                 ["build", spec, "--document", "slides", "--format", "md", "--out", tmp_path],
+                 [ROOT / "specs" / "mlp-backprop.yaml", "--no-figures"],  # the lecture has no diagram
+                 [ROOT / "specs" / "deep-composition.yaml", "--no-figures", "--format", "tex"],
+                 [spec, "--format", "json", "--no-figures"],  # JSON has no diagrams
+                 [spec, "--format", "json", "--no-verification-note"]):  # JSON's checks are data
         result = cli(*args)
         assert result.exit_code == 2, (args, result.output)
         assert "Traceback" not in result.output and "derive:" in result.stderr
+    for args in ([spec, "--no-figures"], [ROOT / "specs" / "course.yaml", "--no-figures"],  # these have diagrams
+                 [spec, "--no-verification-note"]):
+        assert cli(*args).exit_code == 0, args
 
 
 @pytest.mark.parametrize(("lang", "date"), [("ru", r"28 ноября 2026\,г."), ("pl", "28 listopada 2026"),

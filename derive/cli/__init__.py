@@ -114,12 +114,13 @@ def check_document(document: str, formats) -> None:
 
 
 def _render(spec: str, lang: str, fmt: str, options) -> None:
-    from derive.pipeline import derive_spec, render
+    from derive.pipeline import check_options, derive_spec, render
     from derive.core.safewrite import check_target
 
     if options.output:  # a bad -o is said before the work, not after
         check_target(options.output)
     result = derive_spec(spec, options)
+    check_options(result, fmt, options)
     text = render(result, fmt, lang, options)
     if text is None:  # written to a file by the renderer (pdf)
         return

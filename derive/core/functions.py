@@ -90,7 +90,8 @@ def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: 
         op = tex or rf"\operatorname{{{name}}}"
         first, *rest = (printer._print(a) for a in self.args)
         sub = f"_{{{rest[0]}}}" if rest and not (usual is not None and self.args[1] == usual) else ""
-        text = rf"{op}{sub}\left({first}\right)"
+        tall = self.args[0].is_Add or r"\frac" in first  # GELU(z), as \tanh(z); GELU\left(a + b\right)
+        text = rf"{op}{sub}\left({first}\right)" if tall else rf"{op}{sub}({first})"
         return text if exp is None else rf"{text}^{{{exp}}}"
 
     def expand(self, **hints):

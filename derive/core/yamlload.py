@@ -52,6 +52,10 @@ PLAIN_TAGS = {
 }
 
 
+# `boxes:` in a spec: frame no equation (seeds 000, 001, 002) or the key results (seed 004)
+BOXES = ("none", "key")
+
+
 @dataclass
 class Doc:
     """Loaded data with the location of each key path (a tuple of keys and indices)."""
@@ -74,6 +78,14 @@ class Doc:
         for key in mapping:
             if key not in allowed:
                 raise self.error(path + (key,), f"unknown key {shown(key)}; expected one of: {', '.join(allowed)}")
+
+    def boxes(self) -> str | None:
+        """The spec's `boxes:` (which displayed equations the lecture frames), or None when absent:
+        the kind then frames as its seed does (see BOXES)."""
+        value = self.data.get("boxes") if isinstance(self.data, dict) else None
+        if value is not None and (not isinstance(value, str) or value not in BOXES):
+            raise self.error(("boxes",), f"unknown boxes {shown(value)}; expected one of: {', '.join(BOXES)}")
+        return value
 
     def title(self, path: tuple = ("title",)) -> dict[str, str]:
         """The title at path, one text per language: a text (every language) or {ru: …, en: …, pl: …}.

@@ -397,7 +397,6 @@ def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]
 # --------------------------------------------------------------------------- presenting results
 
 
-DECIMAL_COMMA = frozenset({"ru", "pl"})
 NUMBER_ARGS = frozenset({"tolerance", "value", "numbers", "factor"})  # finding arguments that are plain numbers
 
 
@@ -408,7 +407,9 @@ class Words:
         from derive.render.i18n import translations
 
         self.gettext = translations(lang).gettext
-        self.comma = lang in DECIMAL_COMMA
+        from derive.render.numbers import decimal_sign
+
+        self.decimal = decimal_sign(lang)  # the language entry's, as every number derive prints
         self.lang = lang
 
     def __call__(self, msgid: str, **args) -> str:
@@ -430,7 +431,7 @@ class Words:
 
     def number(self, text: str) -> str:
         """Decimal points as the language writes them: 0,5 % in ru and pl."""
-        return re.sub(r"(?<=[0-9])\.(?=[0-9])", ",", text) if self.comma else text
+        return re.sub(r"(?<=[0-9])\.(?=[0-9])", self.decimal, text)
 
     def one_of(self, items: list[str]) -> str:
         return items[0] if len(items) == 1 else self(LIST_END, items=", ".join(items[:-1]), last=items[-1])

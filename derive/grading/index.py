@@ -40,7 +40,8 @@ from derive.grading.grader import (
     spread,
     value_findings,
 )
-from derive.kinds.graph.index import CHECK_SIZES, Upstream, _Concrete, carried_out
+from derive.kinds.graph.index import CHECK_SIZES, Upstream, _Concrete
+from derive.kinds.indexform import sum_out
 from derive.core.functions import kink_arguments
 from derive.core.parse import SUM_UPPER, canonical_name
 from derive.numeric.evaluate import Unsupported, evaluate
@@ -443,8 +444,7 @@ class IndexGraphGrader(FormulaGrader):
         if len(terms) > 1:
             for term in terms:
                 user = next((str(u.args[1]) for u in term.atoms(Upstream)), self.of)
-                rest = carried_out(g.chain - term).replace(lambda e: isinstance(e, Upstream),
-                                                           self._upstream)
+                rest = sum_out(g.chain - term).replace(lambda e: isinstance(e, Upstream), self._upstream)
                 yield Finding.of("missing_path", node=user), rest
 
 
@@ -469,7 +469,7 @@ def matrix_form(grader: IndexGraphGrader, name: str) -> tuple[str, str]:
         done = g.component
         if out.indices:
             arriving = Upstream(grader.d.of, out.quantity.base.label, *out.indices)
-            done = carried_out(sp.Sum(arriving * done, *[(m, 1, s) for m, s in zip(out.indices, out.quantity.shape)]))
+            done = sum_out(sp.Sum(arriving * done, *[(m, 1, s) for m, s in zip(out.indices, out.quantity.shape)]))
     terms = [_matrix_term(grader, t, g.indices) for t in sp.Add.make_args(sp.expand(done))]
     if all(t is not None for t in terms):
         text = " + ".join(t[0] for t in terms)

@@ -27,7 +27,7 @@ from derive.grading.grader import (
 )
 from derive.numeric.evaluate import Unsupported, evaluate
 from derive.render.printing import ascii, latex
-from derive.kinds.layers import engine
+from derive.kinds import indexform as engine
 from derive.kinds.layers.common import ascii_names, element_name
 
 POINTS = 60  # test points: each is a whole forward and backward pass at the concrete sizes

@@ -99,7 +99,7 @@ KINDS: dict[str, KindEntry] = {
         KindEntry("rnn", "derive.kinds.layers.rnn", figure=True),
         KindEntry("attention", "derive.kinds.layers.attention", figure=True),
         KindEntry("conv", "derive.kinds.layers.conv", figure=True),
-        KindEntry("layernorm", "derive.kinds.layers.layernorm"),
+        KindEntry("layernorm", "derive.kinds.layers.layernorm", figure=True),
     ]
 }
 

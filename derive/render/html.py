@@ -54,8 +54,8 @@ def page(result, lang: str, options) -> str:
     """The standalone HTML page of a derivation in lang."""
     from derive.render.document import FIGURE_SRC, figure_of, markdown
 
-    fig = figure_of(result, options)
-    text = markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None)
+    fig = figure_of(result, options, lang)  # its words and numbers in lang, and the legend of its colours under it
+    text = markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None, legend=fig.legend if fig else None)
     body = to_html(text, {FIGURE_SRC: fig.svg()} if fig else {})
     return _document(lang, _title(text, result), body)
 

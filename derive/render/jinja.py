@@ -32,13 +32,23 @@ class Row:
     approx: list[sp.Expr] = field(default_factory=list)  # values after '≈' (a worked example's rounded numbers)
 
 
-def _eq(row, printer) -> str:
-    """lhs = rhs = …; a key result is boxed as in seed 004."""
+def boxed(row, boxes: str = "key") -> bool:
+    """Whether row is framed: a key result, when the spec's `boxes:` is `key` (seed 004), never with `none`."""
+    return isinstance(row, Row) and row.key and boxes == "key"
+
+
+def _box(tex: str, boxes: str = "key") -> str:
+    """A key result the template writes itself (cases, aligned rows), framed as the spec's `boxes:` says."""
+    return rf"\boxed{{{tex}}}" if boxes == "key" else tex
+
+
+def _eq(row, printer, boxes: str = "key") -> str:
+    """lhs = rhs = …; a key result is boxed as in seed 004 (unless the spec says `boxes: none`)."""
     parts = row.parts if isinstance(row, Row) else row
     tex = " = ".join(printer(p) for p in parts)
     if isinstance(row, Row):
         tex += "".join(rf" \approx {printer(a)}" for a in row.approx)
-    return rf"\boxed{{{tex}}}" if isinstance(row, Row) and row.key else tex
+    return rf"\boxed{{{tex}}}" if boxed(row, boxes) else tex
 
 
 def _aligned(rows, printer) -> str:
@@ -54,8 +64,8 @@ def _aligned(rows, printer) -> str:
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 
-def _eqs(rows, printer) -> str:
-    return r",\qquad ".join(_eq(r, printer) for r in rows)
+def _eqs(rows, printer, boxes: str = "key") -> str:
+    return r",\qquad ".join(_eq(r, printer, boxes) for r in rows)
 
 
 def _number(x, lang: str, digits: int = 4) -> str:
@@ -76,8 +86,9 @@ def chunks(items: list, size: int = ROW_WIDTH) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
-    """The one place that builds Jinja: package templates, FILTERS bound to the printer, gettext."""
+def environment(fmt: str, lang: str, boxes: str = "key", **printer_settings) -> jinja2.Environment:
+    """The one place that builds Jinja: package templates, FILTERS bound to the printer, gettext;
+    `boxes` is the spec's `boxes:` (none | key), which every framed equation obeys."""
     import jinja2  # here, not at the top: JSON output and the verifier need no templates
 
     from derive.render.i18n import templates_root, translations
@@ -96,8 +107,9 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
     env.filters.update(
         {
             "tex": printer,
-            "eq": partial(_eq, printer=printer),
-            "eqs": partial(_eqs, printer=printer),
+            "eq": partial(_eq, printer=printer, boxes=boxes),
+            "eqs": partial(_eqs, printer=printer, boxes=boxes),
+            "box": partial(_box, boxes=boxes),
             "aligned": partial(_aligned, printer=printer),
             "name": latex_name,
             "sci": partial(_number, lang=lang, digits=2),  # a check's error: $1{,}4 \cdot 10^{-10}$
@@ -111,6 +123,7 @@ def environment(fmt: str, lang: str, **printer_settings) -> jinja2.Environment:
 
 
 def render_template(kind: str, fmt: str, lang: str, context: dict, **printer_settings) -> str:
-    """Render templates/<fmt>/<kind>.<fmt>.j2 in lang."""
-    env = environment(fmt, lang, **printer_settings)
+    """Render templates/<fmt>/<kind>.<fmt>.j2 in lang; the context's `boxes` (none | key, default key)
+    says whether key results are framed."""
+    env = environment(fmt, lang, boxes=context.get("boxes", "key"), **printer_settings)
     return env.get_template(f"{kind}.{fmt}.j2").render(context)

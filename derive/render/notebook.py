@@ -48,8 +48,9 @@ def notebook(result, lang: str, options) -> str:
 
     from derive.render.document import figure_of, markdown
 
-    fig = figure_of(result, options)
-    text = markdown(result, lang, options, figure_src=f"attachment:{FIGURE}" if fig else None)
+    fig = figure_of(result, options, lang)  # its words and numbers in lang, and the legend of its colours under it
+    text = markdown(result, lang, options, figure_src=f"attachment:{FIGURE}" if fig else None,
+                    legend=fig.legend if fig else None)
     cells = markdown_cells(text, {FIGURE: fig.svg()} if fig else {})
     words = _words(lang)
     for title, program in programs(result):

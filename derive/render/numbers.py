@@ -2,8 +2,10 @@
 
 `format_number(x, lang, digits)` is the one place that turns a computed
 value into text (0.3589 in English, 0,3589 in Russian and Polish; `{,}` in
-LaTeX so the comma is not followed by a space). The decimal sign is CLDR data
-read through Babel: a new language needs no code here. `Num` is the display
+LaTeX so the comma is not followed by a space). The decimal sign has one
+source, the language's entry (`decimal_separator` in
+templates/locale/<lang>/language.toml, derive.core.languages): every number
+formatter reads it through `decimal_sign`, so a new language needs no code here. `Num` is the display
 atom of a number inside a formula (a value substituted into a derivation);
 `Times` shows a product of numbers with explicit dots, 0,15 · 0,05.
 """
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import decimal
 from decimal import Decimal
-from functools import lru_cache
 
 import sympy as sp
 
@@ -22,20 +23,25 @@ FIXED_RANGE = (1e-5, 1e7)  # outside it a number is written a · 10^k
 _WIDE = decimal.Context(prec=PRECISION + 10, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)  # e^(-10^308) too
 
 
-@lru_cache(maxsize=None)
 def decimal_sign(lang: str) -> str:
-    from babel.numbers import get_decimal_symbol
+    """The language's decimal sign: its entry's `decimal_separator` (language.toml), the only source."""
+    from derive.core.languages import language
 
-    return get_decimal_symbol(lang)
+    return language(lang).decimal
 
 
 def format_percent(fraction: float, lang: str = "en") -> str:
-    """0.005 -> 0.5% (en, pl: 0,5%; ru: 0,5 % with a no-break space), from the language's CLDR pattern."""
-    from babel import Locale
+    """0.005 -> 0.5% (en; pl: 0,5%; ru: 0,5 % with a no-break space): the spacing from the language's
+    CLDR percent pattern (English's if CLDR does not know the language), the decimal sign from its entry."""
+    from babel import Locale, UnknownLocaleError
     from babel.numbers import format_percent as babel_percent
 
-    pattern = Locale.parse(lang).percent_formats[None].pattern.replace("#,##0", "#,##0.##")
-    return babel_percent(fraction, pattern, locale=lang)
+    try:
+        locale = Locale.parse(lang)
+    except (UnknownLocaleError, ValueError):
+        locale = Locale.parse("en")
+    pattern = locale.percent_formats[None].pattern.replace("#,##0", "#,##0.##")
+    return babel_percent(fraction, pattern, locale="en").replace(".", decimal_sign(lang))
 
 
 def significant(x, digits: int) -> Decimal:

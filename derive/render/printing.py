@@ -191,13 +191,14 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         return rf"\frac{{{d} {of}}}{{{d} {self._print(wrt)}}}"
 
     def _print_elementary(self, expr, exp=None):
-        r"""\tanh(z), \log(y), \tanh^{2}(z): no stray braces and spaces."""
-        name = {"log": r"\log", "tanh": r"\tanh", "sin": r"\sin", "cos": r"\cos"}[type(expr).__name__]
+        r"""\tanh(z), \log(y), \tanh^{2}(z), \operatorname{erf}(z): no stray braces and spaces."""
+        name = {"log": r"\log", "tanh": r"\tanh", "sin": r"\sin", "cos": r"\cos", "erf": r"\operatorname{erf}",
+                "sign": r"\operatorname{sign}"}[type(expr).__name__]
         power = f"^{{{exp}}}" if exp is not None else ""
         return rf"{name}{power}\left({self._print(expr.args[0])}\right)" if expr.args[0].is_Add or "frac" in \
             self._print(expr.args[0]) else rf"{name}{power}({self._print(expr.args[0])})"
 
-    _print_tanh = _print_log = _print_sin = _print_cos = _print_elementary
+    _print_tanh = _print_log = _print_sin = _print_cos = _print_erf = _print_sign = _print_elementary
 
     def _print_Function(self, expr, exp=None):
         """f(x, y, z) for a function the lecture names (f, g): no \\left( \\right) and stray spaces."""

@@ -21,6 +21,7 @@ import sympy as sp
 
 from derive.errors import SpecError
 from derive.kinds.graph.backprop import first_use
+from derive.kinds.indexform import Local as ElementDerivative, Quantity, chain_rule, index, positions, sum_out, uses  # noqa: F401
 from derive.kinds.graph.spec import GraphSpec
 from derive.kinds.graph.verify import Check as ScalarCheck
 from derive.core.functions import kink_arguments
@@ -49,14 +50,6 @@ class Upstream(sp.Function):
 
     def _eval_derivative(self, s):
         return sp.S.Zero
-
-
-class ElementDerivative(sp.Function):
-    """∂a/∂b for two elements, kept as a fraction (display only)."""
-
-    def _derive_latex(self, printer) -> str:
-        a, b = self.args
-        return rf"\frac{{\partial {printer._print(a)}}}{{\partial {printer._print(b)}}}"
 
 
 class Ind(sp.Function):
@@ -111,18 +104,6 @@ def _ascii_element(base, indices) -> str:
 
 
 @dataclass
-class Quantity:
-    """An input or a node: its shape and its element (Indexed, or the scalar Symbol)."""
-
-    name: str
-    shape: tuple
-    base: sp.Basic  # IndexedBase, or a scalar Symbol
-
-    def element(self, indices) -> sp.Expr:
-        return self.base[tuple(indices)] if self.shape else self.base
-
-
-@dataclass
 class IndexNode:
     quantity: Quantity
     indices: tuple  # the node's own free indices (k), or (m) for the output
@@ -164,10 +145,6 @@ class IndexDerivation:
         return [self.grads[name] for name in self.spec.wrt]
 
 
-def _index(name: str) -> sp.Symbol:
-    return sp.Symbol(name, integer=True)
-
-
 def derive(spec: GraphSpec) -> IndexDerivation:
     """The derivation; concrete sizes are symbols while SymPy works (so Σ stays a sum), numbers again after."""
     numbers = {int(s) for shape in spec.shapes.values() for s in shape if s.is_Integer}
@@ -181,7 +158,7 @@ def derive(spec: GraphSpec) -> IndexDerivation:
 
 def _restore(d: IndexDerivation, back: dict) -> None:
     for q in d.quantities.values():
-        q.shape = tuple(back.get(s, s) for s in q.shape)
+        q.ranges = tuple((low, back.get(high, high)) for low, high in q.ranges)
     for n in d.nodes:
         n.element = n.element.xreplace(back)
         n.locals = {a: tuple(e.xreplace(back) for e in pair) for a, pair in n.locals.items()}
@@ -193,7 +170,7 @@ def _restore(d: IndexDerivation, back: dict) -> None:
 
 
 def _derive(spec: GraphSpec, shapes: dict) -> IndexDerivation:
-    quantities = {name: _input_quantity(name, shapes.get(name, ())) for name in spec.inputs}
+    quantities = {name: _quantity(name, "input", shapes.get(name, ())) for name in spec.inputs}
     taken = set(spec.inputs) | {n.name for n in spec.nodes} | {str(s) for sh in shapes.values() for s in sh}
     roles = _roles(taken)
     dummies = roles["dummies"]
@@ -203,8 +180,8 @@ def _derive(spec: GraphSpec, shapes: dict) -> IndexDerivation:
         own = roles["output"] if n.name == spec.output else roles["node"]
         indices = tuple(own[: len(shape)])
         element = _element(n.expr, indices, quantities, iter([x for x in dummies if x not in indices]))
-        quantities[n.name] = Quantity(n.name, shape, sp.IndexedBase(n.name) if shape else sp.Symbol(n.name, real=True))
-        args = sorted((name for name in quantities if name != n.name and _uses(element, quantities[name])),
+        quantities[n.name] = _quantity(n.name, "node", shape)
+        args = sorted((name for name in quantities if name != n.name and uses(element, quantities[name].base)),
                       key=lambda name: (first_use(n.text, name), name))
         nodes.append(IndexNode(quantities[n.name], indices, element, _matrix(n.expr, quantities), args))
     of = sp.Symbol(spec.output, real=True)
@@ -227,7 +204,7 @@ def _roles(taken: set[str]) -> dict[str, list[sp.Symbol]]:
             if name not in used or (role == "dummies" and name in ROLES["node"] and name not in taken):
                 chosen.append(name)
                 used.add(name)
-        out[role] = [_index(name) for name in chosen]
+        out[role] = [index(name) for name in chosen]
     return out
 
 
@@ -236,14 +213,9 @@ def _sizes(spec: GraphSpec) -> list[sp.Symbol]:
     return list(dict.fromkeys(out))
 
 
-def _input_quantity(name: str, shape: tuple) -> Quantity:
-    return Quantity(name, shape, sp.IndexedBase(name) if shape else sp.Symbol(name, real=True))
-
-
-def _uses(element: sp.Expr, q: Quantity) -> bool:
-    if q.shape:
-        return any(ix.base == q.base for ix in element.atoms(sp.Indexed))
-    return q.base in element.free_symbols
+def _quantity(name: str, role: str, shape: tuple) -> Quantity:
+    """The engine's Quantity of an input or a node: axes from 1 to their sizes (its element is set by its node)."""
+    return Quantity(name, role, tuple((1, size) for size in shape))
 
 
 # -- shapes -------------------------------------------------------------------------------------
@@ -384,80 +356,52 @@ def wrt_indices(q: Quantity, roles: dict) -> tuple:
 def _local(node: IndexNode, arg: Quantity, roles: dict) -> tuple[sp.Expr, sp.Expr]:
     """∂v_k/∂u_{i,j}: SymPy's derivative (with Kronecker deltas), and the same with the sums carried out."""
     raw = sp.diff(node.element, arg.element(wrt_indices(arg, roles)))
-    return raw, carried_out(raw)
+    return raw, sum_out(raw)
 
 
-def carried_out(expr: sp.Expr) -> sp.Expr:
-    """The sums carried out one index at a time (SymPy sums out Kronecker deltas only in single-index sums)."""
-    for _ in range(4):
-        nested = expr.replace(lambda e: isinstance(e, sp.Sum) and len(e.limits) > 1, _nest)
-        done = in_range(nested.doit())
-        if done == expr:
-            break
-        expr = done
-    return expr
-
-
-def _nest(e: sp.Sum) -> sp.Expr:
-    """Σ_{l,r} as Σ_r Σ_l, the indices that meet a Kronecker delta innermost, where SymPy can sum them out."""
-    in_delta = {i for d in e.function.atoms(sp.KroneckerDelta) for i in d.args}
-    out = e.function
-    for limit in sorted(e.limits, key=lambda lim: lim[0] not in in_delta):
-        out = sp.Sum(out, limit)
-    return out
-
-
-def in_range(expr: sp.Expr) -> sp.Expr:
-    """Drop SymPy's guards `1 ≤ i ≤ n`: every index here runs over its whole range by construction."""
-    def first(*pairs):
-        value, cond = pairs[0]
-        if all(s.is_integer for s in cond.free_symbols):
-            return value
-        return sp.Piecewise(*pairs)
-
-    return expr.replace(sp.Piecewise, first)
+def _limits(v: IndexNode) -> list[tuple]:
+    return [(k, 1, size) for k, size in zip(v.indices, v.quantity.shape)]
 
 
 def _backward(d: IndexDerivation) -> None:
+    """The engine's chain rule (derive.kinds.indexform) over each quantity's users, ∂f/∂v_k named by Upstream;
+    beside it the component form ∂f_m/∂u_i, the upstream components substituted."""
     out = d.output
     order = [n.quantity.name for n in reversed(d.nodes) if n is not out] + d.inputs
     components: dict[str, sp.Expr] = {}
     of = d.of
+
+    def upstream(v: IndexNode) -> sp.Expr:  # ∂f/∂v_k; for the output itself, the gradient arriving at it
+        if v is out and not v.indices:
+            return sp.S.One
+        return Upstream(of, v.quantity.base.label if v.quantity.shape else v.quantity.base, *v.indices)
+
     for name in order:
         q = d.quantities[name]
         idx = wrt_indices(q, d.index_symbols)
         users = [n for n in d.nodes if name in n.args]
-        symbolic, chain, comp = [], [], []
+        symbolic, chain = chain_rule(users, q.element(idx), upstream, element=lambda v: v.quantity.element(v.indices),
+                                     limits=_limits, local=lambda v: v.locals[name][1])
+        comp = []
         for v in users:
-            raw, local = v.locals[name]
-            k = v.indices
-            label = v.quantity.base.label if v.quantity.shape else v.quantity.base
-            up = Upstream(of, label, *k)  # ∂f/∂v_k; for the output itself, the gradient arriving at it
-            term_sym = up * ElementDerivative(v.quantity.element(k), q.element(idx))
-            term = up * local
+            local = v.locals[name][1]
             if v is out:
-                term_comp = local  # ∂f_m/∂u_i: the output's own local derivative, m free
-                if not k:
-                    term_sym, term = ElementDerivative(v.quantity.element(k), q.element(idx)), local
-            else:
-                upstream_comp = components[v.quantity.name].xreplace(dict(zip(wrt_indices(v.quantity, d.index_symbols), k)))
-                term_comp = upstream_comp * local
-            for index in k:
-                size = v.quantity.shape[k.index(index)]
-                term_sym, term = (sp.Sum(t, (index, 1, size)) for t in (term_sym, term))
-                if v is not out:
-                    term_comp = sp.Sum(term_comp, (index, 1, size))
-            symbolic.append(term_sym)
-            chain.append(term)
-            comp.append(term_comp)
-        component = carried_out(sp.Add(*comp))
+                comp.append(local)  # ∂f_m/∂u_i: the output's own local derivative, m free
+                continue
+            upstream_comp = components[v.quantity.name].xreplace(dict(zip(wrt_indices(v.quantity, d.index_symbols),
+                                                                          v.indices)))
+            term = upstream_comp * local
+            for limit in _limits(v):
+                term = sp.Sum(term, limit)
+            comp.append(term)
+        component = sum_out(sp.Add(*comp))
         components[name] = component
         only_output = all(v is out for v in users)
         d.grads[name] = IndexGrad(
             q, idx, [v.quantity.name for v in users],
-            None if only_output else sp.Add(*symbolic),
-            None if only_output else sp.Add(*chain),
-            None if only_output else carried_out(sp.Add(*chain)),
+            None if only_output else symbolic,
+            None if only_output else chain,
+            None if only_output else sum_out(chain),
             component,
         )
 
@@ -473,8 +417,7 @@ class Check(ScalarCheck):
 
 
 def _positions(shape: tuple, sizes: dict) -> list[tuple]:
-    dims = [int(sp.sympify(s).xreplace(sizes)) for s in shape]
-    return [tuple(int(x) + 1 for x in t) for t in np.ndindex(*dims)] if dims else [()]
+    return positions(tuple((1, s) for s in shape), sizes)
 
 
 class _Concrete:

@@ -19,12 +19,13 @@ import sympy as sp
 from derive.core.calculus import softmax_jacobian
 from derive.render.jinja import Row
 from derive.core.yamlload import Doc
-from . import common, engine, notation
-from .engine import Quantity, index, size
+from derive.kinds import indexform as engine
+from . import common, notation
+from derive.kinds.indexform import Quantity, index, size
 from .notation import Diag, MatProd, Softmax, T_, TexName as Name, Vec
 
 KIND = "attention"
-KEYS = ("kind", "title", "tokens", "features", "head")
+KEYS = ("kind", "title", "tokens", "features", "head", "boxes")
 MAX_TOKENS, MAX_SIZE = 6, 6
 
 i, j, l, a, c, p, r = (index(x) for x in "ijlacpr")
@@ -38,12 +39,13 @@ class AttentionSpec:
     tokens: int
     features: int
     head: int
+    boxes: str = "key"  # the key results are framed, unless the spec says `boxes: none`
 
 
 def parse(doc: Doc) -> AttentionSpec:
     read = common.Reader(doc, KEYS)
     return AttentionSpec(doc.file, doc.title(), read.int("tokens", 3, 2, MAX_TOKENS),
-                         read.int("features", 2, 1, MAX_SIZE), read.int("head", 2, 1, MAX_SIZE))
+                         read.int("features", 2, 1, MAX_SIZE), read.int("head", 2, 1, MAX_SIZE), doc.boxes() or "key")
 
 
 def base(name: str) -> sp.IndexedBase:
@@ -193,6 +195,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
     forms = matrix_forms()
     return {
         "title": spec.title.get(lang),
+        "boxes": spec.boxes,
         "sizes": [Row([sym, sp.Integer(v)]) for sym, v in model.sizes.items()],
         "forward": [Row([qs[x].element(qs[x].indices), qs[x].definition]) for x in ("Q", "K", "V", "S", "P", "O")],
         "forward_matrix": [Row([lhs, rhs]) for lhs, rhs, _ in forward_forms()],

@@ -16,7 +16,7 @@ from derive.meta import __version__
 from derive.errors import VerificationFailed
 from derive.render.printing import ascii, latex_printer
 from derive.core.yamlload import Doc
-from . import engine
+from derive.kinds import indexform as engine
 
 MAX_ENTRY = 1000  # entries of an example matrix: a lecture's numbers, not overflow
 

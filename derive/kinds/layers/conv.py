@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derive.meta import N_
 from derive.render.jinja import Row
 from derive.core.yamlload import Doc
-from . import common, engine
-from .engine import Quantity, index, size
+from derive.kinds import indexform as engine
+from . import common
+from derive.kinds.indexform import Quantity, index, size
 
 KIND = "conv"
-KEYS = ("kind", "title", "dims", "channels", "size", "filters", "kernel", "stride", "padding")
+KEYS = ("kind", "title", "dims", "channels", "size", "filters", "kernel", "stride", "padding", "boxes")
 MAX_SIZE, MAX_CHANNELS = {1: 12, 2: 6}, 3
 
 f, c, i, j, u, v, k, d, m, q, r, s = (index(x) for x in "fcijuvkdmqrs")
@@ -39,6 +41,7 @@ class ConvSpec:
     kernel: int
     stride: int
     padding: int
+    boxes: str = "key"  # the key results are framed, unless the spec says `boxes: none`
 
     @property
     def out(self) -> int:
@@ -50,7 +53,8 @@ def parse(doc: Doc) -> ConvSpec:
     dims = read.int("dims", 1, 1, 2)
     spec = ConvSpec(doc.file, doc.title(), dims, read.int("channels", 1, 1, MAX_CHANNELS),
                     read.int("size", 5 if dims == 1 else 4, 1, MAX_SIZE[dims]), read.int("filters", 1, 1, MAX_CHANNELS),
-                    read.int("kernel", 3, 1, MAX_SIZE[dims]), read.int("stride", 1, 1, 4), read.int("padding", 0, 0, 3))
+                    read.int("kernel", 3, 1, MAX_SIZE[dims]), read.int("stride", 1, 1, 4), read.int("padding", 0, 0, 3),
+                    doc.boxes() or "key")
     span = spec.size - spec.kernel + 2 * spec.padding
     if span < 0:
         raise doc.error(("kernel",), f"the kernel ({spec.kernel}) is wider than the padded input "
@@ -118,6 +122,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
     N, F, S, P = (symbols[x] for x in (names[1], "F", "S", "P"))
     return {
         "title": spec.title.get(lang),
+        "boxes": spec.boxes,
         "dims": spec.dims,
         "sizes": [Row([sym, sp.Integer(val)]) for sym, val in model.sizes.items() if sym != out],
         "out": Row([out, (N - F + 2 * P) / S + 1, sp.Integer(spec.out)]),
@@ -146,16 +151,117 @@ def to_json(outcome: common.Outcome) -> dict:
 def figure(outcome: common.Outcome, lang: str = "en"):
     """Input positions (padding as boxes 0) on the left, outputs on the right, each edge labelled by its weight.
 
-    Only 1-D convolutions get a figure: a 2-D one has too many connections to read.
+    A 2-D convolution has too many connections to read: it is drawn as grids (`grid_figure`).
     """
     from derive.render.diagram import Edge, Figure, Layered, Node, name_label, number_label
 
     spec = outcome.spec
     if spec.dims != 1:
-        return None
+        return grid_figure(outcome, lang)
     cells = list(range(-spec.padding, spec.size + spec.padding))
     inputs = [Node(number_label("0"), "box") if not 0 <= z < spec.size else Node(name_label(f"x_1_{z}")) for z in cells]
     outputs = [Node(name_label(f"y_1_{o}")) for o in range(spec.out)]
     edges = [Edge((0, spec.stride * o + w - spec.padding + spec.padding), (1, o), above=name_label(f"w_1_1_{w}"))
              for o in range(spec.out) for w in range(spec.kernel)]
     return Figure(Layered([inputs, outputs], edges), "y")
+
+
+# -- figure: a 2-D convolution as grids (first channel, first filter) -------------------------------
+
+FIGURE_INPUT = N_("Input %(x)s with zero padding %(P)s")
+FIGURE_KERNEL = N_("Kernel %(w)s (shared)")
+FIGURE_OUTPUT = N_("Output %(y)s")
+FIGURE_SLICE = N_("channel %(c)s of %(C)s, filter %(f)s of %(K)s")
+FIGURE_LEGEND = N_("In green, the forward pass: the receptive field of one output element (the window of the "
+                   "input the kernel covers; dashed, its next position) and the value computed from it. In red, "
+                   "the gradient flowing back from that element: to every weight of the kernel and to every input "
+                   "in its receptive field (the zero padding receives none).")
+
+
+def grid_figure(outcome: common.Outcome, lang: str = "en"):
+    """The padded input, the kernel and the output of channel 1 and filter 1 as grids: one output element,
+    its receptive field in the input (green), and the gradient it sends back to the kernel and the input (red).
+
+    The element is in the first output row, in the middle column, so a padded input shows padding in its
+    field. Every label is computed from the model: the window x_{1, S i + u − P, S j + v − P} at that
+    element, and the two terms the element contributes to ∂L/∂w and ∂L/∂x (SymPy's derivative of its
+    definition, the Kronecker deltas summed out).
+    """
+    from derive.render import grid
+    from derive.render.i18n import translations
+    from derive.render.printing import latex
+    from derive.render.tex import escape
+
+    spec, model = outcome.spec, outcome.model
+    _ = translations(lang).gettext
+    qs, sizes = model.quantities, model.sizes
+    y_q = qs["y"]
+    x_b, w_b, y_b = (qs[n].base for n in "xwy")
+    where = (sp.Integer(0), sp.Integer((spec.out - 1) // 2))
+    at = {f: sp.Integer(1), **dict(zip(y_q.indices[1:], where))}
+    number = {sym: sp.Integer(val) for sym, val in sizes.items() if str(sym) in ("S", "P")}
+    definition = y_q.definition.xreplace({**at, **number})
+    total = next(iter(definition.atoms(sp.Sum)))  # Σ_v Σ_u Σ_c: one channel is written without its Σ
+    shown_def = definition.xreplace({total: sp.Sum(total.function.xreplace({c: sp.Integer(1)}),
+                                                   *[lim for lim in total.limits if lim[0] != c])}) \
+        if spec.channels == 1 else definition
+    element = y_b[(1, *where)]
+    m_, q_, r_, s_ = (qs["x"].wrt[1], qs["x"].wrt[2], qs["w"].wrt[2], qs["w"].wrt[3])
+    full = definition.xreplace({sym: sp.Integer(val) for sym, val in sizes.items()})
+    to_w = engine.sum_out(sp.diff(full, w_b[1, 1, r_, s_]))
+    to_x = engine.sum_out(sp.diff(full, x_b[1, m_, q_]))
+    window = next(a for a in sp.preorder_traversal(shown_def) if isinstance(a, sp.Indexed) and a.base == x_b)
+
+    def m(expr):
+        return grid.math(expr, latex(expr))
+
+    def upstream(factor):
+        return grid.Text(rf"$\partial L/\partial {latex(element)}\, {latex(factor)}$",
+                         (("∂L/∂", "", ""), *grid.runs_of(element), (" ", "", ""), *grid.runs_of(factor)))
+
+    P, S, F = spec.padding, spec.stride, spec.kernel
+    rows = [S * where[0] + u_ for u_ in range(F)]  # padded positions of the field
+    cols = [S * where[1] + v_ for v_ in range(F)]
+    cells = []
+    for a in range(spec.size + 2 * P):
+        row = []
+        for b in range(spec.size + 2 * P):
+            inside = P <= a < spec.size + P and P <= b < spec.size + P
+            field = a in rows and b in cols
+            if not inside:
+                row.append(grid.Cell(grid.Text("0", (("0", "", ""),)), "forward" if field else "padding"))
+            else:
+                row.append(grid.Cell(m(x_b[1, a - P, b - P]), "forward" if field else "",
+                                     "backward" if field else ""))
+        cells.append(row)
+    slides = cols[0] + S + F <= spec.size + 2 * P
+    inputs = grid.Panel(grid.phrase(_(FIGURE_INPUT), escape, x=m(sp.Symbol("x")),
+                                    P=grid.Text(f"$P = {P}$", (("P = " + str(P), "", ""),))),
+                        cells, notes=[_forward_label(element, shown_def).coloured("forward")],
+                        window=(rows[0], cols[0] + S, F, F) if slides else None)
+    drawn = [] if spec.channels == spec.filters == 1 else [  # which slice of the arrays the grids show
+        grid.phrase(_(FIGURE_SLICE), escape, **{k: grid.Text(f"${v}$", ((str(v), "", ""),)) for k, v in
+                                                (("c", 1), ("C", spec.channels), ("f", 1), ("K", spec.filters))})]
+    kernel = grid.Panel(grid.phrase(_(FIGURE_KERNEL), escape, w=m(sp.Symbol("w"))),
+                        [[grid.Cell(m(w_b[1, 1, u_, v_]), "forward", "backward") for v_ in range(F)] for u_ in range(F)],
+                        notes=drawn)
+    out_cells = [[grid.Cell(m(y_b[1, a, b]), *(("forward", "backward") if (a, b) == where else ("", "")))
+                  for b in range(spec.out)] for a in range(spec.out)]
+    output = grid.Panel(grid.phrase(_(FIGURE_OUTPUT), escape, y=m(sp.Symbol("y"))), out_cells)
+    arrows = [grid.Arrow(0, 1, m(window), "forward", 0.3),
+              grid.Arrow(1, 2, m(element), "forward", 0.3),
+              grid.Arrow(2, 1, upstream(to_w), "backward", 0.7),
+              grid.Arrow(1, 0, upstream(to_x), "backward", 0.7)]
+    return grid.GridFigure([inputs, kernel, output], arrows, FIGURE_LEGEND, "L")
+
+
+def _forward_label(element: sp.Expr, definition: sp.Expr):
+    """y_{1,0,1} = b_1 + Σ_{u,v} x_{1,u−1,v} w_{1,1,u,v}: the sum's indices under one Σ (a note is one line)."""
+    from derive.render import grid
+    from derive.render.printing import latex
+
+    total = next(iter(definition.atoms(sp.Sum)))
+    rest = definition - total
+    names = ",".join(str(lim[0]) for lim in reversed(total.limits))
+    tex = rf"{latex(element)} = {latex(rest)} + \sum_{{{names}}} {latex(total.function)}"
+    return grid.Text(f"${tex}$", tuple(grid.runs_of(sp.Eq(element, definition, evaluate=False))))

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from derive.meta import N_
 from derive.render.jinja import Row
 from derive.core.yamlload import Doc
-from . import common, engine
-from .engine import Quantity, index, size
+from derive.kinds import indexform as engine
+from . import common
+from derive.kinds.indexform import Quantity, index, size
 from .notation import TexName
 
 KIND = "layernorm"
-KEYS = ("kind", "title", "features")
+KEYS = ("kind", "title", "features", "boxes")
 MAX_FEATURES = 8
 
 k, j, p = (index(x) for x in "kjp")
@@ -36,11 +38,12 @@ class LayerNormSpec:
     file: str
     title: dict
     features: int
+    boxes: str = "key"  # the key results are framed, unless the spec says `boxes: none`
 
 
 def parse(doc: Doc) -> LayerNormSpec:
     read = common.Reader(doc, KEYS)
-    return LayerNormSpec(doc.file, doc.title(), read.int("features", 3, 2, MAX_FEATURES))
+    return LayerNormSpec(doc.file, doc.title(), read.int("features", 3, 2, MAX_FEATURES), doc.boxes() or "key")
 
 
 def bases():
@@ -140,6 +143,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
 
     return {
         "title": spec.title.get(lang),
+        "boxes": spec.boxes,
         "n": spec.features,
         "forward": [Row([qs[x].element(qs[x].indices), qs[x].definition]) for x in ("mu", "var", "xhat", "y")],
         "loss": Row([sp.Symbol("L"), qs["L"].definition]),
@@ -158,3 +162,54 @@ def context(outcome: common.Outcome, lang: str) -> dict:
 def to_json(outcome: common.Outcome) -> dict:
     return common.to_json(KIND, outcome)
 
+
+
+# -- figure: what is normalised together, layer norm beside batch norm -----------------------------
+
+BATCH_SHOWN = 3  # examples drawn in the picture's batch (the lecture's example is the first)
+FIGURE_LAYER = N_("Layer normalisation: over the features of one example")
+FIGURE_BATCH = N_("Batch normalisation: over the examples of a batch")
+FIGURE_EXAMPLE = N_("example %(i)s")
+FIGURE_LAYER_GRADIENT = N_("%(dx)s takes every %(g)s of the same example")
+FIGURE_BATCH_STATS = N_("a mean and a variance for each feature, over the batch")
+FIGURE_BATCH_GRADIENT = N_("the gradient of an input takes those of the whole batch")
+FIGURE_LEGEND = N_("In green, the inputs normalised together, with one mean and one variance; in red, the inputs "
+                   "whose gradients are coupled through them. Layer normalisation takes the features of one "
+                   "example, batch normalisation one feature over the examples of a batch.")
+
+
+def figure(outcome: common.Outcome, lang: str = "en"):
+    """A batch of examples (rows) by the spec's n features (columns), twice: layer norm normalises a row (the
+    lecture's example, with μ and σ² as the model defines them), batch norm a column."""
+    from derive.render import grid
+    from derive.render.i18n import translations
+    from derive.render.printing import latex
+    from derive.render.tex import escape
+
+    model, n = outcome.model, outcome.spec.features
+    _ = translations(lang).gettext
+    qs = model.quantities
+    x, xhat = qs["x"].base, qs["xhat"].base
+
+    def m(expr):
+        return grid.math(expr, latex(expr))
+
+    def partial(element):
+        return grid.Text(rf"$\partial L/\partial {latex(element)}$", (("∂L/∂", "", ""), *grid.runs_of(element)))
+
+    def cells(marked):
+        return [[grid.Cell(m(x[k]), *(("forward", "backward") if marked(r, k) else ("", ""))) for k in range(1, n + 1)]
+                for r in range(BATCH_SHOWN)]
+
+    names = [grid.words(_(FIGURE_EXAMPLE) % {"i": r + 1}, escape) for r in range(BATCH_SHOWN)]
+    size = next(iter(model.sizes))  # n: the definitions are (1/n) Σ …, written in one line
+    stats = [grid.math(sp.Eq(qs[q].base, qs[q].definition, evaluate=False),
+                       rf"{latex(qs[q].base)} = \tfrac{{1}}{{{latex(size)}}} {latex(qs[q].definition * size)}"
+                       ).coloured("forward") for q in ("mu", "var")]
+    p, k_ = qs["x"].wrt[0], qs["xhat"].indices[0]
+    coupled = grid.phrase(_(FIGURE_LAYER_GRADIENT), escape, dx=partial(x[p]), g=partial(xhat[k_])).coloured("backward")
+    layer = grid.Panel(grid.words(_(FIGURE_LAYER), escape), cells(lambda r, k: r == 0), names, [*stats, coupled])
+    batch = grid.Panel(grid.words(_(FIGURE_BATCH), escape), cells(lambda r, k: k == 1), [],
+                       [grid.words(_(FIGURE_BATCH_STATS), escape).coloured("forward"),
+                        grid.words(_(FIGURE_BATCH_GRADIENT), escape).coloured("backward")])
+    return grid.GridFigure([layer, batch], [], FIGURE_LEGEND, "L")

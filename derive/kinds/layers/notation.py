@@ -26,6 +26,14 @@ class TexName(sp.Symbol):
     TEX = {"WQ": "W^{Q}", "WK": "W^{K}", "WV": "W^{V}", "var": r"\sigma^2", "xhat": r"\hat{x}", "mu": r"\mu",
            "gamma": r"\gamma", "beta": r"\beta", "epsilon": r"\varepsilon"}
 
+    PLAIN = {"WQ": "W^Q", "WK": "W^K", "WV": "W^V", "var": "σ²", "xhat": "x̂", "mu": "μ", "gamma": "γ", "beta": "β",
+             "epsilon": "ε"}
+
+    @property
+    def plain(self) -> str:
+        """The name as plain Unicode text (in an SVG figure)."""
+        return self.PLAIN.get(self.name, self.name)
+
     def _derive_latex(self, printer, exp=None) -> str:
         tex = self.TEX.get(self.name, self.name)
         return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"

@@ -18,14 +18,16 @@ import numpy as np
 import sympy as sp
 
 from derive.render.jinja import Row
+from derive.render.numbers import decimal_sign
 from derive.core.yamlload import Doc
-from . import common, engine
-from .engine import Quantity, index, size
+from derive.kinds import indexform as engine
+from . import common
+from derive.kinds.indexform import Quantity, index, size
 from . import notation
 from .notation import Diag, Had, Leq, MatProd, Norm, T_, Vec
 
 KIND = "rnn"
-KEYS = ("kind", "title", "steps", "input", "hidden", "output", "target", "example_W")
+KEYS = ("kind", "title", "steps", "input", "hidden", "output", "target", "example_W", "boxes")
 MAX_STEPS, MAX_SIZE = 8, 6
 
 t, s, i, j, k, l, p, r = (index(c) for c in "tsijklpr")
@@ -40,13 +42,15 @@ class RnnSpec:
     n_h: int
     n_y: int
     example_W: list | None
+    boxes: str = "key"  # the key results are framed, unless the spec says `boxes: none`
 
 
 def parse(doc: Doc) -> RnnSpec:
     read = common.Reader(doc, KEYS)
     spec = RnnSpec(doc.file, doc.title(), read.int("steps", 3, 1, MAX_STEPS), read.int("input", 2, 1, MAX_SIZE),
                    read.int("hidden", 2, 1, MAX_SIZE), read.int("output", 1, 1, MAX_SIZE), None)
-    return RnnSpec(**{**spec.__dict__, "example_W": read.matrix("example_W", spec.n_h, spec.n_h)})
+    return RnnSpec(**{**spec.__dict__, "example_W": read.matrix("example_W", spec.n_h, spec.n_h),
+                      "boxes": doc.boxes() or "key"})
 
 
 SIZES = {name: size(name) for name in ("T", "n_x", "n_h", "n_y")}
@@ -102,7 +106,8 @@ def number(x: float, lang: str) -> str:
     mantissa, exponent = f"{x:.2e}".split("e")
     exponent = int(exponent)
     text = f"{x:.3g}" if -4 <= exponent < 4 else mantissa
-    text = text.replace(".", "{,}") if lang in ("ru", "pl") else text
+    sign = decimal_sign(lang)  # the language entry's (language.toml)
+    text = text.replace(".", "{" + sign + "}") if sign != "." else text
     return text if -4 <= exponent < 4 else rf"{text} \cdot 10^{{{exponent}}}"
 
 
@@ -256,6 +261,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
     h, W = sp.IndexedBase("h"), sp.Symbol("W")
     return {
         "title": spec.title.get(lang),
+        "boxes": spec.boxes,
         "sizes": [Row([sym, sp.Integer(v)]) for sym, v in model.sizes.items()],
         "forward": [Row([qs[n].element(qs[n].indices), qs[n].definition]) for n in ("a", "h", "y")],
         "forward_matrix": [Row([lhs, rhs]) for lhs, rhs, _ in forward_forms()],

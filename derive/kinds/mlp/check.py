@@ -22,6 +22,7 @@ from derive.kinds.mlp import formulas as mlp
 from derive.kinds.mlp.formulas import Claim, L, B, a, ai, b, delta, deltai, i, j, k, l, m, n, y, z, zi, W
 from derive.numeric.harness import FLOAT as TOLERANCE, STEP, from_errors, scaled_error
 from derive.render.printing import ascii, latex
+from derive.render.jinja import boxed
 
 SIZES = (2, 3, 2, 3)  # n^{[0]} … n^{[3]}: L = 3 layers, no two neighbours of equal size (a transposed W cannot pass)
 EXAMPLES = 2
@@ -464,7 +465,7 @@ def to_json(outcome) -> dict:
     formulas = []
     for section, part in outcome.parts.items():
         for name, row in _key_rows(section, part):
-            formulas.append({"section": section, "name": name, "boxed": bool(row.key),
+            formulas.append({"section": section, "name": name, "boxed": boxed(row, outcome.spec.boxes),
                              "latex": " = ".join(latex(x, relu="ReLU") for x in row.parts)})
     return {
         "kind": "mlp",

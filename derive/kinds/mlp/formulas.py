@@ -47,7 +47,7 @@ KIND = "mlp"
 SECTIONS = ("forward", "activations", "losses", "backward", "update", "batchnorm")
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 LOSS_PAIRS = ("mse_linear", "ce_softmax", "bce_sigmoid")
-KEYS = ("kind", "title", "sections", "activations", "losses")
+KEYS = ("kind", "title", "sections", "activations", "losses", "boxes")
 
 # -- the lecture's vocabulary ------------------------------------------------------
 l, L = sp.symbols("l L", integer=True, positive=True)
@@ -75,6 +75,7 @@ class MlpSpec:
     sections: tuple[str, ...]
     activations: tuple[str, ...]
     losses: tuple[str, ...]
+    boxes: str = "key"  # the key results framed as in seed 004, unless the spec says `boxes: none`
 
 
 @dataclass
@@ -110,6 +111,7 @@ def parse(doc: Doc) -> MlpSpec:
         sections=_choices(doc, "sections", SECTIONS),
         activations=_choices(doc, "activations", ACTIVATION_NAMES),
         losses=_choices(doc, "losses", LOSS_PAIRS),
+        boxes=doc.boxes() or "key",
     )
 
 

@@ -34,6 +34,7 @@ def context(outcome: Outcome, lang: str) -> dict:
         "s": notation(),
         "title": outcome.spec.title.get(lang),
         "sections": outcome.spec.sections,
+        "boxes": outcome.spec.boxes,
         **outcome.parts,
         "claims": outcome.claims,
         "max_error": outcome.max_error,

@@ -127,13 +127,14 @@ def _vector_context(outcome: Outcome, lang: str) -> dict:
     return {
         "view": "vector",
         "title": spec.title.get(lang),
+        "boxes": spec.framed(),
         "of": view.network.of,
         "numpy": spec.notation == "numpy",
         "parameters": [Row([symbol, matrix]) for symbol, matrix in view.parameters],
         "chain_rule": _chain_rule(),
         "loss": Row([view.network.of, view.network.loss]) if view.network.loss is not None else None,
         "forward": [_step(s) for s in view.forward],
-        "backward": [_step(s, box=spec.notation == "math") for s in view.backward],
+        "backward": [_step(s) for s in view.backward],
         "batch": [_step(s) for s in view.batch],
         "batch_names": _batch_names(view),
         "summary": [_summary_row(s) for s in view.summary],
@@ -156,13 +157,13 @@ def _chain_rule() -> Row:
     return Row([sp.Derivative(f(g(x)), x), rhs])
 
 
-def _step(step, box: bool = False) -> dict:
+def _step(step) -> dict:
     """A matrix step for the template: its equation (written out when small) and its index forms."""
     parts = [step.lhs, *step.rhs] + ([step.expanded] if step.expanded is not None else [])
     return {
         "reason": step.reason,
         "layer": step.layer,
-        "row": Row(parts, key=step.boxed and box),
+        "row": Row(parts, key=step.boxed),  # framed as the spec's boxes: says (context "boxes")
         "because": [Row(parts) for parts in step.because],
         "defines": [Row(parts) for parts in step.defines],
     }
@@ -193,6 +194,7 @@ def _scalar_context(outcome: Outcome, lang: str, numbers: bool = True) -> dict:
     return {
         "view": "scalar",
         "title": spec.title.get(lang),
+        "boxes": spec.framed(),
         "of": net.of,
         "output": net.outputs,
         "forward": _forward_rows(derivation),

@@ -29,7 +29,7 @@ def reserved(name: str) -> bool:
 MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
 MAX_ALPHA = 100  # |a constant such as the leaky_relu slope or λ|: 1e300 overflows the numeric check
 NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation",
-                "weight_decay", "values", "learning_rate", "frozen", "digits", "exact", "tolerance")
+                "weight_decay", "values", "learning_rate", "frozen", "digits", "exact", "tolerance", "boxes")
 LAYER_KEYS = ("units", "activation", "alpha", "params", "bias", "pre", "post", "bias_shared", "residual")
 INDEX_ORDERS = ("source-target", "target-source")
 
@@ -65,6 +65,12 @@ class NetworkSpec:
     notation: str
     weight_decay: float | str | None = None  # λ of (λ/2) Σ w², a number or a symbol name
     worked: object | None = None  # worked.Worked: values, learning rate, digits (CONTRACT section 7)
+    boxes: str | None = None  # none | key; absent: as the seeds, key results framed only in the vector view's math notation
+
+    def framed(self) -> str:
+        """`boxes:` as given, else as the seed of this view: none for scalar (seed 000) and numpy (seed 002),
+        the key results for the vector view's math notation (seed 004)."""
+        return self.boxes or ("key" if self.view == "vector" and self.notation == "math" else "none")
 
     @property
     def of(self) -> str:
@@ -135,6 +141,7 @@ class _Network:
             view=self._choice(("view",), "scalar", ("scalar", "vector")),
             notation=self._choice(("notation",), "math", ("math", "numpy")),
             weight_decay=self._weight_decay(loss),
+            boxes=self.doc.boxes(),
         )
         self._check_output(spec)
         self._check_distinct(spec)

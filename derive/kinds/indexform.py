@@ -1,7 +1,16 @@
-"""Index-form backpropagation for layers with shared weights: recurrence, attention, convolution, normalisation.
+"""The index-form backward engine: graphs with vectors and matrices, and layers with shared weights.
 
-A model is a list of quantities: inputs and parameters (arrays with concrete
-sizes), and nodes, each defined by its element in index form, e.g.
+One engine for every derivation in index notation: the index-form graph
+(`kind: graph` with `shapes:`, derive.kinds.graph.index) and the layer kinds
+(recurrence, attention, convolution, normalisation, derive.kinds.layers).
+What they share is here: the chain rule over the users of an element
+(`chain_rule`), the local derivatives as fractions (`Local`), the
+sums over Kronecker deltas carried out (`sum_out`), and the positions of an
+array at concrete sizes (`positions`).
+
+The layer kinds describe a model as a list of quantities: inputs and
+parameters (arrays with concrete sizes), and nodes, each defined by its
+element in index form, e.g.
 a_{t,i} = Σ_k W_{i,k} h_{t-1,k} + Σ_k U_{i,k} x_{t,k} + b_i, over size symbols
 (T, n) that stand for the spec's concrete sizes. `backward` derives, with
 SymPy, the gradient of the loss with respect to every element of every
@@ -9,9 +18,10 @@ quantity: ∂L/∂q_{p,r} = Σ_users Σ_{user's indices} ∂L/∂u_{…} ∂u_{�
 the local derivative by SymPy (Kronecker deltas), and the sums over the deltas
 carried out (`sum_out`). Entries outside an index range are zero (zero padding
 of a convolution, ∂L/∂a_{T+1} = 0 after the last step), so the carried-out
-sums need no guards.
+sums need no guards. The index-form graph builds its elements from the
+spec's matrix expressions and uses the same chain rule and the same sums.
 
-`verify` (the one numeric check of this module) instantiates every general
+`verify` (the numeric check of the layer kinds) instantiates every general
 formula at the concrete sizes, element by element, and compares it with
 central finite differences of the loss, in which the element is nudged and
 everything after it recomputed.
@@ -49,6 +59,11 @@ class Quantity:
     wrt: tuple = ()  # index symbols of the element its gradient is written at (default: the model's)
     defined: tuple = ()  # the ranges its definition holds on, where narrower than `ranges` (t = 1..T, not 0..T)
     label: sp.Symbol | None = None  # a label that prints differently from its name (W^{Q} for WQ)
+
+    @property
+    def shape(self) -> tuple:
+        """The sizes of the axes (n for an axis from 1 to n; N for one from 0 to N − 1)."""
+        return tuple(sp.sympify(high) - low + 1 for low, high in self.ranges)
 
     @property
     def span(self) -> tuple:
@@ -100,7 +115,7 @@ class Model:
 
     def users(self, name: str) -> list[Quantity]:
         q = self.quantities[name]
-        return [n for n in self.nodes if n is not q and _uses(n.definition, q)]
+        return [n for n in self.nodes if n is not q and uses(n.definition, q.base)]
 
     @property
     def partials(self) -> dict:
@@ -111,19 +126,39 @@ class Model:
 
 
 class Local(sp.Function):
-    """∂a/∂b between two elements, kept as a fraction (the chain rule as written)."""
+    """∂a/∂b between two elements (or vectors), kept as a fraction (the chain rule as written).
+
+    Its name decides where SymPy puts it in a product (after an Indexed upstream gradient ∂L/∂y_{f,i},
+    before the graph's Upstream ∂f/∂q_k), which is the order the lectures print."""
 
     def _derive_latex(self, printer, exp=None) -> str:
         a, b = self.args
         return rf"\frac{{\partial {printer._print(a)}}}{{\partial {printer._print(b)}}}"
 
 
-def _uses(expr: sp.Expr | None, q: Quantity) -> bool:
+def chain_rule(users: list, wrt: sp.Expr, upstream, element, limits, local) -> tuple[sp.Expr, sp.Expr]:
+    """∂L/∂wrt as the chain rule writes it: for each user u, Σ over u's own indices of upstream(u) times
+    ∂u/∂wrt, once as a fraction (Local(element(u), wrt)) and once with local(u), the local
+    derivative itself. limits(u) gives the (index, low, high) of u's indices; upstream(u) is ∂L/∂u at
+    u's element (1 for L itself)."""
+    fractions, products = [], []
+    for u in users:
+        up = upstream(u)
+        fraction, product = up * Local(element(u), wrt), up * local(u)
+        for limit in limits(u):
+            fraction, product = sp.Sum(fraction, limit), sp.Sum(product, limit)
+        fractions.append(fraction)
+        products.append(product)
+    return sp.Add(*fractions), sp.Add(*products)
+
+
+def uses(expr: sp.Expr | None, base) -> bool:
+    """Whether expr reads the array (IndexedBase) or the scalar (Symbol) `base`."""
     if expr is None:
         return False
-    if q.ranges:
-        return any(ix.base.label == q.base.label for ix in expr.atoms(sp.Indexed))
-    return q.base in expr.free_symbols
+    if isinstance(base, sp.IndexedBase):
+        return any(ix.base.label == base.label for ix in expr.atoms(sp.Indexed))
+    return base in expr.free_symbols
 
 
 # -- the backward pass, in index form ----------------------------------------------------------------
@@ -135,19 +170,17 @@ def backward(model: Model, order: list[str]) -> None:
     for name in order:
         q = model.quantities[name]
         idx = q.wrt or tuple(model.wrt_indices[: len(q.ranges)])
-        base = _grad_base(model, q)
-        chain, local = [], []
+        wrt = q.element(idx)
         users = model.users(name)
-        for u in users:
-            raw = sp.diff(u.definition, q.element(idx))
-            up = sp.S.One if u is of else (_grad_base(model, u)[tuple(u.indices)] if u.ranges else _grad_base(model, u))
-            c, l = (up * Local(u.element(u.indices), q.element(idx)) if u is not of else Local(u.base, q.element(idx))), up * raw
-            for ix, (lo, hi) in zip(u.indices, u.span):
-                c, l = sp.Sum(c, (ix, lo, hi)), sp.Sum(l, (ix, lo, hi))
-            chain.append(c)
-            local.append(l)
-        done = chain_order(readable_indices(tidy(fold(model, sum_out(sp.Add(*local))))))
-        model.gradients[name] = Gradient(q, base, idx, sp.Add(*chain), sp.Add(*local), done, [u.name for u in users])
+        chain, local = chain_rule(
+            users, wrt,
+            upstream=lambda u: sp.S.One if u is of else (_grad_base(model, u)[tuple(u.indices)] if u.ranges
+                                                        else _grad_base(model, u)),
+            element=lambda u: u.base if u is of else u.element(u.indices),
+            limits=lambda u: [(ix, lo, hi) for ix, (lo, hi) in zip(u.indices, u.span)],
+            local=lambda u: sp.diff(u.definition, wrt))
+        done = chain_order(readable_indices(tidy(fold(model, sum_out(local)))))
+        model.gradients[name] = Gradient(q, _grad_base(model, q), idx, chain, local, done, [u.name for u in users])
 
 
 def _grad_base(model: Model, q: Quantity):
