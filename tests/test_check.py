@@ -265,10 +265,11 @@ def test_unknown_names_list_a_few_names_that_exist(grader):
 
 def test_unknown_names_suggest_the_closest_known_ones(grader):
     v = verdict(grader, "psi_22", "phi_2 I[u_2 > 0] hh_2")
-    assert codes(v) == ["unknown_names_close"]
+    assert codes(v) == ["unknown_name_close"]  # one name: "Unknown name: hh_2"
     args = dict(v.findings[0].args)
     assert args["names"] == "hh_2" and "h_2" in args["close"].split(", ")
-    assert codes(verdict(grader, "psi_22", "theta11 x")) == ["unknown_names_close"]
+    assert codes(verdict(grader, "psi_22", "theta11 x")) == ["unknown_name_close"]
+    assert codes(verdict(grader, "psi_22", "theta11 hh_2")) == ["unknown_names_close"]
 
 
 @pytest.mark.parametrize("raw,kind", [(None, "missing"), ("", "missing"), ("   ", "missing"), ([1], "invalid"),

@@ -221,11 +221,12 @@ def test_graph_json(cli, tmp_path):
     assert data["answers"][0]["expected_latex"] == "z = -4"
 
 
-def test_tolerance_is_shown_with_a_decimal_comma():
+def test_tolerance_is_shown_as_the_language_writes_a_percentage():
+    """CLDR's percent patterns: 0,5 % (no-break space) in Russian, 0,5% in Polish, 0.5% in English."""
     g = Engine(str(ADD_MUL)).grader(None)[0]
     v = g.check("x", "-4")
-    assert "0,5 %" in Words("ru").feedback(v) and "0,5 %" in Words("pl").feedback(v)
-    assert "0.5 %" in Words("en").feedback(v)
+    assert "0,5\xa0%" in Words("ru").feedback(v) and "0,5%" in Words("pl").feedback(v)
+    assert "0.5%" in Words("en").feedback(v) and "0.5 %" not in Words("en").feedback(v)
 
 
 # -- derive quiz for graphs ------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def test_typical_wrong_answers_are_named(grader, key, text, code):
 
 
 @pytest.mark.parametrize("key,text,code", [
-    ("x_i", "xx_k", "unknown_names_close"),  # did you mean x_k?
+    ("x_i", "xx_k", "unknown_name_close"),  # did you mean x_k? (one name: "Unknown name: xx_k")
     ("x_i", r"\sum_z W_{z,i}", "parse.sum_index"),  # z is not an index letter here
     ("x_i", "sum_k", "parse.unexpected_end"),
     ("x_i", "W_{k,i} = 3", "parse.equation"),

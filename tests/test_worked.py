@@ -94,7 +94,8 @@ def test_json_is_a_program_with_a_value_on_every_step(cli):
 def test_markdown_shows_the_numbers_at_every_step_in_the_language_format(cli, lang, sign):
     text = cli(MAZUR, "--lang", lang).stdout
     number = lambda s: s.replace(".", sign)  # noqa: E731
-    assert f"= {number('0.35')} + {number('0.15')} \\cdot {number('0.05')} + {number('0.2')} \\cdot {number('0.1')} = {number('0.3775')}" in text
+    # substituted in the order the formula is written, W11 i1 + W12 i2 + b (the bias last)
+    assert f"= {number('0.15')} \\cdot {number('0.05')} + {number('0.2')} \\cdot {number('0.1')} + {number('0.35')} = {number('0.3775')}" in text
     assert f"\\sigma({number('0.3775')}) \\approx {number('0.5933')}" in text  # forward
     assert f"\\approx {number('0.2984')}" in text  # the loss
     assert f"\\approx {number('0.03635')}" in text  # a backward quantity, ∂E/∂h_1

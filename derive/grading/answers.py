@@ -106,7 +106,9 @@ def _key(key: str, symbols: dict[str, sp.Symbol]) -> tuple[str | None, tuple[str
     if close:
         return None, ("key_unknown_close", {"key": key, "close": ", ".join(close)})
     shown = list(symbols)[:12]
-    return None, ("key_unknown", {"key": key, "names": ", ".join(shown) + (", …" if len(symbols) > 12 else "")})
+    if len(symbols) > len(shown):  # "… W_22 and 4 more.": the list never ends in "…."
+        return None, ("key_unknown_more", {"key": key, "names": ", ".join(shown), "more": len(symbols) - len(shown)})
+    return None, ("key_unknown", {"key": key, "names": ", ".join(shown)})
 
 
 def _squeeze(key: str) -> str:

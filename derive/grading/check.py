@@ -29,8 +29,10 @@ MESSAGES = {
     "missing": N_("No answer was given."),
     "not_text": N_("The answer must be a formula written as text."),
     "timeout": N_("The answer could not be checked within %(seconds)s s; write it in a simpler form."),
-    "unknown_names": N_("Unknown name(s): %(names)s. Names that exist here are, for example: %(known)s."),
-    "unknown_names_close": N_("Unknown name(s): %(names)s; did you mean %(close)s?"),
+    "unknown_name": N_("Unknown name: %(names)s. Names that exist here are, for example: %(known)s."),
+    "unknown_name_close": N_("Unknown name: %(names)s; did you mean %(close)s?"),
+    "unknown_names": N_("Unknown names: %(names)s. Names that exist here are, for example: %(known)s."),
+    "unknown_names_close": N_("Unknown names: %(names)s; did you mean %(close)s?"),
     "parse_error": N_("The formula cannot be read: %(error)s."),
     "parse.too_deep": N_("Column %(column)s: brackets or powers are nested deeper than %(most)s levels."),
     "parse.unbalanced": N_("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
@@ -120,9 +122,9 @@ MESSAGES = {
     # graphs: formulas and numbers
     "correct_formula": N_("Correct: equal to the expected derivative for all values (checked at %(points)s test "
                           "points over a wide range)."),
-    "correct_value": N_("Correct: within %(tolerance)s of the exact value."),
-    "correct_formula_value": N_("Correct: the formula is right and so is its value (within %(tolerance)s)."),
-    "wrong_value": N_("The number is not within %(tolerance)s of the exact value."),
+    "correct_value": N_("Correct: within %(tolerance_fraction)s of the exact value."),
+    "correct_formula_value": N_("Correct: the formula is right and so is its value (within %(tolerance_fraction)s)."),
+    "wrong_value": N_("The number is not within %(tolerance_fraction)s of the exact value."),
     "sign_slip": N_("The number has the wrong sign."),
     "too_large": N_("The number is %(factor)s times too large: check the arithmetic (a misplaced decimal point?)."),
     "too_small": N_("The number is %(factor)s times too small: check the arithmetic (a misplaced decimal point?)."),
@@ -150,12 +152,12 @@ MESSAGES = {
 }
 # Keys of an answers file that name no question (answers.Refused); the other keys are still graded.
 REFUSED = {
+    # the report labels each of these "not graded" (the JSON: "refused"), so the messages do not say it again
     "key_ambiguous": N_("The key %(key)s could mean %(names)s; write it as in the list of questions, with "
-                        "underscores. This answer was not graded."),
-    "key_unknown_close": N_("The key %(key)s is not a question here; did you mean %(close)s? This answer was not "
-                            "graded."),
-    "key_unknown": N_("The key %(key)s is not a question here; the questions are: %(names)s. This answer was not "
-                      "graded."),
+                        "underscores."),
+    "key_unknown_close": N_("The key %(key)s is not a question here; did you mean %(close)s?"),
+    "key_unknown": N_("The key %(key)s is not a question here; the questions are: %(names)s."),
+    "key_unknown_more": N_("The key %(key)s is not a question here; the questions are: %(names)s and %(more)s more."),
     "key_twice": N_("The key %(key)s answers %(name)s a second time; only the first answer was graded."),
 }
 VERDICT_WORDS = {
@@ -172,8 +174,8 @@ TEXT = {
     "question": N_("%(key)s: %(wrong)s of %(students)s not correct"),
     "all_correct": N_("%(key)s: all correct"),
     "count": N_("%(count)s ×"),
-    "unreadable": N_("the formula could not be read or checked"),
-    "undiagnosed": N_("wrong, without a more specific diagnosis"),
+    "unreadable": N_("The formula could not be read or checked."),
+    "undiagnosed": N_("Wrong; no more specific diagnosis."),
     "class": N_("Class: %(score)s of %(total)s answers correct."),
     "refused": N_("not graded"),
 }
@@ -190,6 +192,7 @@ LIST_END = N_("%(items)s or %(last)s")
 # Findings grouped under one heading in the class summary (their details differ from student to student).
 SUMMARY_GROUPS = {
     **{code: "unreadable" for code in MESSAGES if code.startswith("parse")},
+    "unknown_name": "unreadable", "unknown_name_close": "unreadable",
     "unknown_names": "unreadable", "unknown_names_close": "unreadable", "timeout": "unreadable", "unsupported": "unreadable", "not_text": "unreadable",
     "differs": "undiagnosed",
 }

@@ -638,10 +638,11 @@ def parse_finding(exc: ParseError) -> Finding:
 def unknown_finding(unknown: list[str], names: list[str]) -> Finding:
     """Unknown names as written, with the known names most like them (at most 3 each, 6 in all)."""
     close = [m for name in unknown for m in difflib.get_close_matches(name, names, n=3, cutoff=0.6)]
+    code = "unknown_name" if len(unknown) == 1 else "unknown_names"  # "Unknown name: a2", "Unknown names: a2, b3"
     if close:
-        return Finding.of("unknown_names_close", names=", ".join(unknown), close=", ".join(list(dict.fromkeys(close))[:6]))
+        return Finding.of(f"{code}_close", names=", ".join(unknown), close=", ".join(list(dict.fromkeys(close))[:6]))
     some = [m for name in unknown for m in difflib.get_close_matches(name, names, n=4, cutoff=0.0)]
-    return Finding.of("unknown_names", names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
+    return Finding.of(code, names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
 
 
 def graded(memo: dict, key: str, raw, shown: tuple, grade) -> Verdict:

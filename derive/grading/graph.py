@@ -163,15 +163,16 @@ class GraphGrader(FormulaGrader):
             return _set(verdict, "invalid", Finding.of("value_not_real"))
         value, exact = float(approximate), float(target.exact)
         if self._close(value, exact):
-            return _set(verdict, "correct", Finding.of("correct_value", tolerance=self.percent()))
+            return _set(verdict, "correct", Finding.of("correct_value", tolerance_fraction=self.fraction()))
         return _set(verdict, "incorrect", *(self._number_mistake(target, value) or
-                                             [Finding.of("wrong_value", tolerance=self.percent())]))
+                                             [Finding.of("wrong_value", tolerance_fraction=self.fraction())]))
 
     def _close(self, value: float, exact: float) -> bool:
         return within(value, exact, self.tolerance)
 
-    def percent(self) -> str:
-        return f"{self.tolerance * 100:g} %"
+    def fraction(self) -> str:
+        """The tolerance as a finding argument; Words writes it as the language writes a percentage."""
+        return f"{self.tolerance:.6g}"
 
     def _number_mistake(self, target: _Target, value: float) -> list[Finding]:
         """A sign or factor slip, or the value of a typical wrong formula."""
@@ -227,7 +228,7 @@ class GraphGrader(FormulaGrader):
         if number is None or target.exact is None:
             return _set(verdict, "correct", Finding.of("correct_formula", points=self.points))
         if self._close(float(number), float(target.exact)):
-            return _set(verdict, "correct", Finding.of("correct_formula_value", tolerance=self.percent()))
+            return _set(verdict, "correct", Finding.of("correct_formula_value", tolerance_fraction=self.fraction()))
         return _set(verdict, "incorrect", Finding.of("arithmetic_slip", value=number_text(target.exact)),
                     *self._number_mistake(target, float(number)))
 

@@ -121,17 +121,16 @@ def _names(grader) -> list[str]:
 def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
                  command_line: str) -> str:
     """The sheet of a scalar graph: its nodes, the values of the inputs (this variant's), the gradients to find."""
-    from derive.grading.check import Words
     from derive.kinds.graph.kind import decimal
     from derive.render.jinja import Row, d, environment
+    from derive.render.numbers import format_percent
 
-    prose = Words(lang)
     bp = outcome.result
     env = environment("md", lang, partials=bp.partials)
     how = words("how", file=code_span(terminal(answers_file)))
     if bp.values is not None:
         how = f"{how} {', '.join(f'`{n}`' for n in grader.names if grader.names[n] not in grader.upstream)}. " \
-              f"{words('numbers', tolerance=prose.number(grader.percent()))}"
+              f"{words('numbers', tolerance=format_percent(grader.tolerance, lang))}"
         names = ""
     else:
         names = ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.upstream)

@@ -220,7 +220,7 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
                                   figures={document.FIGURE_SRC: fig.tikz()} if fig else {})
         blocks = converter.blocks(document.markdown(result, lang, options,
                                                     figure_src=document.FIGURE_SRC if fig else None,
-                                                    legend=fig.legend if fig else None))
+                                                    legend=fig.legend if fig else None, for_tex=True))
         own = _chapter_title(outcome, i - 1, lang)
         heading = tex.title_of(blocks)
         title = tex.escape(own) if own else (heading.tex if heading else tex.escape(result.outcome.spec.file))

@@ -43,12 +43,15 @@ def figure_of(result, options, lang: str = "en"):
     return result.entry.figure_of(result.outcome, lang)
 
 
-def markdown(result, lang: str, options=None, figure_src: str | None = None, legend: str | None = None) -> str:
+def markdown(result, lang: str, options=None, figure_src: str | None = None, legend: str | None = None,
+             for_tex: bool = False) -> str:
     """The kind's Markdown in lang; with figure_src, a reference to the figure after the title
-    (and, with legend, the msgid of the sentence that explains its colours, under it)."""
+    (and, with legend, the msgid of the sentence that explains its colours, under it). The marks
+    that keep a paragraph with its step on a slide (tex.KEEP) are only for the LaTeX converter
+    (for_tex): the Markdown a lecturer reads or edits does not carry them."""
     own = result.entry.markdown_document(result.outcome, lang, options)
     if own is not None:
-        return own
+        return own if for_tex else _without_keep_marks(own)
     from derive.render.jinja import render_template
 
     context = dict(result.module.context(result.outcome, lang))
@@ -56,7 +59,13 @@ def markdown(result, lang: str, options=None, figure_src: str | None = None, leg
         context["title"] = md_escape(context["title"])
     context["verification_note"] = options is None or options.verification_note
     text = render_template(result.kind, "md", lang, context, **result.module.printer_settings(result.outcome))
+    text = text if for_tex else _without_keep_marks(text)
     return with_figure(text, lang, figure_src, legend) if figure_src else text
+
+
+def _without_keep_marks(text: str) -> str:
+    """The Markdown without its KEEP lines (and the blank line each leaves)."""
+    return text.replace(f"\n{tex.KEEP}\n\n", "\n").replace(f"\n{tex.KEEP}\n", "\n")
 
 
 def with_figure(text: str, lang: str, src: str, legend: str | None = None) -> str:
@@ -90,7 +99,7 @@ def latex(result, lang: str, options) -> str:
     fig = figure_of(result, options, lang)
     converter = tex.Converter(figures={FIGURE_SRC: fig.tikz()} if fig else {})
     blocks = converter.blocks(markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None,
-                                       legend=fig.legend if fig else None))
+                                       legend=fig.legend if fig else None, for_tex=True))
     title = tex.title_of(blocks)
     fallback = Path(result.outcome.spec.file).stem  # every Outcome carries its Spec (derive.kind)
     fallback = "".join(c if typesettable(c) else "?" for c in fallback)  # a file name may hold anything

@@ -61,6 +61,11 @@ def _ordered(terms: list[sp.Expr], terms_order: str = "given") -> list[sp.Expr]:
     return sorted(terms, key=lambda t: t.could_extract_minus_sign())
 
 
+def ordered_terms(terms: list[sp.Expr], terms_order: str = "given") -> list[sp.Expr]:
+    """A sum's terms in the order the printer writes them (for numbers substituted term by term)."""
+    return _ordered(list(terms), terms_order)
+
+
 def _term_rank(term: sp.Expr) -> int:
     term = -term if term.could_extract_minus_sign() else term
     if term.is_number:

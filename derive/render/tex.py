@@ -58,7 +58,7 @@ class Block:
 
     kind: str
     tex: str
-    level: int = 0
+    level: int = 0  # headings: their level; a raw list: 1 if its (only) item leads in to what follows
     plain: str = ""  # headings: the text for PDF bookmarks
 
 
@@ -156,7 +156,11 @@ class Converter:
                 j = close + 1
             else:
                 j += 1
-        out.append(Block("raw", f"\\begin{{{env}}}\n" + "\n".join(items) + f"\n\\end{{{env}}}"))
+        opens = len(items) > 1 and _title_only(items[-1])  # "… · The biases b.": that item opens the next step
+        if opens:
+            out.append(Block("raw", f"\\begin{{{env}}}\n" + "\n".join(items[:-1]) + f"\n\\end{{{env}}}"))
+            items = items[-1:]
+        out.append(Block("raw", f"\\begin{{{env}}}\n" + "\n".join(items) + f"\n\\end{{{env}}}", level=int(opens)))
         return end + 1
 
     def _b_blockquote_open(self, tokens, i, out):
@@ -499,7 +503,9 @@ def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Bloc
         elif b.kind == "figure":
             units.append([b])
             units.append([])  # nothing joins a figure's frame
-        elif b.kind == "math" or (units and (glue or _continues(b))):
+        elif b.kind == "raw" and b.level:  # a list item that opens the next step ("The biases b.")
+            units.append([b])
+        elif b.kind == "math" or (units and (glue or _continues(b) or _only_leads_in(units[-1]))):
             if not units:
                 units.append([])
             units[-1].append(b)
@@ -507,6 +513,23 @@ def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Bloc
             units.append([b])
         glue = glue and b.kind == "keep"
     return [(heading, [u for u in units if u]) for heading, units in sections if any(units)]
+
+
+def _title_only(tex: str) -> bool:
+    """A bold title alone (\\textbf{…}, as an item or a paragraph): the head of the step that follows."""
+    text = re.sub(r"^\\item\s*", "", tex.strip())
+    return text.startswith(r"\textbf{") and _first_argument(text, r"\textbf{") == text[8:-1]
+
+
+def _leads_in(tex: str) -> bool:
+    """Prose that introduces what follows: it ends with a colon, or it is a bold title alone."""
+    text = re.sub(r"^\\item\s*", "", tex.strip())
+    return text.endswith(":") or text.endswith(":}") or _title_only(tex)
+
+
+def _only_leads_in(unit: list[Block]) -> bool:
+    """A step so far without a formula, whose last paragraph leads in: what follows belongs to it."""
+    return bool(unit) and all(b.kind in ("para", "raw") for b in unit) and _leads_in(unit[-1].tex)
 
 
 def _continues(block: Block) -> bool:
@@ -572,12 +595,20 @@ def _between_equations(unit: list[Block]) -> list[list[Block]]:
     pieces, piece, weight = [], [], 0.0
     for b in unit:
         w = _weight(b)
-        if piece and weight + w > FRAME_LINES and b.kind == "math":
+        if piece and weight + w > FRAME_LINES and _opens_piece(b, piece[-1]):
             pieces.append(piece)
             piece, weight = [], 0.0
         piece.append(b)
         weight += w
     return pieces + [piece]
+
+
+def _opens_piece(block: Block, before: Block) -> bool:
+    """Where a step too long for one frame may go on to the next: before a paragraph that starts a
+    sentence (after a formula), or before a formula whose paragraph does not lead in to it."""
+    if block.kind == "para":
+        return before.kind == "math" and not _continues(block)
+    return block.kind == "math" and before.kind == "math"
 
 
 def _body_tex(block: Block) -> str:

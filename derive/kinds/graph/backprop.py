@@ -136,7 +136,8 @@ def _term_derivative(term: sp.Expr, x: sp.Symbol) -> sp.Expr:
 
 
 def _local(node: sp.Symbol, arg: sp.Symbol, raw: sp.Expr) -> Local:
-    return Local(node, arg, raw if raw.is_Atom else tidy(raw), raw)
+    # a common factor taken out of a sum, as lecturers write it: 2(f_3 − y), not 2 f_3 − 2 y
+    return Local(node, arg, raw if raw.is_Atom else tidy(sp.factor_terms(raw)), raw)
 
 
 def _arguments(node, known: set) -> list[sp.Symbol]:

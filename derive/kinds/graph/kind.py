@@ -17,6 +17,7 @@ import sympy as sp
 
 from derive.meta import __version__
 from derive.errors import Location, SpecError, VerificationFailed
+from derive.core.functions import kink_arguments
 from derive.kinds.graph.backprop import Backprop, Grad, backprop
 from derive.kinds.graph.spec import GraphSpec, parse_doc as parse
 from derive.kinds.graph.verify import verify
@@ -26,6 +27,7 @@ from derive.kinds.network.worked import Shown
 from derive.render.jinja import Row, d
 
 KIND = "graph"
+RESULT_CHARS = 200  # a result over the inputs longer than this (LaTeX source) is not readable on one line
 EXACT_OPS = 14  # an exact value with more operations than this is shown as a decimal only
 DIGITS = 4  # significant digits of an approximate value
 
@@ -162,6 +164,8 @@ def context(outcome: Outcome, lang: str) -> dict:
     bp: Backprop = outcome.result
     spec = outcome.spec
     style = Shown(spec.digits, spec.exact, lang)
+    # the results over the inputs while each fits on a line; else over the forward pass's quantities (section 3)
+    over_inputs = all(len(latex(g.closed)) <= RESULT_CHARS for g in bp.derivatives)
     return {
         "title": spec.title.get(lang),
         "indexed": False,
@@ -174,9 +178,12 @@ def context(outcome: Outcome, lang: str) -> dict:
         "locals": [_locals(bp, n, style) for n in bp.nodes],
         "gates": [{"gate": n.gate, "node": n.symbol, "args": n.args} for n in bp.nodes if n.gate],
         "backward": [_backward(bp, g, style) for v, g in bp.grads.items() if v != bp.of],
-        "results": [_line(style, [d(bp.of, g.wrt), g.closed], g.value) for g in bp.derivatives],
+        "results": [_line(style, [d(bp.of, g.wrt), g.closed if over_inputs else g.named], g.value)
+                    for g in bp.derivatives],
+        "over_inputs": over_inputs,
         "has_values": bp.values is not None,
         "sigmoid": _sigmoid_gate(bp, style),
+        "kinked": any(kink_arguments(e) for n in bp.nodes for e in (n.expr, *(l.expr for l in n.locals))),
         "check": outcome.check,
         "n_formulas": outcome.check.formulas,
         "version": __version__,

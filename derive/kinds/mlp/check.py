@@ -249,11 +249,13 @@ def _ce_extra(item, rng, size: int = 3, batch: float = 4) -> list[Claim]:
 
 def _bce_extra(item, rng) -> list[Claim]:
     """∂J/∂a as derived and in the combined form shown beside it, at random points."""
-    together = item["steps"][0].parts[2]
+    collected, together = item["steps"][0].parts[1:3]
+    collected = collected.args[0] * collected.args[1] if isinstance(collected, Scaled) else collected
     pairs = []
     for A, Y in rng.uniform(0.05, 0.95, (4, 2)):
         values = {a[L, j]: A, y[j]: Y, m: 3}
-        pairs.append((float(item["grad"].subs(values)), float(together.subs(values))))
+        exact = float(item["grad"].subs(values))
+        pairs += [(exact, float(together.subs(values))), (exact, float(collected.doit().subs(values)))]
     return [Claim("bce_sigmoid: the two forms of dJ/da agree", _worst(pairs))]
 
 

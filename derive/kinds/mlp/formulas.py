@@ -251,6 +251,42 @@ def per_m(expr: sp.Expr) -> sp.Expr:
     return Scaled(1 / m, inner)
 
 
+def over_common_denominators(shown: sp.Expr) -> sp.Expr:
+    """(1/m)(1/(1 − a) − y/(1 − a) − y/a) shown as (1/m)((1 − y)/(1 − a) − y/a): the terms of a sum that share
+    a denominator over it once, as a lecturer collects them (display only; checked equal to what it shows)."""
+    scaled = isinstance(shown, Scaled)
+    inner = shown.args[1] if scaled else shown
+    groups: dict = {}
+    for term in sp.Add.make_args(inner):
+        numerator, denominator = sp.fraction(sp.together(term))
+        groups.setdefault(denominator, []).append(numerator)
+    if len(groups) == len(sp.Add.make_args(inner)):
+        return shown
+    terms = []
+    for denominator, numerators in groups.items():
+        numerator = sp.Add(*numerators)
+        sign = -1 if not numerator.is_Add and numerator.could_extract_minus_sign() else 1
+        over = sp.Mul(sign * numerator, sp.Pow(denominator, -1, evaluate=False), evaluate=False)
+        terms.append(sp.Mul(-1, over, evaluate=False) if sign < 0 else over)
+    grouped = sp.Add(*terms, evaluate=False)
+    if sp.simplify(grouped.doit() - inner) != 0:
+        raise VerificationFailed("a sum collected over common denominators differs from the sum; please report this")
+    return Scaled(shown.args[0], grouped) if scaled else grouped
+
+
+def constant_apart(expr: sp.Expr, *variables) -> sp.Expr:
+    """2z/B − 2μ/B shown as (2/B)(z − μ): the factor free of `variables` in front of the sum (display only;
+    checked equal to expr)."""
+    factored = sp.factor_terms(sp.together(expr))
+    constant, rest = factored.as_independent(*variables, as_Add=False)
+    if constant == 1 or not rest.is_Add:
+        return expr
+    shown = Scaled(constant, rest)
+    if sp.simplify(constant * rest - expr) != 0:
+        raise VerificationFailed("a constant factor taken out of a sum changed it; please report this")
+    return shown
+
+
 def _output_general() -> dict:
     """δ_j^{[L]} = Σ_k ∂J/∂a_k ∂a_k/∂z_j, collapsed by SymPy for an elementwise f^{[L]}."""
     terms = sp.Sum(dJda[L, k] * sp.diff(Act(L, z[L, k]), z[L, j]), (k, 1, n[L]))
@@ -338,7 +374,7 @@ def _bce_sigmoid() -> dict:
         "name": "bce_sigmoid", "loss_expr": loss, "activation": sigmoid,
         "loss": Row([J, Scaled(-1 / m, sp.Sum(y[q] * sp.log(a[L, q]) + (1 - y[q]) * sp.log(1 - a[L, q]),
                                               (q, 1, n[L])))]),
-        "steps": [Row([d(J, a[L, j]), per_m(grad), seed_form]), Row([ActPrime(L, z[L, j]), fprime]),
+        "steps": [Row([d(J, a[L, j]), over_common_denominators(per_m(grad)), seed_form]), Row([ActPrime(L, z[L, j]), fprime]),
                   Row([delta[L, j], sp.Mul(seed_form, fprime, evaluate=False), per_m(result)])],
         "result": result, "grad": grad, "fprime": fprime,
         "vector": _delta_vector(),
@@ -497,7 +533,7 @@ def _batchnorm() -> dict:
         "paths": Row([d(J, zb[k, i]), sp.Add(*[sp.Mul(d(J, x), d(x, zb[k, i]), evaluate=False)
                                                 for x in (zhat[k, i], var[k], mu[k])], evaluate=False)]),
         "locals": [Row([d(zhat[k, i], zb[k, i]), sp.diff(defs["zhat"], zb[k, i])]),
-                   Row([d(var[k], zb[k, i]), collapse(sp.diff(var_def, zb[k, i]))]),
+                   Row([d(var[k], zb[k, i]), constant_apart(collapse(sp.diff(var_def, zb[k, i])), zb[k, i], mu[k])]),
                    Row([d(mu[k], zb[k, i]), collapse(sp.diff(mu_def, zb[k, i]))])],
         "d_z_long": Row([d(J, zb[k, i]), d_z]),
         "d_z": Row([d(J, zb[k, i]), compact], key=True),

@@ -211,6 +211,7 @@ def _scalar_context(outcome: Outcome, lang: str, numbers: bool = True) -> dict:
         "sections": [_section(derivation, s) for s in derivation.sections],
         "check": check,
         "n_derivatives": len(derivation.derivatives),
+        "kinked": any(kink_arguments(e) for _, e in net.forward),  # what verify keeps its points away from
         "version": __version__,
         "worked": None,
     } if outcome.numbers is None or not numbers else _with_numbers(outcome, lang)
@@ -244,6 +245,7 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
+                "at_kink": _at_zero(act.derivative(z, fz, layer.alpha), z),
                 "erf": _rewritten(fz).has(sp.erf),  # GELU: say what erf is (Φ, the normal distribution)
             }
         )
@@ -279,6 +281,11 @@ def _jumps(derivative: sp.Expr, z: sp.Symbol) -> bool:
               Indicator(z >= 0): right} for right in (sp.S.One, sp.S.Zero)]
     right, left = (sp.sympify(derivative).xreplace(side).subs(z, 0) for side in sides)
     return sp.simplify(right - left) != 0
+
+
+def _at_zero(derivative: sp.Expr, z: sp.Symbol) -> sp.Expr:
+    """The value the printed f' gives at z = 0 (the indicators decide: 0 for ReLU, α for leaky ReLU and ELU)."""
+    return sp.simplify(sp.sympify(derivative).subs(z, 0))
 
 
 def _in_terms_of_a(act, z: sp.Symbol, alpha) -> Row | None:
@@ -394,7 +401,7 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
     from derive.kinds.network.worked import Shown
 
     worked, numbers = outcome.spec.worked, outcome.numbers
-    shown = Shown(worked.digits, worked.exact, lang)
+    shown = Shown(worked.digits, worked.exact, lang, printer_settings(outcome)["terms"])
     ctx = _scalar_context(outcome, lang, numbers=False)
 
     def row(r: Row) -> Row:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from derive.render.numbers import DIGITS, PRECISION, Num, Over, Times
+from derive.render.printing import ordered_terms
 
 WORKED_KEYS = ("values", "learning_rate", "frozen", "digits", "exact", "tolerance")
 TOLERANCE = 0.005  # relative: a numeric answer within 0.5 % of the value is correct (CONTRACT section 6)
@@ -216,6 +217,7 @@ class Shown:
     digits: int
     exact: bool
     lang: str
+    terms: str = "given"  # the printer's order of a sum's terms (printer_settings): numbers go in that order
     memo: dict = field(default_factory=dict, repr=False)
 
     def num(self, value: sp.Expr, bare: bool = False) -> Num:
@@ -231,7 +233,8 @@ class Shown:
             return self.num(at[expr])
         if not expr.args or isinstance(expr, Num):
             return expr  # the formula's own constants (½) stay as written
-        args = [self.plug(a, at) for a in expr.args]
+        # a sum substituted in the order its formula is printed: W i + W i + b = 0,15 · 0,05 + 0,2 · 0,1 + 0,35
+        args = [self.plug(a, at) for a in (ordered_terms(expr.args, self.terms) if expr.is_Add else expr.args)]
         if expr.is_Mul:
             return _product(args)
         if expr.is_Add:  # a sum's first term needs no brackets: −1 − 0,1 · 0,255
