@@ -935,7 +935,7 @@ def _times(a, b, op: str, offset: int):
     elementwise = op == "HAD" or (op in ("MUL",) and a.shape == b.shape and a.shape[1] == 1)
     if elementwise or (op == "MUL" and a.shape == b.shape and a.shape[1] != a.shape[0]):
         if a.shape != b.shape:
-            raise _Fail(offset, f"an elementwise product needs equal shapes, not {_shape(a)} and {_shape(b)}",
+            raise _Fail(offset, f"an element-wise product needs equal shapes, not {_shape(a)} and {_shape(b)}",
                         "shapes_had", left=_shape(a), right=_shape(b))
         return a.multiply_elementwise(b)
     if a.shape[1] != b.shape[0]:

@@ -50,13 +50,13 @@ MESSAGES = {
                             "double quotes YAML reads a backslash as an escape (\\t is a tab, \\f a form feed). "
                             "Write LaTeX answers in single quotes: '%(command)s …'."),
     "parse.shapes_add": N_("Column %(column)s: matrices of shapes %(left)s and %(right)s cannot be added."),
-    "parse.shapes_had": N_("Column %(column)s: an elementwise product needs equal shapes, not %(left)s and %(right)s."),
+    "parse.shapes_had": N_("Column %(column)s: an element-wise product needs equal shapes, not %(left)s and %(right)s."),
     "parse.shapes_product": N_("Column %(column)s: a %(left)s matrix cannot be multiplied by a %(right)s one: the "
                                "inner sizes differ (a transpose missing?)."),
     "parse.matrix_power": N_("Column %(column)s: a power of a matrix or vector is not defined here; for an "
-                             "elementwise square write y ⊙ y."),
+                             "element-wise square write y ⊙ y."),
     "parse.matrix_division": N_("Column %(column)s: division by a matrix or vector is not defined."),
-    "parse.matmul_scalar": N_("Column %(column)s: '@' multiplies matrices; here there is none."),
+    "parse.matmul_scalar": N_("Column %(column)s: '@' multiplies matrices, but neither side here is a matrix."),
     "parse.partial": N_("Column %(column)s: expected a derivative written as ∂y/∂h_1."),
     "parse.digits": N_("Column %(column)s: a number with %(digits)s digits; at most %(most)s are allowed."),
     "parse.unknown_function": N_("Column %(column)s: unknown function %(name)s; allowed functions: %(allowed)s."),
@@ -108,7 +108,7 @@ MESSAGES = {
     "wrong_shape": N_("The answer is a %(shape)s matrix, but %(key)s is %(expected)s."),
     "entries_differ": N_("%(bad)s of %(entries)s entries differ from the expected ones: %(which)s."),
     "missing_derivative_delta": N_("The derivative of the activation, %(factor)s, is missing from δ: the gradient "
-                                   "that reaches the layer's output must be multiplied elementwise (⊙) by it."),
+                                   "that reaches the layer's output must be multiplied element-wise (⊙) by it."),
     "activation_in_delta": N_("The activation is written where its derivative %(factor)s belongs in δ."),
     # graphs in index notation (shapes:)
     "correct_index": N_("Correct: equal to the expected element for every value of its indices (%(entries)s) at "

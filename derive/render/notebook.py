@@ -33,7 +33,7 @@ PROSE = {
     "check_intro": N_("The cells below compute the derivatives by the formulas above and compare each one "
                       "with a central finite difference of the forward pass. Change the numbers in the first "
                       "cell and run the cells again."),
-    "values": N_("The point of the check: change these numbers and run the cells again."),
+    "values": N_("The point at which the formulas are checked: change these numbers and run the cells again."),
     "forward": N_("The forward pass"),
     "derivatives": N_("The derivatives, by the formulas of the derivation"),
     "check": N_("Each derivative against a central finite difference"),

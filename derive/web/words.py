@@ -28,7 +28,7 @@ PROSE = {
     "checking": N_("Checking…"),
     "score": N_("Correct: %(score)s of %(total)s"),
     "expected": N_("Expected:"),
-    "network_error": N_("The server could not be reached; your answers are still on the page, try again."),
+    "network_error": N_("The server could not be reached; your answers are still on the page; try again."),
     "student": N_("Student: %(student)s"),
     "record": N_("Submitted: %(count)s; best result: %(score)s of %(total)s."),
     "lecturer": N_("Lecturer's page"),
@@ -41,7 +41,7 @@ PROSE = {
 ERRORS = {
     "token": N_("A valid token is needed: open the link your lecturer gave you."),
     "lecturer_only": N_("Only the lecturer may see this page."),
-    "unknown_assignment": N_("There is no assignment %(name)s here."),
+    "unknown_assignment": N_("There is no assignment “%(name)s” here."),
 }
 
 
