@@ -40,6 +40,7 @@ FIXES = [
     ("is the distribution function of the standard normal distribution.",
      "is the cumulative distribution function of the standard normal distribution."),
     ("the whole stretch can be differentiated in one step", "the whole chain can be differentiated in one step"),
+    ("The point of the check: change these numbers", "The point at which the formulas are checked: change these numbers"),
     # punctuation, quotes, one term per concept (docs/glossary.md: element-wise)
     ("In a multilayer neural network layer $i$ is the function", "In a multilayer neural network, layer $i$ is the function"),
     ("A deep composition of functions, where the chain rule does all the work.",
