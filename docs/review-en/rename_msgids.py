@@ -49,6 +49,7 @@ FIXES = [
     ("layers with activation %(act)s (", "layers with %(act)s activations ("),
     ("(the cause of \\\"dying ReLU\\\")", "(the cause of “dying ReLU”)"),
     ("still on the page, try again.", "still on the page; try again."),
+    ("There is no assignment %(name)s here.", "There is no assignment “%(name)s” here."),
     ("'@' multiplies matrices; here there is none.", "'@' multiplies matrices, but neither side here is a matrix."),
     ("an elementwise product needs", "an element-wise product needs"),
     ("elementwise square write y", "element-wise square write y"),
