@@ -234,7 +234,7 @@ def _shape(values: np.ndarray) -> str:
 
 def plain(expr: sp.Expr) -> str:
     """A matrix formula as a student types it in math notation: W2^T delta2 ⊙ I(z1 > 0), delta2 a^T."""
-    from derive.kinds.network.vector import Had, MatProd, Tr
+    from derive.render.notation import Had, MatProd, Tr
 
     def show(e, inner=False) -> str:
         if isinstance(e, Tr):

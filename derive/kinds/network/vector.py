@@ -20,6 +20,7 @@ import sympy as sp
 
 from derive.kinds.network.backprop import Derivation
 from derive.kinds.network.model import Layer, Network
+from derive.render.notation import Had, MatProd, Tr  # ⊙, A B, Aᵀ: numpy's `*`, `@`, `.T`
 from derive.render.printing import ascii
 from derive.core.functions import real_diff
 from derive.numeric.evaluate import namespace
@@ -27,22 +28,8 @@ from derive.numeric.harness import scaled_error
 from derive.kinds.network.verify import STEP, Check, _Verifier, run
 
 
-class Had(sp.Function):
-    """Elementwise (Hadamard) product u ⊙ v: numpy's `*`."""
-
-
-class MatProd(sp.Function):
-    """Matrix product A B, in argument order: numpy's `@`."""
-
-
 class Total(sp.Function):
     """Σ_k v_k, the sum of a vector's components: numpy's `v.sum(axis=0)`."""
-
-    nargs = 1
-
-
-class Tr(sp.Function):
-    """Transpose Aᵀ: numpy's `.T`."""
 
     nargs = 1
 
