@@ -264,3 +264,5 @@ def test_every_expected_answer_shown_is_graded_correct(grader, relu_grader, skip
         for key in g.keys():
             expected = g.check(key, "").expected
             assert g.check(key, expected).verdict == "correct", (key, expected)
+            # in the notation the hint teaches (1_{m=i}), not the JSON's I(m == i)
+            assert "==" not in expected and "Kronecker" not in expected, (key, expected)

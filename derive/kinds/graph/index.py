@@ -61,6 +61,8 @@ class Ind(sp.Function):
 
     def _sympystr(self, printer) -> str:
         a, b = (printer._print(x) for x in self.args)
+        if printer._settings.get("answer"):  # as a student types it, and as the lecture writes it
+            return f"1_{{{a}={b}}}"
         return f"I({a} == {b})"
 
 
@@ -73,6 +75,8 @@ class Delta(sp.Function):
 
     def _sympystr(self, printer) -> str:
         a, b = (printer._print(x) for x in self.args)
+        if printer._settings.get("answer"):
+            return f"delta_{{{a}{b}}}"
         return f"KroneckerDelta({a}, {b})"
 
 
