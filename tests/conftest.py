@@ -48,3 +48,16 @@ def run_process(*args, cwd=ROOT, timeout=120):
         [sys.executable, "-m", "derive", *map(str, args)],
         cwd=cwd, capture_output=True, text=True, timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def lectures() -> dict:
+    """(spec stem, lang) -> the Markdown of every example spec in every language (made once a session)."""
+    from derive.pipeline import Options, derive_spec, render
+
+    out = {}
+    for spec in SPECS:
+        result = derive_spec(spec, Options())
+        for lang in LANGS:
+            out[spec.stem, lang] = render(result, "md", lang, Options())
+    return out

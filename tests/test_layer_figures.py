@@ -13,7 +13,6 @@ from the figure's code).
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -22,42 +21,14 @@ from conftest import ROOT
 from derive.pipeline import Options, derive_spec
 from derive.render.document import latex
 from derive.render.i18n import translations
-from texharness import require_latex
+from texharness import collisions, figure_words, require_latex
 
 SPECS = ROOT / "specs"
-WORD = re.compile(r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">([^<]*)</word>')
 
 
 def _figure(path: Path, lang: str):
     result = derive_spec(path)
     return result, result.entry.figure_of(result.outcome, lang)
-
-
-def _words(tikz: str, folder: Path) -> list[tuple[float, float, float, float, str]]:
-    source = ("\\documentclass{standalone}\n\\usepackage{fontspec,amsmath,amssymb,tikz}\n\\setmainfont{CMU Serif}\n"
-              "\\begin{document}\n" + tikz + "\n\\end{document}\n")
-    (folder / "f.tex").write_text(source, encoding="utf-8")
-    run = subprocess.run(["lualatex", "--interaction=nonstopmode", "--halt-on-error", "f.tex"], cwd=folder,
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-2000:]
-    assert "Missing character" not in (folder / "f.log").read_text(encoding="utf-8", errors="replace")
-    html = subprocess.run(["pdftotext", "-bbox", "f.pdf", "-"], cwd=folder, capture_output=True, text=True,
-                          check=True).stdout
-    return [(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in WORD.findall(html)]
-
-
-def _collisions(words) -> list[tuple[str, str]]:
-    """Pairs of words whose boxes overlap by more than a fifth of the smaller one."""
-    found = []
-    for n, p in enumerate(words):
-        for q in words[n + 1:]:
-            w = min(p[2], q[2]) - max(p[0], q[0])
-            h = min(p[3], q[3]) - max(p[1], q[1])
-            if w > 0 and h > 0:
-                smaller = min((p[2] - p[0]) * (p[3] - p[1]), (q[2] - q[0]) * (q[3] - q[1]))
-                if w * h > 0.2 * smaller:
-                    found.append((p[4], q[4]))
-    return found
 
 
 def _caption_words(module, names: tuple[str, ...], lang: str) -> set[str]:
@@ -74,8 +45,8 @@ def _caption_words(module, names: tuple[str, ...], lang: str) -> set[str]:
 def test_grid_figures_typeset_in_the_language_without_collisions(spec, captions, lang, tmp_path):
     require_latex()
     result, figure = _figure(SPECS / f"{spec}.yaml", lang)
-    words = _words(figure.tikz(), tmp_path)
-    assert _collisions(words) == []
+    words = figure_words(figure.tikz(), tmp_path)
+    assert collisions(words) == []
     found = {w.strip(",.:;()") for *_box, w in words}
     expected = _caption_words(result.module, captions, lang)
     assert expected and expected <= found, expected - found
@@ -181,9 +152,9 @@ def test_the_other_layer_figures_typeset_without_collisions(spec, tmp_path):
     """The layered figures of the other layer kinds (and of a residual network): no label sits on another."""
     require_latex()
     _result, figure = _figure(SPECS / f"{spec}.yaml", "ru")
-    words = _words(figure.tikz(), tmp_path)
+    words = figure_words(figure.tikz(), tmp_path)
     assert len(words) >= 8
-    assert _collisions(words) == []
+    assert collisions(words) == []
 
 
 def test_conv2d_figure_says_which_channel_and_filter_it_shows(tmp_path):

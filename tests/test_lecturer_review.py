@@ -17,17 +17,6 @@ from conftest import LANGS, ROOT, SPECS
 from derive.pipeline import Options, derive_spec, render
 
 
-@pytest.fixture(scope="module")
-def lectures() -> dict:
-    """(spec stem, lang) -> the Markdown of every example spec in every language."""
-    out = {}
-    for spec in SPECS:
-        result = derive_spec(spec, Options())
-        for lang in LANGS:
-            out[spec.stem, lang] = render(result, "md", lang, Options())
-    return out
-
-
 def _spec(stem: str) -> dict:
     return yaml.safe_load((ROOT / "specs" / f"{stem}.yaml").read_text(encoding="utf-8"))
 

@@ -11,21 +11,10 @@ import re
 
 import pytest
 
-from conftest import LANGS, ROOT, SPECS
+from conftest import LANGS, ROOT
 from derive.render.i18n import count_in_words
 from derive.render.numbers import decimal_sign, format_number
 from derive.pipeline import Options, derive_spec, render
-
-
-@pytest.fixture(scope="module")
-def lectures() -> dict:
-    """(spec stem, lang) -> the Markdown of every example spec in every language."""
-    out = {}
-    for spec in SPECS:
-        result = derive_spec(spec, Options())
-        for lang in LANGS:
-            out[spec.stem, lang] = render(result, "md", lang, Options())
-    return out
 
 
 # -- numbers ----------------------------------------------------------------------------

@@ -124,3 +124,35 @@ def latex_of(spec: Path, lang: str = "en", kind: str = "notes", figures: bool = 
     from derive.pipeline import Options
 
     return document.latex(result_of(spec), lang, Options(document=kind, figures=figures))
+
+
+WORD_BOX = re.compile(r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">([^<]*)</word>')
+
+
+def figure_words(tikz: str, folder: Path) -> list[tuple[float, float, float, float, str]]:
+    """Typeset a TikZ figure with real LuaLaTeX in the documents' font (Cyrillic and Greek included)
+    and read back every word with its box (pdftotext -bbox): (xMin, yMin, xMax, yMax, word)."""
+    source = ("\\documentclass{standalone}\n\\usepackage{fontspec,amsmath,amssymb,tikz}\n\\setmainfont{CMU Serif}\n"
+              "\\begin{document}\n" + tikz + "\n\\end{document}\n")
+    (folder / "f.tex").write_text(source, encoding="utf-8")
+    run = subprocess.run(["lualatex", "--interaction=nonstopmode", "--halt-on-error", "f.tex"], cwd=folder,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "Missing character" not in (folder / "f.log").read_text(encoding="utf-8", errors="replace")
+    html = subprocess.run(["pdftotext", "-bbox", "f.pdf", "-"], cwd=folder, capture_output=True, text=True,
+                          check=True).stdout
+    return [(float(a), float(b), float(c), float(d), w) for a, b, c, d, w in WORD_BOX.findall(html)]
+
+
+def collisions(words) -> list[tuple[str, str]]:
+    """Pairs of words whose boxes overlap by more than a fifth of the smaller one."""
+    found = []
+    for n, p in enumerate(words):
+        for q in words[n + 1:]:
+            w = min(p[2], q[2]) - max(p[0], q[0])
+            h = min(p[3], q[3]) - max(p[1], q[1])
+            if w > 0 and h > 0:
+                smaller = min((p[2] - p[0]) * (p[3] - p[1]), (q[2] - q[0]) * (q[3] - q[1]))
+                if w * h > 0.2 * smaller:
+                    found.append((p[4], q[4]))
+    return found
