@@ -245,3 +245,43 @@ def test_markdown_structures_of_any_kind_become_latex_that_compiles(tmp_path):
     text = squeeze(pdf_text(compile_pdf(document, tmp_path / "kind.pdf")))
     for words in ("Граф вычислений", "Вводный абзац", "zażółć gęślą jaźń", "A quotation", "code & 100% $raw$"):
         assert squeeze(words) in text, words
+
+
+def _printed_pages(pdf: Path) -> list[str]:
+    """The text of each page of pdf, as a reader sees it."""
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return text.split("\f")
+
+
+def test_the_course_book_is_typeset_in_two_passes_and_its_contents_point_at_the_right_pages(tmp_path, monkeypatch):
+    """An equation that moves to the next page changes nothing printed (the book has no \\pageref), so
+    LaTeX is not run a third time for it; the table of contents still gives each chapter's printed page."""
+    require_latex()
+    from derive.render import pdf as pdfmod
+
+    runs = []
+    real_run = pdfmod._run
+    monkeypatch.setattr(pdfmod, "_run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    source = latex_of(ROOT / "specs" / "course.yaml", "ru")
+    assert r"\pageref" not in source and r"\tableofcontents" in source
+    target = compile_pdf(source, tmp_path / "course.pdf")
+    assert len(runs) == 2
+    pages = _printed_pages(target)
+    chapters = re.findall(r"(?m)^(\d+) (\S[^\n]*?)\s{2,}(\d+)$", "\n".join(pages[:4]))
+    assert len(chapters) == 4, chapters
+    for number, title, page in chapters:
+        # the page that opens chapter N carries «Глава N» and, at its foot, the printed page number
+        opening = [p for p in pages if re.search(rf"Глава {number}\b", p)]
+        assert opening, number
+        assert opening[0].strip().splitlines()[-1].strip() == page, (number, title, page)
+
+
+def test_a_page_reference_still_gets_its_last_pass(tmp_path):
+    r"""With \pageref in the text the page of a label is printed, so a label that moves reruns LaTeX."""
+    require_latex()
+    filler = "\n\n".join(["Text. " * 80] * 6)
+    source = ("\\documentclass{article}\n\\begin{document}\nSee page \\pageref{late}.\n\n" + filler +
+              "\n\\begin{equation}\\label{late}x=1\\end{equation}\n\\end{document}\n")
+    pages = _printed_pages(compile_pdf(source, tmp_path / "p.pdf"))
+    late = next(i for i, p in enumerate(pages, start=1) if re.search(r"\(1\)", p))
+    assert f"See page {late}." in pages[0]

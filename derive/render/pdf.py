@@ -16,6 +16,7 @@ LaTeX error is `LatexFailed` (exit 1) showing only the log's error lines.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -131,7 +132,8 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_fol
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
         work = Path(folder)
         (work / f"{name}.tex").write_text(tex, encoding="utf-8")
-        proc = _lualatex(work, name, passes=MAX_PASSES if _has_references(tex) else 1)
+        proc = _lualatex(work, name, passes=MAX_PASSES if _has_references(tex) else 1,
+                         pages_matter=r"\pageref" in tex)
         pdf = work / f"{name}.pdf"
         if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
@@ -149,8 +151,22 @@ def _has_references(tex: str) -> bool:
     return any(command in tex for command in (r"\tableofcontents", r"\eqref", r"\ref{", r"\pageref"))
 
 
-def _lualatex(work: Path, name: str, passes: int) -> subprocess.CompletedProcess:
-    """Run LuaLaTeX until the .aux file stops changing (at most `passes` times)."""
+# \newlabel{key}{{number}{page}…}: the page a label sits on, which only \pageref prints.
+_LABEL_PAGE = re.compile(rb"(\\newlabel\{[^{}]*\}\{\{[^{}]*\})\{[^{}]*\}")
+
+
+def _aux_state(aux: Path, pages_matter: bool) -> bytes | None:
+    """What the next pass reads from the .aux: its text, without the pages of labels when the document
+    prints no page reference (an equation that moves to the next page changes nothing printed; the
+    table of contents' pages are \@writefile lines and still count)."""
+    if not aux.is_file():
+        return None
+    text = aux.read_bytes()
+    return text if pages_matter else _LABEL_PAGE.sub(rb"\1", text)
+
+
+def _lualatex(work: Path, name: str, passes: int, pages_matter: bool = True) -> subprocess.CompletedProcess:
+    """Run LuaLaTeX until what it reads from the .aux file stops changing (at most `passes` times)."""
     env = {
         **os.environ,
         "openin_any": "p",  # kpathsea: no reading absolute paths or dot files a document names
@@ -162,9 +178,9 @@ def _lualatex(work: Path, name: str, passes: int) -> subprocess.CompletedProcess
     command = [*_engine().split(), "--no-shell-escape", "--interaction=nonstopmode", "--halt-on-error", f"{name}.tex"]
     aux = work / f"{name}.aux"
     for _ in range(passes):
-        before = aux.read_bytes() if aux.is_file() else None
+        before = _aux_state(aux, pages_matter)
         proc = _run(command, work, env)
-        if proc.returncode != 0 or (aux.is_file() and aux.read_bytes() == before):
+        if proc.returncode != 0 or (aux.is_file() and _aux_state(aux, pages_matter) == before):
             break
     return proc
 
