@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -612,3 +613,17 @@ def test_no_grading_without_test_points(monkeypatch):
     monkeypatch.setattr("derive.grading.grader.KINK_MARGIN", 1e9)  # no point is that far from every kink
     with pytest.raises(DeriveError, match="only 0 random test points"):
         Engine(str(SPEC))
+
+
+def test_a_refused_key_stands_in_the_column_of_the_graded_ones(tmp_path, cli):
+    answers = tmp_path / "a.yaml"
+    answers.write_text('student: A\nanswers:\n  qq: "1"\n  phi_0: "1"\n', encoding="utf-8")
+    out = cli("check", ROOT / "specs" / "two-layer-relu.yaml", answers, "--hide-expected").stdout
+    rows = [line for line in out.splitlines() if re.match(r"  \S", line)]  # one row a key
+
+    def verdict_column(line: str) -> int:
+        key, rest = line[2:].split(" ", 1)
+        return len(line) - len(rest.lstrip(" "))
+
+    assert any("not graded" in row for row in rows) and len(rows) > 2, out
+    assert len({verdict_column(row) for row in rows}) == 1, out

@@ -536,7 +536,8 @@ def render_text(results: list[FileResult], words: Words, show_expected: bool = T
 def _text_block(r: FileResult, words: Words, show_expected: bool = True) -> list[str]:
     student = r.student or os.path.splitext(os.path.basename(r.file))[0]
     lines = [words(TEXT["header"], student=student, file=r.file, score=r.score, total=r.total)]
-    width = max((len(v.key) for v in r.verdicts), default=0)
+    refused = [(_shortened(x.key, 40), x) for x in r.refused]
+    width = max([len(v.key) for v in r.verdicts] + [len(key) for key, _ in refused], default=0)
     indent = " " * (width + 4)
     for v in r.verdicts:
         word = words(VERDICT_WORDS[v.verdict])
@@ -548,8 +549,8 @@ def _text_block(r: FileResult, words: Words, show_expected: bool = True) -> list
             lines.append(indent + words(TEXT["answer"], formula=_shortened(v.answer)))
         if show_expected:
             lines.append(indent + words(TEXT["expected"], formula=words.expected(v)))
-    for refused in r.refused:
-        lines.append(f"  {_shortened(refused.key, 40)}  {words(TEXT['refused'])}: {words(REFUSED[refused.code], **refused.args)}")
+    for key, x in refused:  # in the same column as the graded keys
+        lines.append(f"  {key:<{width}}  {words(TEXT['refused'])}: {words(REFUSED[x.code], **x.args)}")
     return lines
 
 
