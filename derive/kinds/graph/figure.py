@@ -232,7 +232,7 @@ def _svg(boxes: dict[str, Box], arrows: list[Arrow], title: str) -> str:
 
 # -- TikZ -----------------------------------------------------------------------------
 
-TIKZ_DX, TIKZ_DY, TIKZ_WIDTH = 2.6, 1.6, 15.0  # cm; wider pictures are scaled down to TIKZ_WIDTH
+TIKZ_DX, TIKZ_DY, TIKZ_WIDTH = 2.6, 2.1, 15.0  # cm; wider pictures are scaled down to TIKZ_WIDTH
 
 
 def _tikz(boxes: dict[str, Box], arrows: list[Arrow]) -> str:
