@@ -195,16 +195,22 @@ def _network_stem(outcome, grader, lang: str):
     return stem
 
 
-def stack_question(name: str, text: str, answer: str, wrong: list[tuple[str, str]], general: str) -> ET.Element:
-    """A STACK question: input ans1 (algebraic), teacher's answer ta, and prt1: node 0 tests ta, node i
-    tests the i-th wrong formula (its feedback), each by algebraic equivalence."""
-    q = ET.Element("question", type="stack")
+def _question(kind: str, name: str, text: str, general: str) -> ET.Element:
+    """The head every graded question of the quiz shares: name, text, general feedback, one point, the penalty."""
+    q = ET.Element("question", type=kind)
     _text(q, "name", name, fmt=None)
     _text(q, "questiontext", text)
     _text(q, "generalfeedback", f"<p>{general}</p>")
     _leaf(q, "defaultgrade", "1")
     _leaf(q, "penalty", PENALTY)
     _leaf(q, "hidden", "0")
+    return q
+
+
+def stack_question(name: str, text: str, answer: str, wrong: list[tuple[str, str]], general: str) -> ET.Element:
+    """A STACK question: input ans1 (algebraic), teacher's answer ta, and prt1: node 0 tests ta, node i
+    tests the i-th wrong formula (its feedback), each by algebraic equivalence."""
+    q = _question("stack", name, text, general)
     _text(q, "stackversion", STACK_VERSION, fmt=None)
     variables = [f"{TA}: {answer};"] + [f"{wrong_name(i)}: {formula};" for i, (_, formula) in enumerate(wrong, 1)]
     _text(q, "questionvariables", "\n".join(variables), fmt=None)
@@ -336,13 +342,7 @@ def _numeric_stem(data: dict, values: dict, words, lang: str):
 
 
 def numerical_question(name: str, text: str, value: float, tolerance: float, general: str) -> ET.Element:
-    q = ET.Element("question", type="numerical")
-    _text(q, "name", name, fmt=None)
-    _text(q, "questiontext", text)
-    _text(q, "generalfeedback", f"<p>{general}</p>")
-    _leaf(q, "defaultgrade", "1")
-    _leaf(q, "penalty", PENALTY)
-    _leaf(q, "hidden", "0")
+    q = _question("numerical", name, text, general)
     answer = ET.SubElement(q, "answer", fraction="100", format="moodle_auto_format")
     _leaf(answer, "text", repr(value))
     _leaf(answer, "tolerance", repr(tolerance))
