@@ -279,13 +279,18 @@ def _accepted(header: str, known: tuple[str, ...]) -> str:
 # --------------------------------------------------------------------------- API
 
 
-async def api_check(request: Request) -> Response:
+async def _asked(request: Request):
+    """What an answering request names: the server, who asks, the JSON body, the assignment, its engine
+    and this student's variant seed (errors as Failure, in this order)."""
     server: Server = request.app.state.server
     who = server.who(request)
     body = await read_json(request)
     name = body.get("assignment")
-    engine = server.engine(name)
-    seed = server.seed(name, who)
+    return server, who, body, name, server.engine(name), server.seed(name, who)
+
+
+async def api_check(request: Request) -> Response:
+    server, who, body, name, engine, seed = await _asked(request)
     answers = _answers(body.get("answers"), checker.asked(engine, seed))
     lang = language(request, body.get("lang"))
     limit = server.settings.rate_limit
@@ -314,12 +319,7 @@ def _answers(answers, asked: list[str]) -> dict[str, str]:
 
 
 async def api_validate(request: Request) -> Response:
-    server: Server = request.app.state.server
-    who = server.who(request)
-    body = await read_json(request)
-    name = body.get("assignment")
-    engine = server.engine(name)
-    seed = server.seed(name, who)
+    server, who, body, name, engine, seed = await _asked(request)
     key, text = body.get("key"), body.get("answer")
     if key not in checker.asked(engine, seed):
         raise Failure(422, f"{key!r} is not asked here; expected one of: {', '.join(checker.asked(engine, seed))}")
