@@ -67,6 +67,7 @@ class Edge:
     target: tuple[int, int]
     above: Label | None = None
     below: Label | None = None
+    skip: bool = False  # a residual layer's skip connection: a dashed arc under the row, without labels
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Layered:
     layers: list[list[Node]]
     edges: list[Edge] = field(default_factory=list)
     spread: float = 1.0  # room between the nodes, for long edge labels (a worked example's numbers)
+    legend: str | None = None  # the msgid of the sentence under the figure (what the dashed arcs are)
 
 
 @dataclass
@@ -85,7 +87,9 @@ class Figure:
     drawing: Layered
     title: str = ""
 
-    legend = None  # a network's figure needs no colour legend
+    @property
+    def legend(self) -> str | None:
+        return self.drawing.legend
 
     def svg(self) -> str:
         return layered_svg(self.drawing.layers, self.drawing.edges, self.title, self.drawing.spread)
@@ -144,13 +148,22 @@ class _Layout:
         slots = self.slots[layer]
         return (layer, self.y(layer, slots.index(index))) if index in slots else None
 
+    def _drawn(self, skip: bool):
+        drawn = [(e, self.position(e.source), self.position(e.target)) for e in self.edges if e.skip == skip]
+        return [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
+
     def drawn_edges(self):
-        """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go."""
-        drawn = [(e, self.position(e.source), self.position(e.target)) for e in self.edges]
-        drawn = [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
-        ts = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes())
+        """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go (clear of the skip arcs)."""
+        drawn = self._drawn(skip=False)
+        arcs = [seg for _e, curve in self.skip_arcs() for seg in _polyline(curve)]
+        ts = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes(), lines=arcs)
         for (edge, a, b), t in zip(drawn, ts):
             yield edge, a, b, t if edge.above or edge.below else 0.5
+
+    def skip_arcs(self):
+        """(edge, Bézier control points in cm) of every drawn skip connection."""
+        for edge, a, b in self._drawn(skip=True):
+            yield edge, skip_curve(self.cm(a), self.cm(b), TIKZ_R_CM, SKIP_DEPTH * TIKZ_DY_CM * self.spread)
 
     # geometry in cm, as TikZ draws it (the SVG is drawn in the same proportions)
     def cm(self, p: tuple[float, float]) -> tuple[float, float]:
@@ -168,6 +181,36 @@ class _Layout:
         half = 0.42
         return [(x - half, y - half, x + half, y + half)
                 for x, y in (self.cm((x, y)) for _i, index, x, y in self.nodes() if index is not None)]
+
+
+TIKZ_R_CM = 0.4  # a neuron's radius (minimum size=8mm)
+SKIP_DEPTH = 0.3
+SKIP_ANGLE = 60  # degrees under the horizontal at which a skip arc leaves and enters its nodes
+
+Point = tuple[float, float]
+
+
+def skip_curve(a: Point, b: Point, r: float, depth: float) -> tuple[Point, Point, Point, Point]:
+    """A skip connection from the node at a to the node at b (centres, y downwards), radius r: a cubic
+    Bézier that leaves a under its right side, dips `depth` under the row and enters b under its left
+    side, so it never runs along the straight edge between the two nodes or touches another node."""
+    c, s = r * math.cos(math.radians(SKIP_ANGLE)), r * math.sin(math.radians(SKIP_ANGLE))
+    p0, p3 = (a[0] + c, a[1] + s), (b[0] - c, b[1] + s)
+    reach = (p3[0] - p0[0]) * 0.3
+    return p0, (p0[0] + reach, a[1] + depth * 4 / 3), (p3[0] - reach, b[1] + depth * 4 / 3), p3
+
+
+def _polyline(curve, pieces: int = 12) -> list[tuple[Point, Point]]:
+    """A Bézier curve as straight pieces (for label placement)."""
+    p0, p1, p2, p3 = curve
+
+    def at(t: float) -> Point:
+        u = 1 - t
+        return tuple(u ** 3 * q0 + 3 * u * u * t * q1 + 3 * u * t * t * q2 + t ** 3 * q3
+                     for q0, q1, q2, q3 in zip(p0, p1, p2, p3))
+
+    points = [at(k / pieces) for k in range(pieces + 1)]
+    return list(zip(points, points[1:]))
 
 
 LABEL_TS = [0.15 + 0.05 * i for i in range(13)]  # candidate places along an edge, 0.15 … 0.75
@@ -193,10 +236,12 @@ class EdgeLabels:
     below: tuple[float, float] | None
 
 
-def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35) -> list[float]:
+def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35,
+                 lines: list[tuple[Point, Point]] = ()) -> list[float]:
     """Where along each edge (0 … 1) its labels go: the candidate whose label boxes cross the fewest
-    other edges, overlap no label placed before and no node (obstacles), then the one nearest
-    `prefer`. Greedy, in the order given; the boxes are axis-aligned approximations of the labels."""
+    other edges (and unlabelled lines, such as skip arcs), overlap no label placed before and no node
+    (obstacles), then the one nearest `prefer`. Greedy, in the order given; the boxes are
+    axis-aligned approximations of the labels."""
     placed: list[Box2] = []
     segments = [(e.a, e.b) for e in edges]
     result = []
@@ -206,6 +251,8 @@ def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float =
         def cost(t: float) -> float:
             boxes = _label_boxes(e, t)
             crossings = sum(_crosses(seg, box) for box in boxes for seg in others)
+            # a label on a dashed arc: judged by the whole box the slanted label covers
+            crossings += 5 * sum(_crosses(seg, box) for box in _label_boxes(e, t, slanted=True) for seg in lines)
             overlaps = sum(_overlap(box, q) for box in boxes for q in placed)
             blocked = sum(_overlap(box, q) for box in boxes for q in obstacles)
             return 10 * crossings + 25 * overlaps + 40 * blocked + abs(t - prefer)
@@ -216,7 +263,9 @@ def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float =
     return result
 
 
-def _label_boxes(e: EdgeLabels, t: float) -> list[Box2]:
+def _label_boxes(e: EdgeLabels, t: float, slanted: bool = False) -> list[Box2]:
+    """The boxes of an edge's labels at t: upright w × h, or (slanted) the box around the label turned
+    along the edge, as it is drawn."""
     (x1, y1), (x2, y2) = e.a, e.b
     length = math.hypot(x2 - x1, y2 - y1) or 1.0
     nx, ny = (y2 - y1) / length, -(x2 - x1) / length  # the normal on the "above" side (y downwards)
@@ -226,6 +275,8 @@ def _label_boxes(e: EdgeLabels, t: float) -> list[Box2]:
         if size:
             w, h = size
             cx, cy = px + sign * nx * (h / 2 + 0.04), py + sign * ny * (h / 2 + 0.04)
+            if slanted:  # cos and sin of the edge's angle are -ny and nx; a little room around the label
+                w, h = w * abs(ny) + h * abs(nx) + 0.1, w * abs(nx) + h * abs(ny) + 0.1
             boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
     return boxes
 
@@ -263,6 +314,7 @@ def text_width(label: Label, char_cm: float) -> float:
 SVG_DX, SVG_DY, SVG_R, SVG_MARGIN = 190, 72, 20, 30
 SVG_COLOURS = {"": "black", "forward": "#1a7f37", "backward": "#c0392b"}  # as graph_figure draws values and gradients
 TIKZ_COLOURS = {"": "black", "forward": "green!50!black", "backward": "red!75!black"}
+SKIP_COLOUR = "#1f4e9c"  # the skip connections' dashed arcs (TikZ: blue!60!black)
 SVG_FONT = 'font-family="CMU Serif, Latin Modern Roman, Times New Roman, serif"'
 
 
@@ -303,6 +355,15 @@ def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool)
             + _svg_text(label, x, y + dy, 13) + "</g>")
 
 
+def _svg_skip(edge: Edge, layers, a: Point, b: Point, row: float) -> str:
+    """A skip connection as a dashed arc, which names the nodes it joins (data-source, data-target)."""
+    p0, p1, p2, p3 = skip_curve(a, b, SVG_R, SKIP_DEPTH * row)
+    names = [escape(layers[i][k].label.plain, {'"': "&quot;"}) for i, k in (edge.source, edge.target)]
+    return (f'<path class="skip" data-source="{names[0]}" data-target="{names[1]}" d="M {p0[0]:.1f} {p0[1]:.1f} '
+            f'C {p1[0]:.1f} {p1[1]:.1f} {p2[0]:.1f} {p2[1]:.1f} {p3[0]:.1f} {p3[1]:.1f}" fill="none" '
+            f'stroke="{SKIP_COLOUR}" stroke-width="1.3" stroke-dasharray="5 3" marker-end="url(#arrow)"/>')
+
+
 def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", spread: float = 1.0) -> str:
     """The drawing as a standalone SVG document (see the module docstring)."""
     lay = _Layout(layers, edges, spread)
@@ -327,6 +388,8 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", sp
                    f'y2="{y2 - uy * SVG_R:.1f}" stroke="#555" marker-end="url(#arrow)"/>')
         mx, my, angle = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t, math.degrees(math.atan2(y2 - y1, x2 - x1))
         labels += [_svg_edge_label(lab, mx, my, angle, above) for lab, above in ((edge.above, True), (edge.below, False)) if lab]
+    for edge, _curve in lay.skip_arcs():
+        out.append(_svg_skip(edge, layers, px(*lay.position(edge.source)), px(*lay.position(edge.target)), dy))
     out += labels
     for i, index, x, y in lay.nodes():
         cx, cy = px(x, y)
@@ -351,6 +414,14 @@ def _node_name(i: int, index: int) -> str:
     return f"n{i}-{index}"
 
 
+def _tikz_skip(edge: Edge, curve) -> str:
+    """A skip connection from one node's border to the other's, the same arc as the SVG's (cm, y up)."""
+    p0, p1, p2, p3 = curve
+    return (rf"\draw[->, skip] ({_node_name(*edge.source)}.{-SKIP_ANGLE}) .. controls "
+            rf"+({p1[0] - p0[0]:.2f}cm, {p0[1] - p1[1]:.2f}cm) and +({p2[0] - p3[0]:.2f}cm, {p3[1] - p2[1]:.2f}cm) .. "
+            rf"({_node_name(*edge.target)}.{SKIP_ANGLE - 180});")
+
+
 def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.0) -> str:
     """The drawing as a `tikzpicture` (needs \\usepackage{tikz}; see the module docstring)."""
     lay = _Layout(layers, edges, spread)
@@ -359,7 +430,8 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
         rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM * spread:.2f}cm, >=stealth,"
         r" neuron/.style={circle, draw, minimum size=8mm, inner sep=1.5pt},"  # LOSS fits its circle
         r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
-        r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped}]"
+        r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped},"
+        r" skip/.style={dashed, thick, blue!60!black}]"
     ]
     for i, index, x, y in lay.nodes():
         if index is None:
@@ -377,5 +449,7 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
             if lab
         )
         out.append(rf"\draw[->] ({_node_name(*edge.source)}) --{labels} ({_node_name(*edge.target)});")
+    for edge, curve in lay.skip_arcs():
+        out.append(_tikz_skip(edge, curve))
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)
