@@ -13,6 +13,7 @@ figure is inlined as SVG; print CSS keeps equations and the figure whole.
 from __future__ import annotations
 
 import base64
+import math
 import re
 from functools import lru_cache
 from html import escape
@@ -56,8 +57,27 @@ def page(result, lang: str, options) -> str:
 
     fig = figure_of(result, options, lang)  # its words and numbers in lang, and the legend of its colours under it
     text = markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None, legend=fig.legend if fig else None)
-    body = to_html(text, {FIGURE_SRC: fig.svg()} if fig else {})
+    body = to_html(text, {FIGURE_SRC: responsive(fig)} if fig else {})
     return _document(lang, _title(text, result), body)
+
+
+NARROWEST = 0.8  # the wide drawing is shown while it needs no more shrinking than this (its text ≥ 0.8 of its size)
+_SVG_WIDTH = re.compile(r'<svg[^>]* width="(\d+)"')
+
+
+def responsive(fig) -> str:
+    """The figure's SVG for the page; a figure that has a drawing for narrow screens (`svg_narrow`,
+    the panels stacked) gets both, and the page shows the narrow one whenever the wide one would
+    have to shrink below NARROWEST of its size (and the wide one in print)."""
+    wide = fig.svg()
+    narrow = getattr(fig, "svg_narrow", None)
+    if narrow is None:
+        return wide
+    m = _SVG_WIDTH.search(wide)
+    below = math.ceil(int(m.group(1)) * NARROWEST) + 2 * 16  # the body's padding, 1rem each side
+    return (f"<style>@media screen and (max-width: {below}px) {{ .diagram .wide {{ display: none; }} }}\n"
+            f"@media print, (min-width: {below + 0.02}px) {{ .diagram .narrow {{ display: none; }} }}</style>"
+            f'<div class="wide">{_XML_HEADER.sub("", wide)}</div><div class="narrow">{_XML_HEADER.sub("", narrow())}</div>')
 
 
 def to_html(text: str, figures: dict[str, str], math=None) -> str:
