@@ -20,24 +20,34 @@ SPECS = ROOT / "specs"
 PHONE, DESKTOP = 420, 1280
 SMALLEST_PX = 11
 
-# Every label of the shown figure: its text, effective font size and box; boxes that overlap.
+# Every label of the shown figure: its text, effective font size (its font size times the scale the
+# browser draws it at) and box; the pairs whose boxes overlap by more than a pixel. A label turned
+# along an edge is compared as the turned rectangle it is (its getBBox through its screen matrix).
 MEASURE = """
 const svg = [...document.querySelectorAll('figure.diagram svg')].find(s => s.getBoundingClientRect().width > 0);
-const frame = svg.getBoundingClientRect(), scale = svg.getScreenCTM().a;
+const frame = svg.getBoundingClientRect();
 const labels = [...svg.querySelectorAll('text')].map(t => {
-  const b = t.getBoundingClientRect();
-  return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * scale,
-          box: [b.left, b.top, b.right, b.bottom]};
+  const b = t.getBBox(), m = t.getScreenCTM(), r = t.getBoundingClientRect();
+  const quad = [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height], [b.x, b.y + b.height]]
+    .map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]);
+  return {text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * Math.hypot(m.a, m.b),
+          box: [r.left, r.top, r.right, r.bottom], quad};
 });
+function apart(p, q) {  // a separating axis with a gap, or an overlap of at most a pixel
+  for (const poly of [p, q]) for (let i = 0; i < 4; i++) {
+    const [x1, y1] = poly[i], [x2, y2] = poly[(i + 1) % 4], len = Math.hypot(x2 - x1, y2 - y1) || 1;
+    const n = [(y1 - y2) / len, (x2 - x1) / len];
+    const on = poly => poly.map(([x, y]) => x * n[0] + y * n[1]);
+    const a = on(p), b = on(q);
+    if (Math.min(Math.max(...a), Math.max(...b)) - Math.max(Math.min(...a), Math.min(...b)) <= 1) return true;
+  }
+  return false;
+}
 const overlaps = [];
-labels.forEach((p, i) => labels.slice(i + 1).forEach(q => {
-  const w = Math.min(p.box[2], q.box[2]) - Math.max(p.box[0], q.box[0]);
-  const h = Math.min(p.box[3], q.box[3]) - Math.max(p.box[1], q.box[1]);
-  if (w > 1 && h > 1) overlaps.push([p.text, q.text]);
-}));
+labels.forEach((p, i) => labels.slice(i + 1).forEach(q => { if (!apart(p.quad, q.quad)) overlaps.push([p.text, q.text]); }));
 return {inner: window.innerWidth, scroll: document.documentElement.scrollWidth,
         frame: [frame.left, frame.top, frame.right, frame.bottom], labels, overlaps,
-        narrow: svg.closest('.narrow') !== null, shown: document.querySelectorAll('figure.diagram svg').length};
+        narrow: svg.closest('.narrow') !== null};
 """
 
 # Points along each skip arc (every 2 px) that fall inside a label's box.
@@ -84,11 +94,41 @@ def test_grid_figure_is_readable_on_a_phone(browser, cli, tmp_path, spec, lang):
     small = [(lab["text"], round(lab["px"], 1)) for lab in seen["labels"] if lab["px"] < SMALLEST_PX]
     assert small == []
     assert seen["overlaps"] == []
+    assert _outside(seen) == []
+    assert seen["frame"][2] <= seen["inner"]
+
+
+def _outside(seen) -> list[str]:
+    """The labels that stick out of the picture."""
     left, top, right, bottom = seen["frame"]
-    outside = [lab["text"] for lab in seen["labels"]
-               if lab["box"][0] < left - 1 or lab["box"][2] > right + 1 or lab["box"][1] < top - 1 or lab["box"][3] > bottom + 1]
-    assert outside == []
-    assert right <= seen["inner"]
+    return [lab["text"] for lab in seen["labels"]
+            if lab["box"][0] < left - 1 or lab["box"][2] > right + 1 or lab["box"][1] < top - 1 or lab["box"][3] > bottom + 1]
+
+
+GRIDS = {"conv2d", "layernorm"}  # tested above, in three languages
+WITHOUT_FIGURE = {"course", "deep-composition", "mlp-backprop"}
+FIGURED = sorted(p.stem for p in SPECS.glob("*.yaml") if p.stem not in GRIDS | WITHOUT_FIGURE)
+
+
+@pytest.mark.parametrize("spec", sorted(WITHOUT_FIGURE))
+def test_the_specs_left_out_draw_no_figure(spec):
+    from derive.pipeline import derive_spec
+
+    result = derive_spec(SPECS / f"{spec}.yaml")
+    assert getattr(result, "entry", None) is None or result.entry.figure_of(result.outcome, "en") is None
+
+
+@pytest.mark.parametrize("spec", FIGURED)
+def test_every_figure_is_readable_on_a_phone(browser, cli, tmp_path, spec):  # noqa: F811
+    """The other figures (networks, graphs, layers): the page never scrolls sideways; the drawing
+    shrinks only as far as its labels stay 11 px and otherwise scrolls inside its own frame."""
+    _open(browser, _page(cli, tmp_path, spec, "en"), PHONE)
+    seen = browser.execute_script(MEASURE)
+    _shot(browser, tmp_path, f"figure-{spec}-phone")
+    assert seen["scroll"] <= seen["inner"], "the page scrolls sideways"
+    small = [(lab["text"], round(lab["px"], 1)) for lab in seen["labels"] if lab["px"] < SMALLEST_PX]
+    assert small == []
+    assert seen["overlaps"] == []
 
 
 @pytest.mark.parametrize("spec", ["conv2d", "layernorm"])

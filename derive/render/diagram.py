@@ -238,80 +238,76 @@ class EdgeLabels:
 
 def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35,
                  lines: list[tuple[Point, Point]] = ()) -> list[float]:
-    """Where along each edge (0 … 1) its labels go: the candidate whose label boxes cross the fewest
-    other edges (and unlabelled lines, such as skip arcs), overlap no label placed before and no node
-    (obstacles), then the one nearest `prefer`. Greedy, in the order given; the boxes are
-    axis-aligned approximations of the labels."""
-    placed: list[Box2] = []
+    """Where along each edge (0 … 1) its labels go: the candidate whose labels cross the fewest other
+    edges (and unlabelled lines, such as skip arcs, which count five times), overlap no label placed
+    before and no node (obstacles), then the one nearest `prefer`. Greedy, in the order given; a
+    label is the rectangle it is drawn as, turned along its edge."""
+    placed: list[Quad] = []
     segments = [(e.a, e.b) for e in edges]
+    nodes = [((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, y0, x1, y1 in obstacles]
     result = []
     for n, e in enumerate(edges):
         others = segments[:n] + segments[n + 1:]
 
         def cost(t: float) -> float:
-            boxes = _label_boxes(e, t)
-            crossings = sum(_crosses(seg, box) for box in boxes for seg in others)
-            # a label on a dashed arc: judged by the whole box the slanted label covers
-            crossings += 5 * sum(_crosses(seg, box) for box in _label_boxes(e, t, slanted=True) for seg in lines)
-            overlaps = sum(_overlap(box, q) for box in boxes for q in placed)
-            blocked = sum(_overlap(box, q) for box in boxes for q in obstacles)
+            quads = _label_quads(e, t)
+            crossings = sum(_meet(q, seg) for q in quads for seg in others)
+            crossings += 5 * sum(_meet(q, seg) for q in _label_quads(e, t, room=0.05) for seg in lines)
+            overlaps = sum(_meet(q, p) for q in quads for p in placed)
+            blocked = sum(_meet(q, p) for q in quads for p in nodes)
             return 10 * crossings + 25 * overlaps + 40 * blocked + abs(t - prefer)
 
         best = min(LABEL_TS, key=cost)
-        placed += _label_boxes(e, best)
+        placed += _label_quads(e, best)
         result.append(best)
     return result
 
 
-def _label_boxes(e: EdgeLabels, t: float, slanted: bool = False) -> list[Box2]:
-    """The boxes of an edge's labels at t: upright w × h, or (slanted) the box around the label turned
-    along the edge, as it is drawn."""
+Quad = tuple[Point, Point, Point, Point]
+
+
+def _label_quads(e: EdgeLabels, t: float, room: float = 0.0) -> list[Quad]:
+    """The rectangles of an edge's labels at t, turned along the edge as they are drawn (`room` more
+    on every side)."""
     (x1, y1), (x2, y2) = e.a, e.b
     length = math.hypot(x2 - x1, y2 - y1) or 1.0
-    nx, ny = (y2 - y1) / length, -(x2 - x1) / length  # the normal on the "above" side (y downwards)
+    ux, uy = (x2 - x1) / length, (y2 - y1) / length  # along the edge
+    nx, ny = uy, -ux  # the normal on the "above" side (y downwards)
     px, py = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
-    boxes = []
+    quads = []
     for size, sign in ((e.above, 1), (e.below, -1)):
         if size:
-            w, h = size
-            cx, cy = px + sign * nx * (h / 2 + 0.04), py + sign * ny * (h / 2 + 0.04)
-            if slanted:  # cos and sin of the edge's angle are -ny and nx; a little room around the label
-                w, h = w * abs(ny) + h * abs(nx) + 0.1, w * abs(nx) + h * abs(ny) + 0.1
-            boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
-    return boxes
+            w, h = size[0] / 2 + room, size[1] / 2 + room
+            cx, cy = px + sign * nx * (size[1] / 2 + 0.04), py + sign * ny * (size[1] / 2 + 0.04)
+            quads.append(tuple((cx + a * ux * w + b * nx * h, cy + a * uy * w + b * ny * h)
+                               for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))))
+    return quads
 
 
-def _overlap(p: Box2, q: Box2) -> bool:
-    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
-
-
-def _crosses(segment, box: Box2) -> bool:
-    """Whether the segment passes through the box (Liang–Barsky clipping)."""
-    (x1, y1), (x2, y2) = segment
-    t0, t1 = 0.0, 1.0
-    for p, q in ((x1 - x2, x1 - box[0]), (x2 - x1, box[2] - x1), (y1 - y2, y1 - box[1]), (y2 - y1, box[3] - y1)):
-        if p == 0:
-            if q < 0:
+def _meet(p, q) -> bool:
+    """Whether two convex polygons (or a polygon and a segment) overlap: no separating axis."""
+    for poly in (p, q):
+        for i in range(len(poly)):
+            (x1, y1), (x2, y2) = poly[i], poly[(i + 1) % len(poly)]
+            ax, ay = y1 - y2, x2 - x1
+            a = [x * ax + y * ay for x, y in p]
+            b = [x * ax + y * ay for x, y in q]
+            if max(a) <= min(b) or max(b) <= min(a):
                 return False
-            continue
-        r = q / p
-        if p < 0:
-            t0 = max(t0, r)
-        else:
-            t1 = min(t1, r)
-        if t0 > t1:
-            return False
     return True
 
 
 def text_width(label: Label, char_cm: float) -> float:
-    """A label's width in cm, roughly: subscripts count as two thirds of a letter."""
-    return char_cm * (len(label.text) + len(label.sup) + 0.67 * len(label.sub)) + 0.12
+    """A label's width in cm, roughly: a sub- or superscript letter counts as two thirds of a letter, and
+    the two stand one over the other."""
+    return char_cm * (len(label.text) + 0.67 * max(len(label.sup), len(label.sub)) + len(label.tail)) + 0.12
 
 
 # -- SVG --------------------------------------------------------------------------
 
-SVG_DX, SVG_DY, SVG_R, SVG_MARGIN = 190, 72, 20, 30
+# The SVG is the TikZ picture scaled (its labels are placed in the TikZ picture's centimetres, so the two
+# must keep one geometry): 52 px a centimetre draws \scriptsize's 7 pt as the 13 px of the edge labels.
+SVG_PX_PER_CM, SVG_R, SVG_MARGIN = 52, 21, 30
 SVG_COLOURS = {"": "black", "forward": "#1a7f37", "backward": "#c0392b"}  # as graph_figure draws values and gradients
 TIKZ_COLOURS = {"": "black", "forward": "green!50!black", "backward": "red!75!black"}
 SKIP_COLOUR = "#1f4e9c"  # the skip connections' dashed arcs (TikZ: blue!60!black)
@@ -326,14 +322,24 @@ def _svg_text(label: Label, x: float, y: float, size: int, italic: bool = True, 
     if label.sup:
         parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{-size * 0.4:.0f}">{escape(label.sup)}</tspan>')
     shift = -size * 0.4 if label.sup else 0
+    back = 0.0  # how far the index is set back to stand under the superscript (W with [1] over 12), as TeX sets it
     if label.sub:
         dy = size * 0.3 + (size * 0.4 if label.sup else 0)
         shift += dy
-        parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{dy:.0f}">{escape(label.sub)}</tspan>')
+        back = _script_width(label.sup, size)
+        dx = f' dx="{-back:.1f}"' if back else ""
+        parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}"{dx} dy="{dy:.0f}">{escape(label.sub)}</tspan>')
     if label.tail:
-        parts.append(f'<tspan font-style="normal" dy="{-shift:.0f}">{escape(label.tail)}</tspan>')
+        ahead = max(0.0, back - _script_width(label.sub, size))  # past the longer of the two scripts
+        dx = f' dx="{ahead:.1f}"' if ahead else ""
+        parts.append(f'<tspan font-style="normal"{dx} dy="{-shift:.0f}">{escape(label.tail)}</tspan>')
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{style} text-anchor="middle"{extra}>'
             + "".join(parts) + "</text>")
+
+
+def _script_width(script: str, size: float) -> float:
+    """The width of a sub- or superscript at 0.7 of size, roughly (brackets and commas are narrow)."""
+    return sum(0.28 if c in "[](),." else 0.5 for c in script) * 0.7 * size
 
 
 def _svg_node(node: Node, x: float, y: float) -> str:
@@ -349,7 +355,7 @@ def _svg_node(node: Node, x: float, y: float) -> str:
 
 def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
     dy = -6 if above else 15
-    width = 7 * len(label.plain) + 4
+    width = 7 * len(label.text + label.tail) + 5 * max(len(label.sup), len(label.sub)) + 4  # the scripts stacked
     box = f'<rect x="{x - width / 2:.1f}" y="{y + dy - 11:.1f}" width="{width:.1f}" height="14" fill="white" opacity="0.85"/>'
     return (f'<g transform="rotate({angle:.1f} {x:.1f} {y:.1f})">' + box
             + _svg_text(label, x, y + dy, 13) + "</g>")
@@ -367,7 +373,7 @@ def _svg_skip(edge: Edge, layers, a: Point, b: Point, row: float) -> str:
 def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", spread: float = 1.0) -> str:
     """The drawing as a standalone SVG document (see the module docstring)."""
     lay = _Layout(layers, edges, spread)
-    dx, dy = SVG_DX * _dx_scale(spread), SVG_DY * spread
+    dx, dy = lay.dx_cm * SVG_PX_PER_CM, TIKZ_DY_CM * spread * SVG_PX_PER_CM  # the TikZ picture's proportions
     px = lambda x, y: (SVG_MARGIN + SVG_R + x * dx, SVG_MARGIN + SVG_R + y * dy)  # noqa: E731
     width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * dx
     height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy

@@ -39,6 +39,7 @@ h1, h2, h3 { line-height: 1.25; }
 .katex-display { overflow-x: auto; overflow-y: hidden; padding: 0.2rem 0; }
 figure.diagram { text-align: center; margin: 1.5rem 0; }
 figure.diagram svg { max-width: 100%; height: auto; }
+figure.diagram .scroll { overflow-x: auto; overflow-y: hidden; }
 table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #bbb; padding: 0.2rem 0.6rem; }
 code { font-size: 0.92em; }
@@ -62,22 +63,31 @@ def page(result, lang: str, options) -> str:
 
 
 NARROWEST = 0.8  # the wide drawing is shown while it needs no more shrinking than this (its text ≥ 0.8 of its size)
+SMALLEST_PX = 11  # no label of a figure is drawn smaller on screen
 _SVG_WIDTH = re.compile(r'<svg[^>]* width="(\d+)"')
+_FONT_SIZES = re.compile(r'<text[^>]* font-size="(\d+(?:\.\d+)?)"')
 
 
 def responsive(fig) -> str:
-    """The figure's SVG for the page; a figure that has a drawing for narrow screens (`svg_narrow`,
-    the panels stacked) gets both, and the page shows the narrow one whenever the wide one would
-    have to shrink below NARROWEST of its size (and the wide one in print)."""
-    wide = fig.svg()
+    """The figure's SVG for the page, readable on a phone.
+
+    A figure with a drawing for narrow screens (`svg_narrow`, a grid figure's panels stacked) gets
+    both, and the page shows the narrow one whenever the wide one would have to shrink below
+    NARROWEST of its size (and the wide one in print). Any other figure shrinks with the page only
+    as far as its smallest label stays SMALLEST_PX; on a narrower screen it scrolls sideways inside
+    its own frame (as wide equations do), so the page itself never does."""
+    wide = _XML_HEADER.sub("", fig.svg())
+    width = int(_SVG_WIDTH.search(wide).group(1))
     narrow = getattr(fig, "svg_narrow", None)
     if narrow is None:
-        return wide
-    m = _SVG_WIDTH.search(wide)
-    below = math.ceil(int(m.group(1)) * NARROWEST) + 2 * 16  # the body's padding, 1rem each side
+        smallest = min(float(size) for size in _FONT_SIZES.findall(wide))
+        least = math.ceil(width * min(1.0, SMALLEST_PX / smallest))
+        return (f"<style>@media screen {{ .diagram .scroll svg {{ min-width: {least}px; }} }}</style>"
+                f'<div class="scroll">{wide}</div>')
+    below = math.ceil(width * NARROWEST) + 2 * 16  # the body's padding, 1rem each side
     return (f"<style>@media screen and (max-width: {below}px) {{ .diagram .wide {{ display: none; }} }}\n"
             f"@media print, (min-width: {below + 0.02}px) {{ .diagram .narrow {{ display: none; }} }}</style>"
-            f'<div class="wide">{_XML_HEADER.sub("", wide)}</div><div class="narrow">{_XML_HEADER.sub("", narrow())}</div>')
+            f'<div class="wide">{wide}</div><div class="narrow">{_XML_HEADER.sub("", narrow())}</div>')
 
 
 def to_html(text: str, figures: dict[str, str], math=None) -> str:
