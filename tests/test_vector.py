@@ -167,3 +167,19 @@ def test_an_identity_output_layer_in_the_matrix_view(cli, tmp_path):
     scalar.write_text(text)
     out = cli(scalar, "--view", "vector")
     assert out.exit_code == 2 and "view: vector" in out.output
+
+
+def test_a_wrong_index_form_is_caught():
+    """Swap i and j in ∂J/∂W_{i,j} = δ_i a_j (δ_j a_i): the check evaluates the index forms entry by entry and refuses it."""
+    from derive.pipeline import Options, derive_spec
+    from derive.kinds.network.vector import check_vector_view
+
+    outcome = derive_spec(MATRIX_SPECS[0], Options(view="vector")).outcome
+    view = outcome.vector
+    assert check_vector_view(view, outcome.derivation).ok
+    step = next(s for s in view.backward if s.reason == "grad_W" and s.because)
+    (i, j) = step.because[1][0].indices
+    step.because[1][-1] = step.because[1][-1].xreplace({i: j, j: i})
+    check = check_vector_view(view, outcome.derivation)
+    assert not check.ok
+    assert all("index form 2" in name for name, *_ in check.failures)

@@ -5,8 +5,11 @@ formulas. Each is obtained from the scalar one by SymPy: the derivative of
 the activation and of the loss are derived on component 1 and lifted to
 vectors (z_1 -> z, products -> ⊙), and every matrix formula is then evaluated
 with numpy on random points and checked, entry by entry, against the scalar
-derivatives and against finite differences (`check_vector_view`). Pure: no
-printing and no I/O.
+derivatives and against finite differences (`check_vector_view`). The index
+forms behind ∂J/∂W, ∂J/∂b and ∂J/∂x (∂z_k/∂W_{i,j} = 1_{k=i} a_j, Σ_k δ_k …)
+are the index-form engine's (derive.kinds.graph.index) on the layer's
+z = W x + b, named here, and checked at the concrete layer's entries the same
+way. Pure: no printing and no I/O.
 """
 
 from __future__ import annotations
@@ -581,9 +584,13 @@ class _IndexForm:
         self.arrays = [_one_based(env[str(b.label)], ranks[b]) for b in bases]
         self.fn = sp.lambdify([*bases, *self.indices], expr, modules=[INDEX_OPS, "numpy"])
         self.examples = (env["m"],)  # a form without an example's value (1_{k=i}) holds for each
+
     def __call__(self, at: dict) -> np.ndarray:
-        return np.broadcast_to(np.asarray(self.fn(*self.arrays, *[at[i] for i in self.indices]), dtype=float),
-                               self.examples)
+        try:
+            value = self.fn(*self.arrays, *[at[i] for i in self.indices])
+        except IndexError:  # an entry beyond its vector (a_i where i runs over the layer's units): wrong
+            value = np.nan
+        return np.broadcast_to(np.asarray(value, dtype=float), self.examples)
 
 
 INDEX_ENTRIES = 16  # entries (and rows k) of a wide layer at which the index forms are evaluated
