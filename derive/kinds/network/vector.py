@@ -465,14 +465,18 @@ class _VectorCheck:
             source = self.source(layer, reason, position)
             rows = set(self.some(list(range(n)))) | ({position[0]} if reason != "grad_input" else set())  # k = i too
             for z in sorted(rows):
-                reference = self.d.locals.local(layer.units[z].pre, source)
-                reference = self.scalar_value(0 if reference is None else reference, scalar)
-                for number, form in enumerate(forms, 1):
-                    self.compare(f"{reason}[{step.layer}] index form: local {number} at k={z + 1}, {at}",
-                                 form({**at, k: z + 1}), reference)
-            reference = self.index_reference(layer, reason, position, scalar, source)
+                self.index_local(f"{reason}[{step.layer}]", forms, {**at, k: z + 1}, layer.units[z], source, scalar)
+            reference = self.index_reference(reason, position, scalar, source)
             for number, form in enumerate(totals, 1):
                 self.compare(f"{reason}[{step.layer}] index form {number} at {at}", form(at), reference)
+
+    def index_local(self, name: str, forms: list, at: dict, unit, source, scalar: dict) -> None:
+        """∂z_k/∂u at one entry (k, i, j) in each shown form, against the scalar engine's ∂z_k/∂u (0 if z_k
+        does not read u)."""
+        reference = self.d.locals.local(unit.pre, source)
+        reference = self.scalar_value(0 if reference is None else reference, scalar)
+        for number, form in enumerate(forms, 1):
+            self.compare(f"{name} index form: local {number} at {at}", form(at), reference)
 
     def some(self, items: list) -> list:
         """All of them in a small layer; in a wide one INDEX_ENTRIES drawn at random (the form is one for all)."""
@@ -489,7 +493,7 @@ class _VectorCheck:
             return layer.units[position[0]].incoming[0][0]
         return [src for _p, src in layer.units[0].incoming if src != 1][position[0]]
 
-    def index_reference(self, layer: Layer, reason: str, position: tuple, scalar: dict, source) -> np.ndarray:
+    def index_reference(self, reason: str, position: tuple, scalar: dict, source) -> np.ndarray:
         """∂J/∂ of the entry, example by example: the scalar derivative, or finite differences for an input."""
         if reason == "grad_input":
             return scalar["__fd_inputs__"][position[0]]
