@@ -148,3 +148,25 @@ def test_residual_skip_arcs_pass_under_no_label(browser, cli, tmp_path):  # noqa
     _shot(browser, tmp_path, "figure-residual-desktop")
     assert found["arcs"] == 4
     assert found["hits"] == []
+
+
+WORKED_VALUES = """
+values: {x_1: 0.5, x_2: -0.3, t: 0.2, W_11: 0.1, W_12: 0.2, W_21: -0.3, W_22: 0.4, b_1: 0.1, b_2: -0.1,
+         V_11: 0.3, V_12: -0.2, V_21: 0.25, V_22: 0.1, c_1: 0.05, c_2: 0.0, U_1: 0.6, U_2: -0.4, beta: 0.1}
+learning_rate: 0.5
+"""
+
+
+def test_worked_residual_figure_numbers_and_arcs_stay_apart(browser, cli, tmp_path):  # noqa: F811
+    """With a worked example's numbers (a value under each unit, two numbers on each edge) the arcs
+    still pass under no number and no two labels overlap."""
+    spec = tmp_path / "worked-residual.yaml"
+    spec.write_text((SPECS / "residual-mlp.yaml").read_text(encoding="utf-8") + WORKED_VALUES, encoding="utf-8")
+    page = tmp_path / "worked-residual.html"
+    assert cli(spec, "--format", "html", "--lang", "ru", "-o", page).exit_code == 0
+    _open(browser, page, DESKTOP)
+    found, seen = browser.execute_script(ARCS_UNDER_LABELS), browser.execute_script(MEASURE)
+    _shot(browser, tmp_path, "figure-worked-residual-desktop")
+    assert found["arcs"] == 4 and found["hits"] == []
+    assert any(lab["text"] == "0,59" for lab in seen["labels"])  # h_1 = ReLU(0,09) + 0,5, under its unit
+    assert seen["overlaps"] == []

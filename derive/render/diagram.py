@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from derive.render.printing import GREEK, NAME_RE, latex_name
@@ -163,7 +164,8 @@ class _Layout:
     def skip_arcs(self):
         """(edge, Bézier control points in cm) of every drawn skip connection."""
         for edge, a, b in self._drawn(skip=True):
-            yield edge, skip_curve(self.cm(a), self.cm(b), TIKZ_R_CM, SKIP_DEPTH * TIKZ_DY_CM * self.spread)
+            yield edge, skip_curve(self.cm(a), self.cm(b), TIKZ_R_CM, SKIP_DEPTH * TIKZ_DY_CM * self.spread,
+                                   skip_angle(self.layers, edge))
 
     # geometry in cm, as TikZ draws it (the SVG is drawn in the same proportions)
     def cm(self, p: tuple[float, float]) -> tuple[float, float]:
@@ -186,15 +188,21 @@ class _Layout:
 TIKZ_R_CM = 0.4  # a neuron's radius (minimum size=8mm)
 SKIP_DEPTH = 0.3
 SKIP_ANGLE = 60  # degrees under the horizontal at which a skip arc leaves and enters its nodes
+SKIP_ANGLE_NOTED = 20  # … when a value is written under them (a worked example): the arc passes beside it
 
 Point = tuple[float, float]
 
 
-def skip_curve(a: Point, b: Point, r: float, depth: float) -> tuple[Point, Point, Point, Point]:
+def skip_angle(layers: list[list[Node]], edge: Edge) -> int:
+    noted = any(layers[i][k].note for i, k in (edge.source, edge.target))
+    return SKIP_ANGLE_NOTED if noted else SKIP_ANGLE
+
+
+def skip_curve(a: Point, b: Point, r: float, depth: float, angle: float = SKIP_ANGLE) -> tuple[Point, Point, Point, Point]:
     """A skip connection from the node at a to the node at b (centres, y downwards), radius r: a cubic
     Bézier that leaves a under its right side, dips `depth` under the row and enters b under its left
     side, so it never runs along the straight edge between the two nodes or touches another node."""
-    c, s = r * math.cos(math.radians(SKIP_ANGLE)), r * math.sin(math.radians(SKIP_ANGLE))
+    c, s = r * math.cos(math.radians(angle)), r * math.sin(math.radians(angle))
     p0, p3 = (a[0] + c, a[1] + s), (b[0] - c, b[1] + s)
     reach = (p3[0] - p0[0]) * 0.3
     return p0, (p0[0] + reach, a[1] + depth * 4 / 3), (p3[0] - reach, b[1] + depth * 4 / 3), p3
@@ -238,32 +246,44 @@ class EdgeLabels:
 
 def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35,
                  lines: list[tuple[Point, Point]] = ()) -> list[float]:
-    """Where along each edge (0 … 1) its labels go: the candidate whose labels cross the fewest other
-    edges (and unlabelled lines, such as skip arcs, which count five times), overlap no label placed
-    before and no node (obstacles), then the one nearest `prefer`. Greedy, in the order given; a
+    """_place, computed once for a drawing's SVG and its TikZ."""
+    return list(_place(tuple(edges), tuple(obstacles), prefer, tuple(lines)))
+
+
+@lru_cache(maxsize=8)
+def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: float,
+           lines: tuple[tuple[Point, Point], ...]) -> tuple[float, ...]:
+    """Where along each edge (0 … 1) its labels go: the candidate whose labels overlap no other label
+    and no node (obstacles) and cross the fewest other edges (and unlabelled lines, such as skip
+    arcs, which count twice), then the one nearest `prefer`. Greedy in the order given, then
+    REPLACE_ROUNDS rounds that move each edge's labels again knowing where all the others are; a
     label is the rectangle it is drawn as, turned along its edge."""
-    placed: list[Quad] = []
     segments = [(e.a, e.b) for e in edges]
     nodes = [((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, y0, x1, y1 in obstacles]
-    result = []
-    for n, e in enumerate(edges):
-        others = segments[:n] + segments[n + 1:]
+    placed: dict[int, list[Quad]] = {}
+    result = [prefer] * len(edges)
 
-        def cost(t: float) -> float:
-            quads = _label_quads(e, t)
-            crossings = sum(_meet(q, seg) for q in quads for seg in others)
-            crossings += 5 * sum(_meet(q, seg) for q in _label_quads(e, t, room=0.05) for seg in lines)
-            overlaps = sum(_meet(q, p) for q in quads for p in placed)
-            blocked = sum(_meet(q, p) for q in quads for p in nodes)
-            return 10 * crossings + 25 * overlaps + 40 * blocked + abs(t - prefer)
+    def cost(n: int, t: float) -> float:
+        e, quads = edges[n], _label_quads(edges[n], t)
+        crossings = sum(_meet(q, seg) for q in quads for k, seg in enumerate(segments) if k != n)
+        crossings += 2 * sum(_meet(q, seg) for q in _label_quads(e, t, room=0.05) for seg in lines)
+        roomy = _label_quads(e, t, room=LABEL_ROOM)
+        overlaps = sum(_meet(q, p) for q in roomy for k, quads_k in placed.items() if k != n for p in quads_k)
+        blocked = sum(_meet(q, p) for q in quads for p in nodes)
+        return 10 * crossings + 60 * overlaps + 80 * blocked + abs(t - prefer)  # a line through a label reads; a label on a label does not
 
-        best = min(LABEL_TS, key=cost)
-        placed += _label_quads(e, best)
-        result.append(best)
-    return result
+    for round_ in range(1 + REPLACE_ROUNDS):
+        for n, e in enumerate(edges):
+            if round_ and cost(n, result[n]) < 60:  # on no label and no node: stays
+                continue
+            result[n] = min(LABEL_TS, key=lambda t: cost(n, t))
+            placed[n] = _label_quads(e, result[n], room=LABEL_ROOM)
+    return tuple(result)
 
 
+REPLACE_ROUNDS = 2
 Quad = tuple[Point, Point, Point, Point]
+LABEL_ROOM = 0.04  # cm kept free around a label from another label (glyphs stand out of the estimated box)
 
 
 def _label_quads(e: EdgeLabels, t: float, room: float = 0.0) -> list[Quad]:
@@ -286,6 +306,9 @@ def _label_quads(e: EdgeLabels, t: float, room: float = 0.0) -> list[Quad]:
 
 def _meet(p, q) -> bool:
     """Whether two convex polygons (or a polygon and a segment) overlap: no separating axis."""
+    if (max(x for x, _ in p) <= min(x for x, _ in q) or max(x for x, _ in q) <= min(x for x, _ in p)
+            or max(y for _, y in p) <= min(y for _, y in q) or max(y for _, y in q) <= min(y for _, y in p)):
+        return False  # far apart (most pairs): their upright boxes already part
     for poly in (p, q):
         for i in range(len(poly)):
             (x1, y1), (x2, y2) = poly[i], poly[(i + 1) % len(poly)]
@@ -363,7 +386,7 @@ def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool)
 
 def _svg_skip(edge: Edge, layers, a: Point, b: Point, row: float) -> str:
     """A skip connection as a dashed arc, which names the nodes it joins (data-source, data-target)."""
-    p0, p1, p2, p3 = skip_curve(a, b, SVG_R, SKIP_DEPTH * row)
+    p0, p1, p2, p3 = skip_curve(a, b, SVG_R, SKIP_DEPTH * row, skip_angle(layers, edge))
     names = [escape(layers[i][k].label.plain, {'"': "&quot;"}) for i, k in (edge.source, edge.target)]
     return (f'<path class="skip" data-source="{names[0]}" data-target="{names[1]}" d="M {p0[0]:.1f} {p0[1]:.1f} '
             f'C {p1[0]:.1f} {p1[1]:.1f} {p2[0]:.1f} {p2[1]:.1f} {p3[0]:.1f} {p3[1]:.1f}" fill="none" '
@@ -376,7 +399,8 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", sp
     dx, dy = lay.dx_cm * SVG_PX_PER_CM, TIKZ_DY_CM * spread * SVG_PX_PER_CM  # the TikZ picture's proportions
     px = lambda x, y: (SVG_MARGIN + SVG_R + x * dx, SVG_MARGIN + SVG_R + y * dy)  # noqa: E731
     width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * dx
-    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy
+    arcs = SKIP_DEPTH * dy if any(e.skip for e in edges) else 0  # the lowest row's skip arcs dip under it
+    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy + arcs
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" {SVG_FONT}>',
@@ -420,12 +444,13 @@ def _node_name(i: int, index: int) -> str:
     return f"n{i}-{index}"
 
 
-def _tikz_skip(edge: Edge, curve) -> str:
+def _tikz_skip(edge: Edge, curve, layers) -> str:
     """A skip connection from one node's border to the other's, the same arc as the SVG's (cm, y up)."""
     p0, p1, p2, p3 = curve
-    return (rf"\draw[->, skip] ({_node_name(*edge.source)}.{-SKIP_ANGLE}) .. controls "
+    angle = skip_angle(layers, edge)
+    return (rf"\draw[->, skip] ({_node_name(*edge.source)}.{-angle}) .. controls "
             rf"+({p1[0] - p0[0]:.2f}cm, {p0[1] - p1[1]:.2f}cm) and +({p2[0] - p3[0]:.2f}cm, {p3[1] - p2[1]:.2f}cm) .. "
-            rf"({_node_name(*edge.target)}.{SKIP_ANGLE - 180});")
+            rf"({_node_name(*edge.target)}.{angle - 180});")
 
 
 def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.0) -> str:
@@ -456,6 +481,6 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
         )
         out.append(rf"\draw[->] ({_node_name(*edge.source)}) --{labels} ({_node_name(*edge.target)});")
     for edge, curve in lay.skip_arcs():
-        out.append(_tikz_skip(edge, curve))
+        out.append(_tikz_skip(edge, curve, layers))
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)

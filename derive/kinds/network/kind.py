@@ -516,14 +516,15 @@ def figure(outcome: Outcome, lang: str = "en"):
         layers.append([Node(name_label(str(net.of)), note=marks.value(net.of))])
         end = len(columns)
         edges += [Edge(position[(end - 1, y)], (end, 0)) for y in net.outputs]
-    legend = SKIP_LEGEND if any(e.skip for e in edges) else None
-    return Figure(Layered(layers, edges, spread=1.0 if outcome.numbers is None else WORKED_SPREAD, legend=legend),
-                  str(net.of))
+    skips = any(e.skip for e in edges)
+    spread = 1.0 if outcome.numbers is None else WORKED_SPREAD * (SKIP_ROOM if skips else 1.0)
+    return Figure(Layered(layers, edges, spread=spread, legend=SKIP_LEGEND if skips else None), str(net.of))
 
 
 SKIP_LEGEND = N_("The dashed arrows are the skip connections: each input goes unchanged to the unit with the "
                  "same number, where it is added to the activation.")
 WORKED_SPREAD = 1.8  # a worked example's figure has two labels per edge: more room between the nodes
+SKIP_ROOM = 1.3  # … and a residual network's, its skip arcs under the rows as well: more still
 
 
 class _FigureNumbers:
