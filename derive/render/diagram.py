@@ -270,7 +270,8 @@ def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: f
         roomy = _label_quads(e, t, room=LABEL_ROOM)
         overlaps = sum(_meet(q, p) for q in roomy for k, quads_k in placed.items() if k != n for p in quads_k)
         blocked = sum(_meet(q, p) for q in quads for p in nodes)
-        return 10 * crossings + 60 * overlaps + 80 * blocked + abs(t - prefer)  # a line through a label reads; a label on a label does not
+        # a line through a label still reads; a label on a label does not
+        return 10 * crossings + 60 * overlaps + 80 * blocked + abs(t - prefer)
 
     for round_ in range(1 + REPLACE_ROUNDS):
         for n, e in enumerate(edges):
