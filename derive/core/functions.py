@@ -293,7 +293,7 @@ for _f in [
              math=lambda c: 1.0 if c else 0.0),
     Function("relu", relu, relu, lambda z: _np().maximum(z, 0.0), lambda z: max(z, _mp().mpf(0)),
              kinks=_first_arg, gate=(r"\mathrm{ReLU}", "ReLU"), primed=True,
-             math=lambda z: _maximum(z, 0.0)),
+             math=lambda z: z if z > 0.0 or z != z else 0.0),  # numpy.maximum(z, 0): nan stays nan
     Function("leaky_relu", leaky_relu, leaky_relu, lambda z, a: _np().where(z > 0, z, a * z),
              lambda z, a: z if z > 0 else a * z, nargs=(2, 2), kinks=_first_arg, words=("leakyrelu",),
              gate=(r"\mathrm{LReLU}", "LReLU"), primed=True,
