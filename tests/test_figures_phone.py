@@ -10,6 +10,8 @@ Screenshots go to the test's tmp folder and to $DERIVE_SCREENSHOTS when set.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import ROOT
@@ -169,4 +171,23 @@ def test_worked_residual_figure_numbers_and_arcs_stay_apart(browser, cli, tmp_pa
     _shot(browser, tmp_path, "figure-worked-residual-desktop")
     assert found["arcs"] == 4 and found["hits"] == []
     assert any(lab["text"] == "0,59" for lab in seen["labels"])  # h_1 = ReLU(0,09) + 0,5, under its unit
+    assert seen["overlaps"] == []
+
+
+def test_the_largest_conv2d_figure_scrolls_in_its_frame_on_a_phone(browser, cli, tmp_path):  # noqa: F811
+    """A 6×6 input padded by 2 (ten cells a row) is wider than a phone even stacked: the drawing keeps
+    its labels at 11 px and scrolls inside its frame; the page does not."""
+    spec = tmp_path / "conv-large.yaml"
+    text = (SPECS / "conv2d.yaml").read_text(encoding="utf-8")
+    for key, value in (("size", 6), ("padding", 2), ("channels", 2), ("filters", 2)):
+        text = re.sub(rf"^{key}: \d+$", f"{key}: {value}", text, flags=re.M)
+    spec.write_text(text, encoding="utf-8")
+    page = tmp_path / "conv-large.html"
+    assert cli(spec, "--format", "html", "--lang", "pl", "-o", page).exit_code == 0
+    _open(browser, page, PHONE)
+    seen = browser.execute_script(MEASURE)
+    _shot(browser, tmp_path, "figure-conv-large-phone")
+    assert seen["narrow"] and seen["scroll"] <= seen["inner"]
+    assert len(seen["labels"]) > 150  # 10 × 10 padded cells among them
+    assert min(lab["px"] for lab in seen["labels"]) >= SMALLEST_PX
     assert seen["overlaps"] == []

@@ -65,6 +65,7 @@ def page(result, lang: str, options) -> str:
 NARROWEST = 0.8  # the wide drawing is shown while it needs no more shrinking than this (its text ≥ 0.8 of its size)
 SMALLEST_PX = 11  # no label of a figure is drawn smaller on screen
 _SVG_WIDTH = re.compile(r'<svg[^>]* width="(\d+)"')
+_VIEW_WIDTH = re.compile(r'<svg[^>]* viewBox="0 0 (\d+)')
 _FONT_SIZES = re.compile(r'<text[^>]* font-size="(\d+(?:\.\d+)?)"')
 
 
@@ -73,21 +74,26 @@ def responsive(fig) -> str:
 
     A figure with a drawing for narrow screens (`svg_narrow`, a grid figure's panels stacked) gets
     both, and the page shows the narrow one whenever the wide one would have to shrink below
-    NARROWEST of its size (and the wide one in print). Any other figure shrinks with the page only
-    as far as its smallest label stays SMALLEST_PX; on a narrower screen it scrolls sideways inside
-    its own frame (as wide equations do), so the page itself never does."""
+    NARROWEST of its size (and the wide one in print). A drawing shrinks with the page only as far
+    as its smallest label stays SMALLEST_PX; on a narrower screen it scrolls sideways inside its
+    own frame (as wide equations do), so the page itself never does."""
     wide = _XML_HEADER.sub("", fig.svg())
-    width = int(_SVG_WIDTH.search(wide).group(1))
     narrow = getattr(fig, "svg_narrow", None)
     if narrow is None:
-        smallest = min(float(size) for size in _FONT_SIZES.findall(wide))
-        least = math.ceil(width * min(1.0, SMALLEST_PX / smallest))
-        return (f"<style>@media screen {{ .diagram .scroll svg {{ min-width: {least}px; }} }}</style>"
+        return (f"<style>@media screen {{ .diagram .scroll svg {{ min-width: {_least(wide)}px; }} }}</style>"
                 f'<div class="scroll">{wide}</div>')
-    below = math.ceil(width * NARROWEST) + 2 * 16  # the body's padding, 1rem each side
+    narrow = _XML_HEADER.sub("", narrow())
+    below = math.ceil(int(_SVG_WIDTH.search(wide).group(1)) * NARROWEST) + 2 * 16  # the body's padding, 1rem each side
     return (f"<style>@media screen and (max-width: {below}px) {{ .diagram .wide {{ display: none; }} }}\n"
-            f"@media print, (min-width: {below + 0.02}px) {{ .diagram .narrow {{ display: none; }} }}</style>"
-            f'<div class="wide">{wide}</div><div class="narrow">{_XML_HEADER.sub("", narrow())}</div>')
+            f"@media print, (min-width: {below + 0.02}px) {{ .diagram .narrow {{ display: none; }} }}\n"
+            f"@media screen {{ .diagram .narrow svg {{ min-width: {_least(narrow)}px; }} }}</style>"
+            f'<div class="wide">{wide}</div><div class="narrow scroll">{narrow}</div>')
+
+
+def _least(svg: str) -> int:
+    """The narrowest width (px) at which the drawing's smallest label is still SMALLEST_PX."""
+    smallest = min(float(size) for size in _FONT_SIZES.findall(svg))
+    return math.ceil(int(_VIEW_WIDTH.search(svg).group(1)) * min(1.0, SMALLEST_PX / smallest))
 
 
 def to_html(text: str, figures: dict[str, str], math=None) -> str:
