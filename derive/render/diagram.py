@@ -11,6 +11,8 @@ A `Node` has a `label` and a `shape` (`"circle"` for a neuron or an operation,
 text twice: `tex` (LaTeX math, without `$`) for TikZ, and `text` with optional
 `sub`/`sup` (plain Unicode) for SVG; `name_label("theta_01")` makes one from a
 derive name. Edge labels sit above and below the middle part of the edge.
+An edge with `skip=True` (a residual layer's skip connection) is drawn as a
+dashed arc under the row, and the other edges' labels are placed clear of it.
 
 A layer of more than `MAX_SHOWN` nodes is drawn as its first three nodes, a
 vertical ellipsis and its last node; edges from or to the nodes left out are

@@ -18,7 +18,9 @@ draws them). Text is a `Text`: `tex` (text-mode LaTeX, math inside $…$) and
 Every size is computed from the texts (an estimate of their width), so
 labels do not run into one another: gaps between panels are as wide as the
 labels of the arrows through them, and a panel's slot as wide as its caption
-and notes.
+and notes. `svg_narrow()` draws the same figure for a phone: the panels one
+under another, captions and notes wrapped, each arrow a short vertical one with
+its label beside it (the HTML page chooses between the two; derive.html).
 """
 
 from __future__ import annotations
