@@ -1,0 +1,100 @@
+"""Formulas in the form lecturers write them (issue 15, the items left open), in ru, en and pl.
+
+The forms are produced by the printer from SymPy's results; these tests check the printed structure and
+read the printed LaTeX back (sympy's LaTeX parser), comparing it with a derivative taken here from the
+textbook definition and with finite differences, never with derive's own output.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import sympy as sp
+from sympy.parsing.latex import parse_latex
+
+from conftest import LANGS
+
+
+def _rhs(text: str, lhs: str) -> str:
+    """The right-hand side of the display line that starts with `lhs =`."""
+    line = next(l for l in text.splitlines() if l.startswith(lhs + " = "))
+    return line[len(lhs) + 3:]
+
+
+# -- 1. batch norm's ∂J/∂σ² and ∂J/∂μ as Ioffe & Szegedy (2015) write them -------------------
+
+D_VAR, D_MU = r"\frac{\partial J}{\partial \sigma^2_{B,k}}", r"\frac{\partial J}{\partial \mu_{B,k}}"
+UPSTREAM = r"\frac{\partial J}{\partial \tilde{z}_{k}^{(p)}}"
+SIZE = 4  # a batch of four, to read the printed Σ_{p=1}^{B} back at a concrete size
+G, Z = sp.symbols(f"g_1:{SIZE + 1}"), sp.symbols(f"z_1:{SIZE + 1}")
+GAMMA, BETA, MU, V, EPS = sp.symbols("gamma beta mu v varepsilon")
+PLAIN = [  # the lecture's names -> plain names sympy's LaTeX parser reads
+    (UPSTREAM, "g_{p}"), (r"z_{k}^{(p)}", "z_{p}"), (r"\mu_{B,k}", r"\mu"), (r"\sigma^2_{B,k}", "v"),
+    (r"\gamma_{k}", r"\gamma"), (r" \left(", r" \cdot \left("),  # juxtaposed brackets: a product, not arguments
+]
+SUM = r"\sum_{p=1}^{B}"
+
+
+def _read_back(tex: str) -> sp.Expr:
+    """The printed formula as sympy reads it, at B = SIZE. What follows Σ is its summand, as a reader takes
+    it (the factors after the sum are free of p, so either reading has the same value)."""
+    for name, plain in PLAIN:
+        tex = tex.replace(name, plain)
+    head, summand = tex.split(SUM)
+    expr = parse_latex(rf"{head} {SUM} \left({summand}\right)", backend="lark")
+    names = {s.name: s for s in expr.free_symbols}
+    p, g, z = sp.Symbol("p"), sp.IndexedBase("g"), sp.IndexedBase("z")
+    plain = {"g_{p}": g[p], "z_{p}": z[p], "B": SIZE, "gamma": GAMMA, "mu": MU, "v": V, "epsilon": EPS}
+    expr = expr.xreplace({names[n]: value for n, value in plain.items() if n in names}).doit()
+    return expr.xreplace({g[r + 1]: G[r] for r in range(SIZE)} | {z[r + 1]: Z[r] for r in range(SIZE)})
+
+
+def _loss_of_the_statistics() -> sp.Expr:
+    """J = Σ_p g_p BN_p with ∂J/∂z̃_p = g_p and μ, σ² as independent variables (the paper's ∂ℓ/∂μ_B, ∂ℓ/∂σ²_B)."""
+    return sum(g * (GAMMA * (z - MU) / sp.sqrt(V + EPS) + BETA) for g, z in zip(G, Z))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_batch_norm_variance_gradient_is_written_as_in_the_paper(lectures, lang):
+    rhs = _rhs(lectures["mlp-backprop", lang], D_VAR)
+    assert rhs.startswith(r"- \frac{1}{2} \gamma_{k} \sum_{p=1}^{B}"), rhs  # −½ γ Σ … in front
+    assert rhs.endswith(r"\right)^{-3/2}") and r"\sigma^2_{B,k} + \varepsilon" in rhs, rhs  # the power −3/2
+    order = [rhs.index(part) for part in (r"\gamma_{k}", r"\sum", UPSTREAM, r"z_{k}^{(p)} - \mu_{B,k}", "^{-3/2}")]
+    assert order == sorted(order), rhs  # γ, Σ, ∂J/∂z̃, (z − μ), then the power, as the paper orders them
+    assert r"\mu_{B,k} - z" not in rhs and r"\frac{\gamma" not in rhs, rhs
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_batch_norm_mean_gradient_is_written_as_in_the_paper(lectures, lang):
+    rhs = _rhs(lectures["mlp-backprop", lang], D_MU)
+    assert rhs.startswith(r"- \gamma_{k} \sum_{p=1}^{B} " + UPSTREAM), rhs
+    assert rhs.endswith(r"\frac{1}{\sqrt{\sigma^2_{B,k} + \varepsilon}}"), rhs
+
+
+@pytest.mark.parametrize("lhs, wrt", [(D_VAR, V), (D_MU, MU)])
+def test_batch_norm_printed_statistic_gradients_read_back_equal_the_derivative(lectures, lhs, wrt):
+    loss = _loss_of_the_statistics()
+    rng = np.random.default_rng(15)
+    point = {s: float(rng.uniform(-1, 1)) for s in (*G, *Z, MU, GAMMA, BETA)} | {V: 0.8, EPS: 0.1}
+    h = 1e-6
+    fd = float((loss.subs(point | {wrt: point[wrt] + h}) - loss.subs(point | {wrt: point[wrt] - h})) / (2 * h))
+    for lang in LANGS:
+        printed = _read_back(_rhs(lectures["mlp-backprop", lang], lhs))
+        assert sp.simplify(printed - sp.diff(loss, wrt)) == 0, (lang, printed)
+        assert float(printed.subs(point)) == pytest.approx(fd, rel=1e-6)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_batch_norm_section_still_checks_its_printed_gradients(cli, lang):
+    import json
+
+    result = cli("specs/mlp-backprop.yaml", "--lang", lang, "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    checks = {c["what"]: c for c in out["checks"]}
+    assert out["verified"] is True
+    for name in ("dJ/dmu as printed", "dJ/dsigma^2 as printed"):
+        (check,) = [c for w, c in checks.items() if name in w]
+        assert check["ok"] and check["max_relative_error"] < 1e-6, check
