@@ -98,3 +98,52 @@ def test_batch_norm_section_still_checks_its_printed_gradients(cli, lang):
     for name in ("dJ/dmu as printed", "dJ/dsigma^2 as printed"):
         (check,) = [c for w, c in checks.items() if name in w]
         assert check["ok"] and check["max_relative_error"] < 1e-6, check
+
+
+# -- 2. one numbering of step headings per kind: its seed's, else the house style (seed 000's) ---------
+
+import yaml  # noqa: E402
+
+from conftest import ROOT, SPECS  # noqa: E402
+
+SEEDS = ROOT / "tests" / "seeds"
+NUMBERED = re.compile(r"^#{2,6} (\d+(?:\.\d+)*)([.)]?) ", re.M)  # "## 1) …", "## 1. …"
+SUB_STEP = re.compile(r"^\*\*(\d+(?:\.\d+)*)([.)]?) ", re.M)  # a numbered bold step, "**2.1 …**"
+KIND_SEED = {"network": "000", "mlp": "004"}  # the kinds whose step headings reproduce a seed's (the others: none)
+HOUSE = "000"  # seed 000's numbering, for every kind that reproduces no seed's headings
+
+
+def _marks(text: str, pattern=NUMBERED) -> set[str]:
+    """The numbering styles in text: "1)", "1." or, for a step within a step, "1.1"."""
+    return {("1.1" if "." in number else "1") + mark for number, mark in pattern.findall(text)}
+
+
+def _seed_marks(seed: str) -> set[str]:
+    (path,) = SEEDS.glob(f"{seed}*.txt")
+    return _marks(path.read_text(encoding="utf-8"))
+
+
+def _kinds(spec) -> set[str]:
+    data = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    if data.get("kind") == "course":
+        return set().union(*(_kinds(spec.parent / (c if isinstance(c, str) else c["spec"]))
+                             for c in data["chapters"]))
+    return {data.get("kind", "network")}
+
+
+def test_the_seeds_number_their_steps_one_way_each():
+    assert _seed_marks("000") == {"1)"} and _seed_marks("004") == {"1."}  # "## 1) Производные", "## 1. Прямой"
+    path, = SEEDS.glob("004*.txt")
+    assert _marks(path.read_text(encoding="utf-8"), SUB_STEP) == {"1.1"}  # "**2.1 Производная Сигмоиды**"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_step_headings_are_numbered_as_the_kinds_seed_does(lectures, spec):
+    wanted = set().union(*(_seed_marks(KIND_SEED.get(kind, HOUSE)) for kind in _kinds(spec)))
+    for lang in LANGS:
+        text = lectures[spec.stem, lang]
+        marks = _marks(text)
+        assert marks <= wanted and len(marks) <= 1, (lang, marks, wanted)
+        # a numbered sub-step is numbered within its section, 2.1, as seed 004 numbers them
+        assert _marks(text, SUB_STEP) <= {"1.1"}, (lang, SUB_STEP.findall(text))
+
