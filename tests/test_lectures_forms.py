@@ -147,3 +147,41 @@ def test_step_headings_are_numbered_as_the_kinds_seed_does(lectures, spec):
         # a numbered sub-step is numbered within its section, 2.1, as seed 004 numbers them
         assert _marks(text, SUB_STEP) <= {"1.1"}, (lang, SUB_STEP.findall(text))
 
+
+# -- 3. composition-check's local derivatives in the layers' outputs: 1 − f_1², not 1 − tanh²(A_0 x + b_0) ------
+
+LOCAL = re.compile(r"\\frac\{\\partial (f_\d)\}\{\\partial ([A-Za-z]_?\d?)\} = (.+?) \\approx (-?\d+(?:\.|\{,\})?\d*)")
+
+
+def _composition_nodes() -> dict[sp.Symbol, sp.Expr]:
+    """The spec's layers f_i = tanh(A_{i-1} f_{i-1} + b_{i-1}), read with sympy from the spec file."""
+    nodes = yaml.safe_load((ROOT / "specs" / "composition-check.yaml").read_text(encoding="utf-8"))["nodes"]
+    return {sp.Symbol(name): sp.sympify(text.replace(" x", "*x").replace(" f_", "*f_"))
+            for name, text in nodes.items() if name.startswith("f_")}
+
+
+def _plain(tex: str) -> sp.Expr:
+    expr = parse_latex(tex.replace(r" \left(", r" \cdot \left("), backend="lark")
+    return expr.xreplace({s: sp.Symbol(s.name.replace("{", "").replace("}", "")) for s in expr.free_symbols})
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_composition_check_writes_local_derivatives_with_the_layer_outputs(lectures, lang):
+    text = lectures["composition-check", lang]
+    section = text[text.index("## 2)"):text.index("## 3)")]
+    rows = LOCAL.findall(section)
+    nodes = _composition_nodes()
+    assert len(rows) == 3 * len(nodes), rows  # ∂f_i/∂A, ∂f_i/∂(input), ∂f_i/∂b for each layer
+    values = {sp.Symbol(k): v for k, v in yaml.safe_load(
+        (ROOT / "specs" / "composition-check.yaml").read_text(encoding="utf-8"))["values"].items()}
+    for node, wrt, rhs, number in rows:
+        assert r"\tanh" not in rhs and f"{node}^{{2}}" in rhs, (lang, rhs)  # 1 − f_i², the layer's output named
+        f, x = sp.Symbol(node), sp.Symbol(wrt)
+        printed = _plain(rhs)
+        textbook = sp.diff(nodes[f], x)  # the derivative of the spec's tanh, by sympy here
+        assert sp.simplify(printed.subs(f, nodes[f]) - textbook) == 0, (lang, rhs)
+        at = dict(values)
+        for name, expr in nodes.items():  # the forward pass, to the values of f_1, f_2, f_3
+            at[name] = expr.subs(at)
+        assert float(printed.subs(at)) == pytest.approx(float(number.replace("{,}", ".")), rel=1e-3), (lang, rhs)
+    assert "Checked" in text or "Проверка" in text or "Sprawdzenie" in text
