@@ -161,8 +161,12 @@ def _composition_nodes() -> dict[sp.Symbol, sp.Expr]:
 
 
 def _plain(tex: str) -> sp.Expr:
-    expr = parse_latex(tex.replace(r" \left(", r" \cdot \left("), backend="lark")
-    return expr.xreplace({s: sp.Symbol(s.name.replace("{", "").replace("}", "")) for s in expr.free_symbols})
+    """Printed LaTeX read by sympy's parser, which knows neither π nor erf: they are read as p_i and sin, then
+    put back; e is Euler's number."""
+    tex = tex.replace(r" \left(", r" \cdot \left(").replace(r"\pi", "p_{i}").replace(r"\operatorname{erf}", r"\sin")
+    expr = parse_latex(tex, backend="lark")
+    expr = expr.xreplace({s: sp.Symbol(s.name.replace("{", "").replace("}", "")) for s in expr.free_symbols})
+    return expr.xreplace({sp.Symbol("p_i"): sp.pi, sp.Symbol("e"): sp.E}).replace(sp.sin, sp.erf)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -185,3 +189,57 @@ def test_composition_check_writes_local_derivatives_with_the_layer_outputs(lectu
             at[name] = expr.subs(at)
         assert float(printed.subs(at)) == pytest.approx(float(number.replace("{,}", ".")), rel=1e-3), (lang, rhs)
     assert "Checked" in text or "Проверка" in text or "Sprawdzenie" in text
+
+
+# -- 4. GELU written as lecturers write it: GELU(z) = z Φ(z), GELU′(z) = Φ(z) + z φ(z) ---------------------------
+
+from sympy.stats import Normal, cdf, density  # noqa: E402
+
+ZR = sp.Symbol("z", real=True)
+_X = Normal("X", 0, 1)  # the standard normal law, from sympy.stats: the reference for Φ and φ
+CDF, PDF = cdf(_X)(ZR), density(_X)(ZR)
+GELU_DEF, GELU_PRIME = r"\operatorname{GELU}(z)", r"\frac{d \operatorname{GELU}(z)}{d z}"
+
+
+def _with_normal(tex: str) -> sp.Expr:
+    """The printed formula with Φ(z), φ(z) replaced by the standard normal law's CDF and density."""
+    P, Q = sp.symbols("P Q")
+    expr = _plain(tex.replace(r"\Phi(z)", "P").replace(r"\varphi(z)", "Q"))
+    return expr.xreplace({sp.Symbol("z"): ZR, sp.Symbol("P"): P, sp.Symbol("Q"): Q}).subs({P: CDF, Q: PDF})
+
+
+def _gelu(x: float) -> float:
+    import math
+
+    return x * (1 + math.erf(x / math.sqrt(2))) / 2
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_gelu_is_written_with_the_normal_distribution(lectures, lang):
+    text = lectures["gelu-mae-decay", lang]
+    definition, derivative = _rhs(text, GELU_DEF), _rhs(text, GELU_PRIME)
+    assert r"\Phi(z)" in definition and r"\operatorname{erf}" not in definition, definition
+    assert derivative.startswith(r"\Phi(z)") and r"z \varphi(z)" in derivative, derivative  # Φ(z) + z φ(z)
+    assert r"\operatorname{erf}" not in derivative and "e^" not in derivative, derivative
+    assert sp.simplify(_with_normal(definition) - ZR * CDF) == 0
+    printed = _with_normal(derivative)
+    assert sp.simplify(printed - sp.diff(ZR * CDF, ZR)) == 0
+    for x in (-1.3, 0.4, 2.0):  # and central finite differences of GELU itself (math.erf)
+        fd = (_gelu(x + 1e-6) - _gelu(x - 1e-6)) / 2e-6
+        assert float(printed.subs(ZR, x)) == pytest.approx(fd, rel=1e-7)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_gelu_note_defines_phi_by_the_normal_law(lectures, lang):
+    text = lectures["gelu-mae-decay", lang]
+    words = {"en": "standard normal distribution", "ru": "стандартного нормального закона",
+             "pl": "standardowego rozkładu normalnego"}[lang]
+    (note,) = [l for l in text.splitlines() if words in l]
+    assert r"\Phi(z)" in note and r"\varphi(z)" in note and note.endswith(":")
+    block = text[text.index(note) + len(note):].split("$$")[1].strip()
+    rows = dict(part.split(" = ", 1) for part in block.split(r",\qquad "))
+    assert set(rows) == {r"\Phi(z)", r"\varphi(z)"}
+    for name, reference in ((r"\Phi(z)", CDF), (r"\varphi(z)", PDF)):
+        shown = _plain(rows[name]).xreplace({sp.Symbol("z"): ZR})
+        for x in (-1.0, 0.5, 1.7):
+            assert float(shown.subs(ZR, x)) == pytest.approx(float(reference.subs(ZR, x)), rel=1e-12), (name, shown)
