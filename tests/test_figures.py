@@ -6,6 +6,10 @@ word's box in the PDF (pdftotext -bbox) is compared with every other one. Those
 boxes are upright, so a worked example's two numbers on one sloped edge (above
 and below it, mazur-2-2-2) look overlapping when they are not; such figures are
 checked with turned rectangles in a real browser (test_figures_phone.py).
+
+No edge label may touch a line either, its own edge's included (a ψ's tail on
+its edge, the b₂ edge through W₁₁): the ink of every figure's labels is
+measured against all other ink in the rasterised PDF.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import pytest
 
 from conftest import ROOT
 from derive.pipeline import derive_spec
-from texharness import collisions, figure_words, require_latex
+from texharness import cell_room, collisions, figure_words, label_clearance, require_latex
 
 NETWORK_342 = """\
 kind: network
@@ -52,3 +56,30 @@ def test_graph_figure_numbers_in_the_language_and_a_legend(cli):
     source = latex(result, "pl", Options())
     assert "na zielono" in source and "na czerwono" in source  # the legend under the figure
     assert "na zielono" not in latex(derive_spec(ROOT / "specs" / "two-layer-relu.yaml"), "pl", Options())
+
+
+FIGURE_SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml")
+                      if p.stem not in ("course", "conv2d", "layernorm"))  # no figure; grids (test below)
+CLEARANCE_PT = 2.0  # the least white between a label's ink and any line, node or arrow head
+
+
+@pytest.mark.parametrize("spec", FIGURE_SPECS)
+def test_edge_labels_keep_clear_of_every_line(spec, tmp_path):
+    require_latex()
+    result = derive_spec(ROOT / "specs" / f"{spec}.yaml")
+    figure = result.entry.figure_of(result.outcome, "en")
+    if figure is None or r"\draw" not in figure.tikz() or "node[" not in figure.tikz().split(r"\draw", 1)[1]:
+        pytest.skip(f"{spec}: no figure with edge labels")
+    assert label_clearance(figure.tikz(), tmp_path) >= CLEARANCE_PT
+
+
+@pytest.mark.parametrize("spec", ["conv2d", "layernorm"])
+def test_grid_cells_are_wider_than_their_labels(spec, tmp_path):
+    """A kernel's w_{1,1,0,2} stays inside its cell and inside the red outline drawn 0.06 cm within it
+    (very thick: 0.08 cm in all), with 0.02 cm to spare on each side."""
+    require_latex()
+    result = derive_spec(ROOT / "specs" / f"{spec}.yaml")
+    tikz = result.entry.figure_of(result.outcome, "en").tikz()
+    cramped = [(label, round(width, 3), side) for label, width, side in cell_room(tikz, tmp_path)
+               if width > side - 2 * 0.1]
+    assert cramped == []

@@ -156,3 +156,74 @@ def collisions(words) -> list[tuple[str, str]]:
                 if w * h > 0.2 * smaller:
                     found.append((p[4], q[4]))
     return found
+
+
+EDGE_NODE = re.compile(r"node\[([^\]]*)\]")
+
+
+def label_clearance(tikz: str, folder: Path, dpi: int = 600) -> float:
+    """How close (in pt) the ink of an edge's labels comes to any other ink that is not a label (every
+    edge, including the label's own, every arrow head, node, node name and value): the figure is typeset
+    by real LuaLaTeX with its edge labels in pure red and without their white backing, rasterised by
+    poppler (pdftoppm) at `dpi`, and the smallest distance from a red pixel to a dark one is measured."""
+    import numpy as np
+
+    def red(line: str) -> str:
+        if not line.startswith(r"\draw"):
+            return line
+        return EDGE_NODE.sub(lambda m: f"node[{m[1]}, text=red, fill=none, fill opacity=0, text opacity=1]", line)
+
+    tikz = "\n".join(red(line) for line in tikz.splitlines())
+    source = ("\\documentclass[border=4pt]{standalone}\n\\usepackage{fontspec,amsmath,amssymb,tikz}\n"
+              "\\setmainfont{CMU Serif}\n\\begin{document}\n" + tikz + "\n\\end{document}\n")
+    (folder / "c.tex").write_text(source, encoding="utf-8")
+    run = subprocess.run(["lualatex", "--interaction=nonstopmode", "--halt-on-error", "c.tex"], cwd=folder,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-singlefile", "c.pdf", "c"], cwd=folder, check=True)
+    data = (folder / "c.ppm").read_bytes()
+    fields = data.split(maxsplit=4)  # P6, width, height, maxval, pixels
+    assert fields[0] == b"P6", fields[0]
+    width, height = int(fields[1]), int(fields[2])
+    pixels = np.frombuffer(fields[4][: width * height * 3], dtype=np.uint8).reshape(height, width, 3).astype(int)
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    labels = (r > 140) & (g < 110) & (b < 110) & (r - g > 80)
+    ink = (r < 110) & (g < 110) & (b < 110)
+    assert labels.any() and ink.any()
+    ly, lx = np.nonzero(labels)
+    iy, ix = np.nonzero(ink)
+    best = np.inf
+    for k in range(0, len(lx), 2000):  # nearest ink pixel of every label pixel, in chunks
+        dx = lx[k:k + 2000, None] - ix[None, :]
+        dy = ly[k:k + 2000, None] - iy[None, :]
+        best = min(best, float(np.sqrt((dx * dx + dy * dy).min())))
+    return best * 72.27 / dpi
+
+
+CELL = re.compile(r"\\draw\[fill=[^\]]*\] \(([-\d.]+), ([-\d.]+)\) rectangle \(([-\d.]+), ([-\d.]+)\);")
+CELL_LABEL = re.compile(r"\\node\[font=\\scriptsize[^\]]*\] at \(([-\d.]+), ([-\d.]+)\) \{(.*)\};$")
+
+
+def cell_room(tikz: str, folder: Path) -> list[tuple[str, float, float]]:
+    """(label, its width, its cell's side) in cm of every cell of a grid drawing (TikZ from
+    derive.render.grid), the width of each label as LuaLaTeX sets it at the figure's \\scriptsize."""
+    cells = [tuple(map(float, m.groups())) for m in CELL.finditer(tikz)]
+    labels = []
+    for line in tikz.splitlines():
+        m = CELL_LABEL.match(line.strip())
+        if m:
+            x, y = float(m[1]), float(m[2])
+            box = next((c for c in cells if c[0] < x < c[2] and c[1] < y < c[3]), None)
+            if box is not None:
+                labels.append((m[3], box[2] - box[0]))
+    assert labels, "no cell labels in the drawing"
+    measure = "".join(rf"\setbox0\hbox{{\scriptsize {label}}}\typeout{{WIDTH:\the\wd0}}" + "\n" for label, _ in labels)
+    source = ("\\documentclass{article}\n\\usepackage{fontspec,amsmath,amssymb}\n\\setmainfont{CMU Serif}\n"
+              "\\begin{document}\n" + measure + "\\end{document}\n")
+    (folder / "w.tex").write_text(source, encoding="utf-8")
+    run = subprocess.run(["lualatex", "--interaction=nonstopmode", "--halt-on-error", "w.tex"], cwd=folder,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+    widths = [float(w) / 72.27 * 2.54 for w in re.findall(r"WIDTH:([\d.]+)pt", run.stdout)]
+    assert len(widths) == len(labels)
+    return [(label, width, side) for (label, side), width in zip(labels, widths)]

@@ -267,7 +267,8 @@ def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: f
 
     def cost(n: int, t: float) -> float:
         e, quads = edges[n], _label_quads(edges[n], t)
-        crossings = sum(_meet(q, seg) for q in quads for k, seg in enumerate(segments) if k != n)
+        clear = _label_quads(e, t, room=EDGE_ROOM)  # a label keeps EDGE_ROOM from the other edges
+        crossings = sum(_meet(q, seg) for q in clear for k, seg in enumerate(segments) if k != n)
         crossings += 2 * sum(_meet(q, seg) for q in _label_quads(e, t, room=0.05) for seg in lines)
         roomy = _label_quads(e, t, room=LABEL_ROOM)
         overlaps = sum(_meet(q, p) for q in roomy for k, quads_k in placed.items() if k != n for p in quads_k)
@@ -287,6 +288,9 @@ def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: f
 REPLACE_ROUNDS = 2
 Quad = tuple[Point, Point, Point, Point]
 LABEL_ROOM = 0.04  # cm kept free around a label from another label (glyphs stand out of the estimated box)
+EDGE_ROOM = 0.06  # cm kept free around a label from the other edges
+LABEL_GAP_CM = 0.06  # between a label's box and its own edge (TikZ: outer sep; a ψ's tail stays off the line)
+LABEL_GAP_PT = LABEL_GAP_CM / 2.54 * 72.27
 
 
 def _label_quads(e: EdgeLabels, t: float, room: float = 0.0) -> list[Quad]:
@@ -301,7 +305,8 @@ def _label_quads(e: EdgeLabels, t: float, room: float = 0.0) -> list[Quad]:
     for size, sign in ((e.above, 1), (e.below, -1)):
         if size:
             w, h = size[0] / 2 + room, size[1] / 2 + room
-            cx, cy = px + sign * nx * (size[1] / 2 + 0.04), py + sign * ny * (size[1] / 2 + 0.04)
+            off = size[1] / 2 + LABEL_GAP_CM
+            cx, cy = px + sign * nx * off, py + sign * ny * off
             quads.append(tuple((cx + a * ux * w + b * nx * h, cy + a * uy * w + b * ny * h)
                                for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))))
     return quads
@@ -380,7 +385,8 @@ def _svg_node(node: Node, x: float, y: float) -> str:
 
 
 def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
-    dy = -6 if above else 15
+    gap = LABEL_GAP_CM * SVG_PX_PER_CM  # off its own edge, as in TikZ
+    dy = -6 - gap if above else 15 + gap
     width = 7 * len(label.text + label.tail) + 5 * max(len(label.sup), len(label.sub)) + 4  # the scripts stacked
     box = f'<rect x="{x - width / 2:.1f}" y="{y + dy - 11:.1f}" width="{width:.1f}" height="14" fill="white" opacity="0.85"/>'
     return (f'<g transform="rotate({angle:.1f} {x:.1f} {y:.1f})">' + box
@@ -464,7 +470,8 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
         rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM * spread:.2f}cm, >=stealth,"
         r" neuron/.style={circle, draw, minimum size=8mm, inner sep=1.5pt},"  # LOSS fits its circle
         r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
-        r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped},"
+        rf" param/.style={{font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt,"
+        rf" outer sep={LABEL_GAP_PT:.1f}pt, sloped}},"
         r" skip/.style={dashed, thick, blue!60!black}]"
     ]
     for i, index, x, y in lay.nodes():

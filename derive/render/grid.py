@@ -54,11 +54,24 @@ class Text:
         return "".join(t + sup + sub for t, sub, sup in self.runs)
 
     def width(self, size: str) -> float:
-        letters = sum(len(t) + len(sup) * SUB + len(sub) * SUB for t, sub, sup in self.runs)
+        letters = sum(_letters(t) + _letters(sup, True) + _letters(sub, True) for t, sub, sup in self.runs)
         return CHAR_CM[size] * letters + 0.15
 
     def coloured(self, colour: str) -> Text:
         return Text(self.tex, self.runs, colour)
+
+
+WIDE = set("wmWM")  # letters half as wide again as most (a kernel's w)
+SCRIPT_WIDTH = {",": 0.58, ".": 0.58, "−": 1.36, "-": 1.36, "+": 1.36, "=": 1.36}  # in letters, as TeX sets them
+
+
+def _letters(text: str, script: bool = False) -> float:
+    """The width of text in letters of its size: measured in LuaLaTeX for CM at \\scriptsize (w_{1,1,0,2}
+    is 26.8 pt): a sub- or superscript digit is 0.86 of a letter, a comma 0.58, a letter 1.1, a minus
+    1.36; in the line itself w and m count 1.5."""
+    if script:
+        return sum(SCRIPT_WIDTH.get(c, 0.86 if c.isdigit() else 1.1) for c in text)
+    return sum(1.5 if c in WIDE else 1.0 for c in text)
 
 
 def words(text: str, escape_tex) -> Text:
