@@ -161,11 +161,12 @@ def collisions(words) -> list[tuple[str, str]]:
 EDGE_NODE = re.compile(r"node\[([^\]]*)\]")
 
 
-def label_clearance(tikz: str, folder: Path, dpi: int = 600) -> float:
+def label_clearance(tikz: str, folder: Path, dpi: int = 300, limit_pt: float = 6.0) -> float:
     """How close (in pt) the ink of an edge's labels comes to any other ink that is not a label (every
     edge, including the label's own, every arrow head, node, node name and value): the figure is typeset
     by real LuaLaTeX with its edge labels in pure red and without their white backing, rasterised by
-    poppler (pdftoppm) at `dpi`, and the smallest distance from a red pixel to a dark one is measured."""
+    poppler (pdftoppm) at `dpi`, and the smallest distance from a red pixel to a dark one is measured
+    (up to limit_pt)."""
     import numpy as np
 
     def red(line: str) -> str:
@@ -190,14 +191,15 @@ def label_clearance(tikz: str, folder: Path, dpi: int = 600) -> float:
     labels = (r > 140) & (g < 110) & (b < 110) & (r - g > 80)
     ink = (r < 110) & (g < 110) & (b < 110)
     assert labels.any() and ink.any()
-    ly, lx = np.nonzero(labels)
-    iy, ix = np.nonzero(ink)
-    best = np.inf
-    for k in range(0, len(lx), 2000):  # nearest ink pixel of every label pixel, in chunks
-        dx = lx[k:k + 2000, None] - ix[None, :]
-        dy = ly[k:k + 2000, None] - iy[None, :]
-        best = min(best, float(np.sqrt((dx * dx + dy * dy).min())))
-    return best * 72.27 / dpi
+    grown, steps = ink, 0  # grow the ink a pixel at a time (alternately square and cross: an octagon)
+    while not (grown & labels).any() and steps < limit_pt * dpi / 72.27:
+        steps += 1
+        shifted = [(1, 0), (-1, 0), (0, 1), (0, -1)] + ([(1, 1), (1, -1), (-1, 1), (-1, -1)] if steps % 2 else [])
+        out = grown.copy()
+        for dy, dx in shifted:
+            out |= np.roll(np.roll(grown, dy, axis=0), dx, axis=1)
+        grown = out
+    return steps * 72.27 / dpi
 
 
 CELL = re.compile(r"\\draw\[fill=[^\]]*\] \(([-\d.]+), ([-\d.]+)\) rectangle \(([-\d.]+), ([-\d.]+)\);")

@@ -156,12 +156,13 @@ class _Layout:
         return [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
 
     def drawn_edges(self):
-        """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go (clear of the skip arcs)."""
+        """(edge, (x1, y1), (x2, y2), t, flip): t is where along the edge its labels go (clear of the skip
+        arcs), flip whether its one label goes under it."""
         drawn = self._drawn(skip=False)
         arcs = [seg for _e, curve in self.skip_arcs() for seg in _polyline(curve)]
-        ts = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes(), lines=arcs)
-        for (edge, a, b), t in zip(drawn, ts):
-            yield edge, a, b, t if edge.above or edge.below else 0.5
+        spots = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes(), lines=arcs)
+        for (edge, a, b), (t, flip) in zip(drawn, spots):
+            yield edge, a, b, (t if edge.above or edge.below else 0.5), flip
 
     def skip_arcs(self):
         """(edge, Bézier control points in cm) of every drawn skip connection."""
@@ -178,8 +179,9 @@ class _Layout:
         return min(TIKZ_DX_CM * _dx_scale(self.spread), TIKZ_WIDTH_CM / max(1, len(self.layers) - 1))
 
     def _edge_labels(self, e: Edge, a, b) -> EdgeLabels:
-        size = lambda lab: (text_width(lab, 0.17), 0.32) if lab else None  # noqa: E731 (\scriptsize)
-        return EdgeLabels(self.cm(a), self.cm(b), size(e.above), size(e.below))
+        size = lambda lab: (text_width(lab, 0.17), text_height(lab)) if lab else None  # noqa: E731 (\scriptsize)
+        either = bool(e.above) != bool(e.below) and not (e.above or e.below).colour  # a weight, not a value
+        return EdgeLabels(self.cm(a), self.cm(b), size(e.above), size(e.below), either, LABEL_GAP_CM)
 
     def _node_boxes(self) -> list[Box2]:
         half = 0.42
@@ -244,18 +246,24 @@ class EdgeLabels:
     b: tuple[float, float]
     above: tuple[float, float] | None  # (w, h) of the label above, or None
     below: tuple[float, float] | None
+    either_side: bool = False  # its one label may go under the edge instead (a network's weight, not a value)
+    gap: float = 0.04  # cm between a label and its edge (a network's labels: LABEL_GAP_CM)
+
+
+Spot = tuple[float, bool]  # where along an edge (0 … 1) its labels go, and whether they change sides
 
 
 def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35,
-                 lines: list[tuple[Point, Point]] = ()) -> list[float]:
+                 lines: list[tuple[Point, Point]] = ()) -> list[Spot]:
     """_place, computed once for a drawing's SVG and its TikZ."""
     return list(_place(tuple(edges), tuple(obstacles), prefer, tuple(lines)))
 
 
 @lru_cache(maxsize=8)
 def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: float,
-           lines: tuple[tuple[Point, Point], ...]) -> tuple[float, ...]:
-    """Where along each edge (0 … 1) its labels go: the candidate whose labels overlap no other label
+           lines: tuple[tuple[Point, Point], ...]) -> tuple[Spot, ...]:
+    """Where along each edge (0 … 1) its labels go, and on which side when either will do (a label
+    goes under its edge only to keep clear of something): the candidate whose labels overlap no other label
     and no node (obstacles) and cross the fewest other edges (and unlabelled lines, such as skip
     arcs, which count twice), then the one nearest `prefer`. Greedy in the order given, then
     REPLACE_ROUNDS rounds that move each edge's labels again knowing where all the others are; a
@@ -263,49 +271,54 @@ def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: f
     segments = [(e.a, e.b) for e in edges]
     nodes = [((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, y0, x1, y1 in obstacles]
     placed: dict[int, list[Quad]] = {}
-    result = [prefer] * len(edges)
+    result: list[Spot] = [(prefer, False)] * len(edges)
 
-    def cost(n: int, t: float) -> float:
-        e, quads = edges[n], _label_quads(edges[n], t)
-        clear = _label_quads(e, t, room=EDGE_ROOM)  # a label keeps EDGE_ROOM from the other edges
-        crossings = sum(_meet(q, seg) for q in clear for k, seg in enumerate(segments) if k != n)
-        crossings += 2 * sum(_meet(q, seg) for q in _label_quads(e, t, room=0.05) for seg in lines)
-        roomy = _label_quads(e, t, room=LABEL_ROOM)
+    def candidates(e: EdgeLabels) -> list[Spot]:
+        return [(t, flip) for flip in ((False, True) if e.either_side else (False,)) for t in LABEL_TS]
+
+    def cost(n: int, spot: Spot) -> float:
+        e, (t, flip) = edges[n], spot
+        quads = _label_quads(e, t, flip=flip)
+        clear = _label_quads(e, t, room=EDGE_ROOM, flip=flip)  # a label keeps EDGE_ROOM from the other edges
+        crossings = sum(_meet(q, seg) for q in quads for k, seg in enumerate(segments) if k != n)
+        near = sum(_meet(q, seg) for q in clear for k, seg in enumerate(segments) if k != n)
+        crossings += 2 * sum(_meet(q, seg) for q in _label_quads(e, t, room=0.05, flip=flip) for seg in lines)
+        roomy = _label_quads(e, t, room=LABEL_ROOM, flip=flip)
         overlaps = sum(_meet(q, p) for q in roomy for k, quads_k in placed.items() if k != n for p in quads_k)
         blocked = sum(_meet(q, p) for q in quads for p in nodes)
         # a line through a label still reads; a label on a label does not
-        return 10 * crossings + 60 * overlaps + 80 * blocked + abs(t - prefer)
+        return 10 * crossings + 3 * near + 60 * overlaps + 80 * blocked + abs(t - prefer) + 0.3 * flip
 
     for round_ in range(1 + REPLACE_ROUNDS):
         for n, e in enumerate(edges):
             if round_ and cost(n, result[n]) < 60:  # on no label and no node: stays
                 continue
-            result[n] = min(LABEL_TS, key=lambda t: cost(n, t))
-            placed[n] = _label_quads(e, result[n], room=LABEL_ROOM)
+            result[n] = min(candidates(e), key=lambda spot: cost(n, spot))
+            placed[n] = _label_quads(e, result[n][0], room=LABEL_ROOM, flip=result[n][1])
     return tuple(result)
 
 
-REPLACE_ROUNDS = 2
+REPLACE_ROUNDS = 3
 Quad = tuple[Point, Point, Point, Point]
 LABEL_ROOM = 0.04  # cm kept free around a label from another label (glyphs stand out of the estimated box)
-EDGE_ROOM = 0.06  # cm kept free around a label from the other edges
+EDGE_ROOM = 0.09  # cm kept free around a label from the other edges
 LABEL_GAP_CM = 0.06  # between a label's box and its own edge (TikZ: outer sep; a ψ's tail stays off the line)
 LABEL_GAP_PT = LABEL_GAP_CM / 2.54 * 72.27
 
 
-def _label_quads(e: EdgeLabels, t: float, room: float = 0.0) -> list[Quad]:
+def _label_quads(e: EdgeLabels, t: float, room: float = 0.0, flip: bool = False) -> list[Quad]:
     """The rectangles of an edge's labels at t, turned along the edge as they are drawn (`room` more
-    on every side)."""
+    on every side; `flip`: above and below change places)."""
     (x1, y1), (x2, y2) = e.a, e.b
     length = math.hypot(x2 - x1, y2 - y1) or 1.0
     ux, uy = (x2 - x1) / length, (y2 - y1) / length  # along the edge
     nx, ny = uy, -ux  # the normal on the "above" side (y downwards)
     px, py = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
     quads = []
-    for size, sign in ((e.above, 1), (e.below, -1)):
+    for size, sign in ((e.above, -1 if flip else 1), (e.below, 1 if flip else -1)):
         if size:
             w, h = size[0] / 2 + room, size[1] / 2 + room
-            off = size[1] / 2 + LABEL_GAP_CM
+            off = size[1] / 2 + e.gap
             cx, cy = px + sign * nx * off, py + sign * ny * off
             quads.append(tuple((cx + a * ux * w + b * nx * h, cy + a * uy * w + b * ny * h)
                                for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))))
@@ -326,6 +339,12 @@ def _meet(p, q) -> bool:
             if max(a) <= min(b) or max(b) <= min(a):
                 return False
     return True
+
+
+def text_height(label: Label) -> float:
+    """A \\scriptsize label's height in cm with its inner sep: W^{[1]}_{11}, a superscript over an index,
+    stands taller than b_1 (LuaLaTeX, inner sep included: 11.6 pt against 7.9 pt)."""
+    return 0.42 if label.sup and label.sub else 0.34 if label.sup else 0.32
 
 
 def text_width(label: Label, char_cm: float) -> float:
@@ -385,7 +404,7 @@ def _svg_node(node: Node, x: float, y: float) -> str:
 
 
 def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
-    gap = LABEL_GAP_CM * SVG_PX_PER_CM  # off its own edge, as in TikZ
+    gap = (LABEL_GAP_CM - 0.04) * SVG_PX_PER_CM  # off its own edge as in TikZ (-6 and 15 keep 0.04 cm)
     dy = -6 - gap if above else 15 + gap
     width = 7 * len(label.text + label.tail) + 5 * max(len(label.sup), len(label.sub)) + 4  # the scripts stacked
     box = f'<rect x="{x - width / 2:.1f}" y="{y + dy - 11:.1f}" width="{width:.1f}" height="14" fill="white" opacity="0.85"/>'
@@ -419,14 +438,15 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", sp
     if title:
         out.append(f"<title>{escape(title)}</title>")
     labels = []
-    for edge, a, b, t in lay.drawn_edges():
+    for edge, a, b, t, flip in lay.drawn_edges():
         (x1, y1), (x2, y2) = px(*a), px(*b)
         d = math.hypot(x2 - x1, y2 - y1)
         ux, uy = (x2 - x1) / d, (y2 - y1) / d
         out.append(f'<line x1="{x1 + ux * SVG_R:.1f}" y1="{y1 + uy * SVG_R:.1f}" x2="{x2 - ux * SVG_R:.1f}" '
                    f'y2="{y2 - uy * SVG_R:.1f}" stroke="#555" marker-end="url(#arrow)"/>')
         mx, my, angle = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t, math.degrees(math.atan2(y2 - y1, x2 - x1))
-        labels += [_svg_edge_label(lab, mx, my, angle, above) for lab, above in ((edge.above, True), (edge.below, False)) if lab]
+        labels += [_svg_edge_label(lab, mx, my, angle, above != flip)
+                   for lab, above in ((edge.above, True), (edge.below, False)) if lab]
     for edge, _curve in lay.skip_arcs():
         out.append(_svg_skip(edge, layers, px(*lay.position(edge.source)), px(*lay.position(edge.target)), dy))
     out += labels
@@ -483,10 +503,11 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
         note = (rf", label={{[text={TIKZ_COLOURS[node.note.colour]}, font=\scriptsize]below:{{${node.note.tex}$}}}}"
                 if node.note else "")
         out.append(rf"\node[{style}{note}] ({_node_name(i, index)}) at ({x}, {y:.2f}) {{${node.label.tex}$}};")
-    for edge, _a, _b, t in lay.drawn_edges():
+    for edge, _a, _b, t, flip in lay.drawn_edges():
+        sides = ("below", "above") if flip else ("above", "below")
         labels = "".join(
             rf" node[param, {side}, pos={t:.2f}{_tikz_colour(lab)}] {{${lab.tex}$}}"
-            for lab, side in ((edge.above, "above"), (edge.below, "below"))
+            for lab, side in ((edge.above, sides[0]), (edge.below, sides[1]))
             if lab
         )
         out.append(rf"\draw[->] ({_node_name(*edge.source)}) --{labels} ({_node_name(*edge.target)});")

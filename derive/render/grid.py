@@ -390,8 +390,9 @@ def _svg(layout, title: str, ids: str = "", zoom: float = 1.0) -> str:
     """The SVG document; `ids` prefixes its element ids (two drawings of one figure share a page); `zoom`
     is how much larger than its drawing units the document asks to be shown."""
     placed, figure, width, height, *stacked = layout
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * SVG_PX * zoom:.0f}" height="{height * SVG_PX * zoom:.0f}" '
-           f'viewBox="0 0 {width * SVG_PX:.0f} {height * SVG_PX:.0f}" {SVG_FONT}>']
+    view_w, view_h = round(width * SVG_PX), round(height * SVG_PX)  # the size asked for is the view's, zoomed
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{view_w * zoom:.0f}" height="{view_h * zoom:.0f}" '
+           f'viewBox="0 0 {view_w} {view_h}" {SVG_FONT}>']
     for colour in ("forward", "backward"):
         out.append(f'<defs><marker id="{ids}arrow-{colour}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
                    f'markerHeight="7" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="{SVG_COLOURS[colour]}"/>'

@@ -93,7 +93,8 @@ def responsive(fig) -> str:
 def _least(svg: str) -> int:
     """The narrowest width (px) at which the drawing's smallest label is still SMALLEST_PX."""
     smallest = min(float(size) for size in _FONT_SIZES.findall(svg))
-    return math.ceil(int(_VIEW_WIDTH.search(svg).group(1)) * min(1.0, SMALLEST_PX / smallest))
+    # one pixel to spare: the browser lays the drawing out in fractions of a pixel (517.6 px for 518)
+    return math.ceil(int(_VIEW_WIDTH.search(svg).group(1)) * min(1.0, SMALLEST_PX / smallest)) + 1
 
 
 def to_html(text: str, figures: dict[str, str], math=None) -> str:

@@ -173,7 +173,7 @@ def _label_places(boxes: dict[str, Box], arrows: list[Arrow]) -> list[float]:
         obstacles.append((x - 0.48, y - 0.48, x + 0.48, y + 0.48))
         if b.circle and b.name:  # the node's name above its circle
             obstacles.append((x - 0.3, y - 0.95, x + 0.3, y - 0.48))
-    return place_labels(edges, obstacles, prefer=LABEL_AT)
+    return [t for t, _flip in place_labels(edges, obstacles, prefer=LABEL_AT)]
 
 
 # -- SVG ------------------------------------------------------------------------------
