@@ -73,7 +73,8 @@ def _build(sources, langs, formats, out: Path, document: str, figures: bool, job
     broken = {f.job for f in failed}
     stale = [j for j in todo if j not in broken and (force or not _fresh(j, hashes[j], cache, out))]
     started = time.monotonic()
-    results = _run_all(stale, jobs)
+    place = {job: i for i, job in enumerate(todo)}
+    results = sorted(_run_all(_longest_first(stale), jobs), key=lambda r: place[r.job])  # reported in order
     for result in results:
         if result.error is None:
             cache[_key(result.job, out)] = hashes[result.job]
@@ -219,6 +220,23 @@ def job_hash(job: Job) -> str:
         digest.update(str(path).encode())
         digest.update(read_limited(path, MAX_BYTES))
     return digest.hexdigest()
+
+
+def _longest_first(jobs: list[Job]) -> list[Job]:
+    """The jobs with the specs that take longest first (a course book: a lecture per chapter, and two LaTeX
+    passes for its contents), so that no worker starts the longest one while the others are finishing
+    (the jobs of a spec stay together and in order: a worker derives the spec once for all of them)."""
+    from derive.errors import DeriveError
+
+    def inputs(spec: str) -> int:
+        try:
+            return len(inputs_of(Path(spec)))
+        except DeriveError:
+            return 0
+
+    weight = {spec: inputs(spec) for spec in dict.fromkeys(j.spec for j in jobs)}
+    order = {spec: i for i, spec in enumerate(weight)}
+    return sorted(jobs, key=lambda j: (-weight[j.spec], order[j.spec]))
 
 
 def _key(job: Job, out: Path) -> str:

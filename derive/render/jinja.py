@@ -9,7 +9,7 @@ template `<kind>.<fmt>.j2`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 
 import sympy as sp
 
@@ -96,6 +96,7 @@ def environment(fmt: str, lang: str, boxes: str = "key", **printer_settings) -> 
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root() / fmt)),
+        bytecode_cache=_compiled(),
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -120,6 +121,28 @@ def environment(fmt: str, lang: str, boxes: str = "key", **printer_settings) -> 
     env.globals["verification_note"] = True  # a context may turn it off (--no-verification-note)
     env.install_gettext_translations(translations(lang), newstyle=True)
     return env
+
+
+@lru_cache(maxsize=1)
+def _compiled():
+    """The templates compiled once per process and shared by every environment (one per language and
+    printer): a template is compiled again only when its source changes (the checksum of its text), so
+    `derive build`'s worker compiles a kind's template once for all the languages of a spec."""
+    import jinja2
+
+    class Compiled(jinja2.BytecodeCache):
+        def __init__(self) -> None:
+            self.code: dict[str, tuple[str, object]] = {}
+
+        def load_bytecode(self, bucket) -> None:
+            checksum, code = self.code.get(bucket.key, (None, None))
+            if checksum == bucket.checksum:
+                bucket.code = code
+
+        def dump_bytecode(self, bucket) -> None:
+            self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+    return Compiled()
 
 
 def render_template(kind: str, fmt: str, lang: str, context: dict, **printer_settings) -> str:
