@@ -73,8 +73,7 @@ def _build(sources, langs, formats, out: Path, document: str, figures: bool, job
     broken = {f.job for f in failed}
     stale = [j for j in todo if j not in broken and (force or not _fresh(j, hashes[j], cache, out))]
     started = time.monotonic()
-    place = {job: i for i, job in enumerate(todo)}
-    results = sorted(_run_all(_longest_first(stale), jobs), key=lambda r: place[r.job])  # reported in order
+    results = _run_all(_longest_first(stale), jobs)
     for result in results:
         if result.error is None:
             cache[_key(result.job, out)] = hashes[result.job]
@@ -83,7 +82,8 @@ def _build(sources, langs, formats, out: Path, document: str, figures: bool, job
     cache_error = _save_cache(out, cache)
     built = len(stale) - sum(1 for r in results if r.error is not None)
     up_to_date = len(todo) - len(stale) - len(broken)
-    for f in failed:
+    place = {job: i for i, job in enumerate(todo)}
+    for f in sorted(failed, key=lambda f: place[f.job]):  # in the order of the specs, as they were given
         click.echo(f"derive build: {terminal(f.job.target)}: {message(f.error)}", err=True)
     if cache_error:
         click.echo(f"derive build: the up-to-date record was not saved: {message(cache_error)}", err=True)

@@ -285,3 +285,47 @@ def test_a_page_reference_still_gets_its_last_pass(tmp_path):
     pages = _printed_pages(compile_pdf(source, tmp_path / "p.pdf"))
     late = next(i for i, p in enumerate(pages, start=1) if re.search(r"\(1\)", p))
     assert f"See page {late}." in pages[0]
+
+
+def _preamble(source: str) -> str:
+    return source.split(r"\begin{document}")[0]
+
+
+def test_the_preamble_loads_tikz_and_font_families_only_where_the_document_uses_them():
+    """Each costs LuaLaTeX time in every document: TikZ with a figure, sans on slides, monospace with code."""
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    notes, bare, slides = latex_of(spec), latex_of(spec, figures=False), latex_of(spec, kind="slides")
+    assert r"\usepackage{cancel,bm,graphicx,tikz}" in _preamble(notes)
+    assert r"\usepackage{cancel,bm,graphicx}" in _preamble(bare) and "tikz" not in _preamble(bare)
+    for source in (notes, bare):
+        assert r"\setmainfont{CMU Serif}" in source
+        assert r"\setsansfont" not in source and r"\setmonofont" not in source
+    assert r"\setsansfont{CMU Sans Serif}" in _preamble(slides) and r"\setmonofont" not in slides
+    assert tex.families("notes", r"a \texttt{b} c") == {"mono"}
+    assert tex.families("notes", r"\textsf{b}, \url{x}") == {"sans", "mono"}
+    assert tex.families("notes", r"\textttx \verbatimx \textsfy") == set()  # other commands' names
+    assert tex.families("slides", "x") == {"sans"}
+
+
+def _words(pdf: Path) -> str:
+    """Every word of pdf with its box, page by page (not the head, which holds the time of typesetting)."""
+    xml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return xml[xml.index("<doc>"):]
+
+
+def test_a_lecture_without_code_is_typeset_as_with_every_family_loaded(tmp_path):
+    """Leaving out the families a document does not use changes nothing printed: the same words at the
+    same places on the same pages; code in the text still gets CMU Typewriter."""
+    require_latex()
+    source = latex_of(ROOT / "specs" / "sigmoid-bce.yaml", "ru")
+    every = source.replace(r"\setmainfont{CMU Serif}",
+                           "\\setmainfont{CMU Serif}\n\\setsansfont{CMU Sans Serif}\n\\setmonofont{CMU Typewriter Text}")
+    assert every != source
+    assert _words(compile_pdf(source, tmp_path / "lean.pdf")) == _words(compile_pdf(every, tmp_path / "every.pdf"))
+    converter = tex.Converter()
+    blocks = converter.blocks("# Code\n\nThe file `spec.yaml` says so.\n")
+    document = tex.document("notes", "en", title=tex.title_of(blocks).tex, body=tex.notes_body(blocks),
+                            colours=converter.colours, plain_title="Code")
+    fonts = subprocess.run(["pdffonts", str(compile_pdf(document, tmp_path / "code.pdf"))], capture_output=True,
+                           text=True, check=True).stdout
+    assert "CMUTypewriter" in fonts and "LMMono" not in fonts

@@ -156,7 +156,7 @@ _LABEL_PAGE = re.compile(rb"(\\newlabel\{[^{}]*\}\{\{[^{}]*\})\{[^{}]*\}")
 
 
 def _aux_state(aux: Path, pages_matter: bool) -> bytes | None:
-    """What the next pass reads from the .aux: its text, without the pages of labels when the document
+    r"""What the next pass reads from the .aux: its text, without the pages of labels when the document
     prints no page reference (an equation that moves to the next page changes nothing printed; the
     table of contents' pages are \@writefile lines and still count)."""
     if not aux.is_file():
