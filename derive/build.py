@@ -284,7 +284,7 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
 
     if not jobs:
         return []
-    _preload()
+    _preload(job.lang for job in jobs)
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # no refresh thread: the workers are forked, and a fork must not catch a thread holding stderr's lock
@@ -299,15 +299,23 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
     return [o.value if o.error is None else Outcome(job, o.error, o.exit_code) for job, o in zip(jobs, outcomes)]
 
 
-def _preload() -> None:
-    """Import, once in the parent, what every worker needs (SymPy, Jinja, the renderers): the workers are
-    forked, so each starts with them instead of importing them again (0.3 s of CPU per spec). NumPy is left
-    to the workers: its BLAS threads must not be forked."""
+def _preload(languages=()) -> None:
+    """Import and read, once in the parent, what every worker needs: the workers are forked, so each starts
+    with it instead of doing it again (about 0.5 s of CPU per spec). That is SymPy, Jinja and the renderers;
+    the SymPy modules SymPy itself imports on first use (sympy.physics.units in `simplify`, sympy.tensor
+    in the first sum: 0.1 s); the catalogs of the languages built (0.02 s each). NumPy is left to the
+    workers: its BLAS threads must not be forked."""
     import importlib
 
-    for name in ("sympy", "jinja2", "derive.render.printing", "derive.render.jinja", "derive.render.document",
-                 "derive.render.tex"):
-        importlib.import_module(name)
+    from derive.core.startup import imports_paused
+    from derive.render.i18n import translations
+
+    with imports_paused():  # what the parent holds is frozen: the workers' garbage collector leaves it alone
+        for name in ("sympy", "jinja2", "derive.render.printing", "derive.render.jinja", "derive.render.document",
+                     "derive.render.tex", "sympy.physics.units", "sympy.tensor.tensor"):
+            importlib.import_module(name)
+        for lang in sorted(set(languages)):
+            translations(lang)
 
 
 @lru_cache(maxsize=8)
