@@ -72,6 +72,39 @@ def test_seed_001_answers_are_correct(grader, key, text):
     assert verdict(grader, key, text) == ("correct", ["correct_index"])
 
 
+@pytest.mark.parametrize("key,text", [
+    # componentwise, the output's index m free: ∂f_m/∂W_ij = 1_{m=i} x_j, ∂f_m/∂x_i = W_{m,i} (the lecture prints
+    # both beside the upstream forms), and the upstream form where the key's expected element is componentwise:
+    # ∂f/∂θ_i = Σ_m ∂f/∂f_m 1_{m=i} = ∂f/∂f_i. Either convention, written consistently, is right.
+    ("W_ij", "1_{m=i} x_j"),
+    ("W_ij", r"\delta_{mi} x_j"),
+    ("x_i", "W_{m,i}"),
+    ("theta_i", "df_df_i"),
+    ("theta_i", r"\sum_k \frac{\partial f}{\partial f_k} 1_{k=i}"),
+    ("q_i", "df_df_i"),
+])
+def test_the_other_convention_is_correct_too(grader, key, text):
+    assert verdict(grader, key, text) == ("correct", ["correct_index"])
+
+
+def test_the_other_convention_holds_through_an_activation(relu_grader):
+    # h_m = relu(z_m), z = W x + b: ∂h_m/∂W_ij = I[z_m > 0] 1_{m=i} x_j; ∂h/∂b_i = ∂h/∂z_i over the upstream gradients
+    m = relu_grader.d.output.indices[0]
+    assert verdict(relu_grader, "W_ij", f"I[z_{m} > 0] 1_{{{m}=i}} x_j") == ("correct", ["correct_index"])
+    assert verdict(relu_grader, "W_ij", f"1_{{{m}=i}} x_j")[0] == "incorrect"  # the indicator missing
+    assert verdict(relu_grader, "b_i", "dh_dz_i") == ("correct", ["correct_index"])
+
+
+@pytest.mark.parametrize("key,text", [("W_ij", "1_{m=j} x_i"), ("x_i", "W_{i,m}")])
+def test_a_wrong_componentwise_answer_is_wrong_not_a_missing_sum(grader, key, text):
+    assert verdict(grader, key, text) == ("incorrect", ["differs"])
+
+
+@pytest.mark.parametrize("key,text", [("q_i", "df_dq_i"), ("theta_i", "df_dtheta_i"), ("W_ij", "df_dW_ij")])
+def test_naming_the_asked_gradient_says_so(grader, key, text):
+    assert verdict(grader, key, text) == ("invalid", ["names_asked"])
+
+
 @pytest.mark.parametrize("key,text,code", [
     ("W_ij", "-df_dq_i x_j", "sign"),
     ("W_ij", "df_dq_j x_i", "transposed_parameter"),  # ∂f/∂W_ji

@@ -33,6 +33,8 @@ MESSAGES = {
     "unknown_name_close": N_("Unknown name: %(names)s; did you mean %(close)s?"),
     "unknown_names": N_("Unknown names: %(names)s. Names that exist here are, for example: %(known)s."),
     "unknown_names_close": N_("Unknown names: %(names)s; did you mean %(close)s?"),
+    "names_asked": N_("%(names)s is the gradient this answer asks for: write it in terms of other quantities "
+                      "(the inputs, the parameters, the gradients that come from the output)."),
     "parse_error": N_("The formula cannot be read: %(error)s."),
     "parse.too_deep": N_("Column %(column)s: brackets or powers are nested deeper than %(most)s levels."),
     "parse.unbalanced": N_("Column %(column)s: %(bracket)s closes a bracket that was never opened."),
@@ -193,7 +195,7 @@ LIST_END = N_("%(items)s or %(last)s")
 SUMMARY_GROUPS = {
     **{code: "unreadable" for code in MESSAGES if code.startswith("parse")},
     "unknown_name": "unreadable", "unknown_name_close": "unreadable",
-    "unknown_names": "unreadable", "unknown_names_close": "unreadable", "timeout": "unreadable", "unsupported": "unreadable", "not_text": "unreadable",
+    "unknown_names": "unreadable", "unknown_names_close": "unreadable", "names_asked": "unreadable", "timeout": "unreadable", "unsupported": "unreadable", "not_text": "unreadable",
     "differs": "undiagnosed",
 }
 

@@ -689,6 +689,10 @@ class FormulaGrader:
     def names_for(self, key: str) -> dict:
         return self.names
 
+    def withheld(self, key: str) -> set[str]:
+        """Names that exist in the problem but not for key's answer: the gradient it asks for (df_dq_i for q_i)."""
+        return set()
+
     def check(self, key: str, raw) -> Verdict:
         """The verdict on raw (the YAML value) as the answer for key."""
         target = self.target(key)
@@ -700,7 +704,10 @@ class FormulaGrader:
         try:
             answer = self.read(text, names)
         except UnknownName as exc:
-            return _set(verdict, "invalid", unknown_finding(exc.names, list(names)))
+            withheld = self.withheld(target.key)
+            if exc.names and all(n in withheld for n in exc.names):  # the answer names what it is asked for
+                return _set(verdict, "invalid", Finding.of("names_asked", names=", ".join(exc.names)))
+            return _set(verdict, "invalid", unknown_finding(exc.names, [n for n in names if n not in withheld]))
         except ParseError as exc:
             return _set(verdict, "invalid", parse_finding(exc))
         return self.grade_formula(verdict, target, answer)

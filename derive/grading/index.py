@@ -81,6 +81,10 @@ class _Target:
     matrix: bool = False
     quantity: str = ""
     mistakes: list = field(default_factory=list)
+    # the same gradient in the other convention the lecture writes: componentwise (∂f_m/∂W_ij, the output's
+    # indices free) where the expected element is over the upstream gradients (∂f/∂W_ij), and the other way
+    # round; (free, ranges, values), or None for a scalar output, where the two are one
+    other: tuple | None = None
 
 
 class IndexGraphGrader(FormulaGrader):
@@ -314,7 +318,34 @@ class IndexGraphGrader(FormulaGrader):
         text, tex = self._shown(expected)
         expected = expected.replace(lambda e: isinstance(e, Upstream), self._upstream)
         values = self.index_values(expected, free, ranges)
-        return _Target(self._element_key(name, g.indices), free, ranges, expected, values, text, tex, quantity=name)
+        return _Target(self._element_key(name, g.indices), free, ranges, expected, values, text, tex, quantity=name,
+                       other=self._other_convention(name, g))
+
+    def _other_convention(self, name: str, g) -> tuple | None:
+        """(free, ranges, values) of name's gradient in the convention its key's expected element is not in:
+        the componentwise ∂f_m/∂v (the output's indices free) beside ∂f/∂v over the upstream gradients, or
+        ∂f/∂v for a random scalar of f (what the upstream form equals) beside the componentwise one."""
+        out = self.d.output
+        if not out.indices:
+            return None
+        wrt = tuple(g.indices)
+        ranges = tuple(self.shapes[name][a] for a in range(len(wrt)))
+        if g.done is not None:
+            free, ranges = (*wrt, *out.indices), ranges + tuple(self.shapes[out.quantity.name])
+            return free, ranges, self.index_values(g.component, free, ranges)
+        values = np.array([np.broadcast_to(self.env[self._symbol(f"d{self.of}_d{name}", tuple(at[i] for i in wrt))],
+                                           (self.points,)) for at in self._assignments(wrt, ranges)], dtype=float)
+        return wrt, ranges, values
+
+    def _in_other_convention(self, target: _Target, answer: sp.Expr) -> np.ndarray | None:
+        """The answer's values in the other convention where its indices fit it (None where they do not)."""
+        if target.other is None:
+            return None
+        free, ranges, _values = target.other
+        try:
+            return self.index_values(answer, free, ranges)
+        except (IndexMismatch, Unsupported):
+            return None
 
     def _shown(self, expr: sp.Expr) -> tuple[str, str]:
         """The expected element as the JSON writes it (expr, latex): ∂f/∂q_i x_j, 1_{m=i}."""
@@ -351,6 +382,9 @@ class IndexGraphGrader(FormulaGrader):
                                         if n != own and not (isinstance(v, sp.Indexed) and str(v.base.label) == own)}
         return self._names_for[key]
 
+    def withheld(self, key: str) -> set[str]:
+        return set(self.matrix_names if self.targets[key].matrix else self.names) - set(self.names_for(key))
+
     # -- grading
 
     def target(self, key: str) -> _Target:
@@ -361,10 +395,15 @@ class IndexGraphGrader(FormulaGrader):
             return self._grade_matrix(verdict, target, answer)
         if isinstance(answer, sp.MatrixBase):
             return _set(verdict, "invalid", Finding.of("unsupported", what="a matrix"))
+        other = self._in_other_convention(target, answer)
+        if other is not None and np.all(agreement(other, target.other[2])):  # ∂f/∂θ_i = ∂f/∂f_i for ∂f_m/∂θ_i
+            return _set(verdict, "correct", Finding.of("correct_index", points=self.points, entries=other.shape[0]))
         try:
             values = self.index_values(answer, target.free, target.ranges)
         except IndexMismatch as exc:
             finding = exc.finding
+            if other is not None and finding.code == "index_free":  # a componentwise answer, and a wrong one
+                return _set(verdict, "incorrect", *value_findings(answer, other, target.other[2], self.points))
             if finding.code == "index_free":
                 finding = Finding.of("index_free", index=dict(finding.args)["index"], key=target.key,
                                      indices=", ".join(str(i) for i in target.free) or "—")

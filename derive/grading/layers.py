@@ -65,6 +65,7 @@ class LayerGrader(FormulaGrader):
         # a parameter's own gradient (dL_dW_11) is what is asked: it is not a name an answer may use
         self.names |= {element_name(a): sp.Symbol(element_name(a), real=True) for a, _ in program
                        if engine.key(a) not in asked_gradients}
+        self._withheld = {element_name(a) for a, _ in program if engine.key(a) in asked_gradients}
         self.env = self._values(points, [a for a, _ in program])
         self.points = POINTS
         formulas = dict(program)
@@ -91,6 +92,9 @@ class LayerGrader(FormulaGrader):
                 columns.setdefault(name, []).append(float(value))
         return {sp.Symbol(element_name_of(name), real=True): np.array(v) for name, v in columns.items()
                 if len(v) == len(points)}
+
+    def withheld(self, key: str) -> set[str]:
+        return self._withheld
 
     def grade_formula(self, verdict: Verdict, target: _Target, formula: sp.Expr) -> Verdict:
         try:
