@@ -239,6 +239,15 @@ def _longest_first(jobs: list[Job]) -> list[Job]:
     return sorted(jobs, key=lambda j: (-weight[j.spec], order[j.spec]))
 
 
+KEPT_LATEX = ".derive-latex"
+
+
+def _kept_latex(target: Path) -> Path:
+    """Where an output's LaTeX .aux and .toc are kept between builds: <out>/.derive-latex/<lang>/<name>/, so
+    that a rebuilt course book whose contents did not move takes one LaTeX pass instead of two."""
+    return target.parent.parent / KEPT_LATEX / target.parent.name / target.stem
+
+
 def _key(job: Job, out: Path) -> str:
     return os.path.relpath(job.target, out)
 
@@ -349,7 +358,7 @@ def _build_one(job: Job) -> None:
     result = _derived(job.spec, job.document, job.figures)
     target = Path(job.target)
     if job.fmt == "pdf":
-        document.write_pdf(result, job.lang, options, target)
+        document.write_pdf(result, job.lang, options, target, keep=_kept_latex(target))
         return
     if job.fmt == "md":
         text = document.markdown_file(result, job.lang, options)

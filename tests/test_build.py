@@ -167,3 +167,19 @@ def test_failures_are_reported_in_the_order_of_the_specs(tmp_path):
     reported = [Path(line.split(":")[1].strip()).stem for line in proc.stderr.splitlines()
                 if line.startswith("derive build: /")]
     assert reported == ["a-broken", "course", "leaky-relu"], proc.stderr
+
+
+def test_a_course_book_keeps_its_contents_for_the_next_build(tmp_path):
+    """derive build keeps each book's .aux and .toc (out/.derive-latex/<lang>/<name>/), so that a rebuild
+    starts from them; a lecture without references keeps nothing."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for name in ("course", "two-layer-relu", "leaky-relu", "sigmoid-bce", "softmax-ce"):
+        shutil.copy(ROOT / "specs" / f"{name}.yaml", specs)
+    out = tmp_path / "out"
+    proc = run_derive("build", specs / "course.yaml", specs / "sigmoid-bce.yaml", "--lang", "en", "--format", "pdf",
+                      "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    kept = out / ".derive-latex" / "en" / "course"
+    assert "\\contentsline {chapter}" in (kept / "derivation.toc").read_text(encoding="utf-8")
+    assert not (out / ".derive-latex" / "en" / "sigmoid-bce").exists()

@@ -329,3 +329,45 @@ def test_a_lecture_without_code_is_typeset_as_with_every_family_loaded(tmp_path)
     fonts = subprocess.run(["pdffonts", str(compile_pdf(document, tmp_path / "code.pdf"))], capture_output=True,
                            text=True, check=True).stdout
     assert "CMUTypewriter" in fonts and "LMMono" not in fonts
+
+
+BOOK = ("\\documentclass{book}\n\\begin{document}\n\\tableofcontents\n\\chapter{Forward}\nText.\n"
+        "\\chapter{Backward}\nMore text.\n\\end{document}\n")
+
+
+def _counting_runs(monkeypatch) -> list:
+    from derive.render import pdf as pdfmod
+
+    runs: list = []
+    real_run = pdfmod._run
+    monkeypatch.setattr(pdfmod, "_run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    return runs
+
+
+def test_a_rebuilt_book_whose_contents_did_not_move_takes_one_pass(tmp_path, monkeypatch):
+    """The .aux and .toc kept from the last build are where the first pass starts; when it writes the same
+    .aux again, the contents it printed are already right."""
+    require_latex()
+    runs = _counting_runs(monkeypatch)
+    keep = tmp_path / "kept"
+    first = pdf_text(compile_pdf(BOOK, tmp_path / "first.pdf", keep=keep))
+    assert len(runs) == 2 and (keep / "derivation.toc").is_file() and (keep / "derivation.aux").is_file()
+    runs.clear()
+    again = pdf_text(compile_pdf(BOOK, tmp_path / "again.pdf", keep=keep))
+    assert len(runs) == 1 and again == first
+    assert re.search(r"1\s+Forward\s+\d", first) and re.search(r"2\s+Backward\s+\d", first)
+    runs.clear()  # a chapter added: the kept contents are out of date, so LaTeX runs again
+    longer = BOOK.replace("\\end{document}", "\\chapter{Update}\nLast.\n\\end{document}")
+    text = pdf_text(compile_pdf(longer, tmp_path / "longer.pdf", keep=keep))
+    assert len(runs) == 2 and re.search(r"3\s+Update\s+\d", text)
+
+
+def test_a_kept_aux_that_does_not_fit_is_set_aside(tmp_path, monkeypatch):
+    require_latex()
+    keep = tmp_path / "kept"
+    keep.mkdir()
+    (keep / "derivation.aux").write_text("\\relax\n\\undefinedcommandfromanotherversion\n", encoding="utf-8")
+    runs = _counting_runs(monkeypatch)
+    text = pdf_text(compile_pdf(BOOK, tmp_path / "book.pdf", keep=keep))
+    assert re.search(r"2\s+Backward\s+\d", text) and len(runs) == 3  # the failed start, then afresh
+    assert "undefinedcommand" not in (keep / "derivation.aux").read_text(encoding="utf-8")
