@@ -183,3 +183,28 @@ def test_a_course_book_keeps_its_contents_for_the_next_build(tmp_path):
     kept = out / ".derive-latex" / "en" / "course"
     assert "\\contentsline {chapter}" in (kept / "derivation.toc").read_text(encoding="utf-8")
     assert not (out / ".derive-latex" / "en" / "sigmoid-bce").exists()
+
+
+def test_templates_are_compiled_once_and_each_environment_keeps_its_own_filters_and_globals():
+    """A worker renders a spec in every language from one compiled template: each rendering still gets its
+    own language's catalog and its kind's step mark, and a changed template source is compiled again."""
+    import jinja2
+
+    from derive.render.jinja import _compiled, environment
+
+    source = {"probe.j2": "{{ step(1) }} {{ _('Forward pass') }} {{ 0.5|num }}"}
+
+    def render(lang: str, steps: str) -> str:
+        env = environment("md", lang, steps=steps)
+        env.loader = jinja2.DictLoader(source)
+        return env.get_template("probe.j2").render()
+
+    english = render("en", ")")
+    held = dict(_compiled().code)
+    russian = render("ru", ".")
+    assert _compiled().code == held  # the same code, not compiled again
+    assert english.startswith("1) ") and "$0.5$" in english
+    assert russian.startswith("1. ") and "$0{,}5$" in russian and russian.split()[1] != "Forward"
+    assert environment("md", "pl").filters["num"](0.25) == "$0{,}25$"  # called from Python too
+    source["probe.j2"] = "{{ step(2) }} changed"
+    assert render("pl", ")") == "2) changed"
