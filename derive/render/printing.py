@@ -36,8 +36,17 @@ def base_latex(base: str) -> str:
     return base if len(base) == 1 else rf"\mathrm{{{base}}}"
 
 
+# Subscripts that are words, set upright as words are (H_{\mathrm{out}}); letters such as ij stay indices.
+WORD_SUBSCRIPTS = {"in", "out", "max", "min", "hid", "prev", "next", "new", "old", "true", "pred", "avg", "total"}
+
+
+def _subscript(part: str) -> str:
+    return rf"\mathrm{{{part}}}" if part in WORD_SUBSCRIPTS else part
+
+
 def latex_name(name: str) -> str:
-    """theta_01 -> \\theta_{01}; x_1 -> x_1; W2_11 -> W^{[2]}_{11}; theta_10_3 -> \\theta_{10,3}."""
+    """theta_01 -> \\theta_{01}; x_1 -> x_1; W2_11 -> W^{[2]}_{11}; theta_10_3 -> \\theta_{10,3};
+    H_out -> H_{\\mathrm{out}}."""
     m = NAME_RE.match(name)
     if not m:
         return rf"\mathrm{{{name}}}"
@@ -45,7 +54,7 @@ def latex_name(name: str) -> str:
     if m["layer"]:
         tex += f"^{{[{m['layer']}]}}"
     if m["index"]:
-        index = ",".join(m["index"].split("_"))
+        index = ",".join(_subscript(part) for part in m["index"].split("_"))
         tex += f"_{index}" if len(index) == 1 else f"_{{{index}}}"
     return tex
 
@@ -97,8 +106,29 @@ def _spaced(factor: sp.Expr) -> bool:
     return type(factor).__name__ in ("Indicator", "relu", "Heaviside")
 
 
+_SINGLE = re.compile(r"(\\(mathbf|boldsymbol)\{\\?[A-Za-z]+\}|\\?[A-Za-z]+)(_[A-Za-z0-9]|_\{[^{}]*\})?")
+
+
+def _single(tex: str) -> bool:
+    """One letter, bold or not, with at most a subscript (p, \\mathbf{h}_{t - 1}): a transpose needs no
+    parentheses around it; W^{[l]} or ∂L/∂S keeps them."""
+    return _SINGLE.fullmatch(tex) is not None
+
+
 def _power(tex: str, exp: str | None) -> str:
     return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+
+def _appearance(expr: sp.Expr) -> list[sp.Symbol]:
+    """The index symbols of expr's indexed entries in the order they appear (x_{c,u,v}: c, u, v)."""
+    seen: list[sp.Symbol] = []
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Indexed):
+            for index in node.indices:
+                for s in sorted(sp.sympify(index).free_symbols, key=lambda s: str(index).find(s.name)):
+                    if s not in seen:
+                        seen.append(s)
+    return seen
 
 
 class _Memo:
@@ -139,6 +169,7 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         "kronecker": "1",
         "decimal": ".",  # the language's decimal sign (derive.numbers.decimal_sign): 0{,}3679 in ru and pl
         "terms": "given",
+        "fold_frac_powers": True,  # (σ² + ε)^{3/2}, not a fraction in the exponent
         "ordinary": frozenset(),  # variables of one-variable functions: da/dz, not ∂a/∂z  # order of a sum's terms: given (θ_0 + θ_1 x, seed 000) | bias-last (Wa + b)
     }
 
@@ -153,6 +184,10 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         args = list(expr.args)
         plain = self.order == "none" and not any(
             (a.is_Pow and a.exp.is_negative) or (a.is_Rational and not a.is_Integer) for a in args)
+        if not plain and self.order == "none":
+            tex = self._coefficient_form(expr)
+            if tex is not None:
+                return tex
         if not plain or any(a.is_Number for a in args[1:]) or (args[0].is_Number and args[0].is_negative):
             return super()._print_Mul(expr)
         coeff, factors = (args[0], args[1:]) if args[0].is_Number else (None, args)
@@ -166,6 +201,40 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
                 tex += r" \, " if _spaced(f) or _spaced(factors[i - 1]) else " "
             tex += term
         return f"{self._print(coeff)} {tex}" if coeff is not None else tex
+
+    def _coefficient_form(self, expr) -> str | None:
+        """A fraction whose numerator holds a fraction, written as a coefficient times the rest, as
+        lecturers write it: \\frac{1}{\\sqrt{d_k}} \\frac{∂L}{∂S} K, not \\frac{\\frac{∂L}{∂S} K}{\\sqrt{d_k}};
+        None for any other product."""
+        from sympy.simplify import fraction
+
+        negative = expr.could_extract_minus_sign()
+        numer, denom = fraction(-expr if negative else expr, exact=True)
+        if denom == 1 or r"\frac" not in self._print(numer):
+            return None
+        coeff, rest = numer.as_coeff_Mul()
+        body = self._print(rest)
+        if rest.is_Add:
+            body = rf"\left({body}\right)"
+        return ("- " if negative else "") + f"{self._print(coeff / denom)} {body}"
+
+    def _print_Sum(self, expr):
+        """Σ over several indices with the outer index first, in the order the indices appear in the
+        summand (0 ≤ u ≤ F − 1 before 0 ≤ v ≤ F − 1 for x_{c,u,v}), as lecturers list them; SymPy lists
+        the innermost first. Limits that depend on another index keep SymPy's order."""
+        limits = list(expr.limits)
+        if len(limits) < 2:
+            return super()._print_Sum(expr)
+        names = {lim[0] for lim in limits}
+        if any(s in names for lim in limits for b in lim[1:] for s in sp.sympify(b).free_symbols):
+            return super()._print_Sum(expr)
+        seen = _appearance(expr.function)
+        first = {v: seen.index(v) if v in seen else len(seen) for v in names}
+        ordered = sorted(reversed(limits), key=lambda lim: first[lim[0]])
+        rows = [rf"{self._print(lo)} \leq {self._print(v)} \leq {self._print(hi)}" for v, lo, hi in ordered]
+        tex = r"\sum_{\substack{" + r"\\".join(rows) + "}} "
+        body = self._print(expr.function)
+        return tex + (rf"\left({body}\right)" if expr.function.is_Add else body)
 
     def _print_Float(self, expr):
         tex = super()._print_Float(expr)
@@ -294,7 +363,7 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         base = self._print(expr.args[0])
         if self._numpy():
             return f"{base}.T"
-        return rf"\left({base}\right)^T" if "^" in base or not expr.args[0].is_Symbol else f"{base}^T"
+        return f"{base}^T" if _single(base) else rf"\left({base}\right)^T"
 
     def _print_Total(self, expr):
         (v,) = expr.args
