@@ -180,3 +180,87 @@ def test_json_latex_of_the_layer_kinds_still_renders(cli):
         data = json.loads(_md(cli, spec, "--format", "json"))
         assert data["verification"]["verified"] is True
         assert katex_errors([d["latex"] for d in data["index_form"]]) == []
+
+
+# -- the order of terms and factors: the definition's, or the house order --------------------------------------------
+
+
+def test_gelu_reads_z_over_root_two_as_its_definition():
+    """GELU(z) = z Φ(z), Φ(z) = ½ (1 + erf(z/√2)) (Hendrycks & Gimpel 2016); SymPy rationalises z/√2 to z√2/2."""
+    import sympy as sp
+
+    from derive.render.printing import latex
+
+    z = sp.Symbol("z", real=True)
+    assert latex(sp.erf(z / sp.sqrt(2))) == r"\operatorname{erf}\left(\frac{z}{\sqrt{2}}\right)"
+    assert latex(z * sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)) == r"\frac{z e^{- \frac{z^{2}}{2}}}{\sqrt{2 \pi}}"
+    assert latex(-z / sp.sqrt(3)) == r"- \frac{z}{\sqrt{3}}"
+    assert latex(z * sp.sqrt(2) / 4) == r"\frac{z \sqrt{2}}{4}"  # not of the form √n/n: as it was
+
+
+def test_gelu_lecture_has_no_rationalised_root(cli):
+    md = _md(cli, "gelu-mae-decay.yaml")
+    assert r"\sqrt{2}}{2}" not in md and r"\frac{z \sqrt{2}}" not in md
+
+
+def test_bce_terms_in_the_seed_s_order(cli):
+    # seed 004, line 132: J = −1/m [y log(a^{[L]}) + (1 − y) log(1 − a^{[L]})]
+    md = _md(cli, "mlp-backprop.yaml")
+    assert (r"\left(y_{q} \log(a_{q}^{[L]}) + \left(1 - y_{q}\right) \log\left(1 - a_{q}^{[L]}\right)\right)"
+            in md)
+
+
+def test_weight_decay_term_comes_last(cli):
+    md = _md(cli, "gelu-mae-decay.yaml")
+    line = _line(md, r"\frac{\partial J}{\partial \phi_1} = ")
+    last = line.rsplit(" = ", 1)[1]
+    assert last.endswith(r"+ \lambda \phi_1") and last.startswith(r"- \operatorname{sign}"), last
+    for line in md.splitlines():  # in every row of the decay section, λ w is the last term
+        for part in line.split(" = ")[1:]:
+            if r"\lambda \theta" in part or r"\lambda \psi" in part or r"\lambda \phi" in part:
+                assert re.search(r"\+ \\lambda \\(theta|psi|phi)_\{?\d+\}?(?: \\approx .*)?$", part), part
+
+
+def test_weight_decay_numbers_follow_the_printed_order():
+    """The worked example substitutes numbers term by term in the printed order (ordered_terms)."""
+    import sympy as sp
+
+    from derive.render.printing import latex, ordered_terms
+
+    lam, phi, s, g = sp.symbols("lamda phi_1 s g_1", real=True)
+    expr = lam * phi - s * g
+    assert ordered_terms(expr.args) == [-s * g, lam * phi]
+    assert latex(expr) == r"- g_1 s + \lambda \phi_1"
+
+
+def test_weight_times_input_and_bias_last(cli):
+    # the spec writes f_1 = β₁ + ω₁ h₁; the house order is W a + b (weight, input, then bias)
+    md = _md(cli, "graph-sin-cos-exp.yaml")
+    for k in (1, 2, 3):
+        assert rf"f_{k} = \omega_{k} h_{k} + \beta_{k}" in md
+    assert r"f_0 = \omega_0 x + \beta_0" in md
+    assert r"h_1 \omega_1" not in md
+
+
+def test_upstream_delta_first(cli):
+    # seed 004, line 178: ∂J/∂W_{jk} = δ_j a_k (the upstream factor first)
+    md = _md(cli, "mlp-check.yaml")
+    assert r"= \delta^{[2]}_{i} a_{j}" in md
+    assert r"\sum_{k=1}^{n} \delta^{[2]}_{k} \frac{\partial z^{[2]}_{k}}{\partial W^{[2]}_{i,j}}" in md
+    assert r"a_{j} \delta" not in md
+
+
+# -- a long sum in the PDF ----------------------------------------------------------------------------------------
+
+
+def test_a_long_worked_sum_is_set_three_terms_to_a_line(cli):
+    from derive.render.tex import _rows, _split
+
+    md = _md(cli, "conv2d.yaml")
+    line = _line(md, r"\frac{\partial L}{\partial w_{1,1,0,0}} = ")
+    terms = line.split(" = ", 1)[1].count(" + ") + 1
+    assert terms == 9  # 3×3 kernel positions that read the 4×4 output without padding
+    lines = _split(_rows(line)).split(r" \\")
+    assert len(lines) == 3 and all(x.count(r"\frac{\partial L}{\partial y") == 3 for x in lines), lines
+    short = r"a + b + c"
+    assert _split(_rows(f"x = {short}")) == f"x &= {short}"

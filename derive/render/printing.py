@@ -60,14 +60,20 @@ def latex_name(name: str) -> str:
 
 
 def _ordered(terms: list[sp.Expr], terms_order: str = "given") -> list[sp.Expr]:
-    """Positive terms first (y − t, not −t + y); otherwise the given order, or, with
+    """Positive terms first (y − t, not −t + y), a weight-decay term λ w last; otherwise the given order, or, with
     terms_order="bias-last", numbers, then compound terms, then lone names: Wa + b, √(σ² + ε).
     An index and a number stay as written in indices: l + 1, not 1 + l."""
     if len(terms) == 2 and any(t.is_Integer for t in terms) and any(t.is_Symbol and t.is_integer for t in terms):
         return sorted(terms, key=lambda t: t.is_Integer)
     if terms_order == "bias-last":
-        return sorted(terms, key=lambda t: (t.could_extract_minus_sign(), _term_rank(t)))
-    return sorted(terms, key=lambda t: t.could_extract_minus_sign())
+        return sorted(terms, key=lambda t: (_decay(t), t.could_extract_minus_sign(), _term_rank(t)))
+    return sorted(terms, key=lambda t: (_decay(t), t.could_extract_minus_sign()))
+
+
+def _decay(term: sp.Expr) -> bool:
+    """A weight-decay term λ w: written after the chain-rule terms it is added to (… + λ φ₁)."""
+    term = -term if term.could_extract_minus_sign() else term
+    return term.is_Mul and any(f.is_Symbol and SPELLINGS.get(f.name, f.name) == "lambda" for f in term.args)
 
 
 def ordered_terms(terms: list[sp.Expr], terms_order: str = "given") -> list[sp.Expr]:
@@ -88,11 +94,30 @@ SMALL_CONSTANTS = {"epsilon"}  # written last in a sum: √(σ² + ε)
 COEFFICIENTS = {"alpha", "beta", "gamma", "eta", "lambda"}  # written in front: α z, η ∂J/∂W
 
 
+WEIGHTS = {"w", "W", "omega", "theta"}  # names of weights: ω₁ h₁, w x, θ₁ x written weight first
+
+
+def _is_weight(symbol: sp.Symbol) -> bool:
+    m = NAME_RE.match(symbol.name)
+    return bool(m) and m["base"] in WEIGHTS
+
+
+DELTA = re.compile(r"delta\d*\Z")  # δ, δ2: the error that reaches a layer, written first (δ_i a_j, seed 004)
+
+
+def _lead(factor: sp.Expr) -> int:
+    """0 for a coefficient (α, η, the Kronecker 1_{k=i}), 1 for the upstream δ, 2 for the rest."""
+    if (factor.is_Symbol and factor.name in COEFFICIENTS) or isinstance(factor, sp.KroneckerDelta):
+        return 0
+    name = factor.base.label.name if isinstance(factor, sp.Indexed) else getattr(factor, "name", "")
+    return 1 if DELTA.match(name) else 2
+
+
 def lecture_order(factors: list[sp.Expr]) -> list[sp.Expr]:
-    """Factors as lecturers write them: a coefficient such as α first (α z), and x before a sum
-    that contains ±x, so σ(1 − σ) and a(1 − a), not SymPy's (1 − σ)σ; other factors keep their place."""
-    out = sorted(factors, key=lambda f: not ((f.is_Symbol and f.name in COEFFICIENTS)
-                                             or isinstance(f, sp.KroneckerDelta)))
+    """Factors as lecturers write them: a coefficient such as α first (α z), then the upstream δ
+    (δ_i a_j, as seeds 000 and 004 write the chain rule), and x before a sum that contains ±x, so σ(1 − σ)
+    and a(1 − a), not SymPy's (1 − σ)σ; other factors keep their place."""
+    out = sorted(factors, key=_lead)
     for s in [f for f in factors if f.is_Add]:
         for x in [f for f in out if not f.is_Add and (f in s.args or -f in s.args)]:
             if out.index(x) > out.index(s):
@@ -185,13 +210,13 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         plain = self.order == "none" and not any(
             (a.is_Pow and a.exp.is_negative) or (a.is_Rational and not a.is_Integer) for a in args)
         if not plain and self.order == "none":
-            tex = self._coefficient_form(expr)
+            tex = self._over_root(expr) or self._coefficient_form(expr)
             if tex is not None:
                 return tex
         if not plain or any(a.is_Number for a in args[1:]) or (args[0].is_Number and args[0].is_negative):
             return super()._print_Mul(expr)
         coeff, factors = (args[0], args[1:]) if args[0].is_Number else (None, args)
-        factors = lecture_order(factors)
+        factors = self._weight_first(lecture_order(factors))
         tex = ""
         for i, f in enumerate(factors):
             term = self._print(f)
@@ -217,6 +242,31 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         if rest.is_Add:
             body = rf"\left({body}\right)"
         return ("- " if negative else "") + f"{self._print(coeff / denom)} {body}"
+
+    def _weight_first(self, factors: list) -> list:
+        """A weight times one input, weight first (ω₁ h₁ + β₁, the house order W a + b), whatever SymPy's
+        alphabetical order of the two names; longer products keep their chain-rule order."""
+        if len(factors) != 2 or not all(f.is_Symbol and f not in self._settings["partials"] for f in factors):
+            return factors
+        weight = [_is_weight(f) for f in factors]
+        return factors[::-1] if weight == [False, True] else factors
+
+    def _over_root(self, expr) -> str | None:
+        """z √2/2 as z/√2 and z √2/(2 √π) as z/√(2π), as the definition GELU(z) = z Φ(z) writes them; SymPy
+        rationalises 1/√2 to √2/2. None for a product without √n/n."""
+        from sympy.simplify import fraction
+
+        negative = expr.could_extract_minus_sign()
+        coeff, rest = (-expr if negative else expr).as_coeff_Mul()
+        root = sp.sqrt(coeff.q) if coeff.is_Rational and coeff.q > 1 else None
+        if root is None or root not in sp.Mul.make_args(rest):
+            return None
+        numer, denom = fraction(coeff.p * rest / root, exact=True)
+        roots = [f for f in sp.Mul.make_args(denom) if f.is_Pow and f.exp is sp.S.Half]
+        others = sp.Mul(*[f for f in sp.Mul.make_args(denom) if f not in roots])
+        radicand = self._print(sp.Mul(coeff.q, *[f.base for f in roots], evaluate=False))
+        under = (f"{self._print(others)} " if others != 1 else "") + rf"\sqrt{{{radicand}}}"
+        return ("- " if negative else "") + rf"\frac{{{self._print(numer)}}}{{{under}}}"
 
     def _print_Sum(self, expr):
         """Σ over several indices with the outer index first, in the order the indices appear in the
