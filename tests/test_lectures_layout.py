@@ -264,3 +264,14 @@ def test_a_long_worked_sum_is_set_three_terms_to_a_line(cli):
     assert len(lines) == 3 and all(x.count(r"\frac{\partial L}{\partial y") == 3 for x in lines), lines
     short = r"a + b + c"
     assert _split(_rows(f"x = {short}")) == f"x &= {short}"
+
+
+def test_a_coefficient_still_leads_a_weight():
+    import sympy as sp
+
+    from derive.render.printing import latex
+
+    lam, w, eta, h = sp.symbols("lamda w eta h_1", real=True)
+    assert latex(lam * w) == r"\lambda w"
+    assert latex(eta * w) == r"\eta w"
+    assert latex(h * sp.Symbol("omega_1")) == r"\omega_1 h_1"

@@ -107,7 +107,7 @@ DELTA = re.compile(r"delta\d*\Z")  # δ, δ2: the error that reaches a layer, wr
 
 def _lead(factor: sp.Expr) -> int:
     """0 for a coefficient (α, η, the Kronecker 1_{k=i}), 1 for the upstream δ, 2 for the rest."""
-    if (factor.is_Symbol and factor.name in COEFFICIENTS) or isinstance(factor, sp.KroneckerDelta):
+    if (factor.is_Symbol and SPELLINGS.get(factor.name, factor.name) in COEFFICIENTS) or isinstance(factor, sp.KroneckerDelta):
         return 0
     name = factor.base.label.name if isinstance(factor, sp.Indexed) else getattr(factor, "name", "")
     return 1 if DELTA.match(name) else 2
@@ -249,7 +249,7 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         if len(factors) != 2 or not all(f.is_Symbol and f not in self._settings["partials"] for f in factors):
             return factors
         weight = [_is_weight(f) for f in factors]
-        return factors[::-1] if weight == [False, True] else factors
+        return factors[::-1] if weight == [False, True] and _lead(factors[0]) == 2 else factors  # λ w stays
 
     def _over_root(self, expr) -> str | None:
         """z √2/2 as z/√2 and z √2/(2 √π) as z/√(2π), as the definition GELU(z) = z Φ(z) writes them; SymPy
