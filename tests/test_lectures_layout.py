@@ -171,7 +171,7 @@ def test_rational_exponents_are_written_with_a_slash(cli):
     s, e = sp.symbols("s e", positive=True)
     assert latex((s + e) ** sp.Rational(3, 2)) == r"\left(e + s\right)^{3/2}"
     layernorm = _md(cli, "layernorm.yaml")
-    assert r"\left(\sigma^2 + \varepsilon\right)^{3/2}" in layernorm
+    assert r"\left(\sigma^2 + \varepsilon\right)^{-3/2}" in layernorm
     assert not re.search(r"\^\{-? ?\\frac", layernorm)
 
 
@@ -275,3 +275,29 @@ def test_a_coefficient_still_leads_a_weight():
     assert latex(lam * w) == r"\lambda w"
     assert latex(eta * w) == r"\eta w"
     assert latex(h * sp.Symbol("omega_1")) == r"\omega_1 h_1"
+
+
+# -- layer norm's ∂L/∂σ², factored as batch norm's (Ba et al. 2016; Ioffe & Szegedy 2015) ----------------------
+
+
+def test_layernorm_dvar_is_the_chain_rule_product_not_its_expansion(cli):
+    md = _md(cli, "layernorm.yaml")
+    line = _line(md, r"\frac{\partial L}{\partial \sigma^2} = ")
+    assert line.endswith(r"= - \frac{1}{2} \sum_{k=1}^{n} \frac{\partial L}{\partial \hat{x}_{k}} \left(x_{k} - \mu\right) "
+                         r"\left(\sigma^2 + \varepsilon\right)^{-3/2}"), line
+    assert r"\right) \mu - \sum" not in line  # the expanded (Σ g) μ − Σ g x of before
+
+
+def test_layernorm_printed_dvar_is_checked_against_the_derived_one():
+    """The factored ∂L/∂σ² is compared with the engine's at every check point; a wrong one fails the check."""
+    from derive.kinds import indexform as engine
+    from derive.kinds.layers import layernorm
+    from derive.render.notation import Factors
+
+    spec = layernorm.LayerNormSpec("layernorm.yaml", {"en": "t"}, 3)
+    model = layernorm.build(spec)
+    form, paper = layernorm.compact(model), layernorm.as_paper(model)
+    check = engine.verify(model, extra=layernorm._compact_check(model, form, paper))
+    assert check.ok
+    wrong = Factors(2 * paper.args[0])
+    assert not engine.verify(model, extra=layernorm._compact_check(model, form, wrong)).ok
