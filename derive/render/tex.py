@@ -25,7 +25,8 @@ FRAME_LINES = 17  # what a 16:9 frame at 11pt holds, in lines of text (a display
 FRAME_SHRINK = 1.35  # a step up to this many frames' worth stays whole on one frame (shrunk to fit)
 LINE_CHARS = 78  # characters of prose per line on a frame
 KEEP = "<!-- keep with previous -->"  # in Markdown: this paragraph belongs with the step before it
-LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a top-level + or −
+LONG_WIDTH = 60  # characters as printed (_width) after which a sum is broken at a top-level + or −
+LINE_WIDTH = 40  # … into lines of a little more than this each
 
 _ESCAPES = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -369,16 +370,28 @@ def _split(rows) -> str:
 
 
 def _break_sum(part: str) -> list[str]:
-    if len(part) <= LONG_PART:
+    """A long sum in lines of several terms each (a line holds about LINE_WIDTH characters as printed, so
+    nine terms ∂L/∂y_{1,1,1} x_{1,0,0} go three to a line, not one)."""
+    if _width(part) <= LONG_WIDTH:
         return [part]
     cuts = [i for i, c in _top_level(part) if c in "+-" and i > 0 and part[:i].strip()[-1:] not in "+-=(,{^_"]
     pieces, start = [], 0
     for i in cuts:
-        if i - start > LONG_PART // 2 and len(part) - i > 10:
+        if _width(part[start:i]) > LINE_WIDTH and len(part) - i > 10:
             pieces.append(part[start:i].strip())
             start = i
     pieces.append(part[start:].strip())
     return pieces
+
+
+_SILENT = re.compile(r"\\(left|right|frac|dfrac|operatorname|mathrm|mathbf|boldsymbol|quad|qquad|,)(?![A-Za-z])")
+
+
+def _width(tex: str) -> int:
+    """Roughly how many characters wide tex is when set: a command such as \\partial is one character,
+    braces, spaces, \\left and \\frac take none (a fraction is counted as its two lines side by side)."""
+    tex = _SILENT.sub("", tex)
+    return len(re.sub(r"[{}\s_^]", "", re.sub(r"\\[A-Za-z]+", "·", tex)))
 
 
 def _plain_math(tex: str) -> str:
