@@ -242,6 +242,14 @@ def test_weight_times_input_and_bias_last(cli):
     assert r"h_1 \omega_1" not in md
 
 
+def test_rnn_index_form_writes_the_bias_last_as_its_matrix_form_does(cli):
+    # the matrix form is a_t = U x_t + W h_{t-1} + b; the index form read a_{t,i} = b_i + Σ…, the bias first
+    md = _md(cli, "rnn-3-steps.yaml")
+    for start, bias in ((r"a_{t,i} = ", "b_{i}"), (r"y_{t,j} = ", "c_{j}")):
+        line = _line(md, start)
+        assert line.endswith(f"+ {bias}") and line.count(bias) == 1, line
+
+
 def test_upstream_delta_first(cli):
     # seed 004, line 178: ∂J/∂W_{jk} = δ_j a_k (the upstream factor first)
     md = _md(cli, "mlp-check.yaml")
