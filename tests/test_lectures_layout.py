@@ -214,7 +214,7 @@ def test_weight_decay_term_comes_last(cli):
     md = _md(cli, "gelu-mae-decay.yaml")
     line = _line(md, r"\frac{\partial J}{\partial \phi_1} = ")
     last = line.rsplit(" = ", 1)[1]
-    assert last.endswith(r"+ \lambda \phi_1") and last.startswith(r"- \operatorname{sign}"), last
+    assert last.endswith(r"+ \lambda \phi_1") and last.startswith(r"\operatorname{sign}\left(y - t\right)"), last
     for line in md.splitlines():  # in every row of the decay section, λ w is the last term
         for part in line.split(" = ")[1:]:
             if r"\lambda \theta" in part or r"\lambda \psi" in part or r"\lambda \phi" in part:
@@ -309,3 +309,26 @@ def test_layernorm_printed_dvar_is_checked_against_the_derived_one():
     assert check.ok
     wrong = Factors(2 * paper.args[0])
     assert not engine.verify(model, extra=layernorm._compact_check(model, form, wrong)).ok
+
+
+def test_the_derivative_of_the_absolute_loss_reads_sign_of_y_minus_t(cli):
+    # SymPy pulls the minus out of sign(y − t) (sign is odd) and prints −sign(t − y); lecturers write sign(y − t)
+    md = _md(cli, "gelu-mae-decay.yaml")
+    assert r"\operatorname{sign}\left(y - t\right)" in md and r"- \operatorname{sign}" not in md
+
+
+def test_sign_absorbing_the_minus_keeps_the_value():
+    import random
+
+    import sympy as sp
+
+    from derive.render.printing import _sign_absorbs_minus, latex
+
+    t, y, s, lam, p = sp.symbols("t y s lambda p", real=True)
+    for expr in (-sp.sign(t - y), -2 * sp.sign(t - y) * s, -sp.sign(t - y) * s + lam * p, sp.sign(t - y) * s):
+        shown = _sign_absorbs_minus(expr)
+        for _ in range(20):
+            at = {v: random.uniform(-3, 3) for v in (t, y, s, lam, p)}
+            assert float(shown.subs(at)) == float(expr.subs(at))
+    assert latex(-sp.sign(t - y)) == r"\operatorname{sign}\left(y - t\right)"
+    assert latex(sp.sign(t - y)) == r"\operatorname{sign}\left(t - y\right)"  # nothing to absorb

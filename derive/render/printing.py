@@ -198,6 +198,9 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         "ordinary": frozenset(),  # variables of one-variable functions: da/dz, not ∂a/∂z  # order of a sum's terms: given (θ_0 + θ_1 x, seed 000) | bias-last (Wa + b)
     }
 
+    def doprint(self, expr):
+        return super().doprint(_sign_absorbs_minus(expr) if isinstance(expr, sp.Basic) and expr.has(sp.sign) else expr)
+
     def _as_ordered_terms(self, expr, order=None):
         if (order or self.order) == "none":
             return _ordered(list(expr.args), self._settings["terms"])
@@ -479,6 +482,22 @@ class AsciiPrinter(_Memo, StrPrinter):
 
     def _print_Factors(self, expr):
         return self._print(expr.args[0])
+
+
+def _flipped_sign(term: sp.Expr) -> sp.Expr | None:
+    """−c·sign(t − y)·… as c·sign(y − t)·… (sign is odd), as lecturers write the derivative of |y − t|;
+    SymPy pulls the minus out of sign(y − t) and writes −sign(t − y). None for other terms."""
+    coeff, rest = term.as_coeff_Mul()
+    signs = [f for f in sp.Mul.make_args(rest) if isinstance(f, sp.sign) and f.args[0].is_Add]
+    if not coeff.is_negative or len(signs) != 1:
+        return None
+    others = [f for f in sp.Mul.make_args(rest) if f is not signs[0]]
+    flipped = sp.sign(-signs[0].args[0], evaluate=False)
+    return sp.Mul(*([-coeff] if coeff != -1 else []), flipped, *others, evaluate=False)
+
+
+def _sign_absorbs_minus(expr: sp.Expr) -> sp.Expr:
+    return expr.replace(lambda e: e.is_Mul and _flipped_sign(e) is not None, _flipped_sign)
 
 
 def latex(expr: sp.Expr, **settings) -> str:
