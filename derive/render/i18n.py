@@ -48,3 +48,17 @@ def count_in_words(n: int, lang: str) -> str:
     """n in words as a lecturer writes a small count («в трёх точках», „w trzech punktach”), digits above ten."""
     words = translations(lang).gettext(COUNT_WORDS).split(" (")[0].split("|")
     return words[n - 1] if 1 <= n <= len(words) else str(n)
+
+
+# -- lists in a sentence ---------------------------------------------------------------
+
+LIST_END = {"and": N_("%(items)s and %(last)s"), "or": N_("%(items)s or %(last)s")}
+
+
+def join_list(items, conjunction: str = "and", lang: str = "en", math: bool = False) -> str:
+    """Items as a sentence lists them: "1 and 2", "1, 2 and 3" (ru «1 и 2», pl „1 i 2”), or with "or"
+    ("theta_11 or theta_01?", pl „theta_11 lub theta_01?”); math=True sets each item as inline math."""
+    items = [f"${item}$" if math else str(item) for item in items]
+    if len(items) < 2:
+        return "".join(items)
+    return translations(lang).gettext(LIST_END[conjunction]) % {"items": ", ".join(items[:-1]), "last": items[-1]}

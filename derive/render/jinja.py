@@ -82,6 +82,13 @@ def _words(n: int, lang: str) -> str:
     return count_in_words(n, lang)
 
 
+def _listed(items, conjunction: str = "and", lang: str = "en", math: bool = False) -> str:
+    """Items joined as the language lists them in a sentence (derive.render.i18n.join_list)."""
+    from derive.render.i18n import join_list
+
+    return join_list(list(items), conjunction, lang, math)
+
+
 def chunks(items: list, size: int = ROW_WIDTH) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -115,6 +122,7 @@ def environment(fmt: str, lang: str, boxes: str = "key", **printer_settings) -> 
             "sci": partial(_number, lang=lang, digits=2),  # a check's error: $1{,}4 \cdot 10^{-10}$
             "num": partial(_number, lang=lang),
             "words": partial(_words, lang=lang),
+            "listed": partial(_listed, lang=lang),  # 1 and 2, $a$, $b$ and $c$; listed("or"): a or b
         }
     )
     env.globals["verification_note"] = True  # a context may turn it off (--no-verification-note)
