@@ -144,3 +144,203 @@ def test_suggested_keys_are_joined_with_or(tmp_path, lang):
     out = _check(tmp_path, {"theta1": "x"}, lang)
     line = next(line for line in out.splitlines() if "theta1" in line and "?" in line)
     assert f" {OR[lang]} " in line, line
+
+
+# -- 4. small counts in words ------------------------------------------------------------------------
+
+# the count of features as a lecturer writes it after "for" («для трёх признаков», „dla trzech cech”)
+THREE_OBLIQUE = {"en": "three", "ru": "трёх", "pl": "trzech"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_layernorm_note_writes_its_small_count_in_words(lang):
+    features = spec("layernorm")["features"]
+    assert features == 3
+    note = next(p for p in paragraphs(lecture("layernorm", lang)) if "%" not in p and "10^{" in p)
+    assert f" {THREE_OBLIQUE[lang]} " in note and f" {features} " not in note, note
+
+
+@pytest.mark.parametrize("lang", ["ru", "pl"])
+def test_a_subject_count_is_nominative_and_keeps_a_gendered_digit(lang):
+    from derive.render.i18n import count_in_words
+
+    # the subject («всего их семь», „jest ich siedem”), not the oblique form («семи», „siedmiu”)
+    assert count_in_words(7, lang, "nominative") == {"ru": "семь", "pl": "siedem"}[lang]
+    assert count_in_words(7, lang) == {"ru": "семи", "pl": "siedmiu"}[lang]
+    assert count_in_words(2, lang, "nominative") == "2"  # два/две, dwa/dwie: the noun decides
+    assert count_in_words(12, lang, "nominative") == "12"
+
+
+# -- 5. every boxed result has its sentence ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("stem", ["conv1d", "conv2d"])
+def test_the_bias_gradient_of_a_convolution_is_introduced(stem, lang):
+    parts = paragraphs(lecture(stem, lang))
+    at = next(i for i, p in enumerate(parts) if p.startswith("$$") and r"\partial b_{k}} =" in p)
+    before = parts[at - 1]
+    assert not before.startswith("$$") and before.endswith(":") and "$b_{k}$" in before, before
+
+
+# -- 6. wording --------------------------------------------------------------------------------------
+
+
+def test_the_loss_derivative_names_the_loss_after_the_decay_and_kink_notes():
+    assert "weight_decay" in spec("gelu-mae-decay")  # the paragraphs in between: decay and the |·| kink
+    text = lecture("gelu-mae-decay", "en")
+    assert "The derivative of the loss with respect to the output:" in text
+    assert "Its derivative with respect to the output:" not in text
+
+
+def test_the_mlp_lecture_wording():
+    text = lecture("mlp-backprop", "en")
+    assert "one-sided derivatives are" in text and "difference quotients" not in text
+    assert "an affine function of the activations" in text and "linear map" not in text
+    assert "rewritten in terms of the sigmoid itself" in text and "then written with" not in text
+    # the identity solved is named, as printed in the row above it
+    assert r"Solving the first identity, $\tanh(z) = 2 \sigma(2 z) - 1$, for $\sigma(2 z)$" in text
+    assert "$$\n" + r"\tanh(z) = 2 \sigma(2 z) - 1" + "\n$$" in text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_gate_sentence_names_the_node_and_has_one_colon(lang):
+    from derive.render.i18n import translations
+
+    text = lecture("graph-add-mul", lang)
+    node = translations(lang).gettext("The node $%(node)s$ is a multiplication gate: its local derivative with "
+                                      "respect to one input is the other input, so the gate swaps its inputs. "
+                                      "The gradient sent to $%(a)s$ is the upstream gradient times $%(b)s$, and "
+                                      "the other way round.").split("$")[0]
+    gates = [p for p in paragraphs(text) if p.startswith(node)]
+    assert gates, node
+    for p in gates:
+        for sentence in p.split(". "):
+            assert sentence.count(":") <= 1, sentence
+
+
+def test_one_size_is_a_size():
+    for stem in ("linear-layer",):  # the one spec in index notation: W, x and theta share the size n
+        shapes = spec(stem).get("shapes", {})
+        sizes = {s for shape in shapes.values() for s in shape if isinstance(s, str)}
+        note = next(p for p in paragraphs(lecture(stem, "en")) if p.startswith("Checked:"))
+        assert ("with the size " in note) == (len(sizes) == 1) and ("with the sizes " in note) == (len(sizes) > 1)
+        assert ", the largest" not in note
+
+
+def test_two_sizes_are_listed_with_and(tmp_path):
+    path = tmp_path / "two-sizes.yaml"
+    path.write_text("kind: graph\nshapes: {W: [n, p], x: [p]}\nnodes:\n  f: W x\noutput: f\n", encoding="utf-8")
+    text = render(derive_spec(path, Options()), "md", "pl", Options())
+    note = next(p for p in paragraphs(text) if p.startswith("Sprawdzenie"))
+    assert "$n = 3$ i $p = 2$" in note or "$p = 2$ i $n = 3$" in note, note
+
+
+@pytest.mark.parametrize("stem", ["mlp-check", "sigmoid-layer"])
+def test_the_n_of_a_sum_is_said(stem):
+    import re
+
+    parts = paragraphs(lecture(stem, "en"))
+    sums = [i for i, p in enumerate(parts) if p.startswith("$$") and r"\sum_{k=1}^{n}" in p]
+    assert sums
+    said = set()
+    for i in sums:
+        layer = re.search(r"z(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])
+        after = next(p for p in parts[i + 1:] if not p.startswith("$$"))
+        match = re.match(r"where \$n\$ is the number of units of layer (\d+), the length of", after)
+        key = layer.group(1) if layer and layer.group(1) else "1"
+        if match:
+            assert match.group(1) == key
+            said.add(key)
+        else:
+            assert key in said, (parts[i], after)  # said once for the layer, above
+    units = [layer["units"] for layer in spec(stem)["layers"]]
+    assert said and all(1 <= int(k) <= len(units) for k in said)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_notebook_names_no_tool_in_its_prose(tmp_path, lang):
+    import json
+
+    result = CliRunner().invoke(main, [str(ROOT / "specs" / "two-layer-relu.yaml"), "--format", "ipynb",
+                                       "--lang", lang])
+    assert result.exit_code == 0, result.output
+    cells = json.loads(result.output)["cells"]
+    prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert "numpy" not in prose.lower()
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "relative error" not in code and {"en": "relative difference", "ru": "относительное расхождение",
+                                             "pl": "różnica względna"}[lang] in code
+
+
+# -- 7. slides: a step stays whole on its frame ------------------------------------------------------
+
+FRAME = r"\\begin\{frame\}\[shrink\]\{(.*?)\}(?:\{(.*?)\})?\n(.*?)\\end\{frame\}"
+# paragraphs that go on from the formula before them: they never open a frame
+BACK_REFERENCES = ["Its derivative:", "In vector form:", "In terms of the activation $%(a)s$:",
+                   "In terms of the activation $%(a)s$ itself, as it is used below:",
+                   "Solving the first identity, $%(identity)s$, for $%(target)s$ and substituting back:"]
+
+
+@cache
+def slides(stem: str, lang: str) -> list[tuple[str, str, str]]:
+    import re
+
+    result = CliRunner().invoke(main, [str(ROOT / "specs" / f"{stem}.yaml"), "--document", "slides",
+                                       "--format", "tex", "--lang", lang])
+    assert result.exit_code == 0, result.output
+    return re.findall(FRAME, result.output, re.S)
+
+
+def _plain(block: str) -> str:
+    import re
+
+    return re.sub(r"^(\\item\s*|\\begin\{itemize\}\s*|\\[a-z]+\{)+", "", block.strip())
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("stem", ["mlp-backprop", "two-layer-relu"])
+def test_no_frame_ends_with_a_lead_in_or_a_heading(stem, lang):
+    for title, _sub, body in slides(stem, lang):
+        last = [b for b in body.strip().split("\n\n") if b.strip()][-1].strip()
+        assert not last.rstrip("}").endswith(":"), (title, last)  # "The loss:" with its formula
+        assert not (last.startswith(r"\textbf{") and last.endswith("}") and "\n" not in last), (title, last)
+        assert not last.startswith((r"\section", r"\subsection")), (title, last)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("stem", ["mlp-backprop", "two-layer-relu"])
+def test_no_frame_starts_with_a_continuation(stem, lang):
+    from derive.render.i18n import translations
+
+    _ = translations(lang).gettext
+    openers = [_(m).split("$")[0].split("%(")[0].strip() for m in BACK_REFERENCES]
+    assert all(openers)
+    for title, _sub, body in slides(stem, lang):
+        first = _plain(body.strip().split("\n\n")[0])
+        if body.lstrip().startswith((r"\begin{center}", r"\begin{equation")):
+            continue  # a figure's frame; a step too long for one frame goes on between its equations
+        assert not first[:1].islower(), (title, first[:80])  # a sentence going on from the frame before
+        assert not any(first.startswith(o) for o in openers), (title, first[:80])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_mlp_deck_is_short_and_its_titles_carry_no_gloss(lang):
+    from derive.core.languages import language
+
+    frames = slides("mlp-backprop", lang)
+    assert len(frames) <= 35
+    gloss = language(lang).gloss
+    assert not any(f"({gloss}" in title for title, _sub, _body in frames if gloss)
+    if lang == "pl":  # the Polish headings gloss their terms („Przejście w przód (ang. forward pass)”)
+        assert gloss == "ang."
+        notes = CliRunner().invoke(main, [str(ROOT / "specs" / "mlp-backprop.yaml"), "--format", "tex",
+                                          "--lang", lang]).output
+        assert "(ang. forward pass)" in notes  # the notes keep it in their headings
+
+
+def test_a_case_split_over_frames_names_its_case():
+    frames = slides("mlp-backprop", "en")
+    cases = ("The loss:", "For a one-hot target")  # steps of the cross-entropy case
+    opened = [(title, sub) for title, sub, body in frames if _plain(body.strip().split("\n\n")[0]).startswith(cases)]
+    assert all(sub == "Cross-entropy with softmax" for _title, sub in opened), opened

@@ -75,11 +75,12 @@ def _number(x, lang: str, digits: int = 4) -> str:
     return "$" + format_number(x, lang, digits, tex=True) + "$"
 
 
-def _words(n: int, lang: str) -> str:
-    """A small count in words where a lecturer writes it so (at three points), else digits."""
+def _words(n: int, case: str = "oblique", lang: str = "en") -> str:
+    """A small count in words where a lecturer writes it so (at three points; n|words("nominative"): there are
+    seven of them), else digits."""
     from derive.render.i18n import count_in_words
 
-    return count_in_words(n, lang)
+    return count_in_words(n, lang, case)
 
 
 def _listed(items, conjunction: str = "and", lang: str = "en", math: bool = False) -> str:

@@ -173,6 +173,7 @@ def _step(step) -> dict:
         "row": Row(parts, key=step.boxed),  # framed as the spec's boxes: says (context "boxes")
         "because": [Row(parts) for parts in step.because],
         "defines": [Row(parts) for parts in step.defines],
+        "sums_over": step.sums_over,
     }
 
 

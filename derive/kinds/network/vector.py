@@ -50,6 +50,7 @@ class Step:
     because: list[list[sp.Expr]] = field(default_factory=list)
     expanded: sp.Matrix | None = None
     defines: list[list[sp.Expr]] = field(default_factory=list)  # D = ∂J/∂W with D_{i,j} = ∂J/∂W_{i,j}
+    sums_over: list[sp.Expr] = field(default_factory=list)  # [n, z]: the sum over k runs over the n entries of z
 
 
 SMALL = 4  # layers up to this width are also written out entry by entry
@@ -230,13 +231,15 @@ class _Builder:
             a_prev = self.inputs(layer.number)
             steps.append(Step("grad_W", self.grad(self.weights(layer)), [MatProd(delta, Tr(a_prev))], boxed=True,
                               layer=layer.number, because=shown.get("grad_W", []),
-                              defines=shown.get("grad_W_entries", [])))
+                              defines=shown.get("grad_W_entries", []), sums_over=shown.get("sums_over", [])))
             steps.append(Step("grad_b", self.grad(self.bias(layer)), [delta], boxed=True, layer=layer.number,
                               because=shown.get("grad_b", [])))
             if layer.number == 1:
                 # the index form shown is that of W x alone: not beside a residual layer's identity term
                 because = [] if layer.spec.residual else index.get("grad_input", [])
-                steps.append(Step("grad_input", self.grad(a_prev), [self.through(layer)], layer=1, because=because))
+                said = layer is out  # n was said at this layer's grad_W: say it again only for another layer
+                steps.append(Step("grad_input", self.grad(a_prev), [self.through(layer)], layer=1, because=because,
+                                  sums_over=index.get("sums_over", []) if because and not said else []))
         return steps
 
     def output_delta(self, out: Layer, delta: sp.Symbol) -> list[Step]:
@@ -316,7 +319,7 @@ class _Builder:
         x, z = sp.IndexedBase(self.inputs(layer.number)), sp.IndexedBase(self.vec(layer, "pre"))
         dz = sp.IndexedBase(self.delta(layer))
         z_k = sp.Sum(W[k, l] * x[l], (l, 1, n_in)) + b[k]
-        out = {}
+        out = {"sums_over": [n_out, self.vec(layer, "pre")]}  # what n is: the sentence after the sums says it
         for reason, wrt, target in (("grad_W", W[i, j], self.weights(layer)), ("grad_b", b[i], self.bias(layer)),
                                     ("grad_input", x[j], self.inputs(layer.number))):
             local = _in_range(sp.diff(z_k, wrt).doit())
