@@ -1214,3 +1214,16 @@ def test_a_long_running_command_is_not_put_under_a_cpu_budget(monkeypatch):
     CliRunner().invoke(render, [])
     assert seen[0] == os.getpid()  # serve ran here: a server bounds each request itself
     assert len(seen) == 1  # render ran in a bounded child (its append happened there)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_asks_to_die_with_its_parent():
+    """die_with_parent finds prctl without ctypes.util: the child's parent-death signal is then SIGKILL."""
+    code = ("import ctypes, signal, sys\n"
+            "from derive.core.bounded import die_with_parent\n"
+            "die_with_parent()\n"
+            "sig = ctypes.c_int(0)\n"
+            "ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG\n"
+            "print(sig.value == signal.SIGKILL, 'ctypes.util' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.stdout.split() == ["True", "False"], out.stderr

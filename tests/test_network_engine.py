@@ -4,7 +4,9 @@ The network is compiled to the computational graph `kind: graph` uses
 (derive.kinds.network.graph); the graph engine (derive.kinds.graph.backprop)
 differentiates every node; the network's presenter (derive.kinds.network.backprop,
 and the matrix view in derive.kinds.network.vector) names, groups and orders what
-that engine derived. These tests show that the presenter has no differentiation
+that engine derived; the matrix view's index forms (∂z_k/∂W_{i,j} = 1_{k=i} a_j) come from the
+index-form engine of `kind: graph` with `shapes:` (derive.kinds.graph.index) on the layer's z = W x + b.
+These tests show that the presenter has no differentiation
 of its own: it calls the engine, a change in the engine's local derivatives
 reaches the network's formulas, and the network package calls no differentiator
 outside the places listed below (each a textbook statement, not this network's
@@ -35,9 +37,6 @@ ALLOWED = {
         "_activation_rows": "the lecture's table of f and f' over a generic z (the vocabulary, not this network)",
         "_in_terms_of_a": "the same f' written with a generic a = f(z)",
         "_decay_row": "∂/∂w of (λ/2) w² for a generic w, the sentence before the weight-decay terms",
-    },
-    "vector.py": {
-        "index_steps": "∂z_k/∂W_ij = 1_{k=i} a_j over symbolic indices i, j, k (the index form of any layer)",
     },
 }
 
@@ -147,3 +146,92 @@ def test_the_compiled_network_keeps_each_sums_order_of_terms():
         assert all(s.is_real for s in node.expr.free_symbols)
     x = sp.Symbol("x")
     assert renamed(sp.Add(x, 2 * x, evaluate=False), {x: sp.Symbol("x", real=True)}).args[1] == 2 * sp.Symbol("x", real=True)
+
+
+# -- the matrix view's index forms: the index-form engine's, on the layer compiled to an index-form graph ---------
+
+MATRIX_SPECS = ["sigmoid-layer", "sigmoid-bce", "softmax-ce", "mlp-check"]
+
+
+def _vector(name: str):
+    from derive.kinds.network.vector import check_vector_view, vector_view
+
+    derivation = presenter.derive(build(_spec(name)))
+    view = vector_view(derivation)
+    return view, check_vector_view(view, derivation)
+
+
+def _index_rows(view) -> dict:
+    """(layer, reason) -> the step's index-form rows [[∂z_k/∂u, local, …], [∂J/∂u, Σ_k …, carried out]]."""
+    return {(s.layer, s.reason): s.because for s in view.backward
+            if s.reason in ("grad_W", "grad_b", "grad_input") and s.because}
+
+
+@pytest.mark.parametrize("name", MATRIX_SPECS)
+def test_the_index_forms_come_from_the_index_engine_once_per_layer_shown(monkeypatch, name):
+    from derive.kinds.network import vector
+
+    calls = []
+    real = vector.index_derive
+
+    def spy(spec):
+        calls.append(spec)
+        return real(spec)
+
+    monkeypatch.setattr(vector, "index_derive", spy)
+    view, check = _vector(name)
+    layers = view.network.layers
+    shown = {layers[-1].number, 1}  # the output layer's index forms, and the input's of layer 1
+    assert sorted(spec.nodes[0].name for spec in calls) == sorted(str(vector.family([u.pre for u in layers[n - 1].units]))
+                                                                  for n in shown)
+    assert all(spec.shapes for spec in calls)  # index-form graphs: vectors and a matrix
+    assert check.ok, check.failures
+
+
+@pytest.mark.parametrize("name", MATRIX_SPECS)
+def test_the_index_forms_shown_are_sympys_derivatives_of_z_k(name):
+    """The engine's forms, as the presenter names them, against SymPy differentiating z_k = Σ_l W_{k,l} x_l + b_k
+    itself and summing with Sum.doit (an independent route: not the engine's elements, locals or sum_out)."""
+    from derive.kinds.network.vector import _input_key
+
+    view, _ = _vector(name)
+    rows = _index_rows(view)
+    assert {reason for _, reason in rows} == {"grad_W", "grad_b", "grad_input"}
+    for (number, reason), (local, total) in rows.items():
+        layer = view.network.layers[number - 1]
+        derivative, shown = local[0], local[1]
+        z_k, wrt = derivative.args[0], derivative.args[1][0]
+        k, (_, _, n) = z_k.indices[0], total[1].limits[0]
+        W, b, x = (sp.IndexedBase(name) for name in (layer.spec.params, layer.spec.bias, _input_key(view.network, layer)))
+        l, p = sp.Dummy("l", integer=True), sp.Dummy("p", integer=True, positive=True)
+        direct = sp.diff(sp.Sum(W[k, l] * x[l], (l, 1, p)) + b[k], wrt).doit()
+        direct = direct.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0].expr)  # j is within 1…p
+        assert direct - shown == 0, (reason, direct, shown)
+        delta = next(a.base for a in total[2].atoms(sp.Indexed) if a.base not in (W, b, x))
+        summed = sp.Sum(delta[k] * direct, (k, 1, n)).doit()
+        summed = summed.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0].expr)  # i is within 1…n
+        assert sp.simplify(summed - total[2]) == 0, (reason, summed, total[2])
+        assert view.partials[total[0].base.label] == (view.network.of, sp.Symbol(str(wrt.base)))  # ∂J/∂W_{i,j}
+
+
+def test_a_wrong_local_derivative_of_the_index_engine_reaches_the_matrix_view_and_fails_its_check(monkeypatch):
+    """Triple the index engine's ∂z_k/∂u (its _local): the shown index forms follow, and the vector view's
+    check, which evaluates them at every entry against the scalar derivatives, refuses them."""
+    from derive.kinds.graph import index
+
+    honest, check = _vector("sigmoid-layer")
+    assert check.ok
+    real = index._local
+
+    def tripled(node, arg, roles):
+        raw, _ = real(node, arg, roles)
+        return 3 * raw, index.sum_out(3 * raw)
+
+    monkeypatch.setattr(index, "_local", tripled)
+    skewed, check = _vector("sigmoid-layer")
+    for key, (local, total) in _index_rows(honest).items():
+        wrong_local, wrong_total = _index_rows(skewed)[key]
+        assert wrong_local[1] == 3 * local[1]
+        assert sp.simplify(wrong_total[2] - 3 * total[2]) == 0
+    assert not check.ok
+    assert any("index form" in name for name, *_ in check.failures)

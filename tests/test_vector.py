@@ -167,3 +167,45 @@ def test_an_identity_output_layer_in_the_matrix_view(cli, tmp_path):
     scalar.write_text(text)
     out = cli(scalar, "--view", "vector")
     assert out.exit_code == 2 and "view: vector" in out.output
+
+
+def test_a_wrong_index_form_is_caught():
+    """Swap i and j in ∂J/∂W_{i,j} = δ_i a_j (δ_j a_i): the check evaluates the index forms entry by entry and refuses it."""
+    from derive.pipeline import Options, derive_spec
+    from derive.kinds.network.vector import check_vector_view
+
+    outcome = derive_spec(MATRIX_SPECS[0], Options(view="vector")).outcome
+    view = outcome.vector
+    assert check_vector_view(view, outcome.derivation).ok
+    step = next(s for s in view.backward if s.reason == "grad_W" and s.because)
+    (i, j) = step.because[1][0].indices
+    step.because[1][-1] = step.because[1][-1].xreplace({i: j, j: i})
+    check = check_vector_view(view, outcome.derivation)
+    assert not check.ok
+    assert all("index form 2" in name for name, *_ in check.failures)
+
+
+def test_a_wide_layers_index_forms_are_checked_at_drawn_entries(monkeypatch, tmp_path):
+    """An output layer of 5 units over 6 inputs has 30 entries W_{i,j}: 16 are drawn (the form is the same for
+    all), its 6 inputs x_j are all checked, and so is every row k at a drawn entry; the check passes."""
+    from derive.pipeline import derive_spec
+    from derive.kinds.network import vector
+
+    text = ("kind: network\nindex: target-source\ninput: {name: x, size: 6}\nlayers:\n"
+            "  - {units: 5, activation: tanh}\nloss: half_sse\nview: vector\n")
+    names, real = [], vector._VectorCheck.compare
+
+    def spy(self, name, value, reference):
+        names.append(name)
+        return real(self, name, value, reference)
+
+    monkeypatch.setattr(vector._VectorCheck, "compare", spy)
+    spec = tmp_path / "wide.yaml"
+    spec.write_text(text, encoding="utf-8")
+    outcome = derive_spec(spec).outcome
+    assert outcome.vector_check.ok, outcome.vector_check.failures
+    at = {reason: {n.split(" at ")[1] for n in names if n.startswith(f"{reason}[1] index form 2")}
+          for reason in ("grad_W", "grad_input")}
+    assert len(at["grad_W"]) == vector.INDEX_ENTRIES and len(at["grad_input"]) == 6
+    rows = {re.search(r"k: (\d+)", n).group(1) for n in names if n.startswith("grad_W[1] index form: local 1")}
+    assert rows == {str(k) for k in range(1, 6)}

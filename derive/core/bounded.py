@@ -17,7 +17,6 @@ depend on what else the machine runs. Children die with their parent
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import pickle
 import resource
@@ -90,12 +89,16 @@ def available() -> bool:
 
 
 def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (nothing elsewhere)."""
-    name = ctypes.util.find_library("c")
-    if not sys.platform.startswith("linux") or not name:
+    """Ask Linux to SIGKILL this process when its parent dies (nothing elsewhere).
+
+    prctl is looked up among the symbols the interpreter already has loaded (dlopen(NULL): the C
+    library is one of them), not with ctypes.util.find_library, which imports more modules and
+    runs `ldconfig -p` in a subprocess: about 15 ms of every command's start.
+    """
+    if not sys.platform.startswith("linux"):
         return
     try:
-        ctypes.CDLL(name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         return
 

@@ -3,7 +3,7 @@
 Every part of derive reads these tables and keeps none of its own: spec
 validation (activation and loss names), the network and graph derivations,
 the answer and graph grammars (`words`, `latex_words`), the numeric evaluators
-(`numpy`, `mpmath`; generated from `definition` where an entry gives none),
+(`numpy`, `mpmath`, `math`; generated from `definition` where an entry gives none),
 verification (`kinks`: what must stay away from 0), the LaTeX and ASCII
 printers (`tex`; the ASCII name is the SymPy class name) and the graph
 figures (`gate`). A derivative is never typed here: SymPy differentiates the
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+import math
 from functools import lru_cache, reduce
 from typing import Callable, Iterator, Sequence
 
@@ -141,8 +142,11 @@ class Function:
 
     name: how answers, graph expressions and JSON write it; `build(*args)` makes
     the SymPy expression; `cls` is the class of what it makes (numeric rules are
-    found by class; the ASCII printer writes `cls.__name__`). `numpy`/`mpmath`:
-    the numeric rules (None: generated from `cls.definition`). `kinks(*args)`:
+    found by class; the ASCII printer writes `cls.__name__`). `numpy`/`mpmath`/`math`:
+    the numeric rules (None: generated from `cls.definition`). `math` works on
+    Python floats and follows `numpy` operation for operation, with NumPy's
+    answers where `math` would raise (e^1000 = inf, log(−1) = nan), so that
+    small problems are verified without importing NumPy and with the same figures. `kinks(*args)`:
     the quantities that must stay away from 0 for the function to be smooth.
     """
 
@@ -151,6 +155,7 @@ class Function:
     cls: type | None
     numpy: Callable | None = None
     mpmath: Callable | None = None
+    math: Callable | None = None  # over Python floats, as `numpy` computes (derive.numeric.scalar)
     nargs: tuple[int, int | None] = (1, 1)
     kinks: Callable[..., list] = _no_kinks
     words: tuple[str, ...] = ()  # further words the grammars read as this function (ln for log)
@@ -210,6 +215,67 @@ def _step(x):
     return mp.mpf(1) if x > 0 else (mp.mpf("0.5") if x == 0 else mp.mpf(0))
 
 
+# -- the `math` rules' helpers: Python floats, with NumPy's inf and nan where `math` raises ---------
+_INF, _NAN = float("inf"), float("nan")
+
+
+def _ieee(f: Callable[[float], float]) -> Callable[[float], float]:
+    """f from `math`, giving nan where it raises (outside its domain: sin(inf), sqrt(−1)), as NumPy does."""
+    def rule(z):
+        try:
+            return f(z)
+        except (ValueError, OverflowError):
+            return _NAN
+
+    return rule
+
+
+def _m_exp(z):
+    try:
+        return math.exp(z)
+    except OverflowError:
+        return _INF
+
+
+def _m_log(z):
+    if z > 0:
+        return math.log(z)
+    return -_INF if z == 0 else _NAN
+
+
+def _m_sigmoid(z):
+    return 1.0 / (1.0 + _m_exp(-z))  # numpy's 1/(1 + e^−z), the same operations
+
+
+def _m_logaddexp0(z):
+    """numpy.logaddexp(0, z), step by step as NumPy computes it."""
+    if z == 0:
+        return math.log(2)
+    if -z > 0:
+        return math.log1p(_m_exp(z))
+    return z + math.log1p(_m_exp(-z)) if z == z else _NAN
+
+
+def _m_erf(z):
+    return math.erf(z)
+
+
+def _maximum(a, b):
+    return a if a >= b or a != a else b  # nan wins, as in numpy.maximum
+
+
+def _minimum(a, b):
+    return a if a <= b or a != a else b
+
+
+def _m_sign(z):
+    return float((z > 0) - (z < 0)) if z == z else _NAN
+
+
+def _m_heaviside(z, *_):
+    return (1.0 if z > 0 else 0.0 if z < 0 else 0.5) if z == z else _NAN
+
+
 FUNCTIONS: dict[str, Function] = {}
 _CLASSES: dict[type, Function] = {}
 
@@ -223,43 +289,63 @@ def _add(f: Function) -> Function:
 
 for _f in [
     Function("I", Indicator, Indicator, lambda c: _np().where(c, 1.0, 0.0), lambda c: _mp().mpf(1 if c else 0),
-             kinks=_condition, in_grammar=False, printed="I"),
+             kinks=_condition, in_grammar=False, printed="I",
+             math=lambda c: 1.0 if c else 0.0),
     Function("relu", relu, relu, lambda z: _np().maximum(z, 0.0), lambda z: max(z, _mp().mpf(0)),
-             kinks=_first_arg, gate=(r"\mathrm{ReLU}", "ReLU"), primed=True),
+             kinks=_first_arg, gate=(r"\mathrm{ReLU}", "ReLU"), primed=True,
+             math=lambda z: z if z > 0.0 or z != z else 0.0),  # numpy.maximum(z, 0): nan stays nan
     Function("leaky_relu", leaky_relu, leaky_relu, lambda z, a: _np().where(z > 0, z, a * z),
              lambda z, a: z if z > 0 else a * z, nargs=(2, 2), kinks=_first_arg, words=("leakyrelu",),
-             gate=(r"\mathrm{LReLU}", "LReLU"), primed=True),
+             gate=(r"\mathrm{LReLU}", "LReLU"), primed=True,
+             math=lambda z, a: z if z > 0 else a * z),
     Function("sigmoid", sigmoid, sigmoid, _np_sigmoid, lambda z: 1 / (1 + _mp_exp(-z)) if -z < 200 else _mp().mpf(0),
-             gate=(r"\sigma", "σ"), primed=True),
+             gate=(r"\sigma", "σ"), primed=True,
+             math=_m_sigmoid),
     Function("tanh", sp.tanh, sp.tanh, lambda z: _np().tanh(z), lambda z: _mp().tanh(z), latex_words=("tanh",),
-             gate=(r"\tanh", "tanh"), primed=True),
+             gate=(r"\tanh", "tanh"), primed=True,
+             math=math.tanh),
     Function("softplus", softplus, softplus, lambda z: _np().logaddexp(0.0, z),
-             lambda z: _mp().log1p(_mp_exp(z)) if z < 200 else z, gate=(r"\operatorname{softplus}", "softplus"), primed=True),
+             lambda z: _mp().log1p(_mp_exp(z)) if z < 200 else z, gate=(r"\operatorname{softplus}", "softplus"), primed=True,
+             math=_m_logaddexp0),
     Function("gelu", gelu, gelu, lambda z: z / 2 * (1 + _np_erf(z / 2 ** 0.5)),
-             lambda z: z / 2 * (1 + _mp().erf(z / _mp().sqrt(2))), gate=(r"\operatorname{GELU}", "GELU"), primed=True),
+             lambda z: z / 2 * (1 + _mp().erf(z / _mp().sqrt(2))), gate=(r"\operatorname{GELU}", "GELU"), primed=True,
+             math=lambda z: z / 2 * (1 + _m_erf(z / 2 ** 0.5))),
     Function("silu", silu, silu, lambda z: z * _np_sigmoid(z), lambda z: z / (1 + _mp_exp(-z)) if -z < 200 else _mp().mpf(0),
-             words=("swish",), gate=(r"\operatorname{SiLU}", "SiLU"), primed=True),
+             words=("swish",), gate=(r"\operatorname{SiLU}", "SiLU"), primed=True,
+             math=lambda z: z * _m_sigmoid(z)),
     Function("elu", elu, elu, lambda z, a: _np().where(z > 0, z, a * (_np().exp(_np().minimum(z, 0.0)) - 1)),
              lambda z, a: z if z > 0 else a * (_mp_exp(z) - 1), nargs=(2, 2), kinks=_first_arg,
-             gate=(r"\operatorname{ELU}", "ELU"), primed=True),
-    Function("exp", sp.exp, sp.exp, lambda z: _np().exp(z), _mp_exp, latex_words=("exp",), gate=(r"\exp", "exp")),
+             gate=(r"\operatorname{ELU}", "ELU"), primed=True,
+             math=lambda z, a: z if z > 0 else a * (_m_exp(_minimum(z, 0.0)) - 1)),
+    Function("exp", sp.exp, sp.exp, lambda z: _np().exp(z), _mp_exp, latex_words=("exp",), gate=(r"\exp", "exp"),
+             math=_m_exp),
     Function("log", sp.log, sp.log, lambda z: _np().log(z), lambda z: _mp().log(z), words=("ln",),
-             latex_words=("log", "ln"), gate=(r"\log", "log")),
+             latex_words=("log", "ln"), gate=(r"\log", "log"),
+             math=_m_log),
     Function("sin", sp.sin, sp.sin, lambda z: _np().sin(z), lambda z: _mp().sin(z), latex_words=("sin",),
-             gate=(r"\sin", "sin")),
+             gate=(r"\sin", "sin"),
+             math=_ieee(math.sin)),
     Function("cos", sp.cos, sp.cos, lambda z: _np().cos(z), lambda z: _mp().cos(z), latex_words=("cos",),
-             gate=(r"\cos", "cos")),
-    Function("erf", sp.erf, sp.erf, _np_erf, lambda z: _mp().erf(z), gate=(r"\operatorname{erf}", "erf")),
-    Function("sqrt", sp.sqrt, None, lambda z: _np().sqrt(z), lambda z: _mp().sqrt(z), latex_words=("sqrt",)),
-    Function("abs", sp.Abs, sp.Abs, lambda z: _np().abs(z), abs, kinks=_first_arg, gate=(r"|\cdot|", "|·|")),
+             gate=(r"\cos", "cos"),
+             math=_ieee(math.cos)),
+    Function("erf", sp.erf, sp.erf, _np_erf, lambda z: _mp().erf(z), gate=(r"\operatorname{erf}", "erf"),
+             math=_m_erf),
+    Function("sqrt", sp.sqrt, None, lambda z: _np().sqrt(z), lambda z: _mp().sqrt(z), latex_words=("sqrt",),
+             math=_ieee(math.sqrt)),
+    Function("abs", sp.Abs, sp.Abs, lambda z: _np().abs(z), abs, kinks=_first_arg, gate=(r"|\cdot|", "|·|"),
+             math=abs),
     Function("sign", sp.sign, sp.sign, lambda z: _np().sign(z), lambda z: _mp().mpf((z > 0) - (z < 0)),
-             kinks=_first_arg),
+             kinks=_first_arg,
+             math=_m_sign),
     Function("max", sp.Max, sp.Max, lambda *xs: reduce(_np().maximum, xs), lambda *xs: max(xs), nargs=(2, None),
-             kinks=_pairwise, latex_words=("max",), gate=(r"\max", "max")),
+             kinks=_pairwise, latex_words=("max",), gate=(r"\max", "max"),
+             math=lambda *xs: reduce(_maximum, xs)),
     Function("min", sp.Min, sp.Min, lambda *xs: reduce(_np().minimum, xs), lambda *xs: min(xs), nargs=(2, None),
-             kinks=_pairwise, latex_words=("min",), gate=(r"\min", "min")),
+             kinks=_pairwise, latex_words=("min",), gate=(r"\min", "min"),
+             math=lambda *xs: reduce(_minimum, xs)),
     Function("heaviside", lambda z: Indicator(sp.Gt(z, 0)), sp.Heaviside, lambda z, *_: _np().heaviside(z, 0.5),
-             lambda z, *_: _step(z), nargs=(1, 1), kinks=_first_arg),
+             lambda z, *_: _step(z), nargs=(1, 1), kinks=_first_arg,
+             math=_m_heaviside),
 ]:
     _add(_f)
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import mpmath
-import numpy as np
 import sympy as sp
 
 from derive.core.functions import kink_arguments
 from derive.kinds.graph.backprop import Backprop
 from derive.numeric.precise import DPS, derivative, evaluate, finite
 from derive.numeric.harness import KINK_MARGIN, PRECISE, Check as _Check, away_from_kinks
+from derive.numeric.stream import default_rng
 
 RANDOM_POINTS = 4
 
@@ -38,7 +38,8 @@ def away_from(values: list | None) -> bool:
 
 
 class _Verifier:
-    def __init__(self, bp: Backprop, rng: np.random.Generator):
+    def __init__(self, bp: Backprop, rng):
+        """rng: NumPy's random stream (derive.numeric.stream: the same numbers, without importing NumPy)."""
         self.bp, self.rng = bp, rng
         self.kinks = [k for n in bp.nodes for e in (n.expr, *(l.expr for l in n.locals)) for k in kink_arguments(e)]
 
@@ -115,7 +116,7 @@ class _Verifier:
 
 
 def verify(bp: Backprop, points: int = RANDOM_POINTS, seed: int = 0) -> Check:
-    verifier = _Verifier(bp, np.random.default_rng(seed))
+    verifier = _Verifier(bp, default_rng(seed))
     check = Check()
     with mpmath.workdps(DPS):  # nudges and sums outside `evaluate` need the same precision
         if bp.values is not None:

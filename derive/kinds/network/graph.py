@@ -56,3 +56,26 @@ def renamed(expr: sp.Expr, names: dict) -> sp.Expr:
     if expr.is_Pow:
         return sp.Pow(*args, evaluate=False)
     return expr.func(*args)
+
+
+LAYER_SIZES = (sp.Symbol("n", integer=True, positive=True), sp.Symbol("p", integer=True, positive=True))
+NEXT = "rest"  # the node that stands for everything after z (a name no layer vector has: it is never printed)
+
+
+def compile_layer(weights: str, inputs: str, bias: str, pre: str, sizes: tuple = LAYER_SIZES) -> GraphSpec:
+    """A layer's z = W x + b as the index-form graph `kind: graph` derives when it has `shapes:` (seed 001's
+    linear layer): W an n×p matrix, x and b vectors, for any sizes n and p.
+
+    z is followed by one node `rest` = z, the rest of the network: it makes z a node with a user, so the
+    engine writes each gradient as the chain rule over z's components, Σ_k ∂rest/∂z_k ∂z_k/∂W_{i,j}
+    with ∂rest/∂z_k the gradient reaching z_k from after it, which the presenter names δ_k."""
+    n, p = sizes
+    shapes = {weights: (n, p), inputs: (p,), bias: (n,)}  # the nodes' shapes follow, as in a spec
+    symbols = symbols_for([weights, inputs, bias, pre, NEXT], shapes)
+    where = Location("")
+    nodes = (NodeSpec(pre, f"{weights} {inputs} + {bias}", symbols[weights] * symbols[inputs] + symbols[bias], where),
+             NodeSpec(NEXT, pre, symbols[pre], where))
+    spec = GraphSpec(file="", title={}, nodes=nodes, inputs=(weights, inputs, bias), output=NEXT, values=None,
+                     wrt=(weights, bias, inputs), shapes=shapes)
+    spec.__dict__["symbols"] = symbols
+    return spec

@@ -5,8 +5,11 @@ formulas. Each is obtained from the scalar one by SymPy: the derivative of
 the activation and of the loss are derived on component 1 and lifted to
 vectors (z_1 -> z, products -> ⊙), and every matrix formula is then evaluated
 with numpy on random points and checked, entry by entry, against the scalar
-derivatives and against finite differences (`check_vector_view`). Pure: no
-printing and no I/O.
+derivatives and against finite differences (`check_vector_view`). The index
+forms behind ∂J/∂W, ∂J/∂b and ∂J/∂x (∂z_k/∂W_{i,j} = 1_{k=i} a_j, Σ_k δ_k …)
+are the index-form engine's (derive.kinds.graph.index) on the layer's
+z = W x + b, named here, and checked at the concrete layer's entries the same
+way. Pure: no printing and no I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from functools import reduce
 import numpy as np
 import sympy as sp
 
+from derive.kinds.graph.index import Upstream, derive as index_derive
+from derive.kinds.indexform import Local
 from derive.kinds.network.backprop import Derivation
+from derive.kinds.network.graph import LAYER_SIZES, compile_layer
 from derive.kinds.network.model import Layer, Network
 from derive.render.notation import Had, MatProd, Tr  # ⊙, A B, Aᵀ: numpy's `*`, `@`, `.T`
 from derive.render.printing import ascii
@@ -312,22 +318,35 @@ class _Builder:
         return symbol
 
     def index_steps(self, layer: Layer) -> dict[str, list[list[sp.Expr]]]:
-        """∂z_k/∂W_{i,j} = 1_{k=i} a_j and the sums over k that follow, by SymPy on indexed symbols."""
-        i, j, k, l = sp.symbols("i j k l", integer=True, positive=True)
-        n_out, n_in = sp.symbols("n p", integer=True, positive=True)  # any width: the result holds for all
-        W, b = sp.IndexedBase(self.weights(layer)), sp.IndexedBase(self.bias(layer))
-        x, z = sp.IndexedBase(self.inputs(layer.number)), sp.IndexedBase(self.vec(layer, "pre"))
-        dz = sp.IndexedBase(self.delta(layer))
-        z_k = sp.Sum(W[k, l] * x[l], (l, 1, n_in)) + b[k]
-        out = {"sums_over": [n_out, self.vec(layer, "pre")]}  # what n is: the sentence after the sums says it
-        for reason, wrt, target in (("grad_W", W[i, j], self.weights(layer)), ("grad_b", b[i], self.bias(layer)),
-                                    ("grad_input", x[j], self.inputs(layer.number))):
-            local = _in_range(sp.diff(z_k, wrt).doit())
-            total = _in_range(sp.Sum(dz[k] * local, (k, 1, n_out)).doit())
+        """∂z_k/∂W_{i,j} = 1_{k=i} a_j and the sums over k that follow, as the index-form engine derives them.
+
+        The layer's z = W x + b is compiled to an index-form graph (derive.kinds.network.graph.compile_layer)
+        and derived by the engine of `kind: graph` with `shapes:`; this names its results: the gradient
+        reaching z_k (the engine's ∂rest/∂z_k) is δ_k, its fractions ∂z_k/∂W_{i,j} are Derivatives, and
+        an input vector's index is j (the engine writes i for the first index of any quantity)."""
+        x_name, z_name = str(self.inputs(layer.number)), str(self.vec(layer, "pre"))
+        spec = compile_layer(str(self.weights(layer)), x_name, str(self.bias(layer)), z_name)
+        d = index_derive(spec)
+        z_node = next(node for node in d.nodes if node.quantity.name == z_name)
+        (k,) = z_node.indices
+        i, j = d.index_symbols["wrt"][:2]
+        z, dz = z_node.quantity.base, sp.IndexedBase(self.delta(layer))
+        named = _Naming(z_node.quantity.base.label, dz)
+        out = {}
+        for reason, name, target in (("grad_W", str(self.weights(layer)), self.weights(layer)),
+                                     ("grad_b", str(self.bias(layer)), self.bias(layer)),
+                                     ("grad_input", x_name, self.inputs(layer.number))):
+            grad = d.grads[name]
+            indices = {i: j} if name == x_name else {}  # ∂z_k/∂x_j: the input's index is j
+            wrt = grad.wrt.element(grad.indices).xreplace(indices)
+            local = named(z_node.locals[name][1]).xreplace(indices)
             of_entry = sp.Indexed(sp.IndexedBase(self.partial(self.of, target)), *wrt.indices)
             cases = [sp.Piecewise((local.subs(k, i), sp.Eq(k, i, evaluate=False)), (0, True))] if local.has(sp.KroneckerDelta) else []
             out[reason] = [[sp.Derivative(z[k], wrt), local, *cases],
-                           [of_entry, sp.Sum(dz[k] * sp.Derivative(z[k], wrt), (k, 1, n_out)), total]]
+                           [of_entry, named(grad.symbolic).xreplace(indices), named(grad.done).xreplace(indices)]]
+            sums = [limits for total in named(grad.symbolic).atoms(sp.Sum) for limits in total.limits]
+            if sums and "sums_over" not in out:  # what the sum's upper limit is: the sentence after the sums says it
+                out["sums_over"] = [sums[0][2] - sums[0][1] + 1, self.vec(layer, "pre")]
             if reason == "grad_W":  # the matrix D of the derivatives, entry by entry (seed 002)
                 D = sp.IndexedBase("D")
                 out["grad_W_entries"] = [[D.label, self.grad(target)], [D[i, j], of_entry]]
@@ -348,12 +367,17 @@ class _Builder:
         return steps
 
 
-def _in_range(expr: sp.Expr) -> sp.Expr:
-    """Piecewise((e, j <= n), (0, True)) -> e: the indices run over their ranges by construction."""
-    return expr.replace(
-        lambda e: isinstance(e, sp.Piecewise) and len(e.args) == 2 and e.args[1].expr == 0,
-        lambda e: e.args[0].expr,
-    )
+class _Naming:
+    """The index-form engine's display objects in the matrix view's names: the gradient reaching z_k
+    (Upstream ∂rest/∂z_k) as δ_k (or ∂J/∂z_k), and a fraction ∂z_k/∂W_{i,j} (Local) as a Derivative."""
+
+    def __init__(self, z, delta: sp.IndexedBase):
+        self.z, self.delta = z, delta
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        expr = expr.replace(lambda e: isinstance(e, Upstream) and e.args[1] == self.z,
+                            lambda e: self.delta[tuple(e.args[2:])])
+        return expr.replace(lambda e: isinstance(e, Local), lambda e: sp.Derivative(*e.args))
 
 
 def had(*factors: sp.Expr) -> sp.Expr:
@@ -422,7 +446,68 @@ class _VectorCheck:
                 env[str(step.lhs)] = values[0]
                 if step.reason.startswith("delta"):
                     env[str(_batch_symbols(self.net, self.net.layers[step.layer - 1])[0])] = values[0]
+            for step in self.view.backward:
+                if step.because and step.reason in ("grad_W", "grad_b", "grad_input"):
+                    self.index_forms(step, scalar, env)
         return self.check
+
+    # -- the index forms (∂z_k/∂W_{i,j} = 1_{k=i} a_j, ∂J/∂W_{i,j} = δ_i a_j) at every concrete entry ----------
+    def index_forms(self, step: Step, scalar: dict, env: dict) -> None:
+        """The index-form engine's equations of a step, at every entry of the concrete layer: the local
+        ∂z_k/∂W_{i,j} against the scalar engine's ∂z_k/∂w, and ∂J/∂W_{i,j} (Σ_k δ_k ∂z_k/∂W_{i,j} with that
+        local, and the sum carried out) against the scalar derivatives, or finite differences for the input."""
+        local, total = step.because
+        layer = self.net.layers[step.layer - 1]
+        sizes = {LAYER_SIZES[0]: len(layer.units), LAYER_SIZES[1]: len(layer.units[0].incoming) - 1}
+        wrt = local[0].args[1][0]  # Derivative(z_k, W_{i,j}) -> W_{i,j}
+        k = local[0].args[0].indices[0]
+        reason = step.reason
+        forms = [_IndexForm(f, sizes, env) for f in local[1:]]
+        totals = [_IndexForm(f.xreplace({local[0]: local[1]}), sizes, env) for f in total[1:]]
+        n, p = sizes[LAYER_SIZES[0]], sizes[LAYER_SIZES[1]]
+        shape = (n, p) if reason == "grad_W" else (n,) if reason == "grad_b" else (p,)
+        for position in self.some(list(np.ndindex(*shape))):
+            at = dict(zip(wrt.indices, (q + 1 for q in position)))
+            source = self.source(layer, reason, position)
+            rows = set(self.some(list(range(n)))) | ({position[0]} if reason != "grad_input" else set())  # k = i too
+            for z in sorted(rows):
+                self.index_local(f"{reason}[{step.layer}]", forms, {**at, k: z + 1}, layer.units[z], source, scalar)
+            reference = self.index_reference(reason, position, scalar, source)
+            for number, form in enumerate(totals, 1):
+                self.compare(f"{reason}[{step.layer}] index form {number} at {at}", form(at), reference)
+
+    def index_local(self, name: str, forms: list, at: dict, unit, source, scalar: dict) -> None:
+        """∂z_k/∂u at one entry (k, i, j) in each shown form, against the scalar engine's ∂z_k/∂u (0 if z_k
+        does not read u)."""
+        reference = self.d.locals.local(unit.pre, source)
+        reference = self.scalar_value(0 if reference is None else reference, scalar)
+        for number, form in enumerate(forms, 1):
+            self.compare(f"{name} index form: local {number} at {at}", form(at), reference)
+
+    def some(self, items: list) -> list:
+        """All of them in a small layer; in a wide one INDEX_ENTRIES drawn at random (the form is one for all)."""
+        if len(items) <= INDEX_ENTRIES:
+            return items
+        return [items[k] for k in sorted(self.rng.choice(len(items), INDEX_ENTRIES, replace=False))]
+
+    def source(self, layer: Layer, reason: str, position: tuple) -> sp.Symbol:
+        """The scalar the entry stands for: the weight W_{i,j}, the bias b_i, or the input x_j."""
+        if reason == "grad_W":
+            i, j = position
+            return [p for p, src in layer.units[i].incoming if src != 1][j]
+        if reason == "grad_b":
+            return layer.units[position[0]].incoming[0][0]
+        return [src for _p, src in layer.units[0].incoming if src != 1][position[0]]
+
+    def index_reference(self, reason: str, position: tuple, scalar: dict, source) -> np.ndarray:
+        """∂J/∂ of the entry, example by example: the scalar derivative, or finite differences for an input."""
+        if reason == "grad_input":
+            return scalar["__fd_inputs__"][position[0]]
+        return scalar["__derivs__"][str(source)]
+
+    def scalar_value(self, expr: sp.Expr, scalar: dict) -> np.ndarray:
+        value = eval(ascii(sp.sympify(expr)), self.names, {k: v for k, v in scalar.items() if not k.startswith("__")})
+        return np.broadcast_to(np.asarray(value, dtype=float), (self.m,))
 
     def scalar_values(self) -> dict:
         """The scalar program on m examples at once: inputs and targets are arrays of length m."""
@@ -494,6 +579,42 @@ class _VectorCheck:
         error = scaled_error(value, reference) if value.size else 0.0  # the harness's policy
         first = [x.flat[0] if x.size else np.nan for x in (value, reference)]  # shown when it fails
         self.check.record(name, error, *first)
+
+
+class _IndexForm:
+    """An index-form expression (Σ over k = 1…n, Indexed entries) evaluated at concrete indices, example by
+    example: a vector's entry v_i is row i of its matrix of examples, a matrix's W_{i,j} its entry (1-based)."""
+
+    def __init__(self, expr: sp.Expr, sizes: dict, env: dict):
+        expr = expr.xreplace({s: sp.Integer(v) for s, v in sizes.items()})
+        ranks = {a.base: len(a.indices) for a in expr.atoms(sp.Indexed)}
+        bases = sorted(ranks, key=str)
+        labels = {b.label for b in bases}
+        self.indices = sorted((x for x in expr.free_symbols if x.is_Symbol and x not in labels), key=str)  # i, j, k
+        self.arrays = [_one_based(env[str(b.label)], ranks[b]) for b in bases]
+        self.fn = sp.lambdify([*bases, *self.indices], expr, modules=[INDEX_OPS, "numpy"])
+        self.examples = (env["m"],)  # a form without an example's value (1_{k=i}) holds for each
+
+    def __call__(self, at: dict) -> np.ndarray:
+        try:
+            value = self.fn(*self.arrays, *[at[i] for i in self.indices])
+        except IndexError:  # an entry beyond its vector (a_i where i runs over the layer's units): wrong
+            value = np.nan
+        return np.broadcast_to(np.asarray(value, dtype=float), self.examples)
+
+
+INDEX_ENTRIES = 16  # entries (and rows k) of a wide layer at which the index forms are evaluated
+
+INDEX_OPS = {"KroneckerDelta": lambda a, b: 1.0 if a == b else 0.0}
+
+
+def _one_based(array, rank: int) -> np.ndarray:
+    """A NaN row in front (and a NaN column, for a matrix read with two indices), so that entry 1 is the
+    first: an entry 0 would give NaN, and fail."""
+    array = np.asarray(array, dtype=float)
+    padded = np.full((array.shape[0] + 1, array.shape[1] + (rank == 2)), np.nan)
+    padded[1:, (rank == 2):] = array
+    return padded
 
 
 def _input_key(net: Network, layer: Layer) -> str:
