@@ -188,7 +188,7 @@ def test_unknown_names_agree_in_number(answer, label, cli, tmp_path):
 
 # -- 5. slides: a frame holds whole steps -----------------------------------------------------------
 
-FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}\n(.*?)\\end\{frame\}", re.S)
+FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}(?:\{[^\n]*\})?\n(.*?)\\end\{frame\}", re.S)  # {title}{subtitle}
 DISPLAY = re.compile(r"\\begin\{equation\*\}.*?\\end\{equation\*\}", re.S)
 
 

@@ -97,7 +97,7 @@ def test_build_takes_the_verification_note_option(tmp_path, cli):
 
 # -- slides -------------------------------------------------------------------------------------
 
-FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}\n(.*?)\\end\{frame\}", re.S)
+FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}(?:\{[^\n]*\})?\n(.*?)\\end\{frame\}", re.S)  # {title}{subtitle}
 
 
 def _frames(spec: str, lang: str) -> list[str]:
