@@ -32,7 +32,7 @@ class Language:
     babel: str  # LaTeX babel's name (russian, polish, english)
     decimal: str = "."  # 0,5 in ru and pl
     quotes: tuple[str, str] = ("\u201c", "\u201d")
-    gloss: str = ""  # what opens a term's English gloss in a heading, "ang." in "(ang. forward pass)"
+    gloss: str = ""  # how a heading glosses a term in English: "(ang. …)" for "(ang. forward pass)"
 
     def number(self, text: str) -> str:
         """A number as printed ('0.3589') in the language's format ('0,3589')."""

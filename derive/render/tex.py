@@ -479,8 +479,8 @@ def slides_body(blocks: list[Block], title: str, section: str = "section", gloss
     frames between its equations. A figure has a frame of its own. Each section of the
     derivation also opens a beamer `\\section` (a course passes section="subsection"): the
 deck's PDF outline. The steps under one bold title (an activation, a case of the loss) share
-    a frame when they fit on one together. Frame titles leave out the glossary's gloss "(ang. …)"
-    (`gloss`: the language entry's word that opens it), which the notes' headings keep.
+    a frame when they fit on one together. Frame titles leave out the glossary's English gloss,
+    "(ang. forward pass)" (`gloss`: the language entry's form of it), which the notes' headings keep.
     """
     frames, last = [], title
     for heading, units in _sections(blocks, title):
@@ -492,10 +492,13 @@ deck's PDF outline. The steps under one bold title (an activation, a case of the
 
 
 def _without_gloss(heading: str, gloss: str) -> str:
-    """"Przejście w przód (ang. forward pass)" -> "Przejście w przód": the gloss once, in the notes."""
-    if not gloss:
+    """"Przejście w przód (ang. forward pass)" -> "Przejście w przód": the gloss once, in the notes. `gloss` is
+    the language entry's form of it, "(ang. …)" or "(…)", with … for the English term."""
+    if "…" not in gloss:
         return heading
-    return re.sub(r"\s*\(" + re.escape(gloss) + r"[^()]*\)", "", heading).strip() or heading
+    before, after = (re.escape(part.strip()) for part in gloss.split("…", 1))
+    pattern = r"\s*" + before + r"\s*[A-Za-z][A-Za-z \-]*" + after + r"\s*$"
+    return re.sub(pattern, "", heading).strip() or heading
 
 
 def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Block]]]]:
