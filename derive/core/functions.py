@@ -195,6 +195,10 @@ def _np_erf(z):
 
 softplus = defined("softplus", lambda z: sp.log(1 + sp.exp(z)), derivative=lambda z: sigmoid(z))
 gelu = defined("gelu", lambda z: z / 2 * (1 + sp.erf(z / sp.sqrt(2))), tex=r"\operatorname{GELU}")
+# display only: the standard normal distribution function Φ and density φ, which GELU's formulas are written
+# with (GELU(z) = z Φ(z), GELU′(z) = Φ(z) + z φ(z)); each evaluates to its definition
+normal_cdf = defined("normal_cdf", lambda z: (1 + sp.erf(z / sp.sqrt(2))) / 2, tex=r"\Phi")
+normal_pdf = defined("normal_pdf", lambda z: sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi), tex=r"\varphi")
 silu = defined("silu", lambda z: z * sigmoid(z), tex=r"\operatorname{SiLU}")
 elu = defined("elu", lambda z, a: sp.Piecewise((z, z > 0), (a * (sp.exp(z) - 1), True)), nargs=2,
               tex=r"\operatorname{ELU}", usual=sp.S.One)
@@ -256,6 +260,9 @@ def _m_logaddexp0(z):
     return z + math.log1p(_m_exp(-z)) if z == z else _NAN
 
 
+_SQRT_2PI = math.sqrt(2 * math.pi)  # φ's constant, for its numpy and float rules alike
+
+
 def _m_erf(z):
     return math.erf(z)
 
@@ -310,6 +317,12 @@ for _f in [
     Function("gelu", gelu, gelu, lambda z: z / 2 * (1 + _np_erf(z / 2 ** 0.5)),
              lambda z: z / 2 * (1 + _mp().erf(z / _mp().sqrt(2))), gate=(r"\operatorname{GELU}", "GELU"), primed=True,
              math=lambda z: z / 2 * (1 + _m_erf(z / 2 ** 0.5))),
+    Function("normal_cdf", normal_cdf, normal_cdf, lambda z: (1 + _np_erf(z / 2 ** 0.5)) / 2,
+             lambda z: (1 + _mp().erf(z / _mp().sqrt(2))) / 2, in_grammar=False,
+             math=lambda z: (1 + _m_erf(z / 2 ** 0.5)) / 2),
+    Function("normal_pdf", normal_pdf, normal_pdf, lambda z: _np().exp(-z * z / 2) / _SQRT_2PI,
+             lambda z: _mp().exp(-z ** 2 / 2) / _mp().sqrt(2 * _mp().pi), in_grammar=False,
+             math=lambda z: _m_exp(-z * z / 2) / _SQRT_2PI),
     Function("silu", silu, silu, lambda z: z * _np_sigmoid(z), lambda z: z / (1 + _mp_exp(-z)) if -z < 200 else _mp().mpf(0),
              words=("swish",), gate=(r"\operatorname{SiLU}", "SiLU"), primed=True,
              math=lambda z: z * _m_sigmoid(z)),
@@ -411,6 +424,7 @@ class Activation:
     alpha: str | float | None = None
     unit_interval: bool = False
     family: str | None = None
+    written_with: tuple = ()  # display functions its formulas are written with (GELU: Φ, φ), see `written`
 
     def apply(self, z: sp.Expr, alpha: sp.Expr | None = None) -> sp.Expr:
         return self.forward(z, alpha)
@@ -419,6 +433,18 @@ class Activation:
         """f'(z) by SymPy, written with the activation a = f(z) where it appears (σ' = a(1−a))."""
         fz = self.apply(z, alpha)
         return sp.diff(fz, z).subs(fz, a)
+
+    def written(self, expr: sp.Expr, z: sp.Expr) -> sp.Expr:
+        """expr, a formula in z, written with the activation's display functions: GELU's z/2 (1 + erf(z/√2)) as
+        z Φ(z), its derivative as Φ(z) + z φ(z) (the shorter term first). Each display function's definition
+        is solved by SymPy for the special function in it (erf(z/√2) = 2Φ(z) − 1, e^{−z²/2} = √(2π) φ(z)),
+        which is substituted; the result is kept only if, with the definitions put back, it equals expr."""
+        out = expr
+        for display in self.written_with:
+            out = _written_with(out, display, z)
+        if out == expr or sp.simplify(definitions(out) - expr) != 0:
+            return expr
+        return sp.Add(*sorted(out.args, key=sp.count_ops), evaluate=False) if out.is_Add else out
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -431,11 +457,28 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("tanh", lambda z, alpha: sp.tanh(z), family="squashing"),
         Activation("softmax", lambda z, alpha: z, elementwise=False, unit_interval=True),
         Activation("softplus", lambda z, alpha: softplus(z), family="smooth rectifier"),
-        Activation("gelu", lambda z, alpha: gelu(z), family="smooth rectifier"),
+        Activation("gelu", lambda z, alpha: gelu(z), family="smooth rectifier", written_with=(normal_cdf, normal_pdf)),
         Activation("silu", lambda z, alpha: silu(z), family="smooth rectifier"),
         Activation("elu", lambda z, alpha: elu(z, alpha), kinks=True, alpha=1.0),
     ]
 }
+
+
+def _written_with(expr: sp.Expr, display: type, z: sp.Expr) -> sp.Expr:
+    """expr with display(z)'s special function (erf(z/√2) in Φ, e^{−z²/2} in φ) replaced by its solution in
+    terms of display(z)."""
+    definition = display.definition(z)
+    (special,) = definition.atoms(sp.Function)
+    if not expr.has(special):
+        return expr
+    value = sp.Dummy()
+    (solved,) = sp.solve(sp.Eq(definition, value), special)
+    return sp.expand(expr.subs(special, solved.subs(value, display(z))))
+
+
+def definitions(expr: sp.Expr) -> sp.Expr:
+    """expr with every defined function written with its definition (Φ(z) as (1 + erf(z/√2))/2)."""
+    return expr.replace(lambda e: isinstance(e, sp.Function) and hasattr(type(e), "definition"), definition_of)
 
 
 # -- losses ---------------------------------------------------------------------------------

@@ -66,6 +66,9 @@ class KindEntry:
     options: bool = False  # apply_options(spec, options): command-line options such as --view
     inputs: bool = False  # inputs(doc): further files the spec reads (a course's chapters)
     documents: bool = False  # markdown_document / latex_document: writes its own documents (a course)
+    # the mark after a step heading's number: "1)" as seed 000 numbers its steps, the house style of every
+    # kind that reproduces no seed's numbering; "." where the kind's seed writes "1." (seed 004, mlp)
+    steps: str = ")"
 
     @property
     def module(self) -> Kind:
@@ -93,7 +96,7 @@ KINDS: dict[str, KindEntry] = {
     for k in [
         KindEntry("network", "derive.kinds.network.kind", figure=True, options=True),
         KindEntry("graph", "derive.kinds.graph.kind", figure=True),
-        KindEntry("mlp", "derive.kinds.mlp.kind"),
+        KindEntry("mlp", "derive.kinds.mlp.kind", steps="."),
         KindEntry("composition", "derive.kinds.composition"),
         KindEntry("course", "derive.kinds.course", inputs=True, documents=True),
         KindEntry("rnn", "derive.kinds.layers.rnn", figure=True),

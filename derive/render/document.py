@@ -58,7 +58,8 @@ def markdown(result, lang: str, options=None, figure_src: str | None = None, leg
     if isinstance(context.get("title"), str):
         context["title"] = md_escape(context["title"])
     context["verification_note"] = options is None or options.verification_note
-    text = render_template(result.kind, "md", lang, context, **result.module.printer_settings(result.outcome))
+    text = render_template(result.kind, "md", lang, context, steps=result.entry.steps,
+                           **result.module.printer_settings(result.outcome))
     text = text if for_tex else _without_keep_marks(text)
     return with_figure(text, lang, figure_src, legend) if figure_src else text
 

@@ -90,13 +90,20 @@ def _listed(items, conjunction: str = "and", lang: str = "en", math: bool = Fals
     return join_list(list(items), conjunction, lang, math)
 
 
+def _step(*numbers: int, mark: str = ")") -> str:
+    """A step's number in a heading: 1) or 1. (the kind's `steps` mark); a sub-step 2.1, without a mark, as
+    seed 004 numbers the derivatives of its activations."""
+    return ".".join(str(n) for n in numbers) + (mark if len(numbers) == 1 else "")
+
+
 def chunks(items: list, size: int = ROW_WIDTH) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def environment(fmt: str, lang: str, boxes: str = "key", **printer_settings) -> jinja2.Environment:
+def environment(fmt: str, lang: str, boxes: str = "key", steps: str = ")", **printer_settings) -> jinja2.Environment:
     """The one place that builds Jinja: package templates, FILTERS bound to the printer, gettext;
-    `boxes` is the spec's `boxes:` (none | key), which every framed equation obeys."""
+    `boxes` is the spec's `boxes:` (none | key), which every framed equation obeys; `steps` is the kind's
+    mark after a step heading's number (derive.kinds.base.KindEntry.steps), which `step(n)` writes."""
     import jinja2  # here, not at the top: JSON output and the verifier need no templates
 
     from derive.render.i18n import templates_root, translations
@@ -126,13 +133,14 @@ def environment(fmt: str, lang: str, boxes: str = "key", **printer_settings) -> 
             "listed": partial(_listed, lang=lang),  # 1 and 2, $a$, $b$ and $c$; listed("or"): a or b
         }
     )
+    env.globals["step"] = partial(_step, mark=steps)
     env.globals["verification_note"] = True  # a context may turn it off (--no-verification-note)
     env.install_gettext_translations(translations(lang), newstyle=True)
     return env
 
 
-def render_template(kind: str, fmt: str, lang: str, context: dict, **printer_settings) -> str:
+def render_template(kind: str, fmt: str, lang: str, context: dict, steps: str = ")", **printer_settings) -> str:
     """Render templates/<fmt>/<kind>.<fmt>.j2 in lang; the context's `boxes` (none | key, default key)
-    says whether key results are framed."""
-    env = environment(fmt, lang, boxes=context.get("boxes", "key"), **printer_settings)
+    says whether key results are framed, `steps` how step headings are numbered (1) or 1.)."""
+    env = environment(fmt, lang, boxes=context.get("boxes", "key"), steps=steps, **printer_settings)
     return env.get_template(f"{kind}.{fmt}.j2").render(context)

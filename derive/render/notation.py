@@ -159,6 +159,16 @@ class Had(sp.Function):
     """u ⊙ v, the elementwise (Hadamard) product, printed by the printer's _print_Had."""
 
 
+class Factors(sp.Function):
+    """A product shown factor by factor (−½ γ Σ … (σ² + ε)^{−3/2}), printed by the printer's _print_Factors;
+    its one argument is the product itself, so evaluating it is evaluating the product (display only)."""
+
+    nargs = 1
+
+    def doit(self, **hints):
+        return self.args[0].doit(**hints) if hints.get("deep", True) else self.args[0]
+
+
 class MatProd(sp.Function):
     """A v, a matrix product in the given order, printed by the printer's _print_MatProd."""
 

@@ -167,6 +167,35 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
             tex += term
         return f"{self._print(coeff)} {tex}" if coeff is not None else tex
 
+    def _print_Factors(self, expr):
+        r"""A product written factor by factor, as Ioffe & Szegedy (2015) write ∂ℓ/∂σ²:
+        -\frac{1}{2} \gamma_k \sum_p … \left(\sigma^2 + \varepsilon\right)^{-3/2}. The sign and the numeric
+        coefficient lead, then the factors in lecture order (lecture_order), negative powers last and kept
+        as powers (1/√x for the power −½); no fraction bar, and a sum is not bracketed, as the paper sets it
+        (every factor after it is free of its index, so Σ_p f_p · c = c Σ_p f_p)."""
+        (product,) = expr.args
+        coeff, factors = product.as_coeff_mul()
+        sign = "- " if coeff.is_negative else ""
+        coeff = abs(coeff)
+        powers = [f for f in factors if f.is_Pow and f.exp.is_negative]
+        rest = lecture_order([f for f in factors if f not in powers])
+        parts = [] if coeff == 1 else [self._print(coeff)]
+        for i, f in enumerate(rest):
+            tex = self._print(f)
+            parts.append(rf"\left({tex}\right)" if f.is_Add or (f.is_Mul and i) else tex)
+        parts += [self._print_negative_power(f) for f in powers]
+        return sign + " ".join(parts)
+
+    def _print_negative_power(self, power) -> str:
+        """x^{-3/2} as written; 1/√x and 1/x as fractions (the paper's 1/√(σ² + ε))."""
+        base, exp = self._print(power.base), -power.exp
+        if exp == 1:
+            return rf"\frac{{1}}{{{base}}}"
+        if exp == sp.S.Half:
+            return rf"\frac{{1}}{{\sqrt{{{base}}}}}"
+        shown = rf"\left({base}\right)" if not (power.base.is_Symbol or isinstance(power.base, sp.Indexed)) else base
+        return rf"{shown}^{{-{exp.p}/{exp.q}}}" if exp.q != 1 else rf"{shown}^{{-{exp.p}}}"
+
     def _print_Float(self, expr):
         tex = super()._print_Float(expr)
         sign = self._settings["decimal"]
@@ -328,6 +357,9 @@ class AsciiPrinter(_Memo, StrPrinter):
 
     def _print_Exp1(self, expr):
         return "exp(1)"
+
+    def _print_Factors(self, expr):
+        return self._print(expr.args[0])
 
 
 def latex(expr: sp.Expr, **settings) -> str:

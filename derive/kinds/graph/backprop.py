@@ -108,6 +108,8 @@ def _nodes(spec: GraphSpec, symbols: dict, forms: bool = True) -> list[Node]:
         sym = symbols[n.name]
         args = _arguments(n, known)
         locals_ = [_local(sym, a, raw) for a, raw in zip(args, derivatives(n.expr, args))]
+        if forms:  # the graph kind's lecture; the network kind (forms=False) names its quantities itself
+            locals_ = [own_name(loc, n.expr) for loc in locals_]
         closed[sym] = n.expr.xreplace(closed) if forms else None
         out.append(Node(sym, n.expr, closed[sym], args, locals_, gate_of(n.expr, args, locals_)))
     return out
@@ -138,6 +140,15 @@ def _term_derivative(term: sp.Expr, x: sp.Symbol) -> sp.Expr:
 def _local(node: sp.Symbol, arg: sp.Symbol, raw: sp.Expr) -> Local:
     # a common factor taken out of a sum, as lecturers write it: 2(f_3 − y), not 2 f_3 − 2 y
     return Local(node, arg, raw if raw.is_Atom else tidy(sp.factor_terms(raw)), raw)
+
+
+def own_name(local: Local, expr: sp.Expr) -> Local:
+    """∂f_1/∂A_0 = x (1 − f_1²), not x (1 − tanh²(A_0 x + b_0)): where the node's own expression reappears as a
+    part of its derivative (tanh′ = 1 − tanh², σ′ = σ(1 − σ)), it is written with the node's name, as a lecturer
+    writes it. A derivative that is the expression itself (exp′ = exp) stays as Prince and CS231n write it."""
+    if local.expr == expr or not local.expr.has(expr):
+        return local
+    return Local(local.node, local.arg, local.expr.xreplace({expr: local.node}), local.raw)
 
 
 def _arguments(node, known: set) -> list[sp.Symbol]:

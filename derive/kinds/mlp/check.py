@@ -439,12 +439,24 @@ def _batchnorm_claims(part, rng, size: int = 5) -> list[Claim]:
 
     dz = [value(f["d_z_compact"], r) for r in range(1, size + 1)]
     dz_long = [value(f["d_z"], r) for r in range(1, size + 1)]
+    statistics = [mlp.mu[kk], mlp.var[kk]]  # ∂J/∂μ and ∂J/∂σ² hold z and the other statistic fixed
+    J_stats = sp.lambdify([statistics], sum(float(g) * o for g, o in zip(g_vals, out_stats(defs, kk, size))
+                                          ).xreplace({gamma: at[gamma], beta: at[beta], mlp.eps: epsilon,
+                                                      **{z_: at[z_] for z_ in zs}}), "numpy")
+    fd_stats = central(J_stats, np.array([vals[x] for x in statistics]))
     return [
+        Claim("batch norm: dJ/dmu as printed vs finite differences", _rel(value(f["d_mu"]), fd_stats[0])),
+        Claim("batch norm: dJ/dsigma^2 as printed vs finite differences", _rel(value(f["d_var"]), fd_stats[1])),
         Claim("batch norm: dJ/dz (compact) vs finite differences", _worst(zip(dz, fd[:size]))),
         Claim("batch norm: dJ/dz (three paths) vs finite differences", _worst(zip(dz_long, fd[:size]))),
         Claim("batch norm: dJ/dgamma vs finite differences", _rel(value(f["d_gamma"]), fd[size])),
         Claim("batch norm: dJ/dbeta vs finite differences", _rel(value(f["d_beta"]), fd[size + 1])),
     ]
+
+
+def out_stats(defs, kk, size) -> list[sp.Expr]:
+    """The layer's outputs γ ẑ_r + β with μ and σ² left as symbols (the quantities ∂J/∂μ, ∂J/∂σ² differentiate by)."""
+    return [mlp.gamma[kk] * defs["zhat"].subs({k: kk, i: r}) + mlp.beta[kk] for r in range(1, size + 1)]
 
 
 CHECKS = {

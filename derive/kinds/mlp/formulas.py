@@ -34,6 +34,7 @@ from derive.render.notation import (
     Tr,
     Whole,
     DerivOf,
+    Factors,
     Hat,
     chain_order,
     collapse,
@@ -509,11 +510,11 @@ def _batchnorm() -> dict:
     d_beta = collapse(sp.Sum(g[k, p] * sp.diff(out_p, beta[k]), (p, 1, B)))
     d_gamma = collapse(sp.Sum(g[k, p] * sp.diff(out_p, gamma[k]), (p, 1, B)))
     d_zhat = g[k, p] * sp.diff(out_p, zhat[k, p])
-    # no Kronecker deltas here: keep the factored local derivative, only move constants out of Σ
-    d_var = pull_constants(sp.Sum(sp.factor(d_zhat * sp.diff(zhat_p, var[k])), (p, 1, B)))
+    # no Kronecker deltas here: the chain rule's product as SymPy gives it, only constants moved out of Σ
+    d_var = pull_constants(sp.Sum(d_zhat * sp.diff(zhat_p, var[k]), (p, 1, B)))
     var_mu = collapse(sp.diff(var_def, mu[k]))
     var_mu_zero = sp.simplify(sp.expand(var_mu.doit()).subs(mu[k], mu_def))
-    d_mu = pull_constants(sp.Sum(sp.factor(d_zhat * sp.diff(zhat_p, mu[k])), (p, 1, B))) + d_var * var_mu_zero
+    d_mu = pull_constants(sp.Sum(d_zhat * sp.diff(zhat_p, mu[k]), (p, 1, B))) + d_var * var_mu_zero
     paths = (d_zhat.subs(p, i) * sp.diff(defs["zhat"], zb[k, i]),
              d_var * collapse(sp.diff(var_def, zb[k, i])),
              d_mu * collapse(sp.diff(mu_def, zb[k, i])))
@@ -527,9 +528,9 @@ def _batchnorm() -> dict:
         "d_beta": Row([d(J, beta[k]), d_beta.xreplace({p: i})], key=True),
         "d_gamma": Row([d(J, gamma[k]), d_gamma.xreplace({p: i})], key=True),
         "d_zhat": Row([d(J, zhat[k, i]), d_zhat.subs(p, i)]),
-        "d_var": Row([d(J, var[k]), d_var]),
+        "d_var": Row([d(J, var[k]), _as_paper(d_var)]),
         "var_mu": Row([d(var[k], mu[k]), var_mu, var_mu_zero]),
-        "d_mu": Row([d(J, mu[k]), d_mu]),
+        "d_mu": Row([d(J, mu[k]), _as_paper(d_mu)]),
         "paths": Row([d(J, zb[k, i]), sp.Add(*[sp.Mul(d(J, x), d(x, zb[k, i]), evaluate=False)
                                                 for x in (zhat[k, i], var[k], mu[k])], evaluate=False)]),
         "locals": [Row([d(zhat[k, i], zb[k, i]), sp.diff(defs["zhat"], zb[k, i])]),
@@ -538,8 +539,18 @@ def _batchnorm() -> dict:
         "d_z_long": Row([d(J, zb[k, i]), d_z]),
         "d_z": Row([d(J, zb[k, i]), compact], key=True),
         "substitution": Row([zb[k, p] - mu[k], zhat[k, p] * s]),
-        "formulas": {"d_beta": d_beta, "d_gamma": d_gamma, "d_z": d_z, "d_z_compact": compact},
+        "formulas": {"d_beta": d_beta, "d_gamma": d_gamma, "d_z": d_z, "d_z_compact": compact,
+                     "d_var": _as_paper(d_var), "d_mu": _as_paper(d_mu)},
     }
+
+
+def _as_paper(product: sp.Expr) -> Factors:
+    """∂J/∂σ², ∂J/∂μ factor by factor as Ioffe & Szegedy (2015) write them: −½ γ Σ_p ∂J/∂z̃_p (z_p − μ)
+    (σ² + ε)^{−3/2}; inside Σ the upstream gradient leads (chain_order). The product is SymPy's, unchanged."""
+    def upstream_first(body, *limits):
+        return sp.Sum(chain_order(body, (dJdzt.label.name,)), *limits)
+
+    return Factors(product.replace(sp.Sum, upstream_first))
 
 
 def _sum_display(definition: sp.Expr, size) -> sp.Expr:

@@ -19,6 +19,7 @@ from derive.core.functions import definition_of, kink_arguments, real_diff, weig
 from derive.kinds.network.model import build
 from derive.render.printing import ascii, latex_printer
 from derive.render.jinja import Row, chunks, d
+from derive.render.notation import Scaled
 from derive.kinds.network.spec import VECTOR_NEEDS, NetworkSpec, parse_doc
 from derive.kinds.network.verify import Check, verify
 
@@ -238,20 +239,35 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
         seen.add(act.name)
         through_a = any(other.activation is act and not other.spec.residual for other in derivation.network.layers)
         fz = act.apply(z, layer.alpha)
+        display = _display_definitions(act, z)
         out.append(
             {
                 "name": act.name,
                 "layers": [other.number for other in derivation.network.layers if other.activation is act],
-                "definition": Row([fz, _rewritten(fz)]) if _rewritten(fz) != fz else None,
-                "derivative": Row([d(fz, z), act.derivative(z, fz, layer.alpha)]),
+                "definition": Row([fz, act.written(_rewritten(fz), z)]) if _rewritten(fz) != fz else None,
+                "derivative": Row([d(fz, z), act.written(act.derivative(z, fz, layer.alpha), z)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
                 "kink_unless": _kink_unless(act.derivative(z, fz, layer.alpha), z) if act.kinks else [],
                 "at_kink": _at_zero(act.derivative(z, fz, layer.alpha), z),
-                "erf": _rewritten(fz).has(sp.erf),  # GELU: say what erf is (Φ, the normal distribution)
+                "display": display,  # GELU: Φ and φ, the functions its rows are written with, by their definitions
+                # say what erf is, wherever it is printed (GELU: in Φ's definition)
+                "erf": any(e.has(sp.erf) for e in [act.written(_rewritten(fz), z), *(r.parts[1] for r in display)]),
             }
         )
     return out
+
+
+def _display_definitions(act, z: sp.Expr) -> list[Row]:
+    """Φ(z) = ½ (1 + erf(z/√2)), φ(z) = e^{−z²/2}/√(2π): each display function the activation's rows are
+    written with, by its definition in the registry, the constant factor set apart (1/√(2π), not √2/(2√π))."""
+    rows = []
+    for display in act.written_with:
+        coeff, rest = sp.factor_terms(display.definition(z)).as_independent(z, as_Add=False)
+        if coeff.is_rational is False:  # an irrational constant as 1 over a root: 1/√(2π)
+            coeff = sp.Pow(sp.simplify(1 / coeff ** 2), -sp.S.Half, evaluate=False)
+        rows.append(Row([display(z), Scaled(coeff, rest) if coeff != 1 else rest]))
+    return rows
 
 
 def _residual_layers(net) -> list[dict]:
