@@ -103,7 +103,7 @@ def test_figure_is_inline_and_page_prints(browser, tmp_path, cli):
     page = tmp_path / "net.html"
     cli(ROOT / "specs" / "two-layer-relu.yaml", "--format", "html", "-o", page)
     _open(browser, page)
-    assert browser.execute_script("return document.querySelectorAll('figure.diagram > svg').length") == 1
+    assert browser.execute_script("return document.querySelectorAll('figure.diagram > .scroll > svg').length") == 1
     assert browser.execute_script("return document.querySelectorAll('img').length") == 0
     browser.save_screenshot(os.environ.get("DERIVE_SCREENSHOT", str(tmp_path / "page.png")))
     pdf = browser.print_page()  # Chromium's print path: the print CSS applies

@@ -285,3 +285,25 @@ def test_a_page_reference_still_gets_its_last_pass(tmp_path):
     pages = _printed_pages(compile_pdf(source, tmp_path / "p.pdf"))
     late = next(i for i, p in enumerate(pages, start=1) if re.search(r"\(1\)", p))
     assert f"See page {late}." in pages[0]
+
+
+HEADING = ("Градиент, пришедший сверху, распространяется через нормализованные промежуточные представления "
+           "последовательности")
+
+
+def test_headings_are_ragged_right_and_never_hyphenated(tmp_path):
+    """A long heading breaks between words, as a printed textbook sets it (the Russian reviewer saw
+    «…пришедшим свер-ху» in a heading); body text may still be hyphenated."""
+    require_latex()
+    converter = tex.Converter()
+    blocks = converter.blocks(f"# Заголовок\n\n## 1) {HEADING}\n\n### {HEADING}\n\nТекст.\n")
+    title = tex.title_of(blocks)
+    document = tex.document("notes", "ru", title=title.tex, body=tex.notes_body(blocks), colours=converter.colours,
+                            plain_title=title.plain)
+    lines = pdf_text(compile_pdf(document, tmp_path / "headings.pdf")).splitlines()
+    words = set(HEADING.replace(",", "").split())
+    broken = [line for line in lines if line.rstrip().endswith("-") and line.split() and
+              not any(w in words for w in line.rstrip("-").split()[-1:])]
+    heading_lines = [line for line in lines if line.strip() and set(line.replace(",", "").split()) <= words]
+    assert len(heading_lines) >= 3, lines  # each heading is set over at least two lines, so it had to break
+    assert not broken, broken

@@ -11,6 +11,8 @@ A `Node` has a `label` and a `shape` (`"circle"` for a neuron or an operation,
 text twice: `tex` (LaTeX math, without `$`) for TikZ, and `text` with optional
 `sub`/`sup` (plain Unicode) for SVG; `name_label("theta_01")` makes one from a
 derive name. Edge labels sit above and below the middle part of the edge.
+An edge with `skip=True` (a residual layer's skip connection) is drawn as a
+dashed arc under the row, and the other edges' labels are placed clear of it.
 
 A layer of more than `MAX_SHOWN` nodes is drawn as its first three nodes, a
 vertical ellipsis and its last node; edges from or to the nodes left out are
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from xml.sax.saxutils import escape
 
 from derive.render.printing import GREEK, NAME_RE, latex_name
@@ -67,6 +70,7 @@ class Edge:
     target: tuple[int, int]
     above: Label | None = None
     below: Label | None = None
+    skip: bool = False  # a residual layer's skip connection: a dashed arc under the row, without labels
 
 
 @dataclass
@@ -76,6 +80,7 @@ class Layered:
     layers: list[list[Node]]
     edges: list[Edge] = field(default_factory=list)
     spread: float = 1.0  # room between the nodes, for long edge labels (a worked example's numbers)
+    legend: str | None = None  # the msgid of the sentence under the figure (what the dashed arcs are)
 
 
 @dataclass
@@ -85,7 +90,9 @@ class Figure:
     drawing: Layered
     title: str = ""
 
-    legend = None  # a network's figure needs no colour legend
+    @property
+    def legend(self) -> str | None:
+        return self.drawing.legend
 
     def svg(self) -> str:
         return layered_svg(self.drawing.layers, self.drawing.edges, self.title, self.drawing.spread)
@@ -144,13 +151,23 @@ class _Layout:
         slots = self.slots[layer]
         return (layer, self.y(layer, slots.index(index))) if index in slots else None
 
+    def _drawn(self, skip: bool):
+        drawn = [(e, self.position(e.source), self.position(e.target)) for e in self.edges if e.skip == skip]
+        return [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
+
     def drawn_edges(self):
-        """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go."""
-        drawn = [(e, self.position(e.source), self.position(e.target)) for e in self.edges]
-        drawn = [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
-        ts = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes())
+        """(edge, (x1, y1), (x2, y2), t): t is where along the edge its labels go (clear of the skip arcs)."""
+        drawn = self._drawn(skip=False)
+        arcs = [seg for _e, curve in self.skip_arcs() for seg in _polyline(curve)]
+        ts = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes(), lines=arcs)
         for (edge, a, b), t in zip(drawn, ts):
             yield edge, a, b, t if edge.above or edge.below else 0.5
+
+    def skip_arcs(self):
+        """(edge, Bézier control points in cm) of every drawn skip connection."""
+        for edge, a, b in self._drawn(skip=True):
+            yield edge, skip_curve(self.cm(a), self.cm(b), TIKZ_R_CM, SKIP_DEPTH * TIKZ_DY_CM * self.spread,
+                                   skip_angle(self.layers, edge))
 
     # geometry in cm, as TikZ draws it (the SVG is drawn in the same proportions)
     def cm(self, p: tuple[float, float]) -> tuple[float, float]:
@@ -168,6 +185,42 @@ class _Layout:
         half = 0.42
         return [(x - half, y - half, x + half, y + half)
                 for x, y in (self.cm((x, y)) for _i, index, x, y in self.nodes() if index is not None)]
+
+
+TIKZ_R_CM = 0.4  # a neuron's radius (minimum size=8mm)
+SKIP_DEPTH = 0.3
+SKIP_ANGLE = 60  # degrees under the horizontal at which a skip arc leaves and enters its nodes
+SKIP_ANGLE_NOTED = 20  # … when a value is written under them (a worked example): the arc passes beside it
+
+Point = tuple[float, float]
+
+
+def skip_angle(layers: list[list[Node]], edge: Edge) -> int:
+    noted = any(layers[i][k].note for i, k in (edge.source, edge.target))
+    return SKIP_ANGLE_NOTED if noted else SKIP_ANGLE
+
+
+def skip_curve(a: Point, b: Point, r: float, depth: float, angle: float = SKIP_ANGLE) -> tuple[Point, Point, Point, Point]:
+    """A skip connection from the node at a to the node at b (centres, y downwards), radius r: a cubic
+    Bézier that leaves a under its right side, dips `depth` under the row and enters b under its left
+    side, so it never runs along the straight edge between the two nodes or touches another node."""
+    c, s = r * math.cos(math.radians(angle)), r * math.sin(math.radians(angle))
+    p0, p3 = (a[0] + c, a[1] + s), (b[0] - c, b[1] + s)
+    reach = (p3[0] - p0[0]) * 0.3
+    return p0, (p0[0] + reach, a[1] + depth * 4 / 3), (p3[0] - reach, b[1] + depth * 4 / 3), p3
+
+
+def _polyline(curve, pieces: int = 12) -> list[tuple[Point, Point]]:
+    """A Bézier curve as straight pieces (for label placement)."""
+    p0, p1, p2, p3 = curve
+
+    def at(t: float) -> Point:
+        u = 1 - t
+        return tuple(u ** 3 * q0 + 3 * u * u * t * q1 + 3 * u * t * t * q2 + t ** 3 * q3
+                     for q0, q1, q2, q3 in zip(p0, p1, p2, p3))
+
+    points = [at(k / pieces) for k in range(pieces + 1)]
+    return list(zip(points, points[1:]))
 
 
 LABEL_TS = [0.15 + 0.05 * i for i in range(13)]  # candidate places along an edge, 0.15 … 0.75
@@ -193,76 +246,97 @@ class EdgeLabels:
     below: tuple[float, float] | None
 
 
-def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35) -> list[float]:
-    """Where along each edge (0 … 1) its labels go: the candidate whose label boxes cross the fewest
-    other edges, overlap no label placed before and no node (obstacles), then the one nearest
-    `prefer`. Greedy, in the order given; the boxes are axis-aligned approximations of the labels."""
-    placed: list[Box2] = []
+def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float = 0.35,
+                 lines: list[tuple[Point, Point]] = ()) -> list[float]:
+    """_place, computed once for a drawing's SVG and its TikZ."""
+    return list(_place(tuple(edges), tuple(obstacles), prefer, tuple(lines)))
+
+
+@lru_cache(maxsize=8)
+def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: float,
+           lines: tuple[tuple[Point, Point], ...]) -> tuple[float, ...]:
+    """Where along each edge (0 … 1) its labels go: the candidate whose labels overlap no other label
+    and no node (obstacles) and cross the fewest other edges (and unlabelled lines, such as skip
+    arcs, which count twice), then the one nearest `prefer`. Greedy in the order given, then
+    REPLACE_ROUNDS rounds that move each edge's labels again knowing where all the others are; a
+    label is the rectangle it is drawn as, turned along its edge."""
     segments = [(e.a, e.b) for e in edges]
-    result = []
-    for n, e in enumerate(edges):
-        others = segments[:n] + segments[n + 1:]
+    nodes = [((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, y0, x1, y1 in obstacles]
+    placed: dict[int, list[Quad]] = {}
+    result = [prefer] * len(edges)
 
-        def cost(t: float) -> float:
-            boxes = _label_boxes(e, t)
-            crossings = sum(_crosses(seg, box) for box in boxes for seg in others)
-            overlaps = sum(_overlap(box, q) for box in boxes for q in placed)
-            blocked = sum(_overlap(box, q) for box in boxes for q in obstacles)
-            return 10 * crossings + 25 * overlaps + 40 * blocked + abs(t - prefer)
+    def cost(n: int, t: float) -> float:
+        e, quads = edges[n], _label_quads(edges[n], t)
+        crossings = sum(_meet(q, seg) for q in quads for k, seg in enumerate(segments) if k != n)
+        crossings += 2 * sum(_meet(q, seg) for q in _label_quads(e, t, room=0.05) for seg in lines)
+        roomy = _label_quads(e, t, room=LABEL_ROOM)
+        overlaps = sum(_meet(q, p) for q in roomy for k, quads_k in placed.items() if k != n for p in quads_k)
+        blocked = sum(_meet(q, p) for q in quads for p in nodes)
+        # a line through a label still reads; a label on a label does not
+        return 10 * crossings + 60 * overlaps + 80 * blocked + abs(t - prefer)
 
-        best = min(LABEL_TS, key=cost)
-        placed += _label_boxes(e, best)
-        result.append(best)
-    return result
+    for round_ in range(1 + REPLACE_ROUNDS):
+        for n, e in enumerate(edges):
+            if round_ and cost(n, result[n]) < 60:  # on no label and no node: stays
+                continue
+            result[n] = min(LABEL_TS, key=lambda t: cost(n, t))
+            placed[n] = _label_quads(e, result[n], room=LABEL_ROOM)
+    return tuple(result)
 
 
-def _label_boxes(e: EdgeLabels, t: float) -> list[Box2]:
+REPLACE_ROUNDS = 2
+Quad = tuple[Point, Point, Point, Point]
+LABEL_ROOM = 0.04  # cm kept free around a label from another label (glyphs stand out of the estimated box)
+
+
+def _label_quads(e: EdgeLabels, t: float, room: float = 0.0) -> list[Quad]:
+    """The rectangles of an edge's labels at t, turned along the edge as they are drawn (`room` more
+    on every side)."""
     (x1, y1), (x2, y2) = e.a, e.b
     length = math.hypot(x2 - x1, y2 - y1) or 1.0
-    nx, ny = (y2 - y1) / length, -(x2 - x1) / length  # the normal on the "above" side (y downwards)
+    ux, uy = (x2 - x1) / length, (y2 - y1) / length  # along the edge
+    nx, ny = uy, -ux  # the normal on the "above" side (y downwards)
     px, py = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
-    boxes = []
+    quads = []
     for size, sign in ((e.above, 1), (e.below, -1)):
         if size:
-            w, h = size
-            cx, cy = px + sign * nx * (h / 2 + 0.04), py + sign * ny * (h / 2 + 0.04)
-            boxes.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
-    return boxes
+            w, h = size[0] / 2 + room, size[1] / 2 + room
+            cx, cy = px + sign * nx * (size[1] / 2 + 0.04), py + sign * ny * (size[1] / 2 + 0.04)
+            quads.append(tuple((cx + a * ux * w + b * nx * h, cy + a * uy * w + b * ny * h)
+                               for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))))
+    return quads
 
 
-def _overlap(p: Box2, q: Box2) -> bool:
-    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
-
-
-def _crosses(segment, box: Box2) -> bool:
-    """Whether the segment passes through the box (Liang–Barsky clipping)."""
-    (x1, y1), (x2, y2) = segment
-    t0, t1 = 0.0, 1.0
-    for p, q in ((x1 - x2, x1 - box[0]), (x2 - x1, box[2] - x1), (y1 - y2, y1 - box[1]), (y2 - y1, box[3] - y1)):
-        if p == 0:
-            if q < 0:
+def _meet(p, q) -> bool:
+    """Whether two convex polygons (or a polygon and a segment) overlap: no separating axis."""
+    if (max(x for x, _ in p) <= min(x for x, _ in q) or max(x for x, _ in q) <= min(x for x, _ in p)
+            or max(y for _, y in p) <= min(y for _, y in q) or max(y for _, y in q) <= min(y for _, y in p)):
+        return False  # far apart (most pairs): their upright boxes already part
+    for poly in (p, q):
+        for i in range(len(poly)):
+            (x1, y1), (x2, y2) = poly[i], poly[(i + 1) % len(poly)]
+            ax, ay = y1 - y2, x2 - x1
+            a = [x * ax + y * ay for x, y in p]
+            b = [x * ax + y * ay for x, y in q]
+            if max(a) <= min(b) or max(b) <= min(a):
                 return False
-            continue
-        r = q / p
-        if p < 0:
-            t0 = max(t0, r)
-        else:
-            t1 = min(t1, r)
-        if t0 > t1:
-            return False
     return True
 
 
 def text_width(label: Label, char_cm: float) -> float:
-    """A label's width in cm, roughly: subscripts count as two thirds of a letter."""
-    return char_cm * (len(label.text) + len(label.sup) + 0.67 * len(label.sub)) + 0.12
+    """A label's width in cm, roughly: a sub- or superscript letter counts as two thirds of a letter, and
+    the two stand one over the other."""
+    return char_cm * (len(label.text) + 0.67 * max(len(label.sup), len(label.sub)) + len(label.tail)) + 0.12
 
 
 # -- SVG --------------------------------------------------------------------------
 
-SVG_DX, SVG_DY, SVG_R, SVG_MARGIN = 190, 72, 20, 30
+# The SVG is the TikZ picture scaled (its labels are placed in the TikZ picture's centimetres, so the two
+# must keep one geometry): 52 px a centimetre draws \scriptsize's 7 pt as the 13 px of the edge labels.
+SVG_PX_PER_CM, SVG_R, SVG_MARGIN = 52, 21, 30
 SVG_COLOURS = {"": "black", "forward": "#1a7f37", "backward": "#c0392b"}  # as graph_figure draws values and gradients
 TIKZ_COLOURS = {"": "black", "forward": "green!50!black", "backward": "red!75!black"}
+SKIP_COLOUR = "#1f4e9c"  # the skip connections' dashed arcs (TikZ: blue!60!black)
 SVG_FONT = 'font-family="CMU Serif, Latin Modern Roman, Times New Roman, serif"'
 
 
@@ -274,14 +348,24 @@ def _svg_text(label: Label, x: float, y: float, size: int, italic: bool = True, 
     if label.sup:
         parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{-size * 0.4:.0f}">{escape(label.sup)}</tspan>')
     shift = -size * 0.4 if label.sup else 0
+    back = 0.0  # how far the index is set back to stand under the superscript (W with [1] over 12), as TeX sets it
     if label.sub:
         dy = size * 0.3 + (size * 0.4 if label.sup else 0)
         shift += dy
-        parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{dy:.0f}">{escape(label.sub)}</tspan>')
+        back = _script_width(label.sup, size)
+        dx = f' dx="{-back:.1f}"' if back else ""
+        parts.append(f'<tspan font-style="normal" font-size="{size * 0.7:.0f}"{dx} dy="{dy:.0f}">{escape(label.sub)}</tspan>')
     if label.tail:
-        parts.append(f'<tspan font-style="normal" dy="{-shift:.0f}">{escape(label.tail)}</tspan>')
+        ahead = max(0.0, back - _script_width(label.sub, size))  # past the longer of the two scripts
+        dx = f' dx="{ahead:.1f}"' if ahead else ""
+        parts.append(f'<tspan font-style="normal"{dx} dy="{-shift:.0f}">{escape(label.tail)}</tspan>')
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}"{style} text-anchor="middle"{extra}>'
             + "".join(parts) + "</text>")
+
+
+def _script_width(script: str, size: float) -> float:
+    """The width of a sub- or superscript at 0.7 of size, roughly (brackets and commas are narrow)."""
+    return sum(0.28 if c in "[](),." else 0.5 for c in script) * 0.7 * size
 
 
 def _svg_node(node: Node, x: float, y: float) -> str:
@@ -297,19 +381,29 @@ def _svg_node(node: Node, x: float, y: float) -> str:
 
 def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
     dy = -6 if above else 15
-    width = 7 * len(label.plain) + 4
+    width = 7 * len(label.text + label.tail) + 5 * max(len(label.sup), len(label.sub)) + 4  # the scripts stacked
     box = f'<rect x="{x - width / 2:.1f}" y="{y + dy - 11:.1f}" width="{width:.1f}" height="14" fill="white" opacity="0.85"/>'
     return (f'<g transform="rotate({angle:.1f} {x:.1f} {y:.1f})">' + box
             + _svg_text(label, x, y + dy, 13) + "</g>")
 
 
+def _svg_skip(edge: Edge, layers, a: Point, b: Point, row: float) -> str:
+    """A skip connection as a dashed arc, which names the nodes it joins (data-source, data-target)."""
+    p0, p1, p2, p3 = skip_curve(a, b, SVG_R, SKIP_DEPTH * row, skip_angle(layers, edge))
+    names = [escape(layers[i][k].label.plain, {'"': "&quot;"}) for i, k in (edge.source, edge.target)]
+    return (f'<path class="skip" data-source="{names[0]}" data-target="{names[1]}" d="M {p0[0]:.1f} {p0[1]:.1f} '
+            f'C {p1[0]:.1f} {p1[1]:.1f} {p2[0]:.1f} {p2[1]:.1f} {p3[0]:.1f} {p3[1]:.1f}" fill="none" '
+            f'stroke="{SKIP_COLOUR}" stroke-width="1.3" stroke-dasharray="5 3" marker-end="url(#arrow)"/>')
+
+
 def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", spread: float = 1.0) -> str:
     """The drawing as a standalone SVG document (see the module docstring)."""
     lay = _Layout(layers, edges, spread)
-    dx, dy = SVG_DX * _dx_scale(spread), SVG_DY * spread
+    dx, dy = lay.dx_cm * SVG_PX_PER_CM, TIKZ_DY_CM * spread * SVG_PX_PER_CM  # the TikZ picture's proportions
     px = lambda x, y: (SVG_MARGIN + SVG_R + x * dx, SVG_MARGIN + SVG_R + y * dy)  # noqa: E731
     width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * dx
-    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy
+    arcs = SKIP_DEPTH * dy if any(e.skip for e in edges) else 0  # the lowest row's skip arcs dip under it
+    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy + arcs
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" {SVG_FONT}>',
@@ -327,6 +421,8 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", sp
                    f'y2="{y2 - uy * SVG_R:.1f}" stroke="#555" marker-end="url(#arrow)"/>')
         mx, my, angle = x1 + (x2 - x1) * t, y1 + (y2 - y1) * t, math.degrees(math.atan2(y2 - y1, x2 - x1))
         labels += [_svg_edge_label(lab, mx, my, angle, above) for lab, above in ((edge.above, True), (edge.below, False)) if lab]
+    for edge, _curve in lay.skip_arcs():
+        out.append(_svg_skip(edge, layers, px(*lay.position(edge.source)), px(*lay.position(edge.target)), dy))
     out += labels
     for i, index, x, y in lay.nodes():
         cx, cy = px(x, y)
@@ -351,6 +447,15 @@ def _node_name(i: int, index: int) -> str:
     return f"n{i}-{index}"
 
 
+def _tikz_skip(edge: Edge, curve, layers) -> str:
+    """A skip connection from one node's border to the other's, the same arc as the SVG's (cm, y up)."""
+    p0, p1, p2, p3 = curve
+    angle = skip_angle(layers, edge)
+    return (rf"\draw[->, skip] ({_node_name(*edge.source)}.{-angle}) .. controls "
+            rf"+({p1[0] - p0[0]:.2f}cm, {p0[1] - p1[1]:.2f}cm) and +({p2[0] - p3[0]:.2f}cm, {p3[1] - p2[1]:.2f}cm) .. "
+            rf"({_node_name(*edge.target)}.{angle - 180});")
+
+
 def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.0) -> str:
     """The drawing as a `tikzpicture` (needs \\usepackage{tikz}; see the module docstring)."""
     lay = _Layout(layers, edges, spread)
@@ -359,7 +464,8 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
         rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM * spread:.2f}cm, >=stealth,"
         r" neuron/.style={circle, draw, minimum size=8mm, inner sep=1.5pt},"  # LOSS fits its circle
         r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
-        r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped}]"
+        r" param/.style={font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt, sloped},"
+        r" skip/.style={dashed, thick, blue!60!black}]"
     ]
     for i, index, x, y in lay.nodes():
         if index is None:
@@ -377,5 +483,7 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
             if lab
         )
         out.append(rf"\draw[->] ({_node_name(*edge.source)}) --{labels} ({_node_name(*edge.target)});")
+    for edge, curve in lay.skip_arcs():
+        out.append(_tikz_skip(edge, curve, layers))
     out.append(r"\end{tikzpicture}")
     return "\n".join(out)

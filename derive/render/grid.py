@@ -18,7 +18,9 @@ draws them). Text is a `Text`: `tex` (text-mode LaTeX, math inside $…$) and
 Every size is computed from the texts (an estimate of their width), so
 labels do not run into one another: gaps between panels are as wide as the
 labels of the arrows through them, and a panel's slot as wide as its caption
-and notes.
+and notes. `svg_narrow()` draws the same figure for a phone: the panels one
+under another, captions and notes wrapped, each arrow a short vertical one with
+its label beside it (the HTML page chooses between the two; derive.html).
 """
 
 from __future__ import annotations
@@ -180,6 +182,11 @@ class GridFigure:
     def svg(self) -> str:
         return _svg(_layout(self), self.title)
 
+    def svg_narrow(self) -> str:
+        """The same figure for a narrow screen (a phone): the panels one under another, at the same
+        font sizes, each arrow a short vertical one with its label beside it."""
+        return _svg(_stacked(self), self.title, ids="narrow-", zoom=NARROW_ZOOM)
+
     def tikz(self) -> str:
         return _tikz(_layout(self))
 
@@ -195,6 +202,7 @@ class _Placed:
     cell: float  # a cell's side
     names: float  # width of the row names left of the grid
     slot: float  # width of the panel with its names, caption and notes
+    above: list = field(default_factory=list)  # lines of a long caption before its last one (a narrow drawing)
 
     @property
     def x1(self) -> float:
@@ -225,6 +233,63 @@ def _layout(figure: GridFigure) -> tuple[list[_Placed], GridFigure, float, float
     width = max(q.x0 - q.names + q.slot for q in placed)
     height = max(q.y1 + 0.2 + LINE_CM["note"] * len(q.panel.notes) for q in placed) + MARGIN_CM
     return placed, figure, width + MARGIN_CM, height
+
+
+NARROW_CM = 7.7  # the width of the stacked drawing: 388 px at NARROW_ZOOM (a 420 px screen less the page's margins)
+NARROW_ZOOM = 1.25  # the stacked drawing is shown this much larger (a phone's screen is held closer, its subscripts stay legible)
+ARROW_ROW_CM = 0.75  # the height of one arrow of the stacked layout, its label beside it
+
+
+def _stacked(figure: GridFigure) -> tuple[list[_Placed], GridFigure, float, float, list]:
+    """The panels one under another (for a narrow screen), captions and notes wrapped to NARROW_CM;
+    between two panels, their arrows one per row: (arrow, x, y from, y to) with the arrow pointing
+    down (forward) or up (backward)."""
+    side = _cell_side(figure)
+    limit = NARROW_CM - 2 * MARGIN_CM
+    placed, arrows, y = [], [], MARGIN_CM
+    for n, p in enumerate(figure.panels):
+        captions = wrapped(p.caption, "caption", limit)
+        p = Panel(captions[-1], p.cells, p.row_names, [line for t in p.notes for line in wrapped(t, "note", limit)],
+                  p.window)
+        names = max((t.width("note") for t in p.row_names), default=0.0)
+        names = names + 0.15 if names else 0.0
+        slot = max([names + p.cols * side] + [t.width("caption") for t in captions] + [t.width("note") for t in p.notes])
+        top = y + LINE_CM["caption"] * len(captions) + 0.15
+        q = _Placed(p, MARGIN_CM + names, top, side, names, slot, captions[:-1])
+        placed.append(q)
+        y = q.y1 + 0.2 + LINE_CM["note"] * len(p.notes) + 0.15
+        between = [a for a in figure.arrows if {a.source, a.target} == {n, n + 1}]
+        for a in sorted(between, key=lambda a: a.colour != "forward"):
+            top, bottom = y + 0.1, y + ARROW_ROW_CM - 0.1
+            arrows.append((a, MARGIN_CM + 0.3, top if a.source < a.target else bottom,
+                           bottom if a.source < a.target else top))
+            y += ARROW_ROW_CM
+        y += 0.25 if between else GAP_CM / 2
+    labels = [MARGIN_CM + 0.6 + a.label.width("note") for a, *_ in arrows]
+    width = max([q.x0 - q.names + q.slot for q in placed] + labels)
+    return placed, figure, width + MARGIN_CM, y - 0.25 + MARGIN_CM, arrows
+
+
+def wrapped(text: Text, size: str, limit: float) -> list[Text]:
+    """The text as lines no wider than limit cm (estimated), broken at spaces only; an index stays
+    with its letter."""
+    words: list[list] = [[]]
+    for body, sub, sup in text.runs:
+        parts = body.split(" ")
+        for k, part in enumerate(parts):
+            if k:
+                words.append([])
+            last = k == len(parts) - 1
+            if part or (last and (sub or sup)):
+                words[-1].append((part, sub if last else "", sup if last else ""))
+    lines: list[list] = []
+    for word in (w for w in words if w):
+        longer = [*lines[-1], (" ", "", ""), *word] if lines else word
+        if lines and Text("", tuple(longer)).width(size) <= limit:
+            lines[-1] = longer
+        else:
+            lines.append(list(word))
+    return [Text(text.tex, tuple(line), text.colour) for line in lines] or [text]
 
 
 def _arrow_geometry(placed: list[_Placed], a: Arrow) -> tuple[float, float, float]:
@@ -299,19 +364,31 @@ def _svg_text(text: Text, x: float, y: float, size: str, anchor: str = "middle")
             + "".join(parts) + "</text>")
 
 
-def _svg(layout, title: str) -> str:
-    placed, figure, width, height = layout
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * SVG_PX:.0f}" height="{height * SVG_PX:.0f}" '
+def _svg_stacked_arrows(arrows, ids: str) -> list[str]:
+    out = []
+    for a, x, y_from, y_to in arrows:
+        out.append(f'<line x1="{x * SVG_PX:.1f}" y1="{y_from * SVG_PX:.1f}" x2="{x * SVG_PX:.1f}" y2="{y_to * SVG_PX:.1f}" '
+                   f'stroke="{SVG_COLOURS[a.colour]}" stroke-width="2" marker-end="url(#{ids}arrow-{a.colour})"/>')
+        out.append(_svg_text(a.label.coloured(a.colour), x + 0.3, (y_from + y_to) / 2 + 0.12, "note", "start"))
+    return out
+
+
+def _svg(layout, title: str, ids: str = "", zoom: float = 1.0) -> str:
+    """The SVG document; `ids` prefixes its element ids (two drawings of one figure share a page); `zoom`
+    is how much larger than its drawing units the document asks to be shown."""
+    placed, figure, width, height, *stacked = layout
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width * SVG_PX * zoom:.0f}" height="{height * SVG_PX * zoom:.0f}" '
            f'viewBox="0 0 {width * SVG_PX:.0f} {height * SVG_PX:.0f}" {SVG_FONT}>']
     for colour in ("forward", "backward"):
-        out.append(f'<defs><marker id="arrow-{colour}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+        out.append(f'<defs><marker id="{ids}arrow-{colour}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
                    f'markerHeight="7" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="{SVG_COLOURS[colour]}"/>'
                    "</marker></defs>")
     if title:
         out.append(f"<title>{escape(title)}</title>")
     for q in placed:
         p, side = q.panel, q.cell
-        out.append(_svg_text(p.caption, q.x0 - q.names, q.y0 - 0.2, "caption", "start"))
+        for k, line in enumerate([*q.above, p.caption]):
+            out.append(_svg_text(line, q.x0 - q.names, q.y0 - 0.2 - LINE_CM["caption"] * (len(q.above) - k), "caption", "start"))
         for r, row in enumerate(p.cells):
             for c, cell in enumerate(row):
                 x0, y0 = q.x0 + c * side, q.y0 + r * side
@@ -331,11 +408,13 @@ def _svg(layout, title: str) -> str:
             out.append(_svg_text(name, q.x0 - 0.1, q.y0 + (r + 0.5) * side + 0.12, "note", "end"))
         for n, note in enumerate(p.notes):
             out.append(_svg_text(note, q.x0 - q.names, q.y1 + 0.55 + n * LINE_CM["note"], "note", "start"))
-    for a in figure.arrows:
+    if stacked:
+        out += _svg_stacked_arrows(stacked[0], ids)
+    for a in figure.arrows if not stacked else ():
         x_from, x_to, y = _arrow_geometry(placed, a)
         colour = SVG_COLOURS[a.colour]
         out.append(f'<line x1="{x_from * SVG_PX:.1f}" y1="{y * SVG_PX:.1f}" x2="{x_to * SVG_PX:.1f}" y2="{y * SVG_PX:.1f}" '
-                   f'stroke="{colour}" stroke-width="2" marker-end="url(#arrow-{a.colour})"/>')
+                   f'stroke="{colour}" stroke-width="2" marker-end="url(#{ids}arrow-{a.colour})"/>')
         dy = -0.25 if a.colour == "forward" else 0.45
         out.append(_svg_text(a.label.coloured(a.colour), (x_from + x_to) / 2, y + dy, "note"))
     out.append("</svg>")

@@ -13,6 +13,7 @@ figure is inlined as SVG; print CSS keeps equations and the figure whole.
 from __future__ import annotations
 
 import base64
+import math
 import re
 from functools import lru_cache
 from html import escape
@@ -38,6 +39,7 @@ h1, h2, h3 { line-height: 1.25; }
 .katex-display { overflow-x: auto; overflow-y: hidden; padding: 0.2rem 0; }
 figure.diagram { text-align: center; margin: 1.5rem 0; }
 figure.diagram svg { max-width: 100%; height: auto; }
+figure.diagram .scroll { overflow-x: auto; overflow-y: hidden; }
 table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #bbb; padding: 0.2rem 0.6rem; }
 code { font-size: 0.92em; }
@@ -56,8 +58,42 @@ def page(result, lang: str, options) -> str:
 
     fig = figure_of(result, options, lang)  # its words and numbers in lang, and the legend of its colours under it
     text = markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None, legend=fig.legend if fig else None)
-    body = to_html(text, {FIGURE_SRC: fig.svg()} if fig else {})
+    body = to_html(text, {FIGURE_SRC: responsive(fig)} if fig else {})
     return _document(lang, _title(text, result), body)
+
+
+NARROWEST = 0.8  # the wide drawing is shown while it needs no more shrinking than this (its text ≥ 0.8 of its size)
+SMALLEST_PX = 11  # no label of a figure is drawn smaller on screen
+_SVG_WIDTH = re.compile(r'<svg[^>]* width="(\d+)"')
+_VIEW_WIDTH = re.compile(r'<svg[^>]* viewBox="0 0 (\d+)')
+_FONT_SIZES = re.compile(r'<text[^>]* font-size="(\d+(?:\.\d+)?)"')
+
+
+def responsive(fig) -> str:
+    """The figure's SVG for the page, readable on a phone.
+
+    A figure with a drawing for narrow screens (`svg_narrow`, a grid figure's panels stacked) gets
+    both, and the page shows the narrow one whenever the wide one would have to shrink below
+    NARROWEST of its size (and the wide one in print). A drawing shrinks with the page only as far
+    as its smallest label stays SMALLEST_PX; on a narrower screen it scrolls sideways inside its
+    own frame (as wide equations do), so the page itself never does."""
+    wide = _XML_HEADER.sub("", fig.svg())
+    narrow = getattr(fig, "svg_narrow", None)
+    if narrow is None:
+        return (f"<style>@media screen {{ .diagram .scroll svg {{ min-width: {_least(wide)}px; }} }}</style>"
+                f'<div class="scroll">{wide}</div>')
+    narrow = _XML_HEADER.sub("", narrow())
+    below = math.ceil(int(_SVG_WIDTH.search(wide).group(1)) * NARROWEST) + 2 * 16  # the body's padding, 1rem each side
+    return (f"<style>@media screen and (max-width: {below}px) {{ .diagram .wide {{ display: none; }} }}\n"
+            f"@media print, (min-width: {below + 0.02}px) {{ .diagram .narrow {{ display: none; }} }}\n"
+            f"@media screen {{ .diagram .narrow svg {{ min-width: {_least(narrow)}px; }} }}</style>"
+            f'<div class="wide">{wide}</div><div class="narrow scroll">{narrow}</div>')
+
+
+def _least(svg: str) -> int:
+    """The narrowest width (px) at which the drawing's smallest label is still SMALLEST_PX."""
+    smallest = min(float(size) for size in _FONT_SIZES.findall(svg))
+    return math.ceil(int(_VIEW_WIDTH.search(svg).group(1)) * min(1.0, SMALLEST_PX / smallest))
 
 
 def to_html(text: str, figures: dict[str, str], math=None) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from derive.meta import __version__
+from derive.meta import N_, __version__
 from derive.kinds.network.backprop import Derivation, ParamGrad, derive as backprop
 from derive.errors import Location, SpecError, VerificationFailed
 from derive.core.calculus import Indicator
@@ -542,14 +542,21 @@ def figure(outcome: Outcome, lang: str = "en"):
                 labelled.add(param)
                 edges.append(Edge(start, target, above=marks.param(param) if first else None,
                                   below=marks.grad(param) if first else None))
+            if unit.skip is not None:  # h_j = f(z_j) + x_j: the input carried unchanged to the sum
+                edges.append(Edge(position[(i, unit.skip)], target, skip=True))
     if net.loss is not None:
         layers.append([Node(name_label(str(net.of)), note=marks.value(net.of))])
         end = len(columns)
         edges += [Edge(position[(end - 1, y)], (end, 0)) for y in net.outputs]
-    return Figure(Layered(layers, edges, spread=1.0 if outcome.numbers is None else WORKED_SPREAD), str(net.of))
+    skips = any(e.skip for e in edges)
+    spread = 1.0 if outcome.numbers is None else WORKED_SPREAD * (SKIP_ROOM if skips else 1.0)
+    return Figure(Layered(layers, edges, spread=spread, legend=SKIP_LEGEND if skips else None), str(net.of))
 
 
+SKIP_LEGEND = N_("The dashed arrows are the skip connections: each input goes unchanged to the unit with the "
+                 "same number, where it is added to the activation.")
 WORKED_SPREAD = 1.8  # a worked example's figure has two labels per edge: more room between the nodes
+SKIP_ROOM = 1.3  # … and a residual network's, its skip arcs under the rows as well: more still
 
 
 class _FigureNumbers:
