@@ -352,3 +352,17 @@ def test_a_case_split_over_frames_names_its_case():
     cases = ("The loss:", "For a one-hot target")  # steps of the cross-entropy case
     opened = [(title, sub) for title, sub, body in frames if _plain(body.strip().split("\n\n")[0]).startswith(cases)]
     assert all(sub == "Cross-entropy with softmax" for _title, sub in opened), opened
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_ambiguous_key_names_its_readings_with_or(lang):
+    import sympy as sp
+
+    from derive.grading.answers import _key
+    from derive.grading.check import REFUSED, Words
+
+    names = {"W_12": sp.Symbol("W_12"), "W1_2": sp.Symbol("W1_2")}  # both squeeze to W12
+    name, (code, args) = _key("W12", names)
+    assert name is None and code == "key_ambiguous"
+    text = Words(lang)(REFUSED[code], **args)
+    assert f"W_12 {OR[lang]} W1_2" in text, text

@@ -419,8 +419,9 @@ class Words:
 
     def __call__(self, msgid: str, **args) -> str:
         text = self.gettext(msgid)
-        if "close" in args:  # the suggestions of "did you mean a or b?", one per line in the finding
-            args["close"] = self.one_of(args["close"].split("\n"))
+        for name in ("close", "names"):  # "did you mean a or b?", "could mean a or b": one per line in the finding
+            if "\n" in str(args.get(name, "")):
+                args[name] = self.one_of(args[name].split("\n"))
         return text % args if args else text
 
     def finding(self, finding) -> str:
