@@ -108,6 +108,8 @@ MESSAGES = {
     "row_for_column": N_("The answer is a row (%(shape)s), but a column (%(expected)s) is expected: leave out the "
                          "transpose."),
     "wrong_shape": N_("The answer is a %(shape)s matrix, but %(key)s is %(expected)s."),
+    "transposed_shape": N_("The answer is a %(shape)s matrix, but %(key)s is %(expected)s, the shape of the "
+                           "answer transposed: is a transpose missing (Wᵀ in place of W)?"),
     "entries_differ": N_("%(bad)s of %(entries)s entries differ from the expected ones: %(which)s."),
     "missing_derivative_delta": N_("The derivative of the activation, %(factor)s, is missing from δ: the gradient "
                                    "that reaches the layer's output must be multiplied element-wise (⊙) by it."),

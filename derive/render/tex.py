@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from derive.render import texmath
 
@@ -25,7 +26,8 @@ FRAME_SHRINK = 1.35  # a step up to this many frames' worth stays whole on one f
 LINE_CHARS = 78  # characters of prose per line on a frame
 LONE_START = 0.25  # a frame begun with less than this share of it does not close before a bold title's steps
 KEEP = "<!-- keep with previous -->"  # in Markdown: this paragraph belongs with the step before it
-LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a top-level + or −
+LONG_WIDTH = 60  # characters as printed (_width) after which a sum is broken at a top-level + or −
+LINE_WIDTH = 40  # … into lines of a little more than this each
 
 _ESCAPES = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -369,16 +371,28 @@ def _split(rows) -> str:
 
 
 def _break_sum(part: str) -> list[str]:
-    if len(part) <= LONG_PART:
+    """A long sum in lines of several terms each (a line holds about LINE_WIDTH characters as printed, so
+    nine terms ∂L/∂y_{1,1,1} x_{1,0,0} go three to a line, not one)."""
+    if _width(part) <= LONG_WIDTH:
         return [part]
     cuts = [i for i, c in _top_level(part) if c in "+-" and i > 0 and part[:i].strip()[-1:] not in "+-=(,{^_"]
     pieces, start = [], 0
     for i in cuts:
-        if i - start > LONG_PART // 2 and len(part) - i > 10:
+        if _width(part[start:i]) > LINE_WIDTH and len(part) - i > 10:
             pieces.append(part[start:i].strip())
             start = i
     pieces.append(part[start:].strip())
     return pieces
+
+
+_SILENT = re.compile(r"\\(left|right|frac|dfrac|operatorname|mathrm|mathbf|boldsymbol|quad|qquad|,)(?![A-Za-z])")
+
+
+def _width(tex: str) -> int:
+    """Roughly how many characters wide tex is when set: a command such as \\partial is one character,
+    braces, spaces, \\left and \\frac take none (a fraction is counted as its two lines side by side)."""
+    tex = _SILENT.sub("", tex)
+    return len(re.sub(r"[{}\s_^]", "", re.sub(r"\\[A-Za-z]+", "·", tex)))
 
 
 def _plain_math(tex: str) -> str:
@@ -695,22 +709,46 @@ def _shortened(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
-def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
-             numbered: bool = False, plain_title: str = "", author: str = "", date: str = "") -> str:
-    """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
+@lru_cache(maxsize=1)
+def _document_environment():
+    """Jinja for document.tex.j2 (its own delimiters keep LaTeX's braces readable); one per process, so the
+    template is compiled once (a changed template file is still read again: Jinja checks its time stamp)."""
     import jinja2
 
     from derive.render.i18n import templates_root
 
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root() / "tex")),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         block_start_string="<%", block_end_string="%>", variable_start_string="<<", variable_end_string=">>",
         comment_start_string="<#", comment_end_string="#>",
     )
+
+
+def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
+             numbered: bool = False, plain_title: str = "", author: str = "", date: str = "") -> str:
+    """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
+    env = _document_environment()
     colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
+    text = "\n".join((title, body, author, date))
     return env.get_template("document.tex.j2").render(
         kind=kind, language=language(lang), languages=babel_languages(), title=title,
         plain_title=escape(_shortened(plain_title, PDF_TITLE)), body=body, colours=colour_defs, toc=toc, numbered=numbered,
-        author=author, date=date,
+        author=author, date=date, families=families(kind, text), tikz=bool(_TIKZ.search(text)),
     )
+
+
+# What a document's text asks of the preamble: each font family and TikZ is loaded only when something
+# uses it (LuaLaTeX spends about 0.05 s loading a family, 0.06 s loading TikZ, in every document).
+_TIKZ = re.compile(r"\\(?:begin\{tikzpicture\}|tikz|usetikzlibrary|pgf)")
+_FAMILIES = {
+    "sans": re.compile(r"\\(?:textsf|sffamily|mathsf)(?![A-Za-z])"),
+    "mono": re.compile(r"\\(?:texttt|ttfamily|mathtt|verb|url|nolinkurl)(?![A-Za-z])"),
+}
+
+
+def families(kind: str, text: str) -> set[str]:
+    """The font families besides the main (serif) one that a document sets: sans on slides (beamer's main
+    family) or where the text switches to it, monospace where the text does."""
+    used = {name for name, pattern in _FAMILIES.items() if pattern.search(text)}
+    return used | ({"sans"} if kind == "slides" else set())
