@@ -106,7 +106,9 @@ def latex(result, lang: str, options) -> str:
     fallback = "".join(c if typesettable(c) else "?" for c in fallback)  # a file name may hold anything
     title_tex, plain = (title.tex, title.plain) if title else (tex.escape(fallback), fallback)
     slides = options is not None and options.document == "slides"
-    body = tex.slides_body(blocks, title_tex) if slides else tex.notes_body(blocks)
+    from derive.render.i18n import language
+
+    body = tex.slides_body(blocks, title_tex, gloss=language(lang).gloss) if slides else tex.notes_body(blocks)
     return tex.document("slides" if slides else "notes", lang, title=title_tex, plain_title=plain,
                         body=body, colours=converter.colours)
 

@@ -75,11 +75,19 @@ def _number(x, lang: str, digits: int = 4) -> str:
     return "$" + format_number(x, lang, digits, tex=True) + "$"
 
 
-def _words(n: int, lang: str) -> str:
-    """A small count in words where a lecturer writes it so (at three points), else digits."""
+def _words(n: int, case: str = "oblique", lang: str = "en") -> str:
+    """A small count in words where a lecturer writes it so (at three points; n|words("nominative"): there are
+    seven of them), else digits."""
     from derive.render.i18n import count_in_words
 
-    return count_in_words(n, lang)
+    return count_in_words(n, lang, case)
+
+
+def _listed(items, conjunction: str = "and", lang: str = "en", math: bool = False) -> str:
+    """Items joined as the language lists them in a sentence (derive.render.i18n.join_list)."""
+    from derive.render.i18n import join_list
+
+    return join_list(list(items), conjunction, lang, math)
 
 
 def _step(*numbers: int, mark: str = ")") -> str:
@@ -123,6 +131,7 @@ def environment(fmt: str, lang: str, boxes: str = "key", steps: str = ")", **pri
             "sci": partial(_number, lang=lang, digits=2),  # a check's error: $1{,}4 \cdot 10^{-10}$
             "num": partial(_number, lang=lang),
             "words": partial(_words, lang=lang),
+            "listed": partial(_listed, lang=lang),  # 1 and 2, $a$, $b$ and $c$; listed("or"): a or b
         }
     ))
     env.globals["step"] = partial(_step, mark=steps)

@@ -192,8 +192,7 @@ FIGURE_LAYER_GRADIENT = N_("%(dx)s takes every %(g)s of the same example")
 FIGURE_BATCH_STATS = N_("a mean and a variance for each feature, over the batch")
 FIGURE_BATCH_GRADIENT = N_("the gradient of an input takes those of the whole batch")
 FIGURE_LEGEND = N_("In green, the inputs normalised together, with one mean and one variance; in red, the inputs "
-                   "whose gradients are coupled through them. Layer normalisation takes the features of one "
-                   "example, batch normalisation one feature over the examples of a batch.")
+                   "whose gradients are coupled through them.")  # which inputs: the paragraph after it says
 
 
 def figure(outcome: common.Outcome, lang: str = "en"):
