@@ -366,3 +366,14 @@ def test_an_ambiguous_key_names_its_readings_with_or(lang):
     assert name is None and code == "key_ambiguous"
     text = Words(lang)(REFUSED[code], **args)
     assert f"W_12 {OR[lang]} W1_2" in text, text
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+def test_an_introducing_sentence_is_not_repeated_word_for_word(cli, lang):
+    # linear-layer said «Покомпонентно, после подстановки локальных производных самого выхода:» before W and
+    # again before x (the Russian reviewer's finding); the second time it says "Likewise, componentwise:"
+    result = cli(ROOT / "specs" / "linear-layer.yaml", "--lang", lang)
+    assert result.exit_code == 0
+    intros = [line for line in result.stdout.splitlines() if line.endswith(":") and not line.startswith(("$", "#", "\\"))]
+    repeated = {line for line in intros if intros.count(line) > 1}
+    assert not repeated, repeated
