@@ -136,3 +136,75 @@ def test_workers_start_with_sympy_imported_but_never_with_numpy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True", "False"]
+
+
+def test_the_course_book_starts_first_and_the_report_keeps_the_order(tmp_path):
+    """The spec with the most inputs (a course: a lecture per chapter, two LaTeX passes) is given to a worker
+    first, so that it does not start last while the other workers run out of work; a spec's jobs stay
+    together (its worker derives it once) and the other specs keep their order."""
+    from derive.build import Job, _longest_first
+
+    names = ["deep-composition", "course", "sigmoid-bce"]
+    jobs = [Job(str(ROOT / "specs" / f"{name}.yaml"), lang, "pdf", str(tmp_path / lang / f"{name}.pdf"), "notes",
+                True) for name in names for lang in LANGS]
+    order = [Path(j.spec).stem for j in _longest_first(jobs)]
+    assert order == ["course"] * len(LANGS) + ["deep-composition"] * len(LANGS) + ["sigmoid-bce"] * len(LANGS)
+    assert [j.lang for j in _longest_first(jobs)][: len(LANGS)] == list(LANGS)
+
+
+def test_failures_are_reported_in_the_order_of_the_specs(tmp_path):
+    """The course is built first, but its error (a chapter that does not derive) is reported where the
+    course stands among the specs."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    bad = "kind: network\ninput: x\nlayers:\n  - {units: 1, activation: relu6}\n"
+    for name in ("course", "two-layer-relu", "leaky-relu", "sigmoid-bce", "softmax-ce"):
+        shutil.copy(ROOT / "specs" / f"{name}.yaml", specs)
+    (specs / "a-broken.yaml").write_text(bad, encoding="utf-8")
+    (specs / "leaky-relu.yaml").write_text(bad, encoding="utf-8")
+    proc = run_derive("build", specs, "--lang", "en", "--format", "md", "--out", tmp_path / "out")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    reported = [Path(line.split(":")[1].strip()).stem for line in proc.stderr.splitlines()
+                if line.startswith("derive build: /")]
+    assert reported == ["a-broken", "course", "leaky-relu"], proc.stderr
+
+
+def test_a_course_book_keeps_its_contents_for_the_next_build(tmp_path):
+    """derive build keeps each book's .aux and .toc (out/.derive-latex/<lang>/<name>/), so that a rebuild
+    starts from them; a lecture without references keeps nothing."""
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    for name in ("course", "two-layer-relu", "leaky-relu", "sigmoid-bce", "softmax-ce"):
+        shutil.copy(ROOT / "specs" / f"{name}.yaml", specs)
+    out = tmp_path / "out"
+    proc = run_derive("build", specs / "course.yaml", specs / "sigmoid-bce.yaml", "--lang", "en", "--format", "pdf",
+                      "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    kept = out / ".derive-latex" / "en" / "course"
+    assert "\\contentsline {chapter}" in (kept / "derivation.toc").read_text(encoding="utf-8")
+    assert not (out / ".derive-latex" / "en" / "sigmoid-bce").exists()
+
+
+def test_templates_are_compiled_once_and_each_environment_keeps_its_own_filters_and_globals():
+    """A worker renders a spec in every language from one compiled template: each rendering still gets its
+    own language's catalog and its kind's step mark, and a changed template source is compiled again."""
+    import jinja2
+
+    from derive.render.jinja import _compiled, environment
+
+    source = {"probe.j2": "{{ step(1) }} {{ _('Forward pass') }} {{ 0.5|num }}"}
+
+    def render(lang: str, steps: str) -> str:
+        env = environment("md", lang, steps=steps)
+        env.loader = jinja2.DictLoader(source)
+        return env.get_template("probe.j2").render()
+
+    english = render("en", ")")
+    held = dict(_compiled().code)
+    russian = render("ru", ".")
+    assert _compiled().code == held  # the same code, not compiled again
+    assert english.startswith("1) ") and "$0.5$" in english
+    assert russian.startswith("1. ") and "$0{,}5$" in russian and russian.split()[1] != "Forward"
+    assert environment("md", "pl").filters["num"](0.25) == "$0{,}25$"  # called from Python too
+    source["probe.j2"] = "{{ step(2) }} changed"
+    assert render("pl", ")") == "2) changed"

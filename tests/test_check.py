@@ -24,7 +24,6 @@ from conftest import ROOT, run_process
 from derive.core.calculus import Indicator, relu
 from derive.grading.check import (
     EXPECTED,
-    LIST_END,
     MESSAGES,
     REFUSED,
     TEXT,
@@ -32,6 +31,7 @@ from derive.grading.check import (
     Engine,
     check_files,
 )
+from derive.render.i18n import LIST_END
 from derive.grading.grader import TIME_LIMIT, _Timeout, time_limit, transposed_name
 from derive.render.printing import answer_text, ascii, latex
 from derive.grading.quiz import PROSE
@@ -268,7 +268,7 @@ def test_unknown_names_suggest_the_closest_known_ones(grader):
     v = verdict(grader, "psi_22", "phi_2 I[u_2 > 0] hh_2")
     assert codes(v) == ["unknown_name_close"]  # one name: "Unknown name: hh_2"
     args = dict(v.findings[0].args)
-    assert args["names"] == "hh_2" and "h_2" in args["close"].split(", ")
+    assert args["names"] == "hh_2" and "h_2" in args["close"].split("\n")
     assert codes(verdict(grader, "psi_22", "theta11 x")) == ["unknown_name_close"]
     assert codes(verdict(grader, "psi_22", "theta11 hh_2")) == ["unknown_names_close"]
 
@@ -480,7 +480,7 @@ def _catalog(lang):
         return read_po(f, locale=lang)
 
 
-MSGIDS = [*MESSAGES.values(), *EXPECTED.values(), LIST_END, *VERDICT_WORDS.values(), *TEXT.values(),
+MSGIDS = [*MESSAGES.values(), *EXPECTED.values(), LIST_END["or"], *VERDICT_WORDS.values(), *TEXT.values(),
           *PROSE.values(), *REFUSED.values()]
 
 

@@ -257,3 +257,24 @@ def test_any_matrix_answer_gets_a_verdict(grader):
         assert v.verdict in VERDICTS and v.findings
 
     check()
+
+
+def test_the_transpose_s_shape_hints_at_a_missing_transpose():
+    # specs/mlp-check.yaml: W2 is 1×3, δ2 1×1, so W2 δ2 is 1×3 where δ1 is 3×1; its transpose W2ᵀ δ2 is seed 004's
+    # δ1 without ⊙ f'(z1): the hint says both (the English review's answer "W2 @ delta2")
+    g = Engine(str(ROOT / "specs" / "mlp-check.yaml")).grader(None)[0]
+    for text in ("W2 @ delta2", "delta2 W2"):
+        assert verdict(g, "delta1", text) == ("incorrect", ["transposed_shape", "missing_derivative_delta"]), text
+    v = g.check("delta1", "W2 @ delta2")
+    english = Words("en").feedback(v)
+    assert "1×3" in english and "3×1" in english and "transpose missing" in english
+    assert "I[z1 > 0]" in english
+    feedback = {lang: Words(lang).feedback(v) for lang in ("ru", "pl")}
+    assert "транспонирование" in feedback["ru"] and "transpozycji" in feedback["pl"]
+    # the transpose's shape but no known mistake: the hint alone; another shape: no hint
+    assert verdict(g, "delta1", "2 W2 @ delta2") == ("incorrect", ["transposed_shape"])
+    assert verdict(g, "dJ_db1", "delta1^T") == ("incorrect", ["row_for_column"])  # its transpose is right
+
+
+def test_a_shape_that_is_not_the_transpose_gets_no_transpose_hint(grader):
+    assert verdict(grader, "dJ_dW1", "delta1 a^T") == ("incorrect", ["wrong_shape"])  # 4×4 for 4×3

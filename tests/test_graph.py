@@ -116,7 +116,7 @@ def test_a_value_used_twice_gets_the_sum_of_both_paths(cli, tmp_path):
     # path through a: df/da * da/dx = b * y; path through b: df/db * db/dx = a * 1
     assert by_wrt(data)["x"]["value"] == b * y + a
     md = cli(spec).stdout
-    assert "is used by several nodes ($a, b$)" in md
+    assert "is used by several nodes ($a$ and $b$)" in md
     derivation = outcome_of(spec.read_text()).result
     grad = derivation.grads[sp.Symbol("x", real=True)]
     assert [u.node.name for u in grad.uses] == ["a", "b"] and len(grad.chain.args) == 2
@@ -134,7 +134,7 @@ def test_gate_patterns_are_explained(cli, tmp_path):
     spec = tmp_path / "gates.yaml"
     spec.write_text("kind: graph\nnodes:\n  a: x * y\n  b: max(a, z)\n  f: b + w\nvalues: {x: 3, y: -4, z: 2, w: -1}\n")
     md = cli(spec).stdout
-    assert "$a$ is a multiplication gate" in md and "$b$ is a max gate" in md and "$f$ is an addition gate" in md
+    assert "node $a$ is a multiplication gate" in md and "node $b$ is a max gate" in md and "node $f$ is an addition gate" in md
     grads = by_wrt(graph_json(cli, spec))
     # max(-12, 2) routes the gradient to z only
     assert (grads["z"]["value"], grads["x"]["value"], grads["w"]["value"]) == (1, 0, 1)

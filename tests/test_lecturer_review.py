@@ -41,7 +41,8 @@ def _slope_on_the_left(name: str) -> sp.Expr:
 def test_the_value_at_the_kink_is_what_the_printed_derivative_gives(stem, lectures):
     kinked = list(dict.fromkeys(layer["activation"] for layer in _spec(stem)["layers"]
                                 if layer["activation"] in DEFINITIONS))  # each activation is described once
-    sentences = re.findall(r"At \$z = 0\$ the derivative is not defined;[^\n]*", lectures[stem, "en"])
+    sentences = re.findall(r"(?:At \$z = 0\$ the derivative is not defined|For [^\n;]* the derivative is not "
+                           r"defined at \$z = 0\$)[^\n]*", lectures[stem, "en"])
     assert len(sentences) == len(kinked), sentences
     for name, sentence in zip(kinked, sentences):
         value = _slope_on_the_left(name)
@@ -187,7 +188,7 @@ def test_unknown_names_agree_in_number(answer, label, cli, tmp_path):
 
 # -- 5. slides: a frame holds whole steps -----------------------------------------------------------
 
-FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}\n(.*?)\\end\{frame\}", re.S)
+FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}(?:\{[^\n]*\})?\n(.*?)\\end\{frame\}", re.S)  # {title}{subtitle}
 DISPLAY = re.compile(r"\\begin\{equation\*\}.*?\\end\{equation\*\}", re.S)
 
 

@@ -285,3 +285,111 @@ def test_a_page_reference_still_gets_its_last_pass(tmp_path):
     pages = _printed_pages(compile_pdf(source, tmp_path / "p.pdf"))
     late = next(i for i, p in enumerate(pages, start=1) if re.search(r"\(1\)", p))
     assert f"See page {late}." in pages[0]
+
+
+HEADING = ("Градиент, пришедший сверху, распространяется через нормализованные промежуточные представления "
+           "последовательности")
+
+
+def test_headings_are_ragged_right_and_never_hyphenated(tmp_path):
+    """A long heading breaks between words, as a printed textbook sets it (the Russian reviewer saw
+    «…пришедшим свер-ху» in a heading); body text may still be hyphenated."""
+    require_latex()
+    converter = tex.Converter()
+    blocks = converter.blocks(f"# Заголовок\n\n## 1) {HEADING}\n\n### {HEADING}\n\nТекст.\n")
+    title = tex.title_of(blocks)
+    document = tex.document("notes", "ru", title=title.tex, body=tex.notes_body(blocks), colours=converter.colours,
+                            plain_title=title.plain)
+    lines = pdf_text(compile_pdf(document, tmp_path / "headings.pdf")).splitlines()
+    words = set(HEADING.replace(",", "").split())
+    broken = [line for line in lines if line.rstrip().endswith("-") and line.split() and
+              not any(w in words for w in line.rstrip("-").split()[-1:])]
+    heading_lines = [line for line in lines if line.strip() and set(line.replace(",", "").split()) <= words]
+    assert len(heading_lines) >= 3, lines  # each heading is set over at least two lines, so it had to break
+    assert not broken, broken
+
+
+def _preamble(source: str) -> str:
+    return source.split(r"\begin{document}")[0]
+
+
+def test_the_preamble_loads_tikz_and_font_families_only_where_the_document_uses_them():
+    """Each costs LuaLaTeX time in every document: TikZ with a figure, sans on slides, monospace with code."""
+    spec = ROOT / "specs" / "two-layer-relu.yaml"
+    notes, bare, slides = latex_of(spec), latex_of(spec, figures=False), latex_of(spec, kind="slides")
+    assert r"\usepackage{cancel,bm,graphicx,tikz}" in _preamble(notes)
+    assert r"\usepackage{cancel,bm,graphicx}" in _preamble(bare) and "tikz" not in _preamble(bare)
+    for source in (notes, bare):
+        assert r"\setmainfont{CMU Serif}" in source
+        assert r"\setsansfont" not in source and r"\setmonofont" not in source
+    assert r"\setsansfont{CMU Sans Serif}" in _preamble(slides) and r"\setmonofont" not in slides
+    assert tex.families("notes", r"a \texttt{b} c") == {"mono"}
+    assert tex.families("notes", r"\textsf{b}, \url{x}") == {"sans", "mono"}
+    assert tex.families("notes", r"\textttx \verbatimx \textsfy") == set()  # other commands' names
+    assert tex.families("slides", "x") == {"sans"}
+
+
+def _words(pdf: Path) -> str:
+    """Every word of pdf with its box, page by page (not the head, which holds the time of typesetting)."""
+    xml = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return xml[xml.index("<doc>"):]
+
+
+def test_a_lecture_without_code_is_typeset_as_with_every_family_loaded(tmp_path):
+    """Leaving out the families a document does not use changes nothing printed: the same words at the
+    same places on the same pages; code in the text still gets CMU Typewriter."""
+    require_latex()
+    source = latex_of(ROOT / "specs" / "sigmoid-bce.yaml", "ru")
+    every = source.replace(r"\setmainfont{CMU Serif}",
+                           "\\setmainfont{CMU Serif}\n\\setsansfont{CMU Sans Serif}\n\\setmonofont{CMU Typewriter Text}")
+    assert every != source
+    assert _words(compile_pdf(source, tmp_path / "lean.pdf")) == _words(compile_pdf(every, tmp_path / "every.pdf"))
+    converter = tex.Converter()
+    blocks = converter.blocks("# Code\n\nThe file `spec.yaml` says so.\n")
+    document = tex.document("notes", "en", title=tex.title_of(blocks).tex, body=tex.notes_body(blocks),
+                            colours=converter.colours, plain_title="Code")
+    fonts = subprocess.run(["pdffonts", str(compile_pdf(document, tmp_path / "code.pdf"))], capture_output=True,
+                           text=True, check=True).stdout
+    assert "CMUTypewriter" in fonts and "LMMono" not in fonts
+
+
+BOOK = ("\\documentclass{book}\n\\begin{document}\n\\tableofcontents\n\\chapter{Forward}\nText.\n"
+        "\\chapter{Backward}\nMore text.\n\\end{document}\n")
+
+
+def _counting_runs(monkeypatch) -> list:
+    from derive.render import pdf as pdfmod
+
+    runs: list = []
+    real_run = pdfmod._run
+    monkeypatch.setattr(pdfmod, "_run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    return runs
+
+
+def test_a_rebuilt_book_whose_contents_did_not_move_takes_one_pass(tmp_path, monkeypatch):
+    """The .aux and .toc kept from the last build are where the first pass starts; when it writes the same
+    .aux again, the contents it printed are already right."""
+    require_latex()
+    runs = _counting_runs(monkeypatch)
+    keep = tmp_path / "kept"
+    first = pdf_text(compile_pdf(BOOK, tmp_path / "first.pdf", keep=keep))
+    assert len(runs) == 2 and (keep / "derivation.toc").is_file() and (keep / "derivation.aux").is_file()
+    runs.clear()
+    again = pdf_text(compile_pdf(BOOK, tmp_path / "again.pdf", keep=keep))
+    assert len(runs) == 1 and again == first
+    assert re.search(r"1\s+Forward\s+\d", first) and re.search(r"2\s+Backward\s+\d", first)
+    runs.clear()  # a chapter added: the kept contents are out of date, so LaTeX runs again
+    longer = BOOK.replace("\\end{document}", "\\chapter{Update}\nLast.\n\\end{document}")
+    text = pdf_text(compile_pdf(longer, tmp_path / "longer.pdf", keep=keep))
+    assert len(runs) == 2 and re.search(r"3\s+Update\s+\d", text)
+
+
+def test_a_kept_aux_that_does_not_fit_is_set_aside(tmp_path, monkeypatch):
+    require_latex()
+    keep = tmp_path / "kept"
+    keep.mkdir()
+    (keep / "derivation.aux").write_text("\\relax\n\\undefinedcommandfromanotherversion\n", encoding="utf-8")
+    runs = _counting_runs(monkeypatch)
+    text = pdf_text(compile_pdf(BOOK, tmp_path / "book.pdf", keep=keep))
+    assert re.search(r"2\s+Backward\s+\d", text) and len(runs) == 3  # the failed start, then afresh
+    assert "undefinedcommand" not in (keep / "derivation.aux").read_text(encoding="utf-8")

@@ -62,7 +62,7 @@ def test_verification_note_reads_naturally(lectures):
     assert "$K = 5$" in lectures["deep-composition", "en"]
     assert "$n = 3$" in lectures["linear-layer", "en"]
     # five layers: the input width and five output widths, not six "layer widths"
-    assert "input width 3, widths of the layers' outputs 4, 3, 4, 3, 2" in lectures["deep-composition", "en"]
+    assert "input width 3, widths of the layers' outputs 4, 3, 4, 3 and 2" in lectures["deep-composition", "en"]
 
 
 # -- no tool names ------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def test_build_takes_the_verification_note_option(tmp_path, cli):
 
 # -- slides -------------------------------------------------------------------------------------
 
-FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}\n(.*?)\\end\{frame\}", re.S)
+FRAME = re.compile(r"\\begin\{frame\}(?:\[[^\]]*\])?\{[^}]*\}(?:\{[^\n]*\})?\n(.*?)\\end\{frame\}", re.S)  # {title}{subtitle}
 
 
 def _frames(spec: str, lang: str) -> list[str]:

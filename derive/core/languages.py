@@ -32,6 +32,7 @@ class Language:
     babel: str  # LaTeX babel's name (russian, polish, english)
     decimal: str = "."  # 0,5 in ru and pl
     quotes: tuple[str, str] = ("\u201c", "\u201d")
+    gloss: str = ""  # how a heading glosses a term in English: "(ang. …)" for "(ang. forward pass)"
 
     def number(self, text: str) -> str:
         """A number as printed ('0.3589') in the language's format ('0,3589')."""
@@ -90,4 +91,4 @@ def language(lang: str) -> Language:
 
     data = tomllib.loads((_known(lang) / "language.toml").read_text(encoding="utf-8"))
     return Language(lang, data["name"], data["latex_babel"], data.get("decimal_separator", "."),
-                    tuple(data.get("quotes", ("\u201c", "\u201d"))))
+                    tuple(data.get("quotes", ("\u201c", "\u201d"))), data.get("gloss", ""))

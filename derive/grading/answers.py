@@ -101,10 +101,10 @@ def _key(key: str, symbols: dict[str, sp.Symbol]) -> tuple[str | None, tuple[str
     if len(fits) == 1:
         return fits[0], None
     if len(fits) > 1:
-        return None, ("key_ambiguous", {"key": key, "names": ", ".join(fits)})
+        return None, ("key_ambiguous", {"key": key, "names": "\n".join(fits)})  # "a or b": derive.check joins
     close = difflib.get_close_matches(key, list(symbols), n=3, cutoff=0.5)
     if close:
-        return None, ("key_unknown_close", {"key": key, "close": ", ".join(close)})
+        return None, ("key_unknown_close", {"key": key, "close": "\n".join(close)})  # "a or b": derive.check joins them
     shown = list(symbols)[:12]
     if len(symbols) > len(shown):  # "… W_22 and 4 more.": the list never ends in "…."
         return None, ("key_unknown_more", {"key": key, "names": ", ".join(shown), "more": len(symbols) - len(shown)})

@@ -108,6 +108,8 @@ MESSAGES = {
     "row_for_column": N_("The answer is a row (%(shape)s), but a column (%(expected)s) is expected: leave out the "
                          "transpose."),
     "wrong_shape": N_("The answer is a %(shape)s matrix, but %(key)s is %(expected)s."),
+    "transposed_shape": N_("The answer is a %(shape)s matrix, but %(key)s is %(expected)s, the shape of the "
+                           "answer transposed: is a transpose missing (Wᵀ in place of W)?"),
     "entries_differ": N_("%(bad)s of %(entries)s entries differ from the expected ones: %(which)s."),
     "missing_derivative_delta": N_("The derivative of the activation, %(factor)s, is missing from δ: the gradient "
                                    "that reaches the layer's output must be multiplied element-wise (⊙) by it."),
@@ -190,7 +192,6 @@ EXPECTED = {
     "the end of the expression": N_("the end of the formula"),
     "something else": N_("something else"),
 }
-LIST_END = N_("%(items)s or %(last)s")
 # Findings grouped under one heading in the class summary (their details differ from student to student).
 SUMMARY_GROUPS = {
     **{code: "unreadable" for code in MESSAGES if code.startswith("parse")},
@@ -420,6 +421,9 @@ class Words:
 
     def __call__(self, msgid: str, **args) -> str:
         text = self.gettext(msgid)
+        for name in ("close", "names"):  # "did you mean a or b?", "could mean a or b": one per line in the finding
+            if "\n" in str(args.get(name, "")):
+                args[name] = self.one_of(args[name].split("\n"))
         return text % args if args else text
 
     def finding(self, finding) -> str:
@@ -462,7 +466,10 @@ class Words:
         return re.sub(r"(?<=[0-9])\.(?=[0-9])", self.decimal, text)
 
     def one_of(self, items: list[str]) -> str:
-        return items[0] if len(items) == 1 else self(LIST_END, items=", ".join(items[:-1]), last=items[-1])
+        """a, b or c as the language writes it (the one list join, derive.render.i18n.join_list)."""
+        from derive.render.i18n import join_list
+
+        return join_list(items, "or", self.lang)
 
     def feedback(self, verdict) -> str:
         return " ".join(self.finding(f) for f in verdict.findings)

@@ -640,7 +640,7 @@ def unknown_finding(unknown: list[str], names: list[str]) -> Finding:
     close = [m for name in unknown for m in difflib.get_close_matches(name, names, n=3, cutoff=0.6)]
     code = "unknown_name" if len(unknown) == 1 else "unknown_names"  # "Unknown name: a2", "Unknown names: a2, b3"
     if close:
-        return Finding.of(f"{code}_close", names=", ".join(unknown), close=", ".join(list(dict.fromkeys(close))[:6]))
+        return Finding.of(f"{code}_close", names=", ".join(unknown), close="\n".join(list(dict.fromkeys(close))[:6]))  # "a or b": derive.check joins them
     some = [m for name in unknown for m in difflib.get_close_matches(name, names, n=4, cutoff=0.0)]
     return Finding.of(code, names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
 

@@ -183,13 +183,18 @@ class MatrixGrader(FormulaGrader):
 
 def matrix_findings(values: np.ndarray, expected: np.ndarray, key: str, points: int, mistakes=list) -> tuple:
     """(verdict, findings) of a matrix answer's values (rows, cols, points) against the expected ones: the shape
-    (a transposed result, a row for a column), then the entries; the sign, a square result transposed, the
+    (a transposed result, a row for a column, the transpose's shape: a transpose missing, and the typical
+    mistake its transpose makes, if any), then the entries; the sign, a square result transposed, the
     typical mistakes (mistakes(): [(finding, values)], asked only when needed), a constant factor, which
     entries differ. Shared by the vector view and the index graphs' matrix keys."""
     if values.shape != expected.shape:
         if values.shape[:2] == expected.shape[1::-1] and _agrees(values.transpose(1, 0, 2), expected):
             code = "row_for_column" if expected.shape[1] == 1 else "transposed_result"
             return "incorrect", [Finding.of(code, shape=_shape(values), expected=_shape(expected))]
+        if values.shape[:2] == expected.shape[1::-1]:  # the transpose's shape: a transpose missing, and what else
+            hint = [Finding.of("transposed_shape", shape=_shape(values), expected=_shape(expected), key=key)]
+            flipped = values.transpose(1, 0, 2)
+            return "incorrect", hint + next(([f] for f, wrong in mistakes() if _agrees(flipped, wrong)), [])
         return "incorrect", [Finding.of("wrong_shape", shape=_shape(values), expected=_shape(expected), key=key)]
     if _agrees(values, expected):
         return "correct", [Finding.of("correct_matrix", entries=expected.shape[0] * expected.shape[1], points=points)]

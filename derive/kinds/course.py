@@ -208,6 +208,7 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
     With `--document slides`, one beamer deck: a title frame per chapter, then its steps."""
     from derive.render import document
     from derive.render import tex
+    from derive.render.i18n import language
 
     slides = options is not None and options.document == "slides"  # a deck: a title frame per chapter
     chapters, colours = [], set()
@@ -226,7 +227,8 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
         title = tex.escape(own) if own else (heading.tex if heading else tex.escape(result.outcome.spec.file))
         if slides:
             chapters.append(rf"\section{{{title}}}" + "\n" + rf"\begin{{frame}}\centering\Large {title}\end{{frame}}"
-                            + "\n\n" + tex.slides_body(blocks, title, section="subsection"))
+                            + "\n\n" + tex.slides_body(blocks, title, section="subsection",
+                                                  gloss=language(lang).gloss))
         else:
             chapters.append(rf"\chapter{{{title}}}" + "\n\n" + tex.notes_body(blocks, section="section"))
         colours |= converter.colours

@@ -106,7 +106,9 @@ def latex(result, lang: str, options) -> str:
     fallback = "".join(c if typesettable(c) else "?" for c in fallback)  # a file name may hold anything
     title_tex, plain = (title.tex, title.plain) if title else (tex.escape(fallback), fallback)
     slides = options is not None and options.document == "slides"
-    body = tex.slides_body(blocks, title_tex) if slides else tex.notes_body(blocks)
+    from derive.render.i18n import language
+
+    body = tex.slides_body(blocks, title_tex, gloss=language(lang).gloss) if slides else tex.notes_body(blocks)
     return tex.document("slides" if slides else "notes", lang, title=title_tex, plain_title=plain,
                         body=body, colours=converter.colours)
 
@@ -117,15 +119,16 @@ def default_pdf_path(result, lang: str, options) -> Path:
     return Path("build") / lang / f"{stem}{suffix}.pdf"
 
 
-def write_pdf(result, lang: str, options, target: str | Path | None = None) -> Path:
-    """Compile the LaTeX document to target (default build/<lang>/<spec>.pdf); returns the path."""
+def write_pdf(result, lang: str, options, target: str | Path | None = None, keep: str | Path | None = None) -> Path:
+    """Compile the LaTeX document to target (default build/<lang>/<spec>.pdf); returns the path. `keep`:
+    a folder for LaTeX's .aux and .toc between builds (derive/render/pdf.py, compile_pdf)."""
     from derive.render.pdf import compile_pdf, require_latex
 
     require_latex()
     chosen = target or (options.output if options is not None and options.output else None)
     explicit = target is None and chosen is not None  # -o names a file: its folder must exist
     target = Path(chosen) if chosen else default_pdf_path(result, lang, options)
-    return compile_pdf(latex(result, lang, options), target, make_folder=not explicit)
+    return compile_pdf(latex(result, lang, options), target, make_folder=not explicit, keep=keep)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -44,7 +44,28 @@ def _compiled(path, lang: str):
 COUNT_WORDS = N_("one|two|three|four|five|six|seven|eight|nine|ten (counts in words after “at”, as in “at three random points”)")
 
 
-def count_in_words(n: int, lang: str) -> str:
-    """n in words as a lecturer writes a small count («в трёх точках», „w trzech punktach”), digits above ten."""
-    words = translations(lang).gettext(COUNT_WORDS).split(" (")[0].split("|")
+# the count as the subject ("there are seven of them", «всего их семь», „jest ich siedem”); where the word
+# would agree with the noun's gender (ru два/две, pl dwa/dwie) a catalog keeps the digit
+COUNT_WORDS_NOMINATIVE = N_("one|two|three|four|five|six|seven|eight|nine|ten (counts in words as the subject, as in “there are seven of them”; a digit where the word would depend on the noun's gender)")
+
+
+def count_in_words(n: int, lang: str, case: str = "oblique") -> str:
+    """n in words as a lecturer writes a small count («в трёх точках», „w trzech punktach”), digits above ten;
+    case "nominative" for the count as the subject («всего их семь»)."""
+    msgid = COUNT_WORDS_NOMINATIVE if case == "nominative" else COUNT_WORDS
+    words = translations(lang).gettext(msgid).split(" (")[0].split("|")
     return words[n - 1] if 1 <= n <= len(words) else str(n)
+
+
+# -- lists in a sentence ---------------------------------------------------------------
+
+LIST_END = {"and": N_("%(items)s and %(last)s"), "or": N_("%(items)s or %(last)s")}
+
+
+def join_list(items, conjunction: str = "and", lang: str = "en", math: bool = False) -> str:
+    """Items as a sentence lists them: "1 and 2", "1, 2 and 3" (ru «1 и 2», pl „1 i 2”), or with "or"
+    ("theta_11 or theta_01?", pl „theta_11 lub theta_01?”); math=True sets each item as inline math."""
+    items = [f"${item}$" if math else str(item) for item in items]
+    if len(items) < 2:
+        return "".join(items)
+    return translations(lang).gettext(LIST_END[conjunction]) % {"items": ", ".join(items[:-1]), "last": items[-1]}

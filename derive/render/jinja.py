@@ -9,7 +9,7 @@ template `<kind>.<fmt>.j2`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 
 import sympy as sp
 
@@ -75,11 +75,19 @@ def _number(x, lang: str, digits: int = 4) -> str:
     return "$" + format_number(x, lang, digits, tex=True) + "$"
 
 
-def _words(n: int, lang: str) -> str:
-    """A small count in words where a lecturer writes it so (at three points), else digits."""
+def _words(n: int, case: str = "oblique", lang: str = "en") -> str:
+    """A small count in words where a lecturer writes it so (at three points; n|words("nominative"): there are
+    seven of them), else digits."""
     from derive.render.i18n import count_in_words
 
-    return count_in_words(n, lang)
+    return count_in_words(n, lang, case)
+
+
+def _listed(items, conjunction: str = "and", lang: str = "en", math: bool = False) -> str:
+    """Items joined as the language lists them in a sentence (derive.render.i18n.join_list)."""
+    from derive.render.i18n import join_list
+
+    return join_list(list(items), conjunction, lang, math)
 
 
 def _step(*numbers: int, mark: str = ")") -> str:
@@ -103,6 +111,7 @@ def environment(fmt: str, lang: str, boxes: str = "key", steps: str = ")", **pri
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root() / fmt)),
+        bytecode_cache=_compiled(),
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -111,7 +120,7 @@ def environment(fmt: str, lang: str, boxes: str = "key", steps: str = ")", **pri
         autoescape=False,
     )
     printer = latex_printer(**{"decimal": decimal_sign(lang), **printer_settings})
-    env.filters.update(
+    env.filters.update(_at_render(
         {
             "tex": printer,
             "eq": partial(_eq, printer=printer, boxes=boxes),
@@ -122,12 +131,56 @@ def environment(fmt: str, lang: str, boxes: str = "key", steps: str = ")", **pri
             "sci": partial(_number, lang=lang, digits=2),  # a check's error: $1{,}4 \cdot 10^{-10}$
             "num": partial(_number, lang=lang),
             "words": partial(_words, lang=lang),
+            "listed": partial(_listed, lang=lang),  # 1 and 2, $a$, $b$ and $c$; listed("or"): a or b
         }
-    )
+    ))
     env.globals["step"] = partial(_step, mark=steps)
     env.globals["verification_note"] = True  # a context may turn it off (--no-verification-note)
     env.install_gettext_translations(translations(lang), newstyle=True)
     return env
+
+
+def _at_render(filters: dict) -> dict:
+    """The filters, each called when the template is rendered: Jinja would otherwise call a filter on a
+    constant ({{ 0.5|num }}, {{ 3|words }}) while compiling and bake this environment's language into code
+    that `_compiled` shares with the other languages' environments (a filter that takes the context is
+    never called early)."""
+    import jinja2
+    import jinja2.runtime
+
+    def late(function):
+        @jinja2.pass_context
+        def call(*args, **kwargs):  # from a template: (context, value, …); from Python (env.filters["tex"]): (value, …)
+            if args and isinstance(args[0], jinja2.runtime.Context):
+                args = args[1:]
+            return function(*args, **kwargs)
+
+        return call
+
+    return {name: late(function) for name, function in filters.items()}
+
+
+@lru_cache(maxsize=1)
+def _compiled():
+    """The templates compiled once per process and shared by every environment (one per language and
+    printer): a template is compiled again only when its source changes (the checksum of its text), so
+    `derive build`'s worker compiles a kind's template once for all the languages of a spec. Sharing is
+    sound because our filters run only at render time (`_at_render`)."""
+    import jinja2
+
+    class Compiled(jinja2.BytecodeCache):
+        def __init__(self) -> None:
+            self.code: dict[str, tuple[str, object]] = {}
+
+        def load_bytecode(self, bucket) -> None:
+            checksum, code = self.code.get(bucket.key, (None, None))
+            if checksum == bucket.checksum:
+                bucket.code = code
+
+        def dump_bytecode(self, bucket) -> None:
+            self.code[bucket.key] = (bucket.checksum, bucket.code)
+
+    return Compiled()
 
 
 def render_template(kind: str, fmt: str, lang: str, context: dict, steps: str = ")", **printer_settings) -> str:

@@ -29,7 +29,7 @@ KINK = 1e-2  # a drawn point keeps kinked arguments (I[·], ReLU) this far from 
 DRAWS = 200
 
 PROSE = {
-    "check_title": N_("Checking the formulas with numpy"),
+    "check_title": N_("Checking the formulas numerically"),
     "check_intro": N_("The cells below compute the derivatives by the formulas above and compare each one "
                       "with a central finite difference of the forward pass. Change the numbers in the first "
                       "cell and run the cells again."),
@@ -37,7 +37,7 @@ PROSE = {
     "forward": N_("The forward pass"),
     "derivatives": N_("The derivatives, by the formulas of the derivation"),
     "check": N_("Each derivative against a central finite difference"),
-    "ok": N_("All derivatives agree with finite differences (largest relative error %(error)s)."),
+    "ok": N_("All derivatives agree with finite differences (largest relative difference %(error)s)."),
     "chapter": N_("Chapter: %(title)s"),
 }
 

@@ -124,21 +124,59 @@ def require_latex() -> None:
         raise ToolMissing(f"LaTeX ({', '.join(missing)})", INSTALL)
 
 
-def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_folder: bool = True) -> Path:
+def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_folder: bool = True,
+                keep: str | Path | None = None) -> Path:
     """Typeset tex into the PDF at target (written only when complete, its folder made when make_folder);
-    returns target."""
+    returns target. A document with references keeps its .aux and .toc in the folder `keep` (derive build
+    gives one per output): the next build starts from them, and when the first pass writes the same .aux
+    again (a changed formula that moved no page of the contents), that one pass is the last."""
     require_latex()
     target = Path(target)
+    references = _has_references(tex)
     with tempfile.TemporaryDirectory(prefix="derive-latex-") as folder:
         work = Path(folder)
         (work / f"{name}.tex").write_text(tex, encoding="utf-8")
-        proc = _lualatex(work, name, passes=MAX_PASSES if _has_references(tex) else 1,
-                         pages_matter=r"\pageref" in tex)
+        seeded = keep is not None and references and _restore(Path(keep), work, name)
+        passes, pages_matter = MAX_PASSES if references else 1, r"\pageref" in tex
+        proc = _lualatex(work, name, passes, pages_matter)
         pdf = work / f"{name}.pdf"
+        if seeded and not _complete(proc, pdf, work / f"{name}.log"):  # what was kept does not fit: afresh
+            for suffix in KEPT:
+                (work / f"{name}{suffix}").unlink(missing_ok=True)
+            proc = _lualatex(work, name, passes, pages_matter)
         if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
         copy_file(pdf, target, make_folder=make_folder)
+        if keep is not None and references:
+            _save(work, name, Path(keep))
     return target
+
+
+KEPT = (".aux", ".toc")  # what the next pass reads: labels, and the contents' lines
+
+
+def _restore(keep: Path, work: Path, name: str) -> bool:
+    """Copy the .aux and .toc a previous build kept into the work folder; whether there was an .aux."""
+    for suffix in KEPT:
+        kept = keep / f"{name}{suffix}"
+        if kept.is_file() and not kept.is_symlink():
+            shutil.copyfile(kept, work / f"{name}{suffix}")
+    return (work / f"{name}.aux").is_file()
+
+
+def _save(work: Path, name: str, keep: Path) -> None:
+    """Keep the .aux and .toc of the finished document for the next build (a failure to keep is no error)."""
+    from derive.errors import DeriveError
+
+    for suffix in KEPT:
+        made = work / f"{name}{suffix}"
+        try:
+            if made.is_file():
+                copy_file(made, keep / f"{name}{suffix}", make_folder=True)
+            else:
+                (keep / f"{name}{suffix}").unlink(missing_ok=True)
+        except (DeriveError, OSError):
+            pass
 
 
 def _complete(proc: subprocess.CompletedProcess, pdf: Path, log: Path) -> bool:
@@ -156,7 +194,7 @@ _LABEL_PAGE = re.compile(rb"(\\newlabel\{[^{}]*\}\{\{[^{}]*\})\{[^{}]*\}")
 
 
 def _aux_state(aux: Path, pages_matter: bool) -> bytes | None:
-    """What the next pass reads from the .aux: its text, without the pages of labels when the document
+    r"""What the next pass reads from the .aux: its text, without the pages of labels when the document
     prints no page reference (an equation that moves to the next page changes nothing printed; the
     table of contents' pages are \@writefile lines and still count)."""
     if not aux.is_file():

@@ -36,8 +36,17 @@ def base_latex(base: str) -> str:
     return base if len(base) == 1 else rf"\mathrm{{{base}}}"
 
 
+# Subscripts that are words, set upright as words are (H_{\mathrm{out}}); letters such as ij stay indices.
+WORD_SUBSCRIPTS = {"in", "out", "max", "min", "hid", "prev", "next", "new", "old", "true", "pred", "avg", "total"}
+
+
+def _subscript(part: str) -> str:
+    return rf"\mathrm{{{part}}}" if part in WORD_SUBSCRIPTS else part
+
+
 def latex_name(name: str) -> str:
-    """theta_01 -> \\theta_{01}; x_1 -> x_1; W2_11 -> W^{[2]}_{11}; theta_10_3 -> \\theta_{10,3}."""
+    """theta_01 -> \\theta_{01}; x_1 -> x_1; W2_11 -> W^{[2]}_{11}; theta_10_3 -> \\theta_{10,3};
+    H_out -> H_{\\mathrm{out}}."""
     m = NAME_RE.match(name)
     if not m:
         return rf"\mathrm{{{name}}}"
@@ -45,20 +54,26 @@ def latex_name(name: str) -> str:
     if m["layer"]:
         tex += f"^{{[{m['layer']}]}}"
     if m["index"]:
-        index = ",".join(m["index"].split("_"))
+        index = ",".join(_subscript(part) for part in m["index"].split("_"))
         tex += f"_{index}" if len(index) == 1 else f"_{{{index}}}"
     return tex
 
 
 def _ordered(terms: list[sp.Expr], terms_order: str = "given") -> list[sp.Expr]:
-    """Positive terms first (y − t, not −t + y); otherwise the given order, or, with
+    """Positive terms first (y − t, not −t + y), a weight-decay term λ w last; otherwise the given order, or, with
     terms_order="bias-last", numbers, then compound terms, then lone names: Wa + b, √(σ² + ε).
     An index and a number stay as written in indices: l + 1, not 1 + l."""
     if len(terms) == 2 and any(t.is_Integer for t in terms) and any(t.is_Symbol and t.is_integer for t in terms):
         return sorted(terms, key=lambda t: t.is_Integer)
     if terms_order == "bias-last":
-        return sorted(terms, key=lambda t: (t.could_extract_minus_sign(), _term_rank(t)))
-    return sorted(terms, key=lambda t: t.could_extract_minus_sign())
+        return sorted(terms, key=lambda t: (_decay(t), t.could_extract_minus_sign(), _term_rank(t)))
+    return sorted(terms, key=lambda t: (_decay(t), t.could_extract_minus_sign()))
+
+
+def _decay(term: sp.Expr) -> bool:
+    """A weight-decay term λ w: written after the chain-rule terms it is added to (… + λ φ₁)."""
+    term = -term if term.could_extract_minus_sign() else term
+    return term.is_Mul and any(f.is_Symbol and SPELLINGS.get(f.name, f.name) == "lambda" for f in term.args)
 
 
 def ordered_terms(terms: list[sp.Expr], terms_order: str = "given") -> list[sp.Expr]:
@@ -79,11 +94,30 @@ SMALL_CONSTANTS = {"epsilon"}  # written last in a sum: √(σ² + ε)
 COEFFICIENTS = {"alpha", "beta", "gamma", "eta", "lambda"}  # written in front: α z, η ∂J/∂W
 
 
+WEIGHTS = {"w", "W", "omega", "theta"}  # names of weights: ω₁ h₁, w x, θ₁ x written weight first
+
+
+def _is_weight(symbol: sp.Symbol) -> bool:
+    m = NAME_RE.match(symbol.name)
+    return bool(m) and m["base"] in WEIGHTS
+
+
+DELTA = re.compile(r"delta\d*\Z")  # δ, δ2: the error that reaches a layer, written first (δ_i a_j, seed 004)
+
+
+def _lead(factor: sp.Expr) -> int:
+    """0 for a coefficient (α, η, the Kronecker 1_{k=i}), 1 for the upstream δ, 2 for the rest."""
+    if (factor.is_Symbol and SPELLINGS.get(factor.name, factor.name) in COEFFICIENTS) or isinstance(factor, sp.KroneckerDelta):
+        return 0
+    name = factor.base.label.name if isinstance(factor, sp.Indexed) else getattr(factor, "name", "")
+    return 1 if DELTA.match(name) else 2
+
+
 def lecture_order(factors: list[sp.Expr]) -> list[sp.Expr]:
-    """Factors as lecturers write them: a coefficient such as α first (α z), and x before a sum
-    that contains ±x, so σ(1 − σ) and a(1 − a), not SymPy's (1 − σ)σ; other factors keep their place."""
-    out = sorted(factors, key=lambda f: not ((f.is_Symbol and f.name in COEFFICIENTS)
-                                             or isinstance(f, sp.KroneckerDelta)))
+    """Factors as lecturers write them: a coefficient such as α first (α z), then the upstream δ
+    (δ_i a_j, as seeds 000 and 004 write the chain rule), and x before a sum that contains ±x, so σ(1 − σ)
+    and a(1 − a), not SymPy's (1 − σ)σ; other factors keep their place."""
+    out = sorted(factors, key=_lead)
     for s in [f for f in factors if f.is_Add]:
         for x in [f for f in out if not f.is_Add and (f in s.args or -f in s.args)]:
             if out.index(x) > out.index(s):
@@ -97,8 +131,29 @@ def _spaced(factor: sp.Expr) -> bool:
     return type(factor).__name__ in ("Indicator", "relu", "Heaviside")
 
 
+_SINGLE = re.compile(r"(\\(mathbf|boldsymbol)\{\\?[A-Za-z]+\}|\\?[A-Za-z]+)(_[A-Za-z0-9]|_\{[^{}]*\})?")
+
+
+def _single(tex: str) -> bool:
+    """One letter, bold or not, with at most a subscript (p, \\mathbf{h}_{t - 1}): a transpose needs no
+    parentheses around it; W^{[l]} or ∂L/∂S keeps them."""
+    return _SINGLE.fullmatch(tex) is not None
+
+
 def _power(tex: str, exp: str | None) -> str:
     return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+
+def _appearance(expr: sp.Expr) -> list[sp.Symbol]:
+    """The index symbols of expr's indexed entries in the order they appear (x_{c,u,v}: c, u, v)."""
+    seen: list[sp.Symbol] = []
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Indexed):
+            for index in node.indices:
+                for s in sorted(sp.sympify(index).free_symbols, key=lambda s: str(index).find(s.name)):
+                    if s not in seen:
+                        seen.append(s)
+    return seen
 
 
 class _Memo:
@@ -139,8 +194,12 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         "kronecker": "1",
         "decimal": ".",  # the language's decimal sign (derive.numbers.decimal_sign): 0{,}3679 in ru and pl
         "terms": "given",
+        "fold_frac_powers": True,  # (σ² + ε)^{3/2}, not a fraction in the exponent
         "ordinary": frozenset(),  # variables of one-variable functions: da/dz, not ∂a/∂z  # order of a sum's terms: given (θ_0 + θ_1 x, seed 000) | bias-last (Wa + b)
     }
+
+    def doprint(self, expr):
+        return super().doprint(_sign_absorbs_minus(expr) if isinstance(expr, sp.Basic) and expr.has(sp.sign) else expr)
 
     def _as_ordered_terms(self, expr, order=None):
         if (order or self.order) == "none":
@@ -153,10 +212,14 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         args = list(expr.args)
         plain = self.order == "none" and not any(
             (a.is_Pow and a.exp.is_negative) or (a.is_Rational and not a.is_Integer) for a in args)
+        if not plain and self.order == "none":
+            tex = self._over_root(expr) or self._coefficient_form(expr)
+            if tex is not None:
+                return tex
         if not plain or any(a.is_Number for a in args[1:]) or (args[0].is_Number and args[0].is_negative):
             return super()._print_Mul(expr)
         coeff, factors = (args[0], args[1:]) if args[0].is_Number else (None, args)
-        factors = lecture_order(factors)
+        factors = self._weight_first(lecture_order(factors))
         tex = ""
         for i, f in enumerate(factors):
             term = self._print(f)
@@ -166,6 +229,65 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
                 tex += r" \, " if _spaced(f) or _spaced(factors[i - 1]) else " "
             tex += term
         return f"{self._print(coeff)} {tex}" if coeff is not None else tex
+
+    def _coefficient_form(self, expr) -> str | None:
+        """A fraction whose numerator holds a fraction, written as a coefficient times the rest, as
+        lecturers write it: \\frac{1}{\\sqrt{d_k}} \\frac{∂L}{∂S} K, not \\frac{\\frac{∂L}{∂S} K}{\\sqrt{d_k}};
+        None for any other product."""
+        from sympy.simplify import fraction
+
+        negative = expr.could_extract_minus_sign()
+        numer, denom = fraction(-expr if negative else expr, exact=True)
+        if denom == 1 or r"\frac" not in self._print(numer):
+            return None
+        coeff, rest = numer.as_coeff_Mul()
+        body = self._print(rest)
+        if rest.is_Add:
+            body = rf"\left({body}\right)"
+        return ("- " if negative else "") + f"{self._print(coeff / denom)} {body}"
+
+    def _weight_first(self, factors: list) -> list:
+        """A weight times one input, weight first (ω₁ h₁ + β₁, the house order W a + b), whatever SymPy's
+        alphabetical order of the two names; longer products keep their chain-rule order."""
+        if len(factors) != 2 or not all(f.is_Symbol and f not in self._settings["partials"] for f in factors):
+            return factors
+        weight = [_is_weight(f) for f in factors]
+        return factors[::-1] if weight == [False, True] and _lead(factors[0]) == 2 else factors  # λ w stays
+
+    def _over_root(self, expr) -> str | None:
+        """z √2/2 as z/√2 and z √2/(2 √π) as z/√(2π), as the definition GELU(z) = z Φ(z) writes them; SymPy
+        rationalises 1/√2 to √2/2. None for a product without √n/n."""
+        from sympy.simplify import fraction
+
+        negative = expr.could_extract_minus_sign()
+        coeff, rest = (-expr if negative else expr).as_coeff_Mul()
+        root = sp.sqrt(coeff.q) if coeff.is_Rational and coeff.q > 1 else None
+        if root is None or root not in sp.Mul.make_args(rest):
+            return None
+        numer, denom = fraction(coeff.p * rest / root, exact=True)
+        roots = [f for f in sp.Mul.make_args(denom) if f.is_Pow and f.exp is sp.S.Half]
+        others = sp.Mul(*[f for f in sp.Mul.make_args(denom) if f not in roots])
+        radicand = self._print(sp.Mul(coeff.q, *[f.base for f in roots], evaluate=False))
+        under = (f"{self._print(others)} " if others != 1 else "") + rf"\sqrt{{{radicand}}}"
+        return ("- " if negative else "") + rf"\frac{{{self._print(numer)}}}{{{under}}}"
+
+    def _print_Sum(self, expr):
+        """Σ over several indices with the outer index first, in the order the indices appear in the
+        summand (0 ≤ u ≤ F − 1 before 0 ≤ v ≤ F − 1 for x_{c,u,v}), as lecturers list them; SymPy lists
+        the innermost first. Limits that depend on another index keep SymPy's order."""
+        limits = list(expr.limits)
+        if len(limits) < 2:
+            return super()._print_Sum(expr)
+        names = {lim[0] for lim in limits}
+        if any(s in names for lim in limits for b in lim[1:] for s in sp.sympify(b).free_symbols):
+            return super()._print_Sum(expr)
+        seen = _appearance(expr.function)
+        first = {v: seen.index(v) if v in seen else len(seen) for v in names}
+        ordered = sorted(reversed(limits), key=lambda lim: first[lim[0]])
+        rows = [rf"{self._print(lo)} \leq {self._print(v)} \leq {self._print(hi)}" for v, lo, hi in ordered]
+        tex = r"\sum_{\substack{" + r"\\".join(rows) + "}} "
+        body = self._print(expr.function)
+        return tex + (rf"\left({body}\right)" if expr.function.is_Add else body)
 
     def _print_Factors(self, expr):
         r"""A product written factor by factor, as Ioffe & Szegedy (2015) write ∂ℓ/∂σ²:
@@ -323,7 +445,7 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         base = self._print(expr.args[0])
         if self._numpy():
             return f"{base}.T"
-        return rf"\left({base}\right)^T" if "^" in base or not expr.args[0].is_Symbol else f"{base}^T"
+        return f"{base}^T" if _single(base) else rf"\left({base}\right)^T"
 
     def _print_Total(self, expr):
         (v,) = expr.args
@@ -360,6 +482,22 @@ class AsciiPrinter(_Memo, StrPrinter):
 
     def _print_Factors(self, expr):
         return self._print(expr.args[0])
+
+
+def _flipped_sign(term: sp.Expr) -> sp.Expr | None:
+    """−c·sign(t − y)·… as c·sign(y − t)·… (sign is odd), as lecturers write the derivative of |y − t|;
+    SymPy pulls the minus out of sign(y − t) and writes −sign(t − y). None for other terms."""
+    coeff, rest = term.as_coeff_Mul()
+    signs = [f for f in sp.Mul.make_args(rest) if isinstance(f, sp.sign) and f.args[0].is_Add]
+    if not coeff.is_negative or len(signs) != 1:
+        return None
+    others = [f for f in sp.Mul.make_args(rest) if f is not signs[0]]
+    flipped = sp.sign(-signs[0].args[0], evaluate=False)
+    return sp.Mul(*([-coeff] if coeff != -1 else []), flipped, *others, evaluate=False)
+
+
+def _sign_absorbs_minus(expr: sp.Expr) -> sp.Expr:
+    return expr.replace(lambda e: e.is_Mul and _flipped_sign(e) is not None, _flipped_sign)
 
 
 def latex(expr: sp.Expr, **settings) -> str:

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from derive.render import texmath
 
 FRAME_LINES = 17  # what a 16:9 frame at 11pt holds, in lines of text (a display counts as 2–4)
 FRAME_SHRINK = 1.35  # a step up to this many frames' worth stays whole on one frame (shrunk to fit)
 LINE_CHARS = 78  # characters of prose per line on a frame
+LONE_START = 0.25  # a frame begun with less than this share of it does not close before a bold title's steps
 KEEP = "<!-- keep with previous -->"  # in Markdown: this paragraph belongs with the step before it
-LONG_PART = 80  # characters of LaTeX source after which a sum is broken at a top-level + or −
+LONG_WIDTH = 60  # characters as printed (_width) after which a sum is broken at a top-level + or −
+LINE_WIDTH = 40  # … into lines of a little more than this each
 
 _ESCAPES = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
@@ -368,16 +371,28 @@ def _split(rows) -> str:
 
 
 def _break_sum(part: str) -> list[str]:
-    if len(part) <= LONG_PART:
+    """A long sum in lines of several terms each (a line holds about LINE_WIDTH characters as printed, so
+    nine terms ∂L/∂y_{1,1,1} x_{1,0,0} go three to a line, not one)."""
+    if _width(part) <= LONG_WIDTH:
         return [part]
     cuts = [i for i, c in _top_level(part) if c in "+-" and i > 0 and part[:i].strip()[-1:] not in "+-=(,{^_"]
     pieces, start = [], 0
     for i in cuts:
-        if i - start > LONG_PART // 2 and len(part) - i > 10:
+        if _width(part[start:i]) > LINE_WIDTH and len(part) - i > 10:
             pieces.append(part[start:i].strip())
             start = i
     pieces.append(part[start:].strip())
     return pieces
+
+
+_SILENT = re.compile(r"\\(left|right|frac|dfrac|operatorname|mathrm|mathbf|boldsymbol|quad|qquad|,)(?![A-Za-z])")
+
+
+def _width(tex: str) -> int:
+    """Roughly how many characters wide tex is when set: a command such as \\partial is one character,
+    braces, spaces, \\left and \\frac take none (a fraction is counted as its two lines side by side)."""
+    tex = _SILENT.sub("", tex)
+    return len(re.sub(r"[{}\s_^]", "", re.sub(r"\\[A-Za-z]+", "·", tex)))
 
 
 def _plain_math(tex: str) -> str:
@@ -468,7 +483,7 @@ def figure(tikz: str) -> str:
     return "\\begin{center}\n\\derivefit{%\n" + tikz + "}\n\\end{center}"
 
 
-def slides_body(blocks: list[Block], title: str, section: str = "section") -> str:
+def slides_body(blocks: list[Block], title: str, section: str = "section", gloss: str = "") -> str:
     """A beamer deck: steps packed into frames, titled by section; a step is never split.
 
     A step is a paragraph with the equations that follow it (a paragraph that goes on a
@@ -477,15 +492,27 @@ def slides_body(blocks: list[Block], title: str, section: str = "section") -> st
     a step a little too long for one frame is shrunk to fit, a much longer one goes on over
     frames between its equations. A figure has a frame of its own. Each section of the
     derivation also opens a beamer `\\section` (a course passes section="subsection"): the
-    deck's PDF outline.
+deck's PDF outline. The steps under one bold title (an activation, a case of the loss) share
+    a frame when they fit on one together. Frame titles leave out the glossary's English gloss,
+    "(ang. forward pass)" (`gloss`: the language entry's form of it), which the notes' headings keep.
     """
     frames, last = [], title
     for heading, units in _sections(blocks, title):
         if heading != last:
             frames.append(f"\\{section}{{{heading}}}")
             last = heading
-        frames += [_frame(heading, body, weight) for body, weight in _packed(units)]
+        frames += [_frame(_without_gloss(heading, gloss), body, weight, sub) for body, weight, sub in _packed(units)]
     return "\n\n".join(frames)
+
+
+def _without_gloss(heading: str, gloss: str) -> str:
+    """"Przejście w przód (ang. forward pass)" -> "Przejście w przód": the gloss once, in the notes. `gloss` is
+    the language entry's form of it, "(ang. …)" or "(…)", with … for the English term."""
+    if "…" not in gloss:
+        return heading
+    before, after = (re.escape(part.strip()) for part in gloss.split("…", 1))
+    pattern = r"\s*" + before + r"\s*[A-Za-z][A-Za-z \-]*" + after + r"\s*$"
+    return re.sub(pattern, "", heading).strip() or heading
 
 
 def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Block]]]]:
@@ -508,7 +535,7 @@ def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Bloc
         elif b.kind == "math" or (units and (glue or _continues(b) or _only_leads_in(units[-1]))):
             if not units:
                 units.append([])
-            units[-1].append(b)
+            units[-1].append(Block(b.kind, b.tex, 1, b.plain) if glue and b.kind == "para" else b)
         else:
             units.append([b])
         glue = glue and b.kind == "keep"
@@ -567,28 +594,67 @@ def _first_argument(tex: str, command: str) -> str | None:
     return None
 
 
-def _packed(units: list[list[Block]]) -> list[tuple[list[str], float]]:
-    """Frames (bodies, estimated lines) from the steps of one section, greedily, steps whole."""
-    frames: list[tuple[list[str], float]] = []
-    body, weight = [], 0.0
+def _opens_group(unit: list[Block]) -> bool:
+    """A step under a bold title of its own (an activation, a case of the loss): the steps after it, up to
+    the next such title, belong to it."""
+    text = re.sub(r"^\\item\s*", "", unit[0].tex.strip())
+    return unit[0].kind in ("para", "raw") and text.startswith(r"\textbf{")
+
+
+def _groups(units: list[list[Block]]) -> list[list[list[Block]]]:
+    groups: list[list[list[Block]]] = []
     for unit in units:
-        w = sum(_weight(b) for b in unit)
-        if body and weight + w > FRAME_LINES:
-            frames.append((body, weight))
-            body, weight = [], 0.0
-        if w <= FRAME_LINES * FRAME_SHRINK or len(unit) < 3:
-            body, weight = body + [_body_tex(b) for b in unit], weight + w
-            if unit[0].kind == "figure":
-                frames.append((body, weight))
-                body, weight = [], 0.0
+        if groups and not _opens_group(unit) and _opens_group(groups[-1][0]) and unit[0].kind != "figure":
+            groups[-1].append(unit)
+        else:
+            groups.append([unit])
+    return groups
+
+
+def _packed(units: list[list[Block]]) -> list[tuple[list[str], float, str]]:
+    """Frames (bodies, estimated lines, subtitle) from the steps of one section, greedily, steps whole; the
+    steps under one bold title together on one frame when they fit on one. A frame that goes on with a
+    bold title's steps has that title as its subtitle (the case it belongs to)."""
+    frames: list[tuple[list[str], float, str]] = []
+    body, weight, subtitle = [], 0.0, ""
+
+    def close():
+        nonlocal body, weight, subtitle
+        if body:
+            frames.append((body, weight, subtitle))
+        body, weight, subtitle = [], 0.0, ""
+
+    for group in _groups(units):
+        w = sum(_weight(b) for unit in group for b in unit)
+        if len(group) > 1 and w <= FRAME_LINES * FRAME_SHRINK:
+            lone = weight < FRAME_LINES * LONE_START and weight + w <= FRAME_LINES * FRAME_SHRINK  # a sentence or two
+            if body and weight + w > FRAME_LINES and not lone:
+                close()
+            body, weight = body + [_body_tex(b) for unit in group for b in unit], weight + w
             continue
-        for piece in _between_equations(unit):  # too long for one frame even shrunk: break between equations
-            if body:
-                frames.append((body, weight))
-            body, weight = [_body_tex(b) for b in piece], sum(_weight(b) for b in piece)
-    if body:
-        frames.append((body, weight))
+        title = _group_title(group) if len(group) > 1 else ""
+        for n, unit in enumerate(group):
+            w = sum(_weight(b) for b in unit)
+            if body and weight + w > FRAME_LINES:
+                close()
+                subtitle = title if n else ""
+            if w <= FRAME_LINES * FRAME_SHRINK or len(unit) < 3:
+                body, weight = body + [_body_tex(b) for b in unit], weight + w
+                if unit[0].kind == "figure":
+                    close()
+                continue
+            for piece in _between_equations(unit):  # too long for one frame even shrunk: break between equations
+                close()
+                subtitle = title if (n or piece is not unit) else ""
+                body, weight = [_body_tex(b) for b in piece], sum(_weight(b) for b in piece)
+    close()
     return frames
+
+
+def _group_title(group: list[list[Block]]) -> str:
+    """The bold title a group of steps opens with, without its closing colon or full stop."""
+    text = re.sub(r"^\\item\s*", "", group[0][0].tex.strip())
+    return (_first_argument(text, r"\textbf{") or "").strip().rstrip(":.").strip()
 
 
 def _between_equations(unit: list[Block]) -> list[list[Block]]:
@@ -606,8 +672,8 @@ def _between_equations(unit: list[Block]) -> list[list[Block]]:
 def _opens_piece(block: Block, before: Block) -> bool:
     """Where a step too long for one frame may go on to the next: before a paragraph that starts a
     sentence (after a formula), or before a formula whose paragraph does not lead in to it."""
-    if block.kind == "para":
-        return before.kind == "math" and not _continues(block)
+    if block.kind == "para":  # (level 1: a paragraph KEEP holds with the step before it)
+        return before.kind == "math" and not _continues(block) and not block.level
     return block.kind == "math" and before.kind == "math"
 
 
@@ -615,9 +681,10 @@ def _body_tex(block: Block) -> str:
     return figure(block.tex) if block.kind == "figure" else block.tex
 
 
-def _frame(heading: str, body: list[str], weight: float) -> str:
+def _frame(heading: str, body: list[str], weight: float, subtitle: str = "") -> str:
     """A frame; `shrink` scales its content down only if it does not fit (the estimate can be off)."""
-    return f"\\begin{{frame}}[shrink]{{{heading}}}\n" + "\n\n".join(body) + "\n\\end{frame}"
+    sub = f"{{{subtitle}}}" if subtitle else ""
+    return f"\\begin{{frame}}[shrink]{{{heading}}}{sub}\n" + "\n\n".join(body) + "\n\\end{frame}"
 
 
 def title_of(blocks: list[Block]) -> Block | None:
@@ -642,22 +709,46 @@ def _shortened(text: str, most: int) -> str:
     return text if len(text) <= most else text[: most - 1] + "…"
 
 
-def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
-             numbered: bool = False, plain_title: str = "", author: str = "", date: str = "") -> str:
-    """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
+@lru_cache(maxsize=1)
+def _document_environment():
+    """Jinja for document.tex.j2 (its own delimiters keep LaTeX's braces readable); one per process, so the
+    template is compiled once (a changed template file is still read again: Jinja checks its time stamp)."""
     import jinja2
 
     from derive.render.i18n import templates_root
 
-    env = jinja2.Environment(
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_root() / "tex")),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         block_start_string="<%", block_end_string="%>", variable_start_string="<<", variable_end_string=">>",
         comment_start_string="<#", comment_end_string="#>",
     )
+
+
+def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
+             numbered: bool = False, plain_title: str = "", author: str = "", date: str = "") -> str:
+    """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
+    env = _document_environment()
     colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
+    text = "\n".join((title, body, author, date))
     return env.get_template("document.tex.j2").render(
         kind=kind, language=language(lang), languages=babel_languages(), title=title,
         plain_title=escape(_shortened(plain_title, PDF_TITLE)), body=body, colours=colour_defs, toc=toc, numbered=numbered,
-        author=author, date=date,
+        author=author, date=date, families=families(kind, text), tikz=bool(_TIKZ.search(text)),
     )
+
+
+# What a document's text asks of the preamble: each font family and TikZ is loaded only when something
+# uses it (LuaLaTeX spends about 0.05 s loading a family, 0.06 s loading TikZ, in every document).
+_TIKZ = re.compile(r"\\(?:begin\{tikzpicture\}|tikz|usetikzlibrary|pgf)")
+_FAMILIES = {
+    "sans": re.compile(r"\\(?:textsf|sffamily|mathsf)(?![A-Za-z])"),
+    "mono": re.compile(r"\\(?:texttt|ttfamily|mathtt|verb|url|nolinkurl)(?![A-Za-z])"),
+}
+
+
+def families(kind: str, text: str) -> set[str]:
+    """The font families besides the main (serif) one that a document sets: sans on slides (beamer's main
+    family) or where the text switches to it, monospace where the text does."""
+    used = {name for name, pattern in _FAMILIES.items() if pattern.search(text)}
+    return used | ({"sans"} if kind == "slides" else set())

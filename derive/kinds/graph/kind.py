@@ -334,7 +334,7 @@ def _index_context(outcome: Outcome, lang: str) -> dict:
         "backward": [_index_grad(d, g, show) for g in d.grads.values()],
         "results": [_index_result(d, g, show) for g in d.derivatives],
         "check": outcome.check,
-        "sizes": ", ".join(f"${latex_name(str(k))} = {v}$" for k, v in outcome.check.sizes.items()),
+        "sizes": [f"{latex_name(str(k))} = {v}" for k, v in outcome.check.sizes.items()],  # listed in the note
         "n_formulas": outcome.check.formulas,
         "version": __version__,
     }

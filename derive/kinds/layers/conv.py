@@ -131,6 +131,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
         "dy": Row([g["y"].element(), g["y"].done]),
         "dw": Row([g["w"].element(), g["w"].chain, g["w"].done], key=True),
         "db": Row([g["b"].element(), g["b"].done], key=True),
+        "bias": qs["b"].element(g["b"].indices),  # b_k, named in the sentence before its gradient
         "dx": Row([g["x"].element(), g["x"].chain, g["x"].done], key=True),
         "examples": [_example(model, "w"), _example(model, "x")],
         "check": outcome.check,

@@ -97,6 +97,20 @@ def compact(model: engine.Model) -> sp.Expr:
     return sp.Mul(prefactor, inner, evaluate=False)
 
 
+def as_paper(model: engine.Model) -> sp.Expr:
+    """∂L/∂σ² as the chain rule gives it and Ba et al. (2016) and Ioffe & Szegedy (2015) write it,
+    −½ Σ_k ∂L/∂x̂_k (x_k − μ) (σ² + ε)^{−3/2}: the product unexpanded, constants out of Σ, the upstream
+    gradient first, printed factor by factor (notation.Factors, as batch norm's ∂J/∂σ²)."""
+    from derive.render.notation import Factors, chain_order, pull_constants
+
+    g, qs = model.gradients, model.quantities
+    upstream = g["xhat"].base[k]
+    local = sp.diff(qs["xhat"].definition, qs["var"].base)
+    product = pull_constants(sp.Sum(upstream * local, (k, 1, N)))
+    label = str(g["xhat"].base.label)
+    return Factors(product.replace(sp.Sum, lambda body, *lims: sp.Sum(chain_order(body, (label,)), *lims)))
+
+
 def _sums(expr: sp.Expr) -> sp.Expr:
     """Every Σ split over its terms, constants taken out, Σ_j 1 = n carried out."""
     expanded = sp.expand(expr).replace(lambda e: isinstance(e, sp.Sum), _expand_sum)
@@ -108,14 +122,18 @@ def _expand_sum(e: sp.Sum) -> sp.Expr:
     return sp.Add(*[engine.pull_out(sp.Sum(t, *e.limits)) for t in terms])
 
 
-def _compact_check(model: engine.Model, form: sp.Expr):
+def _compact_check(model: engine.Model, form: sp.Expr, paper: sp.Expr | None = None):
+    def value(concrete: engine.Concrete, values: dict, expr: sp.Expr, at: dict) -> float:
+        formula = concrete.formula(expr, at)
+        return float(formula.xreplace({a: concrete.evaluate(values, a) for a in concrete.atoms(formula)}))
+
     def extra(concrete: engine.Concrete, values: dict, check: engine.Check) -> None:
         for pos in range(1, model.sizes[N] + 1):
-            formula = concrete.formula(form, {p: pos})
-            atoms = {a: concrete.evaluate(values, a) for a in concrete.atoms(formula)}
-            value = float(formula.xreplace(atoms))
-            check.compare(f"dL/dx_{pos} (compact form)", value,
+            check.compare(f"dL/dx_{pos} (compact form)", value(concrete, values, form, {p: pos}),
                           concrete.evaluate(values, model.gradients["x"].base[pos]))
+        if paper is not None:  # the printed ∂L/∂σ² against the one the engine derived
+            check.compare("dL/dvar (factored form)", value(concrete, values, paper.args[0], {}),
+                          concrete.evaluate(values, model.gradients["var"].base))
 
     return extra
 
@@ -125,9 +143,9 @@ def _compact_check(model: engine.Model, form: sp.Expr):
 
 def derive(spec: LayerNormSpec) -> common.Outcome:
     model = build(spec)
-    form = compact(model)
-    check = common.verified(spec, model, extra=_compact_check(model, form))
-    return common.Outcome(spec, model, check, {"compact": form})
+    form, paper = compact(model), as_paper(model)
+    check = common.verified(spec, model, extra=_compact_check(model, form, paper))
+    return common.Outcome(spec, model, check, {"compact": form, "dvar": paper})
 
 
 def printer_settings(outcome: common.Outcome) -> dict:
@@ -151,7 +169,7 @@ def context(outcome: common.Outcome, lang: str) -> dict:
         "dgamma": row("gamma", key=True),
         "dbeta": row("beta", key=True),
         "dxhat": Row([g["xhat"].element(), g["xhat"].done]),
-        "dvar": row("var"),
+        "dvar": Row([g["var"].element(), g["var"].chain, outcome.extra["dvar"]]),
         "dmu": row("mu"),
         "dx": row("x"),
         "compact": Row([g["x"].element(), outcome.extra["compact"]], key=True),
@@ -174,8 +192,7 @@ FIGURE_LAYER_GRADIENT = N_("%(dx)s takes every %(g)s of the same example")
 FIGURE_BATCH_STATS = N_("a mean and a variance for each feature, over the batch")
 FIGURE_BATCH_GRADIENT = N_("the gradient of an input takes those of the whole batch")
 FIGURE_LEGEND = N_("In green, the inputs normalised together, with one mean and one variance; in red, the inputs "
-                   "whose gradients are coupled through them. Layer normalisation takes the features of one "
-                   "example, batch normalisation one feature over the examples of a batch.")
+                   "whose gradients are coupled through them.")  # which inputs: the paragraph after it says
 
 
 def figure(outcome: common.Outcome, lang: str = "en"):

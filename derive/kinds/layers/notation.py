@@ -52,7 +52,8 @@ class Vec(sp.Function):
 
         text = str(name)
         of, _, wrt = text.partition("_d") if text.startswith("d") and "_d" in text else ("", "", text)
-        base = rf"\mathbf{{{base_latex(wrt)}}}"
+        letter = base_latex(wrt)  # Greek letters are made bold by \boldsymbol; \mathbf leaves δ as it is
+        base = rf"\boldsymbol{{{letter}}}" if letter.startswith("\\") else rf"\mathbf{{{letter}}}"
         tex = base if len(self.args) == 1 else f"{base}_{{{printer._print(self.args[1])}}}"
         if of:  # dL_ds: the gradient ∂L/∂s_i of a whole row or vector
             tex = rf"\frac{{\partial {base_latex(of[1:])}}}{{\partial {tex}}}"

@@ -250,7 +250,7 @@ def derive(spec: RnnSpec) -> common.Outcome:
 
 def printer_settings(outcome: common.Outcome) -> dict:
     matrices = {sp.Symbol(f"dL_d{n}"): (sp.Symbol("L"), sp.Symbol(n)) for n in "WUV"}
-    return {"partials": {**outcome.model.partials, **matrices}}
+    return {"partials": {**outcome.model.partials, **matrices}, "terms": "bias-last"}
 
 
 def context(outcome: common.Outcome, lang: str) -> dict:

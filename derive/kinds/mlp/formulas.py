@@ -373,8 +373,8 @@ def _bce_sigmoid() -> dict:
     seed_form = _over_m_a_one_minus_a(together, a[L, j])
     return {
         "name": "bce_sigmoid", "loss_expr": loss, "activation": sigmoid,
-        "loss": Row([J, Scaled(-1 / m, sp.Sum(y[q] * sp.log(a[L, q]) + (1 - y[q]) * sp.log(1 - a[L, q]),
-                                              (q, 1, n[L])))]),
+        "loss": Row([J, Scaled(-1 / m, sp.Sum(sp.Add(y[q] * sp.log(a[L, q]), (1 - y[q]) * sp.log(1 - a[L, q]),
+                                                     evaluate=False), (q, 1, n[L])))]),  # the definition's order
         "steps": [Row([d(J, a[L, j]), over_common_denominators(per_m(grad)), seed_form]), Row([ActPrime(L, z[L, j]), fprime]),
                   Row([delta[L, j], sp.Mul(seed_form, fprime, evaluate=False), per_m(result)])],
         "result": result, "grad": grad, "fprime": fprime,

@@ -174,6 +174,7 @@ def _step(step) -> dict:
         "row": Row(parts, key=step.boxed),  # framed as the spec's boxes: says (context "boxes")
         "because": [Row(parts) for parts in step.because],
         "defines": [Row(parts) for parts in step.defines],
+        "sums_over": step.sums_over,
     }
 
 
@@ -247,6 +248,7 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "derivative": Row([d(fz, z), act.written(act.derivative(z, fz, layer.alpha), z)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
+                "kink_unless": _kink_unless(act.derivative(z, fz, layer.alpha), z) if act.kinks else [],
                 "at_kink": _at_zero(act.derivative(z, fz, layer.alpha), z),
                 "display": display,  # GELU: Φ and φ, the functions its rows are written with, by their definitions
                 # say what erf is, wherever it is printed (GELU: in Φ's definition)
@@ -291,12 +293,26 @@ def _highway(derivation: Derivation, section) -> dict | None:
     return {**_residual_names(above, section.layer.spec.post), "rows": rows}
 
 
-def _jumps(derivative: sp.Expr, z: sp.Symbol) -> bool:
-    """Whether f' has different values on the two sides of z = 0 (ELU with α = 1 has none)."""
+def _jump(derivative: sp.Expr, z: sp.Symbol) -> sp.Expr:
+    """f'(0+) − f'(0−), the one-sided limits read from the printed f' (its indicators set to each side)."""
     sides = [{Indicator(z > 0): right, Indicator(z <= 0): 1 - right, Indicator(z < 0): 1 - right,
               Indicator(z >= 0): right} for right in (sp.S.One, sp.S.Zero)]
     right, left = (sp.sympify(derivative).xreplace(side).subs(z, 0) for side in sides)
-    return sp.simplify(right - left) != 0
+    return sp.simplify(right - left)
+
+
+def _jumps(derivative: sp.Expr, z: sp.Symbol) -> bool:
+    """Whether f' has different values on the two sides of z = 0 (ELU with α = 1 has none)."""
+    return _jump(derivative, z) != 0
+
+
+def _kink_unless(derivative: sp.Expr, z: sp.Symbol) -> list[sp.Expr]:
+    """The conditions α ≠ 1 under which a symbolic α makes the kink real: the values of the jump's symbols
+    at which f'(0+) = f'(0−) (empty when the jump is a number, or zero whatever the symbols)."""
+    jump = _jump(derivative, z)
+    if jump == 0 or not jump.free_symbols:
+        return []
+    return [sp.Ne(s, v) for s in sorted(jump.free_symbols, key=str) for v in sp.solve(jump, s)]
 
 
 def _at_zero(derivative: sp.Expr, z: sp.Symbol) -> sp.Expr:

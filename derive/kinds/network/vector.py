@@ -56,6 +56,7 @@ class Step:
     because: list[list[sp.Expr]] = field(default_factory=list)
     expanded: sp.Matrix | None = None
     defines: list[list[sp.Expr]] = field(default_factory=list)  # D = ∂J/∂W with D_{i,j} = ∂J/∂W_{i,j}
+    sums_over: list[sp.Expr] = field(default_factory=list)  # [n, z]: the sum over k runs over the n entries of z
 
 
 SMALL = 4  # layers up to this width are also written out entry by entry
@@ -236,13 +237,15 @@ class _Builder:
             a_prev = self.inputs(layer.number)
             steps.append(Step("grad_W", self.grad(self.weights(layer)), [MatProd(delta, Tr(a_prev))], boxed=True,
                               layer=layer.number, because=shown.get("grad_W", []),
-                              defines=shown.get("grad_W_entries", [])))
+                              defines=shown.get("grad_W_entries", []), sums_over=shown.get("sums_over", [])))
             steps.append(Step("grad_b", self.grad(self.bias(layer)), [delta], boxed=True, layer=layer.number,
                               because=shown.get("grad_b", [])))
             if layer.number == 1:
                 # the index form shown is that of W x alone: not beside a residual layer's identity term
                 because = [] if layer.spec.residual else index.get("grad_input", [])
-                steps.append(Step("grad_input", self.grad(a_prev), [self.through(layer)], layer=1, because=because))
+                said = layer is out  # n was said at this layer's grad_W: say it again only for another layer
+                steps.append(Step("grad_input", self.grad(a_prev), [self.through(layer)], layer=1, because=because,
+                                  sums_over=index.get("sums_over", []) if because and not said else []))
         return steps
 
     def output_delta(self, out: Layer, delta: sp.Symbol) -> list[Step]:
@@ -341,6 +344,9 @@ class _Builder:
             cases = [sp.Piecewise((local.subs(k, i), sp.Eq(k, i, evaluate=False)), (0, True))] if local.has(sp.KroneckerDelta) else []
             out[reason] = [[sp.Derivative(z[k], wrt), local, *cases],
                            [of_entry, named(grad.symbolic).xreplace(indices), named(grad.done).xreplace(indices)]]
+            sums = [limits for total in named(grad.symbolic).atoms(sp.Sum) for limits in total.limits]
+            if sums and "sums_over" not in out:  # what the sum's upper limit is: the sentence after the sums says it
+                out["sums_over"] = [sums[0][2] - sums[0][1] + 1, self.vec(layer, "pre")]
             if reason == "grad_W":  # the matrix D of the derivatives, entry by entry (seed 002)
                 D = sp.IndexedBase("D")
                 out["grad_W_entries"] = [[D.label, self.grad(target)], [D[i, j], of_entry]]
