@@ -33,7 +33,6 @@ import sympy as sp
 from derive.render.diagram import GREEK_TEXT, SVG_COLOURS, SVG_FONT, TIKZ_COLOURS
 
 CHAR_CM = {"cell": 0.14, "note": 0.16, "caption": 0.17}  # rough widths of a letter (\scriptsize, \footnotesize, \small)
-SUB = 0.67  # a subscript letter, relative to a letter
 LINE_CM = {"cell": 0.45, "note": 0.6, "caption": 0.6}
 GAP_CM, MARGIN_CM = 1.0, 0.3
 SVG_PX = 40  # px per cm
