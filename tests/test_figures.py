@@ -89,3 +89,29 @@ def test_grid_cells_are_wider_than_their_labels(spec, tmp_path):
     cramped = [(label, round(width, 3), side) for label, width, side in cell_room(tikz, tmp_path)
                if width > side - 2 * 0.1]
     assert cramped == []
+
+
+def test_course_html_has_each_chapters_figure(cli, tmp_path):
+    """A course's HTML page shows every chapter's figure under its title, as its PDF does; each figure's
+    phone rules (min-width) apply to that figure only."""
+    import re
+
+    import yaml
+
+    page = tmp_path / "course.html"
+    assert cli(ROOT / "specs" / "course.yaml", "--format", "html", "--lang", "pl", "-o", page).exit_code == 0
+    html = page.read_text(encoding="utf-8")
+    chapters = yaml.safe_load((ROOT / "specs" / "course.yaml").read_text(encoding="utf-8"))["chapters"]
+    titles = []
+    for chapter in chapters:
+        spec = chapter["spec"] if isinstance(chapter, dict) else chapter
+        result = derive_spec(ROOT / "specs" / spec)
+        figure = result.entry.figure_of(result.outcome, "pl")
+        assert figure is not None
+        titles.append(figure.svg().split("<title>")[1].split("</title>")[0])
+    figures = re.findall(r'<figure class="diagram".*?</figure>', html, re.S)
+    assert len(figures) == len(chapters)
+    assert [re.search(r"<title>(.*?)</title>", f)[1] for f in figures] == titles
+    scopes = re.findall(r"\.scroll\.(d\d+) svg \{ min-width: (\d+)px", html)
+    assert [s for s, _ in scopes] == [f"d{n}" for n in range(len(chapters))]
+    assert all(f'class="scroll {scope}"' in html for scope, _ in scopes)

@@ -171,14 +171,21 @@ def _chapter_title(outcome: Outcome, i: int, lang: str) -> str | None:
     return title.get(lang) if title else None
 
 
-def markdown_document(outcome: Outcome, lang: str, options=None) -> str:
-    """The course title, then each chapter's Markdown with its headings one level down."""
+def markdown_document(outcome: Outcome, lang: str, options=None, figures: dict | None = None) -> str:
+    """The course title, then each chapter's Markdown with its headings one level down. Given a dict
+    `figures` (an HTML page fills it), each chapter's figure is referenced under its title as
+    `derive-figure-<n>` and put in the dict under that name."""
     from derive.render import document
 
     title = outcome.spec.title.get(lang) or Path(outcome.spec.file).stem
     parts = [f"# {document.md_escape(title)}\n"]
     for i, result in enumerate(outcome.results):
-        text = document.markdown(result, lang, options)
+        fig = document.figure_of(result, options, lang) if figures is not None else None
+        src = f"{document.FIGURE_SRC}-{i + 1}"
+        if fig:
+            figures[src] = fig
+        text = document.markdown(result, lang, options, figure_src=src if fig else None,
+                                 legend=fig.legend if fig else None)
         own = _chapter_title(outcome, i, lang)
         parts.append(_demoted(text, document.md_escape(own) if own else None))
     return "\n".join(parts)

@@ -56,6 +56,11 @@ def page(result, lang: str, options) -> str:
     """The standalone HTML page of a derivation in lang."""
     from derive.render.document import FIGURE_SRC, figure_of, markdown
 
+    if result.entry.documents:  # a course: each chapter's figure under its title
+        figures: dict = {}
+        text = result.module.markdown_document(result.outcome, lang, options, figures=figures)
+        body = to_html(text, {src: responsive(fig, f"d{n}") for n, (src, fig) in enumerate(figures.items())})
+        return _document(lang, _title(text, result), body)
     fig = figure_of(result, options, lang)  # its words and numbers in lang, and the legend of its colours under it
     text = markdown(result, lang, options, figure_src=FIGURE_SRC if fig else None, legend=fig.legend if fig else None)
     body = to_html(text, {FIGURE_SRC: responsive(fig)} if fig else {})
@@ -69,8 +74,9 @@ _VIEW_WIDTH = re.compile(r'<svg[^>]* viewBox="0 0 (\d+)')
 _FONT_SIZES = re.compile(r'<text[^>]* font-size="(\d+(?:\.\d+)?)"')
 
 
-def responsive(fig) -> str:
-    """The figure's SVG for the page, readable on a phone.
+def responsive(fig, scope: str = "d0") -> str:
+    """The figure's SVG for the page, readable on a phone (its CSS applies to elements of class
+    `scope` only: a course's page has a figure per chapter).
 
     A figure with a drawing for narrow screens (`svg_narrow`, a grid figure's panels stacked) gets
     both, and the page shows the narrow one whenever the wide one would have to shrink below
@@ -80,14 +86,14 @@ def responsive(fig) -> str:
     wide = _XML_HEADER.sub("", fig.svg())
     narrow = getattr(fig, "svg_narrow", None)
     if narrow is None:
-        return (f"<style>@media screen {{ .diagram .scroll svg {{ min-width: {_least(wide)}px; }} }}</style>"
-                f'<div class="scroll">{wide}</div>')
+        return (f"<style>@media screen {{ .diagram .scroll.{scope} svg {{ min-width: {_least(wide)}px; }} }}</style>"
+                f'<div class="scroll {scope}">{wide}</div>')
     narrow = _XML_HEADER.sub("", narrow())
     below = math.ceil(int(_SVG_WIDTH.search(wide).group(1)) * NARROWEST) + 2 * 16  # the body's padding, 1rem each side
-    return (f"<style>@media screen and (max-width: {below}px) {{ .diagram .wide {{ display: none; }} }}\n"
-            f"@media print, (min-width: {below + 0.02}px) {{ .diagram .narrow {{ display: none; }} }}\n"
-            f"@media screen {{ .diagram .narrow svg {{ min-width: {_least(narrow)}px; }} }}</style>"
-            f'<div class="wide">{wide}</div><div class="narrow scroll">{narrow}</div>')
+    return (f"<style>@media screen and (max-width: {below}px) {{ .diagram .wide.{scope} {{ display: none; }} }}\n"
+            f"@media print, (min-width: {below + 0.02}px) {{ .diagram .narrow.{scope} {{ display: none; }} }}\n"
+            f"@media screen {{ .diagram .narrow.{scope} svg {{ min-width: {_least(narrow)}px; }} }}</style>"
+            f'<div class="wide {scope}">{wide}</div><div class="narrow scroll {scope}">{narrow}</div>')
 
 
 def _least(svg: str) -> int:
