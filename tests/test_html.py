@@ -61,11 +61,18 @@ def _open(browser, path):
 
 
 def _requests(browser) -> list[str]:
+    """What the page asked for: every request its documents (file: pages) sent, and any request that went to
+    the network at all. Chromium's own pages (chrome://resources/… of a new tab or the web store's icon) load
+    beside it on some runs; they are the browser's, not the page's, and not the network's."""
     urls = []
     for entry in browser.get_log("performance"):
         message = json.loads(entry["message"])["message"]
         if message["method"] == "Network.requestWillBeSent":
-            urls.append(message["params"]["request"]["url"])
+            params = message["params"]
+            url = params["request"]["url"]
+            if params.get("documentURL", "").startswith("file:") or not url.startswith(("chrome:", "chrome-extension:",
+                                                                                          "chrome-untrusted:")):
+                urls.append(url)
     return urls
 
 
