@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -40,6 +41,29 @@ def cli():
         return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+WORK_REPORT = r"""
+import atexit, gc, json, sys, runpy
+def report():
+    watched = {name: name in sys.modules for name in WATCH}
+    print(json.dumps({"modules": watched, "frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}),
+          file=sys.stderr)
+atexit.register(report)
+sys.argv = ["derive", *ARGS]
+runpy.run_module("derive", run_name="__main__")
+"""
+
+
+def work_imports(watch: list[str], *args) -> dict:
+    """What a fresh `derive ARGS` process, doing the work in itself (DERIVE_UNBOUNDED, where atexit sees it),
+    had imported of `watch` at its end ({"modules": {name: bool}}), and its collector's state ("frozen",
+    "enabled")."""
+    code = WORK_REPORT.replace("WATCH", repr(list(watch))).replace("ARGS", repr([str(a) for a in args]))
+    env = {**os.environ, "DERIVE_UNBOUNDED": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stderr.strip().splitlines()[-1])
 
 
 def run_process(*args, cwd=ROOT, timeout=120):

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -30,6 +27,8 @@ from derive.numeric import scalar
 from derive.numeric.evaluate import namespace as numpy_namespace
 from derive.numeric.harness import Check
 from derive.numeric.stream import Stream, default_rng, pairwise_sum
+
+from conftest import work_imports
 
 # -- the stream: NumPy's numbers ---------------------------------------------------------------------
 
@@ -213,27 +212,15 @@ def test_the_automatic_choice_gives_the_numpy_backends_verdict(monkeypatch):
 
 # -- the whole process: a small network never imports NumPy ------------------------------------------
 
-PROBE = r"""
-import atexit, json, sys, runpy
-atexit.register(lambda: print(json.dumps(sorted(m for m in sys.modules if m == "numpy" or m.startswith("numpy."))), file=sys.stderr))
-sys.argv = ["derive", *ARGS]
-runpy.run_module("derive", run_name="__main__")
-"""
-
-
-def _numpy_modules(*args) -> list[str]:
-    code = PROBE.replace("ARGS", repr([str(a) for a in args]))
-    env = {**os.environ, "DERIVE_UNBOUNDED": "1"}  # the work in this process, where atexit sees it
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stderr.strip().splitlines()[-1])
+def _imports_numpy(*args) -> bool:
+    return work_imports(["numpy"], *args)["modules"]["numpy"]
 
 
 def test_json_of_a_small_network_does_not_import_numpy(tmp_path):
     spec = tmp_path / "relu-1-8-8-8-1.yaml"
     spec.write_text(_relu(8), encoding="utf-8")
     target = tmp_path / "out.json"
-    assert _numpy_modules(spec, "--format", "json", "-o", target) == []
+    assert not _imports_numpy(spec, "--format", "json", "-o", target)
     assert json.loads(target.read_text(encoding="utf-8"))["verification"]["verified"] is True
 
 
@@ -241,11 +228,11 @@ def test_json_of_a_scalar_graph_does_not_import_numpy(tmp_path):
     spec = tmp_path / "graph.yaml"
     spec.write_text("kind: graph\nnodes:\n  q: w * x + b\n  f: sin(q) + exp(cos(q))\noutput: f\n", encoding="utf-8")
     target = tmp_path / "out.json"
-    assert _numpy_modules(spec, "--format", "json", "-o", target) == []
+    assert not _imports_numpy(spec, "--format", "json", "-o", target)
     assert all(d["verified"] for d in json.loads(target.read_text(encoding="utf-8"))["derivatives"])
 
 
 def test_a_large_network_still_uses_numpy(tmp_path):
     spec = tmp_path / "relu-1-16-16-16-1.yaml"
     spec.write_text(_relu(16), encoding="utf-8")
-    assert "numpy" in _numpy_modules(spec, "--format", "json", "-o", tmp_path / "out.json")
+    assert _imports_numpy(spec, "--format", "json", "-o", tmp_path / "out.json")

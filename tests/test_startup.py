@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import subprocess
 import sys
 
@@ -12,7 +11,7 @@ import pytest
 
 from derive.core.startup import imports_paused
 
-from conftest import ROOT
+from conftest import ROOT, work_imports
 
 SPEC = ROOT / "specs" / "two-layer-relu.yaml"
 
@@ -60,25 +59,9 @@ WATCH = ["jinja2", "babel", "lark", "rich", "matplotlib", "nbformat", "derive.re
          "derive.render.html", "derive.grading", "derive.web", "derive.api", "derive.kinds.mlp",
          "derive.kinds.layers", "derive.kinds.network.vector", "sympy"]
 
-REPORT = r"""
-import atexit, gc, json, sys, runpy
-def report():
-    watched = {name: name in sys.modules for name in WATCH}
-    print(json.dumps({"modules": watched, "frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}),
-          file=sys.stderr)
-atexit.register(report)
-sys.argv = ["derive", *ARGS]
-runpy.run_module("derive", run_name="__main__")
-"""
-
-
 def _work_imports(*args) -> dict:
     """What a fresh `derive ARGS` process, doing the work in itself, had imported and frozen at its end."""
-    code = REPORT.replace("WATCH", repr(WATCH)).replace("ARGS", repr([str(a) for a in args]))
-    env = {**os.environ, "DERIVE_UNBOUNDED": "1"}  # the work in this process, where atexit sees it
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stderr.strip().splitlines()[-1])
+    return work_imports(WATCH, *args)
 
 
 def test_json_of_a_network_imports_only_what_it_needs(tmp_path):

@@ -129,15 +129,20 @@ def latex_of(spec: Path, lang: str = "en", kind: str = "notes", figures: bool = 
 WORD_BOX = re.compile(r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">([^<]*)</word>')
 
 
+def _typeset(tikz: str, folder: Path, name: str, options: str = "") -> None:
+    """name.pdf in folder: the TikZ picture alone, typeset by real LuaLaTeX in the documents' font."""
+    source = (f"\\documentclass{options}{{standalone}}\n\\usepackage{{fontspec,amsmath,amssymb,tikz}}\n"
+              "\\setmainfont{CMU Serif}\n\\begin{document}\n" + tikz + "\n\\end{document}\n")
+    (folder / f"{name}.tex").write_text(source, encoding="utf-8")
+    run = subprocess.run(["lualatex", "--interaction=nonstopmode", "--halt-on-error", f"{name}.tex"], cwd=folder,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:]
+
+
 def figure_words(tikz: str, folder: Path) -> list[tuple[float, float, float, float, str]]:
     """Typeset a TikZ figure with real LuaLaTeX in the documents' font (Cyrillic and Greek included)
     and read back every word with its box (pdftotext -bbox): (xMin, yMin, xMax, yMax, word)."""
-    source = ("\\documentclass{standalone}\n\\usepackage{fontspec,amsmath,amssymb,tikz}\n\\setmainfont{CMU Serif}\n"
-              "\\begin{document}\n" + tikz + "\n\\end{document}\n")
-    (folder / "f.tex").write_text(source, encoding="utf-8")
-    run = subprocess.run(["lualatex", "--interaction=nonstopmode", "--halt-on-error", "f.tex"], cwd=folder,
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-2000:]
+    _typeset(tikz, folder, "f")
     assert "Missing character" not in (folder / "f.log").read_text(encoding="utf-8", errors="replace")
     html = subprocess.run(["pdftotext", "-bbox", "f.pdf", "-"], cwd=folder, capture_output=True, text=True,
                           check=True).stdout
@@ -175,12 +180,7 @@ def label_clearance(tikz: str, folder: Path, dpi: int = 300, limit_pt: float = 6
         return EDGE_NODE.sub(lambda m: f"node[{m[1]}, text=red, fill=none, fill opacity=0, text opacity=1]", line)
 
     tikz = "\n".join(red(line) for line in tikz.splitlines())
-    source = ("\\documentclass[border=4pt]{standalone}\n\\usepackage{fontspec,amsmath,amssymb,tikz}\n"
-              "\\setmainfont{CMU Serif}\n\\begin{document}\n" + tikz + "\n\\end{document}\n")
-    (folder / "c.tex").write_text(source, encoding="utf-8")
-    run = subprocess.run(["lualatex", "--interaction=nonstopmode", "--halt-on-error", "c.tex"], cwd=folder,
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout[-2000:]
+    _typeset(tikz, folder, "c", options="[border=4pt]")
     subprocess.run(["pdftoppm", "-r", str(dpi), "-singlefile", "c.pdf", "c"], cwd=folder, check=True)
     data = (folder / "c.ppm").read_bytes()
     fields = data.split(maxsplit=4)  # P6, width, height, maxval, pixels
