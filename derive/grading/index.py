@@ -395,16 +395,14 @@ class IndexGraphGrader(FormulaGrader):
             return self._grade_matrix(verdict, target, answer)
         if isinstance(answer, sp.MatrixBase):
             return _set(verdict, "invalid", Finding.of("unsupported", what="a matrix"))
-        other = self._in_other_convention(target, answer)
-        if other is not None and np.all(agreement(other, target.other[2])):  # ∂f/∂θ_i = ∂f/∂f_i for ∂f_m/∂θ_i
-            return _set(verdict, "correct", Finding.of("correct_index", points=self.points, entries=other.shape[0]))
         try:
             values = self.index_values(answer, target.free, target.ranges)
         except IndexMismatch as exc:
             finding = exc.finding
-            if other is not None and finding.code == "index_free":  # a componentwise answer, and a wrong one
-                return _set(verdict, "incorrect", *value_findings(answer, other, target.other[2], self.points))
-            if finding.code == "index_free":
+            if finding.code == "index_free":  # perhaps written in the other convention (∂f_m/∂W_ij, m free)
+                other = self._in_other_convention(target, answer)
+                if other is not None:
+                    return self._graded_in_other_convention(verdict, target, answer, other)
                 finding = Finding.of("index_free", index=dict(finding.args)["index"], key=target.key,
                                      indices=", ".join(str(i) for i in target.free) or "—")
             return _set(verdict, "incorrect", finding)
@@ -413,10 +411,19 @@ class IndexGraphGrader(FormulaGrader):
         if np.all(agreement(values, target.values)):
             return _set(verdict, "correct", Finding.of("correct_index", points=self.points,
                                                        entries=values.shape[0]))
+        other = self._in_other_convention(target, answer)  # ∂f/∂θ_i = ∂f/∂f_i for ∂f_m/∂θ_i
+        if other is not None and np.all(agreement(other, target.other[2])):
+            return _set(verdict, "correct", Finding.of("correct_index", points=self.points, entries=other.shape[0]))
         for finding, wrong in self.mistakes(target):
             if np.all(agreement(values, wrong)):
                 return _set(verdict, "incorrect", finding)
         return _set(verdict, "incorrect", *value_findings(answer, values, target.values, self.points))
+
+    def _graded_in_other_convention(self, verdict: Verdict, target: _Target, answer, other) -> Verdict:
+        """An answer whose indices fit only the other convention: right or wrong by its values there."""
+        if np.all(agreement(other, target.other[2])):
+            return _set(verdict, "correct", Finding.of("correct_index", points=self.points, entries=other.shape[0]))
+        return _set(verdict, "incorrect", *value_findings(answer, other, target.other[2], self.points))
 
     def _grade_matrix(self, verdict: Verdict, target: _Target, answer) -> Verdict:
         from derive.grading.matrix import matrix_findings
