@@ -74,13 +74,7 @@ FIGURE_SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml")
 CLEARANCE_PT = 1.5  # the least white between a label's ink and any line, node or arrow head
 
 
-# Dense drawings where labels placed along their edges cannot yet keep clear of every line: a 3-3 layer
-# with biases in a 4 cm gap (mlp-check, softmax-ce) and a worked example's long pairs (mazur-2-2-2).
-CROWDED = {"mlp-check", "mazur-2-2-2", "softmax-ce"}
-
-
-@pytest.mark.parametrize("spec", [pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="crowded drawing"))
-                                  if s in CROWDED else s for s in FIGURE_SPECS])
+@pytest.mark.parametrize("spec", FIGURE_SPECS)
 def test_edge_labels_keep_clear_of_every_line(spec, tmp_path):
     require_latex()
     result = derive_spec(ROOT / "specs" / f"{spec}.yaml")
