@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from xml.sax.saxutils import escape
 
+import numpy as np
+
 from derive.render.printing import GREEK, NAME_RE, latex_name
 
 MAX_SHOWN = 8
@@ -181,28 +183,28 @@ class _Layout:
 
     def _fit(self) -> list[Spot]:
         """Widen the crowded gaps (FIT_WIDER) and then the rows (FIT_TALLER) until every label keeps clear:
-        at each height the widest picture first (up to FIT_WIDTH_CM; a gap without labels gives way
-        first), then narrower ones while they stay clear. Without a clear layout, the one with the
-        fewest labels in the way."""
+        at each height the gaps crowded at their first width are widened step by step (up to
+        FIT_WIDTH_CM; a gap without labels gives way first), and the first clear picture is the one.
+        Without a clear layout, the one with the fewest labels in the way."""
         base, rows = list(self.gaps), self.dy_cm
-        spots, crowded = self._place()
-        best = (len(crowded), base, rows, spots)
-        if not crowded:
-            return spots
-        widths = [gaps for gaps in (self._widened(base, crowded, wider) for wider in FIT_WIDER) if gaps]
+        best = None
         for taller in FIT_TALLER:
-            found = None
-            for gaps in reversed(widths):
-                self.gaps, self.dy_cm = gaps, rows * taller
-                spots, stuck = self._place()
-                if stuck:
-                    if len(stuck) < best[0]:
-                        best = (len(stuck), gaps, self.dy_cm, spots)
-                    break
-                found = (gaps, self.dy_cm, spots)
-            if found:
-                self.gaps, self.dy_cm, spots = found
+            self.gaps, self.dy_cm = base, rows * taller
+            spots, crowded = self._place()
+            if not crowded:
                 return spots
+            tried = [base]
+            for wider in FIT_WIDER:
+                gaps = self._widened(base, crowded, wider)
+                if gaps is None or gaps in tried:
+                    continue
+                tried.append(gaps)
+                self.gaps = gaps
+                spots, stuck = self._place()
+                if not stuck:
+                    return spots
+                if best is None or len(stuck) < best[0]:
+                    best = (len(stuck), gaps, self.dy_cm, spots)
         _n, self.gaps, self.dy_cm, spots = best
         return spots
 
@@ -272,11 +274,11 @@ def _fitted(layers: tuple[tuple[Node, ...], ...], edges: tuple[Edge, ...], sprea
 
 # how much a crowded gap is widened, and the rows moved apart: a page has room across (up to FIT_WIDTH_CM)
 # more than down, so the rows move apart only when no width will do
-FIT_WIDER = (1.0, 1.25, 1.5, 1.75, 2.0, 2.25)
+FIT_WIDER = (1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0, 2.25)
 FIT_TALLER = (1.0, 1.15, 1.3, 1.45, 1.6, 1.8)
-FIT_WIDTH_CM = 14.8  # a page's 15.6 cm of text less a neuron: the widest a crowded picture is drawn
+FIT_WIDTH_CM = 14.6  # a page's 15.6 cm of text less a neuron and some room: the widest a crowded picture is drawn
 LABELLED_GAP_CM = 3.0  # the narrowest a gap with labels that are not crowded is drawn to make room
-BARE_GAP_CM = 2.5  # the narrowest a gap without labels (the outputs into the loss) is drawn
+BARE_GAP_CM = 2.0  # the narrowest a gap without labels (the outputs into the loss) is drawn
 
 
 TIKZ_R_CM = 0.4  # a neuron's radius (minimum size=8mm)
@@ -356,9 +358,10 @@ def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: f
     """Where along each edge (0 … 1) its labels go, and on which side when either will do (a label
     goes under its edge only to keep clear of something): the candidate whose labels overlap no other label
     and no node (obstacles), cross no other edge and keep EDGE_ROOM from them (and from unlabelled lines,
-    such as skip arcs), then the one nearest `prefer`. Greedy in the order given, then REPLACE_ROUNDS
-    rounds that move each edge's labels again knowing where all the others are; a label is the
-    rectangle it is drawn as, turned along its edge."""
+    such as skip arcs), then the one nearest `prefer`. Greedy, the most constrained edges first (those
+    with the fewest places clear of every line and node), then REPLACE_ROUNDS rounds that move each edge's
+    labels again knowing where all the others are; a label is the rectangle it is drawn as, turned along
+    its edge."""
     options = [_options(n, edges, obstacles, prefer, lines) for n in range(len(edges))]
     placed: dict[int, tuple] = {}  # edge -> its chosen option
     chosen: list = [None] * len(edges)
@@ -368,8 +371,10 @@ def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: f
         return fixed + 60 * sum(_sat(q, p) for k, (_s, _f, quads_k, box_k) in placed.items()
                                 if k != n and _boxes_meet(box, box_k) for q in roomy for p in quads_k)
 
+    # the most constrained first: the edges with the fewest places clear of every line and node
+    order = sorted(range(len(edges)), key=lambda n: sum(option[1] < 1 for option in options[n]))
     for round_ in range(1 + REPLACE_ROUNDS):
-        for n in range(len(edges)):
+        for n in order:
             if round_ and cost(n, chosen[n]) < 1:  # clear of every line, label and node: stays
                 continue
             chosen[n] = placed[n] = min(options[n], key=lambda option: cost(n, option))
@@ -389,22 +394,50 @@ def _options(n: int, edges, obstacles, prefer: float, lines):
     """Edge n's candidate places: (spot, its cost apart from other labels, its labels' quads with LABEL_ROOM,
     their bounds)."""
     e = edges[n]
-    others = _shapes([(d.a, d.b) for k, d in enumerate(edges) if k != n])
-    skips = _shapes(lines)
+    segments = [(d.a, d.b) for k, d in enumerate(edges) if k != n] + list(lines)
     nodes = _shapes([((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, y0, x1, y1 in obstacles])
+    ts = np.array(LABEL_TS)
     out = []
     for flip in ((False, True) if e.either_side else (False,)):
-        for t in LABEL_TS:
-            quads = _label_quads(e, t, flip=flip)
-            clear = _label_quads(e, t, room=EDGE_ROOM, flip=flip)
-            near = _hits(clear, others) + _hits(clear, skips)
-            crossings = _hits(quads, others) if near else 0
-            blocked = _hits(quads, nodes)
+        near = _segment_hits(e, ts, flip, EDGE_ROOM, segments)
+        crossings = _segment_hits(e, ts, flip, 0.0, segments)
+        for t, near_t, crossings_t in zip(LABEL_TS, near.tolist(), crossings.tolist()):
+            blocked = _hits(_label_quads(e, t, flip=flip), nodes)
             # a line through a label still reads; a label on a label does not
-            fixed = 10 * crossings + 10 * near + 80 * blocked + 0.5 * (abs(t - prefer) + 0.3 * flip)
+            fixed = 10 * crossings_t + 10 * near_t + 80 * blocked + 0.5 * (abs(t - prefer) + 0.3 * flip)
             roomy = _label_quads(e, t, room=LABEL_ROOM, flip=flip)
             out.append(((t, flip), fixed, roomy, _bounds(roomy)))
     return out
+
+
+def _segment_hits(e: EdgeLabels, ts, flip: bool, room: float, segments) -> np.ndarray:
+    """For each place t in ts, how many (label, segment) pairs overlap, the labels of e at t grown by
+    `room` (as _label_quads draws them; the same test as _sat, for all places and segments at once): in
+    the edge's own frame (along it, across it) each label is an upright box, and a segment misses it when
+    their extents part along either axis or the box lies wholly on one side of the segment's line."""
+    if not segments:
+        return np.zeros(len(ts), dtype=int)
+    (x1, y1), (x2, y2) = e.a, e.b
+    length = math.hypot(x2 - x1, y2 - y1) or 1.0
+    u = np.array([(x2 - x1) / length, (y2 - y1) / length])
+    nrm = np.array([u[1], -u[0]])  # the "above" side (y downwards)
+    ends = np.array(segments, dtype=float)  # (S, 2 ends, 2)
+    along, across = ends @ u, ends @ nrm  # (S, 2) each
+    start_along, start_across = np.dot(e.a, u), np.dot(e.a, nrm)
+    count = np.zeros(len(ts), dtype=int)
+    for size, sign in ((e.above, -1 if flip else 1), (e.below, 1 if flip else -1)):
+        if not size:
+            continue
+        w, h = size[0] / 2 + room, size[1] / 2 + room
+        cx = (start_along + ts * length)[:, None]  # (K, 1)
+        cy = start_across + sign * (size[1] / 2 + e.gap)
+        apart = ((along.min(axis=1) >= cx + w) | (along.max(axis=1) <= cx - w)
+                 | (across.min(axis=1) >= cy + h) | (across.max(axis=1) <= cy - h))
+        mx, my = -(across[:, 1] - across[:, 0]), along[:, 1] - along[:, 0]  # the segment's normal
+        side = mx * (cx - along[:, 0]) + my * (cy - across[:, 0])
+        apart |= np.abs(side) >= w * np.abs(mx) + h * np.abs(my)
+        count += (~apart).sum(axis=1)
+    return count
 
 
 def _shapes(polygons) -> list[tuple[tuple[Point, ...], Box2]]:
