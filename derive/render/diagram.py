@@ -10,7 +10,10 @@ A `Node` has a `label` and a `shape` (`"circle"` for a neuron or an operation,
 `"box"` for a constant such as the bias input 1). A `Label` carries the same
 text twice: `tex` (LaTeX math, without `$`) for TikZ, and `text` with optional
 `sub`/`sup` (plain Unicode) for SVG; `name_label("theta_01")` makes one from a
-derive name. Edge labels sit above and below the middle part of the edge.
+derive name. Edge labels sit above and below their edge, each where it keeps
+clear of every other line, label and node (`place_labels`); the gaps between
+layers and the rows are as wide as that needs (`_Layout._fit`), the same
+geometry for the SVG and the TikZ picture.
 An edge with `skip=True` (a residual layer's skip connection) is drawn as a
 dashed arc under the row, and the other edges' labels are placed clear of it.
 
