@@ -176,13 +176,17 @@ class _Layout:
         return [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
 
     def _place(self) -> tuple[list[Spot], list[int]]:
-        """Where each drawn edge's labels go, and the gaps of the labels that find no clear place."""
+        """Where each drawn edge's labels go, and the edges whose labels find no clear place."""
         drawn = self._drawn(skip=False)
         arcs = [seg for _e, curve in self.skip_arcs() for seg in _polyline(curve)]
         labels = [self._edge_labels(e, a, b) for e, a, b in drawn]
         spots = place_labels(labels, self._node_boxes(), lines=arcs)
-        stuck = unclear(labels, spots, self._node_boxes(), lines=arcs)
-        return spots, sorted({int(drawn[n][1][0]) for n in stuck})
+        return spots, unclear(labels, spots, self._node_boxes(), lines=arcs)
+
+    def _gaps_of(self, edges: list[int]) -> list[int]:
+        """The gaps (0 between the first two layers) the given drawn edges leave from."""
+        drawn = self._drawn(skip=False)
+        return sorted({int(drawn[n][1][0]) for n in edges})
 
     def _fit(self) -> list[Spot]:
         """Widen the crowded gaps (FIT_WIDER) and then the rows (FIT_TALLER) until every label keeps clear:
@@ -190,13 +194,18 @@ class _Layout:
         FIT_WIDTH_CM; a gap without labels gives way first), and the first clear picture is the one.
         Without a clear layout, the one with the fewest labels in the way."""
         base, rows = list(self.gaps), self.dy_cm
+        labelled = sum(bool(e.above or e.below) for e, _a, _b in self._drawn(skip=False))
+        if labelled > FIT_MOST_LABELS:  # too dense for any page: drawn as it is, its labels placed
+            return self._place()[0]
         best = None
         for taller in FIT_TALLER:
             self.gaps, self.dy_cm = base, rows * taller
-            spots, crowded = self._place()
-            if not crowded:
+            spots, stuck = self._place()
+            if not stuck:
                 return spots
-            tried = [base]
+            if best is None:
+                best = (len(stuck), base, self.dy_cm, spots)
+            crowded, tried = self._gaps_of(stuck), [base]
             for wider in FIT_WIDER:
                 gaps = self._widened(base, crowded, wider)
                 if gaps is None or gaps in tried:
@@ -279,6 +288,7 @@ def _fitted(layers: tuple[tuple[Node, ...], ...], edges: tuple[Edge, ...], sprea
 # more than down, so the rows move apart only when no width will do
 FIT_WIDER = (1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0, 2.25)
 FIT_TALLER = (1.0, 1.15, 1.3, 1.45, 1.6, 1.8)
+FIT_MOST_LABELS = 40  # a drawing with more labelled edges (two 6-unit layers) is not fitted: no page has room
 FIT_WIDTH_CM = 14.6  # a page's 15.6 cm of text less a neuron and some room: the widest a crowded picture is drawn
 LABELLED_GAP_CM = 3.0  # the narrowest a gap with labels that are not crowded is drawn to make room
 BARE_GAP_CM = 2.0  # the narrowest a gap without labels (the outputs into the loss) is drawn
