@@ -375,7 +375,9 @@ def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: f
     with the fewest places clear of every line and node), then REPLACE_ROUNDS rounds that move each edge's
     labels again knowing where all the others are; a label is the rectangle it is drawn as, turned along
     its edge."""
-    options = [_options(n, edges, obstacles, prefer, lines) for n in range(len(edges))]
+    # each edge's options, cheapest alone first (other labels only add to a cost)
+    options = [sorted(_options(n, edges, obstacles, prefer, lines), key=lambda option: option[1])
+               for n in range(len(edges))]
     placed: dict[int, tuple] = {}  # edge -> its chosen option
     chosen: list = [None] * len(edges)
 
@@ -384,13 +386,23 @@ def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: f
         return fixed + 60 * sum(_sat(q, p) for k, (_s, _f, quads_k, box_k) in placed.items()
                                 if k != n and _boxes_meet(box, box_k) for q in roomy for p in quads_k)
 
+    def cheapest(n: int):
+        best, least = None, math.inf
+        for option in options[n]:
+            if option[1] >= least:
+                break
+            total = cost(n, option)
+            if total < least:
+                best, least = option, total
+        return best
+
     # the most constrained first: the edges with the fewest places clear of every line and node
     order = sorted(range(len(edges)), key=lambda n: sum(option[1] < 1 for option in options[n]))
     for round_ in range(1 + REPLACE_ROUNDS):
         for n in order:
             if round_ and cost(n, chosen[n]) < 1:  # clear of every line, label and node: stays
                 continue
-            chosen[n] = placed[n] = min(options[n], key=lambda option: cost(n, option))
+            chosen[n] = placed[n] = cheapest(n)
     return tuple(option[0] for option in chosen)
 
 
