@@ -9,7 +9,11 @@ checked with turned rectangles in a real browser (test_figures_phone.py).
 
 No edge label may touch a line either, its own edge's included (a ψ's tail on
 its edge, the b₂ edge through W₁₁): the ink of every figure's labels is
-measured against all other ink in the rasterised PDF.
+measured against all other ink in the rasterised PDF, without the labels' white
+backing, for every spec whose figure has edge labels (the dense ones, mlp-check,
+softmax-ce, mazur-2-2-2 and a 3-4-2 network, included). The gaps those need are
+widened only as far as the page's text width, and TikZ puts each label where the
+layout computed it.
 """
 
 from __future__ import annotations
