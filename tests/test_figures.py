@@ -89,15 +89,27 @@ def test_edge_labels_keep_clear_of_every_line(spec, tmp_path):
     assert label_clearance(figure.tikz(), tmp_path) >= CLEARANCE_PT
 
 
-@pytest.mark.parametrize("spec, lang", [("342", "en"), ("mazur-2-2-2", "ru"), ("mazur-2-2-2", "pl")])
+NETWORK_3332 = """\
+kind: network
+index: target-source
+input: {name: x, size: 3}
+layers:
+  - {units: 3, activation: relu, params: W, bias: b}
+  - {units: 3, activation: tanh, params: V, bias: c}
+  - {units: 2, activation: identity, params: U, bias: g}
+loss: half_sse
+"""
+
+
+@pytest.mark.parametrize("spec, lang", [("342", "en"), ("3332", "en"), ("mazur-2-2-2", "ru"), ("mazur-2-2-2", "pl")])
 def test_crowded_figures_keep_clear_in_every_language(spec, lang, tmp_path):
-    """A 3-4-2 network (its 4-4 layer with a bias: sixteen labelled edges) and the worked example's
-    long pairs with decimal commas."""
+    """A 3-4-2 network (its 4-4 layer with a bias: sixteen labelled edges), two crowded gaps side by side
+    (3-3-3-2) and the worked example's long pairs with decimal commas."""
     require_latex()
     path = ROOT / "specs" / f"{spec}.yaml"
-    if spec == "342":
+    if spec in ("342", "3332"):
         path = tmp_path / "net.yaml"
-        path.write_text(NETWORK_342, encoding="utf-8")
+        path.write_text(NETWORK_342 if spec == "342" else NETWORK_3332, encoding="utf-8")
     result = derive_spec(path)
     figure = result.entry.figure_of(result.outcome, lang)
     assert label_clearance(figure.tikz(), tmp_path) >= CLEARANCE_PT
