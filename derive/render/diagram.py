@@ -632,8 +632,8 @@ def _svg_node(node: Node, x: float, y: float) -> str:
     return shape + _svg_text(node.label, x, y + size / 3, size) + note
 
 
-def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool) -> str:
-    gap = (LABEL_GAP_CM - 0.04) * SVG_PX_PER_CM  # off its own edge as in TikZ (-6 and 15 keep 0.04 cm)
+def _svg_edge_label(label: Label, x: float, y: float, angle: float, above: bool, gap_cm: float = LABEL_GAP_CM) -> str:
+    gap = (gap_cm - 0.04) * SVG_PX_PER_CM  # off its own edge as in TikZ (-6 and 15 keep 0.04 cm)
     dy = -6 - gap if above else 15 + gap
     width = 7 * len(label.text + label.tail) + 5 * max(len(label.sup), len(label.sub)) + 4  # the scripts stacked
     box = f'<rect x="{x - width / 2:.1f}" y="{y + dy - 11:.1f}" width="{width:.1f}" height="14" fill="white" opacity="0.85"/>'

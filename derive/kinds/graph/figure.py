@@ -13,13 +13,15 @@ tikzpicture, scaled to fit a page).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from xml.sax.saxutils import escape
 
 import sympy as sp
 
 from derive.meta import N_
-from derive.render.diagram import EdgeLabels, Label, name_label, place_labels, text_width
+from derive.render.diagram import (EDGE_ROOM, LABEL_ROOM, Box2, EdgeLabels, Label, Spot, _label_quads,
+                                   _svg_edge_label, label_width, name_label, place_labels, text_height,
+                                   text_width, unclear)
 from derive.core.functions import by_class
 
 # + and × are the graph's arithmetic; every function's gate label is its vocabulary entry's (derive.functions)
@@ -29,7 +31,7 @@ GATE_LABELS = {
 }
 FORWARD_COLOUR, BACKWARD_COLOUR = "#1a7f37", "#c0392b"  # CS231n: values green, gradients red
 TIKZ_FORWARD, TIKZ_BACKWARD = "green!50!black", "red!75!black"
-LABEL_AT = 0.42  # where edge labels go when nothing is in their way: a little before the middle
+LABEL_AT = 0.5  # where an edge's numbers go when nothing is in their way: the middle
 LEGEND = N_("Above each edge, in green: the value that flows forward; below it, in red: the gradient that flows back.")
 
 
@@ -65,7 +67,9 @@ class Box:
     circle: bool
     name: Label | None = None  # drawn over a circle
     column: int = 0
-    row: float = 0.0
+    row: float = 0.0  # its order in its column
+    x: float = 0.0  # cm, as TikZ draws it (y downwards); the SVG is the same picture scaled
+    y: float = 0.0
 
 
 @dataclass
@@ -84,13 +88,14 @@ class GraphFigure:
     lang: str = "en"  # the numbers on the edges are written as this language writes them
     boxes: dict[str, Box] = field(default_factory=dict)
     arrows: list[Arrow] = field(default_factory=list)
+    spots: list = field(default_factory=list)  # where along each arrow its numbers go
 
     def __post_init__(self):
         if self.outcome.indexed:
             self._build_index(self.outcome.result)
         else:
             self._build_scalar(self.outcome.result)
-        _layout(self.boxes, self.arrows)
+        self.spots = _layout(self.boxes, self.arrows)
 
     # -- content ------------------------------------------------------------------
     def _add(self, key, label, circle, name=None):
@@ -131,10 +136,10 @@ class GraphFigure:
         return LEGEND if any(a.above or a.below for a in self.arrows) else None
 
     def svg(self) -> str:
-        return _svg(self.boxes, self.arrows, self.outcome.spec.output)
+        return _svg(self.boxes, self.arrows, self.spots, self.outcome.spec.output)
 
     def tikz(self) -> str:
-        return _tikz(self.boxes, self.arrows)
+        return _tikz(self.boxes, self.arrows, self.spots)
 
 
 def _flow(bp, loc) -> sp.Expr:
@@ -145,7 +150,9 @@ def _flow(bp, loc) -> sp.Expr:
 # -- layout -------------------------------------------------------------------------
 
 
-def _layout(boxes: dict[str, Box], arrows: list[Arrow]) -> None:
+def _layout(boxes: dict[str, Box], arrows: list[Arrow]) -> list[Spot]:
+    """Each box's column and its order in the column, then its place in cm and where each arrow's
+    numbers go (`_fit`)."""
     args = {k: [a.source for a in arrows if a.target == k] for k in boxes}
     users = {k: [a.target for a in arrows if a.source == k] for k in boxes}
     for key, box in boxes.items():  # boxes are in computation order: arguments come first
@@ -160,25 +167,123 @@ def _layout(boxes: dict[str, Box], arrows: list[Arrow]) -> None:
         members.sort(key=lambda b: sum(boxes[u].row for u in users[b.key]) / len(users[b.key]) if users[b.key] else 0)
         for k, b in enumerate(members):
             b.row = k - (len(members) - 1) / 2
+    return _fit(boxes, arrows, users)
 
 
-def _label_places(boxes: dict[str, Box], arrows: list[Arrow]) -> list[float]:
-    """Where along each arrow its numbers go, clear of other arrows, numbers and nodes (in TikZ cm)."""
-    at = lambda b: (b.column * TIKZ_DX, b.row * TIKZ_DY)  # noqa: E731
-    size = lambda lab: (text_width(lab, 0.2), 0.4) if lab else None  # noqa: E731 (\small)
-    edges = [EdgeLabels(at(boxes[a.source]), at(boxes[a.target]), size(a.above), size(a.below)) for a in arrows]
+def _fit(boxes: dict[str, Box], arrows: list[Arrow], users: dict[str, list[str]]) -> list[Spot]:
+    """Place the boxes (`_place`) and each arrow's numbers (`place_labels`, the network figures' placement)
+    so that no number comes near another arrow, number or box: each gap between columns starts as wide
+    as its widest number needs, and the gaps whose arrows' numbers find no clear place are widened
+    (FIT_WIDER, up to FIT_WIDTH_CM in all), then the rows moved apart (FIT_PITCH); the first clear
+    picture is the one, or else the one with the fewest numbers in the way."""
+    columns = max(b.column for b in boxes.values()) + 1
+    base = [BARE_GAP_CM] * max(1, columns - 1)
+    for a in arrows:
+        widest = max((_size(lab)[0] for lab in (a.above, a.below) if lab), default=0.0)
+        span = boxes[a.target].column - boxes[a.source].column
+        for g in range(boxes[a.source].column, boxes[a.target].column):
+            base[g] = max(base[g], (widest + LABEL_SPARE_CM) / span)
+    labelled = any(a.above or a.below for a in arrows)
+    best = None
+    for pitch in FIT_PITCH if labelled else FIT_PITCH[:1]:
+        gaps = list(base)
+        for _round in range(len(FIT_WIDER) + 1):
+            _place(boxes, users, gaps, pitch)
+            edges, obstacles = _geometry(boxes, arrows)
+            spots = place_labels(edges, obstacles, prefer=LABEL_AT)
+            stuck = unclear(edges, spots, obstacles) if labelled else []
+            if best is None or len(stuck) < best[0]:
+                best = (len(stuck), list(gaps), pitch, spots)
+            if not stuck:
+                return spots
+            crowded = {g for n in stuck for g in range(boxes[arrows[n].source].column, boxes[arrows[n].target].column)}
+            gaps = [w * FIT_WIDER_BY if g in crowded else w for g, w in enumerate(gaps)]
+            if sum(gaps) > FIT_WIDTH_CM:
+                break
+    _n, gaps, pitch, spots = best
+    _place(boxes, users, gaps, pitch)
+    return spots
+
+
+def _place(boxes: dict[str, Box], users: dict[str, list[str]], gaps: list[float], pitch: float) -> None:
+    """Columns `gaps` cm apart; in each column (from the output back) a box sits level with the mean of
+    its users, as near as rows `pitch` cm apart allow: a leaf that feeds one node sits beside it, the
+    shared ones between their users."""
+    columns = max(b.column for b in boxes.values()) + 1
+    for c in reversed(range(columns)):
+        members = sorted((b for b in boxes.values() if b.column == c), key=lambda b: b.row)
+        wanted = [sum(boxes[u].y for u in users[b.key]) / len(users[b.key]) if users[b.key] else 0.0
+                  for b in members]
+        for b, y in zip(members, _packed(wanted, pitch)):
+            b.x, b.y = sum(gaps[:c]), y
+
+
+def _packed(wanted: list[float], pitch: float) -> list[float]:
+    """Places in the order of `wanted`, each at least `pitch` below the one before, as near their wishes
+    as can be (least squares): the wishes less k × pitch made non-decreasing by pooling neighbours
+    (pool-adjacent-violators)."""
+    offsets = [k * pitch for k in range(len(wanted))]
+    blocks: list[list[float]] = []  # [sum, count] of the shifted wishes pooled into one place
+    for y, off in zip(wanted, offsets):
+        blocks.append([y - off, 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            total, n = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += n
+    shifted = [total / n for total, n in blocks for _ in range(int(n))]
+    return [y + off for y, off in zip(shifted, offsets)]
+
+
+def _size(label: Label | None) -> tuple[float, float] | None:
+    """A number's width and height in cm (\scriptsize, as the network figures set theirs)."""
+    return (label_width(label), text_height(label)) if label else None
+
+
+def _geometry(boxes: dict[str, Box], arrows: list[Arrow]) -> tuple[list[EdgeLabels], list[Box2]]:
+    """The arrows with their numbers' sizes, and the boxes (with the names over the gates) in their way."""
+    edges = [EdgeLabels((boxes[a.source].x, boxes[a.source].y), (boxes[a.target].x, boxes[a.target].y),
+                        _size(a.above), _size(a.below), gap=NUMBER_GAP_CM) for a in arrows]
     obstacles = []
     for b in boxes.values():
-        x, y = at(b)
-        obstacles.append((x - 0.48, y - 0.48, x + 0.48, y + 0.48))
-        if b.circle and b.name:  # the node's name above its circle
-            obstacles.append((x - 0.3, y - 0.95, x + 0.3, y - 0.48))
-    return [t for t, _flip in place_labels(edges, obstacles, prefer=LABEL_AT)]
+        half = (GATE_R_CM if b.circle else INPUT_HALF_CM) + NODE_ROOM_CM
+        obstacles.append((b.x - half, b.y - half, b.x + half, b.y + half))
+        if b.circle and b.name:  # the node's name over its circle
+            w = text_width(b.name, 0.2) / 2
+            obstacles.append((b.x - w - NODE_ROOM_CM, b.y - GATE_R_CM - NAME_HEIGHT_CM, b.x + w + NODE_ROOM_CM,
+                              b.y - GATE_R_CM))
+    return edges, obstacles
+
+
+def _border(box: Box, ux: float, uy: float) -> float:
+    """How far from a box's centre its border is in the direction (ux, uy), in cm."""
+    return GATE_R_CM if box.circle else INPUT_HALF_CM / max(abs(ux), abs(uy))
+
+
+def _tikz_pos(a: Box, b: Box, t: float) -> float:
+    """TikZ's pos of the point at t of the way from a's centre to b's: TikZ measures from border to border."""
+    length = math.hypot(b.x - a.x, b.y - a.y)
+    ux, uy = (b.x - a.x) / length, (b.y - a.y) / length
+    start, end = _border(a, ux, uy), length - _border(b, ux, uy)
+    return (t * length - start) / (end - start)
+
+
+GATE_R_CM, INPUT_HALF_CM, NAME_HEIGHT_CM = 0.45, 0.35, 0.45  # a gate is 9 mm across, an input 7 mm square
+NODE_ROOM_CM = EDGE_ROOM - LABEL_ROOM  # a number keeps as far from a box as from a line (place_labels keeps LABEL_ROOM)
+# between a number and its own arrow: a long chain of gates is drawn wider than the page and scaled down
+# (to 0.8), and its numbers still keep 1.5 pt of white from their arrows (the network figures' 0.06 cm, scaled)
+NUMBER_GAP_CM = 0.1
+NUMBER_GAP_PT = NUMBER_GAP_CM / 2.54 * 72.27
+BARE_GAP_CM = 2.0  # the narrowest gap between columns
+LABEL_SPARE_CM = 1.2  # a gap is at least its widest number and this much more (a gate and an input's halves, and air)
+FIT_PITCH = (1.5, 1.8, 2.1, 2.5)  # cm between the rows of a column, tried in turn
+FIT_WIDER, FIT_WIDER_BY = range(6), 1.2  # up to six times a crowded gap is widened by a fifth
+FIT_WIDTH_CM = 20.0  # the widest a picture is drawn to make room; wider than the page's TIKZ_WIDTH, it is scaled down
 
 
 # -- SVG ------------------------------------------------------------------------------
 
-DX, DY, R, MARGIN = 150, 95, 22, 40
+PX_PER_CM, MARGIN = 52, 30  # the TikZ picture scaled, as the network figures are (\scriptsize is 13 px)
+R = GATE_R_CM * PX_PER_CM
 FONT = 'font-family="CMU Serif, Latin Modern Roman, Times New Roman, serif"'
 
 
@@ -190,40 +295,49 @@ def _svg_label(label: Label, x: float, y: float, size: int, colour: str = "black
             f"{escape(label.text + label.sup)}{sub}</text>")
 
 
-def _svg(boxes: dict[str, Box], arrows: list[Arrow], title: str) -> str:
-    rows = [b.row for b in boxes.values()]
-    top, bottom = min(rows), max(rows)
-    columns = max(b.column for b in boxes.values())
-    width, height = 2 * MARGIN + columns * DX, 2 * MARGIN + (bottom - top) * DY + 2 * R
+def _svg(boxes: dict[str, Box], arrows: list[Arrow], spots: list[Spot], title: str) -> str:
+    edges, _obstacles = _geometry(boxes, arrows)
+    xs = [b.x for b in boxes.values()]
+    ys = [b.y for b in boxes.values()] + [b.y - GATE_R_CM - NAME_HEIGHT_CM for b in boxes.values() if b.name]
+    for e, (t, flip) in zip(edges, spots):  # the numbers stay inside the picture
+        for quad in _label_quads(e, t, flip=flip):
+            xs += [x for x, _ in quad]
+            ys += [y for _, y in quad]
+    left, top = min(xs) - GATE_R_CM, min(ys) - GATE_R_CM
+    width = (max(xs) + GATE_R_CM - left) * PX_PER_CM + 2 * MARGIN
+    height = (max(ys) + GATE_R_CM - top) * PX_PER_CM + 2 * MARGIN
 
     def at(b: Box) -> tuple[float, float]:
-        return MARGIN + b.column * DX, MARGIN + R + (b.row - top) * DY
+        return MARGIN + (b.x - left) * PX_PER_CM, MARGIN + (b.y - top) * PX_PER_CM
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {width:.0f} {height:.0f}" {FONT}>',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>',
            f"<title>{escape(title)}</title>"]
-    for a, t in zip(arrows, _label_places(boxes, arrows)):
-        (x1, y1), (x2, y2) = at(boxes[a.source]), at(boxes[a.target])
+    labels = []
+    for a, (t, _flip) in zip(arrows, spots):
+        source, target = boxes[a.source], boxes[a.target]
+        (x1, y1), (x2, y2) = at(source), at(target)
         length = math.hypot(x2 - x1, y2 - y1)
         ux, uy = (x2 - x1) / length, (y2 - y1) / length
-        out.append(f'<line x1="{x1 + ux * R:.1f}" y1="{y1 + uy * R:.1f}" x2="{x2 - ux * R:.1f}" y2="{y2 - uy * R:.1f}" '
-                   'stroke="#555" marker-end="url(#arrow)"/>')
-        mx, my = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
-        if a.above:
-            out.append(_svg_label(a.above, mx, my - 7, 14, FORWARD_COLOUR, italic=False))
-        if a.below:
-            out.append(_svg_label(a.below, mx, my + 18, 14, BACKWARD_COLOUR, italic=False))
+        r1, r2 = _border(source, ux, uy) * PX_PER_CM, _border(target, ux, uy) * PX_PER_CM
+        out.append(f'<line x1="{x1 + ux * r1:.1f}" y1="{y1 + uy * r1:.1f}" x2="{x2 - ux * r2:.1f}" '
+                   f'y2="{y2 - uy * r2:.1f}" stroke="#555" marker-end="url(#arrow)"/>')
+        mx, my, angle = x1 + t * (x2 - x1), y1 + t * (y2 - y1), math.degrees(math.atan2(y2 - y1, x2 - x1))
+        labels += [_svg_edge_label(replace(lab, colour=colour), mx, my, angle, above, NUMBER_GAP_CM)
+                   for lab, colour, above in ((a.above, "forward", True), (a.below, "backward", False)) if lab]
+    out += labels
     for b in boxes.values():
         x, y = at(b)
         if b.circle:
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{R}" fill="white" stroke="black"/>')
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{R:.1f}" fill="white" stroke="black"/>')
             out.append(_svg_label(b.label, x, y + 5, 15, italic=False))
             if b.name:
                 out.append(_svg_label(b.name, x, y - R - 6, 14, "#555"))
         else:
-            out.append(f'<rect x="{x - R:.1f}" y="{y - R * 0.75:.1f}" width="{2 * R}" height="{1.5 * R:.1f}" '
+            half = INPUT_HALF_CM * PX_PER_CM
+            out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" height="{2 * half:.1f}" '
                        'fill="#f3f3f3" stroke="black"/>')
             out.append(_svg_label(b.label, x, y + 5, 16))
     out.append("</svg>")
@@ -232,24 +346,27 @@ def _svg(boxes: dict[str, Box], arrows: list[Arrow], title: str) -> str:
 
 # -- TikZ -----------------------------------------------------------------------------
 
-TIKZ_DX, TIKZ_DY, TIKZ_WIDTH = 2.6, 2.1, 15.0  # cm; wider pictures are scaled down to TIKZ_WIDTH
+TIKZ_WIDTH = 15.6  # cm, a page's text: a wider picture is scaled down to it
 
 
-def _tikz(boxes: dict[str, Box], arrows: list[Arrow]) -> str:
-    columns = max(b.column for b in boxes.values())
-    scale = min(1.0, TIKZ_WIDTH / max(TIKZ_DX * columns, 1e-9))
+def _tikz(boxes: dict[str, Box], arrows: list[Arrow], spots: list[Spot]) -> str:
+    xs = [b.x for b in boxes.values()]
+    scale = min(1.0, TIKZ_WIDTH / max(max(xs) - min(xs) + 2 * GATE_R_CM, 1e-9))
     names = {key: f"g{i}" for i, key in enumerate(boxes)}
-    out = [rf"\begin{{tikzpicture}}[x={TIKZ_DX}cm, y=-{TIKZ_DY}cm, scale={scale:.2f}, transform shape, >=stealth,"
-           r" gate/.style={circle, draw, minimum size=9mm, inner sep=1pt},"
-           r" input/.style={rectangle, draw, fill=black!5, minimum size=7mm, inner sep=2pt},"
-           r" value/.style={font=\small, text=" + TIKZ_FORWARD + r"},"
-           r" grad/.style={font=\small, text=" + TIKZ_BACKWARD + r"}]"]
+    out = [rf"\begin{{tikzpicture}}[x=1cm, y=-1cm, scale={scale:.2f}, transform shape, >=stealth,"
+           rf" gate/.style={{circle, draw, minimum size={2 * GATE_R_CM * 10:.0f}mm, inner sep=1pt}},"
+           rf" input/.style={{rectangle, draw, fill=black!5, minimum size={2 * INPUT_HALF_CM * 10:.0f}mm, inner sep=2pt}},"
+           rf" number/.style={{font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt,"
+           rf" outer sep={NUMBER_GAP_PT:.1f}pt, sloped}},"
+           r" value/.style={number, text=" + TIKZ_FORWARD + r"},"
+           r" grad/.style={number, text=" + TIKZ_BACKWARD + r"}]"]
     for key, b in boxes.items():
         style = "gate" if b.circle else "input"
         name = rf", label={{[text=black!60]above:${b.name.tex}$}}" if b.circle and b.name else ""
-        out.append(rf"\node[{style}{name}] ({names[key]}) at ({b.column}, {b.row:.2f}) {{${b.label.tex}$}};")
-    for a, t in zip(arrows, _label_places(boxes, arrows)):
-        labels = "".join(rf" node[{style}, {side}, pos={t:.2f}, sloped] {{${lab.tex}$}}"
+        out.append(rf"\node[{style}{name}] ({names[key]}) at ({b.x:.3f}, {b.y:.3f}) {{${b.label.tex}$}};")
+    for a, (t, _flip) in zip(arrows, spots):
+        pos = _tikz_pos(boxes[a.source], boxes[a.target], t)
+        labels = "".join(rf" node[{style}, {side}, pos={pos:.3f}] {{${lab.tex}$}}"
                          for lab, style, side in ((a.above, "value", "above"), (a.below, "grad", "below")) if lab)
         out.append(rf"\draw[->] ({names[a.source]}) --{labels} ({names[a.target]});")
     out.append(r"\end{tikzpicture}")
