@@ -193,3 +193,95 @@ def test_course_html_has_each_chapters_figure(cli, tmp_path):
     scopes = re.findall(r"\.scroll\.(d\d+) svg \{ min-width: (\d+)px", html)
     assert [s for s, _ in scopes] == [f"d{n}" for n in range(len(chapters))]
     assert all(f'class="scroll {scope}"' in html for scope, _ in scopes)
+
+
+# -- computational graphs (kind: graph) ------------------------------------------------------------
+
+GRAPH_SPECS = ROOT / "tests" / "specs"  # a 2-2-2 network written as a graph; CS231n's two-input neuron
+
+
+@pytest.mark.parametrize("spec, lang", [("graph-mazur-2-2-2", "en"), ("graph-mazur-2-2-2", "pl"),
+                                        ("graph-cs231n-neuron", "en"), ("graph-cs231n-neuron", "ru")])
+def test_dense_graph_numbers_keep_clear_of_every_line(spec, lang, tmp_path):
+    """Five arrows meet at each sum of the 2-2-2 network, three of its inputs feed both sums (their
+    arrows cross); CS231n's neuron is a chain of thirteen nodes, wider than the page and scaled down.
+    Typeset by LuaLaTeX, every number keeps CLEARANCE_PT of white from every line, node and name."""
+    require_latex()
+    result = derive_spec(GRAPH_SPECS / f"{spec}.yaml")
+    figure = result.entry.figure_of(result.outcome, lang)
+    assert _edge_labelled(figure)
+    assert label_clearance(figure.tikz(), tmp_path) >= CLEARANCE_PT
+
+
+GRAPH_NODE_AT = re.compile(r"\\node\[(gate|input)(.*?)\] \((g\d+)\) at \(([-\d.]+), ([-\d.]+)\) \{\$(.*)\$\};")
+GRAPH_NAME = re.compile(r"above:\$(.*)\$\}")
+GRAPH_SCALE = re.compile(r"scale=([\d.]+)")
+
+
+def _graph_tikz_places(tikz: str) -> dict[str, tuple[float, float]]:
+    """Each node's place (cm) by its name: a gate's is written over it, an input's in it (the output's
+    box is `out`)."""
+    places = {}
+    for style, options, _id, x, y, text in GRAPH_NODE_AT.findall(tikz):
+        name = GRAPH_NAME.search(options)[1] if style == "gate" else text
+        places["out" if name in places else name] = (float(x), float(y))
+    return places
+
+
+@pytest.mark.parametrize("spec", ["graph-mazur-2-2-2", "graph-cs231n-neuron"])
+def test_a_graph_figure_fits_the_page_and_its_numbers_stay_legible(spec):
+    """However wide a graph is drawn to make room, it is scaled to the page's 15.6 cm of text, and no
+    further than to three quarters (its \\scriptsize numbers stay over 5 pt)."""
+    result = derive_spec(GRAPH_SPECS / f"{spec}.yaml")
+    tikz = result.entry.figure_of(result.outcome, "en").tikz()
+    scale = float(GRAPH_SCALE.search(tikz)[1])
+    xs = [x for x, _y in _graph_tikz_places(tikz).values()]
+    assert (max(xs) - min(xs) + 2 * 0.45) * scale <= TEXT_WIDTH_CM + 0.05
+    assert scale >= 0.72
+
+
+def test_a_leaf_sits_beside_the_one_node_it_feeds():
+    """w_3 and w_4 feed only z_2 and sit on its side of the shared inputs i_1, i_2, b_1 (which feed
+    both sums and sit between them); a chain of gates (h_1 after z_1) runs level."""
+    result = derive_spec(GRAPH_SPECS / "graph-mazur-2-2-2.yaml")
+    at = _graph_tikz_places(result.entry.figure_of(result.outcome, "en").tikz())
+    y = {name: at[name][1] for name in at}
+    assert y["z_1"] < y["z_2"]  # TikZ coordinates here grow downwards (y=-1cm)
+    shared = [y[n] for n in ("i_1", "i_2", "b_1")]
+    assert max(y["w_1"], y["w_2"]) < min(shared) and min(y["w_3"], y["w_4"]) > max(shared)
+    assert y["z_1"] - 1.0 < sum(shared) / 3 < y["z_2"] + 1.0
+
+
+def test_graph_svg_is_the_tikz_picture_scaled():
+    """The web page's SVG draws every node where the PDF's TikZ does (one layout, in cm): the distances
+    between any two nodes keep one ratio."""
+    import xml.etree.ElementTree as ET
+
+    from derive.kinds.graph.figure import PX_PER_CM
+
+    result = derive_spec(GRAPH_SPECS / "graph-mazur-2-2-2.yaml")
+    figure = result.entry.figure_of(result.outcome, "en")
+    cm = _graph_tikz_places(figure.tikz())
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ET.fromstring(figure.svg())
+    px = [(float(c.get("cx")), float(c.get("cy"))) for c in root.iter(f"{ns}circle")]
+    px += [(float(r.get("x")) + float(r.get("width")) / 2, float(r.get("y")) + float(r.get("height")) / 2)
+           for r in root.iter(f"{ns}rect") if r.get("fill") == "#f3f3f3"]
+    assert len(px) == len(cm)
+    tikz_points = sorted(cm.values(), key=lambda p: (round(p[0] * PX_PER_CM), p[1]))
+    svg_points = sorted(px, key=lambda p: (round(p[0]), p[1]))
+    origin_cm, origin_px = tikz_points[0], svg_points[0]
+    for (xc, yc), (xp, yp) in zip(tikz_points, svg_points):
+        assert abs((xp - origin_px[0]) - (xc - origin_cm[0]) * PX_PER_CM) < 0.2
+        assert abs((yp - origin_px[1]) - (yc - origin_cm[1]) * PX_PER_CM) < 0.2
+
+
+def test_cs231n_neuron_figure_shows_the_course_notes_gradients():
+    """The gradients written under the inputs' arrows are CS231n's (Optimization 2, the 2-d neuron):
+    dw = [-0.20, -0.39, 0.20], dx = [0.39, -0.59], and the output 0.73."""
+    result = derive_spec(GRAPH_SPECS / "graph-cs231n-neuron.yaml")
+    figure = result.entry.figure_of(result.outcome, "en")
+    grads = {a.source: float(a.below.text.replace("−", "-")) for a in figure.arrows if a.source != "f"}
+    published = {"w_0": -0.20, "w_1": -0.39, "w_2": 0.20, "x_0": 0.39, "x_1": -0.59}
+    assert {k: round(grads[k], 2) for k in published} == published
+    assert round(float(next(a.above.text for a in figure.arrows if a.target == "<out>")), 2) == 0.73

@@ -55,8 +55,11 @@ def number_label(value: sp.Expr | None, lang: str = "en", digits: int = 4) -> La
     """A number in lang's format to `digits` significant digits; text with a real minus sign."""
     if value is None:
         return None
-    from derive.render.numbers import format_number
+    from derive.render.numbers import PRECISION, format_number
 
+    value = sp.sympify(value)
+    if not value.is_Number:  # evaluated once, as format_number would (a gradient deep in a graph is a long product)
+        value = sp.N(value, PRECISION)
     return Label(format_number(value, lang, digits, tex=True), format_number(value, lang, digits).replace("-", "−"))
 
 
@@ -70,6 +73,12 @@ class Box:
     row: float = 0.0  # its order in its column
     x: float = 0.0  # cm, as TikZ draws it (y downwards); the SVG is the same picture scaled
     y: float = 0.0
+
+    @property
+    def r(self) -> float:
+        """A gate's radius in cm: 9 mm across, or as wide as its label needs (×(−1))."""
+        width = GATE_CHAR_CM * len(self.label.text + self.label.sup + self.label.sub)
+        return max(GATE_R_CM, math.hypot(width, GATE_TEXT_CM) / 2 + GATE_SEP_CM)
 
 
 @dataclass
@@ -171,6 +180,24 @@ def _layout(boxes: dict[str, Box], arrows: list[Arrow]) -> list[Spot]:
 
 
 def _fit(boxes: dict[str, Box], arrows: list[Arrow], users: dict[str, list[str]]) -> list[Spot]:
+    """_fitting, done once for a graph's figure in every language (its numbers are as wide in each)."""
+    key = (tuple((k, b.column, b.row, b.circle, b.label.plain, b.name.plain if b.name else "") for k, b in boxes.items()),
+           tuple((a.source, a.target, _size(a.above), _size(a.below)) for a in arrows))
+    if key not in _FITTED:
+        spots = _fitting(boxes, arrows, users)
+        if len(_FITTED) >= 32:
+            _FITTED.clear()
+        _FITTED[key] = ({k: (b.x, b.y) for k, b in boxes.items()}, spots)
+    places, spots = _FITTED[key]
+    for k, b in boxes.items():
+        b.x, b.y = places[k]
+    return list(spots)
+
+
+_FITTED: dict = {}
+
+
+def _fitting(boxes: dict[str, Box], arrows: list[Arrow], users: dict[str, list[str]]) -> list[Spot]:
     """Place the boxes (`_place`) and each arrow's numbers (`place_labels`, the network figures' placement)
     so that no number comes near another arrow, number or box: each gap between columns starts as wide
     as its widest number needs, and the gaps whose arrows' numbers find no clear place are widened
@@ -207,35 +234,36 @@ def _fit(boxes: dict[str, Box], arrows: list[Arrow], users: dict[str, list[str]]
 
 def _place(boxes: dict[str, Box], users: dict[str, list[str]], gaps: list[float], pitch: float) -> None:
     """Columns `gaps` cm apart; in each column (from the output back) a box sits level with the mean of
-    its users, as near as rows `pitch` cm apart allow: a leaf that feeds one node sits beside it, the
-    shared ones between their users."""
+    its users, as near as rows `pitch` cm apart allow, a gate GATE_WEIGHT times as firmly as an input:
+    a chain of gates runs straight, a leaf that feeds one node sits beside it, shared ones between."""
     columns = max(b.column for b in boxes.values()) + 1
     for c in reversed(range(columns)):
         members = sorted((b for b in boxes.values() if b.column == c), key=lambda b: b.row)
         wanted = [sum(boxes[u].y for u in users[b.key]) / len(users[b.key]) if users[b.key] else 0.0
                   for b in members]
-        for b, y in zip(members, _packed(wanted, pitch)):
+        weights = [GATE_WEIGHT if b.circle else 1.0 for b in members]
+        for b, y in zip(members, _packed(wanted, weights, pitch)):
             b.x, b.y = sum(gaps[:c]), y
 
 
-def _packed(wanted: list[float], pitch: float) -> list[float]:
+def _packed(wanted: list[float], weights: list[float], pitch: float) -> list[float]:
     """Places in the order of `wanted`, each at least `pitch` below the one before, as near their wishes
-    as can be (least squares): the wishes less k × pitch made non-decreasing by pooling neighbours
-    (pool-adjacent-violators)."""
-    offsets = [k * pitch for k in range(len(wanted))]
-    blocks: list[list[float]] = []  # [sum, count] of the shifted wishes pooled into one place
-    for y, off in zip(wanted, offsets):
-        blocks.append([y - off, 1])
+    as can be (weighted least squares): the wishes less k × pitch made non-decreasing by pooling
+    neighbours (pool-adjacent-violators)."""
+    blocks: list[list[float]] = []  # [weighted sum, weight, count] of the shifted wishes pooled into one place
+    for k, (y, w) in enumerate(zip(wanted, weights)):
+        blocks.append([w * (y - k * pitch), w, 1])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
-            total, n = blocks.pop()
+            total, weight, n = blocks.pop()
             blocks[-1][0] += total
-            blocks[-1][1] += n
-    shifted = [total / n for total, n in blocks for _ in range(int(n))]
-    return [y + off for y, off in zip(shifted, offsets)]
+            blocks[-1][1] += weight
+            blocks[-1][2] += n
+    shifted = [total / weight for total, weight, n in blocks for _ in range(int(n))]
+    return [y + k * pitch for k, y in enumerate(shifted)]
 
 
 def _size(label: Label | None) -> tuple[float, float] | None:
-    """A number's width and height in cm (\scriptsize, as the network figures set theirs)."""
+    """A number's width and height in cm (\\scriptsize, as the network figures set theirs)."""
     return (label_width(label), text_height(label)) if label else None
 
 
@@ -245,18 +273,17 @@ def _geometry(boxes: dict[str, Box], arrows: list[Arrow]) -> tuple[list[EdgeLabe
                         _size(a.above), _size(a.below), gap=NUMBER_GAP_CM) for a in arrows]
     obstacles = []
     for b in boxes.values():
-        half = (GATE_R_CM if b.circle else INPUT_HALF_CM) + NODE_ROOM_CM
+        half = (b.r if b.circle else INPUT_HALF_CM) + NODE_ROOM_CM
         obstacles.append((b.x - half, b.y - half, b.x + half, b.y + half))
         if b.circle and b.name:  # the node's name over its circle
             w = text_width(b.name, 0.2) / 2
-            obstacles.append((b.x - w - NODE_ROOM_CM, b.y - GATE_R_CM - NAME_HEIGHT_CM, b.x + w + NODE_ROOM_CM,
-                              b.y - GATE_R_CM))
+            obstacles.append((b.x - w - NODE_ROOM_CM, b.y - b.r - NAME_HEIGHT_CM, b.x + w + NODE_ROOM_CM, b.y - b.r))
     return edges, obstacles
 
 
 def _border(box: Box, ux: float, uy: float) -> float:
     """How far from a box's centre its border is in the direction (ux, uy), in cm."""
-    return GATE_R_CM if box.circle else INPUT_HALF_CM / max(abs(ux), abs(uy))
+    return box.r if box.circle else INPUT_HALF_CM / max(abs(ux), abs(uy))
 
 
 def _tikz_pos(a: Box, b: Box, t: float) -> float:
@@ -268,22 +295,23 @@ def _tikz_pos(a: Box, b: Box, t: float) -> float:
 
 
 GATE_R_CM, INPUT_HALF_CM, NAME_HEIGHT_CM = 0.45, 0.35, 0.45  # a gate is 9 mm across, an input 7 mm square
+GATE_CHAR_CM, GATE_TEXT_CM, GATE_SEP_CM = 0.2, 0.35, 0.035  # a gate label's letters (roughly), its height, inner sep
 NODE_ROOM_CM = EDGE_ROOM - LABEL_ROOM  # a number keeps as far from a box as from a line (place_labels keeps LABEL_ROOM)
 # between a number and its own arrow: a long chain of gates is drawn wider than the page and scaled down
-# (to 0.8), and its numbers still keep 1.5 pt of white from their arrows (the network figures' 0.06 cm, scaled)
-NUMBER_GAP_CM = 0.1
+# (to 0.75), and its numbers still keep 1.5 pt of white from their arrows (measured by tests/test_figures.py)
+NUMBER_GAP_CM = 0.12
 NUMBER_GAP_PT = NUMBER_GAP_CM / 2.54 * 72.27
 BARE_GAP_CM = 2.0  # the narrowest gap between columns
+GATE_WEIGHT = 10.0  # how much more firmly a gate keeps level with its users than an input does
 LABEL_SPARE_CM = 1.2  # a gap is at least its widest number and this much more (a gate and an input's halves, and air)
-FIT_PITCH = (1.5, 1.8, 2.1, 2.5)  # cm between the rows of a column, tried in turn
-FIT_WIDER, FIT_WIDER_BY = range(6), 1.2  # up to six times a crowded gap is widened by a fifth
+FIT_PITCH = (1.8, 2.4, 3.0)  # cm between the rows of a column, tried in turn
+FIT_WIDER, FIT_WIDER_BY = range(6), 1.3  # up to six times a crowded gap is widened by 30 %
 FIT_WIDTH_CM = 20.0  # the widest a picture is drawn to make room; wider than the page's TIKZ_WIDTH, it is scaled down
 
 
 # -- SVG ------------------------------------------------------------------------------
 
 PX_PER_CM, MARGIN = 52, 30  # the TikZ picture scaled, as the network figures are (\scriptsize is 13 px)
-R = GATE_R_CM * PX_PER_CM
 FONT = 'font-family="CMU Serif, Latin Modern Roman, Times New Roman, serif"'
 
 
@@ -298,7 +326,7 @@ def _svg_label(label: Label, x: float, y: float, size: int, colour: str = "black
 def _svg(boxes: dict[str, Box], arrows: list[Arrow], spots: list[Spot], title: str) -> str:
     edges, _obstacles = _geometry(boxes, arrows)
     xs = [b.x for b in boxes.values()]
-    ys = [b.y for b in boxes.values()] + [b.y - GATE_R_CM - NAME_HEIGHT_CM for b in boxes.values() if b.name]
+    ys = [b.y for b in boxes.values()] + [b.y - b.r - NAME_HEIGHT_CM for b in boxes.values() if b.name]
     for e, (t, flip) in zip(edges, spots):  # the numbers stay inside the picture
         for quad in _label_quads(e, t, flip=flip):
             xs += [x for x, _ in quad]
@@ -331,10 +359,10 @@ def _svg(boxes: dict[str, Box], arrows: list[Arrow], spots: list[Spot], title: s
     for b in boxes.values():
         x, y = at(b)
         if b.circle:
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{R:.1f}" fill="white" stroke="black"/>')
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{b.r * PX_PER_CM:.1f}" fill="white" stroke="black"/>')
             out.append(_svg_label(b.label, x, y + 5, 15, italic=False))
             if b.name:
-                out.append(_svg_label(b.name, x, y - R - 6, 14, "#555"))
+                out.append(_svg_label(b.name, x, y - b.r * PX_PER_CM - 6, 14, "#555"))
         else:
             half = INPUT_HALF_CM * PX_PER_CM
             out.append(f'<rect x="{x - half:.1f}" y="{y - half:.1f}" width="{2 * half:.1f}" height="{2 * half:.1f}" '
