@@ -6,6 +6,9 @@ Prints a Markdown table: the drawing, its labelled edges, the gaps between its l
 height (cm) after fitting, and the wall milliseconds of its first SVG + TikZ (the fitting included;
 the derivation is not). The figures of specs/ whose kind draws a layered network, plus a 3-4-2
 network and a 6-6-6-2 one (more than FIT_MOST_LABELS labelled edges: placed without fitting).
+A second table times the computational graphs' figures (kind: graph, specs/ and tests/specs/): the
+numbers on their arrows, their layout and its fitting, first in English, then in Russian (the layout
+is shared; the numbers are written again).
 """
 
 from __future__ import annotations
@@ -60,6 +63,29 @@ def row(path: Path) -> str | None:
     return f"| {path.stem} | {labelled} | {gaps} | {lay.dy_cm:.2f} | {ms:.0f} |"
 
 
+def graph_row(path: Path) -> str | None:
+    from derive.kinds.graph import figure as graph_figure
+
+    try:
+        result = derive_spec(path)
+    except Exception:  # a course
+        return None
+    if result.entry is None or result.entry.name != "graph":
+        return None
+    times = []
+    for lang in ("en", "ru"):
+        start = time.perf_counter()
+        figure = result.entry.figure_of(result.outcome, lang)
+        figure.svg()
+        tikz = figure.tikz()
+        times.append((time.perf_counter() - start) * 1000)
+    xs = sorted({round(b.x, 2) for b in figure.boxes.values()})
+    gaps = ", ".join(f"{b - a:.2f}" for a, b in zip(xs, xs[1:]))
+    scale = tikz.split("scale=", 1)[1].split(",", 1)[0]
+    labelled = sum(bool(a.above or a.below) for a in figure.arrows)
+    return (f"| {path.stem} | {len(figure.boxes)} | {labelled} | {gaps} | {scale} | {times[0]:.0f} | {times[1]:.0f} |")
+
+
 def main() -> None:
     print("| drawing | labelled edges | gaps (cm) | row (cm) | first SVG + TikZ (ms) |")
     print("|---|---:|---|---:|---:|")
@@ -68,6 +94,13 @@ def main() -> None:
             line = row(path)
             if line:
                 print(line, flush=True)
+    print()
+    print("| graph | nodes | labelled arrows | gaps (cm) | scale | figure, SVG + TikZ, en (ms) | ru (ms) |")
+    print("|---|---:|---:|---|---:|---:|---:|")
+    for path in sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests" / "specs").glob("graph-*.yaml")):
+        line = graph_row(path)
+        if line:
+            print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -191,3 +191,20 @@ def test_the_largest_conv2d_figure_scrolls_in_its_frame_on_a_phone(browser, cli,
     assert len(seen["labels"]) > 150  # 10 × 10 padded cells among them
     assert min(lab["px"] for lab in seen["labels"]) >= SMALLEST_PX
     assert seen["overlaps"] == []
+
+
+@pytest.mark.parametrize("spec", ["graph-mazur-2-2-2", "graph-cs231n-neuron"])
+def test_dense_graph_figure_is_readable_on_a_phone(browser, cli, tmp_path, spec):  # noqa: F811
+    """A 2-2-2 network written as a graph (five arrows into each sum) and CS231n's thirteen-node neuron:
+    no two numbers overlap in the SVG either (turned rectangles), none is under 11 px, none sticks out
+    of the picture, and the page does not scroll sideways."""
+    out = tmp_path / f"{spec}.html"
+    assert cli(ROOT / "tests" / "specs" / f"{spec}.yaml", "--format", "html", "--lang", "en", "-o", out).exit_code == 0
+    _open(browser, out, PHONE)
+    seen = browser.execute_script(MEASURE)
+    _shot(browser, tmp_path, f"figure-{spec}-phone")
+    assert seen["scroll"] <= seen["inner"], "the page scrolls sideways"
+    assert len(seen["labels"]) >= 30
+    assert [(lab["text"], round(lab["px"], 1)) for lab in seen["labels"] if lab["px"] < SMALLEST_PX] == []
+    assert seen["overlaps"] == []
+    assert _outside(seen) == []
