@@ -181,7 +181,8 @@ def _layout(boxes: dict[str, Box], arrows: list[Arrow]) -> list[Spot]:
 
 def _fit(boxes: dict[str, Box], arrows: list[Arrow], users: dict[str, list[str]]) -> list[Spot]:
     """_fitting, done once for a graph's figure in every language (its numbers are as wide in each)."""
-    key = (tuple((k, b.column, b.row, b.circle, b.label.plain, b.name.plain if b.name else "") for k, b in boxes.items()),
+    key = (tuple((k, b.column, b.row, b.circle, b.label.plain, b.name.plain if b.name else "")
+                 for k, b in boxes.items()),
            tuple((a.source, a.target, _size(a.above), _size(a.below)) for a in arrows))
     if key not in _FITTED:
         spots = _fitting(boxes, arrows, users)
@@ -383,7 +384,8 @@ def _tikz(boxes: dict[str, Box], arrows: list[Arrow], spots: list[Spot]) -> str:
     names = {key: f"g{i}" for i, key in enumerate(boxes)}
     out = [rf"\begin{{tikzpicture}}[x=1cm, y=-1cm, scale={scale:.2f}, transform shape, >=stealth,"
            rf" gate/.style={{circle, draw, minimum size={2 * GATE_R_CM * 10:.0f}mm, inner sep=1pt}},"
-           rf" input/.style={{rectangle, draw, fill=black!5, minimum size={2 * INPUT_HALF_CM * 10:.0f}mm, inner sep=2pt}},"
+           rf" input/.style={{rectangle, draw, fill=black!5, minimum size={2 * INPUT_HALF_CM * 10:.0f}mm,"
+           r" inner sep=2pt},"
            rf" number/.style={{font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt,"
            rf" outer sep={NUMBER_GAP_PT:.1f}pt, sloped}},"
            r" value/.style={number, text=" + TIKZ_FORWARD + r"},"
