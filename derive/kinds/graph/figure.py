@@ -305,7 +305,7 @@ NUMBER_GAP_PT = NUMBER_GAP_CM / 2.54 * 72.27
 BARE_GAP_CM = 2.0  # the narrowest gap between columns
 GATE_WEIGHT = 10.0  # how much more firmly a gate keeps level with its users than an input does
 LABEL_SPARE_CM = 1.2  # a gap is at least its widest number and this much more (a gate and an input's halves, and air)
-FIT_PITCH = (1.8, 2.4, 3.0)  # cm between the rows of a column, tried in turn
+FIT_PITCH = (2.4, 3.0)  # cm between the rows of a column, tried in turn
 FIT_WIDER, FIT_WIDER_BY = range(6), 1.3  # up to six times a crowded gap is widened by 30 %
 FIT_WIDTH_CM = 20.0  # the widest a picture is drawn to make room; wider than the page's TIKZ_WIDTH, it is scaled down
 
@@ -380,7 +380,7 @@ TIKZ_WIDTH = 15.6  # cm, a page's text: a wider picture is scaled down to it
 
 def _tikz(boxes: dict[str, Box], arrows: list[Arrow], spots: list[Spot]) -> str:
     xs = [b.x for b in boxes.values()]
-    scale = min(1.0, TIKZ_WIDTH / max(max(xs) - min(xs) + 2 * GATE_R_CM, 1e-9))
+    scale = math.floor(100 * min(1.0, TIKZ_WIDTH / max(max(xs) - min(xs) + 2 * GATE_R_CM, 1e-9))) / 100  # never over
     names = {key: f"g{i}" for i, key in enumerate(boxes)}
     out = [rf"\begin{{tikzpicture}}[x=1cm, y=-1cm, scale={scale:.2f}, transform shape, >=stealth,"
            rf" gate/.style={{circle, draw, minimum size={2 * GATE_R_CM * 10:.0f}mm, inner sep=1pt}},"
