@@ -13,7 +13,9 @@ measured against all other ink in the rasterised PDF, without the labels' white
 backing, for every spec whose figure has edge labels (the dense ones, mlp-check,
 softmax-ce, mazur-2-2-2 and a 3-4-2 network, included). The gaps those need are
 widened only as far as the page's text width, and TikZ puts each label where the
-layout computed it.
+layout computed it. Computational graphs too: every spec's, a 2-2-2 network
+written as a graph (five arrows into each sum) and CS231n's thirteen-node neuron
+(tests/specs/), drawn wider and scaled to the page.
 """
 
 from __future__ import annotations
