@@ -243,3 +243,28 @@ def test_gelu_note_defines_phi_by_the_normal_law(lectures, lang):
         shown = _plain(rows[name]).xreplace({sp.Symbol("z"): ZR})
         for x in (-1.0, 0.5, 1.7):
             assert float(shown.subs(ZR, x)) == pytest.approx(float(reference.subs(ZR, x)), rel=1e-12), (name, shown)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_gelu_layer_parameters_are_written_with_phi_too(lectures, lang):
+    """The θ section writes each unit's GELU′(z_j) as Φ(z_j) + z_j φ(z_j), as the activation section does, not
+    ½ + ½ erf(z_j/√2) + z_j e^{−z_j²/2}/√(2π); the printed local derivative, read back with the normal law's
+    CDF and density, equals central finite differences of GELU (math.erf)."""
+    text = lectures["gelu-mae-decay", lang]
+    rows = [l for l in text.splitlines() if l.startswith(r"\frac{\partial h_")]
+    assert rows, "no local derivatives of the GELU layer"
+    body = "\n".join(rows)
+    assert r"\operatorname{erf}" not in body and "e^" not in body, body
+    for j in (1, 2):
+        lhs = rf"\frac{{\partial h_{j}}}{{\partial \theta_{{0{j}}}}}"
+        line = next(l for l in rows if l.startswith(lhs + " = "))
+        printed = line[len(lhs) + 3:].split(r",\qquad")[0]
+        assert printed == rf"\Phi(z_{j}) + z_{j} \varphi(z_{j})", printed
+        as_z = printed.replace(f"z_{j}", "z")
+        read = _with_normal(as_z)
+        for x in (-1.3, 0.4, 2.0):
+            fd = (_gelu(x + 1e-6) - _gelu(x - 1e-6)) / 2e-6
+            assert float(read.subs(ZR, x)) == pytest.approx(fd, rel=1e-7)
+    totals = [l for l in text.splitlines() if l.startswith(r"\frac{\partial J}{\partial \theta_")]
+    assert totals and not any(r"\operatorname{erf}" in l for l in totals)
+    assert any(r"\left(\Phi(z_1) + z_1 \varphi(z_1)\right)" in l for l in totals)

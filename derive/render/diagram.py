@@ -10,7 +10,10 @@ A `Node` has a `label` and a `shape` (`"circle"` for a neuron or an operation,
 `"box"` for a constant such as the bias input 1). A `Label` carries the same
 text twice: `tex` (LaTeX math, without `$`) for TikZ, and `text` with optional
 `sub`/`sup` (plain Unicode) for SVG; `name_label("theta_01")` makes one from a
-derive name. Edge labels sit above and below the middle part of the edge.
+derive name. Edge labels sit above and below their edge, each where it keeps
+clear of every other line, label and node (`place_labels`); the gaps between
+layers and the rows are as wide as that needs (`_Layout._fit`), the same
+geometry for the SVG and the TikZ picture.
 An edge with `skip=True` (a residual layer's skip connection) is drawn as a
 dashed arc under the row, and the other edges' labels are placed clear of it.
 
@@ -27,6 +30,8 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from xml.sax.saxutils import escape
+
+import numpy as np
 
 from derive.render.printing import GREEK, NAME_RE, latex_name
 
@@ -127,21 +132,36 @@ def shown(n: int) -> list[int | None]:
 
 @dataclass
 class _Layout:
-    """Positions in abstract units: layer i at x = i, slot k of a layer at y = k (centred)."""
+    """Positions: layer i at x = xs[i] cm, slot k of a layer at y = k rows of dy cm (centred).
+
+    The gaps between layers and the rows are as wide as the edge labels need (`_fit`): a gap whose
+    labels cannot all keep clear of the other edges is widened, the rows moved apart, and a gap
+    without labels (into the loss) narrowed to make room, until every label has a clear place."""
 
     layers: list[list[Node]]
     edges: list[Edge]
     spread: float = 1.0
+    fit: bool = True
 
     def __post_init__(self):
         self.slots = [shown(len(layer)) for layer in self.layers]
         self.height = max(len(s) for s in self.slots)
+        gaps = max(1, len(self.layers) - 1)
+        base = min(TIKZ_DX_CM * _dx_scale(self.spread), TIKZ_WIDTH_CM / gaps)
+        self.gaps, self.dy_cm = [base] * gaps, TIKZ_DY_CM * self.spread
+        if self.fit:  # the SVG and the TikZ picture, in every language, share one fitting
+            gaps, self.dy_cm, spots = _fitted(tuple(map(tuple, self.layers)), tuple(self.edges), self.spread)
+            self.gaps, self.spots = list(gaps), list(spots)
+
+    @property
+    def xs(self) -> list[float]:
+        return [sum(self.gaps[:i]) for i in range(len(self.layers))]
 
     def y(self, layer: int, slot: int) -> float:
         return (self.height - len(self.slots[layer])) / 2 + slot
 
     def nodes(self):
-        """(layer, index or None, x, y) for every drawn node and ellipsis."""
+        """(layer, index or None, x, y) for every drawn node and ellipsis (x the layer, y in rows)."""
         for i, slots in enumerate(self.slots):
             for k, index in enumerate(slots):
                 yield i, index, i, self.y(i, k)
@@ -155,41 +175,127 @@ class _Layout:
         drawn = [(e, self.position(e.source), self.position(e.target)) for e in self.edges if e.skip == skip]
         return [(e, a, b) for e, a, b in drawn if a is not None and b is not None]
 
+    def _place(self) -> tuple[list[Spot], list[int]]:
+        """Where each drawn edge's labels go, and the edges whose labels find no clear place."""
+        drawn = self._drawn(skip=False)
+        arcs = [seg for _e, curve in self.skip_arcs() for seg in _polyline(curve)]
+        labels = [self._edge_labels(e, a, b) for e, a, b in drawn]
+        spots = place_labels(labels, self._node_boxes(), lines=arcs)
+        return spots, unclear(labels, spots, self._node_boxes(), lines=arcs)
+
+    def _gaps_of(self, edges: list[int]) -> list[int]:
+        """The gaps (0 between the first two layers) the given drawn edges leave from."""
+        drawn = self._drawn(skip=False)
+        return sorted({int(drawn[n][1][0]) for n in edges})
+
+    def _fit(self) -> list[Spot]:
+        """Widen the crowded gaps (FIT_WIDER) and then the rows (FIT_TALLER) until every label keeps clear:
+        at each height the gaps crowded at their first width are widened step by step (up to
+        FIT_WIDTH_CM; a gap without labels gives way first), and the first clear picture is the one.
+        Without a clear layout, the one with the fewest labels in the way."""
+        base, rows = list(self.gaps), self.dy_cm
+        labelled = sum(bool(e.above or e.below) for e, _a, _b in self._drawn(skip=False))
+        if labelled > FIT_MOST_LABELS:  # too dense for any page: drawn as it is, its labels placed
+            return self._place()[0]
+        best = None
+        for taller in FIT_TALLER:
+            self.gaps, self.dy_cm = base, rows * taller
+            spots, stuck = self._place()
+            if not stuck:
+                return spots
+            if best is None:
+                best = (len(stuck), base, self.dy_cm, spots)
+            crowded, tried = self._gaps_of(stuck), [base]
+            for wider in FIT_WIDER:
+                gaps = self._widened(base, crowded, wider)
+                if gaps is None or gaps in tried:
+                    continue
+                tried.append(gaps)
+                self.gaps = gaps
+                spots, stuck = self._place()
+                if not stuck:
+                    return spots
+                if best is None or len(stuck) < best[0]:
+                    best = (len(stuck), gaps, self.dy_cm, spots)
+        _n, self.gaps, self.dy_cm, spots = best
+        return spots
+
+    def _widened(self, base: list[float], crowded: list[int], wider: float) -> list[float] | None:
+        """The gaps with the crowded ones `wider` times as wide, the others giving way (those without
+        labels first, down to BARE_GAP_CM, then labelled ones down to LABELLED_GAP_CM); None if the
+        picture would still be wider than FIT_WIDTH_CM."""
+        gaps = [w * wider if g in crowded else w for g, w in enumerate(base)]
+        over = sum(gaps) - FIT_WIDTH_CM
+        for g in sorted((g for g in range(len(base)) if g not in crowded), key=self._labelled):
+            give = min(max(0.0, over), gaps[g] - (LABELLED_GAP_CM if self._labelled(g) else BARE_GAP_CM))
+            if give > 0:
+                gaps[g] -= give
+                over -= give
+        return gaps if over <= 1e-9 else None
+
+    def _labelled(self, gap: int) -> bool:
+        return any(e.above or e.below for e, a, _b in self._drawn(skip=False) if int(a[0]) == gap)
+
     def drawn_edges(self):
         """(edge, (x1, y1), (x2, y2), t, flip): t is where along the edge its labels go (clear of the skip
         arcs), flip whether its one label goes under it."""
-        drawn = self._drawn(skip=False)
-        arcs = [seg for _e, curve in self.skip_arcs() for seg in _polyline(curve)]
-        spots = place_labels([self._edge_labels(e, a, b) for e, a, b in drawn], self._node_boxes(), lines=arcs)
-        for (edge, a, b), (t, flip) in zip(drawn, spots):
+        for (edge, a, b), (t, flip) in zip(self._drawn(skip=False), self.spots):
             yield edge, a, b, (t if edge.above or edge.below else 0.5), flip
 
     def skip_arcs(self):
         """(edge, Bézier control points in cm) of every drawn skip connection."""
         for edge, a, b in self._drawn(skip=True):
-            yield edge, skip_curve(self.cm(a), self.cm(b), TIKZ_R_CM, SKIP_DEPTH * TIKZ_DY_CM * self.spread,
+            yield edge, skip_curve(self.cm(a), self.cm(b), TIKZ_R_CM, SKIP_DEPTH * self.dy_cm,
                                    skip_angle(self.layers, edge))
 
     # geometry in cm, as TikZ draws it (the SVG is drawn in the same proportions)
     def cm(self, p: tuple[float, float]) -> tuple[float, float]:
-        return p[0] * self.dx_cm, p[1] * TIKZ_DY_CM * self.spread
+        return self.xs[int(p[0])], p[1] * self.dy_cm
 
     @property
-    def dx_cm(self) -> float:
-        return min(TIKZ_DX_CM * _dx_scale(self.spread), TIKZ_WIDTH_CM / max(1, len(self.layers) - 1))
+    def width_cm(self) -> float:
+        return sum(self.gaps) if len(self.layers) > 1 else 0.0
 
     def _edge_labels(self, e: Edge, a, b) -> EdgeLabels:
-        size = lambda lab: (text_width(lab, 0.17), text_height(lab)) if lab else None  # noqa: E731 (\scriptsize)
+        size = lambda lab: (label_width(lab), text_height(lab)) if lab else None  # noqa: E731
         either = bool(e.above) != bool(e.below) and not (e.above or e.below).colour  # a weight, not a value
         return EdgeLabels(self.cm(a), self.cm(b), size(e.above), size(e.below), either, LABEL_GAP_CM)
 
     def _node_boxes(self) -> list[Box2]:
-        half = 0.42
-        return [(x - half, y - half, x + half, y + half)
-                for x, y in (self.cm((x, y)) for _i, index, x, y in self.nodes() if index is not None)]
+        """Every node, and the value written under it (a worked example's), as a box in cm."""
+        half, boxes = 0.42, []
+        for i, index, x, y in self.nodes():
+            if index is None:
+                continue
+            cx, cy = self.cm((x, y))
+            boxes.append((cx - half, cy - half, cx + half, cy + half))
+            note = self.layers[i][index].note
+            if note:
+                w = label_width(note) / 2
+                boxes.append((cx - w, cy + half, cx + w, cy + half + text_height(note)))
+        return boxes
+
+
+@lru_cache(maxsize=32)
+def _fitted(layers: tuple[tuple[Node, ...], ...], edges: tuple[Edge, ...], spread: float):
+    """(gaps, row height, label spots) of a drawing, fitted once (`_Layout._fit`)."""
+    lay = _Layout([list(layer) for layer in layers], list(edges), spread, fit=False)
+    spots = lay._fit()
+    return tuple(lay.gaps), lay.dy_cm, tuple(spots)
+
+
+# how much a crowded gap is widened, and the rows moved apart: a page has room across (up to FIT_WIDTH_CM)
+# more than down, so the rows move apart only when no width will do
+FIT_WIDER = (1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0, 2.25)
+FIT_TALLER = (1.0, 1.15, 1.3, 1.45, 1.6, 1.8)
+FIT_MOST_LABELS = 40  # a drawing with more labelled edges (two 6-unit layers) is not fitted: no page has room
+FIT_WIDTH_CM = 14.6  # a page's 15.6 cm of text less a neuron and some room: the widest a crowded picture is drawn
+LABELLED_GAP_CM = 3.0  # the narrowest a gap with labels that are not crowded is drawn to make room
+BARE_GAP_CM = 2.0  # the narrowest a gap without labels (the outputs into the loss) is drawn
 
 
 TIKZ_R_CM = 0.4  # a neuron's radius (minimum size=8mm)
+TIKZ_BOX_CM = 0.3  # half a constant's side (minimum size=6mm)
 SKIP_DEPTH = 0.3
 SKIP_ANGLE = 60  # degrees under the horizontal at which a skip arc leaves and enters its nodes
 SKIP_ANGLE_NOTED = 20  # … when a value is written under them (a worked example): the arc passes beside it
@@ -225,7 +331,7 @@ def _polyline(curve, pieces: int = 12) -> list[tuple[Point, Point]]:
     return list(zip(points, points[1:]))
 
 
-LABEL_TS = [0.15 + 0.05 * i for i in range(13)]  # candidate places along an edge, 0.15 … 0.75
+LABEL_TS = [0.1 + 0.025 * i for i in range(31)]  # candidate places along an edge, 0.1 … 0.85
 
 
 def _dx_scale(spread: float) -> float:
@@ -259,43 +365,135 @@ def place_labels(edges: list[EdgeLabels], obstacles: list[Box2], prefer: float =
     return list(_place(tuple(edges), tuple(obstacles), prefer, tuple(lines)))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _place(edges: tuple[EdgeLabels, ...], obstacles: tuple[Box2, ...], prefer: float,
            lines: tuple[tuple[Point, Point], ...]) -> tuple[Spot, ...]:
     """Where along each edge (0 … 1) its labels go, and on which side when either will do (a label
     goes under its edge only to keep clear of something): the candidate whose labels overlap no other label
-    and no node (obstacles) and cross the fewest other edges (and unlabelled lines, such as skip
-    arcs, which count twice), then the one nearest `prefer`. Greedy in the order given, then
-    REPLACE_ROUNDS rounds that move each edge's labels again knowing where all the others are; a
-    label is the rectangle it is drawn as, turned along its edge."""
-    segments = [(e.a, e.b) for e in edges]
-    nodes = [((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, y0, x1, y1 in obstacles]
-    placed: dict[int, list[Quad]] = {}
-    result: list[Spot] = [(prefer, False)] * len(edges)
+    and no node (obstacles), cross no other edge and keep EDGE_ROOM from them (and from unlabelled lines,
+    such as skip arcs), then the one nearest `prefer`. Greedy, the most constrained edges first (those
+    with the fewest places clear of every line and node), then REPLACE_ROUNDS rounds that move each edge's
+    labels again knowing where all the others are; a label is the rectangle it is drawn as, turned along
+    its edge."""
+    # each edge's options, cheapest alone first (other labels only add to a cost)
+    options = [sorted(_options(n, edges, obstacles, prefer, lines), key=lambda option: option[1])
+               for n in range(len(edges))]
+    placed: dict[int, tuple] = {}  # edge -> its chosen option
+    chosen: list = [None] * len(edges)
 
-    def candidates(e: EdgeLabels) -> list[Spot]:
-        return [(t, flip) for flip in ((False, True) if e.either_side else (False,)) for t in LABEL_TS]
+    def cost(n: int, option) -> float:
+        _spot, fixed, roomy, box = option
+        return fixed + 60 * sum(_sat(q, p) for k, (_s, _f, quads_k, box_k) in placed.items()
+                                if k != n and _boxes_meet(box, box_k) for q in roomy for p in quads_k)
 
-    def cost(n: int, spot: Spot) -> float:
-        e, (t, flip) = edges[n], spot
-        quads = _label_quads(e, t, flip=flip)
-        clear = _label_quads(e, t, room=EDGE_ROOM, flip=flip)  # a label keeps EDGE_ROOM from the other edges
-        crossings = sum(_meet(q, seg) for q in quads for k, seg in enumerate(segments) if k != n)
-        near = sum(_meet(q, seg) for q in clear for k, seg in enumerate(segments) if k != n)
-        crossings += 2 * sum(_meet(q, seg) for q in _label_quads(e, t, room=0.05, flip=flip) for seg in lines)
-        roomy = _label_quads(e, t, room=LABEL_ROOM, flip=flip)
-        overlaps = sum(_meet(q, p) for q in roomy for k, quads_k in placed.items() if k != n for p in quads_k)
-        blocked = sum(_meet(q, p) for q in quads for p in nodes)
-        # a line through a label still reads; a label on a label does not
-        return 10 * crossings + 3 * near + 60 * overlaps + 80 * blocked + abs(t - prefer) + 0.3 * flip
+    def cheapest(n: int):
+        best, least = None, math.inf
+        for option in options[n]:
+            if option[1] >= least:
+                break
+            total = cost(n, option)
+            if total < least:
+                best, least = option, total
+        return best
 
+    # the most constrained first: the edges with the fewest places clear of every line and node
+    order = sorted(range(len(edges)), key=lambda n: sum(option[1] < 1 for option in options[n]))
     for round_ in range(1 + REPLACE_ROUNDS):
-        for n, e in enumerate(edges):
-            if round_ and cost(n, result[n]) < 60:  # on no label and no node: stays
+        for n in order:
+            if round_ and cost(n, chosen[n]) < 1:  # clear of every line, label and node: stays
                 continue
-            result[n] = min(candidates(e), key=lambda spot: cost(n, spot))
-            placed[n] = _label_quads(e, result[n][0], room=LABEL_ROOM, flip=result[n][1])
-    return tuple(result)
+            chosen[n] = placed[n] = cheapest(n)
+    return tuple(option[0] for option in chosen)
+
+
+def _bounds(quads: list[Quad]) -> Box2:
+    xs, ys = [x for q in quads for x, _ in q], [y for q in quads for _, y in q]
+    return (min(xs), min(ys), max(xs), max(ys)) if xs else (0.0, 0.0, 0.0, 0.0)
+
+
+def _boxes_meet(p: Box2, q: Box2) -> bool:
+    return p[0] < q[2] and q[0] < p[2] and p[1] < q[3] and q[1] < p[3]
+
+
+def _options(n: int, edges, obstacles, prefer: float, lines):
+    """Edge n's candidate places: (spot, its cost apart from other labels, its labels' quads with LABEL_ROOM,
+    their bounds)."""
+    e = edges[n]
+    segments = [(d.a, d.b) for k, d in enumerate(edges) if k != n] + list(lines)
+    nodes = _shapes([((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, y0, x1, y1 in obstacles])
+    ts = np.array(LABEL_TS)
+    out = []
+    for flip in ((False, True) if e.either_side else (False,)):
+        near = _segment_hits(e, ts, flip, EDGE_ROOM, segments)
+        crossings = _segment_hits(e, ts, flip, 0.0, segments)
+        for t, near_t, crossings_t in zip(LABEL_TS, near.tolist(), crossings.tolist()):
+            blocked = _hits(_label_quads(e, t, flip=flip), nodes)
+            # a line through a label still reads; a label on a label does not
+            fixed = 10 * crossings_t + 10 * near_t + 80 * blocked + 0.5 * (abs(t - prefer) + 0.3 * flip)
+            roomy = _label_quads(e, t, room=LABEL_ROOM, flip=flip)
+            out.append(((t, flip), fixed, roomy, _bounds(roomy)))
+    return out
+
+
+def _segment_hits(e: EdgeLabels, ts, flip: bool, room: float, segments) -> np.ndarray:
+    """For each place t in ts, how many (label, segment) pairs overlap, the labels of e at t grown by
+    `room` (as _label_quads draws them; the same test as _sat, for all places and segments at once): in
+    the edge's own frame (along it, across it) each label is an upright box, and a segment misses it when
+    their extents part along either axis or the box lies wholly on one side of the segment's line."""
+    if not segments:
+        return np.zeros(len(ts), dtype=int)
+    (x1, y1), (x2, y2) = e.a, e.b
+    length = math.hypot(x2 - x1, y2 - y1) or 1.0
+    u = np.array([(x2 - x1) / length, (y2 - y1) / length])
+    nrm = np.array([u[1], -u[0]])  # the "above" side (y downwards)
+    ends = np.array(segments, dtype=float)  # (S, 2 ends, 2)
+    along, across = ends @ u, ends @ nrm  # (S, 2) each
+    start_along, start_across = np.dot(e.a, u), np.dot(e.a, nrm)
+    count = np.zeros(len(ts), dtype=int)
+    for size, sign in ((e.above, -1 if flip else 1), (e.below, 1 if flip else -1)):
+        if not size:
+            continue
+        w, h = size[0] / 2 + room, size[1] / 2 + room
+        cx = (start_along + ts * length)[:, None]  # (K, 1)
+        cy = start_across + sign * (size[1] / 2 + e.gap)
+        apart = ((along.min(axis=1) >= cx + w) | (along.max(axis=1) <= cx - w)
+                 | (across.min(axis=1) >= cy + h) | (across.max(axis=1) <= cy - h))
+        mx, my = -(across[:, 1] - across[:, 0]), along[:, 1] - along[:, 0]  # the segment's normal
+        side = mx * (cx - along[:, 0]) + my * (cy - across[:, 0])
+        apart |= np.abs(side) >= w * np.abs(mx) + h * np.abs(my)
+        count += (~apart).sum(axis=1)
+    return count
+
+
+def _shapes(polygons) -> list[tuple[tuple[Point, ...], Box2]]:
+    """Polygons (or segments) with their bounds, for _hits."""
+    return [(p, _bounds([p])) for p in polygons]
+
+
+def _hits(quads: list[Quad], shapes) -> int:
+    """How many (quad, shape) pairs overlap."""
+    count = 0
+    for q in quads:
+        box = _bounds([q])
+        count += sum(1 for shape, bounds in shapes if _boxes_meet(box, bounds) and _sat(q, shape))
+    return count
+
+
+def unclear(edges: list[EdgeLabels], spots: list[Spot], obstacles: list[Box2],
+            lines: list[tuple[Point, Point]] = ()) -> list[int]:
+    """The edges whose labels, where `spots` put them, come within EDGE_ROOM of another edge or line,
+    or overlap a node or another edge's labels."""
+    nodes = [((x0, y0), (x1, y0), (x1, y1), (x0, y1)) for x0, y0, x1, y1 in obstacles]
+    quads = [_label_quads(e, t, room=LABEL_ROOM, flip=flip) for e, (t, flip) in zip(edges, spots)]
+    out = []
+    for n, (e, (t, flip)) in enumerate(zip(edges, spots)):
+        clear = _label_quads(e, t, room=EDGE_ROOM, flip=flip)
+        segments = [(d.a, d.b) for k, d in enumerate(edges) if k != n] + list(lines)
+        if (any(_meet(q, seg) for q in clear for seg in segments)
+                or any(_meet(q, p) for q in quads[n] for p in nodes)
+                or any(_meet(q, p) for q in quads[n] for k, qs in enumerate(quads) if k != n for p in qs)):
+            out.append(n)
+    return out
 
 
 REPLACE_ROUNDS = 3
@@ -326,13 +524,19 @@ def _label_quads(e: EdgeLabels, t: float, room: float = 0.0, flip: bool = False)
 
 
 def _meet(p, q) -> bool:
-    """Whether two convex polygons (or a polygon and a segment) overlap: no separating axis."""
+    """Whether two rectangles (or a rectangle and a segment) overlap."""
     if (max(x for x, _ in p) <= min(x for x, _ in q) or max(x for x, _ in q) <= min(x for x, _ in p)
             or max(y for _, y in p) <= min(y for _, y in q) or max(y for _, y in q) <= min(y for _, y in p)):
         return False  # far apart (most pairs): their upright boxes already part
+    return _sat(p, q)
+
+
+def _sat(p, q) -> bool:
+    """No separating axis between two rectangles (or a rectangle and a segment): a rectangle's first two
+    sides give all its axes (the other two are parallel to them), a segment's one side its one."""
     for poly in (p, q):
-        for i in range(len(poly)):
-            (x1, y1), (x2, y2) = poly[i], poly[(i + 1) % len(poly)]
+        for i in range(1 if len(poly) == 2 else 2):
+            (x1, y1), (x2, y2) = poly[i], poly[i + 1]
             ax, ay = y1 - y2, x2 - x1
             a = [x * ax + y * ay for x, y in p]
             b = [x * ax + y * ay for x, y in q]
@@ -345,6 +549,31 @@ def text_height(label: Label) -> float:
     """A \\scriptsize label's height in cm with its inner sep: W^{[1]}_{11}, a superscript over an index,
     stands taller than b_1 (LuaLaTeX, inner sep included: 11.6 pt against 7.9 pt)."""
     return 0.42 if label.sup and label.sub else 0.34 if label.sup else 0.32
+
+
+# \scriptsize glyph widths in pt, as LuaLaTeX sets them in CMU Serif (math italic letters, cmr7 digits;
+# indices and superscripts at 5 pt), by the kind of character
+SCRIPTSIZE_PT = {"wide": 8.6, "upper": 6.5, "lower": 4.6, "digit": 4.0, "point": 2.4, "=": 10.7, "minus": 6.3,
+                 " ": 0.0}
+SCRIPT_PT = {"digit": 3.6, "bracket": 2.2, "comma": 1.7}
+PT_CM = 2.54 / 72.27
+
+
+def _glyph_pt(c: str) -> float:
+    kind = ("wide" if c in "WM" else "upper" if c.isupper() else "digit" if c.isdigit() else "point" if c in ".,"
+            else "minus" if c in "-−" else c if c in SCRIPTSIZE_PT else "lower")
+    return SCRIPTSIZE_PT[kind]
+
+
+def _script_pt(script: str) -> float:
+    return sum(SCRIPT_PT["bracket" if c in "[]()" else "comma" if c in ",." else "digit"] for c in script) + 0.4
+
+
+def label_width(label: Label) -> float:
+    """A \\scriptsize label's width in cm with its inner sep (1 pt a side), as LuaLaTeX sets it (within
+    0.03 cm for W^{[1]}_{11}, b^{[2]} = 0,6 or 0,0004386): a superscript and an index stand one over the other."""
+    scripts = max(_script_pt(label.sup) if label.sup else 0.0, _script_pt(label.sub) if label.sub else 0.0)
+    return (sum(map(_glyph_pt, label.text + label.tail)) + scripts + 2.0) * PT_CM
 
 
 def text_width(label: Label, char_cm: float) -> float:
@@ -424,9 +653,13 @@ def _svg_skip(edge: Edge, layers, a: Point, b: Point, row: float) -> str:
 def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", spread: float = 1.0) -> str:
     """The drawing as a standalone SVG document (see the module docstring)."""
     lay = _Layout(layers, edges, spread)
-    dx, dy = lay.dx_cm * SVG_PX_PER_CM, TIKZ_DY_CM * spread * SVG_PX_PER_CM  # the TikZ picture's proportions
-    px = lambda x, y: (SVG_MARGIN + SVG_R + x * dx, SVG_MARGIN + SVG_R + y * dy)  # noqa: E731
-    width = 2 * (SVG_MARGIN + SVG_R) + (len(layers) - 1) * dx
+    dy = lay.dy_cm * SVG_PX_PER_CM  # the TikZ picture's proportions
+
+    def px(x: float, y: float) -> Point:
+        cx, cy = lay.cm((x, y))
+        return SVG_MARGIN + SVG_R + cx * SVG_PX_PER_CM, SVG_MARGIN + SVG_R + cy * SVG_PX_PER_CM
+
+    width = 2 * (SVG_MARGIN + SVG_R) + lay.width_cm * SVG_PX_PER_CM
     arcs = SKIP_DEPTH * dy if any(e.skip for e in edges) else 0  # the lowest row's skip arcs dip under it
     height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy + arcs
     out = [
@@ -482,12 +715,26 @@ def _tikz_skip(edge: Edge, curve, layers) -> str:
             rf"({_node_name(*edge.target)}.{angle - 180});")
 
 
+def _border(node: Node, ux: float, uy: float) -> float:
+    """How far from a node's centre its border is in the direction (ux, uy), in cm: a neuron is a circle
+    of TIKZ_R_CM, a constant a square of 2 × TIKZ_BOX_CM."""
+    return TIKZ_R_CM if node.shape != "box" else TIKZ_BOX_CM / max(abs(ux), abs(uy))
+
+
+def _tikz_pos(a: Point, b: Point, t: float, source: Node, target: Node) -> float:
+    """TikZ's pos of the point at t of the way from centre a to centre b: TikZ measures an edge from the
+    source's border to the target's."""
+    length = math.hypot(b[0] - a[0], b[1] - a[1])
+    ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
+    start, end = _border(source, ux, uy), length - _border(target, ux, uy)
+    return (t * length - start) / (end - start)
+
+
 def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.0) -> str:
     """The drawing as a `tikzpicture` (needs \\usepackage{tikz}; see the module docstring)."""
     lay = _Layout(layers, edges, spread)
-    dx = min(TIKZ_DX_CM * _dx_scale(spread), TIKZ_WIDTH_CM / max(1, len(layers) - 1))
     out = [
-        rf"\begin{{tikzpicture}}[x={dx:.2f}cm, y=-{TIKZ_DY_CM * spread:.2f}cm, >=stealth,"
+        r"\begin{tikzpicture}[x=1cm, y=-1cm, >=stealth,"
         r" neuron/.style={circle, draw, minimum size=8mm, inner sep=1.5pt},"  # LOSS fits its circle
         r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
         rf" param/.style={{font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt,"
@@ -495,18 +742,20 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
         r" skip/.style={dashed, thick, blue!60!black}]"
     ]
     for i, index, x, y in lay.nodes():
+        x, y = lay.cm((x, y))
         if index is None:
-            out.append(rf"\node at ({x}, {y:.2f}) {{$\vdots$}};")
+            out.append(rf"\node at ({x:.2f}, {y:.2f}) {{$\vdots$}};")
             continue
         node = layers[i][index]
         style = "constant" if node.shape == "box" else "neuron"
         note = (rf", label={{[text={TIKZ_COLOURS[node.note.colour]}, font=\scriptsize]below:{{${node.note.tex}$}}}}"
                 if node.note else "")
-        out.append(rf"\node[{style}{note}] ({_node_name(i, index)}) at ({x}, {y:.2f}) {{${node.label.tex}$}};")
-    for edge, _a, _b, t, flip in lay.drawn_edges():
+        out.append(rf"\node[{style}{note}] ({_node_name(i, index)}) at ({x:.2f}, {y:.2f}) {{${node.label.tex}$}};")
+    for edge, a, b, t, flip in lay.drawn_edges():
         sides = ("below", "above") if flip else ("above", "below")
+        pos = _tikz_pos(lay.cm(a), lay.cm(b), t, *(layers[i][k] for i, k in (edge.source, edge.target)))
         labels = "".join(
-            rf" node[param, {side}, pos={t:.2f}{_tikz_colour(lab)}] {{${lab.tex}$}}"
+            rf" node[param, {side}, pos={pos:.3f}{_tikz_colour(lab)}] {{${lab.tex}$}}"
             for lab, side in ((edge.above, sides[0]), (edge.below, sides[1]))
             if lab
         )

@@ -16,6 +16,7 @@ from derive.kinds.network.backprop import Derivation, ParamGrad, derive as backp
 from derive.errors import Location, SpecError, VerificationFailed
 from derive.core.calculus import Indicator
 from derive.core.functions import definition_of, kink_arguments, real_diff, weight_decay
+from derive.kinds.network.graph import renamed
 from derive.kinds.network.model import build
 from derive.render.printing import ascii, latex_printer
 from derive.render.jinja import Row, chunks, d
@@ -374,9 +375,36 @@ def _upstream_inline(derivation: Derivation, y: sp.Symbol):
     return derivation.locals.local(derivation.network.of, y)  # the engine's ∂J/∂y
 
 
+def _written_locals(derivation: Derivation, layer) -> dict:
+    """f'(z_j) of each unit -> the same written with the activation's display functions (GELU: Φ(z_j) + z_j φ(z_j)
+    for ½ + ½ erf(z_j/√2) + z_j e^{−z_j²/2}/√(2π)); empty for an activation without them. `Activation.written`
+    keeps a form only if it equals the engine's derivative (checked by SymPy), once per layer: each other unit's
+    f' is the first unit's with its own z, or it is left as it is."""
+    act = layer.activation
+    units = [u for u in layer.units if u.pre is not None]
+    if not act.written_with or not units:
+        return {}
+    first = units[0]
+    local = derivation.locals.activation(first)
+    written = act.written(local, first.pre)
+    if written == local:
+        return {}
+    out = {}
+    for u in units:
+        own = derivation.locals.activation(u)
+        if renamed(local, {first.pre: u.pre}) == own:
+            out[own] = renamed(written, {first.pre: u.pre})
+    return out
+
+
 def _section(derivation: Derivation, section) -> dict:
     layer = section.layer
     spec = layer.spec
+    written = _written_locals(derivation, layer)
+
+    def shown(expr):  # a formula of this layer's parameters as the lecture writes it
+        return renamed(expr, written) if written and expr is not None else expr
+
     families = [spec.params] + ([spec.bias] if spec.bias else [])
     named = {g.symbol for g in derivation.backward}
     derivs = [p for g in section.groups for p in g.derivatives]
@@ -392,15 +420,15 @@ def _section(derivation: Derivation, section) -> dict:
         "highway": _highway(derivation, section),
         "uses_named": uses_named,
         "locals": [
-            [Row([d(p.node, p.param), p.local]) for p in g.derivatives] for g in section.groups
+            [Row([d(p.node, p.param), shown(p.local)]) for p in g.derivatives] for g in section.groups
         ] if uses_named else [],
         "local_nodes": sorted({p.node for p in derivs}, key=str),
         "groups": [
             {"node": g.unit.pre or g.unit.post,
-             "rows": [_total_row(derivation, of, p) for p in g.derivatives if p.param not in shared]}
+             "rows": [_total_row(derivation, of, p, shown) for p in g.derivatives if p.param not in shared]}
             for g in section.groups
         ],
-        "shared": [{"param": p.param, "row": _total_row(derivation, of, p)} for p in section.shared],
+        "shared": [{"param": p.param, "row": _total_row(derivation, of, p, shown)} for p in section.shared],
         "grouped": not uses_named and len(section.groups) > 1,
     }
 
@@ -412,10 +440,10 @@ def _grad_row(grad) -> Row:
     return Row(parts)
 
 
-def _total_row(derivation: Derivation, of: sp.Symbol, p: ParamGrad) -> Row:
-    parts = [d(of, p.param), p.value]
+def _total_row(derivation: Derivation, of: sp.Symbol, p: ParamGrad, shown=lambda expr: expr) -> Row:
+    parts = [d(of, p.param), shown(p.value)]
     if p.expanded is not None:
-        parts.append(p.expanded)
+        parts.append(shown(p.expanded))
     definition = derivation.network.definitions.get(p.value) if p.value.is_Symbol else None
     if definition is not None and definition.is_Function:
         parts.append(definition)
