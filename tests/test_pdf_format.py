@@ -99,6 +99,9 @@ def test_a_broken_format_costs_time_not_the_document(tmp_path, monkeypatch):
     assert len(runs) == 2 and any(a.startswith("--fmt=") for a in runs[0]) and not any(
         a.startswith("--fmt=") for a in runs[1])
     assert _layout(again) == _layout(tmp_path / "good.pdf")
+    runs.clear()  # set aside: the next document is typeset whole, without making the format and failing again
+    compile_pdf(source, tmp_path / "third.pdf", formats=formats)
+    assert len(runs) == 1 and not any(a.startswith("--fmt=") or a == "-ini" for a in runs[0])
 
 
 def test_a_preamble_that_cannot_be_dumped_is_typeset_whole_and_not_tried_again(tmp_path, monkeypatch):

@@ -158,8 +158,8 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_fol
             for suffix in (*KEPT, ".pdf"):
                 (work / f"{name}{suffix}").unlink(missing_ok=True)
             proc = _lualatex(work, name, passes, pages_matter)
-            if fmt and _complete(proc, pdf, work / f"{name}.log"):
-                _discard(fmt)  # the document is fine, so the format was not: the next document makes it anew
+            if fmt and not seeded and _complete(proc, pdf, work / f"{name}.log"):
+                _discard(fmt)  # the document is fine, so the format was not: not used again (nor remade)
         if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
         copy_file(pdf, target, make_folder=make_folder)
@@ -308,11 +308,14 @@ def preloaded(tex: str, folder: Path) -> Path | None:
 
 
 def _discard(fmt: Path) -> None:
-    for path in (fmt, fmt.with_suffix(".files.json")):
-        try:
+    """A format a document failed with (and typeset whole without) is set aside for good: the next documents
+    are typeset whole rather than each making it and failing with it again."""
+    try:
+        fmt.with_suffix(".failed").write_text("a document failed with this format\n", encoding="utf-8")
+        for path in (fmt, fmt.with_suffix(".files.json")):
             path.unlink(missing_ok=True)
-        except OSError:
-            pass
+    except OSError:
+        pass
 
 
 def _current(fmt: Path, manifest: Path) -> bool:
