@@ -396,13 +396,14 @@ def _engine() -> str:
     return f"{prefix}lualatex --nosocket --lua={SANDBOX_NAME}"  # run in the work folder, beside the .tex
 
 
-def _run(command: list[str], work: Path, env: dict, timeout: int = TIMEOUT) -> subprocess.CompletedProcess:
+def _run(command: list[str], work: Path, env: dict, timeout: int | None = None) -> subprocess.CompletedProcess:
     """Run LuaLaTeX in its own process group, which is killed whole on the timeout."""
     from derive.core.bounded import die_with_parent
 
     proc = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
                             preexec_fn=die_with_parent)
+    timeout = TIMEOUT if timeout is None else timeout
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
