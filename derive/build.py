@@ -240,6 +240,7 @@ def _longest_first(jobs: list[Job]) -> list[Job]:
 
 
 KEPT_LATEX = ".derive-latex"
+PRELOADED = "_formats"  # <out>/.derive-latex/_formats: the preambles preloaded (derive/render/pdf.py), for all
 
 
 def _kept_latex(target: Path) -> Path:
@@ -358,7 +359,8 @@ def _build_one(job: Job) -> None:
     result = _derived(job.spec, job.document, job.figures)
     target = Path(job.target)
     if job.fmt == "pdf":
-        document.write_pdf(result, job.lang, options, target, keep=_kept_latex(target))
+        document.write_pdf(result, job.lang, options, target, keep=_kept_latex(target),
+                           formats=target.parent.parent / KEPT_LATEX / PRELOADED)
         return
     if job.fmt == "md":
         text = document.markdown_file(result, job.lang, options)

@@ -317,8 +317,9 @@ def test_the_preamble_loads_tikz_and_font_families_only_where_the_document_uses_
     """Each costs LuaLaTeX time in every document: TikZ with a figure, sans on slides, monospace with code."""
     spec = ROOT / "specs" / "two-layer-relu.yaml"
     notes, bare, slides = latex_of(spec), latex_of(spec, figures=False), latex_of(spec, kind="slides")
-    assert r"\usepackage{cancel,bm,graphicx,tikz}" in _preamble(notes)
+    assert r"\usepackage{tikz}" in _preamble(notes)
     assert r"\usepackage{cancel,bm,graphicx}" in _preamble(bare) and "tikz" not in _preamble(bare)
+    assert r"\usepackage{cancel,bm,graphicx,tikz}" in _preamble(slides)
     for source in (notes, bare):
         assert r"\setmainfont{CMU Serif}" in source
         assert r"\setsansfont" not in source and r"\setmonofont" not in source

@@ -119,16 +119,19 @@ def default_pdf_path(result, lang: str, options) -> Path:
     return Path("build") / lang / f"{stem}{suffix}.pdf"
 
 
-def write_pdf(result, lang: str, options, target: str | Path | None = None, keep: str | Path | None = None) -> Path:
+def write_pdf(result, lang: str, options, target: str | Path | None = None, keep: str | Path | None = None,
+              formats: str | Path | None = None) -> Path:
     """Compile the LaTeX document to target (default build/<lang>/<spec>.pdf); returns the path. `keep`:
-    a folder for LaTeX's .aux and .toc between builds (derive/render/pdf.py, compile_pdf)."""
+    a folder for LaTeX's .aux and .toc between builds, `formats` one for preloaded preambles
+    (derive/render/pdf.py, compile_pdf)."""
     from derive.render.pdf import compile_pdf, require_latex
 
     require_latex()
     chosen = target or (options.output if options is not None and options.output else None)
     explicit = target is None and chosen is not None  # -o names a file: its folder must exist
     target = Path(chosen) if chosen else default_pdf_path(result, lang, options)
-    return compile_pdf(latex(result, lang, options), target, make_folder=not explicit, keep=keep)
+    return compile_pdf(latex(result, lang, options), target, make_folder=not explicit, keep=keep,
+                       formats=formats)
 
 
 def _write_atomic(path: Path, text: str) -> None:

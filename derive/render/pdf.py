@@ -6,6 +6,14 @@ MAX_PASSES times, for one with a table of contents or equation references; LuaLa
 is called directly (latexmk's own start-up and bookkeeping cost more than a page of
 typesetting).
 
+With `formats` (derive build gives <out>/.derive-latex/_formats), the preamble up to FORMAT_MARK, the
+same in every lecture of a kind, is read once into a LuaLaTeX format (mylatexformat) and each document
+starts at the mark: about a quarter of a lecture's LaTeX time. What goes before the mark keeps no Lua state
+but fontspec's module (required again when the format is loaded); fonts, babel, microtype and TikZ come
+after it. A format is kept with the list of files it was made of (size and time of each): a changed file
+(a TeX Live update) or a changed preamble makes a new one. A format that cannot be made, or a document
+that fails with one, is typeset the ordinary way.
+
 Compilation happens in a fresh temporary folder with shell escape off and
 kpathsea's paranoid file access (no reading or writing outside that folder
 but for TeX's own files); the PDF is moved into place only when complete. A
@@ -15,12 +23,15 @@ LaTeX error is `LatexFailed` (exit 1) showing only the log's error lines.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 from derive.errors import DeriveError, ToolMissing
@@ -125,11 +136,12 @@ def require_latex() -> None:
 
 
 def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_folder: bool = True,
-                keep: str | Path | None = None) -> Path:
+                keep: str | Path | None = None, formats: str | Path | None = None) -> Path:
     """Typeset tex into the PDF at target (written only when complete, its folder made when make_folder);
     returns target. A document with references keeps its .aux and .toc in the folder `keep` (derive build
     gives one per output): the next build starts from them, and when the first pass writes the same .aux
-    again (a changed formula that moved no page of the contents), that one pass is the last."""
+    again (a changed formula that moved no page of the contents), that one pass is the last. `formats`: a
+    folder for the preloaded preambles (see the module's text), or None to typeset each document whole."""
     require_latex()
     target = Path(target)
     references = _has_references(tex)
@@ -138,12 +150,16 @@ def compile_pdf(tex: str, target: str | Path, name: str = "derivation", make_fol
         (work / f"{name}.tex").write_text(tex, encoding="utf-8")
         seeded = keep is not None and references and _restore(Path(keep), work, name)
         passes, pages_matter = MAX_PASSES if references else 1, r"\pageref" in tex
-        proc = _lualatex(work, name, passes, pages_matter)
+        fmt = preloaded(tex, Path(formats)) if formats is not None else None
+        proc = _lualatex(work, name, passes, pages_matter, fmt)
         pdf = work / f"{name}.pdf"
-        if seeded and not _complete(proc, pdf, work / f"{name}.log"):  # what was kept does not fit: afresh
-            for suffix in KEPT:
+        if (seeded or fmt) and not _complete(proc, pdf, work / f"{name}.log"):
+            # what was kept does not fit, or the format fails: afresh, the ordinary way
+            for suffix in (*KEPT, ".pdf"):
                 (work / f"{name}{suffix}").unlink(missing_ok=True)
             proc = _lualatex(work, name, passes, pages_matter)
+            if fmt and not seeded and _complete(proc, pdf, work / f"{name}.log"):
+                _discard(fmt)  # the document is fine, so the format was not: not used again (nor remade)
         if not _complete(proc, pdf, work / f"{name}.log"):
             raise LatexFailed(_failure(work / f"{name}.log", proc, tex))
         copy_file(pdf, target, make_folder=make_folder)
@@ -203,17 +219,25 @@ def _aux_state(aux: Path, pages_matter: bool) -> bytes | None:
     return text if pages_matter else _LABEL_PAGE.sub(rb"\1", text)
 
 
-def _lualatex(work: Path, name: str, passes: int, pages_matter: bool = True) -> subprocess.CompletedProcess:
-    """Run LuaLaTeX until what it reads from the .aux file stops changing (at most `passes` times)."""
-    env = {
+def _environment() -> dict:
+    return {
         **os.environ,
         "openin_any": "p",  # kpathsea: no reading absolute paths or dot files a document names
         "openout_any": "p",
         "shell_escape": "f",
         "max_print_line": "200",  # log lines unbroken, so error lines are quoted whole
     }
+
+
+def _lualatex(work: Path, name: str, passes: int, pages_matter: bool = True,
+              fmt: Path | None = None) -> subprocess.CompletedProcess:
+    """Run LuaLaTeX until what it reads from the .aux file stops changing (at most `passes` times); with
+    `fmt`, from that format (the document's preamble up to FORMAT_MARK preloaded)."""
+    env = _environment()
     (work / SANDBOX_NAME).write_text(LUA_SANDBOX, encoding="utf-8")
-    command = [*_engine().split(), "--no-shell-escape", "--interaction=nonstopmode", "--halt-on-error", f"{name}.tex"]
+    preload = [f"--fmt={fmt.with_suffix('')}"] if fmt is not None else []
+    command = [*_engine().split(), *preload, "--no-shell-escape", "--interaction=nonstopmode", "--halt-on-error",
+               f"{name}.tex"]
     aux = work / f"{name}.aux"
     for _ in range(passes):
         before = _aux_state(aux, pages_matter)
@@ -223,6 +247,148 @@ def _lualatex(work: Path, name: str, passes: int, pages_matter: bool = True) -> 
     return proc
 
 
+# -- a preamble preloaded in a format -------------------------------------------------------------------
+
+FORMAT_MARK = r"\csname endofdump\endcsname"  # mylatexformat: the format ends here (\relax in a plain run)
+# What loading the format must do again: fontspec's Lua module (its functions; no callbacks, no state) and
+# pdftexcmds' (hyperref's helper), which their packages require while loading, are not in a format.
+FORMAT_EVERYJOB = r'\everyjob\expandafter{\the\everyjob\directlua{require("fontspec") require("pdftexcmds")}}'
+FORMAT_TIMEOUT = 120
+FORMAT_LUA_NAME = "derive-format.lua"
+# Run first when a format is made. expl3 keeps its integer arrays (case changing, regex: \MakeUppercase in a
+# book's running heads) in Lua and writes them into the format at \dump; in -ini mode it starts them empty
+# instead of reading those the stock format holds, as every ordinary run does. This gives it those, so
+# the format made holds the stock arrays and the preamble's own, the same as an ordinary run has.
+FORMAT_LUA = r"""
+local register = token.create("@expl@luadata@bytecode").index
+local saved = lua.bytecode[register]
+local stock = saved and saved() or {}
+local function upvalue(f, name)
+  for i = 1, 255 do
+    local n, v = debug.getupvalue(f, i)
+    if n == nil then return nil end
+    if n == name then return v end
+  end
+end
+local gset = lua.get_functions_table()[token.create("__intarray_gset_count:Nw").mode]
+local get = gset and upvalue(gset, "__intarray_table")
+local tables = get and upvalue(get, "tables")
+if not (tables and stock.__intarray) then error("derive: expl3's integer arrays not found") end
+for i, t in pairs(stock.__intarray) do
+  if tables[i] == nil then tables[i] = t end
+end
+"""
+
+
+def preloaded(tex: str, folder: Path) -> Path | None:
+    """The format holding tex's preamble up to FORMAT_MARK, made in `folder` if it is not there or no longer
+    fits its files; None when tex has no mark or the format cannot be made (the document is then typeset
+    whole). Workers building at the same time wait for each other (a lock per format)."""
+    at = tex.find(FORMAT_MARK)
+    if at < 0 or shutil.which("kpsewhich") is None:
+        return None
+    head = tex[:at]
+    stem = "derive-" + hashlib.sha256("\n".join((_engine_identity(), FORMAT_LUA, FORMAT_EVERYJOB, head)).encode()).hexdigest()[:20]
+    fmt, manifest, failed = (folder / f"{stem}{suffix}" for suffix in (".fmt", ".files.json", ".failed"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if _current(fmt, manifest):
+            return fmt
+        if failed.is_file():
+            return None
+        import fcntl
+
+        with open(folder / f"{stem}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if _current(fmt, manifest):
+                return fmt
+            return _make_format(head, stem, fmt, manifest, failed)
+    except OSError:
+        return None
+
+
+def _discard(fmt: Path) -> None:
+    """A format a document failed with (and typeset whole without) is set aside for good: the next documents
+    are typeset whole rather than each making it and failing with it again."""
+    try:
+        fmt.with_suffix(".failed").write_text("a document failed with this format\n", encoding="utf-8")
+        for path in (fmt, fmt.with_suffix(".files.json")):
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _current(fmt: Path, manifest: Path) -> bool:
+    """The format is there and every file it was made of has the size and time it had then."""
+    try:
+        files = json.loads(manifest.read_text(encoding="utf-8"))
+        if not fmt.is_file() or not isinstance(files, dict) or not files:
+            return False
+        for path, (size, mtime) in files.items():
+            stat = os.stat(path)
+            if stat.st_size != size or stat.st_mtime_ns != mtime:
+                return False
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _make_format(head: str, stem: str, fmt: Path, manifest: Path, failed: Path) -> Path | None:
+    """Dump head (with FORMAT_EVERYJOB) into a format by mylatexformat; record the files it read."""
+    with tempfile.TemporaryDirectory(prefix="derive-format-") as folder:
+        work = Path(folder)
+        (work / "head.tex").write_text(f'\\directlua{{dofile("{FORMAT_LUA_NAME}")}}\n{head}{FORMAT_EVERYJOB}\n'
+                                       f"{FORMAT_MARK}\n", encoding="utf-8")
+        (work / FORMAT_LUA_NAME).write_text(FORMAT_LUA, encoding="utf-8")
+        (work / SANDBOX_NAME).write_text(LUA_SANDBOX, encoding="utf-8")
+        command = [*_engine().split(), "-ini", f"-jobname={stem}", "--recorder", "--no-shell-escape",
+                   "--interaction=nonstopmode", "--halt-on-error", "&lualatex", "mylatexformat.ltx", "head.tex"]
+        try:
+            proc = _run(command, work, _environment(), FORMAT_TIMEOUT)
+        except LatexFailed:
+            proc = None
+        made = work / f"{stem}.fmt"
+        if proc is None or proc.returncode != 0 or not made.is_file():
+            failed.write_text("", encoding="utf-8")
+            return None
+        files = _read_files(work / f"{stem}.fls", work)
+        part = fmt.with_name(fmt.name + ".part")
+        shutil.copyfile(made, part)
+        os.replace(part, fmt)
+        manifest.write_text(json.dumps(files, indent=0, sort_keys=True), encoding="utf-8")
+    return fmt
+
+
+def _read_files(fls: Path, work: Path) -> dict:
+    """{path: [size, mtime_ns]} of every file outside the work folder that the format's LuaLaTeX run read."""
+    files = {}
+    for line in fls.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.startswith("INPUT "):
+            continue
+        path = Path(line[6:].strip())
+        path = path if path.is_absolute() else work / path
+        if work in path.parents or not path.is_file():
+            continue
+        stat = path.stat()
+        files[str(path)] = [stat.st_size, stat.st_mtime_ns]
+    return files
+
+
+@lru_cache(maxsize=1)
+def _engine_identity() -> str:
+    """The LuaTeX version and the stock LuaLaTeX format a preloaded one is made from (its path, size and
+    time): a new TeX Live makes new formats."""
+    try:
+        version = subprocess.run(["lualatex", "--version"], capture_output=True, text=True, timeout=30).stdout
+        stock = subprocess.run(["kpsewhich", "-engine=luahbtex", "lualatex.fmt"], capture_output=True, text=True,
+                               timeout=30).stdout.strip()
+        stat = os.stat(stock) if stock else None
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{version.splitlines()[0] if version else ''}|{stock}|{stat.st_size if stat else 0}|" \
+           f"{stat.st_mtime_ns if stat else 0}"
+
+
 def _engine() -> str:
     """The LuaLaTeX command: Lua's file access confined (LUA_SANDBOX), no sockets, and where util-linux's
     setpriv is present, killed when derive dies (so a killed derive leaves no LaTeX behind)."""
@@ -230,18 +396,19 @@ def _engine() -> str:
     return f"{prefix}lualatex --nosocket --lua={SANDBOX_NAME}"  # run in the work folder, beside the .tex
 
 
-def _run(command: list[str], work: Path, env: dict) -> subprocess.CompletedProcess:
+def _run(command: list[str], work: Path, env: dict, timeout: int | None = None) -> subprocess.CompletedProcess:
     """Run LuaLaTeX in its own process group, which is killed whole on the timeout."""
     from derive.core.bounded import die_with_parent
 
     proc = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
                             preexec_fn=die_with_parent)
+    timeout = TIMEOUT if timeout is None else timeout
     try:
-        out, err = proc.communicate(timeout=TIMEOUT)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        raise LatexFailed(f"LaTeX did not finish within {TIMEOUT} s") from None
+        raise LatexFailed(f"LaTeX did not finish within {timeout} s") from None
     except BaseException:
         _kill_group(proc)
         raise

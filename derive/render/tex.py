@@ -728,6 +728,8 @@ def _document_environment():
 def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: bool = False,
              numbered: bool = False, plain_title: str = "", author: str = "", date: str = "") -> str:
     """The whole LaTeX document (kind: notes | slides | course) from templates/tex/document.tex.j2."""
+    from derive.render.pdf import FORMAT_MARK
+
     env = _document_environment()
     colour_defs = sorted((name, name.removeprefix("derive-")) for name in colours)
     text = "\n".join((title, body, author, date))
@@ -735,6 +737,7 @@ def document(kind: str, lang: str, *, title: str, body: str, colours: set, toc: 
         kind=kind, language=language(lang), languages=babel_languages(), title=title,
         plain_title=escape(_shortened(plain_title, PDF_TITLE)), body=body, colours=colour_defs, toc=toc, numbered=numbered,
         author=author, date=date, families=families(kind, text), tikz=bool(_TIKZ.search(text)),
+        format_mark=FORMAT_MARK,
     )
 
 
