@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Callable
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -257,9 +258,8 @@ class _Layout:
         return sum(self.gaps) if len(self.layers) > 1 else 0.0
 
     def _edge_labels(self, e: Edge, a, b) -> EdgeLabels:
-        size = lambda lab: (label_width(lab), text_height(lab)) if lab else None  # noqa: E731
         either = bool(e.above) != bool(e.below) and not (e.above or e.below).colour  # a weight, not a value
-        return EdgeLabels(self.cm(a), self.cm(b), size(e.above), size(e.below), either, LABEL_GAP_CM)
+        return EdgeLabels(self.cm(a), self.cm(b), label_size(e.above), label_size(e.below), either, LABEL_GAP_CM)
 
     def _node_boxes(self) -> list[Box2]:
         """Every node, and the value written under it (a worked example's), as a box in cm."""
@@ -524,11 +524,9 @@ def _label_quads(e: EdgeLabels, t: float, room: float = 0.0, flip: bool = False)
 
 
 def _meet(p, q) -> bool:
-    """Whether two rectangles (or a rectangle and a segment) overlap."""
-    if (max(x for x, _ in p) <= min(x for x, _ in q) or max(x for x, _ in q) <= min(x for x, _ in p)
-            or max(y for _, y in p) <= min(y for _, y in q) or max(y for _, y in q) <= min(y for _, y in p)):
-        return False  # far apart (most pairs): their upright boxes already part
-    return _sat(p, q)
+    """Whether two rectangles (or a rectangle and a segment) overlap: far apart (most pairs) when their
+    upright bounds already part, else by _sat."""
+    return _boxes_meet(_bounds([p]), _bounds([q])) and _sat(p, q)
 
 
 def _sat(p, q) -> bool:
@@ -567,6 +565,11 @@ def _glyph_pt(c: str) -> float:
 
 def _script_pt(script: str) -> float:
     return sum(SCRIPT_PT["bracket" if c in "[]()" else "comma" if c in ",." else "digit"] for c in script) + 0.4
+
+
+def label_size(label: Label | None) -> tuple[float, float] | None:
+    """A \\scriptsize label's (width, height) in cm, as place_labels takes it; None for no label."""
+    return (label_width(label), text_height(label)) if label else None
 
 
 def label_width(label: Label) -> float:
@@ -721,13 +724,20 @@ def _border(node: Node, ux: float, uy: float) -> float:
     return TIKZ_R_CM if node.shape != "box" else TIKZ_BOX_CM / max(abs(ux), abs(uy))
 
 
-def _tikz_pos(a: Point, b: Point, t: float, source: Node, target: Node) -> float:
+def tikz_pos(a: Point, b: Point, t: float, source: Callable[[float, float], float],
+             target: Callable[[float, float], float]) -> float:
     """TikZ's pos of the point at t of the way from centre a to centre b: TikZ measures an edge from the
-    source's border to the target's."""
+    source's border to the target's. `source` and `target` give how far each border is from its centre in
+    a direction (ux, uy), in cm (a network's nodes: `_border`; a graph's boxes: their own)."""
     length = math.hypot(b[0] - a[0], b[1] - a[1])
     ux, uy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
-    start, end = _border(source, ux, uy), length - _border(target, ux, uy)
+    start, end = source(ux, uy), length - target(ux, uy)
     return (t * length - start) / (end - start)
+
+
+def _tikz_pos(a: Point, b: Point, t: float, source: Node, target: Node) -> float:
+    """tikz_pos between two of a network's nodes."""
+    return tikz_pos(a, b, t, partial(_border, source), partial(_border, target))
 
 
 def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.0) -> str:

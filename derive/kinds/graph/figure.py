@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import partial
 from xml.sax.saxutils import escape
 
 import sympy as sp
 
 from derive.meta import N_
 from derive.render.diagram import (EDGE_ROOM, LABEL_ROOM, Box2, EdgeLabels, Label, Spot, _label_quads,
-                                   _svg_edge_label, label_width, name_label, place_labels, text_height,
-                                   text_width, unclear)
+                                   _svg_edge_label, label_size, name_label, place_labels, text_width,
+                                   tikz_pos, unclear)
 from derive.core.functions import by_class
 
 # + and × are the graph's arithmetic; every function's gate label is its vocabulary entry's (derive.functions)
@@ -183,7 +184,7 @@ def _fit(boxes: dict[str, Box], arrows: list[Arrow], users: dict[str, list[str]]
     """_fitting, done once for a graph's figure in every language (its numbers are as wide in each)."""
     key = (tuple((k, b.column, b.row, b.circle, b.label.plain, b.name.plain if b.name else "")
                  for k, b in boxes.items()),
-           tuple((a.source, a.target, _size(a.above), _size(a.below)) for a in arrows))
+           tuple((a.source, a.target, label_size(a.above), label_size(a.below)) for a in arrows))
     if key not in _FITTED:
         spots = _fitting(boxes, arrows, users)
         if len(_FITTED) >= 32:
@@ -207,7 +208,7 @@ def _fitting(boxes: dict[str, Box], arrows: list[Arrow], users: dict[str, list[s
     columns = max(b.column for b in boxes.values()) + 1
     base = [BARE_GAP_CM] * max(1, columns - 1)
     for a in arrows:
-        widest = max((_size(lab)[0] for lab in (a.above, a.below) if lab), default=0.0)
+        widest = max((label_size(lab)[0] for lab in (a.above, a.below) if lab), default=0.0)
         span = boxes[a.target].column - boxes[a.source].column
         for g in range(boxes[a.source].column, boxes[a.target].column):
             base[g] = max(base[g], (widest + LABEL_SPARE_CM) / span)
@@ -263,15 +264,10 @@ def _packed(wanted: list[float], weights: list[float], pitch: float) -> list[flo
     return [y + k * pitch for k, y in enumerate(shifted)]
 
 
-def _size(label: Label | None) -> tuple[float, float] | None:
-    """A number's width and height in cm (\\scriptsize, as the network figures set theirs)."""
-    return (label_width(label), text_height(label)) if label else None
-
-
 def _geometry(boxes: dict[str, Box], arrows: list[Arrow]) -> tuple[list[EdgeLabels], list[Box2]]:
     """The arrows with their numbers' sizes, and the boxes (with the names over the gates) in their way."""
     edges = [EdgeLabels((boxes[a.source].x, boxes[a.source].y), (boxes[a.target].x, boxes[a.target].y),
-                        _size(a.above), _size(a.below), gap=NUMBER_GAP_CM) for a in arrows]
+                        label_size(a.above), label_size(a.below), gap=NUMBER_GAP_CM) for a in arrows]
     obstacles = []
     for b in boxes.values():
         half = (b.r if b.circle else INPUT_HALF_CM) + NODE_ROOM_CM
@@ -288,11 +284,8 @@ def _border(box: Box, ux: float, uy: float) -> float:
 
 
 def _tikz_pos(a: Box, b: Box, t: float) -> float:
-    """TikZ's pos of the point at t of the way from a's centre to b's: TikZ measures from border to border."""
-    length = math.hypot(b.x - a.x, b.y - a.y)
-    ux, uy = (b.x - a.x) / length, (b.y - a.y) / length
-    start, end = _border(a, ux, uy), length - _border(b, ux, uy)
-    return (t * length - start) / (end - start)
+    """diagram.tikz_pos between two of the graph's boxes."""
+    return tikz_pos((a.x, a.y), (b.x, b.y), t, partial(_border, a), partial(_border, b))
 
 
 GATE_R_CM, INPUT_HALF_CM, NAME_HEIGHT_CM = 0.45, 0.35, 0.45  # a gate is 9 mm across, an input 7 mm square
