@@ -294,7 +294,7 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
 
     if not jobs:
         return []
-    _preload(job.lang for job in jobs)
+    _preload((job.lang for job in jobs), pdf=any(job.fmt == "pdf" for job in jobs))
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # no refresh thread: the workers are forked, and a fork must not catch a thread holding stderr's lock
@@ -309,12 +309,13 @@ def _run_all(jobs: list[Job], workers: int | None) -> list[Outcome]:
     return [o.value if o.error is None else Outcome(job, o.error, o.exit_code) for job, o in zip(jobs, outcomes)]
 
 
-def _preload(languages=()) -> None:
+def _preload(languages=(), pdf: bool = False) -> None:
     """Import and read, once in the parent, what every worker needs: the workers are forked, so each starts
     with it instead of doing it again (about 0.5 s of CPU per spec). That is SymPy, Jinja and the renderers;
     the SymPy modules SymPy itself imports on first use (sympy.physics.units in `simplify`, sympy.tensor
-    in the first sum: 0.1 s); the catalogs of the languages built (0.02 s each). NumPy is left to the
-    workers: its BLAS threads must not be forked."""
+    in the first sum: 0.1 s); the catalogs of the languages built (0.02 s each); for PDFs, the LuaLaTeX
+    version and stock format the preloaded preambles are keyed by (two commands, 0.05 s). NumPy is left
+    to the workers: its BLAS threads must not be forked."""
     import importlib
 
     from derive.core.startup import imports_paused
@@ -326,6 +327,10 @@ def _preload(languages=()) -> None:
             importlib.import_module(name)
         for lang in sorted(set(languages)):
             translations(lang)
+    if pdf:
+        from derive.render.pdf import engine_identity
+
+        engine_identity()
 
 
 @lru_cache(maxsize=8)

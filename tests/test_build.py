@@ -138,6 +138,21 @@ def test_workers_start_with_sympy_imported_but_never_with_numpy():
     assert out.stdout.split() == ["True", "True", "False"]
 
 
+def test_a_pdf_build_asks_lualatex_for_its_identity_once_in_the_parent():
+    """The preloaded preambles are keyed by LuaLaTeX's version and stock format (two commands): asked once
+    before forking, so no worker runs them again; a build without PDFs does not ask."""
+    import subprocess
+    import sys
+
+    code = ("import derive.build as b, derive.render.pdf as p; b._preload({!r}, pdf={}); "
+            "print(p.engine_identity.cache_info().currsize)")
+    for pdf, cached in ((True, "1"), (False, "0")):
+        out = subprocess.run([sys.executable, "-c", code.format(["en"], pdf)], capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == cached
+
+
 def test_the_course_book_starts_first_and_the_report_keeps_the_order(tmp_path):
     """The spec with the most inputs (a course: a lecture per chapter, two LaTeX passes) is given to a worker
     first, so that it does not start last while the other workers run out of work; a spec's jobs stay

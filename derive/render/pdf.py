@@ -288,7 +288,7 @@ def preloaded(tex: str, folder: Path) -> Path | None:
     if at < 0 or shutil.which("kpsewhich") is None:
         return None
     head = tex[:at]
-    stem = "derive-" + hashlib.sha256("\n".join((_engine_identity(), FORMAT_LUA, FORMAT_EVERYJOB, head)).encode()).hexdigest()[:20]
+    stem = "derive-" + hashlib.sha256("\n".join((engine_identity(), FORMAT_LUA, FORMAT_EVERYJOB, head)).encode()).hexdigest()[:20]
     fmt, manifest, failed = (folder / f"{stem}{suffix}" for suffix in (".fmt", ".files.json", ".failed"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -375,7 +375,7 @@ def _read_files(fls: Path, work: Path) -> dict:
 
 
 @lru_cache(maxsize=1)
-def _engine_identity() -> str:
+def engine_identity() -> str:
     """The LuaTeX version and the stock LuaLaTeX format a preloaded one is made from (its path, size and
     time): a new TeX Live makes new formats."""
     try:
