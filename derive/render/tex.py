@@ -492,7 +492,7 @@ def slides_body(blocks: list[Block], title: str, section: str = "section", gloss
     a step a little too long for one frame is shrunk to fit, a much longer one goes on over
     frames between its equations. A figure has a frame of its own. Each section of the
     derivation also opens a beamer `\\section` (a course passes section="subsection"): the
-deck's PDF outline. The steps under one bold title (an activation, a case of the loss) share
+    deck's PDF outline. The steps under one bold title (an activation, a case of the loss) share
     a frame when they fit on one together. Frame titles leave out the glossary's English gloss,
     "(ang. forward pass)" (`gloss`: the language entry's form of it), which the notes' headings keep.
     """
