@@ -55,6 +55,12 @@ def escape(text: str) -> str:
     return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], _LIGATURE_RE.sub("\x00", text)).replace("\x00", r"\kern0pt{}")
 
 
+def tie_dashes(tex: str) -> str:
+    """A spaced dash (Russian «x — y», Polish „x — y”) tied to the word before it by a no-break space, so that
+    no line starts with the dash (Russian typesetting rule; Polish sets its dash the same way)."""
+    return tex.replace(" \u2014", "~\u2014")
+
+
 @dataclass
 class Block:
     """One piece of the document: kind is title | heading | para | math | figure | rule | raw."""
@@ -202,7 +208,7 @@ class Converter:
         return "".join(out)
 
     def _i_text(self, tok, heading):
-        return escape(tok.content)
+        return tie_dashes(escape(tok.content))
 
     def _i_math_inline(self, tok, heading):
         tex = tok.content.strip()
