@@ -430,3 +430,27 @@ def test_cases_list_z_positive_first_as_the_piecewise_definition_does(cli):
 def test_a_negative_exponent_sum_is_minus_a_sum(cli):
     md = _md(cli, "sigmoid-neuron.yaml")
     assert r"e^{- \left(w x + \theta\right)}" in md and r"e^{- w x - \theta}" not in md  # seed 003: e^{−(wx+θ)}
+
+
+def _frames(cli, spec: str, lang: str = "en") -> list[str]:
+    result = cli(ROOT / "specs" / spec, "--lang", lang, "--format", "tex", "--document", "slides")
+    assert result.exit_code == 0, result.stdout
+    return result.stdout.split(r"\begin{frame}")[1:]
+
+
+@pytest.mark.parametrize("lang, before", [("en", "Before the step it was"), ("ru", "До шага"), ("pl", "Przed krokiem")])
+def test_a_steps_before_and_after_share_one_frame(cli, lang, before):
+    frames = _frames(cli, "mazur-2-2-2.yaml", lang)
+    (frame,) = [f for f in frames if before in f]
+    assert "{E}^{+}" in frame  # the loss after the step, on the frame that gives the loss before it
+
+
+def test_the_verification_note_has_a_frame_of_its_own_title_and_a_remark_its_own_step(cli):
+    frames = _frames(cli, "mlp-backprop.yaml")
+    last = frames[-1]
+    assert last.startswith("[shrink]{Verification}") and "Checked:" in last
+    assert not [f for f in frames[:-1] if "Checked:" in f]
+    bce = next(f for f in frames if "Binary cross-entropy with a sigmoid" in f)
+    assert "Remark:" not in bce  # the remark on all the pairs is not the last pair's (it overflowed that frame)
+    ru = _frames(cli, "mlp-backprop.yaml", "ru")[-1]
+    assert ru.startswith("[shrink]{Проверка}")
