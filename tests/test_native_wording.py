@@ -418,3 +418,17 @@ def test_russian_single_words():
     mlp = lecture("mlp-backprop", "ru")
     assert "принят на веру" not in mlp and "антиградиент" not in mlp
     assert "против градиента" in mlp  # the one name of the direction, said once
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_mlp_check_defines_its_hidden_activation_and_derives_delta_by_index(lang):
+    text = lecture("mlp-check", lang)
+    # ReLU, from the spec's activation entry, before δ^{[1]} uses its derivative I[z > 0]
+    definition = "$$\n" + r"a[z] = \max\left(0, z\right)" + "\n$$"
+    derivative = "$$\n" + r"\frac{d a[z]}{d z} = I[z>0]" + "\n$$"
+    index_form = r"\delta^{[1]}_{j} = \left(\sum_{k=1}^{n} \delta^{[2]}_{k} W^{[2]}_{k,j}\right) \, I[z^{[1]}_{j}>0]"
+    assert text.index(definition) < text.index(derivative) < text.index(index_form) < text.index(r"\boxed{\delta^{[1]} =")
+    joins = {"en": "is the weight that joins unit $j$ of layer 1 to unit $k$ of layer 2",
+             "ru": "— вес связи нейрона $j$ слоя 1 с нейроном $k$ слоя 2",
+             "pl": "to waga połączenia neuronu $j$ warstwy 1 z neuronem $k$ warstwy 2"}[lang]
+    assert f"$W^{{[2]}}_{{k,j}}$ {joins}" in text
