@@ -454,3 +454,10 @@ def test_the_verification_note_has_a_frame_of_its_own_title_and_a_remark_its_own
     assert "Remark:" not in bce  # the remark on all the pairs is not the last pair's (it overflowed that frame)
     ru = _frames(cli, "mlp-backprop.yaml", "ru")[-1]
     assert ru.startswith("[shrink]{Проверка}")
+
+
+def test_the_given_function_is_written_in_the_order_the_graph_builds_it(cli):
+    seed = (ROOT / "tests" / "seeds" / "001.txt").read_text(encoding="utf-8")
+    assert "$$f(x, y, z) = (x + y)z$$" in seed  # the seed's order: the add gate's sum, then the multiply gate's z
+    md = _md(cli, "graph-add-mul.yaml")
+    assert _line(md, "f(x, y, z) = ") == r"f(x, y, z) = \left(x + y\right) z"

@@ -149,8 +149,10 @@ def test_vector_view_renders_in_katex_in_every_language(spec):
 
 def test_prose_differs_by_language_and_formulas_do_not():
     outs = {lang: run_process(SIGMOID_LAYER, "--lang", lang).stdout for lang in LANGS}
-    # the same formulas, up to the decimal sign of the numbers (4.7, 4{,}7)
-    maths = {lang: extract_math(text.replace("{,}", ".")) for lang, text in outs.items()}
+    # the same formulas, up to the decimal sign of the numbers (4.7, 4{,}7) and the sign before a power of ten
+    # that goes with it (4.7 \times 10^{-11}, 4{,}7 \cdot 10^{-11}: docs/glossary.md)
+    maths = {lang: extract_math(text.replace("{,}", ".").replace(r"\times 10^", r"\cdot 10^"))
+             for lang, text in outs.items()}
     assert maths["ru"] == maths["en"] == maths["pl"]
     assert "Обратный проход" in outs["ru"] and "Przejście wstecz" in outs["pl"]
 

@@ -170,7 +170,7 @@ def context(outcome: Outcome, lang: str) -> dict:
         "title": spec.title.get(lang),
         "indexed": False,
         "of": bp.of,
-        "given": Row([sp.Function(bp.of.name)(*bp.inputs), next(n.closed for n in bp.nodes if n.symbol == bp.of)]),
+        "given": Row([sp.Function(bp.of.name)(*bp.inputs), _as_built(bp)]),
         "start": Row([d(bp.of, bp.of), sp.S.One]),
         "values": [Row([x, style.given(v)]) for x, v in (bp.values or {}).items() if x in bp.inputs],
         "find": [d(bp.of, g.wrt) for g in bp.derivatives],
@@ -403,6 +403,30 @@ def _twin(d, g):
         if sp.simplify(t.component.xreplace(dict(zip(t.indices, g.indices))) - g.component) == 0:
             return t.wrt
     return None
+
+
+def _as_built(bp):
+    """The output over the inputs in the order the graph builds it, (x + y) z for q = x + y, f = q z (seed 001),
+    not SymPy's z (x + y): each product keeps its node's factor order, a node substituted as one factor. It is
+    shown only when SymPy confirms it equal to the output's closed form (else the closed form is shown)."""
+    nodes = {n.symbol: n for n in bp.nodes}
+    out = nodes[bp.of]
+
+    def built(expr):
+        if expr in nodes:
+            return built(nodes[expr].expr)
+        if not expr.args:
+            return expr
+        args = [built(a) for a in expr.args]
+        return sp.Mul(*args, evaluate=False) if expr.is_Mul else expr.func(*args)
+
+    shown = built(out.expr)
+    closed = out.closed
+    if closed is None or shown == closed or sp.simplify(shown - closed) != 0:
+        return closed if closed is not None else shown
+    if not any(m.is_Mul and any(f.is_Add for f in m.args) and m.args[0].is_Add for m in sp.preorder_traversal(shown)):
+        return closed  # only a product that starts with a sum is written differently from SymPy's order
+    return shown
 
 
 def _distinct(parts: list) -> list:
