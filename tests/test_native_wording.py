@@ -245,7 +245,7 @@ def test_the_n_of_a_sum_is_said(stem):
     assert sums
     said = set()
     for i in sums:
-        layer = re.search(r"z(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])
+        layer = re.search(r"(?:z|\\delta)(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])  # δ^{[2]}_k: layer 2's n
         after = next(p for p in parts[i + 1:] if not p.startswith("$$"))
         match = re.match(r"where \$n\$ is the number of units of layer (\d+) \(the length of", after)
         key = layer.group(1) if layer and layer.group(1) else "1"
