@@ -248,6 +248,10 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "definition": Row([fz, act.written(_rewritten(fz), z)]) if _rewritten(fz) != fz else None,
                 "derivative": Row([d(fz, z), act.written(act.derivative(z, fz, layer.alpha), z)]),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
+                # the lecture's own names of the activations a stands for (h, o): "a" is the generic one
+                "a_names": [sp.Symbol(n) for n in dict.fromkeys(
+                    other.spec.post for other in derivation.network.layers
+                    if other.activation is act and not other.spec.residual)],
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
                 "kink_unless": _kink_unless(act.derivative(z, fz, layer.alpha), z) if act.kinks else [],
                 "at_kink": _at_zero(act.derivative(z, fz, layer.alpha), z),
@@ -513,6 +517,8 @@ def _worked_context(outcome: Outcome, shown) -> dict:
         "rule": Row([Updated(generic), generic - ETA * d(net.of, generic)]),
         "rows": [_update_row(shown, numbers, net.of, p) for p in moved],
         "frozen": list(numbers.frozen),
+        # every bias frozen and nothing else (as in Mazur's tutorial): the step moves the weights only
+        "biases_frozen": bool(numbers.frozen) and set(numbers.frozen) == set(net.params) - set(net.weights),
         "before": shown.row(Row([net.of]), net.of, numbers.at),
         "after": shown.row(Row([Updated(net.of)]), net.of, {net.of: numbers.loss_after}),
     }
