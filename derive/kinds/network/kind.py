@@ -282,9 +282,11 @@ def _residual_layers(net) -> list[dict]:
 
 
 def _residual_names(layer, source: str) -> dict:
+    """The names of a residual layer, and its sum with the forward pass's own activation: h = a[z] + x."""
     spec = layer.spec
-    return {"number": layer.number, "post": sp.Symbol(spec.post), "pre": sp.Symbol(spec.pre or spec.post),
-            "input": sp.Symbol(source)}
+    post, pre, given = sp.Symbol(spec.post), sp.Symbol(spec.pre or spec.post), sp.Symbol(source)
+    return {"number": layer.number, "post": post, "pre": pre, "input": given,
+            "sum": Row([post, sp.Add(layer.activation.apply(pre, layer.alpha), given, evaluate=False)])}
 
 
 def _highway(derivation: Derivation, section) -> dict | None:
