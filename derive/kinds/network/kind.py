@@ -15,7 +15,7 @@ from derive.meta import N_, __version__
 from derive.kinds.network.backprop import Derivation, ParamGrad, derive as backprop
 from derive.errors import Location, SpecError, VerificationFailed
 from derive.core.calculus import Indicator
-from derive.core.functions import definition_of, kink_arguments, real_diff, weight_decay
+from derive.core.functions import WRITTEN_APART, definition_of, kink_arguments, real_diff, weight_decay
 from derive.kinds.network.graph import renamed
 from derive.kinds.network.model import build
 from derive.render.printing import ascii, latex_printer
@@ -119,10 +119,17 @@ def printer_settings(outcome: Outcome) -> dict:
     # W x + b where the weights are W_{jk} (seeds 002, 004); θ_0 + θ_1 x where the bias is θ_{0j} (seed 000)
     terms = "bias-last" if outcome.spec.index == "target-source" else "given"
     ordinary = frozenset({ACTIVATION_VARIABLE})
+    written = _written_apart(outcome.spec)
     if outcome.vector is not None:
         return {"partials": {**outcome.derivation.partials, **outcome.vector.partials},
-                "notation": outcome.spec.notation, "terms": terms, "ordinary": ordinary}
-    return {"partials": outcome.derivation.partials, "terms": terms, "ordinary": ordinary}
+                "notation": outcome.spec.notation, "terms": terms, "ordinary": ordinary, "written": written}
+    return {"partials": outcome.derivation.partials, "terms": terms, "ordinary": ordinary, "written": written}
+
+
+def _written_apart(spec) -> dict:
+    """The display functions whose letter the spec's own names take (GELU's density φ beside weights φ)."""
+    names = {name for layer in spec.layers for name in (layer.params, layer.bias) if name}
+    return {function: tex for function, (letters, tex) in WRITTEN_APART.items() if names & letters}
 
 
 def context(outcome: Outcome, lang: str) -> dict:
@@ -247,6 +254,8 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "layers": [other.number for other in derivation.network.layers if other.activation is act],
                 "definition": Row([fz, act.written(_rewritten(fz), z)]) if _rewritten(fz) != fz else None,
                 "derivative": Row([d(fz, z), act.written(act.derivative(z, fz, layer.alpha), z)]),
+                # a vocabulary function the derivative is written with and the lecture has not defined (softplus′ = σ)
+                "defines": _used_functions(act.written(act.derivative(z, fz, layer.alpha), z), fz, act),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
                 # the lecture's own names of the activations a stands for (h, o): "a" is the generic one
                 "a_names": [sp.Symbol(n) for n in dict.fromkeys(
@@ -261,6 +270,15 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
             }
         )
     return out
+
+
+def _used_functions(derivative: sp.Expr, fz: sp.Expr, act) -> list[Row]:
+    """σ(z) = 1/(1 + e^{−z}) for each vocabulary function in f′ other than f itself and its display functions
+    (those have their own sentence): every symbol of the derivative is defined where it is first used."""
+    own = {type(fz), *act.written_with}
+    used = [e for e in sp.preorder_traversal(derivative) if isinstance(e, sp.Function)
+            and not isinstance(e, (Indicator, sp.exp, sp.log)) and type(e) not in own and _rewritten(e) != e]
+    return [Row([e, _rewritten(e)]) for e in dict.fromkeys(used)]
 
 
 def _display_definitions(act, z: sp.Expr) -> list[Row]:
