@@ -217,6 +217,7 @@ def _scalar_context(outcome: Outcome, lang: str, numbers: bool = True) -> dict:
         "forward": _forward_rows(derivation),
         "residual": _residual_layers(net),
         "activations": _activation_rows(derivation),
+        "softmax": _softmax_jacobian(derivation),
         "loss": _loss(derivation),
         "sections": [_section(derivation, s) for s in derivation.sections],
         "check": check,
@@ -270,6 +271,25 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
             }
         )
     return out
+
+
+def _softmax_jacobian(derivation: Derivation) -> Row | None:
+    """∂y_k/∂z_j = y_k(1_{k=j} − y_j) for the softmax layer, once checked by SymPy for every k and j of the
+    layer's own definitions (y_k = e^{z_k}/Σ e^{z_p}) before it is printed in general form."""
+    net = derivation.network
+    layer = next((layer for layer in net.layers if layer.activation.name == "softmax"), None)
+    if layer is None:
+        return None
+    defs = net.definitions
+    for uk in layer.units:
+        for uj in layer.units:
+            own = sp.diff(defs[uk.post], uj.pre)
+            claimed = defs[uk.post] * (int(uk is uj) - defs[uj.post])
+            if sp.simplify(own - claimed) != 0:
+                raise VerificationFailed(f"the softmax Jacobian of layer {layer.number} is not y_k(1_(k=j) − y_j)")
+    k, j = sp.symbols("k j", integer=True)
+    y, z = sp.IndexedBase(layer.spec.post), sp.IndexedBase(layer.spec.pre or "z")
+    return Row([d(y[k], z[j]), sp.Mul(y[k], sp.KroneckerDelta(k, j) - y[j], evaluate=False)])
 
 
 def _used_functions(derivative: sp.Expr, fz: sp.Expr, act) -> list[Row]:
