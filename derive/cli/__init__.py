@@ -77,11 +77,11 @@ def main() -> None:
 
 
 @main.command("render")
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path())
 @click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True, help="Language of the prose.")
-@click.option("--format", "fmt", type=click.Choice(["md", "tex", "pdf", "json", "html", "ipynb"]), default="md",
-              show_default=True,
-              help="md: Markdown with $$ math (KaTeX/MathJax); tex: a LaTeX document; "
+@click.option("--format", "fmt", type=click.Choice(["md", "tex", "pdf", "json", "html", "ipynb"]),
+              help="Default: the ending of -o (notes.pdf: pdf), else md. "
+                   "md: Markdown with $$ math (KaTeX/MathJax); tex: a LaTeX document; "
                    "pdf: that document compiled with latexmk/LuaLaTeX; json: CONTRACT section 3; "
                    "html: one standalone page that renders offline; ipynb: a Jupyter notebook with numpy checks.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
@@ -93,7 +93,7 @@ def main() -> None:
 @click.option("--no-figures", is_flag=True, help="Leave out the diagrams (SVG beside Markdown, TikZ in LaTeX).")
 @click.option("--no-verification-note", is_flag=True,
               help="Leave out the closing sentence on how the formulas were checked (they still are).")
-def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str | None,
+def render_command(spec: str, lang: str, fmt: str | None, output: str | None, view: str | None,
                    document: str, no_figures: bool, no_verification_note: bool) -> None:
     """Derive SPEC (a YAML spec: network, graph, mlp, composition) and print the derivation.
 
@@ -104,7 +104,29 @@ def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str
 
     options = Options(view=view, document=document, figures=not no_figures, output=output,
                       verification_note=not no_verification_note)
-    run(lambda: (check_document(document, [fmt]), _render(spec, lang, fmt, options)))
+    run(lambda: _render_checked(spec, lang, fmt, options))
+
+
+def _render_checked(spec: str, lang: str, fmt: str | None, options) -> None:
+    from derive.pipeline import output_format
+
+    refuse_folder(spec)
+    fmt = output_format(fmt, options.output)
+    check_document(options.document, [fmt])
+    _render(spec, lang, fmt, options)
+
+
+def refuse_folder(spec: str) -> None:
+    """`derive FOLDER` is almost always meant as `derive build FOLDER`: say so, with the specs it holds."""
+    from pathlib import Path
+
+    folder = Path(spec)
+    if not folder.is_dir():
+        return
+    specs = sorted(p.name for p in folder.glob("*.yaml"))
+    inside = f" (it holds {', '.join(specs[:5])}{', …' if len(specs) > 5 else ''})" if specs else ""
+    raise DeriveError(f"{spec}: is a folder{inside}; `derive SPEC` derives one spec file. "
+                      f"To build every spec in the folder, run: derive build {spec}")
 
 
 def check_document(document: str, formats) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from derive.core.functions import ACTIVATIONS, LOSSES, words
-from derive.core.yamlload import Doc, load_file, load_text, shown
+from derive.core.yamlload import Doc, load_file, load_text, one_of, shown
 
 NAME_RE = re.compile(r"[A-Za-z]+\Z")
 RESERVED = {"I", "H", "sigma", "e", "pi", "Heaviside", "np", "d"} | set(keyword.kwlist)  # and every function word
@@ -307,7 +307,7 @@ class _Network:
     def _choice(self, path: tuple, default: str, options: tuple, mapping: dict | None = None) -> str:
         value = self._str(path, default, mapping)
         if value not in options:
-            raise self.doc.error(path, f"unknown {path[-1]} {shown(value)}; expected one of: {', '.join(options)}")
+            raise self.doc.error(path, f"unknown {path[-1]} {shown(value)}; {one_of(value, options, words())}")
         return value
 
     def _bool(self, path: tuple, value: Any) -> bool:
