@@ -187,3 +187,36 @@ def test_build_still_builds_the_good_specs_beside_the_mistakes(tmp_path):
     assert "tab.yaml:3:1: not valid YAML: a tab" in proc.stderr and "Windows-1251" in proc.stderr
     assert (tmp_path / "out" / "ru" / "good.md").is_file() and (tmp_path / "out" / "ru" / "good.json").is_file()
     assert not (tmp_path / "out" / "ru" / "slip.md").exists()
+
+
+# -- the help teaches with examples that run -----------------------------------------------------------
+
+def _examples(help_text: str) -> list[list[str]]:
+    """The commands under "Examples:" in a help text: each line's words up to its description (two spaces)."""
+    lines = help_text.split("Examples:", 1)[1].split("\n\n", 1)[0].splitlines()
+    return [line.strip().split("  ", 1)[0].split() for line in lines if line.strip().startswith("derive ")]
+
+
+def test_every_example_in_the_main_and_render_help_runs(tmp_path):
+    """A newcomer copies the examples of `derive --help` and `derive render --help` into a shell in the
+    project folder: each must work as written (PDF ones too: LuaLaTeX is installed where tests run).
+    The folder holds only the specs the examples name, so `derive build specs` stays short."""
+    import shutil
+
+    commands = []
+    for args in ([], ["render"]):
+        proc = run_process(*args, "--help", cwd=tmp_path)
+        assert proc.returncode == 0
+        commands += _examples(proc.stdout)
+    assert len(commands) >= 10, commands
+    (tmp_path / "specs").mkdir()
+    for name in {word for words in commands for word in words if word.startswith("specs/")}:
+        shutil.copy(ROOT / name, tmp_path / name)
+    for words in commands:
+        if words[1] == "check":  # its answers file is the one the quiz example writes
+            assert ["derive", "quiz", words[2], "-o", "quiz/"] in commands
+        proc = run_process(*words[1:], cwd=tmp_path, timeout=600)
+        assert proc.returncode in (0, 1) if words[1] == "check" else proc.returncode == 0, (words, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    assert (tmp_path / "notes.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "mazur.pdf").read_bytes().startswith(b"%PDF") and (tmp_path / "mazur.svg").is_file()

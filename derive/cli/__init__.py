@@ -62,17 +62,23 @@ class DefaultGroup(click.Group):
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="derive")
 def main() -> None:
-    """Derive every backpropagation formula of a network spec with SymPy, verify
-    each one against finite differences, and print the derivation.
+    """Derive every backpropagation formula of a spec (a network, a computational
+    graph, a lecture) with SymPy, verify each one against finite differences,
+    and write the derivation.
+
+    `derive SPEC [OPTIONS]` is short for `derive render SPEC [OPTIONS]`; run
+    `derive render --help` for its options.
 
     \b
     Examples:
       derive specs/two-layer-relu.yaml                 Markdown, in English, to stdout
       derive specs/two-layer-relu.yaml --lang ru       the same derivation in Russian
+      derive specs/two-layer-relu.yaml -o notes.pdf    a PDF (the ending of -o chooses the format)
+      derive specs/two-layer-relu.yaml --format pdf --document slides    beamer slides
       derive specs/two-layer-relu.yaml --format json   the contract's JSON, for programs
-      derive specs/two-layer-relu.yaml -o notes.md     write to a file
-
-    Run `derive render --help` for the options of `derive SPEC`.
+      derive build specs --lang all --format pdf,md    every spec of a folder, in every language
+      derive quiz specs/two-layer-relu.yaml -o quiz/   an exercise sheet and its answers template
+      derive check specs/two-layer-relu.yaml quiz/two-layer-relu.answers.yaml   grade the answers
     """
 
 
@@ -85,7 +91,8 @@ def main() -> None:
                    "pdf: that document compiled with latexmk/LuaLaTeX; json: CONTRACT section 3; "
                    "html: one standalone page that renders offline; ipynb: a Jupyter notebook with numpy checks.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write here instead of stdout (pdf: default build/<lang>/<spec>.pdf).")
+              help="Write here instead of stdout; its ending (.md, .tex, .pdf, .json, .html, .ipynb) chooses "
+                   "the format unless --format is given (pdf: default build/<lang>/<spec>.pdf).")
 @click.option("--view", type=click.Choice(["scalar", "vector"]),
               help="Override the spec's view: every scalar parameter, or matrix form (δ, Wᵀδ ⊙ f′(z)).")
 @click.option("--document", type=click.Choice(["notes", "slides"]), default="notes", show_default=True,
@@ -95,10 +102,18 @@ def main() -> None:
               help="Leave out the closing sentence on how the formulas were checked (they still are).")
 def render_command(spec: str, lang: str, fmt: str | None, output: str | None, view: str | None,
                    document: str, no_figures: bool, no_verification_note: bool) -> None:
-    """Derive SPEC (a YAML spec: network, graph, mlp, composition) and print the derivation.
+    """Derive SPEC (a YAML spec of any kind: network, graph, mlp, composition,
+    course, rnn, attention, conv, layernorm) and print the derivation.
 
     Every formula is checked numerically before it is printed; the
-    derivation ends by saying so.
+    derivation ends by saying so. `derive SPEC` is short for `derive render SPEC`.
+
+    \b
+    Examples:
+      derive specs/mazur-2-2-2.yaml --lang pl -o mazur.md       Markdown, its figure beside it
+      derive specs/mazur-2-2-2.yaml --lang ru -o mazur.pdf      a PDF (needs LuaLaTeX)
+      derive specs/sigmoid-bce.yaml --view vector               the matrix form of a network
+      derive specs/graph-add-mul.yaml --document slides -o graph.pdf   beamer slides of a graph
     """
     from derive.pipeline import Options
 
@@ -108,9 +123,12 @@ def render_command(spec: str, lang: str, fmt: str | None, output: str | None, vi
 
 
 def _render_checked(spec: str, lang: str, fmt: str | None, options) -> None:
+    from derive.core.safewrite import check_target
     from derive.pipeline import output_format
 
     refuse_folder(spec)
+    if options.output:  # a folder that is missing says so first, whatever the name's ending
+        check_target(options.output)
     fmt = output_format(fmt, options.output)
     check_document(options.document, [fmt])
     _render(spec, lang, fmt, options)
@@ -137,10 +155,7 @@ def check_document(document: str, formats) -> None:
 
 def _render(spec: str, lang: str, fmt: str, options) -> None:
     from derive.pipeline import check_options, derive_spec, render
-    from derive.core.safewrite import check_target
 
-    if options.output:  # a bad -o is said before the work, not after
-        check_target(options.output)
     result = derive_spec(spec, options)
     check_options(result, fmt, options)
     text = render(result, fmt, lang, options)
