@@ -93,6 +93,16 @@ def test_closest_never_shows_the_value_itself():
     assert closest(3, ["network"]) is None
 
 
+@pytest.mark.parametrize("name,reason", [
+    ("e", "Euler's number"), ("d", "dy/dx"), ("pi", "π"), ("exp", "the function exp"), ("Swish", "the function silu"),
+    ("lambda", "Python keyword"),
+])
+def test_a_reserved_name_says_what_it_already_means(tmp_path, cli, name, reason):
+    """`bias: e` was refused as "a function or keyword", which e is not to a lecturer: say what it is."""
+    err = _refused(cli, _spec(tmp_path, GOOD.replace("params: theta", f"params: {name}")))
+    assert f"spec.yaml:4:" in err and f"'{name}' is reserved (" in err and reason in err, err
+
+
 # (the text, line:column of the mistake, words the message must have)
 YAML_MISTAKES = {
     "tab": ("kind: network\nlayers:\n\t- {units: 2, activation: relu}\n", "3:1", ["tab", "spaces"]),
