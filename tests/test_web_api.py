@@ -482,3 +482,28 @@ def test_a_kind_without_a_network_still_gets_one_input_per_asked_name():
     question = checker.question(OtherKind(), None, "en")
     assert [t["key"] for t in question["tasks"]] == checker.asked(engine, None)
     assert question["tasks"][0]["latex"] == r"\theta_{01}" and question["forward"] == []
+
+
+@pytest.mark.parametrize("spec", ["mlp-check", "mazur-2-2-2", "rnn-3-steps", "graph-sin-cos-exp", "two-layer-relu"])
+def test_the_page_sets_the_exercise_derive_quiz_prints(spec):
+    """Every kind the checker grades gets its whole question on the page: the forward pass, the given values
+    and one label per input, each the very formula of `derive quiz`'s sheet (a matrix-form network once got an
+    empty question and inputs labelled dJ_dW2)."""
+    import re
+
+    from derive.grading.check import Engine
+    from derive.grading.quiz import build_quiz
+    from derive.web import checker
+
+    path = str(ROOT / "specs" / f"{spec}.yaml")
+    engine = Engine(path)
+    question = checker.question(engine, None, "pl")
+    _, sheet, _ = build_quiz(path, "pl", None)
+    blocks = re.findall(r"\$\$\n(.*?)\n\$\$", sheet, re.S)
+    tasks = re.findall(r"^\d+\. \$(.*)\$$", sheet, re.M)
+    assert [t["key"] for t in question["tasks"]] == checker.asked(engine, None)
+    assert [t["latex"] for t in question["tasks"]] == tasks
+    shown = [e for row in question["forward"] for e in row] + question["values"] + question["activations"] \
+        + [e for row in question["given"] for e in row] + ([question["loss"]] if question["loss"] else [])
+    assert shown and all(any(equation in block for block in blocks) for equation in shown)
+    assert len(question["forward"]) >= 2
