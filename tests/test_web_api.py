@@ -507,3 +507,24 @@ def test_the_page_sets_the_exercise_derive_quiz_prints(spec):
         + [e for row in question["given"] for e in row] + ([question["loss"]] if question["loss"] else [])
     assert shown and all(any(equation in block for block in blocks) for equation in shown)
     assert len(question["forward"]) >= 2
+
+
+@pytest.mark.parametrize("path", ["/a/", "/a/two-layer-relu/x", "/nowhere"])
+def test_a_mistyped_link_is_a_page_in_the_students_language(app, path):
+    """A link cut short or mistyped is a 404 page in the asked language, not the API's English JSON."""
+    response = app.get(f"{path}?token={ANNA}&lang=ru")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+    assert "Такой страницы здесь нет" in response.text and '{"error"' not in response.text
+    api = app.get("/api/nowhere", headers=bearer(ANNA))
+    assert api.status_code == 404 and api.json() == {"error": "Not Found"}
+
+
+def test_a_huge_unknown_name_is_quoted_cut_short(app, cli, tmp_path):
+    """3000 letters, or forty unknown names, in one answer: the feedback quotes a few, each cut short, as
+    `derive check` does (the same grader)."""
+    answers = {"psi_01": "x" * 3000, "psi_02": " + ".join(f"q{i}" for i in range(40))}
+    body = check(app, JAN, answers, lang="pl").json()
+    said = {a["key"]: a["feedback"] for a in body["answers"]}
+    assert said["psi_01"].startswith("Nieznana nazwa: " + "x" * 24 + "….") and len(said["psi_01"]) < 120
+    assert said["psi_02"].startswith("Nieznane nazwy: q0, q1, q2, q3, q4, q5, ….")
+    assert without_expected(cli_json(cli, tmp_path, answers, lang="pl", student="Jan Kowalski"))["answers"] == body["answers"]
