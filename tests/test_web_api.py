@@ -528,3 +528,18 @@ def test_a_huge_unknown_name_is_quoted_cut_short(app, cli, tmp_path):
     assert said["psi_01"].startswith("Nieznana nazwa: " + "x" * 24 + "….") and len(said["psi_01"]) < 120
     assert said["psi_02"].startswith("Nieznane nazwy: q0, q1, q2, q3, q4, q5, ….")
     assert without_expected(cli_json(cli, tmp_path, answers, lang="pl", student="Jan Kowalski"))["answers"] == body["answers"]
+
+
+@pytest.mark.parametrize("lang, typed, shown", [("ru", "2,28", "2{,}28"), ("pl", "-17,06", "-17{,}06"),
+                                                ("en", "0.5", "0.5"), ("ru", "1/3", r"\frac{1}{3}")])
+def test_a_number_answer_reads_back_as_the_decimal_it_was_written_as(tmp_path, lang, typed, shown):
+    """A student types 2,28 for a graph's derivative at its values: the preview reads it back as 2,28 in the
+    page's format, not as the exact fraction 57/25 that the checker compares (which looks like a misreading)."""
+    config = settings(tmp_path)
+    import shutil
+
+    shutil.copy(ROOT / "specs" / "graph-sin-cos-exp.yaml", config.folder)
+    with client(config) as app:
+        body = {"assignment": "graph-sin-cos-exp", "key": "beta_0", "answer": typed, "lang": lang}
+        response = app.post("/api/validate", json=body, headers=bearer(ANNA))
+    assert response.json() == {"ok": True, "latex": shown}

@@ -114,7 +114,7 @@ def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
     try:
         with time_limit(1.0):
             expr = parse_math(text, names=grader.names, max_length=MAX_LENGTH)
-            return {"ok": True, "latex": latex(expr)}
+            return {"ok": True, "latex": _number_latex(expr, lang) or latex(expr)}
     except UnknownName as exc:
         finding = grader._unknown(exc.names)
     except ParseError as exc:
@@ -124,6 +124,17 @@ def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
 
         finding = Finding.of("timeout", seconds=TIME_LIMIT)
     return {"ok": False, "message": Words(lang).finding(finding)}
+
+
+def _number_latex(expr, lang: str) -> str | None:
+    """A number answer (2,28) read back as the decimal it was written as, in lang's format, not as the exact
+    fraction the checker keeps (57/25); None for anything else (a formula, a number with no end: 1/3)."""
+    from derive.render.numbers import format_number, is_exact
+
+    if not (expr.is_Rational and not expr.is_Integer):
+        return None
+    digits = next((n for n in range(1, 31) if is_exact(expr, n)), None)
+    return format_number(expr, lang, digits, tex=True) if digits else None
 
 
 def question(engine, seed: int | None, lang: str) -> dict:
