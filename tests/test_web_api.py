@@ -543,3 +543,16 @@ def test_a_number_answer_reads_back_as_the_decimal_it_was_written_as(tmp_path, l
         body = {"assignment": "graph-sin-cos-exp", "key": "beta_0", "answer": typed, "lang": lang}
         response = app.post("/api/validate", json=body, headers=bearer(ANNA))
     assert response.json() == {"ok": True, "latex": shown}
+
+
+def test_a_matrix_answers_preview_writes_the_names_as_the_question_does(tmp_path):
+    """In a matrix-form network δ^{[2]} stands for ∂J/∂z^{[2]}: the preview of "delta2 a^T" writes it so, as
+    the question's printer does, never as the internal name dJ_dz2 the student has not seen."""
+    import shutil
+
+    config = settings(tmp_path)
+    shutil.copy(ROOT / "specs" / "mlp-check.yaml", config.folder)
+    with client(config) as app:
+        body = {"assignment": "mlp-check", "key": "dJ_dW2", "answer": "delta2 a^T", "lang": "en"}
+        latex = app.post("/api/validate", json=body, headers=bearer(ANNA)).json()["latex"]
+    assert "dJ" not in latex and r"\frac{\partial J}{\partial z^{[2]}}" in latex and "a_1" in latex

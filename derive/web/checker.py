@@ -108,13 +108,11 @@ def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
     from derive.grading.check import Words
     from derive.grading.grader import MAX_LENGTH, _Timeout, parse_finding, time_limit
     from derive.core.parse import ParseError, UnknownName, parse_math
-    from derive.render.printing import latex
-
     grader, _ = engine.grader(seed)
     try:
         with time_limit(1.0):
             expr = parse_math(text, names=grader.names, max_length=MAX_LENGTH)
-            return {"ok": True, "latex": _number_latex(expr, lang) or latex(expr)}
+            return {"ok": True, "latex": _number_latex(expr, lang) or _printer(engine, seed, lang)(expr)}
     except UnknownName as exc:
         finding = grader._unknown(exc.names)
     except ParseError as exc:
@@ -124,6 +122,24 @@ def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
 
         finding = Finding.of("timeout", seconds=TIME_LIMIT)
     return {"ok": False, "message": Words(lang).finding(finding)}
+
+
+_PRINTERS: dict = {}  # (engine, seed, lang) -> the exercise's printer, made once per worker process
+
+
+def _printer(engine, seed: int | None, lang: str):
+    """The printer of the page's exercise, so the preview writes the names as the question does (δ^{[2]}
+    and ∂J/∂z^{[2]} in a matrix-form network, not dJ_dz2); the plain printer for an engine the quiz cannot set."""
+    key = (id(engine), seed, lang)
+    if key not in _PRINTERS:
+        from derive.grading.quiz import exercise
+        from derive.render.printing import latex
+
+        try:
+            _PRINTERS[key] = exercise(engine, seed, lang)[0].filters["tex"]
+        except (AttributeError, KeyError, TypeError):
+            _PRINTERS[key] = latex
+    return _PRINTERS[key]
 
 
 def _number_latex(expr, lang: str) -> str | None:
