@@ -556,3 +556,22 @@ def test_a_matrix_answers_preview_writes_the_names_as_the_question_does(tmp_path
         body = {"assignment": "mlp-check", "key": "dJ_dW2", "answer": "delta2 a^T", "lang": "en"}
         latex = app.post("/api/validate", json=body, headers=bearer(ANNA)).json()["latex"]
     assert "dJ" not in latex and r"\frac{\partial J}{\partial z^{[2]}}" in latex and "a_1" in latex
+
+
+def test_a_matrix_form_exercise_says_how_to_write_matrices(tmp_path):
+    """A network in matrix form is answered with ^T, ⊙ and matrix products: its page says how to write them
+    (in the page's language), a scalar network's page does not; and what the hint says is what the checker reads."""
+    import shutil
+
+    from derive.grading.check import Engine
+
+    config = settings(tmp_path)
+    shutil.copy(ROOT / "specs" / "mlp-check.yaml", config.folder)
+    with client(config) as app:
+        matrix = app.get(f"/a/mlp-check?token={ANNA}&lang=ru").text
+        scalar = app.get(f"/a/two-layer-relu?token={ANNA}&lang=ru").text
+    assert "произведение Адамара" in matrix and "A.T @ B" in matrix
+    assert "произведение Адамара" not in scalar
+    grader, _ = Engine(str(ROOT / "specs" / "mlp-check.yaml")).grader(None)
+    for written in ("(W2^T delta2) ⊙ I[z1>0]", r"(W2^T @ delta2) \odot I[z1>0]", "(W2.T @ delta2) * I[z1>0]"):
+        assert grader.check("delta1", written).verdict == "correct", written

@@ -172,7 +172,7 @@ def question(engine, seed: int | None, lang: str) -> dict:
 def _question(engine, seed: int | None, lang: str) -> dict:
     from derive.grading.quiz import exercise
 
-    _, names = engine.grader(seed)
+    grader, names = engine.grader(seed)
     env, ctx = exercise(engine, seed, lang)
     eq, tex = env.filters["eq"], env.filters["tex"]
     if len(ctx["tasks"]) != len(names):  # one label per input, or the labels would name the wrong inputs
@@ -188,4 +188,5 @@ def _question(engine, seed: int | None, lang: str) -> dict:
         "tasks": [{"key": key, "latex": tex(task)} for key, task in zip(names, ctx["tasks"])],
         "names": list(ctx["allowed"]),
         "task": ctx["words"]["task"] if ctx["given"] else None,  # "… each as a number or as a formula"
+        "matrix": getattr(grader, "matrix", None) is not None,  # answers in matrix notation: say how to write them
     }

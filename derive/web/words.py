@@ -23,6 +23,8 @@ PROSE = {
     "names": N_("You may use these names:"),
     "syntax": N_("Write plain math: * or a space for a product, ^ for a power, I[z > 0] for an indicator, "
                  "max, relu, sigmoid, tanh, exp, log; or LaTeX: \\frac{a}{b}, \\theta_{11}, \\mathbb{I}[u_1 > 0]."),
+    "matrix_syntax": N_("Matrices: A^T is the transpose, A B or A @ B the matrix product, A ⊙ B (or \\odot) the "
+                        "Hadamard product; numpy notation works too: A.T @ B, and A * B element by element."),
     "reads_as": N_("Your answer reads as:"),
     "submit": N_("Check my answers"),
     "checking": N_("Checking…"),
