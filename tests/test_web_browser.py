@@ -312,3 +312,23 @@ def test_on_a_slow_network_the_page_says_it_is_waiting(browser, server):
     finally:
         browser.execute_cdp_cmd("Network.emulateNetworkConditions",
                                 {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+def test_the_back_button_shows_the_result_just_earned(browser, server):
+    """The list of assignments → an exercise → check → back: the list shows the new best result (the browser
+    kept the old list before, and a student thought the submission was lost)."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/?token={EVIL}&lang=en")
+    link = _wait(browser, '.assignments a[href^="/a/two-layer-relu"]')[0]
+    item = link.find_element(By.XPATH, "..")
+    assert "Correct: 1 of 13" not in item.text
+    link.click()
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_1": "g_1"})
+    _submit(browser)
+    assert browser.find_element(By.ID, "status").text == "Correct: 1 of 13"
+    browser.back()
+    item = _wait(browser, '.assignments a[href^="/a/two-layer-relu"]')[0].find_element(By.XPATH, "..")
+    assert "Correct: 1 of 13" in item.text

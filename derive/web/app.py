@@ -387,7 +387,9 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
     names = [(code, entry(code).name) for code in languages()]  # each language by its own name
     text = env.get_template(template).render(lang=lang, languages=names, t=words(lang),
                                              query=request.query_params, **context)
-    return HTMLResponse(text, status_code=status)
+    # no-store: the back button asks again (the list shows the best result just earned, not the one the
+    # browser kept), and a page carrying a student's token and answers stays out of shared caches
+    return HTMLResponse(text, status_code=status, headers={"cache-control": "no-store"})
 
 
 async def index(request: Request) -> Response:
