@@ -635,14 +635,25 @@ def parse_finding(exc: ParseError) -> Finding:
     return Finding.of(f"parse.{exc.key}", column=exc.column, **details)
 
 
+SHOWN_NAMES, SHOWN_NAME_LENGTH = 6, 24  # an absurd answer's unknown names are quoted this far, then "…"
+
+
 def unknown_finding(unknown: list[str], names: list[str]) -> Finding:
-    """Unknown names as written, with the known names most like them (at most 3 each, 6 in all)."""
+    """Unknown names as written (the first few, each cut short if long), with the known names most like
+    them (at most 3 each, 6 in all)."""
     close = [m for name in unknown for m in difflib.get_close_matches(name, names, n=3, cutoff=0.6)]
     code = "unknown_name" if len(unknown) == 1 else "unknown_names"  # "Unknown name: a2", "Unknown names: a2, b3"
+    shown = ", ".join(_shortened(unknown))
     if close:
-        return Finding.of(f"{code}_close", names=", ".join(unknown), close="\n".join(list(dict.fromkeys(close))[:6]))  # "a or b": derive.check joins them
+        return Finding.of(f"{code}_close", names=shown, close="\n".join(list(dict.fromkeys(close))[:6]))  # "a or b": derive.check joins them
     some = [m for name in unknown for m in difflib.get_close_matches(name, names, n=4, cutoff=0.0)]
-    return Finding.of(code, names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
+    return Finding.of(code, names=shown, known=", ".join(list(dict.fromkeys(some))[:6]))
+
+
+def _shortened(unknown: list[str]) -> list[str]:
+    """The names a message quotes: a 3000-letter name or a hundred names would bury the message."""
+    names = [n if len(n) <= SHOWN_NAME_LENGTH else n[:SHOWN_NAME_LENGTH] + "…" for n in unknown[:SHOWN_NAMES]]
+    return names + ["…"] if len(unknown) > SHOWN_NAMES else names
 
 
 def graded(memo: dict, key: str, raw, shown: tuple, grade) -> Verdict:

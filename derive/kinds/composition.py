@@ -25,7 +25,7 @@ from derive.core.functions import ACTIVATIONS as ACTIVATION_ENTRIES
 from derive.numeric.evaluate import evaluate as evaluate_numpy, namespace
 from derive.render.notation import MatProd, Tr
 from derive.render.jinja import Row
-from derive.core.yamlload import Doc
+from derive.core.yamlload import Doc, one_of
 
 KIND = "composition"
 KEYS = ("kind", "title", "K", "rows", "colors", "check")
@@ -213,8 +213,8 @@ def parse(doc: Doc) -> CompositionSpec:
     widths = _widths(doc, check.get("widths"), check_K)
     activation = check.get("activation", "tanh")
     if activation not in ACTIVATIONS:
-        raise doc.error(("check", "activation"), f"unknown activation {activation!r}; expected one of: "
-                                                 f"{', '.join(ACTIVATIONS)}")
+        raise doc.error(("check", "activation"), f"unknown activation {activation!r}; "
+                                                 f"{one_of(activation, ACTIVATIONS)}")
     return CompositionSpec(
         file=doc.file, title=doc.title(), K=K, rows=min(rows, K) if K else rows, colors=_colors(doc),
         check_K=check_K, widths=widths, activation=activation,
@@ -253,7 +253,7 @@ def _colors(doc) -> dict[str, str]:
     out = {"input": "red", "params": "olive"} | value
     for key, color in out.items():
         if color not in COLORS:
-            raise doc.error(("colors", key), f"unknown colour {color!r}; expected one of: {', '.join(COLORS)}")
+            raise doc.error(("colors", key), f"unknown colour {color!r}; {one_of(color, COLORS)}")
     return out
 
 

@@ -509,7 +509,7 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
     ctx = _scalar_context(outcome, lang, numbers=False)
 
     def row(r: Row) -> Row:
-        return shown.row(r, r.parts[1], numbers.at, value=_known(r.parts[0], numbers))
+        return shown.row(r, _form_for_numbers(r.parts), numbers.at, value=_known(r.parts[0], numbers))
 
     def total(r: Row) -> Row:  # the formula and its numbers: the expanded forms make a worked row unreadable
         return row(Row(r.parts[:2], key=r.key))
@@ -525,6 +525,16 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
         s["shared"] = [{**g, "row": total(g["row"])} for g in s["shared"]]
     ctx["worked"] = _worked_context(outcome, shown)
     return ctx
+
+
+def _form_for_numbers(parts: list) -> sp.Expr:
+    """The form of a row its numbers go into, right after which they are printed: the last form when it
+    simplifies the first (∂J/∂s = ∂J/∂y y(1 − y) = y − t = 0,7824 − 1, not = y − t = (−1,278) · 0,7824 · …),
+    else the first."""
+    first, last = parts[1], parts[-1]
+    if len(parts) > 2 and isinstance(last, sp.Expr) and sp.count_ops(last) <= sp.count_ops(first):
+        return last
+    return first
 
 
 def _known(lhs, numbers):
