@@ -247,7 +247,8 @@ def test_the_n_of_a_sum_is_said(stem):
     assert sums
     said = set()
     for i in sums:
-        layer = re.search(r"z(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])
+        # the layer k runs over: that of z_k (or f_k), or of δ_k in a δ written by index
+        layer = re.search(r"(?:z|\\delta)(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])
         after = next(p for p in parts[i + 1:] if not p.startswith("$$"))
         match = re.match(r"where \$n\$ is the number of units of layer (\d+) \(the length of", after)
         key = layer.group(1) if layer and layer.group(1) else "1"
