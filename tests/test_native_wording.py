@@ -98,7 +98,8 @@ def test_residual_layers_share_one_paragraph(lang):
     about = [p for p in paragraphs(text) if "ResNet" in p]
     assert len(about) == 1, about
     assert f"{residual[0]} {AND[lang]} {residual[1]}" in about[0]
-    assert about[0].count("= f(") == 2  # both sums named, h = f(z) + x and g = f(u) + h
+    # both sums named with the forward pass's own activations, h = a[z] + x and g = tanh(u) + h (no undefined f)
+    assert "= f(" not in about[0] and r"h = a[z] + x" in about[0] and r"g = \tanh(u) + h" in about[0]
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -209,9 +210,10 @@ def test_a_gate_sentence_names_the_node_and_has_one_colon(lang):
 
     text = lecture("graph-add-mul", lang)
     node = translations(lang).gettext("The node $%(node)s$ is a multiplication gate: its local derivative with "
-                                      "respect to one input is the other input, so the gate swaps its inputs. "
-                                      "The gradient sent to $%(a)s$ is the upstream gradient times $%(b)s$, and "
-                                      "the other way round.").split("$")[0]
+                                      "respect to one input is the value of the other input, so each input receives "
+                                      "the upstream gradient times the other input's value. The gradient sent to "
+                                      "$%(a)s$ is the upstream gradient times $%(b)s$, and the gradient sent to "
+                                      "$%(b)s$ is the upstream gradient times $%(a)s$.").split("$")[0]
     gates = [p for p in paragraphs(text) if p.startswith(node)]
     assert gates, node
     for p in gates:
@@ -245,7 +247,8 @@ def test_the_n_of_a_sum_is_said(stem):
     assert sums
     said = set()
     for i in sums:
-        layer = re.search(r"(?:z|\\delta)(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])  # δ^{[2]}_k: layer 2's n
+        # the layer k runs over: that of z_k (or f_k), or of δ_k in a δ written by index
+        layer = re.search(r"(?:z|\\delta)(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])
         after = next(p for p in parts[i + 1:] if not p.startswith("$$"))
         match = re.match(r"where \$n\$ is the number of units of layer (\d+) \(the length of", after)
         key = layer.group(1) if layer and layer.group(1) else "1"

@@ -194,6 +194,7 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         "kronecker": "1",
         "decimal": ".",  # the language's decimal sign (derive.numbers.decimal_sign): 0{,}3679 in ru and pl
         "terms": "given",
+        "written": {},  # vocabulary function name -> its symbol in this lecture (derive.functions.WRITTEN_APART)
         "fold_frac_powers": True,  # (σ² + ε)^{3/2}, not a fraction in the exponent
         "ordinary": frozenset(),  # variables of one-variable functions: da/dz, not ∂a/∂z  # order of a sum's terms: given (θ_0 + θ_1 x, seed 000) | bias-last (Wa + b)
     }

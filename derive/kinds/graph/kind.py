@@ -186,6 +186,8 @@ def context(outcome: Outcome, lang: str) -> dict:
         "kinked": any(kink_arguments(e) for n in bp.nodes for e in (n.expr, *(l.expr for l in n.locals))),
         "check": outcome.check,
         "n_formulas": outcome.check.formulas,
+        # the random points alone: the spec's point, when the formulas were checked there too, is said apart
+        "random_points": outcome.check.points - int(getattr(outcome.check, "at_values", False)),
         "version": __version__,
     }
 
