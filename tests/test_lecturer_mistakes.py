@@ -103,6 +103,29 @@ def test_a_reserved_name_says_what_it_already_means(tmp_path, cli, name, reason)
     assert f"spec.yaml:4:" in err and f"'{name}' is reserved (" in err and reason in err, err
 
 
+def test_a_greek_letter_typed_as_such_is_spelt_for_the_lecturer(tmp_path, cli):
+    """Names are Latin letters that print as Greek: `params: θ` gets the spelling that prints as θ."""
+    err = _refused(cli, _spec(tmp_path, GOOD.replace("params: phi", "params: φ")))
+    assert "spec.yaml:5:" in err and err.rstrip().endswith("did you mean 'phi'? (it prints as φ)"), err
+    err = _refused(cli, _spec(tmp_path, GOOD.replace("params: phi", "params: σ")))  # sigma is the sigmoid
+    assert "did you mean" not in err, err
+    assert cli(_spec(tmp_path, GOOD.replace("params: phi", "params: Psi")), "--format", "json").exit_code == 0
+
+
+def test_windows_line_ends_are_line_ends(tmp_path, cli):
+    """A spec saved by Notepad (CR LF) was refused: "the control character U+000D is not allowed"."""
+    result = cli(_spec(tmp_path, GOOD.replace("\n", "\r\n").encode("utf-8")), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["parameters"][0] == "theta_01"
+    slip = _refused(cli, _spec(tmp_path, GOOD.replace("\n", "\r\n").replace("layers:", "layer:").encode()))
+    assert "spec.yaml:3:1: layer: unknown key" in slip, slip  # lines still counted right
+
+
+def test_a_name_used_twice_is_pointed_at_where_it_is_used_the_second_time(tmp_path, cli):
+    err = _refused(cli, _spec(tmp_path, GOOD + "loss: mse\ntarget: y\n"))
+    assert "spec.yaml:7:9: target: the name 'y' is used for both output and target" in err, err
+
+
 # (the spec with a key that would do nothing, where the key is, words the message must have)
 UNUSED = {
     "target-without-loss": (GOOD + "target: t\n", "6:1", ["target belongs to a loss", "loss: half_sse"]),

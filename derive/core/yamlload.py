@@ -259,7 +259,8 @@ def _check_characters(text: str, file: str) -> None:
 # PyYAML's words for the mistakes people make by hand, said in a lecturer's: (its problem starts with,
 # what to say, whether the place to point at is where the construct began rather than where it broke).
 _YAML_PROBLEMS = (
-    ("found character '\\t'", "a tab character; YAML indents with spaces only: replace the tab with spaces", False),
+    ("found character '\\t'", "a tab character; YAML allows only spaces here (and to indent): replace the tab "
+                                "with spaces", False),
     ("expected <block end>", "this line is not indented like the lines above it: the items of one list, and "
                              "the keys of one mapping, start in the same column", False),
     ("mapping values are not allowed here", "a ':' where none can be: is this line indented further than the "
@@ -283,7 +284,9 @@ def plain_yaml_problem(problem: str) -> tuple[str, bool]:
 
 
 def load_text(text: str, file: str = "<input>") -> Doc:
-    """Parse YAML text into a Doc, or raise SpecError."""
+    """Parse YAML text into a Doc, or raise SpecError. Windows line ends (CR LF, saved by Notepad) are
+    line ends, as YAML says; only a CR elsewhere is a stray control character."""
+    text = text.replace("\r\n", "\n")
     _check_characters(text, file)
     loader = None
     try:
