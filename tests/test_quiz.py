@@ -199,3 +199,19 @@ def _missing_msgid() -> str:
     from derive.grading.check import MESSAGES
 
     return MESSAGES["missing"]
+
+
+def test_the_ending_of_o_chooses_a_moodle_quiz_and_a_contradiction_is_refused(tmp_path, cli):
+    """`derive quiz SPEC -o quiz.xml` made a folder named quiz.xml holding a Markdown sheet; `--format moodle
+    -o quiz.md` wrote XML into quiz.md."""
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "quiz.xml"
+    assert cli("quiz", SPEC, "-o", out).exit_code == 0
+    assert out.is_file() and ET.parse(out).getroot().tag == "quiz"
+    for args, words in [(["--format", "md", "-o", tmp_path / "q.xml"], "into a folder"),
+                        (["-o", tmp_path / "notes.md"], "into a folder"),
+                        (["--format", "moodle", "-o", tmp_path / "q.md"], "end the name in .xml")]:
+        result = cli("quiz", SPEC, *args)
+        assert result.exit_code == 2 and words in result.stderr and "Traceback" not in result.stderr, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quiz.xml"]  # nothing else was written
