@@ -49,6 +49,11 @@ SLIPS = {
     "index-typo": (GOOD + "index: target_source\n", "6:8", "'target-source'"),
     "mlp-section": ("kind: mlp\nsections: [forward, backprop]\n", "2:21", "'backward'"),
     "graph-wrt": ("kind: graph\nnodes: {q: x + y, f: q * z}\nwrt: [x, Z]\n", "3:10", "'z'"),
+    # what other tools call the keys, and a word added to a key
+    "key-lr": (GOOD + "lr: 0.1\n", "6:1", "'learning_rate'"),
+    "key-neurons": (GOOD.replace("{units: 2", "{neurons: 2"), "4:6", "'units'"),
+    "input-units": (GOOD.replace("input: x", "input: {name: x, units: 3}"), "2:18", "'size'"),
+    "key-loss-fn": (GOOD + "loss_fn: mse\n", "6:1", "'loss'"),
 }
 
 

@@ -83,7 +83,7 @@ class Doc:
         """Refuse the first key of mapping (found at path) that is not in allowed, naming the allowed ones."""
         for key in mapping:
             if key not in allowed:
-                raise self.key_error(path + (key,), f"unknown key {shown(key)}; {one_of(key, allowed)}")
+                raise self.key_error(path + (key,), f"unknown key {shown(key)}; {one_of(key, allowed, KEY_ALIASES)}")
 
     def boxes(self) -> str | None:
         """The spec's `boxes:` (which displayed equations the lecture frames), or None when absent:
@@ -156,6 +156,13 @@ def shown(value) -> str:
     return f"a {type(value).__name__} (not shown)"
 
 
+# Other names lecturers give to keys (from other tools and papers), offered as "did you mean" when the
+# key they stand for is allowed where they were written.
+KEY_ALIASES = {"lr": "learning_rate", "eta": "learning_rate", "l2": "weight_decay", "lambda": "weight_decay",
+               "neurons": "units", "size": "units", "width": "units", "act": "activation", "nonlinearity": "activation",
+               "weights": "params", "loss_function": "loss", "criterion": "loss", "units": "size", "dim": "size"}
+
+
 def one_of(value, options, aliases: dict[str, str] | None = None) -> str:
     """"expected one of: a, b, c" for an error message, with "; did you mean 'b'?" when value looks like
     a slip for one of the options (see closest)."""
@@ -182,6 +189,8 @@ def closest(value, options, aliases: dict[str, str] | None = None) -> str | None
     key = _folded(value)
     if key in folded or key.replace("_", "") in folded:
         return folded.get(key) or folded[key.replace("_", "")]
+    if key.split("_")[0] in folded:  # loss_fn, activation_function: the option with a word added
+        return folded[key.split("_")[0]]
     match = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
     return folded[match[0]] if match else None
 
