@@ -74,7 +74,8 @@ def _moodle(spec: str, lang: str, seed: int | None, out: str) -> None:
 
     xml = quiz_xml(spec, lang, seed)
     path = out
-    if os.path.isdir(out):
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):  # -o quiz/: a folder, made when missing
+        os.makedirs(out, exist_ok=True)
         path = os.path.join(out, Path(spec).stem + (f"-{seed}" if seed is not None else "") + ".xml")
     _write_atomic(path, xml)
     click.echo(path)
