@@ -106,19 +106,28 @@ def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
     """{"ok": True, "latex"} when text reads as a formula over the names known here, else {"ok": False,
     "message"} in lang (the checker's own messages: unknown names, unbalanced brackets, …)."""
     from derive.grading.check import Words
-    from derive.grading.grader import MAX_LENGTH, _Timeout, parse_finding, time_limit
+    from derive.grading.grader import MAX_LENGTH, Finding, _Timeout, parse_finding, time_limit, unknown_finding
     from derive.core.parse import ParseError, UnknownName, parse_math
+
     grader, _ = engine.grader(seed)
+    # the names check() reads key's answer with (not the asked quantity's own name), and its reader (a graph's
+    # `formula = number`), so that the preview and the verdict agree
+    names = grader.names_for(key) if key in grader.keys() else grader.names
+    read = getattr(grader, "read", lambda text, names: parse_math(text, names=names, max_length=MAX_LENGTH))
     try:
         with time_limit(1.0):
-            expr = parse_math(text, names=grader.names, max_length=MAX_LENGTH)
+            expr = read(text, names)
+            expr = expr[0] if isinstance(expr, tuple) else expr  # a graph's `formula = number`: the formula
             return {"ok": True, "latex": _number_latex(expr, lang) or _printer(engine, seed, lang)(expr)}
     except UnknownName as exc:
-        finding = grader._unknown(exc.names)
+        if exc.names and all(n in grader.names and n not in names for n in exc.names):
+            finding = Finding.of("names_asked", names=", ".join(exc.names))
+        else:
+            finding = unknown_finding(exc.names, list(names))
     except ParseError as exc:
         finding = parse_finding(exc)
     except _Timeout:
-        from derive.grading.grader import Finding, TIME_LIMIT
+        from derive.grading.grader import TIME_LIMIT
 
         finding = Finding.of("timeout", seconds=TIME_LIMIT)
     return {"ok": False, "message": Words(lang).finding(finding)}
