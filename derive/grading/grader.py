@@ -332,7 +332,8 @@ class Grader:
         self.points = len(next(iter(self.env.values())))
         steps = node_gradients(d)
         self.backward = {g.symbol: g.expr for g in d.backward} | dict(steps)
-        self.partials = d.partials | {s: (net.of, sp.Symbol(str(s)[len(str(net.of)) + 2:])) for s, _ in steps}
+        # dJ_dz1_1 is ∂J/∂z1_1: the node's name follows "d" + of + "_d"
+        self.partials = d.partials | {s: (net.of, sp.Symbol(str(s)[len(str(net.of)) + 3:])) for s, _ in steps}
         symbols = [*net.params, *net.inputs, *net.targets, *net.constants, *(s for s, _ in net.forward), *self.backward]
         self.names = {str(s): s for s in symbols}
         self.params = {str(p): p for p in net.params}
