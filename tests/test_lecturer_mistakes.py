@@ -103,6 +103,35 @@ def test_a_reserved_name_says_what_it_already_means(tmp_path, cli, name, reason)
     assert f"spec.yaml:4:" in err and f"'{name}' is reserved (" in err and reason in err, err
 
 
+# (the spec with a key that would do nothing, where the key is, words the message must have)
+UNUSED = {
+    "target-without-loss": (GOOD + "target: t\n", "6:1", ["target belongs to a loss", "loss: half_sse"]),
+    "loss-name-without-loss": (GOOD + "loss: none\nloss_name: E\n", "7:1", ["loss_name belongs to a loss"]),
+    "bias-with-source-target": (GOOD.replace("params: theta,", "params: theta, bias: c,"), "4:",
+                                ["index: target-source", "theta_01"]),
+    "output-with-a-size": (GOOD + "output: {name: y, size: 2}\n", "6:9", ["output's name", "last layer"]),
+}
+
+
+@pytest.mark.parametrize("case", UNUSED)
+def test_a_key_that_would_do_nothing_is_refused(tmp_path, cli, case):
+    """A `target:` without `loss:` used to be dropped silently, and the lecture then differentiated y, not
+    the loss the lecturer meant; `bias:` with the default index was dropped the same way."""
+    text, where, words = UNUSED[case]
+    err = _refused(cli, _spec(tmp_path, text))
+    assert f"spec.yaml:{where}" in err and all(w in err for w in words), err
+
+
+def test_the_same_keys_with_a_loss_and_the_matrix_index_are_fine(tmp_path, cli):
+    text = GOOD.replace("params: theta,", "params: W, bias: c,").replace("params: phi", "params: V, bias: d0")
+    text = text.replace("input: x", "input: x\nindex: target-source") + "loss: half_sse\ntarget: r\nloss_name: E\n"
+    text = text.replace("bias: d0", "bias: beta")
+    result = cli(_spec(tmp_path, text), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["of"] == "E" and data["targets"] == ["r"] and {"c_1", "c_2", "beta"} <= set(data["parameters"])
+
+
 # (the text, line:column of the mistake, words the message must have)
 YAML_MISTAKES = {
     "tab": ("kind: network\nlayers:\n\t- {units: 2, activation: relu}\n", "3:1", ["tab", "spaces"]),

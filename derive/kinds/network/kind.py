@@ -140,8 +140,13 @@ def context(outcome: Outcome, lang: str) -> dict:
 
 def _vector_context(outcome: Outcome, lang: str) -> dict:
     view, spec = outcome.vector, outcome.spec
+    last = len(view.network.layers)
     return {
         "view": "vector",
+        # the hidden layers' activations, defined as the scalar lectures define them: δ's I[z > 0] is then no surprise
+        # (the output's derivative is derived where the backward pass meets it)
+        "activations": [dict(a, layers=[n for n in a["layers"] if n != last]) for a in _activation_rows(outcome.derivation)
+                        if any(n != last for n in a["layers"])],
         "title": spec.title.get(lang),
         "boxes": spec.framed(),
         "of": view.network.of,
@@ -183,6 +188,7 @@ def _step(step) -> dict:
         "because": [Row(parts) for parts in step.because],
         "defines": [Row(parts) for parts in step.defines],
         "sums_over": step.sums_over,
+        "joins": step.joins,
     }
 
 

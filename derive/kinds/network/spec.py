@@ -140,6 +140,10 @@ class _Network:
         inp, size = self._input()
         layers_raw = self._layers_raw()
         loss = self._choice(("loss",), "none", ("none", *LOSSES))
+        self._refuse_unused(layers_raw, loss)
+        if isinstance(self.data.get("output"), dict):  # written like input: {name: x, size: 3}
+            raise self.doc.error(("output",), "expected the output's name, e.g. output: y; its size is the "
+                                              "number of units of the last layer")
         layers = self._name_layers(layers_raw, self._str(("output",), "y"))
         layers = self._residuals(layers_raw, layers, size)
         spec = NetworkSpec(
@@ -161,6 +165,23 @@ class _Network:
         self._check_output(spec)
         self._check_distinct(spec)
         return spec
+
+    def _refuse_unused(self, layers: list, loss: str) -> None:
+        """Keys that would do nothing are errors, not silently dropped: a target or a loss name without a
+        loss (a forgotten `loss:` would otherwise differentiate the output instead), a separate bias with
+        index: source-target, where the bias is index 0 of the layer's parameters."""
+        for key in ("target", "loss_name"):
+            if key in self.data and loss == "none":
+                raise self.doc.key_error((key,), f"{key} belongs to a loss, but there is no loss (loss: none "
+                                                 f"differentiates the output itself); add a loss, e.g. loss: "
+                                                 f"half_sse, or drop {key}")
+        if self.data.get("index", "source-target") == "source-target":
+            for i, layer in enumerate(layers):
+                if isinstance(layer, dict) and "bias" in layer:
+                    raise self.doc.key_error(("layers", i, "bias"), "a separate bias b_j belongs to index: "
+                                             "target-source; with index: source-target (the default) the bias "
+                                             "is index 0 of the layer's params (theta_01); drop bias, or write "
+                                             "index: target-source")
 
     # -- residual connections (h = f(z) + input): kept apart from the other layer keys ----------
     def _residuals(self, raw: list[dict], layers: tuple[LayerSpec, ...], input_size: int) -> tuple[LayerSpec, ...]:
