@@ -322,3 +322,22 @@ def test_the_layer_kinds_expected_latex_renders_in_katex():
             shown.append(grader.check(k, "0").expected_latex)
     assert not [s for s in shown if r"\mathrm{dL}" in s]
     assert katex_errors(shown) == []
+
+
+# --------------------------------------------------------------------------- a sum that leaves elements out
+
+
+def test_a_sum_that_starts_after_1_is_not_the_whole_sum():
+    """∂f/∂x_i of f = W x + θ is Σ_{k=1}^{n} W_ki ∂f/∂q_k (autograd below); `\\sum_{k=2}^{n}` leaves k = 1 out,
+    but its bounds were read over and it was graded `correct`."""
+    W, upstream = RNG.normal(size=(3, 3)), RNG.normal(size=3)
+    full = grad(lambda x: anp.dot(upstream, anp.dot(W, x)))(RNG.normal(size=3))
+    assert np.allclose(full, W.T @ upstream) and not np.allclose(full, W[1:].T @ upstream[1:])
+    grader = _grader("linear-layer.yaml")
+    for text in (r"\sum_{k=2}^{n} W_{k,i} df_dq_k", r"\sum_{k=0}^{n} W_{k,i} df_dq_k"):
+        assert _verdict(grader, "x_i", text) == ("invalid", ["parse.sum_start"]), text
+    for text in (r"\sum_{k=1}^{n} W_{k,i} df_dq_k", r"\sum\limits_{k=1}^{n} W_{k,i} df_dq_k", "sum_k W_ki df_dq_k"):
+        assert _verdict(grader, "x_i", text)[0] == "correct", text
+    v = grader.check("x_i", r"\sum_{k=2}^{n} W_{k,i} df_dq_k")
+    assert "starts at 2" in Words("en").feedback(v) and "начинается с 2" in Words("ru").feedback(v)
+    assert "zaczyna się od 2" in Words("pl").feedback(v)

@@ -634,7 +634,8 @@ PARSE_KEYS = frozenset({
     "confusable", "yaml_escape", "partial", "shapes_add", "shapes_had", "shapes_product", "matrix_power",
     "matmul_scalar", "matrix_division",
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
-    "digits", "ambiguous_division", "scientific_name", "euler_name", "row_times_column", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
+    "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
+    "ambiguous_division", "scientific_name", "euler_name", "row_times_column", "sum_start",
     "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested", "sum_index",
 })
 
