@@ -282,6 +282,7 @@ FRAME = r"\\begin\{frame\}\[shrink\]\{(.*?)\}(?:\{(.*?)\})?\n(.*?)\\end\{frame\}
 # paragraphs that go on from the formula before them: they never open a frame
 BACK_REFERENCES = ["Its derivative:", "In vector form:", "In terms of the activation $%(a)s$:",
                    "In terms of the activation $%(a)s$ itself, as it is used below:",
+                   "Here, by definition,",
                    "Solving the identity $%(identity)s$ for $%(target)s$ and substituting back:"]
 
 
