@@ -308,7 +308,7 @@ def test_on_a_slow_network_the_page_says_it_is_waiting(browser, server):
         browser.find_element(By.CSS_SELECTOR, "#answers button").click()
         assert browser.find_element(By.ID, "status").text == "Sprawdzanie…"
         _wait(browser, '.answer[data-key="phi_1"] .verdict.incorrect', 60)
-        assert "stale" not in preview.get_attribute("class").split()
+        _wait(browser, '.answer[data-key="phi_1"] .preview.ok:not(.stale) .katex', 60)  # the new reading came
     finally:
         browser.execute_cdp_cmd("Network.emulateNetworkConditions",
                                 {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})

@@ -145,6 +145,12 @@
     showVerdicts(config, words, result);
   }
 
+  // A page the browser kept whole for the back button (bfcache, even with no-store) shows what it showed then:
+  // the list without the result just earned. Ask the server again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) window.location.reload();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     renderAll();
     var config = data("config");
