@@ -575,3 +575,26 @@ def test_a_matrix_form_exercise_says_how_to_write_matrices(tmp_path):
     grader, _ = Engine(str(ROOT / "specs" / "mlp-check.yaml")).grader(None)
     for written in ("(W2^T delta2) ⊙ I[z1>0]", r"(W2^T @ delta2) \odot I[z1>0]", "(W2.T @ delta2) * I[z1>0]"):
         assert grader.check("delta1", written).verdict == "correct", written
+
+
+@pytest.mark.parametrize("spec, key", [("graph-sin-cos-exp", "beta_0"), ("mlp-check", "delta1"), ("two-layer-relu", "psi_11")])
+def test_the_preview_never_disagrees_with_the_check(tmp_path, spec, key):
+    """Whatever a student types, the live preview reads it as the check does: an answer the preview calls
+    unreadable is `invalid` with the very same message, and one it reads is never `invalid`. (A typo in a
+    graph's name once cost a 500 with English text; `formula = number` was refused by the preview alone.)"""
+    import shutil
+
+    config = settings(tmp_path)
+    shutil.copy(ROOT / "specs" / f"{spec}.yaml", config.folder)
+    typed = ["bta_0", "W3 delta2", "hh_1", "((", "2*omega_1 = 2,28", "dl_df_0", "2,28", "g_1 + ", "x" * 300,
+             "(W2^T delta2) ⊙ I[z1>0]", "phi_1*I[u_1>0]*h_1", r"\input{/etc/passwd}", "beta_0 = x"]
+    with client(config) as app:
+        for text in typed:
+            preview = app.post("/api/validate", headers=bearer(ANNA),
+                               json={"assignment": spec, "key": key, "answer": text, "lang": "pl"})
+            assert preview.status_code == 200, (text, preview.text)
+            verdict = next(a for a in check(app, ANNA, {key: text}, spec, lang="pl").json()["answers"] if a["key"] == key)
+            if preview.json()["ok"]:
+                assert verdict["verdict"] != "invalid", (text, verdict)
+            else:
+                assert verdict["verdict"] == "invalid" and verdict["feedback"] == preview.json()["message"], text

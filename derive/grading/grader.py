@@ -412,13 +412,20 @@ class Grader:
         return graded(self.memo, key, raw, (expected.ascii, expected.latex),
                       lambda verdict, text: self._grade(verdict, expected, text))
 
-    def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
+    def reading(self, key: str, text: str) -> tuple:
+        """The answer for key as the check reads it: (the expression, None), or (None, the finding that says
+        why it cannot be read). The web page's live preview is this very reading."""
         try:
-            answer = parse_math(text, names=self.names, max_length=MAX_LENGTH)
+            return parse_math(text, names=self.names, max_length=MAX_LENGTH), None
         except UnknownName as exc:
-            return _set(verdict, "invalid", self._unknown(exc.names))
+            return None, self._unknown(exc.names)
         except ParseError as exc:
-            return _set(verdict, "invalid", parse_finding(exc))
+            return None, parse_finding(exc)
+
+    def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
+        answer, finding = self.reading(str(expected.param), text)
+        if finding is not None:
+            return _set(verdict, "invalid", finding)
         value = self._value(expected.param)
         if value is not None and not answer.free_symbols:
             return graded_number(verdict, answer, value, self.tolerance)
@@ -711,17 +718,24 @@ class FormulaGrader:
         return graded(self.memo, key, raw, shown, lambda verdict, text: self.grade_text(verdict, target, text))
 
     def grade_text(self, verdict: Verdict, target, text: str) -> Verdict:
-        names = self.names_for(target.key)
-        try:
-            answer = self.read(text, names)
-        except UnknownName as exc:
-            withheld = self.withheld(target.key)
-            if exc.names and all(n in withheld for n in exc.names):  # the answer names what it is asked for
-                return _set(verdict, "invalid", Finding.of("names_asked", names=", ".join(exc.names)))
-            return _set(verdict, "invalid", unknown_finding(exc.names, [n for n in names if n not in withheld]))
-        except ParseError as exc:
-            return _set(verdict, "invalid", parse_finding(exc))
+        answer, finding = self.reading(target.key, text)
+        if finding is not None:
+            return _set(verdict, "invalid", finding)
         return self.grade_formula(verdict, target, answer)
+
+    def reading(self, key: str, text: str) -> tuple:
+        """The answer for key as the check reads it (`read`: a graph's `formula = number` is a pair): (what was
+        read, None), or (None, the finding that says why it cannot be read). The live preview is this reading."""
+        names = self.names_for(key)
+        try:
+            return self.read(text, names), None
+        except UnknownName as exc:
+            withheld = self.withheld(key)
+            if exc.names and all(n in withheld for n in exc.names):  # the answer names what it is asked for
+                return None, Finding.of("names_asked", names=", ".join(exc.names))
+            return None, unknown_finding(exc.names, [n for n in names if n not in withheld])
+        except ParseError as exc:
+            return None, parse_finding(exc)
 
     def read(self, text: str, names: dict):
         return parse_math(text, names=names, max_length=MAX_LENGTH)

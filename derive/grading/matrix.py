@@ -257,3 +257,6 @@ class VectorViewGrader:
 
     def check(self, key: str, raw) -> Verdict:
         return (self.matrix if key in self.matrix.targets else self.scalar).check(key, raw)
+
+    def reading(self, key: str, text: str) -> tuple:
+        return (self.matrix if key in self.matrix.targets else self.scalar).reading(key, text)
