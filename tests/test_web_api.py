@@ -598,3 +598,19 @@ def test_the_preview_never_disagrees_with_the_check(tmp_path, spec, key):
                 assert verdict["verdict"] != "invalid", (text, verdict)
             else:
                 assert verdict["verdict"] == "invalid" and verdict["feedback"] == preview.json()["message"], text
+
+
+def test_a_one_entry_matrix_answer_is_praised_like_a_scalar_one(tmp_path):
+    """δ^[2] of a one-output network has one entry: "Верно: все элементы (их 1) совпадают…" is not Russian;
+    it gets the scalar answer's sentence, and a matrix of three entries keeps its own."""
+    import shutil
+
+    config = settings(tmp_path)
+    shutil.copy(ROOT / "specs" / "mlp-check.yaml", config.folder)
+    with client(config) as app:
+        body = check(app, ANNA, {"delta2": "y - t", "dJ_dW2": "delta2 a^T"}, "mlp-check", lang="ru").json()
+    said = {a["key"]: (a["verdict"], a["feedback"]) for a in body["answers"]}
+    assert said["delta2"][0] == "correct" and "их 1)" not in said["delta2"][1]
+    assert said["delta2"][1] == "Верно: ответ совпадает с ожидаемой производной во всех контрольных точках (их 240)."
+    assert said["dJ_dW2"] == ("correct", "Верно: все элементы (их 3) совпадают с ожидаемыми во всех контрольных "
+                                         "точках (их 240).")

@@ -332,3 +332,17 @@ def test_the_back_button_shows_the_result_just_earned(browser, server):
     browser.back()
     item = _wait(browser, '.assignments a[href^="/a/two-layer-relu"]')[0].find_element(By.XPATH, "..")
     assert "Correct: 1 of 13" in item.text
+
+
+def test_an_unreadable_answer_is_explained_once(browser, server):
+    """After checking, an unreadable answer's message stands once, in its verdict, not a second time in the
+    preview above it (on a phone the two filled the screen with the same sentence)."""
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=ru")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_2": "(g_2 + 1"})
+    message = _wait(browser, '.answer[data-key="phi_2"] .preview.bad')[0].text
+    _submit(browser)
+    box = browser.find_element("css selector", '.answer[data-key="phi_2"]')
+    assert _verdict(browser, "phi_2").get_attribute("class") == "verdict invalid"
+    assert box.text.count(message) == 1, box.text

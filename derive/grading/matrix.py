@@ -196,6 +196,8 @@ def matrix_findings(values: np.ndarray, expected: np.ndarray, key: str, points: 
             flipped = values.transpose(1, 0, 2)
             return "incorrect", hint + next(([f] for f, wrong in mistakes() if _agrees(flipped, wrong)), [])
         return "incorrect", [Finding.of("wrong_shape", shape=_shape(values), expected=_shape(expected), key=key)]
+    if _agrees(values, expected) and expected.shape[:2] == (1, 1):  # one entry: not "all 1 entries agree"
+        return "correct", [Finding.of("correct_points", points=points)]
     if _agrees(values, expected):
         return "correct", [Finding.of("correct_matrix", entries=expected.shape[0] * expected.shape[1], points=points)]
     if _agrees(values, -expected):

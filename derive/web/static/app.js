@@ -93,6 +93,11 @@
       var box = document.querySelector('.answer[data-key="' + a.key + '"]');
       if (!box) return;
       var verdict = box.querySelector(".verdict");
+      var preview = box.querySelector(".preview");
+      if (a.verdict === "invalid" && preview.textContent === a.feedback) { // said once, by the verdict
+        preview.textContent = "";
+        preview.className = "preview";
+      }
       verdict.className = "verdict " + a.verdict;
       verdict.textContent = "";
       var word = document.createElement("span");
