@@ -127,10 +127,10 @@ def test_type_preview_submit_read_the_verdict(browser, server, tmp_path, width, 
         browser.find_element(By.ID, f"a-{key}").clear()
     browser.find_element(By.ID, "a-theta_11").send_keys(NO_INDICATOR)
     browser.find_element(By.ID, "a-phi_2").send_keys("(g_2 + 1")
-    _wait(browser, '.answer[data-key="theta_11"] .preview.ok .katex')
+    _wait(browser, '.answer[data-key="theta_11"] .preview.ok:not(.stale) .katex')
     preview = browser.find_element(By.CSS_SELECTOR, '.answer[data-key="theta_11"] .preview')
     assert preview.text.startswith("Ваш ответ прочитан так:")
-    bad = _wait(browser, '.answer[data-key="phi_2"] .preview.bad')[0]
+    bad = _wait(browser, '.answer[data-key="phi_2"] .preview.bad:not(.stale)')[0]  # the reading of all it says
     expected = httpx.post(f"{server}/api/validate", headers=bearer(ANNA),
                           json={"assignment": "two-layer-relu", "key": "phi_2", "answer": "(g_2 + 1", "lang": "ru"})
     assert bad.text == expected.json()["message"] and bad.text

@@ -343,6 +343,7 @@ class Grader:
         self.expected = {str(p.param): self._expected(p, sources[p.param]) for p in d.derivatives}
         self.steps: dict[str, _Expected] = {}  # intermediate quantities, built when first asked
         self.memo: dict[tuple[str, str], Verdict] = {}
+        self._without: dict[str, dict] = {}  # the names for an intermediate key: all but the key itself
 
     # -- set-up
 
@@ -412,18 +413,29 @@ class Grader:
         return graded(self.memo, key, raw, (expected.ascii, expected.latex),
                       lambda verdict, text: self._grade(verdict, expected, text))
 
+    def names_for(self, key: str) -> dict:
+        """The names an answer for key may use: all but the intermediate quantity key asks for (dy_dh_1 is not
+        an answer for dy_dh_1: it would agree with itself at every point); a parameter's name is usable."""
+        if key in self.expected or key not in self.names:
+            return self.names
+        if key not in self._without:
+            self._without[key] = {n: v for n, v in self.names.items() if n != key}
+        return self._without[key]
+
     def reading(self, key: str, text: str) -> tuple:
         """The answer for key as the check reads it: (the expression, None), or (None, the finding that says
         why it cannot be read). The web page's live preview is this very reading."""
         try:
-            return parse_math(text, names=self.names, max_length=MAX_LENGTH), None
+            return parse_math(text, names=self.names_for(key), max_length=MAX_LENGTH), None
         except UnknownName as exc:
-            return None, self._unknown(exc.names)
+            if exc.names and key not in self.expected and set(exc.names) == {key}:  # names what it is asked for
+                return None, Finding.of("names_asked", names=key)
+            return None, unknown_finding(exc.names, list(self.names_for(key)))
         except ParseError as exc:
             return None, parse_finding(exc)
 
     def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
-        answer, finding = self.reading(str(expected.param), text)
+        answer, finding = self.reading(verdict.key, text)
         if finding is not None:
             return _set(verdict, "invalid", finding)
         value = self._value(expected.param)
@@ -454,10 +466,6 @@ class Grader:
         if self.numbers is None:
             return None
         return self.numbers.grads.get(key, self.numbers.at.get(key))  # a parameter's derivative, or a quantity
-
-    def _unknown(self, unknown: list[str]) -> Finding:
-        """Unknown names as written, and the few known names most like them (hh_2 -> h_2)."""
-        return unknown_finding(unknown, list(self.names))
 
     def _folded(self, answer: sp.Expr) -> sp.Expr | None:
         """The answer ready for symbolic comparison (max(0, z) -> h, backward names substituted),
@@ -627,7 +635,7 @@ PARSE_KEYS = frozenset({
     "confusable", "yaml_escape", "partial", "shapes_add", "shapes_had", "shapes_product", "matrix_power",
     "matmul_scalar", "matrix_division",
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
-    "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
+    "digits", "ambiguous_division", "scientific_name", "euler_name", "row_times_column", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
     "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested", "sum_index",
 })
 
@@ -697,6 +705,7 @@ class FormulaGrader:
 
     def __init__(self):
         self.memo: dict[tuple[str, str], Verdict] = {}
+        self._without: dict[str, dict] = {}
 
     def keys(self) -> list[str]:
         return list(self.targets)
@@ -705,11 +714,19 @@ class FormulaGrader:
         return self.targets[key]
 
     def names_for(self, key: str) -> dict:
-        return self.names
+        """The names an answer for key may use: all but the withheld ones."""
+        withheld = self.withheld(key)
+        if not withheld & self.names.keys():
+            return self.names
+        if key not in self._without:
+            self._without[key] = {n: v for n, v in self.names.items() if n not in withheld}
+        return self._without[key]
 
     def withheld(self, key: str) -> set[str]:
-        """Names that exist in the problem but not for key's answer: the gradient it asks for (df_dq_i for q_i)."""
-        return set()
+        """Names that exist in the problem but not for key's answer: the gradient it asks for. A key that is a
+        name itself and not one of the asked parameters or inputs (df_dq, delta_21) is that gradient: the answer
+        `df_dq` for df_dq would agree with itself at every point."""
+        return {key} if key not in self.asked else set()
 
     def check(self, key: str, raw) -> Verdict:
         """The verdict on raw (the YAML value) as the answer for key."""

@@ -50,7 +50,7 @@
         if (!text.trim()) { preview.textContent = ""; preview.className = "preview"; return; }
         post(config, "/api/validate", { assignment: config.assignment, key: box.dataset.key, answer: text, lang: config.lang })
           .then(function (r) {
-            if (mine !== asked) return; // a newer keystroke has its own request
+            if (mine !== asked || input.value !== text) return; // a newer keystroke has (or will have) its own
             preview.textContent = "";
             if (r.status === 200 && r.json.ok) {
               preview.className = "preview ok";
@@ -65,7 +65,7 @@
             }
           })
           .catch(function () {
-            if (mine !== asked) return;
+            if (mine !== asked || input.value !== text) return;
             preview.className = "preview bad"; // never leave the reading of an older text on show
             preview.textContent = words.preview_offline;
           });
