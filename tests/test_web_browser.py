@@ -346,3 +346,22 @@ def test_an_unreadable_answer_is_explained_once(browser, server):
     box = browser.find_element("css selector", '.answer[data-key="phi_2"]')
     assert _verdict(browser, "phi_2").get_attribute("class") == "verdict invalid"
     assert box.text.count(message) == 1, box.text
+
+
+def test_a_verdict_greys_when_its_answer_is_edited(browser, server):
+    """Reloaded or just checked, a verdict speaks of the answer it was given: once the student edits that
+    answer the verdict greys (it says "missing" or "correct" of a text no longer there), the others stay."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=pl")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_1": "g_1"})
+    _submit(browser)
+    browser.find_element(By.ID, "a-phi_2").send_keys("g_2")
+    edited, kept = _verdict(browser, "phi_2"), _verdict(browser, "phi_1")
+    assert "stale" in edited.get_attribute("class").split() and "stale" not in kept.get_attribute("class").split()
+    opacity = "return Number(getComputedStyle(arguments[0]).opacity)"
+    assert browser.execute_script(opacity, edited) < 0.6 and browser.execute_script(opacity, kept) == 1
+    _submit(browser)
+    assert _verdict(browser, "phi_2").get_attribute("class") == "verdict correct"

@@ -41,9 +41,11 @@
     var preview = box.querySelector(".preview");
     var timer = null;
     var asked = 0;
+    var verdict = box.querySelector(".verdict");
     input.addEventListener("input", function () {
       clearTimeout(timer);
       preview.classList.add("stale"); // what it shows was read from an earlier text
+      verdict.classList.add("stale"); // and the verdict was on an earlier answer, until the next check
       timer = setTimeout(function () {
         var mine = ++asked;
         var text = input.value;
