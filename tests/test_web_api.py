@@ -614,3 +614,11 @@ def test_a_one_entry_matrix_answer_is_praised_like_a_scalar_one(tmp_path):
     assert said["delta2"][1] == "Верно: ответ совпадает с ожидаемой производной во всех контрольных точках (их 240)."
     assert said["dJ_dW2"] == ("correct", "Верно: все элементы (их 3) совпадают с ожидаемыми во всех контрольных "
                                          "точках (их 240).")
+
+
+def test_how_to_write_answers_comes_before_the_first_answer(app):
+    """The notation (and the names one may use) is said before the inputs, where a student starts typing,
+    not under the thirteenth input, a few screens down on a phone."""
+    page = app.get(f"/a/two-layer-relu?token={ANNA}&lang=pl").text
+    hint, first = page.index('class="hint"'), page.index("<input ")
+    assert hint < first and "I[z &gt; 0]" in page[hint:first] and "theta_01" in page[hint:first]
