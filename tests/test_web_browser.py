@@ -346,6 +346,11 @@ def test_an_unreadable_answer_is_explained_once(browser, server):
     box = browser.find_element("css selector", '.answer[data-key="phi_2"]')
     assert _verdict(browser, "phi_2").get_attribute("class") == "verdict invalid"
     assert box.text.count(message) == 1, box.text
+    browser.refresh()  # reopened: the verdict is shown again, and the preview of the same text must not repeat it
+    _wait(browser, '.answer[data-key="phi_2"] .verdict.invalid')
+    browser.execute_script("return new Promise(function (done) { setTimeout(done, 1500); })")  # the previews' turn
+    box = browser.find_element("css selector", '.answer[data-key="phi_2"]')
+    assert box.text.count(message) == 1, box.text
 
 
 def test_a_verdict_greys_when_its_answer_is_edited(browser, server):

@@ -62,8 +62,12 @@
               tex(formula, r.json.latex, false);
               preview.append(label, formula);
             } else {
+              var message = r.status === 200 ? r.json.message || "" : failure(words, r.status, words.preview_offline);
+              var said = verdict.querySelector(".feedback");
+              var current = verdict.classList.contains("invalid") && !verdict.classList.contains("stale");
               preview.className = "preview bad";
-              preview.textContent = r.status === 200 ? r.json.message || "" : failure(words, r.status, words.preview_offline);
+              // the verdict under it says this very thing already (the page reopened on a checked answer)
+              preview.textContent = current && said && said.textContent === message ? "" : message;
             }
           })
           .catch(function () {
