@@ -247,7 +247,8 @@ def test_the_n_of_a_sum_is_said(stem):
     assert sums
     said = set()
     for i in sums:
-        layer = re.search(r"z(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])
+        # the layer k runs over: that of z_k (or f_k), or of δ_k in a δ written by index
+        layer = re.search(r"(?:z|\\delta)(?:\^\{\[(\d+)\]\})?_\{k\}|f_\{k\}", parts[i])
         after = next(p for p in parts[i + 1:] if not p.startswith("$$"))
         match = re.match(r"where \$n\$ is the number of units of layer (\d+) \(the length of", after)
         key = layer.group(1) if layer and layer.group(1) else "1"
@@ -281,6 +282,7 @@ FRAME = r"\\begin\{frame\}\[shrink\]\{(.*?)\}(?:\{(.*?)\})?\n(.*?)\\end\{frame\}
 # paragraphs that go on from the formula before them: they never open a frame
 BACK_REFERENCES = ["Its derivative:", "In vector form:", "In terms of the activation $%(a)s$:",
                    "In terms of the activation $%(a)s$ itself, as it is used below:",
+                   "Here, by definition,",
                    "Solving the identity $%(identity)s$ for $%(target)s$ and substituting back:"]
 
 
