@@ -159,9 +159,13 @@ def _chosen(option: str, what: str, text: str, known, everything: str | None = N
     chosen = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in known]
     if unknown or not chosen:
+        from derive.core.yamlload import closest
+
         expected = f"'{everything}' or some of" if everything else "some of"
+        meant = [s if s in known else closest(s, list(known)) for s in chosen]
+        hint = f"; did you mean {option} {','.join(meant)}?" if chosen and all(meant) else ""
         raise SpecError(f"{option}: unknown {what} {', '.join(unknown) or text!r}; expected {expected}: "
-                        f"{', '.join(known)}")
+                        f"{', '.join(known)}{hint}")
     return list(dict.fromkeys(chosen))
 
 

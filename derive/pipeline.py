@@ -41,6 +41,32 @@ def render(result: Result, fmt: str, lang: str, options: Options | None = None) 
     return document.markdown_file(result, lang, options)
 
 
+# What a file's ending says it holds, for `-o FILE` without --format (as pandoc reads it).
+OUTPUT_SUFFIXES = {".md": "md", ".markdown": "md", ".tex": "tex", ".pdf": "pdf", ".json": "json",
+                   ".html": "html", ".htm": "html", ".ipynb": "ipynb"}
+
+
+def output_format(fmt: str | None, output: str | None) -> str:
+    """The format to write: --format when given, else the one -o's ending names, else Markdown.
+
+    `-o notes.pdf` writes a PDF; an ending that contradicts --format (`--format pdf -o notes.md`) is an
+    error, since either way one of the two would be ignored. An ending derive does not know
+    (`-o notes.txt`) leaves the choice to --format.
+    """
+    from pathlib import Path
+
+    from derive.errors import DeriveError
+
+    suffix = Path(output).suffix.lower() if output else ""
+    named = OUTPUT_SUFFIXES.get(suffix)
+    if fmt is None:
+        return named or "md"
+    if named and named != fmt:
+        raise DeriveError(f"-o {output}: the file name ends in {suffix}, which is --format {named}, but --format "
+                          f"{fmt} was asked; drop --format (the ending decides) or end the name in .{fmt}")
+    return fmt
+
+
 def check_document(document: str, formats) -> None:
     """--document slides makes a beamer deck: an option that would do nothing is an error."""
     from derive.errors import DeriveError

@@ -114,6 +114,8 @@ def test_a_failing_spec_is_reported_and_the_rest_still_built(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--lang", "de"], "unknown language"),
     (["--format", "docx"], "unknown format"),
+    (["--format", "PDF,md"], "did you mean --format pdf,md?"),  # capitals: the whole option as meant
+    (["--lang", "RU,pl"], "did you mean --lang ru,pl?"),
 ])
 def test_bad_options_exit_2(tmp_path, args, message):
     proc = run_derive("build", ROOT / "specs", *args, "--out", tmp_path)

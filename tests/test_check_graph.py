@@ -335,7 +335,8 @@ def test_a_tiny_value_in_feedback_reads_as_a_power_of_ten(cli, tmp_path, lang, c
     mantissa, exponent = f"{saturated_slope():.5e}".split("e")  # 8.244e-08
     superscript = str(int(exponent)).translate(str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻"))
     shown = mantissa.replace(".", comma)
-    slip, expected = (line for line in out.splitlines() if f"·10{superscript}" in line)
+    times = "×" if comma == "." else "·"  # docs/glossary.md: × where the decimal sign is a point
+    slip, expected = (line for line in out.splitlines() if f"{times}10{superscript}" in line)
     assert shown in slip and shown in expected.split("=")[-1], out
     assert "e-" not in out and "10^" not in out, out
 

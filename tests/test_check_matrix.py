@@ -104,7 +104,8 @@ def test_typical_matrix_mistakes(grader, key, text, code):
     ("delta1^2", "parse.matrix_power"),
 ])
 def test_impossible_shapes_are_invalid_with_the_reason(grader, text, code):
-    assert verdict(grader, "delta1", text) == ("invalid", [code])
+    # asked of dJ_dW1: for delta1 itself, an answer naming delta1 is refused before its shapes are read
+    assert verdict(grader, "dJ_dW1", text) == ("invalid", [code])
 
 
 def test_scalar_answers_are_still_accepted(grader):

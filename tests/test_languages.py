@@ -73,7 +73,7 @@ def test_the_decimal_sign_has_one_source_the_language_entry(tmp_path, monkeypatc
     monkeypatch.setenv("DERIVE_LOCALES", str(locale))
     md = run_process(ROOT / "specs" / "sigmoid-bce.yaml", "--lang", "de")
     assert md.returncode == 0, md.stderr
-    assert re.search(r"\$[0-9]\.[0-9]+ \\cdot 10\^\{-[0-9]+\}\$", md.stdout)  # the verification note's error
+    assert re.search(r"\$[0-9]\.[0-9]+ \\times 10\^\{-[0-9]+\}\$", md.stdout)  # the note's error: × beside a point
     assert not re.search(r"[0-9]\{,\}[0-9]", md.stdout)
     rnn = run_process(ROOT / "specs" / "rnn-3-steps.yaml", "--lang", "de")
     assert rnn.returncode == 0 and not re.search(r"[0-9]\{,\}[0-9]", rnn.stdout)

@@ -103,7 +103,7 @@ def test_one_softmax_row_counts_its_entries_in_words(lectures):
     from derive.render.i18n import count_in_words
 
     tokens = _spec("attention-3-tokens")["tokens"]
-    assert f"of {count_in_words(tokens, 'en')} entries the Jacobian" in lectures["attention-3-tokens", "en"]
+    assert f"of {count_in_words(tokens, 'en')} entries, where" in lectures["attention-3-tokens", "en"]
     assert f"из {count_in_words(tokens, 'ru')} элементов" in lectures["attention-3-tokens", "ru"]
 
 

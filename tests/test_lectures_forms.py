@@ -199,12 +199,14 @@ ZR = sp.Symbol("z", real=True)
 _X = Normal("X", 0, 1)  # the standard normal law, from sympy.stats: the reference for Φ and φ
 CDF, PDF = cdf(_X)(ZR), density(_X)(ZR)
 GELU_DEF, GELU_PRIME = r"\operatorname{GELU}(z)", r"\frac{d \operatorname{GELU}(z)}{d z}"
+# gelu-mae-decay's output weights are φ (Prince), so its normal density is written Φ′, not φ
+DENSITY = r"\Phi'(z)"
 
 
 def _with_normal(tex: str) -> sp.Expr:
     """The printed formula with Φ(z), φ(z) replaced by the standard normal law's CDF and density."""
     P, Q = sp.symbols("P Q")
-    expr = _plain(tex.replace(r"\Phi(z)", "P").replace(r"\varphi(z)", "Q"))
+    expr = _plain(tex.replace(DENSITY, "Q").replace(r"\Phi(z)", "P"))
     return expr.xreplace({sp.Symbol("z"): ZR, sp.Symbol("P"): P, sp.Symbol("Q"): Q}).subs({P: CDF, Q: PDF})
 
 
@@ -219,7 +221,7 @@ def test_gelu_is_written_with_the_normal_distribution(lectures, lang):
     text = lectures["gelu-mae-decay", lang]
     definition, derivative = _rhs(text, GELU_DEF), _rhs(text, GELU_PRIME)
     assert r"\Phi(z)" in definition and r"\operatorname{erf}" not in definition, definition
-    assert derivative.startswith(r"\Phi(z)") and r"z \varphi(z)" in derivative, derivative  # Φ(z) + z φ(z)
+    assert derivative.startswith(r"\Phi(z)") and rf"z {DENSITY}" in derivative, derivative  # Φ(z) + z Φ′(z)
     assert r"\operatorname{erf}" not in derivative and "e^" not in derivative, derivative
     assert sp.simplify(_with_normal(definition) - ZR * CDF) == 0
     printed = _with_normal(derivative)
@@ -235,11 +237,11 @@ def test_gelu_note_defines_phi_by_the_normal_law(lectures, lang):
     words = {"en": "standard normal distribution", "ru": "стандартного нормального закона",
              "pl": "standardowego rozkładu normalnego"}[lang]
     (note,) = [l for l in text.splitlines() if words in l]
-    assert r"\Phi(z)" in note and r"\varphi(z)" in note and note.endswith(":")
+    assert r"\Phi(z)" in note and DENSITY in note and note.endswith(":")
     block = text[text.index(note) + len(note):].split("$$")[1].strip()
     rows = dict(part.split(" = ", 1) for part in block.split(r",\qquad "))
-    assert set(rows) == {r"\Phi(z)", r"\varphi(z)"}
-    for name, reference in ((r"\Phi(z)", CDF), (r"\varphi(z)", PDF)):
+    assert set(rows) == {r"\Phi(z)", DENSITY}
+    for name, reference in ((r"\Phi(z)", CDF), (DENSITY, PDF)):
         shown = _plain(rows[name]).xreplace({sp.Symbol("z"): ZR})
         for x in (-1.0, 0.5, 1.7):
             assert float(shown.subs(ZR, x)) == pytest.approx(float(reference.subs(ZR, x)), rel=1e-12), (name, shown)
@@ -259,7 +261,7 @@ def test_gelu_layer_parameters_are_written_with_phi_too(lectures, lang):
         lhs = rf"\frac{{\partial h_{j}}}{{\partial \theta_{{0{j}}}}}"
         line = next(l for l in rows if l.startswith(lhs + " = "))
         printed = line[len(lhs) + 3:].split(r",\qquad")[0]
-        assert printed == rf"\Phi(z_{j}) + z_{j} \varphi(z_{j})", printed
+        assert printed == rf"\Phi(z_{j}) + z_{j} \Phi'(z_{j})", printed
         as_z = printed.replace(f"z_{j}", "z")
         read = _with_normal(as_z)
         for x in (-1.3, 0.4, 2.0):
@@ -267,4 +269,4 @@ def test_gelu_layer_parameters_are_written_with_phi_too(lectures, lang):
             assert float(read.subs(ZR, x)) == pytest.approx(fd, rel=1e-7)
     totals = [l for l in text.splitlines() if l.startswith(r"\frac{\partial J}{\partial \theta_")]
     assert totals and not any(r"\operatorname{erf}" in l for l in totals)
-    assert any(r"\left(\Phi(z_1) + z_1 \varphi(z_1)\right)" in l for l in totals)
+    assert any(r"\left(\Phi(z_1) + z_1 \Phi'(z_1)\right)" in l for l in totals)

@@ -332,3 +332,125 @@ def test_sign_absorbing_the_minus_keeps_the_value():
             assert float(shown.subs(at)) == float(expr.subs(at))
     assert latex(-sp.sign(t - y)) == r"\operatorname{sign}\left(y - t\right)"
     assert latex(sp.sign(t - y)) == r"\operatorname{sign}\left(t - y\right)"  # nothing to absorb
+
+
+# -- the native reviewers' fifth round (s5-style) --------------------------------------------------------------
+
+
+def _displays_after_text(md: str) -> list[str]:
+    """The text lines that an opening $$ follows directly (no blank line between: the PDF sets it inline)."""
+    lines, inside, out = md.splitlines(), False, []
+    for n, line in enumerate(lines):
+        if line.strip() == "$$":
+            if not inside and n and lines[n - 1].strip():
+                out.append(lines[n - 1])
+            inside = not inside
+    return out
+
+
+def test_displays_apart_sets_a_display_off_from_the_text_before_it():
+    from derive.render.jinja import displays_apart
+
+    assert _displays_after_text(displays_apart("Likewise:\n$$\na = b\n$$\n\n$$\nc\n$$\n")) == []
+    assert displays_apart("A:\n$$\na\n$$\nB") == "A:\n\n$$\na\n$$\nB"  # the closing $$ keeps its line
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "pl"])
+def test_linear_layer_speaks_element_by_element_and_gives_gradients_as_results(cli, lang):
+    md = cli(ROOT / "specs" / "linear-layer.yaml", "--lang", lang).stdout
+    assert _displays_after_text(md) == []  # "Likewise, element by element:" had its display set inline
+    assert not re.search("omponentwise|окомпонентно|kładowa po składowej", md)
+    assert {"en": "Likewise, element by element:", "ru": "Аналогично, поэлементно:",
+            "pl": "Analogicznie, element po elemencie:"}[lang] in md
+    assert "Покомпонентно, после подстановки" not in md
+    result = md.split("## 4)")[1].split("---")[0]
+    # every result a gradient of f: ∂f/∂θ_i = ∂f/∂q_i, not the local ∂f_m/∂θ_i = 1_{m=i}
+    assert r"\partial f_{m}" not in result
+    assert r"\frac{\partial f}{\partial \theta_{i}} = \frac{\partial f}{\partial q_{i}}" in result
+
+
+def test_english_numbers_multiply_a_power_of_ten_with_times(cli):
+    # docs/glossary.md: where the decimal sign is a point, 2.7 × 10^{-10}; ru and pl keep 2,7 · 10^{-10}
+    for spec in ("linear-layer.yaml", "rnn-3-steps.yaml"):
+        en = cli(ROOT / "specs" / spec, "--lang", "en").stdout
+        assert r"\cdot 10^{" not in en and re.search(r"[0-9] \\times 10\^\{-[0-9]+\}", en)
+    ru = cli(ROOT / "specs" / "linear-layer.yaml", "--lang", "ru").stdout
+    assert re.search(r"[0-9] \\cdot 10\^\{-[0-9]+\}", ru) and r"\times 10^{" not in ru
+
+
+def test_layernorm_writes_the_mean_and_its_derivatives_as_a_lecturer_does(cli):
+    md = _md(cli, "layernorm.yaml")
+    assert _line(md, r"\mu = ") == r"\mu = \frac{1}{n} \sum_{j=1}^{n} x_{j}"  # not Σ x_j / n
+    assert _line(md, r"\sigma^2 = ").startswith(r"\sigma^2 = \frac{1}{n} \sum_{j=1}^{n}")
+    mu = _line(md, r"\frac{\partial L}{\partial \mu} = ")
+    # (1/n) ∂L/∂σ² (2nμ − 2Σ_j x_j) as −(2/n) ∂L/∂σ² Σ_j (x_j − μ): the deviations that sum to zero, as the text says
+    assert r"- \frac{2}{n} \frac{\partial L}{\partial \sigma^2} \sum_{j=1}^{n} \left(x_{j} - \mu\right)" in mu
+    assert r"2 n \mu" not in mu
+    xp = _line(md, r"\frac{\partial L}{\partial x_{p}} = \frac{\partial L}{\partial \mu}")
+    assert r"\frac{2}{n} \frac{\partial L}{\partial \sigma^2} \left(x_{p} - \mu\right)" in xp
+    assert r"2 x_{p} - 2 \mu" not in xp
+
+
+def test_batch_norm_shows_the_deviations_summing_to_zero_and_the_constant_outside_the_sum(cli):
+    md = _md(cli, "mlp-backprop.yaml")
+    line = _line(md, r"\frac{\partial \sigma^2_{B,k}}{\partial \mu_{B,k}} = ")
+    assert line.endswith(r"= - \frac{2}{B} \sum_{p=1}^{B} \left(z_{k}^{(p)} - \mu_{B,k}\right) = 0")
+    mu = _line(md, r"\frac{\partial J}{\partial \mu_{B,k}} = ")
+    assert mu.index(r"\frac{1}{\sqrt{\sigma^2_{B,k} + \varepsilon}}") < mu.index(r"\sum_{p=1}^{B}")
+
+
+def test_a_folded_sum_equals_what_it_replaces():
+    import numpy as np
+    import sympy as sp
+
+    from derive.render.printing import deviations_summed
+
+    n, j, mu = sp.Symbol("n", integer=True, positive=True), sp.Symbol("j", integer=True), sp.Symbol("mu")
+    x = sp.IndexedBase("x")
+    before = 2 * n * mu - 2 * sp.Sum(x[j], (j, 1, n))
+    after = deviations_summed(before)
+    assert isinstance(after.as_coeff_Mul()[1], sp.Sum) and after != before
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=5)
+    def at(e):  # n = 5, plain floats, the sum written out by numpy
+        return float(e.subs(n, 5).doit().replace(lambda a: isinstance(a, sp.Indexed),
+                                                  lambda a: sp.Float(values[int(a.indices[0]) - 1])).subs(mu, 0.7))
+    assert at(after) == pytest.approx(at(before), rel=1e-12)
+    assert deviations_summed(sp.Sum(x[j], (j, 1, n)) + sp.Symbol("lamda") * mu) == sp.Sum(x[j], (j, 1, n)) + sp.Symbol("lamda") * mu
+
+
+def test_cases_list_z_positive_first_as_the_piecewise_definition_does(cli):
+    gelu = _md(cli, "gelu-mae-decay.yaml")
+    assert _line(gelu, r"\frac{d \operatorname{ELU}_{\alpha}(z)}{d z} = ").endswith(
+        r"= I[z>0] + \alpha e^{z} \, I[z\le 0]")
+    relu = _md(cli, "two-layer-relu.yaml")  # a chain-rule sum over units is not a sum of cases: its order stays
+    assert r"\phi_1 \, I[u_1>0] \, \psi_{11} + \phi_2 \, I[u_2>0] \, \psi_{12}" in relu
+
+
+def test_a_negative_exponent_sum_is_minus_a_sum(cli):
+    md = _md(cli, "sigmoid-neuron.yaml")
+    assert r"e^{- \left(w x + \theta\right)}" in md and r"e^{- w x - \theta}" not in md  # seed 003: e^{−(wx+θ)}
+
+
+def _frames(cli, spec: str, lang: str = "en") -> list[str]:
+    result = cli(ROOT / "specs" / spec, "--lang", lang, "--format", "tex", "--document", "slides")
+    assert result.exit_code == 0, result.stdout
+    return result.stdout.split(r"\begin{frame}")[1:]
+
+
+@pytest.mark.parametrize("lang, before", [("en", "Before the step it was"), ("ru", "До шага"), ("pl", "Przed krokiem")])
+def test_a_steps_before_and_after_share_one_frame(cli, lang, before):
+    frames = _frames(cli, "mazur-2-2-2.yaml", lang)
+    (frame,) = [f for f in frames if before in f]
+    assert "{E}^{+}" in frame  # the loss after the step, on the frame that gives the loss before it
+
+
+def test_the_verification_note_has_a_frame_of_its_own_title_and_a_remark_its_own_step(cli):
+    frames = _frames(cli, "mlp-backprop.yaml")
+    last = frames[-1]
+    assert last.startswith("[shrink]{Verification}") and "Checked:" in last
+    assert not [f for f in frames[:-1] if "Checked:" in f]
+    bce = next(f for f in frames if "Binary cross-entropy with a sigmoid" in f)
+    assert "Remark:" not in bce  # the remark on all the pairs is not the last pair's (it overflowed that frame)
+    ru = _frames(cli, "mlp-backprop.yaml", "ru")[-1]
+    assert ru.startswith("[shrink]{Проверка}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 import sympy as sp
 
 from conftest import ROOT
@@ -59,3 +61,24 @@ def test_english_quotes_in_latex_are_tex_quotes(cli):
         prose = re.sub(r"\$[^$]*\$|\\\[.*?\\\]|\\begin\{(equation|align|gather)\*?\}.*?\\end\{\1\*?\}", "", body, flags=re.S)
         assert re.search(r"``[^`']+''", prose), spec
         assert not re.search("[\u201c\u201d\"]", prose), spec
+
+
+def test_a_spaced_dash_is_tied_to_the_word_before_it():
+    from derive.render.tex import Converter
+
+    # «x — y»: a no-break space before the dash, so no line of the PDF starts with it (Russian, Polish)
+    (para,) = [b for b in Converter().blocks("$.T$ — транспонирование, а «x» — вектор.\n") if b.kind == "para"]
+    assert r"$.T$~— транспонирование" in para.tex and "x»~— вектор" in para.tex and " —" not in para.tex
+
+
+@pytest.mark.parametrize("spec", ["sigmoid-layer.yaml", "leaky-relu.yaml"])
+def test_no_line_of_a_russian_pdf_starts_with_a_dash(spec, tmp_path):
+    from texharness import latex_of, pdf_text, require_latex
+    from derive.render.pdf import compile_pdf
+
+    require_latex()
+    tex = latex_of(_spec(spec), "ru")
+    assert " —" not in tex.split("\\begin{document}")[-1]
+    pdf = compile_pdf(tex, tmp_path / "ru.pdf")
+    lines = [x.strip() for x in pdf_text(pdf).splitlines()]
+    assert lines and not [x for x in lines if x.startswith("—")]

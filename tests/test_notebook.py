@@ -131,3 +131,14 @@ def test_the_figure_and_its_legend_are_in_the_notebook_s_language(cli):
     svg = next(c.attachments["diagram.svg"]["image/svg+xml"] for c in nb.cells if getattr(c, "attachments", None))
     assert translations("pl").gettext(layernorm.FIGURE_LEGEND) in text
     assert "Normalizacja warstwy" in svg and "Layer normalisation" not in svg
+
+
+@pytest.mark.parametrize("lang,words", [("ru", ("по формуле", "конечная разность")), ("pl", ("ze wzoru", "iloraz różnicowy"))])
+def test_the_check_cell_prints_its_columns_in_the_notebook_s_language(cli, lang, words):
+    """Every other line of a Russian or Polish notebook is in its language: so are the check's two columns."""
+    nb = _run(_notebook(cli, "two-layer-relu", lang))
+    check = next(c for c in _code(nb) if "assert worst <" in c.source)
+    printed = "".join(o["text"] for o in check.outputs if o.output_type == "stream")
+    rows = [line for line in printed.splitlines() if re.match(r"\s*theta_01 ", line)]
+    assert len(rows) == 1 and all(word in rows[0] for word in words), printed
+    assert "formula" not in printed and "finite difference" not in printed

@@ -39,7 +39,7 @@ def test_format_number_text(x, lang, text):
 def test_format_number_math_has_no_space_after_the_comma():
     assert format_number(0.36787944, "ru", tex=True) == "0{,}3679"
     assert format_number(1.4e-10, "pl", 2, tex=True) == r"1{,}4 \cdot 10^{-10}"
-    assert format_number(1.4e-10, "en", 2, tex=True) == r"1.4 \cdot 10^{-10}"
+    assert format_number(1.4e-10, "en", 2, tex=True) == r"1.4 \times 10^{-10}"  # docs/glossary.md: × where the decimal sign is a point
 
 
 def test_decimal_comma_in_formulas_and_prose(lectures):

@@ -26,7 +26,7 @@ CASES = {
     ),
     "missing-layers": ("kind: network\ninput: x\n", r"spec\.yaml:1:1: missing key 'layers'"),
     "broken-yaml": ("kind: network\nlayers: [ {units: 2\n", r"spec\.yaml:3:1: not valid YAML"),
-    "unknown-key": (GOOD + "lyaers: []\n", r"spec\.yaml:6:9: lyaers: unknown key 'lyaers'; expected one of: kind"),
+    "unknown-key": (GOOD + "lyaers: []\n", r"spec\.yaml:6:1: lyaers: unknown key 'lyaers'; expected one of: kind"),
     "unknown-loss": (GOOD + "loss: hinge\n", r"loss: unknown loss 'hinge'; expected one of: none, half_sse"),
     "softmax-hidden": (
         GOOD.replace("activation: relu", "activation: softmax"),

@@ -482,3 +482,96 @@ def test_a_kind_without_a_network_still_gets_one_input_per_asked_name():
     question = checker.question(OtherKind(), None, "en")
     assert [t["key"] for t in question["tasks"]] == checker.asked(engine, None)
     assert question["tasks"][0]["latex"] == r"\theta_{01}" and question["forward"] == []
+
+
+@pytest.mark.parametrize("spec", ["mlp-check", "mazur-2-2-2", "rnn-3-steps", "graph-sin-cos-exp", "two-layer-relu"])
+def test_the_page_sets_the_exercise_derive_quiz_prints(spec):
+    """Every kind the checker grades gets its whole question on the page: the forward pass, the given values
+    and one label per input, each the very formula of `derive quiz`'s sheet (a matrix-form network once got an
+    empty question and inputs labelled dJ_dW2)."""
+    import re
+
+    from derive.grading.check import Engine
+    from derive.grading.quiz import build_quiz
+    from derive.web import checker
+
+    path = str(ROOT / "specs" / f"{spec}.yaml")
+    engine = Engine(path)
+    question = checker.question(engine, None, "pl")
+    _, sheet, _ = build_quiz(path, "pl", None)
+    blocks = re.findall(r"\$\$\n(.*?)\n\$\$", sheet, re.S)
+    tasks = re.findall(r"^\d+\. \$(.*)\$$", sheet, re.M)
+    assert [t["key"] for t in question["tasks"]] == checker.asked(engine, None)
+    assert [t["latex"] for t in question["tasks"]] == tasks
+    shown = [e for row in question["forward"] for e in row] + question["values"] + question["activations"] \
+        + [e for row in question["given"] for e in row] + ([question["loss"]] if question["loss"] else [])
+    assert shown and all(any(equation in block for block in blocks) for equation in shown)
+    assert len(question["forward"]) >= 2
+
+
+@pytest.mark.parametrize("path", ["/a/", "/a/two-layer-relu/x", "/nowhere"])
+def test_a_mistyped_link_is_a_page_in_the_students_language(app, path):
+    """A link cut short or mistyped is a 404 page in the asked language, not the API's English JSON."""
+    response = app.get(f"{path}?token={ANNA}&lang=ru")
+    assert response.status_code == 404 and response.headers["content-type"].startswith("text/html")
+    assert "Такой страницы здесь нет" in response.text and '{"error"' not in response.text
+    api = app.get("/api/nowhere", headers=bearer(ANNA))
+    assert api.status_code == 404 and api.json() == {"error": "Not Found"}
+
+
+def test_a_huge_unknown_name_is_quoted_cut_short(app, cli, tmp_path):
+    """3000 letters, or forty unknown names, in one answer: the feedback quotes a few, each cut short, as
+    `derive check` does (the same grader)."""
+    answers = {"psi_01": "x" * 3000, "psi_02": " + ".join(f"q{i}" for i in range(40))}
+    body = check(app, JAN, answers, lang="pl").json()
+    said = {a["key"]: a["feedback"] for a in body["answers"]}
+    assert said["psi_01"].startswith("Nieznana nazwa: " + "x" * 24 + "….") and len(said["psi_01"]) < 120
+    assert said["psi_02"].startswith("Nieznane nazwy: q0, q1, q2, q3, q4, q5, ….")
+    assert without_expected(cli_json(cli, tmp_path, answers, lang="pl", student="Jan Kowalski"))["answers"] == body["answers"]
+
+
+@pytest.mark.parametrize("lang, typed, shown", [("ru", "2,28", "2{,}28"), ("pl", "-17,06", "-17{,}06"),
+                                                ("en", "0.5", "0.5"), ("ru", "1/3", r"\frac{1}{3}")])
+def test_a_number_answer_reads_back_as_the_decimal_it_was_written_as(tmp_path, lang, typed, shown):
+    """A student types 2,28 for a graph's derivative at its values: the preview reads it back as 2,28 in the
+    page's format, not as the exact fraction 57/25 that the checker compares (which looks like a misreading)."""
+    config = settings(tmp_path)
+    import shutil
+
+    shutil.copy(ROOT / "specs" / "graph-sin-cos-exp.yaml", config.folder)
+    with client(config) as app:
+        body = {"assignment": "graph-sin-cos-exp", "key": "beta_0", "answer": typed, "lang": lang}
+        response = app.post("/api/validate", json=body, headers=bearer(ANNA))
+    assert response.json() == {"ok": True, "latex": shown}
+
+
+def test_a_matrix_answers_preview_writes_the_names_as_the_question_does(tmp_path):
+    """In a matrix-form network δ^{[2]} stands for ∂J/∂z^{[2]}: the preview of "delta2 a^T" writes it so, as
+    the question's printer does, never as the internal name dJ_dz2 the student has not seen."""
+    import shutil
+
+    config = settings(tmp_path)
+    shutil.copy(ROOT / "specs" / "mlp-check.yaml", config.folder)
+    with client(config) as app:
+        body = {"assignment": "mlp-check", "key": "dJ_dW2", "answer": "delta2 a^T", "lang": "en"}
+        latex = app.post("/api/validate", json=body, headers=bearer(ANNA)).json()["latex"]
+    assert "dJ" not in latex and r"\frac{\partial J}{\partial z^{[2]}}" in latex and "a_1" in latex
+
+
+def test_a_matrix_form_exercise_says_how_to_write_matrices(tmp_path):
+    """A network in matrix form is answered with ^T, ⊙ and matrix products: its page says how to write them
+    (in the page's language), a scalar network's page does not; and what the hint says is what the checker reads."""
+    import shutil
+
+    from derive.grading.check import Engine
+
+    config = settings(tmp_path)
+    shutil.copy(ROOT / "specs" / "mlp-check.yaml", config.folder)
+    with client(config) as app:
+        matrix = app.get(f"/a/mlp-check?token={ANNA}&lang=ru").text
+        scalar = app.get(f"/a/two-layer-relu?token={ANNA}&lang=ru").text
+    assert "произведение Адамара" in matrix and "A.T @ B" in matrix
+    assert "произведение Адамара" not in scalar
+    grader, _ = Engine(str(ROOT / "specs" / "mlp-check.yaml")).grader(None)
+    for written in ("(W2^T delta2) ⊙ I[z1>0]", r"(W2^T @ delta2) \odot I[z1>0]", "(W2.T @ delta2) * I[z1>0]"):
+        assert grader.check("delta1", written).verdict == "correct", written

@@ -20,6 +20,8 @@ from conftest import IN_CI
 from webharness import STUDENTS, assignments, bearer, roster_file, served
 
 ANNA = STUDENTS["Anna Ivanova"]
+JAN = STUDENTS["Jan Kowalski"]
+EVIL = STUDENTS['=HYPERLINK("http://x")']
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 NO_INDICATOR = "(phi_1*I[u_1>0]*psi_11 + phi_2*I[u_2>0]*psi_12)*x"
 
@@ -83,6 +85,32 @@ def _requested(driver) -> list[str]:
     return urls
 
 
+def _submit(driver, seconds: float = 60) -> None:
+    """Press the button and wait until the check has answered (the status no longer says it is checking)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    checking = driver.execute_script("document.getElementById('status').textContent = '';"
+                                     "return JSON.parse(document.getElementById('words').textContent).checking")
+    driver.find_element(By.CSS_SELECTOR, "#answers button").click()
+    WebDriverWait(driver, seconds).until(lambda d: d.find_element(By.ID, "status").text not in ("", checking))
+
+
+def _fill(driver, answers: dict[str, str]) -> None:
+    """Every input emptied, then the given answers typed (a long one set at once, as a paste does)."""
+    from selenium.webdriver.common.by import By
+
+    for box in driver.find_elements(By.CSS_SELECTOR, ".answer input"):
+        driver.execute_script("arguments[0].value = ''; arguments[0].dispatchEvent(new Event('input'))", box)
+    for key, text in answers.items():
+        box = driver.find_element(By.ID, f"a-{key}")
+        if len(text) > 200:
+            driver.execute_script("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'))",
+                                  box, text)
+        else:
+            box.send_keys(text)
+
+
 @pytest.mark.parametrize("width, name", [(1200, "desktop"), (390, "phone")])
 def test_type_preview_submit_read_the_verdict(browser, server, tmp_path, width, name):
     from selenium.webdriver.common.by import By
@@ -109,8 +137,7 @@ def test_type_preview_submit_read_the_verdict(browser, server, tmp_path, width, 
     browser.find_element(By.ID, "a-phi_1").send_keys("g_1")
     _shot(browser, tmp_path, f"{name}-typing")
 
-    browser.find_element(By.CSS_SELECTOR, "#answers button").click()
-    _wait(browser, ".verdict.correct")
+    _submit(browser)
     assert browser.find_element(By.CSS_SELECTOR, '.answer[data-key="phi_1"] .verdict').get_attribute("class") \
         == "verdict correct"
     theta = browser.find_element(By.CSS_SELECTOR, '.answer[data-key="theta_11"] .verdict')
@@ -124,3 +151,184 @@ def test_type_preview_submit_read_the_verdict(browser, server, tmp_path, width, 
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {width}px"
     requested = _requested(browser)
     assert requested and all(url.startswith(server) for url in requested), requested
+
+
+def _verdict(driver, key: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f'.answer[data-key="{key}"] .verdict')
+
+
+def test_a_huge_answer_neither_widens_the_phone_page_nor_floods_the_feedback(browser, server, tmp_path):
+    """3000 letters pasted into one input: the feedback quotes the unknown name cut short, and nothing on
+    the page scrolls sideways (it once was 28,000 px wide)."""
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=pl")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"psi_01": "x" * 3000, "phi_1": "g_1"})
+    _wait(browser, '.answer[data-key="psi_01"] .preview.bad')
+    _submit(browser)
+    said = _verdict(browser, "psi_01")
+    assert said.get_attribute("class") == "verdict invalid" and "xxxxxxxxxx…" in said.text
+    assert len(said.text) < 300
+    browser.execute_script("document.getElementById('a-psi_01').scrollIntoView()")
+    _shot(browser, tmp_path, "phone-huge-answer")
+    overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
+def test_the_verdict_word_is_said_once(browser, server):
+    """A correct answer reads "poprawnie: …", not "poprawnie: Poprawnie: …" (the word and then the feedback's
+    own first word); the feedback's sentence is the API's, without its first word."""
+    browser.set_window_size(1100, 900)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=pl")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_1": "g_1"})
+    _submit(browser)
+    api = httpx.post(f"{server}/api/check", headers=bearer(JAN), timeout=60,
+                     json={"assignment": "two-layer-relu", "answers": {"phi_1": "g_1"}, "lang": "pl"}).json()
+    feedback = next(a["feedback"] for a in api["answers"] if a["key"] == "phi_1")
+    word, _, rest = feedback.partition(": ")
+    text = _verdict(browser, "phi_1").text
+    assert text == f"{word.lower()}: {rest}" and text.lower().count(word.lower()) == 1, text
+
+
+def test_a_keyboard_user_keeps_the_focus_after_checking(browser, server):
+    """Enter on the focused button checks the answers, and the focus stays on the button (a disabled button
+    loses it to the page, and a keyboard user starts again from the top)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=en")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_1": "g_1"})
+    button = browser.find_element(By.CSS_SELECTOR, "#answers button")
+    button.send_keys(Keys.ENTER)
+    _wait(browser, '.answer[data-key="phi_1"] .verdict.correct')
+    assert browser.execute_script("return document.activeElement") == button
+
+
+def test_a_reload_shows_the_last_verdicts(browser, server):
+    """After a reload (or coming back to the page) the last submission is on show as it was checked: its
+    answers in the inputs, its verdicts under them and its score."""
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/sigmoid-bce?token={EVIL}&lang=ru")
+    _wait(browser, ".question .katex")
+    inputs = [e.get_attribute("name") for e in _wait(browser, ".answer input")]
+    _fill(browser, {inputs[0]: "0", inputs[1]: "(("})
+    _submit(browser)
+    before = {key: _verdict(browser, key).text for key in inputs[:3]}
+    status = browser.execute_script("return document.getElementById('status').textContent")
+    browser.refresh()
+    _wait(browser, ".verdict.invalid")
+    assert {key: _verdict(browser, key).text for key in inputs[:3]} == before
+    assert before[inputs[1]].startswith("некорректная запись") and before[inputs[2]] == "нет ответа"
+    assert browser.execute_script("return document.getElementById('status').textContent") == status
+
+
+def test_without_the_server_the_preview_says_so_instead_of_an_old_reading(browser, server, tmp_path):
+    """The connection drops while a student types: the preview no longer shows the reading of the earlier
+    text (which would pass for the new one), it says in the page's language that it cannot read it now."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=ru")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_1": "g_1"})
+    _wait(browser, '.answer[data-key="phi_1"] .preview.ok .katex')
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions",
+                            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    try:
+        browser.find_element(By.ID, "a-phi_1").send_keys(" + 1")
+        preview = _wait(browser, '.answer[data-key="phi_1"] .preview.bad')[0]
+        assert preview.text == "Нет связи с сервером: сейчас этот ответ не удаётся прочитать."
+        _shot(browser, tmp_path, "phone-offline-preview")
+        _submit(browser)
+        assert browser.find_element(By.ID, "status").text.startswith("Не удалось связаться с сервером")
+    finally:
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions",
+                                {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+@pytest.mark.parametrize("status, expected", [
+    (429, "Zbyt wiele sprawdzeń w ciągu minuty"),
+    (503, "Serwerowi nie udało się sprawdzić odpowiedzi"),
+    (413, "Odpowiedzi są zbyt długie"),
+])
+def test_a_refused_check_is_explained_in_the_pages_language(browser, server, status, expected):
+    """The API's error texts are English (they are for programs): the page says what a refusal means in
+    its own language, never the JSON's text."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=pl")
+    _wait(browser, ".question .katex")
+    browser.execute_script(  # the server's answer, as it sends it: status and JSON {"error": …}
+        "window.fetch = function () { return Promise.resolve(new Response("
+        "JSON.stringify({error: 'at most 30 checks a minute'}), {status: arguments[0] ? %d : %d})); };"
+        % (status, status))
+    _submit(browser)
+    said = browser.find_element(By.ID, "status").text
+    assert said.startswith(expected) and "at most" not in said
+
+
+def test_everything_a_finger_taps_is_44_px_tall_on_a_phone(browser, server):
+    """Links, inputs and the button of the exercise and the assignments pages (WCAG 2.5.5: 44 × 44 px)."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    for page in (f"/a/two-layer-relu?token={JAN}&lang=pl", f"/?token={JAN}&lang=pl"):
+        browser.get(f"{server}{page}")
+        _wait(browser, "main a, main input")
+        small = [(e.tag_name, e.text, e.size) for e in browser.find_elements(By.CSS_SELECTOR, "a, input, button")
+                 if e.is_displayed() and e.size["height"] < 44]
+        assert not small, small
+
+
+def test_on_a_slow_network_the_page_says_it_is_waiting(browser, server):
+    """Two seconds each way: while a preview is on its way the old one is shown as old (greyed), and while
+    the check is on its way the status says so."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=pl")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_1": "g_1"})
+    _wait(browser, '.answer[data-key="phi_1"] .preview.ok .katex')
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions",
+                            {"offline": False, "latency": 2000, "downloadThroughput": -1, "uploadThroughput": -1})
+    try:
+        browser.find_element(By.ID, "a-phi_1").send_keys(" + g_2")
+        preview = browser.find_element(By.CSS_SELECTOR, '.answer[data-key="phi_1"] .preview')
+        assert "stale" in preview.get_attribute("class").split()
+        assert float(browser.execute_script("return getComputedStyle(arguments[0]).opacity", preview)) < 0.6
+        browser.find_element(By.CSS_SELECTOR, "#answers button").click()
+        assert browser.find_element(By.ID, "status").text == "Sprawdzanie…"
+        _wait(browser, '.answer[data-key="phi_1"] .verdict.incorrect', 60)
+        assert "stale" not in preview.get_attribute("class").split()
+    finally:
+        browser.execute_cdp_cmd("Network.emulateNetworkConditions",
+                                {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+def test_the_back_button_shows_the_result_just_earned(browser, server):
+    """The list of assignments → an exercise → check → back: the list shows the new best result (the browser
+    kept the old list before, and a student thought the submission was lost)."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/?token={EVIL}&lang=en")
+    link = _wait(browser, '.assignments a[href^="/a/two-layer-relu"]')[0]
+    item = link.find_element(By.XPATH, "..")
+    assert "Correct: 1 of 13" not in item.text
+    link.click()
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_1": "g_1"})
+    _submit(browser)
+    assert browser.find_element(By.ID, "status").text == "Correct: 1 of 13"
+    browser.back()
+    item = _wait(browser, '.assignments a[href^="/a/two-layer-relu"]')[0].find_element(By.XPATH, "..")
+    assert "Correct: 1 of 13" in item.text

@@ -568,7 +568,7 @@ def test_extreme_values_never_end_in_a_traceback(tmp_path):
                     encoding="utf-8")
     proc = run_process(spec)  # e^(-2·10^308): a number no float or Decimal holds, printed all the same
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    assert r"\sigma(-2 \cdot 10^{308}) \approx 3.399 \cdot 10^{-868588963806503655" in proc.stdout
+    assert r"\sigma(-2 \times 10^{308}) \approx 3.399 \times 10^{-868588963806503655" in proc.stdout
 
 
 def test_format_number():
@@ -580,7 +580,7 @@ def test_format_number():
     assert format_number(sp.Float("0.29102777", 30), "en") == "0.2910"  # rounded: four digits shown
     assert format_number(sp.Float("0.29102777", 30), "pl", tex=True) == "0{,}2910"
     assert format_number(sp.Rational(-226025, 10**7), "en") == "-0.02260"
-    assert format_number(sp.Rational(1, 10**7), "en", tex=True) == r"1 \cdot 10^{-7}"
+    assert format_number(sp.Rational(1, 10**7), "en", tex=True) == r"1 \times 10^{-7}"
     assert format_percent(0.005, "ru") == "0,5\xa0%" and format_percent(0.005, "en") == "0.5%"
 
 
@@ -593,3 +593,29 @@ def test_a_value_of_exactly_zero_takes_no_relative_tolerance(cli, tmp_path):
     answers = _answers(tmp_path, {"theta_1": "0", "theta_0": "0.001"})
     verdicts = {a["key"]: a["verdict"] for a in json.loads(cli("check", spec, answers, "--format", "json").stdout)["answers"]}
     assert verdicts["theta_1"] == "correct" and verdicts["theta_0"] == "incorrect"
+
+
+WORKED_BCE = """kind: network
+input: {name: x, size: 2}
+output: y
+index: target-source
+layers:
+  - {units: 2, activation: relu, params: W, bias: b, pre: z, post: h}
+  - {units: 1, activation: sigmoid, params: W, bias: b, pre: s}
+loss: bce
+values: {x_1: 1.0, x_2: -2.0, t: 1, W1_11: 0.5, W1_12: -0.3, W1_21: 0.8, W1_22: 0.2, b1_1: 0.1, b1_2: -0.1,
+         W2_1: 1.2, W2_2: -0.7, b2: 0.05}
+"""
+
+
+def test_numbers_continue_the_simplified_form_they_follow(cli, tmp_path):
+    """∂J/∂s = ∂J/∂y y(1 − y) = y − t is continued with y − t's own numbers (0,7824 − 1), not with the
+    first form's, which would read as y − t = (−1,278) · 0,7824 · (1 − 0,7824)."""
+    import math
+
+    spec = tmp_path / "bce.yaml"
+    spec.write_text(WORKED_BCE, encoding="utf-8")
+    text = cli(spec, "--lang", "ru").stdout
+    y = 1 / (1 + math.exp(-(1.2 * 1.2 - 0.7 * 0.3 + 0.05)))  # s = 1,28 by hand: h = (1,2; 0,3)
+    row = next(line for line in text.splitlines() if line.startswith(r"\frac{\partial J}{\partial s} ="))
+    assert row.endswith(rf"= y - t = {y:.4f} - 1 \approx {y - 1:.4f}".replace(".", "{,}")), row

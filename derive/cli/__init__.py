@@ -62,30 +62,37 @@ class DefaultGroup(click.Group):
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="derive")
 def main() -> None:
-    """Derive every backpropagation formula of a network spec with SymPy, verify
-    each one against finite differences, and print the derivation.
+    """Derive every backpropagation formula of a spec (a network, a computational
+    graph, a lecture) with SymPy, verify each one against finite differences,
+    and write the derivation.
+
+    `derive SPEC [OPTIONS]` is short for `derive render SPEC [OPTIONS]`; run
+    `derive render --help` for its options.
 
     \b
     Examples:
       derive specs/two-layer-relu.yaml                 Markdown, in English, to stdout
       derive specs/two-layer-relu.yaml --lang ru       the same derivation in Russian
+      derive specs/two-layer-relu.yaml -o notes.pdf    a PDF (the ending of -o chooses the format)
+      derive specs/two-layer-relu.yaml --format pdf --document slides    beamer slides
       derive specs/two-layer-relu.yaml --format json   the contract's JSON, for programs
-      derive specs/two-layer-relu.yaml -o notes.md     write to a file
-
-    Run `derive render --help` for the options of `derive SPEC`.
+      derive build specs --lang all --format pdf,md    every spec of a folder, in every language
+      derive quiz specs/two-layer-relu.yaml -o quiz/   an exercise sheet and its answers template
+      derive check specs/two-layer-relu.yaml quiz/two-layer-relu.answers.yaml   grade the answers
     """
 
 
 @main.command("render")
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path())
 @click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True, help="Language of the prose.")
-@click.option("--format", "fmt", type=click.Choice(["md", "tex", "pdf", "json", "html", "ipynb"]), default="md",
-              show_default=True,
-              help="md: Markdown with $$ math (KaTeX/MathJax); tex: a LaTeX document; "
+@click.option("--format", "fmt", type=click.Choice(["md", "tex", "pdf", "json", "html", "ipynb"]),
+              help="Default: the ending of -o (notes.pdf: pdf), else md. "
+                   "md: Markdown with $$ math (KaTeX/MathJax); tex: a LaTeX document; "
                    "pdf: that document compiled with latexmk/LuaLaTeX; json: CONTRACT section 3; "
                    "html: one standalone page that renders offline; ipynb: a Jupyter notebook with numpy checks.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write here instead of stdout (pdf: default build/<lang>/<spec>.pdf).")
+              help="Write here instead of stdout; its ending (.md, .tex, .pdf, .json, .html, .ipynb) chooses "
+                   "the format unless --format is given (pdf: default build/<lang>/<spec>.pdf).")
 @click.option("--view", type=click.Choice(["scalar", "vector"]),
               help="Override the spec's view: every scalar parameter, or matrix form (δ, Wᵀδ ⊙ f′(z)).")
 @click.option("--document", type=click.Choice(["notes", "slides"]), default="notes", show_default=True,
@@ -93,18 +100,51 @@ def main() -> None:
 @click.option("--no-figures", is_flag=True, help="Leave out the diagrams (SVG beside Markdown, TikZ in LaTeX).")
 @click.option("--no-verification-note", is_flag=True,
               help="Leave out the closing sentence on how the formulas were checked (they still are).")
-def render_command(spec: str, lang: str, fmt: str, output: str | None, view: str | None,
+def render_command(spec: str, lang: str, fmt: str | None, output: str | None, view: str | None,
                    document: str, no_figures: bool, no_verification_note: bool) -> None:
-    """Derive SPEC (a YAML spec: network, graph, mlp, composition) and print the derivation.
+    """Derive SPEC (a YAML spec of any kind: network, graph, mlp, composition,
+    course, rnn, attention, conv, layernorm) and print the derivation.
 
     Every formula is checked numerically before it is printed; the
-    derivation ends by saying so.
+    derivation ends by saying so. `derive SPEC` is short for `derive render SPEC`.
+
+    \b
+    Examples:
+      derive specs/mazur-2-2-2.yaml --lang pl -o mazur.md       Markdown, its figure beside it
+      derive specs/mazur-2-2-2.yaml --lang ru -o mazur.pdf      a PDF (needs LuaLaTeX)
+      derive specs/sigmoid-bce.yaml --view vector               the matrix form of a network
+      derive specs/graph-add-mul.yaml --document slides -o graph.pdf   beamer slides of a graph
     """
     from derive.pipeline import Options
 
     options = Options(view=view, document=document, figures=not no_figures, output=output,
                       verification_note=not no_verification_note)
-    run(lambda: (check_document(document, [fmt]), _render(spec, lang, fmt, options)))
+    run(lambda: _render_checked(spec, lang, fmt, options))
+
+
+def _render_checked(spec: str, lang: str, fmt: str | None, options) -> None:
+    from derive.core.safewrite import check_target
+    from derive.pipeline import output_format
+
+    refuse_folder(spec)
+    if options.output:  # a folder that is missing says so first, whatever the name's ending
+        check_target(options.output)
+    fmt = output_format(fmt, options.output)
+    check_document(options.document, [fmt])
+    _render(spec, lang, fmt, options)
+
+
+def refuse_folder(spec: str) -> None:
+    """`derive FOLDER` is almost always meant as `derive build FOLDER`: say so, with the specs it holds."""
+    from pathlib import Path
+
+    folder = Path(spec)
+    if not folder.is_dir():
+        return
+    specs = sorted(p.name for p in folder.glob("*.yaml"))
+    inside = f" (it holds {', '.join(specs[:5])}{', …' if len(specs) > 5 else ''})" if specs else ""
+    raise DeriveError(f"{spec}: is a folder{inside}; `derive SPEC` derives one spec file. "
+                      f"To build every spec in the folder, run: derive build {spec}")
 
 
 def check_document(document: str, formats) -> None:
@@ -115,10 +155,7 @@ def check_document(document: str, formats) -> None:
 
 def _render(spec: str, lang: str, fmt: str, options) -> None:
     from derive.pipeline import check_options, derive_spec, render
-    from derive.core.safewrite import check_target
 
-    if options.output:  # a bad -o is said before the work, not after
-        check_target(options.output)
     result = derive_spec(spec, options)
     check_options(result, fmt, options)
     text = render(result, fmt, lang, options)

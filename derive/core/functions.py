@@ -88,7 +88,8 @@ def defined(name: str, definition: Callable[..., sp.Expr], nargs: int = 1, tex: 
         return form.xreplace(dict(zip(dummies, self.args)))
 
     def latex(self, printer, exp=None):
-        op = tex or rf"\operatorname{{{name}}}"
+        # a lecture whose own names take the function's letter writes it otherwise (printer setting "written")
+        op = getattr(printer, "_settings", {}).get("written", {}).get(name) or tex or rf"\operatorname{{{name}}}"
         first, *rest = (printer._print(a) for a in self.args)
         sub = f"_{{{rest[0]}}}" if rest and not (usual is not None and self.args[1] == usual) else ""
         tall = self.args[0].is_Add or r"\frac" in first  # GELU(z), as \tanh(z); GELU\left(a + b\right)
@@ -199,6 +200,9 @@ gelu = defined("gelu", lambda z: z / 2 * (1 + sp.erf(z / sp.sqrt(2))), tex=r"\op
 # with (GELU(z) = z Φ(z), GELU′(z) = Φ(z) + z φ(z)); each evaluates to its definition
 normal_cdf = defined("normal_cdf", lambda z: (1 + sp.erf(z / sp.sqrt(2))) / 2, tex=r"\Phi")
 normal_pdf = defined("normal_pdf", lambda z: sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi), tex=r"\varphi")
+# where a lecture's parameters are φ (Prince's notation), its density is written Φ′: the letter stays the weights'
+# and the density is named by what it is, the derivative of Φ (text only; answers and JSON are unchanged)
+WRITTEN_APART = {"normal_pdf": ({"phi", "varphi"}, r"\Phi'")}
 silu = defined("silu", lambda z: z * sigmoid(z), tex=r"\operatorname{SiLU}")
 elu = defined("elu", lambda z, a: sp.Piecewise((z, z > 0), (a * (sp.exp(z) - 1), True)), nargs=2,
               tex=r"\operatorname{ELU}", usual=sp.S.One)

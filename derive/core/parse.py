@@ -168,6 +168,7 @@ _MAX_BITS = 20_000  # no number built along the way may be larger (about 6000 de
 MAX_CALL_DEPTH = 6
 
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+_SCIENTIFIC = re.compile(r"[eE]([+\-−]?)([0-9]{1,6})(?![A-Za-z0-9_])")  # 4.3857e-4, as calculators show it
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _LONG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*[A-Za-z0-9](?![A-Za-z0-9_])")
 _LEAKY = re.compile(r"(?i:leaky_relu)(?![A-Za-z0-9_])")
@@ -489,7 +490,25 @@ class _Scanner:
             return self._tok("IND", pos, end)
         whole, _, fraction = literal.partition(".")
         value = sp.Rational(int(digits), 10 ** len(fraction)) if fraction else sp.Integer(int(whole))
+        scientific = _SCIENTIFIC.match(text, end)
+        if scientific:
+            value, end = value * self._ten_to(scientific, text[pos:end]), scientific.end()
         return self._tok("NUMBER", pos, end, value)
+
+    def _ten_to(self, m: re.Match, mantissa: str) -> sp.Rational:
+        """10^k of `4.3857e-4` (the calculator's notation, e or E with a whole exponent); refused when the letter
+        is a name here (the loss E): 4.3857E-4 could then be the product 4.3857·E − 4 as well."""
+        sign, digits = ("-" if m.group(1) in ("-", "−") else ""), m.group(2)
+        if self._known(m.group()[0]):
+            raise _Fail(m.start(), f"'{mantissa}{m.group()}' could be a number in scientific notation or a product "
+                        f"with {m.group()[0]}: write the number as {mantissa}*10^{sign}{digits}, or the product with a "
+                        f"space or '*' before {m.group()[0]}", "scientific_name", written=f"{mantissa}{m.group()}",
+                        name=m.group()[0], power=f"{mantissa}*10^{sign}{digits}")
+        exponent = int(sign + digits)
+        if abs(exponent) > _MAX_EXPONENT:
+            raise _Fail(m.start(), f"the exponent {exponent} is too large: at most {_MAX_EXPONENT} in absolute value",
+                        "exponent", exponent=exponent, most=_MAX_EXPONENT)
+        return sp.Integer(10) ** exponent
 
     def _single_char(self, pos: int) -> _Tok:
         c = self.text[pos]
@@ -550,8 +569,12 @@ class _Scanner:
             return self._tok("FUNC", start, end, "heaviside")
         if base == "a" and after == "[" and self.names is not None and not self._known("a"):
             return self._tok("BRFUNC", start, end, "relu")  # a[z]: the ReLU in seed 000's notation
-        if base == "e" and after == "^" and not self._known("e"):
-            return self._tok("E", start, end)
+        if base == "e" and after == "^":
+            if not self._known("e"):
+                return self._tok("E", start, end)
+            # a quantity named e (CS231n's neuron: e = exp(m)): e^{-z} is meant as exp(−z) as often as a power of it
+            raise _Fail(start, "e is a name here, so e^… could be the exponential or a power of e: write exp(…) for "
+                        "the exponential, or (e)^… for a power of e", "euler_name")
         if after == "(" and not self._may_multiply(base, greek):
             raise _Fail(start, f"unknown function {_q(base)}; allowed functions: {', '.join(ALLOWED_FUNCTIONS)}",
                         "unknown_function", name=base, allowed=", ".join(ALLOWED_FUNCTIONS))
@@ -767,7 +790,50 @@ class _ScannerLexer(Lexer):
         pass
 
     def lex(self, scanner: _Scanner):
-        return scanner.tokens()
+        return _unambiguous_division(scanner.tokens(), scanner)
+
+
+# what may follow a divisor directly, as a factor of juxtaposition: 1/2x, (y - t)/y(1 - y), a/2b
+_JUXTAPOSED = {"NAME", "NUMBER", "FUNC", "BRFUNC", "IND", "E", "FRAC", "_LPAR", "_LSQB", "_LBRACE", "_ABSOPEN"}
+_GROUP_OPEN, _GROUP_CLOSE = {"_LPAR", "_LBRACE", "_LSQB"}, {"_RPAR", "_RBRACE", "_RSQB"}
+
+
+def _unambiguous_division(tokens, scanner: _Scanner):
+    """The tokens, refusing a divisor that a factor follows without a space: `1/2x` is x/2 to some readers and
+    1/(2x) to others, and `(y - t)/y(1 - y)` is usually meant as (y − t)/(y(1 − y)). Either reading grades the
+    other one's answer wrongly, so the student is asked for brackets, or a space or `*` (`1/2 x`, `1/2*x` are
+    x/2). The divisor is a number or a name, with a power (`1/x^2y`), or a bracket."""
+    state, depth, slash, end = "", 0, 0, 0
+    for tok in tokens:
+        kind = tok.type
+        if state == "group":  # inside the divisor's (…) or the exponent's {…}
+            depth += (kind in _GROUP_OPEN) - (kind in _GROUP_CLOSE)
+            state, end = ("after", tok.end_pos) if depth == 0 else ("group", end)
+        elif state == "after" and kind in _JUXTAPOSED and tok.start_pos == end:
+            raise _ambiguous(scanner, slash, end, tok)
+        elif state == "after" and kind == "POW":
+            state = "exponent"
+        elif state in ("divisor", "exponent") and kind in ("NUMBER", "NAME"):
+            state, end = "after", tok.end_pos
+        elif (state == "divisor" and kind == "_LPAR") or (state == "exponent" and kind in ("_LPAR", "_LBRACE")):
+            state, depth = "group", 1
+        elif not (state == "exponent" and kind == "MINUS"):
+            state = ""
+        if kind == "DIV":
+            state, slash = "divisor", tok.start_pos
+        yield tok
+
+
+def _ambiguous(scanner: _Scanner, slash: int, end: int, tok: _Tok) -> _Fail:
+    """The failure for `/2x`: what was written, and the two ways to say what is meant."""
+    text = scanner.text
+    stop = scanner.match.get(tok.start_pos, tok.end_pos - 1) + 1 if tok.type in _GROUP_OPEN else tok.end_pos
+    divisor, factor = text[slash + 1:end].strip(), text[tok.start_pos:stop]
+    written = f"/{divisor}{factor}"
+    return _Fail(tok.start_pos, f"'{written}' can be read in two ways: write '/({divisor}{factor})' if all of it is "
+                 f"the denominator, or a space or '*' before '{factor}' if only '{divisor}' is",
+                 "ambiguous_division", ambiguous=written, bracketed=f"/({divisor}{factor})", denominator=divisor,
+                 next_factor=factor)
 
 
 # --------------------------------------------------------------------------- grammar
@@ -796,6 +862,8 @@ start: expr
       | E POW signed                    -> exp_e
       | FUNC bare_atom                  -> call_bare
       | FUNC bare_atom POW bare_exponent -> call_bare_power
+      | FUNC POW bare_exponent _LPAR args _RPAR -> call_powered      // tanh^2(z), \\tanh^{2}(z): tanh(z)^2
+      | FUNC POW bare_exponent bare_atom -> call_powered_bare
 
 ?primary: NUMBER                        -> number
         | NAME                          -> name
@@ -932,6 +1000,12 @@ def _times(a, b, op: str, offset: int):
         if op in ("MATMUL",) and not (_is_matrix(a) or _is_matrix(b)):
             raise _Fail(offset, "'@' multiplies matrices; here there is none", "matmul_scalar")
         return a * b
+    if op == "MUL" and a.shape[0] == 1 < a.shape[1] and b.shape[1] == 1 < b.shape[0]:
+        # x.T * delta: the matrix product is a number (n = m), numpy's broadcasting the m×n matrix delta x^T
+        raise _Fail(offset, f"'*' between a {_shape(a)} row and a {_shape(b)} column is a number as a matrix product "
+                    f"but a matrix in numpy (broadcasting): write '@' (or nothing) for the product, or the outer "
+                    f"product as a column times a row (delta @ x.T)", "row_times_column", left=_shape(a),
+                    right=_shape(b))
     elementwise = op == "HAD" or (op in ("MUL",) and a.shape == b.shape and a.shape[1] == 1)
     if elementwise or (op == "MUL" and a.shape == b.shape and a.shape[1] != a.shape[0]):
         if a.shape != b.shape:
@@ -1078,6 +1152,17 @@ class _Build(Transformer):
 
     def call_bare_power(self, func, base, op, exponent):
         return self.call(func, [self.pow(base, op, exponent)])
+
+    def call_powered(self, func, op, exponent, args):
+        """tanh^2(z) = tanh(z)^2, as textbooks write 1 − tanh²(z); only a whole power ≥ 1 (sin^{-1} is arcsin)."""
+        power = _value(exponent)
+        if not (isinstance(power, sp.Integer) and power >= 1):
+            raise _Fail(op.start_pos, f"a power written on a function's name must be a whole number from 1 on, as "
+                        f"in {func.value}^2(z) = {func.value}(z)^2; write the power after the brackets")
+        return self.pow(self.call(func, args), op, power)
+
+    def call_powered_bare(self, func, op, exponent, x):
+        return self.call_powered(func, op, exponent, [x])
 
     def root(self, func, n, x):
         if func.obj != "sqrt":

@@ -15,6 +15,7 @@ validation can point at the bad value.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -63,6 +64,7 @@ class Doc:
     data: Any
     file: str
     marks: dict[tuple, Location] = field(default_factory=dict)
+    keys: dict[tuple, Location] = field(default_factory=dict)  # where each mapping key itself is written
 
     def where(self, path: tuple) -> Location:
         """The location of path, or of its nearest ancestor that has one."""
@@ -73,18 +75,22 @@ class Doc:
     def error(self, path: tuple, message: str) -> SpecError:
         return SpecError(message, self.where(path), dotted(path))
 
+    def key_error(self, path: tuple, message: str) -> SpecError:
+        """An error about the key at the end of path (unknown, misspelt): pointed at the key, not its value."""
+        return SpecError(message, self.keys.get(path) or self.where(path), dotted(path))
+
     def known_keys(self, mapping: dict, allowed, path: tuple = ()) -> None:
         """Refuse the first key of mapping (found at path) that is not in allowed, naming the allowed ones."""
         for key in mapping:
             if key not in allowed:
-                raise self.error(path + (key,), f"unknown key {shown(key)}; expected one of: {', '.join(allowed)}")
+                raise self.key_error(path + (key,), f"unknown key {shown(key)}; {one_of(key, allowed)}")
 
     def boxes(self) -> str | None:
         """The spec's `boxes:` (which displayed equations the lecture frames), or None when absent:
         the kind then frames as its seed does (see BOXES)."""
         value = self.data.get("boxes") if isinstance(self.data, dict) else None
         if value is not None and (not isinstance(value, str) or value not in BOXES):
-            raise self.error(("boxes",), f"unknown boxes {shown(value)}; expected one of: {', '.join(BOXES)}")
+            raise self.error(("boxes",), f"unknown boxes {shown(value)}; {one_of(value, BOXES)}")
         return value
 
     def title(self, path: tuple = ("title",)) -> dict[str, str]:
@@ -105,7 +111,7 @@ class Doc:
             raise self.error(path, "expected a text or a mapping {ru: …, en: …, pl: …}")
         for lang in value:
             if lang not in languages():
-                raise self.error(path + (lang,), f"unknown language {shown(lang)}; expected one of: {', '.join(languages())}")
+                raise self.error(path + (lang,), f"unknown language {shown(lang)}; {one_of(lang, languages())}")
         for lang, text in value.items():
             self._printable_title(path + (lang,) if isinstance(self.at(path), dict) else path, text)
         return dict(value)
@@ -148,6 +154,36 @@ def shown(value) -> str:
     if isinstance(value, str):
         return f"a text of {len(value):,} characters (not shown)"
     return f"a {type(value).__name__} (not shown)"
+
+
+def one_of(value, options, aliases: dict[str, str] | None = None) -> str:
+    """"expected one of: a, b, c" for an error message, with "; did you mean 'b'?" when value looks like
+    a slip for one of the options (see closest)."""
+    listed = f"expected one of: {', '.join(str(o) for o in options)}"
+    close = closest(value, options, aliases)
+    return f"{listed}; did you mean {close!r}?" if close else listed
+
+
+def _folded(text: str) -> str:
+    return text.casefold().replace("-", "_").replace(" ", "_")
+
+
+def closest(value, options, aliases: dict[str, str] | None = None) -> str | None:
+    """The option value most likely stands for: the same word in another case or with - for _ (`ReLU`,
+    `half-sse`), another name of it (aliases: `swish` for silu), or a close spelling (`relu6`, `lyaers`).
+    None when nothing is close: only an option is ever shown, never the value."""
+    if not isinstance(value, str) or not options:
+        return None
+    options = [str(o) for o in options]
+    folded = {_folded(o): o for o in options} | {_folded(o).replace("_", ""): o for o in options}
+    for word, option in (aliases or {}).items():
+        if option in options:
+            folded.setdefault(_folded(word), option)
+    key = _folded(value)
+    if key in folded or key.replace("_", "") in folded:
+        return folded.get(key) or folded[key.replace("_", "")]
+    match = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
+    return folded[match[0]] if match else None
 
 
 def typesettable(char: str) -> bool:
@@ -220,6 +256,32 @@ def _check_characters(text: str, file: str) -> None:
                         Location(file, line, column))
 
 
+# PyYAML's words for the mistakes people make by hand, said in a lecturer's: (its problem starts with,
+# what to say, whether the place to point at is where the construct began rather than where it broke).
+_YAML_PROBLEMS = (
+    ("found character '\\t'", "a tab character; YAML indents with spaces only: replace the tab with spaces", False),
+    ("expected <block end>", "this line is not indented like the lines above it: the items of one list, and "
+                             "the keys of one mapping, start in the same column", False),
+    ("mapping values are not allowed here", "a ':' where none can be: is this line indented further than the "
+                                            "key above it, does a key above lack the space after its colon "
+                                            "(kind:network), or does a text hold ': '? (quote it: "
+                                            "title: \"Lecture 3: backprop\")", False),
+    ("could not find expected ':'", "expected `key: value` on this line (a colon and a space after the key)", True),
+    ("expected ',' or '}'", "a {…} mapping needs a comma between its entries and a closing }", False),
+    ("expected ',' or ']'", "a […] list needs a comma between its items and a closing ]", False),
+    ("found unexpected end of stream", "a quotation mark opened here is never closed", True),
+)
+
+
+def plain_yaml_problem(problem: str) -> tuple[str, bool]:
+    """PyYAML's problem in plain words, and whether to point at where the construct began (the key
+    without a colon, the opening quote) rather than where the parser noticed. Unknown ones pass as they are."""
+    for start, plain, at_context in _YAML_PROBLEMS:
+        if problem.startswith(start):
+            return plain, at_context
+    return problem, False
+
+
 def load_text(text: str, file: str = "<input>") -> Doc:
     """Parse YAML text into a Doc, or raise SpecError."""
     _check_characters(text, file)
@@ -229,9 +291,10 @@ def load_text(text: str, file: str = "<input>") -> Doc:
         loader.name = file
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        problem, at_context = plain_yaml_problem(exc.problem or exc.context or "")
+        mark = (exc.context_mark if at_context else None) or exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        raise SpecError(f"not valid YAML: {exc.problem or exc.context}", where) from None
+        raise SpecError(f"not valid YAML: {problem}", where) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"not valid YAML: {exc}", Location(file)) from None
     finally:
@@ -256,9 +319,37 @@ def load_file(path: str | Path, max_bytes: int = MAX_BYTES, what: str = "specs")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SpecError("the file is not UTF-8 text", Location(name, line)) from None
+        line, column = raw.count(b"\n", 0, exc.start) + 1, exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        guess = legacy_encoding(raw)
+        said = f"; it looks like {guess[1]}" if guess else ""
+        how = f" (e.g. iconv -f {guess[0]} -t utf-8 {name} > new.yaml)" if guess else ""
+        raise SpecError(f"the file is not UTF-8 text{said}: save it as UTF-8 in the editor's encoding menu{how}",
+                        Location(name, line, column)) from None
     return load_text(text, name)
+
+
+# 8-bit encodings a lecturer's editor may still save in, with the letters each is expected to hold:
+# Polish is tried first, since Russian text decoded as Windows-1250 is never all Polish letters; a Cyrillic
+# letter inside a Latin word (café read as cafй) means the text is in neither.
+_LEGACY = (
+    ("cp1250", "Windows-1250 (Central European)", set("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ"), None),
+    ("cp1251", "Windows-1251 (Cyrillic)", {chr(c) for c in range(0x400, 0x460)},
+     re.compile("[A-Za-z][\u0400-\u045f]|[\u0400-\u045f][A-Za-z]")),
+)
+
+
+def legacy_encoding(raw: bytes) -> tuple[str, str] | None:
+    """(codec, name) of the 8-bit encoding raw is most likely in, when every letter outside ASCII is one
+    of that encoding's Polish or Cyrillic letters; None otherwise."""
+    for codec, label, letters, mixed in _LEGACY:
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        foreign = {c for c in text if ord(c) > 0x7F}
+        if foreign and foreign <= letters | set("«»„”–—№") and not (mixed and mixed.search(text)):
+            return codec, label
+    return None
 
 
 def read_limited(path: str | Path, limit: int, what: str = "specs") -> bytes:
@@ -350,6 +441,7 @@ class _Builder:
             if key in out:
                 raise SpecError(f"the key {shown(key)} appears twice", self._loc(key_node), dotted(path))
             self.doc.marks[path + (key,)] = self._loc(value_node)
+            self.doc.keys[path + (key,)] = self._loc(key_node)
             out[key] = self.build(value_node, path + (key,))
         return out
 

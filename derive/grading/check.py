@@ -45,6 +45,17 @@ MESSAGES = {
     "parse.underscore": N_("Column %(column)s: '_' must follow a name (as in x_1) or an indicator (as in 1_{u>0})."),
     "parse.dot": N_("Column %(column)s: '.' is only allowed inside a number."),
     "parse.equation": N_("Column %(column)s: '=' is not allowed: write an expression, not an equation."),
+    "parse.scientific_name": N_("Column %(column)s: %(written)s could be a number in scientific notation or a "
+                                "product with %(name)s: write the number as %(power)s, or the product with a space "
+                                "or “*” before %(name)s."),
+    "parse.euler_name": N_("Column %(column)s: e is a name here, so e^… could be the exponential or a power of e: "
+                           "write exp(…) for the exponential, or (e)^… for a power of e."),
+    "parse.row_times_column": N_("Column %(column)s: “*” between a %(left)s row and a %(right)s column is a number "
+                                 "as a matrix product but a matrix in numpy (broadcasting): write “@” (or nothing) "
+                                 "for the product, or the outer product as a column times a row (delta @ x.T)."),
+    "parse.ambiguous_division": N_("Column %(column)s: %(ambiguous)s can be read in two ways: write %(bracketed)s "
+                                   "if all of it is the denominator, or a space or “*” before %(next_factor)s if "
+                                   "only %(denominator)s is."),
     "parse.unexpected_character": N_("Column %(column)s: unexpected character %(character)s (%(codepoint)s)."),
     "parse.confusable": N_("Column %(column)s: the character %(character)s (%(codepoint)s) only looks like the Latin "
                            "%(latin)s; type it with the Latin keyboard layout."),
@@ -401,7 +412,8 @@ def check_files(engine: Engine, files: list[str], jobs: int) -> list[FileResult]
 # --------------------------------------------------------------------------- presenting results
 
 
-QUOTED_ARGS = frozenset({"bracket", "opening", "character", "token", "name", "latin"})  # the student's characters
+QUOTED_ARGS = frozenset({"bracket", "opening", "character", "token", "name", "latin",
+                         "ambiguous", "bracketed", "denominator", "next_factor", "written", "power"})  # the student's characters
 NUMBER_ARGS = frozenset({"tolerance", "numbers", "factor"})  # finding arguments that are plain numbers
 VALUE_DIGITS = 6  # significant digits of a value in feedback (graph.number_text keeps as many)
 

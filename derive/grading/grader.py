@@ -343,6 +343,7 @@ class Grader:
         self.expected = {str(p.param): self._expected(p, sources[p.param]) for p in d.derivatives}
         self.steps: dict[str, _Expected] = {}  # intermediate quantities, built when first asked
         self.memo: dict[tuple[str, str], Verdict] = {}
+        self._without: dict[str, dict] = {}  # the names for an intermediate key: all but the key itself
 
     # -- set-up
 
@@ -412,11 +413,23 @@ class Grader:
         return graded(self.memo, key, raw, (expected.ascii, expected.latex),
                       lambda verdict, text: self._grade(verdict, expected, text))
 
+    def names_for(self, key: str) -> dict:
+        """The names an answer for key may use: all but the intermediate quantity key asks for (dy_dh_1 is not
+        an answer for dy_dh_1: it would agree with itself at every point); a parameter's name is usable."""
+        if key in self.expected or key not in self.names:
+            return self.names
+        if key not in self._without:
+            self._without[key] = {n: v for n, v in self.names.items() if n != key}
+        return self._without[key]
+
     def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
+        key = verdict.key
         try:
-            answer = parse_math(text, names=self.names, max_length=MAX_LENGTH)
+            answer = parse_math(text, names=self.names_for(key), max_length=MAX_LENGTH)
         except UnknownName as exc:
-            return _set(verdict, "invalid", self._unknown(exc.names))
+            if exc.names and key not in self.expected and set(exc.names) == {key}:  # names what it is asked for
+                return _set(verdict, "invalid", Finding.of("names_asked", names=key))
+            return _set(verdict, "invalid", unknown_finding(exc.names, list(self.names_for(key))))
         except ParseError as exc:
             return _set(verdict, "invalid", parse_finding(exc))
         value = self._value(expected.param)
@@ -620,7 +633,7 @@ PARSE_KEYS = frozenset({
     "confusable", "yaml_escape", "partial", "shapes_add", "shapes_had", "shapes_product", "matrix_power",
     "matmul_scalar", "matrix_division",
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
-    "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
+    "digits", "ambiguous_division", "scientific_name", "euler_name", "row_times_column", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
     "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested", "sum_index",
 })
 
@@ -635,14 +648,25 @@ def parse_finding(exc: ParseError) -> Finding:
     return Finding.of(f"parse.{exc.key}", column=exc.column, **details)
 
 
+SHOWN_NAMES, SHOWN_NAME_LENGTH = 6, 24  # an absurd answer's unknown names are quoted this far, then "…"
+
+
 def unknown_finding(unknown: list[str], names: list[str]) -> Finding:
-    """Unknown names as written, with the known names most like them (at most 3 each, 6 in all)."""
+    """Unknown names as written (the first few, each cut short if long), with the known names most like
+    them (at most 3 each, 6 in all)."""
     close = [m for name in unknown for m in difflib.get_close_matches(name, names, n=3, cutoff=0.6)]
     code = "unknown_name" if len(unknown) == 1 else "unknown_names"  # "Unknown name: a2", "Unknown names: a2, b3"
+    shown = ", ".join(_shortened(unknown))
     if close:
-        return Finding.of(f"{code}_close", names=", ".join(unknown), close="\n".join(list(dict.fromkeys(close))[:6]))  # "a or b": derive.check joins them
+        return Finding.of(f"{code}_close", names=shown, close="\n".join(list(dict.fromkeys(close))[:6]))  # "a or b": derive.check joins them
     some = [m for name in unknown for m in difflib.get_close_matches(name, names, n=4, cutoff=0.0)]
-    return Finding.of(code, names=", ".join(unknown), known=", ".join(list(dict.fromkeys(some))[:6]))
+    return Finding.of(code, names=shown, known=", ".join(list(dict.fromkeys(some))[:6]))
+
+
+def _shortened(unknown: list[str]) -> list[str]:
+    """The names a message quotes: a 3000-letter name or a hundred names would bury the message."""
+    names = [n if len(n) <= SHOWN_NAME_LENGTH else n[:SHOWN_NAME_LENGTH] + "…" for n in unknown[:SHOWN_NAMES]]
+    return names + ["…"] if len(unknown) > SHOWN_NAMES else names
 
 
 def graded(memo: dict, key: str, raw, shown: tuple, grade) -> Verdict:
@@ -679,6 +703,7 @@ class FormulaGrader:
 
     def __init__(self):
         self.memo: dict[tuple[str, str], Verdict] = {}
+        self._without: dict[str, dict] = {}
 
     def keys(self) -> list[str]:
         return list(self.targets)
@@ -687,11 +712,19 @@ class FormulaGrader:
         return self.targets[key]
 
     def names_for(self, key: str) -> dict:
-        return self.names
+        """The names an answer for key may use: all but the withheld ones."""
+        withheld = self.withheld(key)
+        if not withheld & self.names.keys():
+            return self.names
+        if key not in self._without:
+            self._without[key] = {n: v for n, v in self.names.items() if n not in withheld}
+        return self._without[key]
 
     def withheld(self, key: str) -> set[str]:
-        """Names that exist in the problem but not for key's answer: the gradient it asks for (df_dq_i for q_i)."""
-        return set()
+        """Names that exist in the problem but not for key's answer: the gradient it asks for. A key that is a
+        name itself and not one of the asked parameters or inputs (df_dq, delta_21) is that gradient: the answer
+        `df_dq` for df_dq would agree with itself at every point."""
+        return {key} if key not in self.asked else set()
 
     def check(self, key: str, raw) -> Verdict:
         """The verdict on raw (the YAML value) as the answer for key."""

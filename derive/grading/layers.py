@@ -94,7 +94,7 @@ class LayerGrader(FormulaGrader):
                 if len(v) == len(points)}
 
     def withheld(self, key: str) -> set[str]:
-        return self._withheld
+        return self._withheld | super().withheld(key)  # the parameters' gradients, and a backward key itself
 
     def grade_formula(self, verdict: Verdict, target: _Target, formula: sp.Expr) -> Verdict:
         try:

@@ -70,6 +70,13 @@ class MatrixGrader(FormulaGrader):
                     self.targets[key] = self._target(key, step, entries)
         self.asked = [k for k, t in self.targets.items() if t.step.reason in ASKED_STEPS]
 
+    def withheld(self, key: str) -> set[str]:
+        """The quantity asked, by its name (delta2 for delta2) and by its scalar gradients' names (dJ_dz2, a
+        one-unit layer's δ): an answer that names it agrees with itself everywhere."""
+        target = self.targets[key]
+        components = self._components(target.step) if target.step.reason != "local" else None
+        return {key} | {str(s) for s in (components if components is not None else ()) if str(s) in self.names}
+
     # -- the names of the matrix view, as matrices of scalar quantities
 
     def _matrices(self) -> dict[str, sp.ImmutableMatrix]:
@@ -257,3 +264,6 @@ class VectorViewGrader:
 
     def check(self, key: str, raw) -> Verdict:
         return (self.matrix if key in self.matrix.targets else self.scalar).check(key, raw)
+
+    def names_for(self, key: str) -> dict:
+        return (self.matrix if key in self.matrix.targets else self.scalar).names_for(key)

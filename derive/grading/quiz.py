@@ -64,12 +64,27 @@ def build_quiz(spec_path: str, lang: str, seed: int | None) -> tuple[str, str, s
     command_line = terminal(f"derive check {shlex.quote(spec_path)} {shlex.quote(answers_file)} --lang {lang}")
     fill = "comment_fill_values" if getattr(engine.outcome(seed), "numbers", None) is not None else "comment_fill"
     template = _template(os.path.basename(spec_path), seed, asked, words, command_line, fill)
+    env, ctx = _exercise(engine, seed, lang, words, answers_file, command_line)
+    return stem, env.get_template("quiz.md.j2").render(ctx), template
+
+
+def exercise(engine, seed: int | None, lang: str):
+    """The sheet's context without the answers file: (the Jinja environment whose filters print its
+    formulas, the context). The web page shows this very exercise; `ctx["allowed"]` are the names a
+    student may use and `ctx["tasks"]` the derivatives, one per asked name, in the grader's order."""
+    from derive.grading.check import Words
+
+    prose = Words(lang)
+    return _exercise(engine, seed, lang, lambda key, **args: prose(PROSE[key], **args), "", "")
+
+
+def _exercise(engine, seed, lang: str, words, answers_file: str, command_line: str):
+    grader, asked = engine.grader(seed)
     if engine.kind == "graph":
         make = _index_sheet if engine.outcome(seed).indexed else _graph_sheet
     else:
         make = _sheet if engine.kind == "network" else _layer_sheet
-    sheet = make(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
-    return stem, sheet, template
+    return make(engine.outcome(seed), grader, asked, seed, lang, words, answers_file, command_line)
 
 
 def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str, command_line: str) -> str:
@@ -97,6 +112,7 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
         "loss": full["loss"]["definition"] if full["loss"] else None,
         "tasks": [d(net.of, params[name]) if name in params else sp.Symbol(name) for name in asked],
         "names": ", ".join(f"`{n}`" for n in _names(grader)),
+        "allowed": _names(grader),
         "check": command_line,
         "fence": code_fence(command_line),
         "words": {key: words(key) for key in ("network", "activation", "loss", "task", "check", "values")},
@@ -107,7 +123,7 @@ def _sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_fi
         from derive.render.numbers import format_percent
 
         ctx["words"]["task"] = words("task_values", allowed=format_percent(outcome.spec.worked.tolerance, lang))
-    return env.get_template("quiz.md.j2").render(ctx)
+    return env, ctx
 
 
 def _names(grader) -> list[str]:
@@ -128,12 +144,13 @@ def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answ
     bp = outcome.result
     env = environment("md", lang, partials=bp.partials)
     how = words("how", file=code_span(terminal(answers_file)))
+    allowed = [n for n, s in grader.names.items() if s not in grader.upstream]
     if bp.values is not None:
-        how = f"{how} {', '.join(f'`{n}`' for n in grader.names if grader.names[n] not in grader.upstream)}. " \
+        how = f"{how} {', '.join(f'`{n}`' for n in allowed)}. " \
               f"{words('numbers', tolerance=format_percent(grader.tolerance, lang))}"
         names = ""
     else:
-        names = ", ".join(f"`{n}`" for n, s in grader.names.items() if s not in grader.upstream)
+        names = ", ".join(f"`{n}`" for n in allowed)
     ctx = {
         "title": words("title"),
         "subtitle": md_escape(outcome.spec.title.get(lang)) if outcome.spec.title.get(lang) else None,
@@ -144,13 +161,14 @@ def _graph_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answ
         "loss": None,
         "tasks": [d(bp.of, grader.names[key]) for key in asked],
         "names": names,
+        "allowed": allowed,
         "check": command_line,
         "fence": code_fence(command_line),
         "words": {"network": words("graph"), **{k: words(k) for k in ("values", "task", "check")}},
         "how": how,
         "given": [],
     }
-    return env.get_template("quiz.md.j2").render(ctx)
+    return env, ctx
 
 
 def _index_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
@@ -169,10 +187,11 @@ def _index_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answ
                 for n in d.nodes]
     tasks = [_index_result(d, d.grads[name], show).row.parts[0] for name in outcome.spec.wrt]
     matrices = [k for k in grader.keys() if grader.targets[k].matrix]
+    allowed = [*d.quantities, *(f'd{d.of}_d{n.quantity.name}' for n in d.nodes)]
     how = f"{words('how', file=code_span(terminal(answers_file)))} " \
-          f"{', '.join(f'`{n}`' for n in [*d.quantities, *(f'd{d.of}_d{n.quantity.name}' for n in d.nodes)])}. " \
+          f"{', '.join(f'`{n}`' for n in allowed)}. " \
           f"{words('index_how', matrices=', '.join(f'`{k}`' for k in matrices))}"
-    return _render_sheet(outcome.spec, seed, lang, words, forward, tasks, how, command_line, d.partials)
+    return _sheet_context(outcome.spec, seed, lang, words, forward, tasks, how, command_line, d.partials, allowed)
 
 
 def _layer_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answers_file: str,
@@ -187,11 +206,12 @@ def _layer_sheet(outcome, grader, asked: list[str], seed, lang: str, words, answ
     tasks = [d(sp_symbol(model.loss), sp_symbol(name)) for name in asked]
     how = f"{words('how', file=code_span(terminal(answers_file)))} " \
           f"{', '.join(f'`{n}`' for n in grader.names)}."
-    return _render_sheet(outcome.spec, seed, lang, words, forward, tasks, how, command_line, model.partials)
+    return _sheet_context(outcome.spec, seed, lang, words, forward, tasks, how, command_line, model.partials,
+                          list(grader.names))
 
 
-def _render_sheet(spec, seed, lang: str, words, forward: list, tasks: list, how: str, command_line: str,
-                  partials: dict) -> str:
+def _sheet_context(spec, seed, lang: str, words, forward: list, tasks: list, how: str, command_line: str,
+                   partials: dict, allowed: list[str]):
     from derive.render.jinja import environment
 
     env = environment("md", lang, partials=partials)
@@ -206,13 +226,14 @@ def _render_sheet(spec, seed, lang: str, words, forward: list, tasks: list, how:
         "loss": None,
         "tasks": tasks,
         "names": "",
+        "allowed": allowed,
         "check": command_line,
         "fence": code_fence(command_line),
         "words": {"network": words("network"), **{k: words(k) for k in ("values", "task", "check")}},
         "how": how,
         "given": [],
     }
-    return env.get_template("quiz.md.j2").render(ctx)
+    return env, ctx
 
 
 def sp_symbol(name: str):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from derive.core.startup import imports_paused
-from derive.core.yamlload import Doc, load_file, shown
+from derive.core.yamlload import Doc, load_file, one_of, shown
 
 import importlib
 from dataclasses import dataclass
@@ -138,7 +138,7 @@ def entry_of(doc: Doc) -> KindEntry:
     """The kind of doc's `kind:` (default network), or a SpecError listing the kinds."""
     kind = doc.data.get("kind", "network") if isinstance(doc.data, dict) else "network"
     if not isinstance(kind, str) or kind not in KINDS:
-        raise doc.error(("kind",), f"unknown kind {shown(kind)}; expected one of: {', '.join(KINDS)}")
+        raise doc.error(("kind",), f"unknown kind {shown(kind)}; {one_of(kind, KINDS)}")
     return KINDS[kind]
 
 

@@ -25,7 +25,7 @@ from derive.core.functions import ACTIVATIONS as ACTIVATION_ENTRIES
 from derive.numeric.evaluate import evaluate as evaluate_numpy, namespace
 from derive.render.notation import MatProd, Tr
 from derive.render.jinja import Row
-from derive.core.yamlload import Doc
+from derive.core.yamlload import Doc, one_of
 
 KIND = "composition"
 KEYS = ("kind", "title", "K", "rows", "colors", "check")
@@ -171,6 +171,15 @@ class BoldName(sp.Function):
         return rf"\boldsymbol {self.args[0]}"
 
 
+class BoldHat(sp.Function):
+    """ŷ: the network's output, named apart from the observations y that the loss compares it with."""
+
+    nargs = 1
+
+    def _derive_latex(self, printer) -> str:
+        return rf"\hat{{\boldsymbol {self.args[0]}}}"
+
+
 # -- spec -------------------------------------------------------------------------------------
 
 
@@ -204,8 +213,8 @@ def parse(doc: Doc) -> CompositionSpec:
     widths = _widths(doc, check.get("widths"), check_K)
     activation = check.get("activation", "tanh")
     if activation not in ACTIVATIONS:
-        raise doc.error(("check", "activation"), f"unknown activation {activation!r}; expected one of: "
-                                                 f"{', '.join(ACTIVATIONS)}")
+        raise doc.error(("check", "activation"), f"unknown activation {activation!r}; "
+                                                 f"{one_of(activation, ACTIVATIONS)}")
     return CompositionSpec(
         file=doc.file, title=doc.title(), K=K, rows=min(rows, K) if K else rows, colors=_colors(doc),
         check_K=check_K, widths=widths, activation=activation,
@@ -244,7 +253,7 @@ def _colors(doc) -> dict[str, str]:
     out = {"input": "red", "params": "olive"} | value
     for key, color in out.items():
         if color not in COLORS:
-            raise doc.error(("colors", key), f"unknown colour {color!r}; expected one of: {', '.join(COLORS)}")
+            raise doc.error(("colors", key), f"unknown colour {color!r}; {one_of(color, COLORS)}")
     return out
 
 
@@ -478,24 +487,34 @@ def context(outcome: Outcome, lang: str) -> dict:
     return {
         "title": spec.title.get(lang),
         "K": K, "symbolic": spec.K is None,
-        "composition": Row([y, Compose(K, x)]),
+        "composition": Row([BoldHat(sp.Symbol("y")), Compose(K, x)]),
         "layer": [Row([f(0), x]), Row([f(i_sym), Activation(sp.Add(MatProd(A, f(i_sym - 1)), b, evaluate=False))]),
                   Row([theta, SetOf(A, b)])],
         "rows": [Row([DThetaL(r.theta), r.display]) for r in outcome.rows],
         "general": Row([DThetaL(outcome.general.theta), outcome.general.display]) if outcome.general else None,
         "loss": outcome.loss,
-        "x": BoldName(sp.Symbol("x")), "y": BoldName(sp.Symbol("y")),
+        "x": BoldName(sp.Symbol("x")), "y": BoldName(sp.Symbol("y")), "yhat": BoldHat(sp.Symbol("y")),
         "f0": Bold(sp.Symbol("f"), 0), "fK": Bold(sp.Symbol("f"), K), "f1": Bold(sp.Symbol("f"), 1),
         "fi": Bold(sp.Symbol("f"), i_sym), "fi1": Bold(sp.Symbol("f"), i_sym - 1),
         "A": Bold(sp.Symbol("A"), i_sym - 1), "b": Bold(sp.Symbol("b"), i_sym - 1),
-        "theta": Bold(sp.Symbol(r"\theta"), i_sym - 1), "thetaj": Bold(sp.Symbol(r"\theta"), sp.Symbol("j")),
+        "theta": Bold(sp.Symbol(r"\theta"), i_sym - 1), "thetaj": Bold(sp.Symbol(r"\theta"), i_sym),
         "red": JacIn(i_sym, sp.Symbol(spec.colors["input"])),
         "yellow": JacPar(i_sym, sp.Symbol(spec.colors["params"])),
         "colors": spec.colors,
         "check": {"K": spec.check_K, "widths": spec.widths, "activation": spec.activation,
-                  "n": len(outcome.checks), "err": outcome.max_error},
+                  "n": len(outcome.checks), "err": outcome.max_error, **_checked_rows(outcome)},
         "version": __version__,
     }
+
+
+def _checked_rows(outcome: Outcome) -> dict:
+    """What the note counts, as check() compared it: each explicit row's θ at the check's K, and the values
+    of i the general row was multiplied out for (so "6 products" is 3 rows and i = 0, 1, 2, as computed)."""
+    K = outcome.spec.check_K
+    explicit = [Bold(sp.Symbol(r"\theta"), sp.Integer(K - r)) for r in range(1, min(outcome.spec.rows, K) + 1)]
+    general = [sp.Eq(i_sym, i, evaluate=False) for i in range(0, K - 2)] if outcome.general is not None else []
+    assert len(explicit) + len(general) == len(outcome.checks), (explicit, general, outcome.checks)
+    return {"explicit": explicit, "general_at": general}
 
 
 def to_json(outcome: Outcome) -> dict:

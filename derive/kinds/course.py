@@ -235,7 +235,8 @@ def latex_document(outcome: Outcome, lang: str, options=None) -> str:
         if slides:
             chapters.append(rf"\section{{{title}}}" + "\n" + rf"\begin{{frame}}\centering\Large {title}\end{{frame}}"
                             + "\n\n" + tex.slides_body(blocks, title, section="subsection",
-                                                  gloss=language(lang).gloss))
+                                                  gloss=language(lang).gloss,
+                                                  closing=tex.escape(document.closing_title(lang))))
         else:
             chapters.append(rf"\chapter{{{title}}}" + "\n\n" + tex.notes_body(blocks, section="section"))
         colours |= converter.colours

@@ -28,6 +28,7 @@ def md_escape(text: str) -> str:
 
 
 DIAGRAM = N_("Diagram")
+CLOSING = N_("Verification")  # the title of the slides after the closing rule: the verification note
 
 
 def _gettext(lang: str):
@@ -41,6 +42,11 @@ def figure_of(result, options, lang: str = "en"):
     if options is not None and not options.figures:
         return None
     return result.entry.figure_of(result.outcome, lang)
+
+
+def closing_title(lang: str) -> str:
+    """The title of the slides that hold what follows a lecture's closing rule (its verification note)."""
+    return _gettext(lang)(CLOSING)
 
 
 def markdown(result, lang: str, options=None, figure_src: str | None = None, legend: str | None = None,
@@ -65,8 +71,10 @@ def markdown(result, lang: str, options=None, figure_src: str | None = None, leg
 
 
 def _without_keep_marks(text: str) -> str:
-    """The Markdown without its KEEP lines (and the blank line each leaves)."""
-    return text.replace(f"\n{tex.KEEP}\n\n", "\n").replace(f"\n{tex.KEEP}\n", "\n")
+    """The Markdown without its KEEP and ALONE lines (and the blank line each leaves)."""
+    for mark in (tex.KEEP, tex.ALONE):
+        text = text.replace(f"\n{mark}\n\n", "\n").replace(f"\n{mark}\n", "\n")
+    return text
 
 
 def with_figure(text: str, lang: str, src: str, legend: str | None = None) -> str:
@@ -123,7 +131,8 @@ def latex(result, lang: str, options) -> str:
     slides = options is not None and options.document == "slides"
     from derive.render.i18n import language
 
-    body = tex.slides_body(blocks, title_tex, gloss=language(lang).gloss) if slides else tex.notes_body(blocks)
+    body = (tex.slides_body(blocks, title_tex, gloss=language(lang).gloss, closing=tex.escape(closing_title(lang)))
+            if slides else tex.notes_body(blocks))
     return tex.document("slides" if slides else "notes", lang, title=title_tex, plain_title=plain,
                         body=body, colours=converter.colours)
 

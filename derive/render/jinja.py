@@ -187,4 +187,20 @@ def render_template(kind: str, fmt: str, lang: str, context: dict, steps: str = 
     """Render templates/<fmt>/<kind>.<fmt>.j2 in lang; the context's `boxes` (none | key, default key)
     says whether key results are framed, `steps` how step headings are numbered (1) or 1.)."""
     env = environment(fmt, lang, boxes=context.get("boxes", "key"), steps=steps, **printer_settings)
-    return env.get_template(f"{kind}.{fmt}.j2").render(context)
+    text = env.get_template(f"{kind}.{fmt}.j2").render(context)
+    return displays_apart(text) if fmt == "md" else text
+
+
+def displays_apart(markdown: str) -> str:
+    """Every display ($$ … $$ on lines of their own) set off from the text before it by a blank line: a display
+    that follows a line of text is read as part of that paragraph (inline, in small type, by the PDF's converter
+    and by some Markdown viewers)."""
+    out: list[str] = []
+    inside = False
+    for line in markdown.split("\n"):
+        if line.strip() == "$$":
+            if not inside and out and out[-1].strip():
+                out.append("")
+            inside = not inside
+        out.append(line)
+    return "\n".join(out)

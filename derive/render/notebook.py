@@ -37,6 +37,8 @@ PROSE = {
     "forward": N_("The forward pass"),
     "derivatives": N_("The derivatives, by the formulas of the derivation"),
     "check": N_("Each derivative against a central finite difference"),
+    "formula": N_("formula"),  # the two columns the check cell prints
+    "difference": N_("finite difference"),
     "ok": N_("All derivatives agree with finite differences (largest relative difference %(error)s)."),
     "chapter": N_("Chapter: %(title)s"),
 }
@@ -242,7 +244,8 @@ def _check_cell(program: Program, words) -> str:
         f"    estimate = (output(**up) - output(**down)) / {2 * STEP!r}",
         f"    error = abs(float(value) - estimate) / max(abs(estimate), 1.0)",
         "    worst = max(worst, error)",
-        "    print(f'{name:>12}  formula {float(value): .8f}   finite difference {estimate: .8f}')",
+        f"    print(f'{{name:>12}} ', {words('formula')!r}, f'{{float(value): .8f}}  ', {words('difference')!r}, "
+        "f'{estimate: .8f}')",
         f"assert worst < {TOLERANCE!r}, worst",
         f"print({words('ok')!r} % {{'error': f'{{worst:.1e}}'}})",  # the message with its %(error)s
     ])

@@ -30,6 +30,12 @@ def decimal_sign(lang: str) -> str:
     return language(lang).decimal
 
 
+def times_sign(lang: str) -> str:
+    """The sign before a power of ten (a × 10^k): × where the decimal sign is a point (English, ISO 80000-1, so
+    that 1.4·10 cannot be misread), the centred dot where it is a comma (1,4 · 10^k in Russian and Polish)."""
+    return r"\times" if decimal_sign(lang) == "." else r"\cdot"
+
+
 def format_percent(fraction: float, lang: str = "en") -> str:
     """0.005 -> 0.5% (en; pl: 0,5%; ru: 0,5 % with a no-break space): the spacing from the language's
     CLDR percent pattern (English's if CLDR does not know the language), the decimal sign from its entry."""
@@ -86,7 +92,8 @@ def format_text(x, lang: str = "en", digits: int = DIGITS) -> str:
     text = format_number(x, lang, digits)
     mantissa, power, exponent = text.partition("·10^")
     if power:
-        mantissa = f"{mantissa}·10{exponent.translate(SUPERSCRIPTS)}"
+        sign = "×" if decimal_sign(lang) == "." else "·"
+        mantissa = f"{mantissa}{sign}10{exponent.translate(SUPERSCRIPTS)}"
     return mantissa.replace("-", MINUS)
 
 
@@ -96,7 +103,7 @@ def _astronomical(x, lang: str, digits: int, tex: bool) -> str:
     shift = value.adjusted()
     body = _localized(_plain(value.scaleb(-shift), False), lang, tex)
     power = int(exponent or 0) + shift
-    return rf"{body} \cdot 10^{{{power}}}" if tex else f"{body}·10^{power}"
+    return rf"{body} {times_sign(lang)} 10^{{{power}}}" if tex else f"{body}·10^{power}"
 
 
 def _formatted(x, lang: str, digits: int, tex: bool) -> str:
@@ -137,7 +144,7 @@ def _scientific(value: Decimal, lang: str, tex: bool, exact: bool) -> str:
     exponent = value.adjusted()
     mantissa = _localized(_plain(value.scaleb(-exponent), exact), lang, tex)
     if tex:
-        return rf"{mantissa} \cdot 10^{{{exponent}}}"
+        return rf"{mantissa} {times_sign(lang)} 10^{{{exponent}}}"
     return f"{mantissa}·10^{exponent}"
 
 

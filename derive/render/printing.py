@@ -194,12 +194,38 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         "kronecker": "1",
         "decimal": ".",  # the language's decimal sign (derive.numbers.decimal_sign): 0{,}3679 in ru and pl
         "terms": "given",
+        "written": {},  # vocabulary function name -> its symbol in this lecture (derive.functions.WRITTEN_APART)
         "fold_frac_powers": True,  # (σ² + ε)^{3/2}, not a fraction in the exponent
         "ordinary": frozenset(),  # variables of one-variable functions: da/dz, not ∂a/∂z  # order of a sum's terms: given (θ_0 + θ_1 x, seed 000) | bias-last (Wa + b)
     }
 
     def doprint(self, expr):
-        return super().doprint(_sign_absorbs_minus(expr) if isinstance(expr, sp.Basic) and expr.has(sp.sign) else expr)
+        if isinstance(expr, sp.Basic) and expr.has(sp.sign):
+            expr = _sign_absorbs_minus(expr)
+        if isinstance(expr, sp.Basic):
+            expr = deviations_summed(expr)
+        return super().doprint(expr)
+
+    def _print_ExpBase(self, expr, exp=None):
+        """e^{−(wx + θ)}, as seed 003 writes the sigmoid, not SymPy's e^{−wx−θ}: an exponent whose every term is
+        negative is written as minus a sum."""
+        arg = expr.args[0]
+        if arg.is_Add and all(t.could_extract_minus_sign() for t in arg.args):
+            return self._do_exponent(rf"e^{{- \left({self._print(-arg)}\right)}}", exp)
+        return super()._print_ExpBase(expr, exp)
+
+    def _print_Add(self, expr, order=None):
+        """A sum of cases (each term holds an indicator), the case z > 0 first and each term's indicator last:
+        I[z>0] + α e^{z} I[z≤0], as the piecewise definition lists its cases; other sums as SymPy prints them."""
+        cases = _cases(expr) if self.order == "none" else None
+        if cases is None:
+            return super()._print_Add(expr, order)
+        tex = ""
+        for i, (term, indicator) in enumerate(cases):
+            rest = self._print(term) if term != 1 else ""
+            body = (rest + r" \, " if rest else "") + self._print(indicator)
+            tex += body if i == 0 else f" + {body}"
+        return tex
 
     def _as_ordered_terms(self, expr, order=None):
         if (order or self.order) == "none":
@@ -231,14 +257,14 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         return f"{self._print(coeff)} {tex}" if coeff is not None else tex
 
     def _coefficient_form(self, expr) -> str | None:
-        """A fraction whose numerator holds a fraction, written as a coefficient times the rest, as
+        """A fraction whose numerator holds a fraction or a sum Σ, written as a coefficient times the rest, as
         lecturers write it: \\frac{1}{\\sqrt{d_k}} \\frac{∂L}{∂S} K, not \\frac{\\frac{∂L}{∂S} K}{\\sqrt{d_k}};
-        None for any other product."""
+        μ = \\frac{1}{n} Σ_j x_j, not \\frac{Σ_j x_j}{n}; None for any other product."""
         from sympy.simplify import fraction
 
         negative = expr.could_extract_minus_sign()
         numer, denom = fraction(-expr if negative else expr, exact=True)
-        if denom == 1 or r"\frac" not in self._print(numer):
+        if denom == 1 or not (r"\frac" in self._print(numer) or any(isinstance(f, sp.Sum) for f in sp.Mul.make_args(numer))):
             return None
         coeff, rest = numer.as_coeff_Mul()
         body = self._print(rest)
@@ -302,8 +328,13 @@ class DeriveLatexPrinter(_Memo, LatexPrinter):
         powers = [f for f in factors if f.is_Pow and f.exp.is_negative]
         rest = lecture_order([f for f in factors if f not in powers])
         parts = [] if coeff == 1 else [self._print(coeff)]
+        # a constant set as a fraction (1/√(σ² + ε)) stands before a Σ, so it is not read as inside the sum
+        ahead = [f for f in powers if -f.exp in (1, sp.S.Half)] if any(isinstance(f, sp.Sum) for f in rest) else []
         for i, f in enumerate(rest):
             tex = self._print(f)
+            if isinstance(f, sp.Sum) and ahead:
+                parts += [self._print_negative_power(p) for p in ahead]
+                ahead, powers = [], [p for p in powers if p not in ahead]
             parts.append(rf"\left({tex}\right)" if f.is_Add or (f.is_Mul and i) else tex)
         parts += [self._print_negative_power(f) for f in powers]
         return sign + " ".join(parts)
@@ -494,6 +525,73 @@ def _flipped_sign(term: sp.Expr) -> sp.Expr | None:
     others = [f for f in sp.Mul.make_args(rest) if f is not signs[0]]
     flipped = sp.sign(-signs[0].args[0], evaluate=False)
     return sp.Mul(*([-coeff] if coeff != -1 else []), flipped, *others, evaluate=False)
+
+
+def _cases(expr: sp.Add) -> list | None:
+    """The terms of a sum of cases as (the rest, its indicator), the case > or ≥ first; None unless every term
+    is a product with exactly one indicator, the indicators being the cases of one condition (I[z>0] + α e^z I[z≤0]),
+    and the sum has two terms or more."""
+    if not expr.is_Add or len(expr.args) < 2 or any(t.could_extract_minus_sign() for t in expr.args):
+        return None
+    out = []
+    for term in expr.args:
+        marks = [f for f in sp.Mul.make_args(term) if type(f).__name__ == "Indicator"]
+        if len(marks) != 1:
+            return None
+        out.append((sp.Mul(*[f for f in sp.Mul.make_args(term) if f is not marks[0]]), marks[0]))
+    conditions = [c[1].args[0] for c in out]
+    if len({(c.lhs, c.rhs) for c in conditions}) != 1 or len({c.rel_op for c in conditions}) != len(conditions):
+        return None  # not the cases of one variable: φ₁ I[u₁>0] ψ₁₁ + φ₂ I[u₂>0] ψ₁₂ keeps its chain-rule order
+    return sorted(out, key=lambda c: c[1].args[0].rel_op not in (">", ">="))
+
+
+def _fold(expr: sp.Add) -> sp.Expr | None:
+    """c Σ_{j=1}^{N} f_j + N g as c Σ_j (f_j + g/c) (Σ_j of a constant is N times it), when that needs no new
+    fraction: 2nμ − 2Σ_j x_j = −2 Σ_j (x_j − μ) and 2μ − (2/B) Σ_p z_p = −(2/B) Σ_p (z_p − μ), the form that shows
+    the deviations from the mean summing to zero. None for any other sum, or if SymPy does not confirm it equal."""
+    sums = [t for t in expr.args if any(isinstance(f, sp.Sum) for f in sp.Mul.make_args(t))]
+    if len(sums) != 1 or len(expr.args) < 2:
+        return None
+    inner = [f for f in sp.Mul.make_args(sums[0]) if isinstance(f, sp.Sum)]
+    coeff = sp.Mul(*[f for f in sp.Mul.make_args(sums[0]) if not isinstance(f, sp.Sum)])
+    if len(inner) != 1 or len(inner[0].limits) != 1:
+        return None
+    (total,) = inner
+    if not coeff.is_number and coeff.free_symbols - total.limits[0][2].free_symbols:
+        return None
+    j, lo, hi = total.limits[0]
+    count = hi - lo + 1
+    rest = expr - sums[0]
+    if j in rest.free_symbols or not count.free_symbols:
+        return None
+    shift = sp.simplify(rest / (coeff * count))
+    if count.free_symbols & shift.free_symbols or any(isinstance(a, sp.Sum) for a in sp.preorder_traversal(shift)):
+        return None
+    folded = coeff * sp.Sum(total.function + shift, total.limits[0])
+    return folded if sp.simplify((folded - expr).doit()) == 0 else None
+
+
+def _content_out(expr: sp.Mul) -> sp.Expr:
+    """A product's factor (2x_p − 2μ) as 2 (x_p − μ), the 2 joining the coefficient: \\frac{2}{n} ∂L/∂σ² (x_p − μ)."""
+    factors = list(sp.Mul.make_args(expr))
+    out, changed = [], False
+    for f in factors:
+        if f.is_Add and len(factors) > 2:
+            content, primitive = f.primitive()
+            if content != 1 and content.is_Rational:
+                out += [content, primitive]
+                changed = True
+                continue
+        out.append(f)
+    return sp.Mul(*out) if changed else expr
+
+
+def deviations_summed(expr: sp.Expr) -> sp.Expr:
+    """expr with each sum that folds (_fold) folded and each product's numeric content taken out of its sum factor
+    (_content_out), where a Σ is involved; SymPy confirms each fold equal to what it replaces."""
+    if expr.has(sp.Sum):
+        expr = expr.replace(lambda e: e.is_Add and e.has(sp.Sum) and _fold(e) is not None, _fold)
+    return expr.replace(lambda e: e.is_Mul and any(f.is_Add for f in e.args), _content_out)
 
 
 def _sign_absorbs_minus(expr: sp.Expr) -> sp.Expr:

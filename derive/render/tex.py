@@ -26,6 +26,7 @@ FRAME_SHRINK = 1.35  # a step up to this many frames' worth stays whole on one f
 LINE_CHARS = 78  # characters of prose per line on a frame
 LONE_START = 0.25  # a frame begun with less than this share of it does not close before a bold title's steps
 KEEP = "<!-- keep with previous -->"  # in Markdown: this paragraph belongs with the step before it
+ALONE = "<!-- a step of its own -->"  # in Markdown: what follows opens a step of its own (a remark on all the cases)
 LONG_WIDTH = 60  # characters as printed (_width) after which a sum is broken at a top-level + or −
 LINE_WIDTH = 40  # … into lines of a little more than this each
 
@@ -55,6 +56,12 @@ def escape(text: str) -> str:
     return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], _LIGATURE_RE.sub("\x00", text)).replace("\x00", r"\kern0pt{}")
 
 
+def tie_dashes(tex: str) -> str:
+    """A spaced dash (Russian «x — y», Polish „x — y”) tied to the word before it by a no-break space, so that
+    no line starts with the dash (Russian typesetting rule; Polish sets its dash the same way)."""
+    return tex.replace(" \u2014", "~\u2014")
+
+
 @dataclass
 class Block:
     """One piece of the document: kind is title | heading | para | math | figure | rule | raw."""
@@ -63,6 +70,7 @@ class Block:
     tex: str
     level: int = 0  # headings: their level; a raw list: 1 if its (only) item leads in to what follows
     plain: str = ""  # headings: the text for PDF bookmarks
+    alone: bool = False  # slides: this block opens a step of its own, under no bold title (ALONE in the Markdown)
 
 
 @dataclass
@@ -136,7 +144,8 @@ class Converter:
 
     def _b_html_block(self, tokens, i, out):
         content = tokens[i].content.strip()
-        out.append(Block("keep", "") if content == KEEP else Block("para", escape(content)))
+        out.append(Block("keep", "") if content == KEEP else Block("alone", "") if content == ALONE
+                   else Block("para", escape(content)))
         return i + 1
 
     def _b_bullet_list_open(self, tokens, i, out):
@@ -202,7 +211,7 @@ class Converter:
         return "".join(out)
 
     def _i_text(self, tok, heading):
-        return escape(tok.content)
+        return tie_dashes(escape(tok.content))
 
     def _i_math_inline(self, tok, heading):
         tex = tok.content.strip()
@@ -462,7 +471,7 @@ def notes_body(blocks: list[Block], section: str = "section") -> str:
     out: list[str] = []
     previous = None
     for b in blocks:
-        if b.kind in ("title", "keep"):
+        if b.kind in ("title", "keep", "alone"):
             continue
         if b.kind == "math" and previous in ("math", "para") and out:
             out[-1] += "\n" + b.tex  # a display belongs to its paragraph: no blank line (no extra space)
@@ -483,7 +492,7 @@ def figure(tikz: str) -> str:
     return "\\begin{center}\n\\derivefit{%\n" + tikz + "}\n\\end{center}"
 
 
-def slides_body(blocks: list[Block], title: str, section: str = "section", gloss: str = "") -> str:
+def slides_body(blocks: list[Block], title: str, section: str = "section", gloss: str = "", closing: str = "") -> str:
     """A beamer deck: steps packed into frames, titled by section; a step is never split.
 
     A step is a paragraph with the equations that follow it (a paragraph that goes on a
@@ -494,10 +503,12 @@ def slides_body(blocks: list[Block], title: str, section: str = "section", gloss
     derivation also opens a beamer `\\section` (a course passes section="subsection"): the
     deck's PDF outline. The steps under one bold title (an activation, a case of the loss) share
     a frame when they fit on one together. Frame titles leave out the glossary's English gloss,
-    "(ang. forward pass)" (`gloss`: the language entry's form of it), which the notes' headings keep.
+    "(ang. forward pass)" (`gloss`: the language entry's form of it), which the notes' headings keep. What follows
+    the derivation's closing rule (---, the verification note) has frames of its own, titled `closing`, so that it
+    is not read as part of the last section.
     """
     frames, last = [], title
-    for heading, units in _sections(blocks, title):
+    for heading, units in _sections(blocks, title, closing):
         if heading != last:
             frames.append(f"\\{section}{{{heading}}}")
             last = heading
@@ -515,11 +526,15 @@ def _without_gloss(heading: str, gloss: str) -> str:
     return re.sub(pattern, "", heading).strip() or heading
 
 
-def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Block]]]]:
-    """(heading, steps) in order; each step a list of blocks (prose first, then its equations)."""
+def _sections(blocks: list[Block], title: str, closing: str = "") -> list[tuple[str, list[list[Block]]]]:
+    """(heading, steps) in order; each step a list of blocks (prose first, then its equations). With `closing`, a
+    rule opens a section of that title (dropped if a heading follows the rule at once)."""
     sections: list[tuple[str, list[list[Block]]]] = [(title, [])]
-    glue = False
+    glue = fresh = False
     for b in blocks:
+        if b.kind == "rule" and closing:
+            sections.append((closing, []))
+            continue
         if b.kind in ("title", "rule"):
             continue
         units = sections[-1][1]
@@ -527,6 +542,11 @@ def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Bloc
             sections.append((b.tex, []))
         elif b.kind == "keep":
             glue = True
+        elif b.kind == "alone":
+            fresh = True
+            continue
+        elif fresh:
+            units.append([Block(b.kind, b.tex, b.level, b.plain, alone=True)])
         elif b.kind == "figure":
             units.append([b])
             units.append([])  # nothing joins a figure's frame
@@ -539,6 +559,7 @@ def _sections(blocks: list[Block], title: str) -> list[tuple[str, list[list[Bloc
         else:
             units.append([b])
         glue = glue and b.kind == "keep"
+        fresh = False
     return [(heading, [u for u in units if u]) for heading, units in sections if any(units)]
 
 
@@ -604,7 +625,8 @@ def _opens_group(unit: list[Block]) -> bool:
 def _groups(units: list[list[Block]]) -> list[list[list[Block]]]:
     groups: list[list[list[Block]]] = []
     for unit in units:
-        if groups and not _opens_group(unit) and _opens_group(groups[-1][0]) and unit[0].kind != "figure":
+        if groups and not _opens_group(unit) and _opens_group(groups[-1][0]) and unit[0].kind != "figure" \
+                and not unit[0].alone:  # a step marked ALONE (a remark on all the cases) is not the last case's
             groups[-1].append(unit)
         else:
             groups.append([unit])

@@ -387,7 +387,9 @@ def page(request: Request, template: str, status: int = 200, **context) -> HTMLR
     names = [(code, entry(code).name) for code in languages()]  # each language by its own name
     text = env.get_template(template).render(lang=lang, languages=names, t=words(lang),
                                              query=request.query_params, **context)
-    return HTMLResponse(text, status_code=status)
+    # no-store: the back button asks again (the list shows the best result just earned, not the one the
+    # browser kept), and a page carrying a student's token and answers stays out of shared caches
+    return HTMLResponse(text, status_code=status, headers={"cache-control": "no-store"})
 
 
 async def index(request: Request) -> Response:
@@ -420,13 +422,15 @@ async def exercise(request: Request) -> Response:
     lang = language(request)
     seed = server.seed(name, who)
     question = await server.question(name, seed, lang)
-    previous, count, best = await run_in_threadpool(storage.history, server.db, name, who.name)
+    latest, count, best = await run_in_threadpool(storage.history, server.db, name, who.name)
     record = {"count": count, "score": best.score, "total": best.total} if best else None
+    student = None if who.lecturer else who.name
+    # a reload shows the last submission as it was answered: its answers in the inputs, its verdicts under them
+    last = checker.report(student, latest.verdicts, lang, server.settings.show_expected) if latest else None
     config = {"assignment": name, "token": request.query_params.get("token") or _bearer(request), "lang": lang,
-              "words": checker.verdict_words(lang)}
-    return page(request, "exercise.html", lang=lang, name=name, question=question, seed=seed, previous=previous,
-                record=record,
-                student=None if who.lecturer else who.name, config=config)
+              "words": checker.verdict_words(lang), "last": last}
+    return page(request, "exercise.html", lang=lang, name=name, question=question, seed=seed,
+                previous=latest.answers if latest else {}, record=record, student=student, config=config)
 
 
 def _question_job(assignment: str, seed: int | None, lang: str) -> dict:
@@ -464,6 +468,10 @@ async def _failure(request: Request, exc: Failure) -> Response:
 
 
 async def _http(request: Request, exc: HTTPException) -> Response:
+    """The API answers in JSON; a page that does not exist (a link mistyped or cut short) is a page
+    in the student's language."""
+    if exc.status_code == 404 and not request.url.path.startswith("/api/"):
+        return page(request, "error.html", status=404, key="not_found", name="", detail=exc.detail)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
 

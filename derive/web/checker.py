@@ -106,79 +106,96 @@ def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
     """{"ok": True, "latex"} when text reads as a formula over the names known here, else {"ok": False,
     "message"} in lang (the checker's own messages: unknown names, unbalanced brackets, …)."""
     from derive.grading.check import Words
-    from derive.grading.grader import MAX_LENGTH, _Timeout, parse_finding, time_limit
+    from derive.grading.grader import MAX_LENGTH, Finding, _Timeout, parse_finding, time_limit, unknown_finding
     from derive.core.parse import ParseError, UnknownName, parse_math
-    from derive.render.printing import latex
 
     grader, _ = engine.grader(seed)
+    # the names check() reads key's answer with (not the asked quantity's own name), and its reader (a graph's
+    # `formula = number`), so that the preview and the verdict agree
+    names = grader.names_for(key) if key in grader.keys() else grader.names
+    read = getattr(grader, "read", lambda text, names: parse_math(text, names=names, max_length=MAX_LENGTH))
     try:
         with time_limit(1.0):
-            expr = parse_math(text, names=grader.names, max_length=MAX_LENGTH)
-            return {"ok": True, "latex": latex(expr)}
+            expr = read(text, names)
+            expr = expr[0] if isinstance(expr, tuple) else expr  # a graph's `formula = number`: the formula
+            return {"ok": True, "latex": _number_latex(expr, lang) or _printer(engine, seed, lang)(expr)}
     except UnknownName as exc:
-        finding = grader._unknown(exc.names)
+        if exc.names and all(n in grader.names and n not in names for n in exc.names):
+            finding = Finding.of("names_asked", names=", ".join(exc.names))
+        else:
+            finding = unknown_finding(exc.names, list(names))
     except ParseError as exc:
         finding = parse_finding(exc)
     except _Timeout:
-        from derive.grading.grader import Finding, TIME_LIMIT
+        from derive.grading.grader import TIME_LIMIT
 
         finding = Finding.of("timeout", seconds=TIME_LIMIT)
     return {"ok": False, "message": Words(lang).finding(finding)}
 
 
+_PRINTERS: dict = {}  # (engine, seed, lang) -> the exercise's printer, made once per worker process
+
+
+def _printer(engine, seed: int | None, lang: str):
+    """The printer of the page's exercise, so the preview writes the names as the question does (δ^{[2]}
+    and ∂J/∂z^{[2]} in a matrix-form network, not dJ_dz2); the plain printer for an engine the quiz cannot set."""
+    key = (id(engine), seed, lang)
+    if key not in _PRINTERS:
+        from derive.grading.quiz import exercise
+        from derive.render.printing import latex
+
+        try:
+            _PRINTERS[key] = exercise(engine, seed, lang)[0].filters["tex"]
+        except (AttributeError, KeyError, TypeError):
+            _PRINTERS[key] = latex
+    return _PRINTERS[key]
+
+
+def _number_latex(expr, lang: str) -> str | None:
+    """A number answer (2,28) read back as the decimal it was written as, in lang's format, not as the exact
+    fraction the checker keeps (57/25); None for anything else (a formula, a number with no end: 1/3)."""
+    from derive.render.numbers import format_number, is_exact
+
+    if not (expr.is_Rational and not expr.is_Integer):
+        return None
+    digits = next((n for n in range(1, 31) if is_exact(expr, n)), None)
+    return format_number(expr, lang, digits, tex=True) if digits else None
+
+
 def question(engine, seed: int | None, lang: str) -> dict:
-    """What the page shows: the network's forward pass, activation, loss (LaTeX) and the asked
-    derivatives, as `derive quiz` prints them (the same context, the same printer). For a kind whose
-    outcome is not a network's (the checker grows), the asked names alone, so the page still works."""
+    """What the page shows: the exercise `derive quiz` sets (the same context, the same printer) as
+    LaTeX: the forward pass, the given values, activations, loss, and one labelled task per asked
+    name. For an engine the quiz cannot set (the checker grows), the asked names alone, so the page
+    still works."""
     try:
-        if getattr(engine, "kind", "network") == "graph":
-            return _graph_question(engine, seed, lang)
-        return _network_question(engine, seed, lang)
+        return _question(engine, seed, lang)
     except (AttributeError, KeyError, TypeError):
         from derive.render.printing import latex_name
 
         grader, names = engine.grader(seed)
-        return {"title": title(engine, lang), "forward": [], "activations": [], "loss": None,
-                "tasks": [{"key": name, "latex": latex_name(name)} for name in names],
+        return {"title": title(engine, lang), "forward": [], "values": [], "given": [], "activations": [],
+                "loss": None, "tasks": [{"key": name, "latex": latex_name(name)} for name in names],
                 "names": sorted(getattr(grader, "names", {}))}
 
 
-def _graph_question(engine, seed: int | None, lang: str) -> dict:
-    """A scalar graph as `derive quiz` sets it: its nodes, the inputs' values (this variant's), the gradients."""
-    from derive.kinds.graph.kind import decimal
-    from derive.render.jinja import Row, d, environment
+def _question(engine, seed: int | None, lang: str) -> dict:
+    from derive.grading.quiz import exercise
 
     grader, names = engine.grader(seed)
-    bp = engine.outcome(seed).result
-    filters = environment("md", lang, partials=bp.partials).filters
+    env, ctx = exercise(engine, seed, lang)
+    eq, tex = env.filters["eq"], env.filters["tex"]
+    if len(ctx["tasks"]) != len(names):  # one label per input, or the labels would name the wrong inputs
+        raise KeyError("tasks")
     return {
         "title": title(engine, lang),
-        "heading": "graph",
-        "forward": [[filters["eq"](Row([n.symbol, n.expr]))] for n in bp.nodes],
-        "values": [filters["eq"](Row([x, decimal(v)])) for x, v in (bp.values or {}).items() if x in bp.inputs],
-        "activations": [],
-        "loss": None,
-        "tasks": [{"key": key, "latex": filters["tex"](d(bp.of, grader.names[key]))} for key in names],
-        "names": [n for n, s in grader.names.items() if s not in grader.upstream],
-    }
-
-
-def _network_question(engine, seed: int | None, lang: str) -> dict:
-    from derive.kinds.network.kind import context
-    from derive.render.jinja import d, environment
-
-    grader, names = engine.grader(seed)
-    outcome = engine.outcome(seed)
-    derivation = outcome.derivation
-    net = derivation.network
-    full = context(outcome, lang)
-    filters = environment("md", lang, partials=derivation.partials).filters
-    params = {str(p): p for p in net.params}
-    return {
-        "title": full["title"],
-        "forward": [[filters["eq"](equation) for equation in row] for row in full["forward"]],
-        "activations": [filters["eq"](a["definition"]) for a in full["activations"] if a["definition"] is not None],
-        "loss": filters["eq"](full["loss"]["definition"]) if full["loss"] else None,
-        "tasks": [{"key": name, "latex": filters["tex"](d(net.of, params[name]))} for name in names],
-        "names": [n for n, s in grader.names.items() if s not in grader.backward],
+        "heading": "graph" if engine.kind == "graph" else "network",
+        "forward": [[eq(equation) for equation in row] for row in ctx["forward"]],
+        "values": [eq(equation) for equation in ctx["values"]],
+        "given": [[eq(equation) for equation in row] for row in ctx["given"]],
+        "activations": [eq(act["definition"]) for act in ctx["activations"]],
+        "loss": eq(ctx["loss"]) if ctx["loss"] is not None else None,
+        "tasks": [{"key": key, "latex": tex(task)} for key, task in zip(names, ctx["tasks"])],
+        "names": list(ctx["allowed"]),
+        "task": ctx["words"]["task"] if ctx["given"] else None,  # "… each as a number or as a formula"
+        "matrix": getattr(grader, "matrix", None) is not None,  # answers in matrix notation: say how to write them
     }

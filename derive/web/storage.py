@@ -104,17 +104,17 @@ def recent(engine: Engine, student: str, seconds: int) -> int:
         return session.scalar(query)
 
 
-def history(engine: Engine, assignment: str, student: str) -> tuple[dict, int, Submission | None]:
-    """Student's own record of assignment: the latest answers ({} if none; the page starts from them),
-    how many submissions, and the best one (highest score, the later on a tie)."""
+def history(engine: Engine, assignment: str, student: str) -> tuple[Submission | None, int, Submission | None]:
+    """Student's own record of assignment: the latest submission (None if none; the page starts from its
+    answers and verdicts), how many submissions, and the best one (highest score, the later on a tie)."""
     mine = (Submission.assignment == assignment, Submission.student == student)
     with Session(engine) as session:
-        answers = session.scalar(select(Submission.answers).where(*mine)
-                                 .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(1))
+        latest = session.scalars(select(Submission).where(*mine)
+                                 .order_by(Submission.created_at.desc(), Submission.id.desc()).limit(1)).first()
         count = session.scalar(select(func.count()).select_from(Submission).where(*mine))
         best = session.scalars(select(Submission).where(*mine).order_by(
             Submission.score.desc(), Submission.created_at.desc(), Submission.id.desc()).limit(1)).first()
-    return answers or {}, count, best
+    return latest, count, best
 
 
 def chosen(engine: Engine, assignment: str, policy: str) -> list[Submission]:

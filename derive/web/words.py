@@ -23,12 +23,19 @@ PROSE = {
     "names": N_("You may use these names:"),
     "syntax": N_("Write plain math: * or a space for a product, ^ for a power, I[z > 0] for an indicator, "
                  "max, relu, sigmoid, tanh, exp, log; or LaTeX: \\frac{a}{b}, \\theta_{11}, \\mathbb{I}[u_1 > 0]."),
+    "matrix_syntax": N_("Matrices: A^T is the transpose, A B or A @ B the matrix product, A ⊙ B (or \\odot) the "
+                        "Hadamard product; numpy notation works too: A.T @ B, and A * B element by element."),
     "reads_as": N_("Your answer reads as:"),
     "submit": N_("Check my answers"),
     "checking": N_("Checking…"),
     "score": N_("Correct: %(score)s of %(total)s"),
     "expected": N_("Expected:"),
     "network_error": N_("The server could not be reached; your answers are still on the page; try again."),
+    "preview_offline": N_("No connection to the server: this answer cannot be read back now."),
+    "too_many": N_("Too many checks in a minute: wait a little and submit again."),
+    "too_long": N_("The answers are too long to be sent: shorten the longest one."),
+    "server_error": N_("The server could not check the answers this time; they are still on the page; "
+                       "try again in a minute."),
     "student": N_("Student: %(student)s"),
     "record": N_("Submitted: %(count)s; best result: %(score)s of %(total)s."),
     "lecturer": N_("Lecturer's page"),
@@ -42,6 +49,7 @@ ERRORS = {
     "token": N_("A valid token is needed: open the link your lecturer gave you."),
     "lecturer_only": N_("Only the lecturer may see this page."),
     "unknown_assignment": N_("There is no assignment “%(name)s” here."),
+    "not_found": N_("There is no such page here: open the link your lecturer gave you."),
 }
 
 

@@ -186,6 +186,8 @@ def context(outcome: Outcome, lang: str) -> dict:
         "kinked": any(kink_arguments(e) for n in bp.nodes for e in (n.expr, *(l.expr for l in n.locals))),
         "check": outcome.check,
         "n_formulas": outcome.check.formulas,
+        # the random points alone: the spec's point, when the formulas were checked there too, is said apart
+        "random_points": outcome.check.points - int(getattr(outcome.check, "at_values", False)),
         "version": __version__,
     }
 
@@ -332,7 +334,7 @@ def _index_context(outcome: Outcome, lang: str) -> dict:
         "vector_output": bool(out.indices),
         "output_element": out.quantity.element(out.indices),
         "backward": [_index_grad(d, g, show) for g in d.grads.values()],
-        "results": [_index_result(d, g, show) for g in d.derivatives],
+        "results": [_index_result(d, g, show, gradients=True) for g in d.derivatives],
         "check": outcome.check,
         "sizes": [f"{latex_name(str(k))} = {v}" for k, v in outcome.check.sizes.items()],  # listed in the note
         "n_formulas": outcome.check.formulas,
@@ -373,14 +375,36 @@ def _index_grad(d, g, show) -> dict:
     }
 
 
-def _index_result(d, g, show) -> Line:
+def _index_result(d, g, show, gradients: bool = False) -> Line:
+    """A result line; with `gradients` (the lecture's section "Result") a quantity only the output uses is given as a
+    gradient, ∂f/∂θ_i = ∂f/∂q_i (_twin), where the JSON and the grader keep its component form ∂f_m/∂θ_i."""
     from derive.kinds.graph.index import ElementDerivative, Upstream
 
     q = g.wrt
     if g.done is not None:
         return Line(Row([Upstream(d.of, q.base.label if q.shape else q.base, *g.indices), show(g.done)]))
+    twin = _twin(d, g) if gradients else None
+    if twin is not None:  # ∂f/∂θ_i = ∂f/∂q_i: a gradient, as the other results are, not the local ∂f_m/∂θ_i
+        return Line(Row([Upstream(d.of, q.base.label if q.shape else q.base, *g.indices),
+                         Upstream(d.of, twin.base.label if twin.shape else twin.base, *g.indices)]))
     out = d.output
     return Line(Row([ElementDerivative(out.quantity.element(out.indices), q.element(g.indices)), show(g.component)]))
+
+
+def _twin(d, g):
+    """For a quantity only the output uses (θ in f = q + θ): another such quantity whose gradient the results
+    already write (∂f/∂q_i in ∂f/∂W_ij = ∂f/∂q_i x_j) and whose local derivative into the output SymPy finds
+    equal to this one's, so that ∂f/∂θ_i = Σ_m ∂f/∂f_m ∂f_m/∂θ_i = ∂f/∂q_i; None if there is none."""
+    from derive.kinds.graph.index import Upstream
+
+    used = {u.args[1] for r in d.derivatives if r.done is not None for u in r.done.atoms(Upstream)}
+    for t in d.grads.values():
+        label = t.wrt.base.label if t.wrt.shape else t.wrt.base
+        if t is g or t.done is not None or label not in used or len(t.indices) != len(g.indices):
+            continue
+        if sp.simplify(t.component.xreplace(dict(zip(t.indices, g.indices))) - g.component) == 0:
+            return t.wrt
+    return None
 
 
 def _distinct(parts: list) -> list:

@@ -18,7 +18,7 @@ from pathlib import Path
 import sympy as sp
 
 from derive.errors import Location, SpecError
-from derive.core.yamlload import Doc, shown
+from derive.core.yamlload import Doc, one_of, shown
 
 GRAPH_KEYS = ("kind", "title", "output", "nodes", "values", "wrt", "shapes", "notation", "tolerance", "digits", "exact")
 NOTATIONS = ("indicator", "kronecker")
@@ -250,7 +250,7 @@ class _Graph:
         values = {}
         for name, value in raw.items():
             if name not in inputs:
-                raise self.doc.error(("values", name), f"{name!r} is not an input of the graph; inputs: {', '.join(inputs)}")
+                raise self.doc.key_error(("values", name), f"{name!r} is not an input of the graph; {one_of(name, inputs)}")
             values[name] = self._number(("values", name), value)
         missing = [x for x in inputs if x not in values]
         if missing:
@@ -288,13 +288,13 @@ class _Graph:
         allowed = [*inputs, *(n for n in names if n != output)]
         for i, name in enumerate(raw):
             if name not in allowed:
-                raise self.doc.error(("wrt", i), f"{name!r} is neither an input nor a node; expected one of: {', '.join(allowed)}")
+                raise self.doc.error(("wrt", i), f"{name!r} is neither an input nor a node; {one_of(name, allowed)}")
         return tuple(dict.fromkeys(raw))
 
     def _notation(self) -> str:
         value = self.data.get("notation", "indicator")
         if value not in NOTATIONS:
-            raise self.doc.error(("notation",), f"unknown notation {value!r}; expected one of: {', '.join(NOTATIONS)}")
+            raise self.doc.error(("notation",), f"unknown notation {value!r}; {one_of(value, NOTATIONS)}")
         return value
 
     # -- shapes -------------------------------------------------------------------------
@@ -321,4 +321,4 @@ class _Graph:
     def _check_shapes(self, shapes: dict, inputs: list[str]) -> None:
         for name in shapes:
             if name not in inputs:
-                raise self.doc.error(("shapes", name), f"{name!r} is not an input of the graph; inputs: {', '.join(inputs)}")
+                raise self.doc.key_error(("shapes", name), f"{name!r} is not an input of the graph; {one_of(name, inputs)}")

@@ -31,6 +31,7 @@ class Check(_Check):
 
     tolerance: float = PRECISE
     at_values: bool = False
+    digits: int = DPS  # the precision of the finite differences (and of every evaluation), which the note names
 
 
 def away_from(values: list | None) -> bool:
@@ -117,7 +118,7 @@ class _Verifier:
 
 def verify(bp: Backprop, points: int = RANDOM_POINTS, seed: int = 0) -> Check:
     verifier = _Verifier(bp, default_rng(seed))
-    check = Check()
+    check = Check(digits=DPS)
     with mpmath.workdps(DPS):  # nudges and sums outside `evaluate` need the same precision
         if bp.values is not None:
             verifier.check_values(check)

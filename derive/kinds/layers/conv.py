@@ -5,8 +5,8 @@ width F over C input channels, stride S, padding P:
 y_{k,i} = b_k + Σ_c Σ_u w_{k,c,u} x_{c, S i + u − P} (2-D: a second spatial
 index j with offset v), and L = ½ Σ (y − t)². The engine derives ∂L/∂w (a
 correlation of the input with the upstream gradient: every output position
-uses the same weights, so their contributions add up), ∂L/∂b and ∂L/∂x (a
-full convolution of the upstream gradient with the flipped kernel). Entries
+uses the same weights, so their contributions add up), ∂L/∂b and ∂L/∂x (the
+full convolution of the upstream gradient with the flipped kernel, cropped by P at each end). Entries
 outside the input are the zero padding; outside the kernel, zero.
 """
 
@@ -134,8 +134,27 @@ def context(outcome: common.Outcome, lang: str) -> dict:
         "bias": qs["b"].element(g["b"].indices),  # b_k, named in the sentence before its gradient
         "dx": Row([g["x"].element(), g["x"].chain, g["x"].done], key=True),
         "examples": [_example(model, "w"), _example(model, "x")],
+        "full": _full_convolution(spec, N, F, S, P, out),
         "check": outcome.check,
     }
+
+
+def _full_convolution(spec: ConvSpec, N, F, S, P, out) -> dict:
+    """How the input's gradient relates to the full convolution, for this spec's padding and stride.
+
+    The upstream gradient (spread out by S − 1 zeros when S > 1) has (N_out − 1)S + 1 entries; its full
+    convolution with the flipped kernel has F − 1 more. The length is computed from the output size, and
+    it is the padded input's length N + 2P, so the input's gradient is that full convolution with P entries
+    cut off at each end (they belong to the padding zeros); with S = 1 and 2P = F − 1 it is as long as the
+    input, a "same" convolution.
+    """
+    width = (spec.size - spec.kernel + 2 * spec.padding) // spec.stride + 1
+    length = sp.expand(((N - F + 2 * P) / S + 1 - 1) * S + F)  # (N_out − 1)S + F, with N_out's formula
+    full = (width - 1) * spec.stride + spec.kernel
+    assert length == N + 2 * P and full == spec.size + 2 * spec.padding, (length, full)
+    shown = sp.Add(sp.Mul(sp.Add(out, -1, evaluate=False), S, evaluate=False), F, evaluate=False)
+    return {"length": Row([shown, length, sp.Integer(full)]), "crop": spec.padding, "stride": spec.stride,
+            "same": spec.stride == 1 and 2 * spec.padding == spec.kernel - 1 and spec.padding > 0}
 
 
 def _example(model: engine.Model, name: str) -> Row:

@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from derive.render.jinja import Row
-from derive.render.numbers import decimal_sign
+from derive.render.numbers import decimal_sign, times_sign
 from derive.core.yamlload import Doc
 from derive.kinds import indexform as engine
 from . import common
@@ -108,7 +108,7 @@ def number(x: float, lang: str) -> str:
     text = f"{x:.3g}" if -4 <= exponent < 4 else mantissa
     sign = decimal_sign(lang)  # the language entry's (language.toml)
     text = text.replace(".", "{" + sign + "}") if sign != "." else text
-    return text if -4 <= exponent < 4 else rf"{text} \cdot 10^{{{exponent}}}"
+    return text if -4 <= exponent < 4 else rf"{text} {times_sign(lang)} 10^{{{exponent}}}"
 
 
 JACOBIAN = MatProd(Diag(1 - Vec("h", t) ** 2), sp.Symbol("W"))  # shown beside the index form it is checked against

@@ -42,7 +42,7 @@ from derive.render.notation import (
     pull_constants,
 )
 from derive.render.jinja import Row, d
-from derive.core.yamlload import Doc
+from derive.core.yamlload import Doc, one_of
 
 KIND = "mlp"
 SECTIONS = ("forward", "activations", "losses", "backward", "update", "batchnorm")
@@ -123,7 +123,7 @@ def _choices(doc: Doc, key: str, valid: tuple[str, ...]) -> tuple[str, ...]:
         raise doc.error((key,), f"expected a non-empty list of: {', '.join(valid)}")
     for index, name in enumerate(value):
         if name not in valid:
-            raise doc.error((key, index), f"unknown {key[:-1]} {name!r}; expected one of: {', '.join(valid)}")
+            raise doc.error((key, index), f"unknown {key[:-1]} {name!r}; {one_of(name, valid)}")
     if len(set(value)) != len(value):
         raise doc.error((key,), "each name may appear once")
     return tuple(value)

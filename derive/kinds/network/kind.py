@@ -15,7 +15,7 @@ from derive.meta import N_, __version__
 from derive.kinds.network.backprop import Derivation, ParamGrad, derive as backprop
 from derive.errors import Location, SpecError, VerificationFailed
 from derive.core.calculus import Indicator
-from derive.core.functions import definition_of, kink_arguments, real_diff, weight_decay
+from derive.core.functions import WRITTEN_APART, definition_of, kink_arguments, real_diff, weight_decay
 from derive.kinds.network.graph import renamed
 from derive.kinds.network.model import build
 from derive.render.printing import ascii, latex_printer
@@ -119,10 +119,17 @@ def printer_settings(outcome: Outcome) -> dict:
     # W x + b where the weights are W_{jk} (seeds 002, 004); θ_0 + θ_1 x where the bias is θ_{0j} (seed 000)
     terms = "bias-last" if outcome.spec.index == "target-source" else "given"
     ordinary = frozenset({ACTIVATION_VARIABLE})
+    written = _written_apart(outcome.spec)
     if outcome.vector is not None:
         return {"partials": {**outcome.derivation.partials, **outcome.vector.partials},
-                "notation": outcome.spec.notation, "terms": terms, "ordinary": ordinary}
-    return {"partials": outcome.derivation.partials, "terms": terms, "ordinary": ordinary}
+                "notation": outcome.spec.notation, "terms": terms, "ordinary": ordinary, "written": written}
+    return {"partials": outcome.derivation.partials, "terms": terms, "ordinary": ordinary, "written": written}
+
+
+def _written_apart(spec) -> dict:
+    """The display functions whose letter the spec's own names take (GELU's density φ beside weights φ)."""
+    names = {name for layer in spec.layers for name in (layer.params, layer.bias) if name}
+    return {function: tex for function, (letters, tex) in WRITTEN_APART.items() if names & letters}
 
 
 def context(outcome: Outcome, lang: str) -> dict:
@@ -133,8 +140,13 @@ def context(outcome: Outcome, lang: str) -> dict:
 
 def _vector_context(outcome: Outcome, lang: str) -> dict:
     view, spec = outcome.vector, outcome.spec
+    last = len(view.network.layers)
     return {
         "view": "vector",
+        # the hidden layers' activations, defined as the scalar lectures define them: δ's I[z > 0] is then no surprise
+        # (the output's derivative is derived where the backward pass meets it)
+        "activations": [dict(a, layers=[n for n in a["layers"] if n != last]) for a in _activation_rows(outcome.derivation)
+                        if any(n != last for n in a["layers"])],
         "title": spec.title.get(lang),
         "boxes": spec.framed(),
         "of": view.network.of,
@@ -176,6 +188,7 @@ def _step(step) -> dict:
         "because": [Row(parts) for parts in step.because],
         "defines": [Row(parts) for parts in step.defines],
         "sums_over": step.sums_over,
+        "joins": step.joins,
     }
 
 
@@ -210,6 +223,7 @@ def _scalar_context(outcome: Outcome, lang: str, numbers: bool = True) -> dict:
         "forward": _forward_rows(derivation),
         "residual": _residual_layers(net),
         "activations": _activation_rows(derivation),
+        "softmax": _softmax_jacobian(derivation),
         "loss": _loss(derivation),
         "sections": [_section(derivation, s) for s in derivation.sections],
         "check": check,
@@ -247,7 +261,13 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
                 "layers": [other.number for other in derivation.network.layers if other.activation is act],
                 "definition": Row([fz, act.written(_rewritten(fz), z)]) if _rewritten(fz) != fz else None,
                 "derivative": Row([d(fz, z), act.written(act.derivative(z, fz, layer.alpha), z)]),
+                # a vocabulary function the derivative is written with and the lecture has not defined (softplus′ = σ)
+                "defines": _used_functions(act.written(act.derivative(z, fz, layer.alpha), z), fz, act),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
+                # the lecture's own names of the activations a stands for (h, o): "a" is the generic one
+                "a_names": [sp.Symbol(n) for n in dict.fromkeys(
+                    other.spec.post for other in derivation.network.layers
+                    if other.activation is act and not other.spec.residual)],
                 "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
                 "kink_unless": _kink_unless(act.derivative(z, fz, layer.alpha), z) if act.kinks else [],
                 "at_kink": _at_zero(act.derivative(z, fz, layer.alpha), z),
@@ -257,6 +277,34 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
             }
         )
     return out
+
+
+def _softmax_jacobian(derivation: Derivation) -> Row | None:
+    """∂y_k/∂z_j = y_k(1_{k=j} − y_j) for the softmax layer, once checked by SymPy for every k and j of the
+    layer's own definitions (y_k = e^{z_k}/Σ e^{z_p}) before it is printed in general form."""
+    net = derivation.network
+    layer = next((layer for layer in net.layers if layer.activation.name == "softmax"), None)
+    if layer is None:
+        return None
+    defs = net.definitions
+    for uk in layer.units:
+        for uj in layer.units:
+            own = sp.diff(defs[uk.post], uj.pre)
+            claimed = defs[uk.post] * (int(uk is uj) - defs[uj.post])
+            if sp.simplify(own - claimed) != 0:
+                raise VerificationFailed(f"the softmax Jacobian of layer {layer.number} is not y_k(1_(k=j) − y_j)")
+    k, j = sp.symbols("k j", integer=True)
+    y, z = sp.IndexedBase(layer.spec.post), sp.IndexedBase(layer.spec.pre or "z")
+    return Row([d(y[k], z[j]), sp.Mul(y[k], sp.KroneckerDelta(k, j) - y[j], evaluate=False)])
+
+
+def _used_functions(derivative: sp.Expr, fz: sp.Expr, act) -> list[Row]:
+    """σ(z) = 1/(1 + e^{−z}) for each vocabulary function in f′ other than f itself and its display functions
+    (those have their own sentence): every symbol of the derivative is defined where it is first used."""
+    own = {type(fz), *act.written_with}
+    used = [e for e in sp.preorder_traversal(derivative) if isinstance(e, sp.Function)
+            and not isinstance(e, (Indicator, sp.exp, sp.log)) and type(e) not in own and _rewritten(e) != e]
+    return [Row([e, _rewritten(e)]) for e in dict.fromkeys(used)]
 
 
 def _display_definitions(act, z: sp.Expr) -> list[Row]:
@@ -278,9 +326,11 @@ def _residual_layers(net) -> list[dict]:
 
 
 def _residual_names(layer, source: str) -> dict:
+    """The names of a residual layer, and its sum with the forward pass's own activation: h = a[z] + x."""
     spec = layer.spec
-    return {"number": layer.number, "post": sp.Symbol(spec.post), "pre": sp.Symbol(spec.pre or spec.post),
-            "input": sp.Symbol(source)}
+    post, pre, given = sp.Symbol(spec.post), sp.Symbol(spec.pre or spec.post), sp.Symbol(source)
+    return {"number": layer.number, "post": post, "pre": pre, "input": given,
+            "sum": Row([post, sp.Add(layer.activation.apply(pre, layer.alpha), given, evaluate=False)])}
 
 
 def _highway(derivation: Derivation, section) -> dict | None:
@@ -465,7 +515,7 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
     ctx = _scalar_context(outcome, lang, numbers=False)
 
     def row(r: Row) -> Row:
-        return shown.row(r, r.parts[1], numbers.at, value=_known(r.parts[0], numbers))
+        return shown.row(r, _form_for_numbers(r.parts), numbers.at, value=_known(r.parts[0], numbers))
 
     def total(r: Row) -> Row:  # the formula and its numbers: the expanded forms make a worked row unreadable
         return row(Row(r.parts[:2], key=r.key))
@@ -481,6 +531,16 @@ def _with_numbers(outcome: Outcome, lang: str) -> dict:
         s["shared"] = [{**g, "row": total(g["row"])} for g in s["shared"]]
     ctx["worked"] = _worked_context(outcome, shown)
     return ctx
+
+
+def _form_for_numbers(parts: list) -> sp.Expr:
+    """The form of a row its numbers go into, right after which they are printed: the last form when it
+    simplifies the first (∂J/∂s = ∂J/∂y y(1 − y) = y − t = 0,7824 − 1, not = y − t = (−1,278) · 0,7824 · …),
+    else the first."""
+    first, last = parts[1], parts[-1]
+    if len(parts) > 2 and isinstance(last, sp.Expr) and sp.count_ops(last) <= sp.count_ops(first):
+        return last
+    return first
 
 
 def _known(lhs, numbers):
@@ -513,6 +573,8 @@ def _worked_context(outcome: Outcome, shown) -> dict:
         "rule": Row([Updated(generic), generic - ETA * d(net.of, generic)]),
         "rows": [_update_row(shown, numbers, net.of, p) for p in moved],
         "frozen": list(numbers.frozen),
+        # every bias frozen and nothing else (as in Mazur's tutorial): the step moves the weights only
+        "biases_frozen": bool(numbers.frozen) and set(numbers.frozen) == set(net.params) - set(net.weights),
         "before": shown.row(Row([net.of]), net.of, numbers.at),
         "after": shown.row(Row([Updated(net.of)]), net.of, {net.of: numbers.loss_after}),
     }

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from derive.core.functions import ACTIVATIONS, LOSSES, words
-from derive.core.yamlload import Doc, load_file, load_text, shown
+from derive.core.yamlload import Doc, load_file, load_text, one_of, shown
 
 NAME_RE = re.compile(r"[A-Za-z]+\Z")
 RESERVED = {"I", "H", "sigma", "e", "pi", "Heaviside", "np", "d"} | set(keyword.kwlist)  # and every function word
@@ -26,6 +26,21 @@ RESERVED = {"I", "H", "sigma", "e", "pi", "Heaviside", "np", "d"} | set(keyword.
 def reserved(name: str) -> bool:
     """A keyword, a constant, or a function of the vocabulary (derive.functions): not a name for a quantity."""
     return name in RESERVED or name.lower() in words()
+
+
+# Why a reserved name is taken, for the error message: what it already means in formulas, answers and JSON.
+_TAKEN = {"I": "it is the indicator I[…]", "H": "it is the Heaviside step H(…)", "Heaviside": "it is the Heaviside step",
+          "sigma": "it is σ, the sigmoid", "e": "it is Euler's number e", "pi": "it is the number π",
+          "np": "the notebooks' code calls numpy np", "d": "answers write derivatives as dy/dx"}
+
+
+def why_reserved(name: str) -> str:
+    """What a reserved name already stands for."""
+    if name in _TAKEN:
+        return _TAKEN[name]
+    if keyword.iskeyword(name):
+        return "it is a Python keyword, which the JSON's formulas cannot use as a name"
+    return f"it is the function {words().get(name.lower(), name)}"
 MAX_LAYERS, MAX_UNITS, MAX_INPUTS = 12, 256, 256
 MAX_ALPHA = 100  # |a constant such as the leaky_relu slope or λ|: 1e300 overflows the numeric check
 NETWORK_KEYS = ("kind", "title", "input", "output", "index", "layers", "loss", "target", "loss_name", "view", "notation",
@@ -125,6 +140,10 @@ class _Network:
         inp, size = self._input()
         layers_raw = self._layers_raw()
         loss = self._choice(("loss",), "none", ("none", *LOSSES))
+        self._refuse_unused(layers_raw, loss)
+        if isinstance(self.data.get("output"), dict):  # written like input: {name: x, size: 3}
+            raise self.doc.error(("output",), "expected the output's name, e.g. output: y; its size is the "
+                                              "number of units of the last layer")
         layers = self._name_layers(layers_raw, self._str(("output",), "y"))
         layers = self._residuals(layers_raw, layers, size)
         spec = NetworkSpec(
@@ -146,6 +165,23 @@ class _Network:
         self._check_output(spec)
         self._check_distinct(spec)
         return spec
+
+    def _refuse_unused(self, layers: list, loss: str) -> None:
+        """Keys that would do nothing are errors, not silently dropped: a target or a loss name without a
+        loss (a forgotten `loss:` would otherwise differentiate the output instead), a separate bias with
+        index: source-target, where the bias is index 0 of the layer's parameters."""
+        for key in ("target", "loss_name"):
+            if key in self.data and loss == "none":
+                raise self.doc.key_error((key,), f"{key} belongs to a loss, but there is no loss (loss: none "
+                                                 f"differentiates the output itself); add a loss, e.g. loss: "
+                                                 f"half_sse, or drop {key}")
+        if self.data.get("index", "source-target") == "source-target":
+            for i, layer in enumerate(layers):
+                if isinstance(layer, dict) and "bias" in layer:
+                    raise self.doc.key_error(("layers", i, "bias"), "a separate bias b_j belongs to index: "
+                                             "target-source; with index: source-target (the default) the bias "
+                                             "is index 0 of the layer's params (theta_01); drop bias, or write "
+                                             "index: target-source")
 
     # -- residual connections (h = f(z) + input): kept apart from the other layer keys ----------
     def _residuals(self, raw: list[dict], layers: tuple[LayerSpec, ...], input_size: int) -> tuple[LayerSpec, ...]:
@@ -301,13 +337,13 @@ class _Network:
         if not NAME_RE.match(value):
             raise self.doc.error(path, f"{shown(value)} is not a valid name; expected Latin letters only, e.g. z, theta, W")
         if reserved(value):
-            raise self.doc.error(path, f"{value!r} is reserved (a function or keyword); choose another name")
+            raise self.doc.error(path, f"{value!r} is reserved ({why_reserved(value)}); choose another name")
         return value
 
     def _choice(self, path: tuple, default: str, options: tuple, mapping: dict | None = None) -> str:
         value = self._str(path, default, mapping)
         if value not in options:
-            raise self.doc.error(path, f"unknown {path[-1]} {shown(value)}; expected one of: {', '.join(options)}")
+            raise self.doc.error(path, f"unknown {path[-1]} {shown(value)}; {one_of(value, options, words())}")
         return value
 
     def _bool(self, path: tuple, value: Any) -> bool:

@@ -57,6 +57,7 @@ class Step:
     expanded: sp.Matrix | None = None
     defines: list[list[sp.Expr]] = field(default_factory=list)  # D = ∂J/∂W with D_{i,j} = ∂J/∂W_{i,j}
     sums_over: list[sp.Expr] = field(default_factory=list)  # [n, z]: the sum over k runs over the n entries of z
+    joins: list[sp.Expr] = field(default_factory=list)  # [W_{k,j}, j, k]: the weight from unit j to unit k (δ's index form)
 
 
 SMALL = 4  # layers up to this width are also written out entry by entry
@@ -230,7 +231,9 @@ class _Builder:
             elif layer is not out:
                 nxt = layers[layer.number]
                 upstream = MatProd(Tr(self.weights(nxt)), self.delta(nxt))
-                steps.append(Step("delta_hidden", delta, [had(upstream, self.fprime(layer))], boxed=True, layer=layer.number))
+                because, joins = self.delta_components(layer, nxt)
+                steps.append(Step("delta_hidden", delta, [had(upstream, self.fprime(layer))], boxed=True, layer=layer.number,
+                                  because=because, joins=joins))
             # index forms: shown for the output layer (the same for every layer) and for the input
             index = self.index_steps(layer) if layer is out or layer.number == 1 else {}
             shown = index if layer is out else {}
@@ -352,6 +355,29 @@ class _Builder:
                 out["grad_W_entries"] = [[D.label, self.grad(target)], [D[i, j], of_entry]]
         return out
 
+    def delta_components(self, layer: Layer, nxt: Layer) -> tuple[list[list[sp.Expr]], list[sp.Expr]]:
+        """δ^{[l]}_j = Σ_k δ^{[l+1]}_k W^{[l+1]}_{k,j} f′(z^{[l]}_j): the index-form engine's ∂J/∂a_j of the next
+        layer (derive.kinds.graph) times the activation's derivative at unit j (the engine's, unit 1's renamed);
+        with [W_{k,j}, j, k] for the sentence that says which units the weight joins."""
+        shown = self.index_steps(nxt).get("grad_input")
+        if not shown:
+            return [], []
+        upstream = shown[1][-1]  # Σ_k δ_k W_{k,j}
+        (j,) = shown[1][0].indices
+        weights = [w for w in upstream.atoms(sp.Indexed) if len(w.indices) == 2]
+        if len(weights) != 1:
+            return [], []
+        u = layer.units[0]
+        entry = {u.pre: sp.IndexedBase(str(self.vec(layer, "pre")))[j],
+                 u.post: sp.IndexedBase(str(self.vec(layer, "post")))[j]}
+        local = self.locals.activation(u).xreplace(entry)
+        if local.free_symbols - {j, entry[u.pre].base.label, entry[u.post].base.label} - set().union(
+                *(e.free_symbols for e in entry.values())):
+            return [], []  # a derivative with another unit's symbols in it (softmax): no one-unit form
+        row = [sp.IndexedBase(self.delta(layer))[j], sp.Mul(upstream, local, evaluate=False)]  # Σ first, as summed
+        (w,) = weights
+        return [row], [w, w.indices[1], w.indices[0]]
+
     def grad_local(self, y: sp.Symbol, layer: Layer) -> sp.Symbol:
         symbol = sp.Symbol(f"d{y}_d{self.vec(layer, 'pre')}")
         self.partials[symbol] = (y, self.vec(layer, "pre"))
@@ -449,6 +475,8 @@ class _VectorCheck:
             for step in self.view.backward:
                 if step.because and step.reason in ("grad_W", "grad_b", "grad_input"):
                     self.index_forms(step, scalar, env)
+                if step.because and step.reason == "delta_hidden":
+                    self.delta_form(step, env)
         return self.check
 
     # -- the index forms (∂z_k/∂W_{i,j} = 1_{k=i} a_j, ∂J/∂W_{i,j} = δ_i a_j) at every concrete entry ----------
@@ -475,6 +503,18 @@ class _VectorCheck:
             reference = self.index_reference(reason, position, scalar, source)
             for number, form in enumerate(totals, 1):
                 self.compare(f"{reason}[{step.layer}] index form {number} at {at}", form(at), reference)
+
+    def delta_form(self, step: Step, env: dict) -> None:
+        """δ^{[l]}_j = Σ_k δ^{[l+1]}_k W^{[l+1]}_{k,j} f′(z^{[l]}_j) at every unit j, against the matrix form's δ^{[l]}
+        (itself checked against the scalar derivatives above)."""
+        ((lhs, form),) = step.because
+        layer, nxt = self.net.layers[step.layer - 1], self.net.layers[step.layer]
+        sizes = {LAYER_SIZES[0]: len(nxt.units), LAYER_SIZES[1]: len(layer.units)}
+        value = _IndexForm(form, sizes, env)
+        (j,) = lhs.indices
+        matrix = np.asarray(env[str(step.lhs)], dtype=float)
+        for unit in range(len(layer.units)):
+            self.compare(f"delta_hidden[{step.layer}] index form at {j} = {unit + 1}", value({j: unit + 1}), matrix[unit])
 
     def index_local(self, name: str, forms: list, at: dict, unit, source, scalar: dict) -> None:
         """∂z_k/∂u at one entry (k, i, j) in each shown form, against the scalar engine's ∂z_k/∂u (0 if z_k
@@ -605,7 +645,8 @@ class _IndexForm:
 
 INDEX_ENTRIES = 16  # entries (and rows k) of a wide layer at which the index forms are evaluated
 
-INDEX_OPS = {"KroneckerDelta": lambda a, b: 1.0 if a == b else 0.0}
+INDEX_OPS = {"KroneckerDelta": lambda a, b: 1.0 if a == b else 0.0,
+             "Indicator": lambda condition: np.where(condition, 1.0, 0.0)}
 
 
 def _one_based(array, rank: int) -> np.ndarray:

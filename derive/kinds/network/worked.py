@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from derive.core.yamlload import one_of
 from derive.render.numbers import DIGITS, PRECISION, Num, Over, Times
 from derive.render.printing import ordered_terms
 
@@ -87,8 +88,8 @@ def _values(doc, names: dict[str, list[str]]) -> dict[str, sp.Rational]:
     out = {}
     for key, value in raw.items():
         if key not in known:
-            raise doc.error(("values", key), f"{key!r} is not an input, target or parameter of this network; "
-                                             f"expected one of: {', '.join(known)}")
+            raise doc.key_error(("values", key), f"{key!r} is not an input, target or parameter of this network; "
+                                             f"{one_of(key, known)}")
         out[key] = number(doc, ("values", key), value)
     missing = [n for n in known if n not in out]
     if missing:
@@ -145,7 +146,7 @@ def _frozen(doc, params: list[str]) -> tuple[str, ...]:
         raise doc.error(("frozen",), "expected a list of parameter names, e.g. [b1, b2]")
     for i, name in enumerate(raw):
         if name not in params:
-            raise doc.error(("frozen", i), f"{name!r} is not a parameter of this network; expected one of: {', '.join(params)}")
+            raise doc.error(("frozen", i), f"{name!r} is not a parameter of this network; {one_of(name, params)}")
     return tuple(raw)
 
 

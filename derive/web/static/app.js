@@ -43,6 +43,7 @@
     var asked = 0;
     input.addEventListener("input", function () {
       clearTimeout(timer);
+      preview.classList.add("stale"); // what it shows was read from an earlier text
       timer = setTimeout(function () {
         var mine = ++asked;
         var text = input.value;
@@ -60,12 +61,31 @@
               preview.append(label, formula);
             } else {
               preview.className = "preview bad";
-              preview.textContent = r.json.message || r.json.error || "";
+              preview.textContent = r.status === 200 ? r.json.message || "" : failure(words, r.status, words.preview_offline);
             }
           })
-          .catch(function () {});
+          .catch(function () {
+            if (mine !== asked) return;
+            preview.className = "preview bad"; // never leave the reading of an older text on show
+            preview.textContent = words.preview_offline;
+          });
       }, 250);
     });
+  }
+
+  // What a failed request means to a student, in the page's language (the API's own error texts are English).
+  function failure(words, status, otherwise) {
+    if (status === 401) return words.token;
+    if (status === 413) return words.too_long;
+    if (status === 429) return words.too_many;
+    if (status >= 500) return words.server_error;
+    return otherwise;
+  }
+
+  // "correct: Correct: …" says the word twice: the feedback keeps its sentence, without the verdict's word.
+  function withoutWord(word, feedback) {
+    var head = feedback.slice(0, word.length + 1).toLocaleLowerCase();
+    return head === (word + ":").toLocaleLowerCase() ? feedback.slice(word.length + 1).trim() : feedback;
   }
 
   function showVerdicts(config, words, result) {
@@ -77,8 +97,9 @@
       verdict.textContent = "";
       var word = document.createElement("span");
       word.className = "word";
-      var said = a.verdict === "missing" ? "" : a.feedback || ""; // "no answer was given" says the word again
-      word.textContent = (config.words[a.verdict] || a.verdict) + (said ? ": " : "");
+      var name = config.words[a.verdict] || a.verdict;
+      var said = a.verdict === "missing" ? "" : withoutWord(name, a.feedback || ""); // "no answer was given" says the word again
+      word.textContent = name + (said ? ": " : "");
       var feedback = document.createElement("span");
       feedback.className = "feedback";
       feedback.textContent = said;
@@ -97,24 +118,31 @@
   function submitter(config, words, form) {
     var status = document.getElementById("status");
     var button = form.querySelector("button");
+    var busy = false;
     form.addEventListener("submit", function (event) {
       event.preventDefault();
+      if (busy) return; // one check at a time; the button stays focusable (a disabled one drops the focus)
       var answers = {};
       form.querySelectorAll(".answer").forEach(function (box) {
         var value = box.querySelector("input").value;
         if (value.trim()) answers[box.dataset.key] = value;
       });
-      button.disabled = true;
+      busy = true;
+      button.setAttribute("aria-disabled", "true");
       status.textContent = words.checking;
       post(config, "/api/check", { assignment: config.assignment, answers: answers, lang: config.lang })
         .then(function (r) {
-          if (r.status !== 200) { status.textContent = r.json.error || String(r.status); return; }
-          status.textContent = format(words.score, { score: r.json.score, total: r.json.total });
-          showVerdicts(config, words, r.json);
+          if (r.status !== 200) { status.textContent = failure(words, r.status, words.server_error); return; }
+          showResult(config, words, r.json);
         })
         .catch(function () { status.textContent = words.network_error; })
-        .then(function () { button.disabled = false; });
+        .then(function () { busy = false; button.removeAttribute("aria-disabled"); });
     });
+  }
+
+  function showResult(config, words, result) {
+    document.getElementById("status").textContent = format(words.score, { score: result.score, total: result.total });
+    showVerdicts(config, words, result);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -129,5 +157,6 @@
       if (input.value) input.dispatchEvent(new Event("input")); // answers kept from the last submission
     });
     submitter(config, words, form);
+    if (config.last) showResult(config, words, config.last); // a reload keeps what the last check said
   });
 })();
