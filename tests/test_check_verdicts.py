@@ -296,3 +296,48 @@ def test_a_row_times_a_column_with_star_is_refused():
     for text in ("delta1 @ x.T", "delta1 * x.T", "delta1 x^T"):
         assert _verdict(grader, "dJ_dW1", text)[0] == "correct", text
     assert _verdict(grader, "dJ_dW1", "x @ delta1.T")[0] == "incorrect"  # the transpose, in either notation
+
+
+# --------------------------------------------------------------------------- the expected LaTeX shown to students
+
+
+def test_node_gradients_are_named_by_their_node_in_the_expected_latex():
+    """∂J/∂x_1 of sigmoid-bce showed ∂J/∂(dz^{[1]}_1) (the name cut one letter short); a student copying the
+    expected LaTeX back got `invalid`. It is ∂J/∂z^{[1]}_1 now, and reads back as the right answer."""
+    grader = _grader("sigmoid-bce.yaml")
+    shown = grader.check("dJ_dx_1", "0").expected_latex
+    assert r"\frac{\partial J}{\partial z^{[1]}_1}" in shown and r"\mathrm{dz}" not in shown
+    assert _verdict(grader, "dJ_dx_1", shown)[0] == "correct"
+
+
+def test_the_layer_kinds_expected_latex_renders_in_katex():
+    """The layer kinds printed their backward names as \\mathrm{dL}_{dO}_{1,1}, a double subscript KaTeX refuses;
+    they are the derivation's own ∂L/∂O_{1,1} now, which a real KaTeX renders."""
+    from katex import katex_errors
+
+    shown = []
+    for spec, key in (("attention-3-tokens.yaml", "dL_dP_11"), ("rnn-3-steps.yaml", "V_11"), ("conv1d.yaml", None)):
+        grader = _grader(spec)
+        for k in ([key] if key else grader.keys()[:8]):
+            shown.append(grader.check(k, "0").expected_latex)
+    assert not [s for s in shown if r"\mathrm{dL}" in s]
+    assert katex_errors(shown) == []
+
+
+# --------------------------------------------------------------------------- a sum that leaves elements out
+
+
+def test_a_sum_that_starts_after_1_is_not_the_whole_sum():
+    """∂f/∂x_i of f = W x + θ is Σ_{k=1}^{n} W_ki ∂f/∂q_k (autograd below); `\\sum_{k=2}^{n}` leaves k = 1 out,
+    but its bounds were read over and it was graded `correct`."""
+    W, upstream = RNG.normal(size=(3, 3)), RNG.normal(size=3)
+    full = grad(lambda x: anp.dot(upstream, anp.dot(W, x)))(RNG.normal(size=3))
+    assert np.allclose(full, W.T @ upstream) and not np.allclose(full, W[1:].T @ upstream[1:])
+    grader = _grader("linear-layer.yaml")
+    for text in (r"\sum_{k=2}^{n} W_{k,i} df_dq_k", r"\sum_{k=0}^{n} W_{k,i} df_dq_k"):
+        assert _verdict(grader, "x_i", text) == ("invalid", ["parse.sum_start"]), text
+    for text in (r"\sum_{k=1}^{n} W_{k,i} df_dq_k", r"\sum\limits_{k=1}^{n} W_{k,i} df_dq_k", "sum_k W_ki df_dq_k"):
+        assert _verdict(grader, "x_i", text)[0] == "correct", text
+    v = grader.check("x_i", r"\sum_{k=2}^{n} W_{k,i} df_dq_k")
+    assert "starts at 2" in Words("en").feedback(v) and "начинается с 2" in Words("ru").feedback(v)
+    assert "zaczyna się od 2" in Words("pl").feedback(v)

@@ -49,6 +49,11 @@ SLIPS = {
     "index-typo": (GOOD + "index: target_source\n", "6:8", "'target-source'"),
     "mlp-section": ("kind: mlp\nsections: [forward, backprop]\n", "2:21", "'backward'"),
     "graph-wrt": ("kind: graph\nnodes: {q: x + y, f: q * z}\nwrt: [x, Z]\n", "3:10", "'z'"),
+    # what other tools call the keys, and a word added to a key
+    "key-lr": (GOOD + "lr: 0.1\n", "6:1", "'learning_rate'"),
+    "key-neurons": (GOOD.replace("{units: 2", "{neurons: 2"), "4:6", "'units'"),
+    "input-units": (GOOD.replace("input: x", "input: {name: x, units: 3}"), "2:18", "'size'"),
+    "key-loss-fn": (GOOD + "loss_fn: mse\n", "6:1", "'loss'"),
 }
 
 
@@ -101,6 +106,29 @@ def test_a_reserved_name_says_what_it_already_means(tmp_path, cli, name, reason)
     """`bias: e` was refused as "a function or keyword", which e is not to a lecturer: say what it is."""
     err = _refused(cli, _spec(tmp_path, GOOD.replace("params: theta", f"params: {name}")))
     assert f"spec.yaml:4:" in err and f"'{name}' is reserved (" in err and reason in err, err
+
+
+def test_a_greek_letter_typed_as_such_is_spelt_for_the_lecturer(tmp_path, cli):
+    """Names are Latin letters that print as Greek: `params: θ` gets the spelling that prints as θ."""
+    err = _refused(cli, _spec(tmp_path, GOOD.replace("params: phi", "params: φ")))
+    assert "spec.yaml:5:" in err and err.rstrip().endswith("did you mean 'phi'? (it prints as φ)"), err
+    err = _refused(cli, _spec(tmp_path, GOOD.replace("params: phi", "params: σ")))  # sigma is the sigmoid
+    assert "did you mean" not in err, err
+    assert cli(_spec(tmp_path, GOOD.replace("params: phi", "params: Psi")), "--format", "json").exit_code == 0
+
+
+def test_windows_line_ends_are_line_ends(tmp_path, cli):
+    """A spec saved by Notepad (CR LF) was refused: "the control character U+000D is not allowed"."""
+    result = cli(_spec(tmp_path, GOOD.replace("\n", "\r\n").encode("utf-8")), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["parameters"][0] == "theta_01"
+    slip = _refused(cli, _spec(tmp_path, GOOD.replace("\n", "\r\n").replace("layers:", "layer:").encode()))
+    assert "spec.yaml:3:1: layer: unknown key" in slip, slip  # lines still counted right
+
+
+def test_a_name_used_twice_is_pointed_at_where_it_is_used_the_second_time(tmp_path, cli):
+    err = _refused(cli, _spec(tmp_path, GOOD + "loss: mse\ntarget: y\n"))
+    assert "spec.yaml:7:9: target: the name 'y' is used for both output and target" in err, err
 
 
 # (the spec with a key that would do nothing, where the key is, words the message must have)

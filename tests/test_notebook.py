@@ -142,3 +142,15 @@ def test_the_check_cell_prints_its_columns_in_the_notebook_s_language(cli, lang,
     rows = [line for line in printed.splitlines() if re.match(r"\s*theta_01 ", line)]
     assert len(rows) == 1 and all(word in rows[0] for word in words), printed
     assert "formula" not in printed and "finite difference" not in printed
+
+
+def test_a_graph_of_one_node_gives_a_notebook_that_runs(cli, tmp_path):
+    """f = x y is one node: its forward pass returned a bare number, which the next line unpacked as a tuple."""
+    spec = tmp_path / "one.yaml"
+    spec.write_text("kind: graph\nnodes: {f: x * y}\nvalues: {x: 3, y: -2}\n", encoding="utf-8")
+    result = cli(spec, "--format", "ipynb")
+    assert result.exit_code == 0, result.stderr
+    nb = _run(nbformat.reads(result.stdout, as_version=4))
+    assert not [o for c in _code(nb) for o in c.outputs if o.output_type == "error"]
+    printed = "".join(o.get("text", "") for c in _code(nb) for o in c.outputs)
+    assert "f = -6" in printed, printed

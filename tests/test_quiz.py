@@ -199,3 +199,26 @@ def _missing_msgid() -> str:
     from derive.grading.check import MESSAGES
 
     return MESSAGES["missing"]
+
+
+def test_the_ending_of_o_chooses_a_moodle_quiz_and_a_contradiction_is_refused(tmp_path, cli):
+    """`derive quiz SPEC -o quiz.xml` made a folder named quiz.xml holding a Markdown sheet; `--format moodle
+    -o quiz.md` wrote XML into quiz.md."""
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "quiz.xml"
+    assert cli("quiz", SPEC, "-o", out).exit_code == 0
+    assert out.is_file() and ET.parse(out).getroot().tag == "quiz"
+    for args, words in [(["--format", "md", "-o", tmp_path / "q.xml"], "into a folder"),
+                        (["-o", tmp_path / "notes.md"], "into a folder"),
+                        (["--format", "moodle", "-o", tmp_path / "q.md"], "end the name in .xml")]:
+        result = cli("quiz", SPEC, *args)
+        assert result.exit_code == 2 and words in result.stderr and "Traceback" not in result.stderr, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quiz.xml"]  # nothing else was written
+
+
+def test_a_moodle_quiz_into_a_folder_that_does_not_exist_yet(tmp_path, cli):
+    """docs/outputs.md's `--format moodle --seed 7 -o quiz/` wrote a file named quiz when the folder was missing."""
+    result = cli("quiz", SPEC, "--format", "moodle", "--seed", "7", "-o", f"{tmp_path / 'quiz'}/")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "quiz" / "two-layer-relu-7.xml").is_file()

@@ -619,3 +619,16 @@ def test_numbers_continue_the_simplified_form_they_follow(cli, tmp_path):
     y = 1 / (1 + math.exp(-(1.2 * 1.2 - 0.7 * 0.3 + 0.05)))  # s = 1,28 by hand: h = (1,2; 0,3)
     row = next(line for line in text.splitlines() if line.startswith(r"\frac{\partial J}{\partial s} ="))
     assert row.endswith(rf"= y - t = {y:.4f} - 1 \approx {y - 1:.4f}".replace(".", "{,}")), row
+
+
+def test_a_graph_value_given_in_closed_form_is_shown_as_given(cli, tmp_path):
+    """`y: pi/4` was shown as y = 0.785398163397448 (fifteen digits after an equals sign): a given value is
+    shown as given, and what is computed from it is rounded (x y = π/8 ≈ 0,3927)."""
+    import math
+
+    spec = tmp_path / "g.yaml"
+    spec.write_text('kind: graph\nnodes: {f: x * y}\nvalues: {x: "1/2", y: pi/4}\n', encoding="utf-8")
+    text = cli(spec, "--lang", "ru").stdout
+    assert r"x = 0{,}5,\qquad y = \frac{\pi}{4}" in text, text
+    assert r"f = x y \approx " + f"{math.pi / 8:.4f}".replace(".", "{,}") in text
+    assert "785398" not in text

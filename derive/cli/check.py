@@ -30,8 +30,10 @@ from derive.grading.check import (
               help="Worker processes for a class (default: the number of CPUs).")
 def command(spec: str, answers: tuple[str, ...], lang: str, fmt: str, hide_expected: bool, jobs: int | None) -> None:
     """Grade students' derivatives: ANSWERS are YAML files (`answers: {theta_11: "…"}`) for SPEC,
-    a network (parameters, intermediate ∂y/∂v, matrices in vector view) or a scalar graph
-    (formulas, numbers, `formula = number`).
+    a network (parameters, intermediate ∂y/∂v, matrices in vector view, numbers in a worked
+    example), a graph (formulas, numbers, `formula = number`; index notation or matrices for a
+    graph with shapes:) or a layer kind (rnn, attention, conv, layernorm). `derive quiz SPEC`
+    writes the answers template.
 
     Every answer is correct, incorrect (with a diagnosis), invalid (with the
     reason) or missing. Exit code 1 when any answer is not correct.

@@ -16,13 +16,14 @@ from derive.grading.quiz import (
 @click.option("--lang", type=click.Choice(LANGS), default="en", show_default=True, help="Language of the sheet.")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), default=None,
               help="This student's variant: the network and the questions change with the seed.")
-@click.option("--format", "fmt", type=click.Choice(["md", "moodle"]), default="md", show_default=True,
-              help="md: an exercise sheet and the answers template for derive check; moodle: a Moodle XML "
-                   "quiz (STACK questions for the derivatives, numerical questions for values).")
+@click.option("--format", "fmt", type=click.Choice(["md", "moodle"]),
+              help="Default: moodle when -o ends in .xml, else md. md: an exercise sheet and the answers "
+                   "template for derive check; moodle: a Moodle XML quiz (STACK questions for the derivatives, "
+                   "numerical questions for values).")
 @click.option("-o", "--output", "out", type=click.Path(), default=".", show_default=True,
               help="md: the directory for SPEC[-SEED].md and SPEC[-SEED].answers.yaml; moodle: the XML file "
                    "(or a directory for SPEC[-SEED].xml).")
-def command(spec: str, lang: str, seed: int | None, fmt: str, out: str) -> None:
+def command(spec: str, lang: str, seed: int | None, fmt: str | None, out: str) -> None:
     """Write an exercise sheet for SPEC (which derivatives to find, the forward pass)
     and the answers template that `derive check SPEC TEMPLATE` grades, or a Moodle quiz.
 
@@ -32,8 +33,24 @@ def command(spec: str, lang: str, seed: int | None, fmt: str, out: str) -> None:
       for n in 1 2 3; do derive quiz specs/two-layer-relu.yaml --seed $n -o quiz/; done
       derive quiz specs/two-layer-relu.yaml --format moodle --lang pl -o quiz.xml
     """
-    job = _moodle if fmt == "moodle" else _quiz
-    run(lambda: job(spec, lang, seed, out))
+    run(lambda: (_moodle if quiz_format(fmt, out) == "moodle" else _quiz)(spec, lang, seed, out))
+
+
+def quiz_format(fmt: str | None, out: str) -> str:
+    """--format, or what -o's ending says (quiz.xml: a Moodle quiz); an -o that the format cannot write to
+    (a sheet and its template into quiz.xml or notes.md, a Moodle quiz into quiz.md) is an error, not a
+    folder named quiz.xml."""
+    from derive.errors import DeriveError
+
+    suffix = "" if os.path.isdir(out) else Path(out).suffix.lower()
+    fmt = fmt or ("moodle" if suffix == ".xml" else "md")
+    if fmt == "md" and suffix in (".xml", ".md", ".yaml", ".yml"):
+        raise DeriveError(f"-o {out}: derive quiz --format md writes two files (the sheet and the answers "
+                          f"template) into a folder; give a folder, e.g. -o quiz/"
+                          + (", or drop --format md for a Moodle quiz" if suffix == ".xml" else ""))
+    if fmt == "moodle" and suffix not in ("", ".xml"):
+        raise DeriveError(f"-o {out}: a Moodle quiz is an XML file; end the name in .xml, e.g. -o quiz.xml")
+    return fmt
 
 
 def _quiz(spec: str, lang: str, seed: int | None, out: str) -> None:
@@ -57,7 +74,8 @@ def _moodle(spec: str, lang: str, seed: int | None, out: str) -> None:
 
     xml = quiz_xml(spec, lang, seed)
     path = out
-    if os.path.isdir(out):
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):  # -o quiz/: a folder, made when missing
+        os.makedirs(out, exist_ok=True)
         path = os.path.join(out, Path(spec).stem + (f"-{seed}" if seed is not None else "") + ".xml")
     _write_atomic(path, xml)
     click.echo(path)

@@ -189,7 +189,7 @@ _GRADIENT_NAME = re.compile(r"d[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_d[A-Za-z][
 _PLAIN_NAME = r"(?:[A-Za-z]+|[α-ωΑ-Ω]|\\[A-Za-z]+)[0-9]*(?:_\{[A-Za-z0-9,]+\}|_[A-Za-z0-9]+|[₀-₉ᵢⱼₖₗₘₙ]+)*"
 _PARTIAL_SLASH = re.compile(rf"(?:∂|\\partial)\s*(?P<of>{_PLAIN_NAME})\s*/\s*(?:∂|\\partial)\s*(?P<node>{_PLAIN_NAME})")
 _LIMITS = re.compile(r"\s*\\(?:no)?limits(?![A-Za-z])")
-_SIGMA_LIMITS = re.compile(r"\s*_\s*(?:(?P<a>[A-Za-z])(?![A-Za-z0-9])|\{\s*(?P<b>[A-Za-z])\s*(?:=\s*[A-Za-z0-9]+\s*)?\})"
+_SIGMA_LIMITS = re.compile(r"\s*_\s*(?:(?P<a>[A-Za-z])(?![A-Za-z0-9])|\{\s*(?P<b>[A-Za-z])\s*(?:=\s*(?P<low>[A-Za-z0-9]+)\s*)?\})"
                            r"(?:\s*\^\s*(?:\{\s*[A-Za-z0-9]+\s*\}|[A-Za-z0-9]))?")
 _HAS_RELATION = re.compile(r"[<>≤≥=]|\\(?:gt|lt|geq?|leq?|geqslant|leqslant)(?![A-Za-z])")
 
@@ -689,6 +689,10 @@ class _Scanner:
                 raise _Fail(end, "expected the index of the sum after '_', as in \\sum_k or \\sum_{k=1}^{n}",
                             "sum_index")
             index, end = m["a"] or m["b"], m.end()
+            if m["low"] not in (None, "1"):  # \sum_{k=2}^{n} leaves x_1 out: it was read as the whole sum
+                raise _Fail(after + m.start("low") - m.start(), f"this sum over {index} starts at {m['low']}, not at "
+                            f"1: every element of the index's range belongs to it (write sum_{index} or Σ_{index})",
+                            "sum_start", index=index, start=m["low"])
         symbol = self.names.get(index) if self.names is not None else None
         if not (isinstance(symbol, sp.Symbol) and symbol.is_integer):
             raise _Fail(start, "a sum over an index is only allowed in answers in index notation, such as "

@@ -83,7 +83,7 @@ class Doc:
         """Refuse the first key of mapping (found at path) that is not in allowed, naming the allowed ones."""
         for key in mapping:
             if key not in allowed:
-                raise self.key_error(path + (key,), f"unknown key {shown(key)}; {one_of(key, allowed)}")
+                raise self.key_error(path + (key,), f"unknown key {shown(key)}; {one_of(key, allowed, KEY_ALIASES)}")
 
     def boxes(self) -> str | None:
         """The spec's `boxes:` (which displayed equations the lecture frames), or None when absent:
@@ -156,6 +156,13 @@ def shown(value) -> str:
     return f"a {type(value).__name__} (not shown)"
 
 
+# Other names lecturers give to keys (from other tools and papers), offered as "did you mean" when the
+# key they stand for is allowed where they were written.
+KEY_ALIASES = {"lr": "learning_rate", "eta": "learning_rate", "l2": "weight_decay", "lambda": "weight_decay",
+               "neurons": "units", "size": "units", "width": "units", "act": "activation", "nonlinearity": "activation",
+               "weights": "params", "loss_function": "loss", "criterion": "loss", "units": "size", "dim": "size"}
+
+
 def one_of(value, options, aliases: dict[str, str] | None = None) -> str:
     """"expected one of: a, b, c" for an error message, with "; did you mean 'b'?" when value looks like
     a slip for one of the options (see closest)."""
@@ -182,6 +189,8 @@ def closest(value, options, aliases: dict[str, str] | None = None) -> str | None
     key = _folded(value)
     if key in folded or key.replace("_", "") in folded:
         return folded.get(key) or folded[key.replace("_", "")]
+    if key.split("_")[0] in folded:  # loss_fn, activation_function: the option with a word added
+        return folded[key.split("_")[0]]
     match = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
     return folded[match[0]] if match else None
 
@@ -259,7 +268,8 @@ def _check_characters(text: str, file: str) -> None:
 # PyYAML's words for the mistakes people make by hand, said in a lecturer's: (its problem starts with,
 # what to say, whether the place to point at is where the construct began rather than where it broke).
 _YAML_PROBLEMS = (
-    ("found character '\\t'", "a tab character; YAML indents with spaces only: replace the tab with spaces", False),
+    ("found character '\\t'", "a tab character; YAML allows only spaces here (and to indent): replace the tab "
+                                "with spaces", False),
     ("expected <block end>", "this line is not indented like the lines above it: the items of one list, and "
                              "the keys of one mapping, start in the same column", False),
     ("mapping values are not allowed here", "a ':' where none can be: is this line indented further than the "
@@ -283,7 +293,9 @@ def plain_yaml_problem(problem: str) -> tuple[str, bool]:
 
 
 def load_text(text: str, file: str = "<input>") -> Doc:
-    """Parse YAML text into a Doc, or raise SpecError."""
+    """Parse YAML text into a Doc, or raise SpecError. Windows line ends (CR LF, saved by Notepad) are
+    line ends, as YAML says; only a CR elsewhere is a stray control character."""
+    text = text.replace("\r\n", "\n")
     _check_characters(text, file)
     loader = None
     try:

@@ -53,6 +53,8 @@ MESSAGES = {
     "parse.row_times_column": N_("Column %(column)s: “*” between a %(left)s row and a %(right)s column is a number "
                                  "as a matrix product but a matrix in numpy (broadcasting): write “@” (or nothing) "
                                  "for the product, or the outer product as a column times a row (delta @ x.T)."),
+    "parse.sum_start": N_("Column %(column)s: this sum over %(index)s starts at %(start)s, not at 1: every element "
+                          "of the index's range belongs to it (write sum_%(index)s or Σ_%(index)s)."),
     "parse.ambiguous_division": N_("Column %(column)s: %(ambiguous)s can be read in two ways: write %(bracketed)s "
                                    "if all of it is the denominator, or a space or “*” before %(next_factor)s if "
                                    "only %(denominator)s is."),

@@ -332,7 +332,8 @@ class Grader:
         self.points = len(next(iter(self.env.values())))
         steps = node_gradients(d)
         self.backward = {g.symbol: g.expr for g in d.backward} | dict(steps)
-        self.partials = d.partials | {s: (net.of, sp.Symbol(str(s)[len(str(net.of)) + 2:])) for s, _ in steps}
+        # dJ_dz1_1 is ∂J/∂z1_1: the node's name follows "d" + of + "_d"
+        self.partials = d.partials | {s: (net.of, sp.Symbol(str(s)[len(str(net.of)) + 3:])) for s, _ in steps}
         symbols = [*net.params, *net.inputs, *net.targets, *net.constants, *(s for s, _ in net.forward), *self.backward]
         self.names = {str(s): s for s in symbols}
         self.params = {str(p): p for p in net.params}
@@ -633,7 +634,8 @@ PARSE_KEYS = frozenset({
     "confusable", "yaml_escape", "partial", "shapes_add", "shapes_had", "shapes_product", "matrix_power",
     "matmul_scalar", "matrix_division",
     "too_deep", "unbalanced", "mismatch", "never_closed", "underscore", "dot", "equation", "unexpected_character",
-    "digits", "ambiguous_division", "scientific_name", "euler_name", "row_times_column", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
+    "digits", "unknown_function", "unknown_command", "comparison", "division_by_zero", "exponent", "huge_number",
+    "ambiguous_division", "scientific_name", "euler_name", "row_times_column", "sum_start",
     "no_comparison", "too_long", "unexpected", "unexpected_end", "functions_nested", "sum_index",
 })
 

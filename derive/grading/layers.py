@@ -26,7 +26,7 @@ from derive.grading.grader import (
     value_findings,
 )
 from derive.numeric.evaluate import Unsupported, evaluate
-from derive.render.printing import answer_text, latex
+from derive.render.printing import answer_text, latex_printer
 from derive.kinds import indexform as engine
 from derive.kinds.layers.common import ascii_names, element_name
 
@@ -75,11 +75,12 @@ class LayerGrader(FormulaGrader):
         of_param = {engine.key(engine.gradient_of(g, e)): element_name(e)
                     for g in params for e in engine.elements(g.quantity, model.sizes)}
         self.targets = {}
+        tex = latex_printer(partials=model.partials)  # the derivation's own LaTeX (∂L/∂y_{1,1}, δ_{2,1}), as in JSON
         for atom, _expr in backward:  # a parameter's gradient is asked by the parameter's name (W_12)
             name = element_name(atom)
             key = of_param.get(engine.key(atom), name)
             shown = ascii_names(formulas[atom])
-            self.targets[key] = _Target(key, self.env[sp.Symbol(name, real=True)], answer_text(shown), latex(formulas[atom]))
+            self.targets[key] = _Target(key, self.env[sp.Symbol(name, real=True)], answer_text(shown), tex(formulas[atom]))
 
     def _values(self, points: list[dict], atoms: list) -> dict:
         """Every named quantity at every test point, as arrays keyed by the answer grammar's symbols."""

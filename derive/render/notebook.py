@@ -205,7 +205,8 @@ def _forward_function(program: Program, printer) -> list[str]:
     args = ", ".join(python_name(n) for n in program.free)
     lines = [f"def forward({args}):"]
     lines += [f"    {python_name(s.name)} = {numpy_code(e, printer)}" for s, e in program.forward]
-    lines.append(f"    return {', '.join(python_name(s.name) for s, _ in program.forward)}")
+    one = "," if len(program.forward) == 1 else ""  # always a tuple: the cells unpack it and index it
+    lines.append(f"    return {', '.join(python_name(s.name) for s, _ in program.forward)}{one}")
     return lines
 
 

@@ -272,11 +272,12 @@ class _Graph:
 
             try:
                 number = parse_math(value, {}, location=self._text_location(path, value))
-            except ParseError as exc:
-                raise SpecError(exc.message, exc.location, ".".join(map(str, path))) from None
-            if number.is_number and number.is_extended_real and number.is_finite:
+            except ParseError:  # a name (x: abc) or broken math: what is wanted is a number, whatever the slip
+                number = None
+            if number is not None and number.is_number and number.is_extended_real and number.is_finite:
                 return number
-        raise self.doc.error(path, f"expected a number, e.g. -2, 0.5 or 1/3; got {shown(value)}")
+        raise self.doc.error(path, f"expected a number, e.g. -2, 0.5 or 1/3 (or math with numbers only, such as "
+                                   f"pi/4); got {shown(value)}")
 
     def _wrt(self, inputs: list[str], names: list[str], output: str) -> tuple[str, ...]:
         raw = self.data.get("wrt")

@@ -17,10 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from derive.core.functions import ACTIVATIONS, LOSSES, words
-from derive.core.yamlload import Doc, load_file, load_text, one_of, shown
+from derive.core.yamlload import Doc, dotted, load_file, load_text, one_of, shown
 
 NAME_RE = re.compile(r"[A-Za-z]+\Z")
 RESERVED = {"I", "H", "sigma", "e", "pi", "Heaviside", "np", "d"} | set(keyword.kwlist)  # and every function word
+
+
+def spelt_greek(text: str) -> str | None:
+    """θ -> 'theta', Ψ -> 'Psi': a Greek letter typed as such, spelt as names are (None for anything else)."""
+    import unicodedata
+
+    if len(text) != 1 or not "\u0391" <= text <= "\u03c9":
+        return None
+    words = unicodedata.name(text, "").split()  # GREEK SMALL LETTER THETA
+    if len(words) != 4 or words[:2] != ["GREEK", "SMALL"] and words[:2] != ["GREEK", "CAPITAL"]:
+        return None
+    name = words[3].lower().replace("lamda", "lambda")
+    return name if words[1] == "SMALL" else name.capitalize()
 
 
 def reserved(name: str) -> bool:
@@ -307,21 +320,24 @@ class _Network:
             )
 
     def _check_distinct(self, spec: NetworkSpec) -> None:
+        """Every name names one quantity; a clash is pointed at the second of the two (where the reader is)."""
         seen: dict[str, str] = {}
-        roles = [("input", spec.input), ("output", spec.output)]
+        roles = [(("input",), spec.input), (("output",), spec.output)]
         if spec.loss != "none":
-            roles += [("target", spec.target), ("loss_name", spec.loss_name)]
+            roles += [(("target",), spec.target), (("loss_name",), spec.loss_name)]
         for i, layer in enumerate(spec.layers):
-            roles += [(f"layers[{i}].{role}", getattr(layer, role)) for role in ("params", "bias", "pre")]
-            roles += [(f"layers[{i}].post", layer.post)] if i < len(spec.layers) - 1 else []
-            roles += [(f"layers[{i}].alpha", layer.alpha)] if isinstance(layer.alpha, str) else []
+            roles += [(("layers", i, role), getattr(layer, role)) for role in ("params", "bias", "pre")]
+            roles += [(("layers", i, "post"), layer.post)] if i < len(spec.layers) - 1 else []
+            roles += [(("layers", i, "alpha"), layer.alpha)] if isinstance(layer.alpha, str) else []
         if isinstance(spec.weight_decay, str):
-            roles.append(("weight_decay", spec.weight_decay))
-        for role, name in roles:
+            roles.append((("weight_decay",), spec.weight_decay))
+        for path, name in roles:
+            role = dotted(path)
             if name is None:
                 continue
             if name in seen and not (role.endswith("alpha") and seen[name].endswith("alpha")):
-                raise self.doc.error((), f"the name {name!r} is used for both {seen[name]} and {role}; names must differ")
+                raise self.doc.error(path, f"the name {name!r} is used for both {seen[name]} and {role}; "
+                                           f"names must differ")
             seen.setdefault(name, role)
 
     # -- typed getters ----------------------------------------------------------
@@ -335,7 +351,10 @@ class _Network:
     def _name(self, path: tuple, default: str, mapping: dict | None = None) -> str:
         value = self._str(path, default, mapping)
         if not NAME_RE.match(value):
-            raise self.doc.error(path, f"{shown(value)} is not a valid name; expected Latin letters only, e.g. z, theta, W")
+            greek = spelt_greek(value)
+            hint = f"; did you mean {greek!r}? (it prints as {value})" if greek and not reserved(greek) else ""
+            raise self.doc.error(path, f"{shown(value)} is not a valid name; expected Latin letters only, e.g. z, "
+                                       f"theta, W{hint}")
         if reserved(value):
             raise self.doc.error(path, f"{value!r} is reserved ({why_reserved(value)}); choose another name")
         return value

@@ -224,8 +224,11 @@ class Shown:
     def num(self, value: sp.Expr, bare: bool = False) -> Num:
         return Num(value, self.digits, self.exact, self.lang, bare)
 
-    def given(self, value: sp.Expr) -> Num:
-        """A value the spec gives, as written: 1/3 stays a fraction, 0.05 keeps all its digits."""
+    def given(self, value: sp.Expr) -> sp.Expr:
+        """A value the spec gives, as written: 1/3 stays a fraction, 0.05 keeps all its digits, and a closed
+        form (a graph's pi/4, sqrt(2)/2) stays one, not 0.785398163397448 after an equals sign."""
+        if not value.is_Rational:
+            return value
         return Num(value, max(self.digits, MAX_DIGITS), True, self.lang, True)
 
     def plug(self, expr: sp.Expr, at: dict) -> sp.Expr:
