@@ -95,3 +95,18 @@ def test_no_lecture_has_stray_braces_or_spaces_around_arguments(cli):
         assert not re.search(r"\\operatorname\{[A-Za-z]+\}(_\{[^}]*\})?\\left\((?!\\frac)[A-Za-z0-9_{}\\^]+\\right\)",
                              text), spec
         assert r" \right)" not in text, spec
+
+
+def test_a_shown_number_survives_being_rebuilt_from_its_args():
+    """SymPy rebuilds an expression's nodes from their args (expr.replace, xreplace): a shown number inside a
+    product whose sum is rewritten (printing.deviations_summed) must come back the same, not fail (a worked
+    graph's row crashed every format of tests/specs/graph-mazur-2-2-2.yaml)."""
+    from derive.render.numbers import Num
+    from derive.render.printing import deviations_summed
+
+    x, y = sp.symbols("x y")
+    shown = Num(sp.Rational(-1, 25), 4, False, "ru")
+    assert shown.func(*shown.args) == shown
+    product = sp.Mul(shown, x + y, evaluate=False)
+    rewritten = deviations_summed(product)
+    assert rewritten.has(Num) and latex(rewritten).count("0{,}04") == 1

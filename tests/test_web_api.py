@@ -575,3 +575,50 @@ def test_a_matrix_form_exercise_says_how_to_write_matrices(tmp_path):
     grader, _ = Engine(str(ROOT / "specs" / "mlp-check.yaml")).grader(None)
     for written in ("(W2^T delta2) ⊙ I[z1>0]", r"(W2^T @ delta2) \odot I[z1>0]", "(W2.T @ delta2) * I[z1>0]"):
         assert grader.check("delta1", written).verdict == "correct", written
+
+
+@pytest.mark.parametrize("spec, key", [("graph-sin-cos-exp", "beta_0"), ("mlp-check", "delta1"), ("two-layer-relu", "psi_11")])
+def test_the_preview_never_disagrees_with_the_check(tmp_path, spec, key):
+    """Whatever a student types, the live preview reads it as the check does: an answer the preview calls
+    unreadable is `invalid` with the very same message, and one it reads is never `invalid`. (A typo in a
+    graph's name once cost a 500 with English text; `formula = number` was refused by the preview alone.)"""
+    import shutil
+
+    config = settings(tmp_path)
+    shutil.copy(ROOT / "specs" / f"{spec}.yaml", config.folder)
+    typed = ["bta_0", "W3 delta2", "hh_1", "((", "2*omega_1 = 2,28", "dl_df_0", "2,28", "g_1 + ", "x" * 300,
+             "(W2^T delta2) ⊙ I[z1>0]", "phi_1*I[u_1>0]*h_1", r"\input{/etc/passwd}", "beta_0 = x"]
+    with client(config) as app:
+        for text in typed:
+            preview = app.post("/api/validate", headers=bearer(ANNA),
+                               json={"assignment": spec, "key": key, "answer": text, "lang": "pl"})
+            assert preview.status_code == 200, (text, preview.text)
+            verdict = next(a for a in check(app, ANNA, {key: text}, spec, lang="pl").json()["answers"] if a["key"] == key)
+            if preview.json()["ok"]:
+                assert verdict["verdict"] != "invalid", (text, verdict)
+            else:
+                assert verdict["verdict"] == "invalid" and verdict["feedback"] == preview.json()["message"], text
+
+
+def test_a_one_entry_matrix_answer_is_praised_like_a_scalar_one(tmp_path):
+    """δ^[2] of a one-output network has one entry: "Верно: все элементы (их 1) совпадают…" is not Russian;
+    it gets the scalar answer's sentence, and a matrix of three entries keeps its own."""
+    import shutil
+
+    config = settings(tmp_path)
+    shutil.copy(ROOT / "specs" / "mlp-check.yaml", config.folder)
+    with client(config) as app:
+        body = check(app, ANNA, {"delta2": "y - t", "dJ_dW2": "delta2 a^T"}, "mlp-check", lang="ru").json()
+    said = {a["key"]: (a["verdict"], a["feedback"]) for a in body["answers"]}
+    assert said["delta2"][0] == "correct" and "их 1)" not in said["delta2"][1]
+    assert said["delta2"][1] == "Верно: ответ совпадает с ожидаемой производной во всех контрольных точках (их 240)."
+    assert said["dJ_dW2"] == ("correct", "Верно: все элементы (их 3) совпадают с ожидаемыми во всех контрольных "
+                                         "точках (их 240).")
+
+
+def test_how_to_write_answers_comes_before_the_first_answer(app):
+    """The notation (and the names one may use) is said before the inputs, where a student starts typing,
+    not under the thirteenth input, a few screens down on a phone."""
+    page = app.get(f"/a/two-layer-relu?token={ANNA}&lang=pl").text
+    hint, first = page.index('class="hint"'), page.index("<input ")
+    assert hint < first and "I[z &gt; 0]" in page[hint:first] and "theta_01" in page[hint:first]

@@ -127,10 +127,10 @@ def test_type_preview_submit_read_the_verdict(browser, server, tmp_path, width, 
         browser.find_element(By.ID, f"a-{key}").clear()
     browser.find_element(By.ID, "a-theta_11").send_keys(NO_INDICATOR)
     browser.find_element(By.ID, "a-phi_2").send_keys("(g_2 + 1")
-    _wait(browser, '.answer[data-key="theta_11"] .preview.ok .katex')
+    _wait(browser, '.answer[data-key="theta_11"] .preview.ok:not(.stale) .katex')
     preview = browser.find_element(By.CSS_SELECTOR, '.answer[data-key="theta_11"] .preview')
     assert preview.text.startswith("Ваш ответ прочитан так:")
-    bad = _wait(browser, '.answer[data-key="phi_2"] .preview.bad')[0]
+    bad = _wait(browser, '.answer[data-key="phi_2"] .preview.bad:not(.stale)')[0]  # the reading of all it says
     expected = httpx.post(f"{server}/api/validate", headers=bearer(ANNA),
                           json={"assignment": "two-layer-relu", "key": "phi_2", "answer": "(g_2 + 1", "lang": "ru"})
     assert bad.text == expected.json()["message"] and bad.text
@@ -308,7 +308,7 @@ def test_on_a_slow_network_the_page_says_it_is_waiting(browser, server):
         browser.find_element(By.CSS_SELECTOR, "#answers button").click()
         assert browser.find_element(By.ID, "status").text == "Sprawdzanie…"
         _wait(browser, '.answer[data-key="phi_1"] .verdict.incorrect', 60)
-        assert "stale" not in preview.get_attribute("class").split()
+        _wait(browser, '.answer[data-key="phi_1"] .preview.ok:not(.stale) .katex', 60)  # the new reading came
     finally:
         browser.execute_cdp_cmd("Network.emulateNetworkConditions",
                                 {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
@@ -332,3 +332,41 @@ def test_the_back_button_shows_the_result_just_earned(browser, server):
     browser.back()
     item = _wait(browser, '.assignments a[href^="/a/two-layer-relu"]')[0].find_element(By.XPATH, "..")
     assert "Correct: 1 of 13" in item.text
+
+
+def test_an_unreadable_answer_is_explained_once(browser, server):
+    """After checking, an unreadable answer's message stands once, in its verdict, not a second time in the
+    preview above it (on a phone the two filled the screen with the same sentence)."""
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=ru")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_2": "(g_2 + 1"})
+    message = _wait(browser, '.answer[data-key="phi_2"] .preview.bad')[0].text
+    _submit(browser)
+    box = browser.find_element("css selector", '.answer[data-key="phi_2"]')
+    assert _verdict(browser, "phi_2").get_attribute("class") == "verdict invalid"
+    assert box.text.count(message) == 1, box.text
+    browser.refresh()  # reopened: the verdict is shown again, and the preview of the same text must not repeat it
+    _wait(browser, '.answer[data-key="phi_2"] .verdict.invalid')
+    browser.execute_script("return new Promise(function (done) { setTimeout(done, 1500); })")  # the previews' turn
+    box = browser.find_element("css selector", '.answer[data-key="phi_2"]')
+    assert box.text.count(message) == 1, box.text
+
+
+def test_a_verdict_greys_when_its_answer_is_edited(browser, server):
+    """Reloaded or just checked, a verdict speaks of the answer it was given: once the student edits that
+    answer the verdict greys (it says "missing" or "correct" of a text no longer there), the others stay."""
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    browser.get(f"{server}/a/two-layer-relu?token={JAN}&lang=pl")
+    _wait(browser, ".question .katex")
+    _fill(browser, {"phi_1": "g_1"})
+    _submit(browser)
+    browser.find_element(By.ID, "a-phi_2").send_keys("g_2")
+    edited, kept = _verdict(browser, "phi_2"), _verdict(browser, "phi_1")
+    assert "stale" in edited.get_attribute("class").split() and "stale" not in kept.get_attribute("class").split()
+    opacity = "return Number(getComputedStyle(arguments[0]).opacity)"
+    assert browser.execute_script(opacity, edited) < 0.6 and browser.execute_script(opacity, kept) == 1
+    _submit(browser)
+    assert _verdict(browser, "phi_2").get_attribute("class") == "verdict correct"

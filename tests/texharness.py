@@ -129,8 +129,18 @@ def latex_of(spec: Path, lang: str = "en", kind: str = "notes", figures: bool = 
 WORD_BOX = re.compile(r'<word xMin="([-\d.]+)" yMin="([-\d.]+)" xMax="([-\d.]+)" yMax="([-\d.]+)">([^<]*)</word>')
 
 
+def document_size() -> str:
+    """The lectures' class size ("11pt"), as templates/tex/document.tex.j2 sets it: a figure is measured
+    at the size it is printed at (\\scriptsize is 8 pt in an 11 pt document, 7 pt in standalone's 10 pt)."""
+    template = (Path(__file__).resolve().parents[1] / "templates" / "tex" / "document.tex.j2").read_text(encoding="utf-8")
+    sizes = set(re.findall(r"\\documentclass\[(\d+pt)", template))
+    assert len(sizes) == 1, sizes
+    return sizes.pop()
+
+
 def _typeset(tikz: str, folder: Path, name: str, options: str = "") -> None:
-    """name.pdf in folder: the TikZ picture alone, typeset by real LuaLaTeX in the documents' font."""
+    """name.pdf in folder: the TikZ picture alone, typeset by real LuaLaTeX in the documents' font and size."""
+    options = f"[{document_size()}" + (f",{options.strip('[]')}]" if options else "]")
     source = (f"\\documentclass{options}{{standalone}}\n\\usepackage{{fontspec,amsmath,amssymb,tikz}}\n"
               "\\setmainfont{CMU Serif}\n\\begin{document}\n" + tikz + "\n\\end{document}\n")
     (folder / f"{name}.tex").write_text(source, encoding="utf-8")
@@ -172,7 +182,6 @@ def label_clearance(tikz: str, folder: Path, dpi: int = 300, limit_pt: float = 6
     by real LuaLaTeX with its edge labels in pure red and without their white backing, rasterised by
     poppler (pdftoppm) at `dpi`, and the smallest distance from a red pixel to a dark one is measured
     (up to limit_pt)."""
-    import numpy as np
 
     def red(line: str) -> str:
         if not line.startswith(r"\draw"):
@@ -182,11 +191,13 @@ def label_clearance(tikz: str, folder: Path, dpi: int = 300, limit_pt: float = 6
     tikz = "\n".join(red(line) for line in tikz.splitlines())
     _typeset(tikz, folder, "c", options="[border=4pt]")
     subprocess.run(["pdftoppm", "-r", str(dpi), "-singlefile", "c.pdf", "c"], cwd=folder, check=True)
-    data = (folder / "c.ppm").read_bytes()
-    fields = data.split(maxsplit=4)  # P6, width, height, maxval, pixels
-    assert fields[0] == b"P6", fields[0]
-    width, height = int(fields[1]), int(fields[2])
-    pixels = np.frombuffer(fields[4][: width * height * 3], dtype=np.uint8).reshape(height, width, 3).astype(int)
+    return _red_distance(_ppm(folder / "c.ppm"), limit_pt, dpi)
+
+
+def _red_distance(pixels, limit_pt: float, dpi: int) -> float:
+    """How close (pt) the pure-red pixels of an RGB raster come to its dark ones (up to limit_pt)."""
+    import numpy as np
+
     r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
     labels = (r > 140) & (g < 110) & (b < 110) & (r - g > 80)
     ink = (r < 110) & (g < 110) & (b < 110)
@@ -200,6 +211,16 @@ def label_clearance(tikz: str, folder: Path, dpi: int = 300, limit_pt: float = 6
             out |= np.roll(np.roll(grown, dy, axis=0), dx, axis=1)
         grown = out
     return steps * 72.27 / dpi
+
+
+def _ppm(path: Path):
+    import numpy as np
+
+    data = path.read_bytes()
+    fields = data.split(maxsplit=4)  # P6, width, height, maxval, pixels
+    assert fields[0] == b"P6", fields[0]
+    width, height = int(fields[1]), int(fields[2])
+    return np.frombuffer(fields[4][: width * height * 3], dtype=np.uint8).reshape(height, width, 3).astype(int)
 
 
 CELL = re.compile(r"\\draw\[fill=[^\]]*\] \(([-\d.]+), ([-\d.]+)\) rectangle \(([-\d.]+), ([-\d.]+)\);")

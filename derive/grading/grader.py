@@ -423,16 +423,22 @@ class Grader:
             self._without[key] = {n: v for n, v in self.names.items() if n != key}
         return self._without[key]
 
-    def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
-        key = verdict.key
+    def reading(self, key: str, text: str) -> tuple:
+        """The answer for key as the check reads it: (the expression, None), or (None, the finding that says
+        why it cannot be read). The web page's live preview is this very reading."""
         try:
-            answer = parse_math(text, names=self.names_for(key), max_length=MAX_LENGTH)
+            return parse_math(text, names=self.names_for(key), max_length=MAX_LENGTH), None
         except UnknownName as exc:
             if exc.names and key not in self.expected and set(exc.names) == {key}:  # names what it is asked for
-                return _set(verdict, "invalid", Finding.of("names_asked", names=key))
-            return _set(verdict, "invalid", unknown_finding(exc.names, list(self.names_for(key))))
+                return None, Finding.of("names_asked", names=key)
+            return None, unknown_finding(exc.names, list(self.names_for(key)))
         except ParseError as exc:
-            return _set(verdict, "invalid", parse_finding(exc))
+            return None, parse_finding(exc)
+
+    def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
+        answer, finding = self.reading(verdict.key, text)
+        if finding is not None:
+            return _set(verdict, "invalid", finding)
         value = self._value(expected.param)
         if value is not None and not answer.free_symbols:
             return graded_number(verdict, answer, value, self.tolerance)
@@ -461,10 +467,6 @@ class Grader:
         if self.numbers is None:
             return None
         return self.numbers.grads.get(key, self.numbers.at.get(key))  # a parameter's derivative, or a quantity
-
-    def _unknown(self, unknown: list[str]) -> Finding:
-        """Unknown names as written, and the few known names most like them (hh_2 -> h_2)."""
-        return unknown_finding(unknown, list(self.names))
 
     def _folded(self, answer: sp.Expr) -> sp.Expr | None:
         """The answer ready for symbolic comparison (max(0, z) -> h, backward names substituted),
@@ -735,17 +737,24 @@ class FormulaGrader:
         return graded(self.memo, key, raw, shown, lambda verdict, text: self.grade_text(verdict, target, text))
 
     def grade_text(self, verdict: Verdict, target, text: str) -> Verdict:
-        names = self.names_for(target.key)
-        try:
-            answer = self.read(text, names)
-        except UnknownName as exc:
-            withheld = self.withheld(target.key)
-            if exc.names and all(n in withheld for n in exc.names):  # the answer names what it is asked for
-                return _set(verdict, "invalid", Finding.of("names_asked", names=", ".join(exc.names)))
-            return _set(verdict, "invalid", unknown_finding(exc.names, [n for n in names if n not in withheld]))
-        except ParseError as exc:
-            return _set(verdict, "invalid", parse_finding(exc))
+        answer, finding = self.reading(target.key, text)
+        if finding is not None:
+            return _set(verdict, "invalid", finding)
         return self.grade_formula(verdict, target, answer)
+
+    def reading(self, key: str, text: str) -> tuple:
+        """The answer for key as the check reads it (`read`: a graph's `formula = number` is a pair): (what was
+        read, None), or (None, the finding that says why it cannot be read). The live preview is this reading."""
+        names = self.names_for(key)
+        try:
+            return self.read(text, names), None
+        except UnknownName as exc:
+            withheld = self.withheld(key)
+            if exc.names and all(n in withheld for n in exc.names):  # the answer names what it is asked for
+                return None, Finding.of("names_asked", names=", ".join(exc.names))
+            return None, unknown_finding(exc.names, [n for n in names if n not in withheld])
+        except ParseError as exc:
+            return None, parse_finding(exc)
 
     def read(self, text: str, names: dict):
         return parse_math(text, names=names, max_length=MAX_LENGTH)

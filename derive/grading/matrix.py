@@ -203,6 +203,8 @@ def matrix_findings(values: np.ndarray, expected: np.ndarray, key: str, points: 
             flipped = values.transpose(1, 0, 2)
             return "incorrect", hint + next(([f] for f, wrong in mistakes() if _agrees(flipped, wrong)), [])
         return "incorrect", [Finding.of("wrong_shape", shape=_shape(values), expected=_shape(expected), key=key)]
+    if _agrees(values, expected) and expected.shape[:2] == (1, 1):  # one entry: not "all 1 entries agree"
+        return "correct", [Finding.of("correct_points", points=points)]
     if _agrees(values, expected):
         return "correct", [Finding.of("correct_matrix", entries=expected.shape[0] * expected.shape[1], points=points)]
     if _agrees(values, -expected):
@@ -264,6 +266,9 @@ class VectorViewGrader:
 
     def check(self, key: str, raw) -> Verdict:
         return (self.matrix if key in self.matrix.targets else self.scalar).check(key, raw)
+
+    def reading(self, key: str, text: str) -> tuple:
+        return (self.matrix if key in self.matrix.targets else self.scalar).reading(key, text)
 
     def names_for(self, key: str) -> dict:
         return (self.matrix if key in self.matrix.targets else self.scalar).names_for(key)

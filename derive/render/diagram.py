@@ -27,6 +27,7 @@ left out. `layered_svg(layers, edges)` returns a standalone SVG document (one
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Callable
@@ -34,6 +35,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from derive.core.functions import FUNCTIONS
 from derive.render.printing import GREEK, NAME_RE, latex_name
 
 MAX_SHOWN = 8
@@ -68,6 +70,7 @@ class Node:
     label: Label
     shape: str = "circle"
     note: Label | None = None  # written under the node (a worked example's value)
+    over: tuple[Label, ...] = ()  # written over the node, one under the other (a shared bias and its derivative)
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,61 @@ def name_label(name: str) -> Label:
 
 def number_label(text: str) -> Label:
     return Label(text, text)
+
+
+SUPERSCRIPTS = dict(zip("0123456789-−+()n", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁻⁺⁽⁾ⁿ"))
+SUBSCRIPTS = dict(zip("0123456789-−+()", "₀₁₂₃₄₅₆₇₈₉₋₋₊₍₎"))
+TEX_WORDS = {r"\left": "", r"\right": "", r"\cdot": "·", r"\times": "×", r"\sqrt": "√", r"\,": "", r"\;": ""}
+
+
+# the functions a formula names by a TeX command (\\tanh, \\exp, \\sin): their words in the vocabulary
+FUNCTION_WORDS = {word for f in FUNCTIONS.values() for word in f.latex_words} | {
+    f.gate[0][1:] for f in FUNCTIONS.values() if f.gate and f.gate[0] == "\\" + f.gate[1]}
+
+
+def _superscript(text: str) -> str:
+    return "".join(SUPERSCRIPTS[c] for c in text)
+
+
+def tex_text(tex: str) -> str | None:
+    """A short formula's TeX as plain Unicode text for an SVG label, exactly (ω, −, ², x₁, tanh), or None
+    when it uses anything that has no exact plain form (a fraction, a letter as an exponent)."""
+    out, i = [], 0
+    while i < len(tex):
+        c = tex[i]
+        if c == "\\":
+            m = re.match(r"\\(?:[A-Za-z]+|[,;])", tex[i:])
+            word = m[0] if m else "\\"
+            name = word[1:]
+            if word in TEX_WORDS:
+                out.append(TEX_WORDS[word])
+            elif name in GREEK_TEXT:
+                out.append(GREEK_TEXT[name])
+            elif name in ("operatorname", "mathrm"):
+                inner = re.match(r"\{([A-Za-z]+)\}", tex[i + len(word):])
+                if not inner:
+                    return None
+                out.append(inner[1])
+                word += inner[0]
+            elif name.isalpha() and name in FUNCTION_WORDS:
+                out.append(name)
+            else:
+                return None
+            i += len(word)
+        elif c in "^_":
+            m = re.match(r"[\^_](?:\{([^{}]*)\}|(\w))", tex[i:])
+            table = SUPERSCRIPTS if c == "^" else SUBSCRIPTS
+            script = (m[1] if m and m[1] is not None else m[2]) if m else None
+            if script is None or not all(ch in table for ch in script):
+                return None
+            out.append("".join(table[ch] for ch in script))
+            i += len(m[0])
+        elif c in "{}":
+            return None
+        else:
+            out.append("−" if c == "-" else "" if c == " " else c)
+            i += 1
+    return "".join(out)
 
 
 # -- layout ---------------------------------------------------------------------
@@ -269,10 +327,13 @@ class _Layout:
                 continue
             cx, cy = self.cm((x, y))
             boxes.append((cx - half, cy - half, cx + half, cy + half))
-            note = self.layers[i][index].note
-            if note:
-                w = label_width(note) / 2
-                boxes.append((cx - w, cy + half, cx + w, cy + half + text_height(note)))
+            node = self.layers[i][index]
+            if node.note:
+                w = label_width(node.note) / 2
+                boxes.append((cx - w, cy + half, cx + w, cy + half + text_height(node.note)))
+            if node.over:
+                w = max(map(label_width, node.over)) / 2
+                boxes.append((cx - w, cy - half - over_height(node), cx + w, cy - half))
         return boxes
 
 
@@ -500,7 +561,7 @@ REPLACE_ROUNDS = 3
 Quad = tuple[Point, Point, Point, Point]
 LABEL_ROOM = 0.04  # cm kept free around a label from another label (glyphs stand out of the estimated box)
 EDGE_ROOM = 0.09  # cm kept free around a label from the other edges
-LABEL_GAP_CM = 0.06  # between a label's box and its own edge (TikZ: outer sep; a ψ's tail stays off the line)
+LABEL_GAP_CM = 0.1  # between a label's box and its own edge (TikZ: outer sep; a ψ's tail stays off the line)
 LABEL_GAP_PT = LABEL_GAP_CM / 2.54 * 72.27
 
 
@@ -541,6 +602,11 @@ def _sat(p, q) -> bool:
             if max(a) <= min(b) or max(b) <= min(a):
                 return False
     return True
+
+
+def over_height(node: Node) -> float:
+    """The height in cm of the labels written over a node, one under the other."""
+    return sum(map(text_height, node.over))
 
 
 def text_height(label: Label) -> float:
@@ -631,6 +697,9 @@ def _svg_node(node: Node, x: float, y: float) -> str:
     else:
         shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{SVG_R}" fill="white" stroke="black"/>'
     note = _svg_text(node.note, x, y + SVG_R + 15, 12, italic=False) if node.note else ""
+    top = y - (SVG_R * 0.8 if node.shape == "box" else SVG_R) - 5
+    for k, label in enumerate(reversed(node.over)):  # the last one nearest the node
+        note += _svg_text(label, x, top - 15 * k, 12)
     size = min(16, int(2 * SVG_R * 0.9 / (0.62 * max(1, len(node.label.plain)))))  # LOSS fits its circle
     return shape + _svg_text(node.label, x, y + size / 3, size) + note
 
@@ -658,13 +727,15 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", sp
     lay = _Layout(layers, edges, spread)
     dy = lay.dy_cm * SVG_PX_PER_CM  # the TikZ picture's proportions
 
+    over_px = 15 * max((len(n.over) for layer in layers for n in layer), default=0)
+
     def px(x: float, y: float) -> Point:
         cx, cy = lay.cm((x, y))
-        return SVG_MARGIN + SVG_R + cx * SVG_PX_PER_CM, SVG_MARGIN + SVG_R + cy * SVG_PX_PER_CM
+        return SVG_MARGIN + SVG_R + cx * SVG_PX_PER_CM, SVG_MARGIN + SVG_R + over_px + cy * SVG_PX_PER_CM
 
     width = 2 * (SVG_MARGIN + SVG_R) + lay.width_cm * SVG_PX_PER_CM
     arcs = SKIP_DEPTH * dy if any(e.skip for e in edges) else 0  # the lowest row's skip arcs dip under it
-    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy + arcs
+    height = 2 * (SVG_MARGIN + SVG_R) + (lay.height - 1) * dy + arcs + over_px  # over_px: labels over a top node
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" {SVG_FONT}>',
@@ -699,6 +770,9 @@ def layered_svg(layers: list[list[Node]], edges: list[Edge], title: str = "", sp
 # -- TikZ -------------------------------------------------------------------------
 
 TIKZ_WIDTH_CM, TIKZ_DX_CM, TIKZ_DY_CM = 14.0, 4.0, 1.7
+# The labels' size, fixed: the layout measures them at 7 pt (SCRIPTSIZE_PT; scripts at 5 pt), and \\scriptsize
+# would be 8 pt in the lectures' 11 pt class, every label an eighth wider than the room kept for it.
+LABEL_FONT = r"\fontsize{7}{8.5}\selectfont"
 
 
 def _tikz_colour(label: Label) -> str:
@@ -747,7 +821,7 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
         r"\begin{tikzpicture}[x=1cm, y=-1cm, >=stealth,"
         r" neuron/.style={circle, draw, minimum size=8mm, inner sep=1.5pt},"  # LOSS fits its circle
         r" constant/.style={rectangle, draw, fill=black!5, minimum size=6mm, inner sep=0pt},"
-        rf" param/.style={{font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt,"
+        rf" param/.style={{font={LABEL_FONT}, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt,"
         rf" outer sep={LABEL_GAP_PT:.1f}pt, sloped}},"
         r" skip/.style={dashed, thick, blue!60!black}]"
     ]
@@ -758,8 +832,11 @@ def layered_tikz(layers: list[list[Node]], edges: list[Edge], spread: float = 1.
             continue
         node = layers[i][index]
         style = "constant" if node.shape == "box" else "neuron"
-        note = (rf", label={{[text={TIKZ_COLOURS[node.note.colour]}, font=\scriptsize]below:{{${node.note.tex}$}}}}"
+        note = (rf", label={{[text={TIKZ_COLOURS[node.note.colour]}, font={LABEL_FONT}]below:{{${node.note.tex}$}}}}"
                 if node.note else "")
+        if node.over:
+            lines = r"\\".join(rf"\textcolor{{{TIKZ_COLOURS[lab.colour]}}}{{${lab.tex}$}}" for lab in node.over)
+            note += rf", label={{[align=center, font={LABEL_FONT}]above:{{{lines}}}}}"
         out.append(rf"\node[{style}{note}] ({_node_name(i, index)}) at ({x:.2f}, {y:.2f}) {{${node.label.tex}$}};")
     for edge, a, b, t, flip in lay.drawn_edges():
         sides = ("below", "above") if flip else ("above", "below")

@@ -90,11 +90,26 @@ def with_figure(text: str, lang: str, src: str, legend: str | None = None) -> st
 def markdown_file(result, lang: str, options) -> str:
     """Markdown for -o PATH: the figure is written beside it as <stem>.svg and referenced."""
     fig = figure_of(result, options, lang) if options is not None and options.output else None
+    if fig is None and options is not None and options.output and options.figures and result.kind == "course":
+        return _course_markdown_file(result, lang, options)
     if fig is None:
         return markdown(result, lang, options)
     svg = Path(options.output).with_suffix(".svg")
     _write_atomic(svg, fig.svg())
     return markdown(result, lang, options, figure_src=svg.name, legend=fig.legend)
+
+
+def _course_markdown_file(result, lang: str, options) -> str:
+    """A course's Markdown for -o PATH: each chapter's figure beside it as <stem>-<n>.svg, referenced under
+    the chapter's title, as the PDF draws it (and the single-spec Markdown its one figure)."""
+    figures: dict = {}
+    text = result.module.markdown_document(result.outcome, lang, options, figures=figures)
+    out = Path(options.output)
+    for src, fig in figures.items():
+        name = f"{out.stem}-{src.rsplit('-', 1)[1]}.svg"
+        _write_atomic(out.with_name(name), fig.svg())
+        text = text.replace(f"]({src})", f"]({name})")
+    return text
 
 
 def latex(result, lang: str, options) -> str:

@@ -164,7 +164,8 @@ class Num(sp.Expr):
 
     def __new__(cls, value, digits: int = DIGITS, exact: bool = False, lang: str = "en", bare: bool = False):
         value = sp.sympify(value)
-        return sp.Expr.__new__(cls, value, sp.Integer(digits), sp.true if exact else sp.false,
+        lang = lang.name if isinstance(lang, sp.Symbol) else lang  # rebuilt from its own args (expr.replace)
+        return sp.Expr.__new__(cls, value, sp.Integer(int(digits)), sp.true if exact else sp.false,
                                sp.Symbol(lang), sp.true if bare else sp.false)
 
     @property

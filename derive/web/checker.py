@@ -103,34 +103,30 @@ def verdict_words(lang: str) -> dict[str, str]:
 
 
 def validate(engine, seed: int | None, key: str, text: str, lang: str) -> dict:
-    """{"ok": True, "latex"} when text reads as a formula over the names known here, else {"ok": False,
-    "message"} in lang (the checker's own messages: unknown names, unbalanced brackets, …)."""
+    """{"ok": True, "latex"} when the checker reads text as an answer for key, else {"ok": False, "message"}
+    in lang: the grader's own reading (`reading`: its names for key, a graph's `formula = number`) and its own
+    messages (unknown names, unbalanced brackets, …), so the preview never disagrees with the verdict."""
     from derive.grading.check import Words
-    from derive.grading.grader import MAX_LENGTH, Finding, _Timeout, parse_finding, time_limit, unknown_finding
-    from derive.core.parse import ParseError, UnknownName, parse_math
+    from derive.grading.grader import TIME_LIMIT, Finding, _Timeout, time_limit
 
     grader, _ = engine.grader(seed)
-    # the names check() reads key's answer with (not the asked quantity's own name), and its reader (a graph's
-    # `formula = number`), so that the preview and the verdict agree
-    names = grader.names_for(key) if key in grader.keys() else grader.names
-    read = getattr(grader, "read", lambda text, names: parse_math(text, names=names, max_length=MAX_LENGTH))
     try:
-        with time_limit(1.0):
-            expr = read(text, names)
-            expr = expr[0] if isinstance(expr, tuple) else expr  # a graph's `formula = number`: the formula
-            return {"ok": True, "latex": _number_latex(expr, lang) or _printer(engine, seed, lang)(expr)}
-    except UnknownName as exc:
-        if exc.names and all(n in grader.names and n not in names for n in exc.names):
-            finding = Finding.of("names_asked", names=", ".join(exc.names))
-        else:
-            finding = unknown_finding(exc.names, list(names))
-    except ParseError as exc:
-        finding = parse_finding(exc)
+        with time_limit(TIME_LIMIT):
+            answer, finding = grader.reading(key, text)
+            if finding is None:
+                return {"ok": True, "latex": _shown(answer, _printer(engine, seed, lang), lang)}
     except _Timeout:
-        from derive.grading.grader import TIME_LIMIT
-
         finding = Finding.of("timeout", seconds=TIME_LIMIT)
     return {"ok": False, "message": Words(lang).finding(finding)}
+
+
+def _shown(answer, printer, lang: str) -> str:
+    """What was read, as LaTeX: a number as the decimal typed, a graph's (formula, number) as formula = number."""
+    if isinstance(answer, tuple):
+        formula, number = answer
+        shown = _shown(formula, printer, lang)
+        return shown if number is None else f"{shown} = {_shown(number, printer, lang)}"
+    return _number_latex(answer, lang) or printer(answer)
 
 
 _PRINTERS: dict = {}  # (engine, seed, lang) -> the exercise's printer, made once per worker process

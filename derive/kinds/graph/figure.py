@@ -13,6 +13,7 @@ tikzpicture, scaled to fit a page).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from functools import partial
 from xml.sax.saxutils import escape
@@ -20,9 +21,9 @@ from xml.sax.saxutils import escape
 import sympy as sp
 
 from derive.meta import N_
-from derive.render.diagram import (EDGE_ROOM, LABEL_ROOM, Box2, EdgeLabels, Label, Spot, _label_quads,
-                                   _svg_edge_label, label_size, name_label, place_labels, text_width,
-                                   tikz_pos, unclear)
+from derive.render.diagram import (EDGE_ROOM, LABEL_FONT, LABEL_ROOM, Box2, EdgeLabels, Label, Spot, _label_quads,
+                                   _superscript, _svg_edge_label, label_size, name_label, place_labels, tex_text,
+                                   text_width, tikz_pos, unclear)
 from derive.core.functions import by_class
 
 # + and × are the graph's arithmetic; every function's gate label is its vocabulary entry's (derive.functions)
@@ -37,19 +38,77 @@ LEGEND = N_("Above each edge, in green: the value that flows forward; below it, 
 
 
 def gate_label(expr: sp.Expr, name: str) -> Label:
-    """The gate of a node, by the class of its expression: −s is '×(−1)', 1/d is '1/x'; else its name."""
-    if expr.is_Mul and len(expr.args) == 2 and expr.args[0] == -1:
-        return Label(r"\times(-1)", "×(−1)")
-    if expr.is_Pow and expr.exp == -1:
-        return Label(r"1/x", "1/x")
-    if expr.is_Pow and expr.exp.is_Integer:
-        return Label(rf"x^{{{int(expr.exp)}}}", f"x^{int(expr.exp)}")
+    """What a node computes, drawn in its circle: an elementary operation on its inputs by its symbol
+    (+, ×, ×(−1), +1, exp, …; a power or reciprocal of its one input as (·)², 1/(·), so that no input's
+    name stands for the input), and any other expression by its shape, the indices left out when no two
+    inputs share a letter (β₀ + ω₀x is ωx+β, (f₃ − y)² is (f−y)²): a "+" gate is a sum of its inputs,
+    whose local derivatives are all 1, as graph-add-mul teaches."""
+    args = [a for a in expr.free_symbols]
+    if args and all(isinstance(a, sp.Symbol) for a in args) and not expr.has(sp.Indexed):
+        label = _operation(expr) or _shape(expr, args)
+        if label is not None and len(label.text) <= SHAPE_CHARS:
+            return label
+        if _weighted_sum(expr):  # w₁i₁ + w₂i₂ + b₁: a neuron's sum, as network diagrams draw it
+            return Label(r"\Sigma", "Σ")
+        return name_label(name)  # (t₁ − o₁)²/2 + …: not a "+" gate, whose local derivatives would all be 1
     if type(expr) in GATE_LABELS:
         return Label(*GATE_LABELS[type(expr)])
     function = by_class(type(expr))
     if function is not None and function.gate:
         return Label(*function.gate)
     return name_label(name)
+
+
+SHAPE_CHARS = 10  # the longest expression a gate spells out (tanh(Ax+b)); a longer one is drawn by its name
+
+
+def _weighted_sum(expr: sp.Expr) -> bool:
+    """Whether expr is a sum of inputs times inputs and lone inputs (w₁i₁ + w₂i₂ + b₁)."""
+    return expr.is_Add and all(t.is_Symbol or (t.is_Mul and len(t.args) == 2 and all(f.is_Symbol for f in t.args))
+                               for t in expr.args)
+
+
+def _operation(expr: sp.Expr) -> Label | None:
+    """The label of an elementary operation on bare inputs (and at most one number), else None."""
+    operands = expr.args
+    numbers = [a for a in operands if a.is_Number]
+    if not all(a.is_Symbol or a.is_Number for a in operands) or len(numbers) > 1:
+        return None
+    if expr.is_Pow and operands[0].is_Symbol and expr.exp.is_Integer:
+        n = int(expr.exp)
+        if n == -1:
+            return Label(r"1/(\cdot)", "1/(·)")
+        return Label(rf"(\cdot)^{{{n}}}", "(·)" + _superscript(str(n)))
+    if type(expr) in GATE_LABELS and len(operands) - len(numbers) >= 1:
+        tex, text = GATE_LABELS[type(expr)]
+        if not numbers:
+            return Label(tex, text)
+        c = numbers[0]
+        if expr.is_Mul and c == -1:
+            return Label(r"\times(-1)", "×(−1)")
+        if expr.is_Add and c.is_negative:  # s − 1 subtracts
+            return Label(f"-{sp.latex(-c)}", f"−{-c}")
+        shown = sp.latex(c) if c >= 0 else rf"({sp.latex(c)})"
+        return Label(f"{tex}{shown}", f"{text}{c}".replace("-", "−") if c >= 0 else f"{text}({c})".replace("-", "−"))
+    function = by_class(type(expr))
+    if function is not None and function.gate and len(operands) >= 1 and not numbers:
+        return Label(*function.gate)
+    return None
+
+
+def _shape(expr: sp.Expr, args: list[sp.Symbol]) -> Label | None:
+    """A compound node's expression as printed in the lecture (weights first: ω₀x + β₀), its inputs' indices
+    dropped when that leaves no two alike; None if it has no plain-text form."""
+    from derive.render.printing import latex
+
+    tex = latex(expr, terms="bias-last")
+    short = {a: re.sub(r"_\w+$", "", a.name) for a in args}  # omega_0 -> omega
+    if len(set(short.values())) == len(short):
+        tex = latex(expr.xreplace({a: sp.Symbol(s) for a, s in short.items()}), terms="bias-last")
+    text = tex_text(tex)
+    # set as tightly as the text reads (ωh+β): a circle is only as wide as its label
+    tight = re.sub(r" ([+-]) ", r"{\1}", tex).replace(r"\left(", "(").replace(r"\right)", ")")
+    return None if text is None else Label(tight, text)
 
 
 def number_label(value: sp.Expr | None, lang: str = "en", digits: int = 4) -> Label | None:
@@ -210,8 +269,9 @@ def _fitting(boxes: dict[str, Box], arrows: list[Arrow], users: dict[str, list[s
     for a in arrows:
         widest = max((label_size(lab)[0] for lab in (a.above, a.below) if lab), default=0.0)
         span = boxes[a.target].column - boxes[a.source].column
+        ends = _half(boxes[a.source]) + _half(boxes[a.target]) + ARROW_HEAD_CM  # a wide gate (ωh+β) needs more
         for g in range(boxes[a.source].column, boxes[a.target].column):
-            base[g] = max(base[g], (widest + LABEL_SPARE_CM) / span)
+            base[g] = max(base[g], (widest + max(LABEL_SPARE_CM, ends + LABEL_AIR_CM)) / span)
     labelled = any(a.above or a.below for a in arrows)
     best = None
     for pitch in FIT_PITCH if labelled else FIT_PITCH[:1]:
@@ -270,12 +330,17 @@ def _geometry(boxes: dict[str, Box], arrows: list[Arrow]) -> tuple[list[EdgeLabe
                         label_size(a.above), label_size(a.below), gap=NUMBER_GAP_CM) for a in arrows]
     obstacles = []
     for b in boxes.values():
-        half = (b.r if b.circle else INPUT_HALF_CM) + NODE_ROOM_CM
+        half = (b.r if b.circle else INPUT_HALF_CM) + NODE_ROOM_CM + ARROW_HEAD_CM  # an arrow head at its border
         obstacles.append((b.x - half, b.y - half, b.x + half, b.y + half))
         if b.circle and b.name:  # the node's name over its circle
             w = text_width(b.name, 0.2) / 2
             obstacles.append((b.x - w - NODE_ROOM_CM, b.y - b.r - NAME_HEIGHT_CM, b.x + w + NODE_ROOM_CM, b.y - b.r))
     return edges, obstacles
+
+
+def _half(box: Box) -> float:
+    """How far a box reaches left and right of its centre, in cm."""
+    return box.r if box.circle else INPUT_HALF_CM
 
 
 def _border(box: Box, ux: float, uy: float) -> float:
@@ -291,6 +356,7 @@ def _tikz_pos(a: Box, b: Box, t: float) -> float:
 GATE_R_CM, INPUT_HALF_CM, NAME_HEIGHT_CM = 0.45, 0.35, 0.45  # a gate is 9 mm across, an input 7 mm square
 GATE_CHAR_CM, GATE_TEXT_CM, GATE_SEP_CM = 0.2, 0.35, 0.035  # a gate label's letters (roughly), its height, inner sep
 NODE_ROOM_CM = EDGE_ROOM - LABEL_ROOM  # a number keeps as far from a box as from a line (place_labels keeps LABEL_ROOM)
+ARROW_HEAD_CM = 0.1  # an arrow head stands out of the box it enters (stealth, about 1 mm): a number keeps clear of it too
 # between a number and its own arrow: a long chain of gates is drawn wider than the page and scaled down
 # (to 0.75), and its numbers still keep 1.5 pt of white from their arrows (measured by tests/test_figures.py)
 NUMBER_GAP_CM = 0.12
@@ -298,6 +364,7 @@ NUMBER_GAP_PT = NUMBER_GAP_CM / 2.54 * 72.27
 BARE_GAP_CM = 2.0  # the narrowest gap between columns
 GATE_WEIGHT = 10.0  # how much more firmly a gate keeps level with its users than an input does
 LABEL_SPARE_CM = 1.2  # a gap is at least its widest number and this much more (a gate and an input's halves, and air)
+LABEL_AIR_CM = 0.4  # … or the halves of its two ends (a wide gate's) and this much air
 FIT_PITCH = (2.4, 3.0)  # cm between the rows of a column, tried in turn
 FIT_WIDER, FIT_WIDER_BY = range(6), 1.3  # up to six times a crowded gap is widened by 30 %
 FIT_WIDTH_CM = 20.0  # the widest a picture is drawn to make room; wider than the page's TIKZ_WIDTH, it is scaled down
@@ -311,10 +378,13 @@ FONT = 'font-family="CMU Serif, Latin Modern Roman, Times New Roman, serif"'
 
 def _svg_label(label: Label, x: float, y: float, size: int, colour: str = "black", italic: bool = True) -> str:
     style = ' font-style="italic"' if italic and label.text.isalpha() and len(label.text) <= 2 else ""
-    sub = (f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{size * 0.3:.0f}">{escape(label.sub)}</tspan>'
+    sup = (f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{-size * 0.4:.0f}">{escape(label.sup)}</tspan>'
+           if label.sup else "")
+    down = size * 0.3 + (size * 0.4 if label.sup else 0)
+    sub = (f'<tspan font-style="normal" font-size="{size * 0.7:.0f}" dy="{down:.0f}">{escape(label.sub)}</tspan>'
            if label.sub else "")
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{colour}"{style} text-anchor="middle">'
-            f"{escape(label.text + label.sup)}{sub}</text>")
+            f"{escape(label.text)}{sup}{sub}</text>")
 
 
 def _svg(boxes: dict[str, Box], arrows: list[Arrow], spots: list[Spot], title: str) -> str:
@@ -379,7 +449,7 @@ def _tikz(boxes: dict[str, Box], arrows: list[Arrow], spots: list[Spot]) -> str:
            rf" gate/.style={{circle, draw, minimum size={2 * GATE_R_CM * 10:.0f}mm, inner sep=1pt}},"
            rf" input/.style={{rectangle, draw, fill=black!5, minimum size={2 * INPUT_HALF_CM * 10:.0f}mm,"
            r" inner sep=2pt},"
-           rf" number/.style={{font=\scriptsize, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt,"
+           rf" number/.style={{font={LABEL_FONT}, fill=white, fill opacity=0.85, text opacity=1, inner sep=1pt,"
            rf" outer sep={NUMBER_GAP_PT:.1f}pt, sloped}},"
            r" value/.style={number, text=" + TIKZ_FORWARD + r"},"
            r" grad/.style={number, text=" + TIKZ_BACKWARD + r"}]"]

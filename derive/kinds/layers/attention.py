@@ -232,7 +232,7 @@ def figure(outcome: common.Outcome, lang: str = "en"):
     columns = [[Node(name_label("X"))], [Node(name_label(x)) for x in "QKV"], [Node(name_label("S"))],
                [Node(name_label("P"))], [Node(name_label("O"))], [Node(name_label("L"))]]
     edges = [Edge((0, 0), (1, 0), above=w("Q")), Edge((0, 0), (1, 1), above=w("K")), Edge((0, 0), (1, 2), above=w("V")),
-             Edge((1, 0), (2, 0)), Edge((1, 1), (2, 0), below=Label(r"/\sqrt{d_k}", "/√d_k")),
+             Edge((1, 0), (2, 0)), Edge((1, 1), (2, 0), below=Label(r"/\sqrt{d_k}", "/√d", "k")),
              Edge((2, 0), (3, 0), above=Label(r"\mathrm{softmax}", "softmax")), Edge((3, 0), (4, 0)), Edge((1, 2), (4, 0)),
              Edge((4, 0), (5, 0))]
     return Figure(Layered(columns, edges), "L")

@@ -614,10 +614,15 @@ def figure(outcome: Outcome, lang: str = "en"):
     columns: list[list] = [list(net.inputs)]
     for layer in net.layers:
         columns.append([u.post for u in layer.units])
+    # a bias shared by a layer's units (Mazur's b^{[1]}) is one parameter with one derivative: written with
+    # it over its unit 1 in a worked example, not on one of its edges as if it belonged to that edge
+    shared = {i: _shared_bias(layer) if outcome.numbers is not None else None for i, layer in enumerate(net.layers)}
     position: dict = {}
     layers: list[list[Node]] = []
     for i, column in enumerate(columns):
-        nodes = [Node(number_label("1"), "box")] if i < len(net.layers) else []
+        bias = shared.get(i)
+        over = (marks.param(bias), marks.grad(bias)) if bias is not None else ()
+        nodes = [Node(number_label("1"), "box", over=over)] if i < len(net.layers) else []
         for symbol in column:
             position[(i, symbol)] = (i, len(nodes))
             nodes.append(Node(name_label(str(symbol)), note=marks.value(symbol)))
@@ -628,7 +633,7 @@ def figure(outcome: Outcome, lang: str = "en"):
             target = position[(i + 1, unit.post)]
             for param, source in unit.incoming:
                 start = (i, 0) if source == 1 else position[(i, source)]
-                first = param not in labelled  # a shared bias is labelled once
+                first = param not in labelled and param != shared[i]  # a shared bias is labelled once
                 labelled.add(param)
                 edges.append(Edge(start, target, above=marks.param(param) if first else None,
                                   below=marks.grad(param) if first else None))
@@ -640,9 +645,22 @@ def figure(outcome: Outcome, lang: str = "en"):
         edges += [Edge(position[(end - 1, y)], (end, 0)) for y in net.outputs]
     skips = any(e.skip for e in edges)
     spread = 1.0 if outcome.numbers is None else WORKED_SPREAD * (SKIP_ROOM if skips else 1.0)
-    return Figure(Layered(layers, edges, spread=spread, legend=SKIP_LEGEND if skips else None), str(net.of))
+    legend = (SKIP_LEGEND if skips else None if outcome.numbers is None
+              else SHARED_BIAS_LEGEND if any(b is not None for b in shared.values()) else WORKED_LEGEND)
+    return Figure(Layered(layers, edges, spread=spread, legend=legend), str(net.of))
 
 
+def _shared_bias(layer):
+    """The bias parameter that all of a layer's units share (b^{[1]} for both h₁ and h₂), or None."""
+    biases = {param for unit in layer.units for param, source in unit.incoming if source == 1}
+    return next(iter(biases)) if len(biases) == 1 and len(layer.units) > 1 else None
+
+
+WORKED_LEGEND = N_("Under each neuron, in green: its value; over each edge, its weight and, under it in red, the "
+                   "derivative of the loss with respect to that weight.")
+SHARED_BIAS_LEGEND = N_("Under each neuron, in green: its value; over each edge, its weight and, under it in red, the "
+                        "derivative of the loss with respect to that weight. A bias shared by all units of a layer "
+                        "stands over that layer's node 1, with its derivative in red.")
 SKIP_LEGEND = N_("The dashed arrows are the skip connections: each input goes unchanged to the unit with the "
                  "same number, where it is added to the activation.")
 WORKED_SPREAD = 1.8  # a worked example's figure has two labels per edge: more room between the nodes
@@ -664,7 +682,7 @@ class _FigureNumbers:
     def _number(self, value, colour: str):
         from derive.render.diagram import Label
 
-        return Label(self._text(value, True), self._text(value, False), colour=colour)
+        return Label(self._text(value, True), self._text(value, False).replace("-", "−"), colour=colour)  # a minus sign
 
     def value(self, symbol):
         return None if self.numbers is None else self._number(self.numbers.at[symbol], "forward")
@@ -681,7 +699,8 @@ class _FigureNumbers:
         if self.numbers is None:
             return label
         value = self.numbers.at[param]
-        return with_(label, tex=f"{label.tex} = {self._text(value, True)}", tail=f" = {self._text(value, False)}")
+        return with_(label, tex=f"{label.tex} = {self._text(value, True)}",
+                     tail=f" = {self._text(value, False)}".replace("-", "−"))
 
 
 # -- JSON (CONTRACT section 3) ---------------------------------------------------

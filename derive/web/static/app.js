@@ -41,16 +41,18 @@
     var preview = box.querySelector(".preview");
     var timer = null;
     var asked = 0;
+    var verdict = box.querySelector(".verdict");
     input.addEventListener("input", function () {
       clearTimeout(timer);
       preview.classList.add("stale"); // what it shows was read from an earlier text
+      verdict.classList.add("stale"); // and the verdict was on an earlier answer, until the next check
       timer = setTimeout(function () {
         var mine = ++asked;
         var text = input.value;
         if (!text.trim()) { preview.textContent = ""; preview.className = "preview"; return; }
         post(config, "/api/validate", { assignment: config.assignment, key: box.dataset.key, answer: text, lang: config.lang })
           .then(function (r) {
-            if (mine !== asked) return; // a newer keystroke has its own request
+            if (mine !== asked || input.value !== text) return; // a newer keystroke has (or will have) its own
             preview.textContent = "";
             if (r.status === 200 && r.json.ok) {
               preview.className = "preview ok";
@@ -60,12 +62,16 @@
               tex(formula, r.json.latex, false);
               preview.append(label, formula);
             } else {
+              var message = r.status === 200 ? r.json.message || "" : failure(words, r.status, words.preview_offline);
+              var said = verdict.querySelector(".feedback");
+              var current = verdict.classList.contains("invalid") && !verdict.classList.contains("stale");
               preview.className = "preview bad";
-              preview.textContent = r.status === 200 ? r.json.message || "" : failure(words, r.status, words.preview_offline);
+              // the verdict under it says this very thing already (the page reopened on a checked answer)
+              preview.textContent = current && said && said.textContent === message ? "" : message;
             }
           })
           .catch(function () {
-            if (mine !== asked) return;
+            if (mine !== asked || input.value !== text) return;
             preview.className = "preview bad"; // never leave the reading of an older text on show
             preview.textContent = words.preview_offline;
           });
@@ -93,6 +99,11 @@
       var box = document.querySelector('.answer[data-key="' + a.key + '"]');
       if (!box) return;
       var verdict = box.querySelector(".verdict");
+      var preview = box.querySelector(".preview");
+      if (a.verdict === "invalid" && preview.textContent === a.feedback) { // said once, by the verdict
+        preview.textContent = "";
+        preview.className = "preview";
+      }
       verdict.className = "verdict " + a.verdict;
       verdict.textContent = "";
       var word = document.createElement("span");
@@ -144,6 +155,12 @@
     document.getElementById("status").textContent = format(words.score, { score: result.score, total: result.total });
     showVerdicts(config, words, result);
   }
+
+  // A page the browser kept whole for the back button (bfcache, even with no-store) shows what it showed then:
+  // the list without the result just earned. Ask the server again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) window.location.reload();
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     renderAll();
