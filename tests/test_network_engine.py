@@ -37,6 +37,8 @@ ALLOWED = {
         "_activation_rows": "the lecture's table of f and f' over a generic z (the vocabulary, not this network)",
         "_in_terms_of_a": "the same f' written with a generic a = f(z)",
         "_decay_row": "∂/∂w of (λ/2) w² for a generic w, the sentence before the weight-decay terms",
+        "_softmax_jacobian": "the textbook ∂y_k/∂z_j = y_k(1_{k=j} − y_j), checked against the layer's own y_k "
+                             "for every k and j before it is stated (the backward pass does not use it)",
     },
 }
 

@@ -154,8 +154,10 @@ def test_slides_have_one_frame_per_step(tmp_path):
     text = squeeze(pdf_text(tmp_path / "s.pdf"))
     for heading in headings(markdown_of(spec, "pl")):
         assert squeeze(heading) in text
-    # the deck's outline: one bookmark per family, in the seed's order φ, ψ, θ
-    assert [item[-1] for item in pdf_outline(tmp_path / "s.pdf")] == ["φ", "ψ", "θ"]
+    # the deck's outline: one bookmark per family, in the seed's order φ, ψ, θ, then the verification frame
+    outline = pdf_outline(tmp_path / "s.pdf")
+    assert [item[-1] for item in outline[:3]] == ["φ", "ψ", "θ"]
+    assert len(outline) == 4 and not set("φψθ") & set(outline[3]), outline
 
 
 @pytest.mark.parametrize("lang", LANGS)

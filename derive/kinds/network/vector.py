@@ -326,7 +326,14 @@ class _Builder:
         The layer's z = W x + b is compiled to an index-form graph (derive.kinds.network.graph.compile_layer)
         and derived by the engine of `kind: graph` with `shapes:`; this names its results: the gradient
         reaching z_k (the engine's ∂rest/∂z_k) is δ_k, its fractions ∂z_k/∂W_{i,j} are Derivatives, and
-        an input vector's index is j (the engine writes i for the first index of any quantity)."""
+        an input vector's index is j (the engine writes i for the first index of any quantity). Derived once
+        per layer: the hidden δ's index form reads the next layer's, which the output layer's steps showed."""
+        cache = self.__dict__.setdefault("_index_steps_by_layer", {})
+        if layer.number not in cache:
+            cache[layer.number] = self._index_steps(layer)
+        return cache[layer.number]
+
+    def _index_steps(self, layer: Layer) -> dict[str, list[list[sp.Expr]]]:
         x_name, z_name = str(self.inputs(layer.number)), str(self.vec(layer, "pre"))
         spec = compile_layer(str(self.weights(layer)), x_name, str(self.bias(layer)), z_name)
         d = index_derive(spec)
@@ -632,7 +639,7 @@ class _IndexForm:
         labels = {b.label for b in bases}
         self.indices = sorted((x for x in expr.free_symbols if x.is_Symbol and x not in labels), key=str)  # i, j, k
         self.arrays = [_one_based(env[str(b.label)], ranks[b]) for b in bases]
-        self.fn = sp.lambdify([*bases, *self.indices], expr, modules=[INDEX_OPS, "numpy"])
+        self.fn = sp.lambdify([*bases, *self.indices], expr, modules=[INDEX_OPS, _VOCABULARY, "numpy"])
         self.examples = (env["m"],)  # a form without an example's value (1_{k=i}) holds for each
 
     def __call__(self, at: dict) -> np.ndarray:
@@ -644,6 +651,8 @@ class _IndexForm:
 
 
 INDEX_ENTRIES = 16  # entries (and rows k) of a wide layer at which the index forms are evaluated
+
+_VOCABULARY = namespace()  # every function of the vocabulary (sigmoid, silu, …: not NumPy's own names)
 
 INDEX_OPS = {"KroneckerDelta": lambda a, b: 1.0 if a == b else 0.0,
              "Indicator": lambda condition: np.where(condition, 1.0, 0.0)}
