@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 import shutil
 import tempfile
 
@@ -66,6 +67,18 @@ def _wait(driver, css: str, seconds: float = 20):
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, seconds).until(lambda d: d.find_elements(By.CSS_SELECTOR, css))
+
+
+@contextmanager
+def _network(driver, offline: bool = False, latency: int = 0):
+    """Chromium's network as slow or as offline as asked, inside the block; back to normal after it."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    conditions = {"offline": offline, "latency": latency, "downloadThroughput": -1, "uploadThroughput": -1}
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", conditions)
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {**conditions, "offline": False, "latency": 0})
 
 
 def _shot(driver, tmp_path, name: str) -> None:
@@ -237,19 +250,13 @@ def test_without_the_server_the_preview_says_so_instead_of_an_old_reading(browse
     _wait(browser, ".question .katex")
     _fill(browser, {"phi_1": "g_1"})
     _wait(browser, '.answer[data-key="phi_1"] .preview.ok .katex')
-    browser.execute_cdp_cmd("Network.enable", {})
-    browser.execute_cdp_cmd("Network.emulateNetworkConditions",
-                            {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-    try:
+    with _network(browser, offline=True):
         browser.find_element(By.ID, "a-phi_1").send_keys(" + 1")
         preview = _wait(browser, '.answer[data-key="phi_1"] .preview.bad')[0]
         assert preview.text == "Нет связи с сервером: сейчас этот ответ не удаётся прочитать."
         _shot(browser, tmp_path, "phone-offline-preview")
         _submit(browser)
         assert browser.find_element(By.ID, "status").text.startswith("Не удалось связаться с сервером")
-    finally:
-        browser.execute_cdp_cmd("Network.emulateNetworkConditions",
-                                {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
 
 
 @pytest.mark.parametrize("status, expected", [
@@ -297,10 +304,7 @@ def test_on_a_slow_network_the_page_says_it_is_waiting(browser, server):
     _wait(browser, ".question .katex")
     _fill(browser, {"phi_1": "g_1"})
     _wait(browser, '.answer[data-key="phi_1"] .preview.ok .katex')
-    browser.execute_cdp_cmd("Network.enable", {})
-    browser.execute_cdp_cmd("Network.emulateNetworkConditions",
-                            {"offline": False, "latency": 2000, "downloadThroughput": -1, "uploadThroughput": -1})
-    try:
+    with _network(browser, latency=2000):
         browser.find_element(By.ID, "a-phi_1").send_keys(" + g_2")
         preview = browser.find_element(By.CSS_SELECTOR, '.answer[data-key="phi_1"] .preview')
         assert "stale" in preview.get_attribute("class").split()
@@ -309,9 +313,6 @@ def test_on_a_slow_network_the_page_says_it_is_waiting(browser, server):
         assert browser.find_element(By.ID, "status").text == "Sprawdzanie…"
         _wait(browser, '.answer[data-key="phi_1"] .verdict.incorrect', 60)
         _wait(browser, '.answer[data-key="phi_1"] .preview.ok:not(.stale) .katex', 60)  # the new reading came
-    finally:
-        browser.execute_cdp_cmd("Network.emulateNetworkConditions",
-                                {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
 
 
 def test_the_back_button_shows_the_result_just_earned(browser, server):
