@@ -659,8 +659,9 @@ def _shared_bias(layer):
 WORKED_LEGEND = N_("Under each neuron, in green: its value; over each edge, its weight and, under it in red, the "
                    "derivative of the loss with respect to that weight.")
 SHARED_BIAS_LEGEND = N_("Under each neuron, in green: its value; over each edge, its weight and, under it in red, the "
-                        "derivative of the loss with respect to that weight. A bias shared by all units of a layer "
-                        "stands over that layer's node 1, with its derivative in red.")
+                        "derivative of the loss with respect to that weight. A bias shared by all units of a layer is "
+                        "written over the node “1” that feeds them (in the column before the layer), with the "
+                        "derivative of the loss with respect to it in red between the bias and the node.")
 SKIP_LEGEND = N_("The dashed arrows are the skip connections: each input goes unchanged to the unit with the "
                  "same number, where it is added to the activation.")
 WORKED_SPREAD = 1.8  # a worked example's figure has two labels per edge: more room between the nodes
