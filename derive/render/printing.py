@@ -587,11 +587,17 @@ def _content_out(expr: sp.Mul) -> sp.Expr:
 
 
 def deviations_summed(expr: sp.Expr) -> sp.Expr:
-    """expr with each sum that folds (_fold) folded and each product's numeric content taken out of its sum factor
-    (_content_out), where a Σ is involved; SymPy confirms each fold equal to what it replaces."""
+    """expr with each sum over Σ that folds (_fold) folded, and each product's numeric content taken out of its
+    sum factors (_content_out); SymPy confirms each fold equal to what it replaces."""
     if expr.has(sp.Sum):
-        expr = expr.replace(lambda e: e.is_Add and e.has(sp.Sum) and _fold(e) is not None, _fold)
+        expr = expr.replace(lambda e: e.is_Add and e.has(sp.Sum), _folded)
     return expr.replace(lambda e: e.is_Mul and any(f.is_Add for f in e.args), _content_out)
+
+
+def _folded(expr: sp.Add) -> sp.Expr:
+    """expr folded by _fold, or expr itself: each sum is tried once (the fold's check simplifies)."""
+    folded = _fold(expr)
+    return expr if folded is None else folded
 
 
 def _sign_absorbs_minus(expr: sp.Expr) -> sp.Expr:
