@@ -255,25 +255,28 @@ def _activation_rows(derivation: Derivation) -> list[dict]:
         through_a = any(other.activation is act and not other.spec.residual for other in derivation.network.layers)
         fz = act.apply(z, layer.alpha)
         display = _display_definitions(act, z)
+        # each computed once: `written` solves for the display functions (GELU's Φ, φ) and checks the result
+        derivative = act.derivative(z, fz, layer.alpha)
+        written_fz, written_derivative = act.written(_rewritten(fz), z), act.written(derivative, z)
         out.append(
             {
                 "name": act.name,
                 "layers": [other.number for other in derivation.network.layers if other.activation is act],
-                "definition": Row([fz, act.written(_rewritten(fz), z)]) if _rewritten(fz) != fz else None,
-                "derivative": Row([d(fz, z), act.written(act.derivative(z, fz, layer.alpha), z)]),
+                "definition": Row([fz, written_fz]) if _rewritten(fz) != fz else None,
+                "derivative": Row([d(fz, z), written_derivative]),
                 # a vocabulary function the derivative is written with and the lecture has not defined (softplus′ = σ)
-                "defines": _used_functions(act.written(act.derivative(z, fz, layer.alpha), z), fz, act),
+                "defines": _used_functions(written_derivative, fz, act),
                 "in_terms_of_a": _in_terms_of_a(act, z, layer.alpha) if through_a else None,
                 # the lecture's own names of the activations a stands for (h, o): "a" is the generic one
                 "a_names": [sp.Symbol(n) for n in dict.fromkeys(
                     other.spec.post for other in derivation.network.layers
                     if other.activation is act and not other.spec.residual)],
-                "kinks": act.kinks and _jumps(act.derivative(z, fz, layer.alpha), z),
-                "kink_unless": _kink_unless(act.derivative(z, fz, layer.alpha), z) if act.kinks else [],
-                "at_kink": _at_zero(act.derivative(z, fz, layer.alpha), z),
+                "kinks": act.kinks and _jumps(derivative, z),
+                "kink_unless": _kink_unless(derivative, z) if act.kinks else [],
+                "at_kink": _at_zero(derivative, z),
                 "display": display,  # GELU: Φ and φ, the functions its rows are written with, by their definitions
                 # say what erf is, wherever it is printed (GELU: in Φ's definition)
-                "erf": any(e.has(sp.erf) for e in [act.written(_rewritten(fz), z), *(r.parts[1] for r in display)]),
+                "erf": any(e.has(sp.erf) for e in [written_fz, *(r.parts[1] for r in display)]),
             }
         )
     return out
