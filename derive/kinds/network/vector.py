@@ -108,6 +108,7 @@ class _Builder:
         self.of = self.net.of
         self.partials: dict[sp.Symbol, tuple[sp.Symbol, sp.Symbol]] = {}
         self.numpy = self.net.spec.notation == "numpy"
+        self.index_by_layer: dict[int, dict] = {}  # index_steps, derived once per layer
 
     # -- names ------------------------------------------------------------------
     def vec(self, layer: Layer, role: str) -> sp.Symbol:
@@ -328,10 +329,9 @@ class _Builder:
         reaching z_k (the engine's ∂rest/∂z_k) is δ_k, its fractions ∂z_k/∂W_{i,j} are Derivatives, and
         an input vector's index is j (the engine writes i for the first index of any quantity). Derived once
         per layer: the hidden δ's index form reads the next layer's, which the output layer's steps showed."""
-        cache = self.__dict__.setdefault("_index_steps_by_layer", {})
-        if layer.number not in cache:
-            cache[layer.number] = self._index_steps(layer)
-        return cache[layer.number]
+        if layer.number not in self.index_by_layer:
+            self.index_by_layer[layer.number] = self._index_steps(layer)
+        return self.index_by_layer[layer.number]
 
     def _index_steps(self, layer: Layer) -> dict[str, list[list[sp.Expr]]]:
         x_name, z_name = str(self.inputs(layer.number)), str(self.vec(layer, "pre"))
