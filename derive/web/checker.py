@@ -10,6 +10,7 @@ reads one answer without grading it (the live preview).
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import asdict
 from pathlib import Path
 
@@ -129,22 +130,24 @@ def _shown(answer, printer, lang: str) -> str:
     return _number_latex(answer, lang) or printer(answer)
 
 
-_PRINTERS: dict = {}  # (engine, seed, lang) -> the exercise's printer, made once per worker process
+# engine -> {(seed, lang): the exercise's printer}, made once per worker process and gone with its engine
+_PRINTERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _printer(engine, seed: int | None, lang: str):
     """The printer of the page's exercise, so the preview writes the names as the question does (δ^{[2]}
     and ∂J/∂z^{[2]} in a matrix-form network, not dJ_dz2); the plain printer for an engine the quiz cannot set."""
-    key = (id(engine), seed, lang)
-    if key not in _PRINTERS:
+    printers = _PRINTERS.setdefault(engine, {})
+    key = (seed, lang)
+    if key not in printers:
         from derive.grading.quiz import exercise
         from derive.render.printing import latex
 
         try:
-            _PRINTERS[key] = exercise(engine, seed, lang)[0].filters["tex"]
+            printers[key] = exercise(engine, seed, lang)[0].filters["tex"]
         except (AttributeError, KeyError, TypeError):
-            _PRINTERS[key] = latex
-    return _PRINTERS[key]
+            printers[key] = latex
+    return printers[key]
 
 
 def _number_latex(expr, lang: str) -> str | None:
@@ -180,6 +183,7 @@ def _question(engine, seed: int | None, lang: str) -> dict:
     grader, names = engine.grader(seed)
     env, ctx = exercise(engine, seed, lang)
     eq, tex = env.filters["eq"], env.filters["tex"]
+    _PRINTERS.setdefault(engine, {})[(seed, lang)] = tex  # the preview's printer: the exercise is not made again
     if len(ctx["tasks"]) != len(names):  # one label per input, or the labels would name the wrong inputs
         raise KeyError("tasks")
     return {
