@@ -295,6 +295,42 @@ def _max_power(expr: sp.Expr) -> float:
 # --------------------------------------------------------------------------- the grader
 
 
+class _Reading:
+    """How every grader reads an answer's text, for its verdict and for the web page's live preview alike.
+
+    A grader has `names` and `_without` (a dict), says in `withheld` which names key's answer may not use,
+    and may `read` differently (a graph's `formula = number`)."""
+
+    def names_for(self, key: str) -> dict:
+        """The names an answer for key may use: all but the withheld ones."""
+        withheld = self.withheld(key)
+        if not withheld & self.names.keys():
+            return self.names
+        if key not in self._without:
+            self._without[key] = {n: v for n, v in self.names.items() if n not in withheld}
+        return self._without[key]
+
+    def withheld(self, key: str) -> set[str]:
+        return set()
+
+    def reading(self, key: str, text: str) -> tuple:
+        """The answer for key as the check reads it: (what was read, None), or (None, the finding that says why
+        it cannot be read). The live preview is this reading."""
+        names = self.names_for(key)
+        try:
+            return self.read(text, names), None
+        except UnknownName as exc:
+            withheld = self.withheld(key)
+            if exc.names and all(n in withheld for n in exc.names):  # the answer names what it is asked for
+                return None, Finding.of("names_asked", names=", ".join(exc.names))
+            return None, unknown_finding(exc.names, [n for n in names if n not in withheld])
+        except ParseError as exc:
+            return None, parse_finding(exc)
+
+    def read(self, text: str, names: dict):
+        return parse_math(text, names=names, max_length=MAX_LENGTH)
+
+
 @dataclass
 class _Expected:
     """What the engine derived for one parameter, in the forms grading needs."""
@@ -317,7 +353,7 @@ class _Expected:
 
 
 @dataclass
-class Grader:
+class Grader(_Reading):
     derivation: object
     seed: int = 0
     numbers: object | None = None  # worked.Numbers: a spec with values: also takes numeric answers
@@ -414,26 +450,10 @@ class Grader:
         return graded(self.memo, key, raw, (expected.ascii, expected.latex),
                       lambda verdict, text: self._grade(verdict, expected, text))
 
-    def names_for(self, key: str) -> dict:
-        """The names an answer for key may use: all but the intermediate quantity key asks for (dy_dh_1 is not
-        an answer for dy_dh_1: it would agree with itself at every point); a parameter's name is usable."""
-        if key in self.expected or key not in self.names:
-            return self.names
-        if key not in self._without:
-            self._without[key] = {n: v for n, v in self.names.items() if n != key}
-        return self._without[key]
-
-    def reading(self, key: str, text: str) -> tuple:
-        """The answer for key as the check reads it: (the expression, None), or (None, the finding that says
-        why it cannot be read). The web page's live preview is this very reading."""
-        try:
-            return parse_math(text, names=self.names_for(key), max_length=MAX_LENGTH), None
-        except UnknownName as exc:
-            if exc.names and key not in self.expected and set(exc.names) == {key}:  # names what it is asked for
-                return None, Finding.of("names_asked", names=key)
-            return None, unknown_finding(exc.names, list(self.names_for(key)))
-        except ParseError as exc:
-            return None, parse_finding(exc)
+    def withheld(self, key: str) -> set[str]:
+        """The intermediate quantity key asks for (dy_dh_1 is not an answer for dy_dh_1: it would agree with itself
+        at every point); a parameter's name is usable in any answer."""
+        return set() if key in self.expected else {key}
 
     def _grade(self, verdict: Verdict, expected: _Expected, text: str) -> Verdict:
         answer, finding = self.reading(verdict.key, text)
@@ -697,7 +717,7 @@ def graded(memo: dict, key: str, raw, shown: tuple, grade) -> Verdict:
     return dataclasses.replace(verdict, findings=list(verdict.findings))
 
 
-class FormulaGrader:
+class FormulaGrader(_Reading):
     """What every kind's grader shares: its keys (the targets), `check` through `graded` (missing, not text,
     remembered, time limit), and the preamble that reads the text or makes the verdict `invalid`.
 
@@ -714,15 +734,6 @@ class FormulaGrader:
 
     def target(self, key: str):
         return self.targets[key]
-
-    def names_for(self, key: str) -> dict:
-        """The names an answer for key may use: all but the withheld ones."""
-        withheld = self.withheld(key)
-        if not withheld & self.names.keys():
-            return self.names
-        if key not in self._without:
-            self._without[key] = {n: v for n, v in self.names.items() if n not in withheld}
-        return self._without[key]
 
     def withheld(self, key: str) -> set[str]:
         """Names that exist in the problem but not for key's answer: the gradient it asks for. A key that is a
@@ -741,23 +752,6 @@ class FormulaGrader:
         if finding is not None:
             return _set(verdict, "invalid", finding)
         return self.grade_formula(verdict, target, answer)
-
-    def reading(self, key: str, text: str) -> tuple:
-        """The answer for key as the check reads it (`read`: a graph's `formula = number` is a pair): (what was
-        read, None), or (None, the finding that says why it cannot be read). The live preview is this reading."""
-        names = self.names_for(key)
-        try:
-            return self.read(text, names), None
-        except UnknownName as exc:
-            withheld = self.withheld(key)
-            if exc.names and all(n in withheld for n in exc.names):  # the answer names what it is asked for
-                return None, Finding.of("names_asked", names=", ".join(exc.names))
-            return None, unknown_finding(exc.names, [n for n in names if n not in withheld])
-        except ParseError as exc:
-            return None, parse_finding(exc)
-
-    def read(self, text: str, names: dict):
-        return parse_math(text, names=names, max_length=MAX_LENGTH)
 
     def grade_formula(self, verdict: Verdict, target, answer) -> Verdict:
         raise NotImplementedError
